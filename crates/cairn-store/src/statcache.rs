@@ -1,0 +1,239 @@
+use std::collections::HashMap;
+use std::fs::Metadata;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::Digest;
+
+/// A file modified less than this long before it was hashed is not trusted from the cache: a
+/// later edit within the same timestamp tick would leave its stat data unchanged (git's
+/// "racily clean" problem). Such files are hashed again, once, by the next status.
+const RACY_WINDOW: Duration = Duration::from_secs(1);
+
+/// The schema version of `.cairn/cairn.db` (SQLite `user_version`).
+const SCHEMA_VERSION: i64 = 1;
+
+/// What cairn compares to decide that a file is unchanged without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStat {
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub inode: u64,
+}
+
+impl FileStat {
+    pub fn from_metadata(meta: &Metadata) -> Self {
+        Self {
+            size: meta.len(),
+            mtime_ns: meta.mtime().saturating_mul(1_000_000_000).saturating_add(meta.mtime_nsec()),
+            inode: meta.ino(),
+        }
+    }
+}
+
+/// A cache row: the stat data a file had when it hashed to `digest`.
+#[derive(Debug, Clone, Copy)]
+pub struct CachedStat {
+    pub stat: FileStat,
+    pub digest: Digest,
+    /// When the file was hashed (ns since the epoch).
+    pub recorded_ns: i64,
+}
+
+impl CachedStat {
+    /// The cached digest, if the file's current stat data proves it still applies.
+    pub fn digest_if_fresh(&self, current: &FileStat) -> Option<Digest> {
+        let safe = self.stat.mtime_ns.saturating_add(RACY_WINDOW.as_nanos() as i64) < self.recorded_ns;
+        (safe && self.stat == *current).then_some(self.digest)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StatCacheError {
+    #[error("cannot use the metadata database {path}: {source}")]
+    Sqlite { path: PathBuf, source: rusqlite::Error },
+    #[error(
+        "the metadata database {path} has schema version {found}, newer than this cairn understands ({supported})"
+    )]
+    Version { path: PathBuf, found: i64, supported: i64 },
+}
+
+/// The stat cache in `.cairn/cairn.db` (SQLite in WAL mode): project-relative path → (size,
+/// mtime, inode) → digest.
+pub struct StatCache {
+    conn: Connection,
+    path: PathBuf,
+}
+
+pub fn now_ns() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
+}
+
+impl StatCache {
+    pub fn open(path: &Path) -> Result<Self, StatCacheError> {
+        let err = |source| StatCacheError::Sqlite { path: path.to_path_buf(), source };
+        let conn = Connection::open(path).map_err(err)?;
+        conn.busy_timeout(Duration::from_secs(30)).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(err)?;
+        if version > SCHEMA_VERSION {
+            return Err(StatCacheError::Version {
+                path: path.to_path_buf(),
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        if version < SCHEMA_VERSION {
+            conn.execute_batch(
+                "BEGIN IMMEDIATE;
+                 CREATE TABLE IF NOT EXISTS stat_cache (
+                     path TEXT PRIMARY KEY NOT NULL,
+                     size INTEGER NOT NULL,
+                     mtime_ns INTEGER NOT NULL,
+                     inode INTEGER NOT NULL,
+                     digest BLOB NOT NULL,
+                     recorded_ns INTEGER NOT NULL
+                 ) WITHOUT ROWID;
+                 PRAGMA user_version = 1;
+                 COMMIT;",
+            )
+            .map_err(err)?;
+        }
+        Ok(Self { conn, path: path.to_path_buf() })
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> StatCacheError + '_ {
+        |source| StatCacheError::Sqlite { path: self.path.clone(), source }
+    }
+
+    pub fn get(&self, path: &str) -> Result<Option<CachedStat>, StatCacheError> {
+        self.conn
+            .prepare_cached(
+                "SELECT size, mtime_ns, inode, digest, recorded_ns FROM stat_cache WHERE path = ?1",
+            )
+            .and_then(|mut stmt| stmt.query_row([path], row_to_cached).optional())
+            .map_err(self.err())
+    }
+
+    /// Every row for `dir` itself and the paths below it, keyed by project-relative path.
+    pub fn load_under(&self, dir: &str) -> Result<HashMap<String, CachedStat>, StatCacheError> {
+        // All paths below `dir/` sort between `dir/` and `dir0` ('0' follows '/').
+        let lo = format!("{dir}/");
+        let hi = format!("{dir}0");
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT path, size, mtime_ns, inode, digest, recorded_ns FROM stat_cache
+                 WHERE path >= ?1 AND path < ?2",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map(params![lo, hi], |row| Ok((row.get::<_, String>(0)?, row_to_cached_at(row, 1)?)))
+            .map_err(self.err())?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (path, cached) = row.map_err(self.err())?;
+            out.insert(path, cached);
+        }
+        Ok(out)
+    }
+
+    /// Records many rows in one transaction. `recorded_ns` must be a time taken before the
+    /// files were read.
+    pub fn record(
+        &mut self,
+        rows: &[(String, FileStat, Digest)],
+        recorded_ns: i64,
+    ) -> Result<(), StatCacheError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let err = |source| StatCacheError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(err)?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO stat_cache (path, size, mtime_ns, inode, digest, recorded_ns)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(err)?;
+            for (p, stat, digest) in rows {
+                stmt.execute(params![
+                    p,
+                    stat.size as i64,
+                    stat.mtime_ns,
+                    stat.inode as i64,
+                    &digest.as_bytes()[..],
+                    recorded_ns
+                ])
+                .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+}
+
+fn row_to_cached(row: &rusqlite::Row<'_>) -> rusqlite::Result<CachedStat> {
+    row_to_cached_at(row, 0)
+}
+
+fn row_to_cached_at(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<CachedStat> {
+    let blob: Vec<u8> = row.get(at + 3)?;
+    let bytes: [u8; 32] = blob.try_into().map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            at + 3,
+            rusqlite::types::Type::Blob,
+            "a digest is 32 bytes".into(),
+        )
+    })?;
+    Ok(CachedStat {
+        stat: FileStat {
+            size: row.get::<_, i64>(at)? as u64,
+            mtime_ns: row.get(at + 1)?,
+            inode: row.get::<_, i64>(at + 2)? as u64,
+        },
+        digest: Digest::from_bytes(bytes),
+        recorded_ns: row.get(at + 4)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_and_loads_by_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cache = StatCache::open(&dir.path().join("cairn.db")).unwrap();
+        let stat = FileStat { size: 3, mtime_ns: 1_000, inode: 7 };
+        let d = Digest::of(b"abc");
+        let rows = vec![
+            ("data/a".to_string(), stat, d),
+            ("data/sub/b".to_string(), stat, d),
+            ("database/c".to_string(), stat, d),
+            ("data".to_string(), stat, d),
+        ];
+        cache.record(&rows, 10_000_000_000).unwrap();
+        let under = cache.load_under("data").unwrap();
+        let mut keys: Vec<_> = under.keys().cloned().collect();
+        keys.sort();
+        assert_eq!(keys, ["data/a", "data/sub/b"]);
+        let got = cache.get("database/c").unwrap().unwrap();
+        assert_eq!(got.digest_if_fresh(&stat), Some(d));
+        assert_eq!(got.digest_if_fresh(&FileStat { size: 4, ..stat }), None);
+    }
+
+    #[test]
+    fn racily_clean_entries_are_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cache = StatCache::open(&dir.path().join("cairn.db")).unwrap();
+        let stat = FileStat { size: 3, mtime_ns: 5_000_000_000, inode: 7 };
+        cache.record(&[("f".to_string(), stat, Digest::of(b"x"))], 5_100_000_000).unwrap();
+        assert_eq!(cache.get("f").unwrap().unwrap().digest_if_fresh(&stat), None);
+    }
+}

@@ -1,0 +1,474 @@
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use crate::atomic::{self, TempFile};
+use crate::hash::{LARGE_FILE, hash_file};
+use crate::{Digest, StoreError};
+
+/// The version of the store layout (`.cairn/version`).
+pub const STORE_VERSION: u32 = 1;
+
+/// Objects are read-only once written.
+const OBJECT_MODE: u32 = 0o444;
+
+/// Large files are copied in chunks of this size so that a copy can stop early when the hash
+/// shows the object is already stored.
+const COPY_CHUNK: u64 = 64 << 20;
+
+/// How a workspace file is made from an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkMode {
+    /// A copy-on-write clone (btrfs, XFS, APFS…): instant, no extra space, independent file.
+    Reflink,
+    /// A hard link to the object: instant, no extra space, read-only in the workspace.
+    Hardlink,
+    /// A symbolic link to the object: instant, no extra space, read-only in the workspace.
+    Symlink,
+    /// A full copy.
+    Copy,
+}
+
+impl LinkMode {
+    pub const ALL: [LinkMode; 4] = [Self::Reflink, Self::Hardlink, Self::Symlink, Self::Copy];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reflink => "reflink",
+            Self::Hardlink => "hardlink",
+            Self::Symlink => "symlink",
+            Self::Copy => "copy",
+        }
+    }
+}
+
+/// The result of storing some content.
+#[derive(Debug, Clone, Copy)]
+pub struct Put {
+    pub digest: Digest,
+    pub size: u64,
+    /// False when an object with this digest was already stored (nothing was written).
+    pub stored: bool,
+}
+
+/// An object file found in the store.
+#[derive(Debug, Clone)]
+pub struct StoredObject {
+    pub digest: Digest,
+    pub size: u64,
+}
+
+/// The content-addressed object store under `.cairn/`.
+#[derive(Debug, Clone)]
+pub struct Store {
+    dir: PathBuf,
+    objects: PathBuf,
+    tmp: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `cairn_dir` (the project's `.cairn`).
+    pub fn open(cairn_dir: &Path) -> Result<Self, StoreError> {
+        let objects = cairn_dir.join("objects");
+        let tmp = cairn_dir.join("tmp");
+        for dir in [&objects, &tmp] {
+            fs::create_dir_all(dir).map_err(StoreError::write(dir))?;
+        }
+        let version_file = cairn_dir.join("version");
+        match fs::read_to_string(&version_file) {
+            Ok(text) => {
+                let found = text.trim().parse::<u32>().unwrap_or(u32::MAX);
+                if found > STORE_VERSION {
+                    return Err(StoreError::UnsupportedVersion {
+                        path: version_file,
+                        found,
+                        supported: STORE_VERSION,
+                    });
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                atomic::write_atomic(&version_file, &tmp, format!("{STORE_VERSION}\n").as_bytes(), 0o644)
+                    .map_err(StoreError::write(&version_file))?;
+            }
+            Err(e) => return Err(StoreError::Read { path: version_file, source: e }),
+        }
+        Ok(Self { dir: cairn_dir.to_path_buf(), objects, tmp })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn tmp_dir(&self) -> &Path {
+        &self.tmp
+    }
+
+    pub fn objects_dir(&self) -> &Path {
+        &self.objects
+    }
+
+    /// `.cairn/objects/ab/cdef…`
+    pub fn object_path(&self, digest: &Digest) -> PathBuf {
+        let hex = digest.to_hex();
+        self.objects.join(&hex[..2]).join(&hex[2..])
+    }
+
+    pub fn contains(&self, digest: &Digest) -> bool {
+        fs::symlink_metadata(self.object_path(digest)).is_ok()
+    }
+
+    /// Stores `bytes`; a no-op if the object exists.
+    pub fn put_bytes(&self, bytes: &[u8]) -> Result<Put, StoreError> {
+        let digest = Digest::of(bytes);
+        let size = bytes.len() as u64;
+        if self.contains(&digest) {
+            return Ok(Put { digest, size, stored: false });
+        }
+        let mut tmp = TempFile::new_in(&self.tmp, OBJECT_MODE).map_err(StoreError::write(&self.tmp))?;
+        tmp.file().write_all(bytes).map_err(StoreError::write(tmp.path()))?;
+        let dest = self.object_path(&digest);
+        tmp.persist_creating_parent(&dest).map_err(StoreError::write(&dest))?;
+        Ok(Put { digest, size, stored: true })
+    }
+
+    /// Stores the content of the file at `path` (whose size is about `size_hint`).
+    ///
+    /// Objects are not fsynced one by one: call [`Store::sync`] once after a batch, before
+    /// anything that refers to the objects is written.
+    pub fn put_file(&self, path: &Path, size_hint: u64) -> Result<Put, StoreError> {
+        if size_hint < LARGE_FILE {
+            let bytes = fs::read(path).map_err(StoreError::read(path))?;
+            return self.put_bytes(&bytes);
+        }
+        self.put_large_file(path)
+    }
+
+    /// Hashes and copies a large file at the same time (the copy in the kernel with
+    /// `copy_file_range`, the hash on a memory map with all cores), so each byte is read from
+    /// the page cache once per consumer and written once. The copy stops early when the object
+    /// turns out to be stored already.
+    fn put_large_file(&self, path: &Path) -> Result<Put, StoreError> {
+        let before = fs::metadata(path).map_err(StoreError::read(path))?;
+        let src = File::open(path).map_err(StoreError::read(path))?;
+        let mut tmp = TempFile::new_in(&self.tmp, OBJECT_MODE).map_err(StoreError::write(&self.tmp))?;
+        let cancel = AtomicBool::new(false);
+        let tmp_ref = &mut tmp;
+        let (hashed, copied) = std::thread::scope(|scope| {
+            let copier = scope.spawn(|| -> io::Result<u64> {
+                let mut total = 0;
+                while !cancel.load(Ordering::Relaxed) {
+                    let n = io::copy(&mut (&src).take(COPY_CHUNK), tmp_ref.file())?;
+                    if n == 0 {
+                        break;
+                    }
+                    total += n;
+                }
+                Ok(total)
+            });
+            let hashed = hash_file(path, before.len());
+            if let Ok((digest, _)) = &hashed
+                && self.contains(digest)
+            {
+                cancel.store(true, Ordering::Relaxed);
+            }
+            let copied = copier.join().unwrap_or_else(|_| Err(io::Error::other("copy thread panicked")));
+            (hashed, copied)
+        });
+        let (digest, size) = hashed.map_err(StoreError::read(path))?;
+        let after = fs::metadata(path).map_err(StoreError::read(path))?;
+        if !same_file_state(&before, &after) || size != before.len() {
+            return Err(StoreError::ChangedWhileReading { path: path.to_path_buf() });
+        }
+        if self.contains(&digest) {
+            return Ok(Put { digest, size, stored: false });
+        }
+        let copied = copied.map_err(StoreError::write(tmp.path()))?;
+        if copied != size {
+            return Err(StoreError::ChangedWhileReading { path: path.to_path_buf() });
+        }
+        let dest = self.object_path(&digest);
+        tmp.persist_creating_parent(&dest).map_err(StoreError::write(&dest))?;
+        Ok(Put { digest, size, stored: true })
+    }
+
+    /// Reads an object and checks that its content matches its digest.
+    pub fn read(&self, digest: &Digest) -> Result<Vec<u8>, StoreError> {
+        let path = self.object_path(digest);
+        let bytes = fs::read(&path).map_err(|e| self.missing_or(digest, &path, e))?;
+        let actual = Digest::of(&bytes);
+        if actual != *digest {
+            return Err(StoreError::Corrupt { digest: *digest, actual, path });
+        }
+        Ok(bytes)
+    }
+
+    /// Re-hashes an object; [`StoreError::Corrupt`] if its content does not match its name.
+    pub fn verify(&self, digest: &Digest) -> Result<u64, StoreError> {
+        let path = self.object_path(digest);
+        let meta = fs::metadata(&path).map_err(|e| self.missing_or(digest, &path, e))?;
+        let (actual, size) = hash_file(&path, meta.len()).map_err(StoreError::read(&path))?;
+        if actual != *digest {
+            return Err(StoreError::Corrupt { digest: *digest, actual, path });
+        }
+        Ok(size)
+    }
+
+    fn missing_or(&self, digest: &Digest, path: &Path, e: io::Error) -> StoreError {
+        if e.kind() == io::ErrorKind::NotFound {
+            StoreError::Missing { digest: *digest }
+        } else {
+            StoreError::Read { path: path.to_path_buf(), source: e }
+        }
+    }
+
+    /// Makes `dest` a file with the content of object `digest`, trying each link mode in
+    /// order, and returns the mode used. The object is verified first, so a corrupt object is
+    /// never materialised. `dest` is replaced atomically (temporary file + rename).
+    pub fn materialize(
+        &self,
+        digest: &Digest,
+        dest: &Path,
+        modes: &[LinkMode],
+        executable: bool,
+    ) -> Result<LinkMode, StoreError> {
+        let obj = self.object_path(digest);
+        let meta = fs::metadata(&obj).map_err(|e| self.missing_or(digest, &obj, e))?;
+        // Small objects are read once: verified in memory, then written from memory.
+        let small = if meta.len() < LARGE_FILE { Some(self.read(digest)?) } else { None };
+        if small.is_none() {
+            self.verify(digest)?;
+        }
+        let file_mode = if executable { 0o755 } else { 0o644 };
+        for &mode in modes {
+            let placed = match mode {
+                LinkMode::Copy => self.place_copy(&obj, small.as_deref(), dest, file_mode),
+                LinkMode::Reflink => self.place_with(dest, |tmp| {
+                    reflink_copy::reflink(&obj, tmp)?;
+                    fs::set_permissions(tmp, fs::Permissions::from_mode(file_mode))
+                }),
+                LinkMode::Hardlink => self.place_with(dest, |tmp| fs::hard_link(&obj, tmp)),
+                LinkMode::Symlink => {
+                    let target = fs::canonicalize(&obj).map_err(StoreError::read(&obj))?;
+                    self.place_with(dest, |tmp| std::os::unix::fs::symlink(&target, tmp))
+                }
+            };
+            match placed {
+                Ok(()) => return Ok(mode),
+                // Copy is the last resort: its failure is the answer.
+                Err(e) if mode == LinkMode::Copy => return Err(StoreError::Write { path: dest.to_path_buf(), source: e }),
+                Err(_) => continue,
+            }
+        }
+        // The mode list is validated to be non-empty; fall back to a copy regardless.
+        self.place_copy(&obj, small.as_deref(), dest, file_mode)
+            .map_err(StoreError::write(dest))?;
+        Ok(LinkMode::Copy)
+    }
+
+    fn place_copy(&self, obj: &Path, bytes: Option<&[u8]>, dest: &Path, mode: u32) -> io::Result<()> {
+        let write = |dir: &Path| -> io::Result<TempFile> {
+            let mut tmp = TempFile::new_in(dir, mode)?;
+            match bytes {
+                Some(bytes) => tmp.file().write_all(bytes)?,
+                None => {
+                    let mut src = File::open(obj)?;
+                    io::copy(&mut src, tmp.file())?;
+                }
+            }
+            Ok(tmp)
+        };
+        match write(&self.tmp)?.persist(dest) {
+            Err(e) if is_cross_device(&e) => write(parent_of(dest))?.persist(dest),
+            other => other,
+        }
+    }
+
+    fn place_with(&self, dest: &Path, make: impl Fn(&Path) -> io::Result<()>) -> io::Result<()> {
+        let attempt = |dir: &Path| -> io::Result<()> {
+            let tmp = atomic::temp_path(dir);
+            make(&tmp)?;
+            fs::rename(&tmp, dest).inspect_err(|_| {
+                let _ = fs::remove_file(&tmp);
+            })
+        };
+        match attempt(&self.tmp) {
+            Err(e) if is_cross_device(&e) => attempt(parent_of(dest)),
+            other => other,
+        }
+    }
+
+    /// Makes every object written so far durable, with one `syncfs` for the whole batch.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        atomic::sync_filesystem(&self.objects).map_err(StoreError::write(&self.objects))
+    }
+
+    /// Every object in the store, and the paths of files in `objects/` that are not objects.
+    pub fn list(&self) -> Result<(Vec<StoredObject>, Vec<PathBuf>), StoreError> {
+        let mut objects = Vec::new();
+        let mut strays = Vec::new();
+        let top = fs::read_dir(&self.objects).map_err(StoreError::read(&self.objects))?;
+        for shard in top {
+            let shard = shard.map_err(StoreError::read(&self.objects))?;
+            let shard_name = shard.file_name();
+            let shard_name = shard_name.to_str().unwrap_or("");
+            let shard_path = shard.path();
+            if shard_name.len() != 2 || !shard_path.is_dir() {
+                strays.push(shard_path);
+                continue;
+            }
+            for entry in fs::read_dir(&shard_path).map_err(StoreError::read(&shard_path))? {
+                let entry = entry.map_err(StoreError::read(&shard_path))?;
+                let name = entry.file_name();
+                let parsed = name
+                    .to_str()
+                    .and_then(|rest| format!("{shard_name}{rest}").parse::<Digest>().ok());
+                let meta = entry.metadata().map_err(StoreError::read(entry.path()))?;
+                match parsed {
+                    Some(digest) if meta.is_file() => objects.push(StoredObject { digest, size: meta.len() }),
+                    _ => strays.push(entry.path()),
+                }
+            }
+        }
+        objects.sort_by_key(|o| o.digest);
+        Ok((objects, strays))
+    }
+
+    /// Deletes an object (for gc); a missing object is not an error.
+    pub fn remove(&self, digest: &Digest) -> Result<(), StoreError> {
+        let path = self.object_path(digest);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(StoreError::Write { path, source: e }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Removes temporary files left by killed processes. Call only while holding the
+    /// [`crate::WriteGuard`].
+    pub fn clean_tmp(&self) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for entry in fs::read_dir(&self.tmp).map_err(StoreError::read(&self.tmp))? {
+            let entry = entry.map_err(StoreError::read(&self.tmp))?;
+            if fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+fn parent_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+fn is_cross_device(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(rustix::io::Errno::XDEV.raw_os_error())
+}
+
+fn same_file_state(a: &fs::Metadata, b: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.len() == b.len() && a.ino() == b.ino() && a.mtime() == b.mtime() && a.mtime_nsec() == b.mtime_nsec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join(".cairn")).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn put_is_content_addressed_and_idempotent() {
+        let (_dir, store) = store();
+        let a = store.put_bytes(b"hello").unwrap();
+        assert!(a.stored);
+        assert_eq!(a.digest, Digest::of(b"hello"));
+        let b = store.put_bytes(b"hello").unwrap();
+        assert!(!b.stored);
+        let path = store.object_path(&a.digest);
+        assert!(fs::metadata(&path).unwrap().permissions().readonly());
+        assert_eq!(store.read(&a.digest).unwrap(), b"hello");
+        assert_eq!(fs::read_dir(store.tmp_dir()).unwrap().count(), 0, "no temp file left behind");
+    }
+
+    #[test]
+    fn large_files_hash_and_copy_in_parallel() {
+        let (dir, store) = store();
+        let src = dir.path().join("big");
+        let content: Vec<u8> = (0..(LARGE_FILE as usize + 12345)).map(|i| (i * 31 % 251) as u8).collect();
+        atomic::write_atomic_beside(&src, &content, 0o644).unwrap();
+        let put = store.put_file(&src, content.len() as u64).unwrap();
+        assert!(put.stored);
+        assert_eq!(put.digest, Digest::of(&content));
+        assert_eq!(fs::read(store.object_path(&put.digest)).unwrap(), content);
+        let again = store.put_file(&src, content.len() as u64).unwrap();
+        assert!(!again.stored);
+        assert_eq!(fs::read_dir(store.tmp_dir()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn corrupt_objects_are_detected_and_never_materialised() {
+        let (dir, store) = store();
+        let put = store.put_bytes(b"precious").unwrap();
+        let path = store.object_path(&put.digest);
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        atomic::write_atomic_beside(&path, b"garbage!", 0o444).unwrap();
+        assert!(matches!(store.verify(&put.digest), Err(StoreError::Corrupt { .. })));
+        let dest = dir.path().join("out");
+        let err = store.materialize(&put.digest, &dest, &[LinkMode::Copy], false).unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { .. }));
+        assert!(!dest.exists());
+    }
+
+    #[test]
+    fn materialize_modes() {
+        let (dir, store) = store();
+        let put = store.put_bytes(b"content").unwrap();
+        for mode in LinkMode::ALL {
+            let dest = dir.path().join(format!("out-{}", mode.as_str()));
+            let used = store.materialize(&put.digest, &dest, &[mode, LinkMode::Copy], true).unwrap();
+            assert_eq!(fs::read(&dest).unwrap(), b"content");
+            if used == LinkMode::Copy {
+                let perm = fs::metadata(&dest).unwrap().permissions();
+                assert!(!perm.readonly());
+                assert_eq!(perm.mode() & 0o111, 0o111, "executable bit restored");
+            }
+            if matches!(used, LinkMode::Hardlink | LinkMode::Symlink) {
+                assert!(fs::metadata(&dest).unwrap().permissions().readonly());
+            }
+        }
+        let missing = Digest::of(b"nope");
+        let err = store.materialize(&missing, &dir.path().join("x"), &[LinkMode::Copy], false).unwrap_err();
+        assert!(matches!(err, StoreError::Missing { .. }));
+    }
+
+    #[test]
+    fn list_finds_objects_and_strays() {
+        let (_dir, store) = store();
+        let a = store.put_bytes(b"a").unwrap();
+        atomic::write_atomic_beside(&store.objects_dir().join("junk"), b"x", 0o644).unwrap();
+        let (objects, strays) = store.list().unwrap();
+        assert_eq!(objects.len(), 1);
+        assert_eq!(objects[0].digest, a.digest);
+        assert_eq!(strays.len(), 1);
+    }
+
+    #[test]
+    fn refuses_newer_store_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let cairn = dir.path().join(".cairn");
+        Store::open(&cairn).unwrap();
+        atomic::write_atomic_beside(&cairn.join("version"), b"7\n", 0o644).unwrap();
+        assert!(matches!(Store::open(&cairn), Err(StoreError::UnsupportedVersion { found: 7, .. })));
+    }
+}
