@@ -1,1 +1,19 @@
+//! cairn projects: finding the project root, the declared configuration (`cairn.toml`), the
+//! machine-written lock file (`cairn.lock`), `.gitignore` upkeep and git information (gix).
 
+mod config;
+mod git;
+mod gitignore;
+mod lock;
+mod project;
+mod toml_error;
+
+pub use config::{CONFIG_VERSION, CacheConfig, Config, ConfigError};
+pub use git::{Git, GitError};
+pub use gitignore::{GitignoreError, ignore_pattern};
+pub use lock::{DataEntry, EntryKind, LOCK_VERSION, Lock, LockError};
+pub use project::{
+    CONFIG_FILE, InitError, InitOptions, InitOutcome, LOCK_FILE, PathError, Project, ProjectError,
+    STATE_DIR,
+};
+pub use toml_error::TomlLocation;

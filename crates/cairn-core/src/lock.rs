@@ -1,0 +1,197 @@
+use std::collections::BTreeMap;
+
+use cairn_store::{Digest, RelPath};
+use serde::{Deserialize, Serialize};
+
+use crate::toml_error::describe;
+
+/// The version of the `cairn.lock` format this cairn reads and writes.
+pub const LOCK_VERSION: u32 = 1;
+
+const HEADER: &str = "# cairn.lock: what cairn pins (format: docs/formats/lock.md).\n\
+                      # Written by cairn; commit it, do not edit it by hand.\n";
+
+/// `cairn.lock`: the committed, machine-written record of what the project pins. Entries are
+/// kept sorted by path, so a change touches only its own lines and concurrent branches rarely
+/// conflict.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Lock {
+    pub data: BTreeMap<RelPath, DataEntry>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    File,
+    Dir,
+}
+
+/// One tracked path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataEntry {
+    #[serde(rename = "type")]
+    pub kind: EntryKind,
+    /// The file's digest, or the digest of the directory's manifest object.
+    pub digest: Digest,
+    /// Bytes: the file's size or the sum of the directory's file sizes.
+    pub size: u64,
+    /// Number of files (directories only).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub files: u64,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub executable: bool,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Wire {
+    version: u32,
+    #[serde(default)]
+    data: BTreeMap<RelPath, DataEntry>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(
+        "{name} has version {found}, but this cairn understands version {supported}: it was written by a newer cairn"
+    )]
+    Version { name: String, found: i64, supported: u32 },
+    #[error("{name}: `{inner}` is tracked, but so is `{outer}`, which contains it")]
+    Overlap { name: String, outer: RelPath, inner: RelPath },
+}
+
+impl Lock {
+    /// Parses a lock file's text; `name` is used in messages (`cairn.lock`, `cairn.lock@HEAD~3`).
+    pub fn parse(text: &str, name: &str) -> Result<Self, LockError> {
+        let table: toml::Table =
+            toml::from_str(text).map_err(|e| LockError::Invalid(describe(name, text, &e)))?;
+        match table.get("version") {
+            None => {
+                return Err(LockError::Invalid(format!(
+                    "{name}: missing `version` (expected `version = {LOCK_VERSION}`)"
+                )));
+            }
+            Some(toml::Value::Integer(found)) if *found > i64::from(LOCK_VERSION) => {
+                return Err(LockError::Version {
+                    name: name.to_string(),
+                    found: *found,
+                    supported: LOCK_VERSION,
+                });
+            }
+            Some(_) => {}
+        }
+        let wire: Wire =
+            toml::from_str(text).map_err(|e| LockError::Invalid(describe(name, text, &e)))?;
+        if wire.version != LOCK_VERSION {
+            return Err(LockError::Invalid(format!(
+                "{name}: unsupported `version = {}` (expected {LOCK_VERSION})",
+                wire.version
+            )));
+        }
+        let lock = Self { data: wire.data };
+        if let Some((outer, inner)) = lock.first_overlap() {
+            return Err(LockError::Overlap { name: name.to_string(), outer, inner });
+        }
+        Ok(lock)
+    }
+
+    pub fn to_toml(&self) -> String {
+        let wire = WireRef { version: LOCK_VERSION, data: &self.data };
+        let body = toml::to_string(&wire).expect("a lock always serializes");
+        format!("{HEADER}{body}")
+    }
+
+    /// The tracked entry that is `path` or contains it.
+    pub fn entry_containing(&self, path: &RelPath) -> Option<(&RelPath, &DataEntry)> {
+        self.data.iter().find(|(p, _)| path.starts_with(p))
+    }
+
+    fn first_overlap(&self) -> Option<(RelPath, RelPath)> {
+        // Sorted order puts `a` right before `a/…` unless names like `a b` or `a-b` sort
+        // between them, so compare each path with all later paths sharing its prefix.
+        let paths: Vec<&RelPath> = self.data.keys().collect();
+        for (i, outer) in paths.iter().enumerate() {
+            for inner in &paths[i + 1..] {
+                if !inner.as_str().starts_with(outer.as_str()) {
+                    break;
+                }
+                if inner.starts_with(outer) {
+                    return Some(((*outer).clone(), (*inner).clone()));
+                }
+            }
+        }
+        None
+    }
+}
+
+#[derive(Serialize)]
+struct WireRef<'a> {
+    version: u32,
+    data: &'a BTreeMap<RelPath, DataEntry>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(kind: EntryKind, content: &[u8]) -> DataEntry {
+        DataEntry {
+            kind,
+            digest: Digest::of(content),
+            size: content.len() as u64,
+            files: if kind == EntryKind::Dir { 2 } else { 0 },
+            executable: false,
+        }
+    }
+
+    #[test]
+    fn round_trip_is_sorted_and_stable() {
+        let mut lock = Lock::default();
+        lock.data.insert(RelPath::new("z.csv").unwrap(), entry(EntryKind::File, b"z"));
+        lock.data.insert(RelPath::new("data/images").unwrap(), entry(EntryKind::Dir, b"m"));
+        lock.data.insert(RelPath::new("a b/ü.csv").unwrap(), entry(EntryKind::File, b"a"));
+        let text = lock.to_toml();
+        let a = text.find("a b/ü.csv").unwrap();
+        let d = text.find("data/images").unwrap();
+        let z = text.find("z.csv").unwrap();
+        assert!(a < d && d < z, "{text}");
+        assert_eq!(Lock::parse(&text, "cairn.lock").unwrap(), lock);
+        assert_eq!(Lock::parse(&text, "cairn.lock").unwrap().to_toml(), text);
+    }
+
+    #[test]
+    fn rejects_bad_locks_with_a_line() {
+        let d = Digest::of(b"x");
+        let cases = [
+            (format!("version = 1\n[data.\"../etc/passwd\"]\ntype = \"file\"\ndigest = \"{d}\"\nsize = 1\n"), "cairn.lock:2:"),
+            (format!("version = 1\n[data.\"/abs\"]\ntype = \"file\"\ndigest = \"{d}\"\nsize = 1\n"), "cairn.lock:2:"),
+            ("version = 1\n[data.\"a\"]\ntype = \"file\"\ndigest = \"xyz\"\nsize = 1\n".to_string(), "cairn.lock:4:"),
+            ("version = 1\n[data\n".to_string(), "cairn.lock:2:"),
+            (format!("version = 1\n[data.a]\ntype = \"link\"\ndigest = \"{d}\"\nsize = 1\n"), "cairn.lock:3:"),
+        ];
+        for (text, prefix) in cases {
+            let err = Lock::parse(&text, "cairn.lock").unwrap_err().to_string();
+            assert!(err.starts_with(prefix), "{err} (expected {prefix})\n{text}");
+        }
+        assert!(matches!(Lock::parse("version = 2\n", "cairn.lock"), Err(LockError::Version { found: 2, .. })));
+        assert!(Lock::parse("", "cairn.lock").is_err());
+    }
+
+    #[test]
+    fn rejects_overlapping_entries() {
+        let d = Digest::of(b"x");
+        let text = format!(
+            "version = 1\n[data.\"a\"]\ntype = \"dir\"\ndigest = \"{d}\"\nsize = 1\nfiles = 1\n\
+             [data.\"a b\"]\ntype = \"file\"\ndigest = \"{d}\"\nsize = 1\n\
+             [data.\"a/x\"]\ntype = \"file\"\ndigest = \"{d}\"\nsize = 1\n"
+        );
+        assert!(matches!(Lock::parse(&text, "cairn.lock"), Err(LockError::Overlap { .. })));
+    }
+}
