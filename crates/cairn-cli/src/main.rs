@@ -1,1 +1,64 @@
-fn main() {}
+//! The `cairn` binary: parses arguments, calls the libraries, renders outcomes, maps errors to
+//! exit codes. The only crate that talks to the terminal.
+
+mod cli;
+mod commands;
+mod error;
+mod printer;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::Cli;
+use crate::error::{CliError, Exit};
+use crate::printer::{BrokenPipe, Printer};
+
+/// What a command returns: the exit status it asks for, or an error.
+pub type CmdResult = Result<Exit, CmdError>;
+
+pub enum CmdError {
+    Cli(CliError),
+    BrokenPipe,
+}
+
+impl<E: Into<CliError>> From<E> for CmdError {
+    fn from(e: E) -> Self {
+        Self::Cli(e.into())
+    }
+}
+
+impl From<BrokenPipe> for CmdError {
+    fn from(_: BrokenPipe) -> Self {
+        Self::BrokenPipe
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version exit 0; usage errors exit 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { Exit::Usage as u8 } else { 0 });
+        }
+    };
+    let printer = Printer::new(&cli.global);
+    match commands::run(cli, &printer) {
+        Ok(exit) => exit.into(),
+        Err(CmdError::BrokenPipe) => ExitCode::SUCCESS,
+        Err(CmdError::Cli(e)) => {
+            printer.error(&e.message, e.hint.as_deref());
+            if printer.json {
+                let doc = serde_json::json!({
+                    "message": e.message,
+                    "hint": e.hint,
+                    "exit_code": e.exit as u8,
+                });
+                let _ = printer.json("error", &doc);
+            }
+            e.exit.into()
+        }
+    }
+}

@@ -1,1 +1,24 @@
+//! Data versioning: track files and directories in the content-addressed store, pin them in
+//! `cairn.lock`, and make the workspace match the lock again.
+//!
+//! Each operation takes an options struct and returns a serializable outcome or a
+//! [`DataError`]; none of them prints. Progress is reported through
+//! [`cairn_store::Progress`].
 
+mod add;
+mod checkout;
+mod error;
+mod fsck;
+mod gc;
+mod ls;
+mod scan;
+mod select;
+mod status;
+
+pub use add::{AddOptions, AddOutcome, AddedEntry, Change, add};
+pub use checkout::{CheckoutEntry, CheckoutOptions, CheckoutOutcome, checkout};
+pub use error::{Conflict, DataError, MissingObject};
+pub use fsck::{CorruptObject, FsckOptions, FsckOutcome, fsck};
+pub use gc::{GcOptions, GcOutcome, RemovedObject, gc};
+pub use ls::{LsEntry, LsOptions, LsOutcome, ls};
+pub use status::{EntryState, EntryStatus, StatusOptions, StatusOutcome, status};

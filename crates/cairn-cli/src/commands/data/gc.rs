@@ -1,0 +1,41 @@
+use cairn_data::GcOptions;
+
+use super::Context;
+use crate::cli::GcArgs;
+use crate::error::Exit;
+use crate::printer::{bytes, plural};
+use crate::progress::Bars;
+use crate::CmdResult;
+
+pub fn run(ctx: &Context<'_>, args: GcArgs) -> CmdResult {
+    let GcArgs { all_commits, dry_run } = args;
+    let project = ctx.project()?;
+    let p = ctx.printer;
+    let outcome = cairn_data::gc(&project, &GcOptions { all_commits, dry_run }, &Bars::new(p))?;
+    p.json("data-gc", &outcome)?;
+    if dry_run || p.verbose > 0 {
+        for r in &outcome.removed {
+            let verb = if dry_run { "would remove" } else { "removed" };
+            p.line(format!("{verb} {}  {}", r.digest, bytes(r.size)))?;
+        }
+    }
+    let verb = if dry_run { "would remove" } else { "removed" };
+    p.status(format!(
+        "{verb} {} ({}); kept {} ({}) referenced by {}",
+        plural(outcome.removed.len() as u64, "object", "objects"),
+        bytes(outcome.removed_bytes),
+        plural(outcome.kept as u64, "object", "objects"),
+        bytes(outcome.kept_bytes),
+        plural(outcome.locks as u64, "lock file", "lock files"),
+    ));
+    if !outcome.unresolved_manifests.is_empty() {
+        p.warn(format!(
+            "{} not in the local store; the files they list could not be identified",
+            plural(outcome.unresolved_manifests.len() as u64, "directory manifest is", "directory manifests are")
+        ));
+    }
+    if !all_commits && !outcome.removed.is_empty() && dry_run {
+        p.status("hint: `--all-commits` also keeps the data of every committed cairn.lock");
+    }
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,21 @@
+mod add;
+mod checkout;
+mod fsck;
+mod gc;
+mod ls;
+mod status;
+
+use super::Context;
+use crate::cli::DataCommand;
+use crate::CmdResult;
+
+pub fn run(ctx: &Context<'_>, command: DataCommand) -> CmdResult {
+    match command {
+        DataCommand::Add(args) => add::run(ctx, args),
+        DataCommand::Status(args) => status::run(ctx, args),
+        DataCommand::Checkout(args) => checkout::run(ctx, args),
+        DataCommand::Ls(args) => ls::run(ctx, args),
+        DataCommand::Gc(args) => gc::run(ctx, args),
+        DataCommand::Fsck(args) => fsck::run(ctx, args),
+    }
+}

@@ -1,0 +1,40 @@
+mod data;
+mod init;
+
+use std::path::PathBuf;
+
+use cairn_core::Project;
+
+use crate::cli::{Cli, Command};
+use crate::error::CliError;
+use crate::printer::Printer;
+use crate::CmdResult;
+
+/// Where the command runs: the process's directory, or `-C DIR`.
+pub struct Context<'a> {
+    pub cwd: PathBuf,
+    pub printer: &'a Printer,
+}
+
+impl Context<'_> {
+    pub fn project(&self) -> Result<Project, CliError> {
+        Ok(Project::discover(&self.cwd)?)
+    }
+}
+
+pub fn run(cli: Cli, printer: &Printer) -> CmdResult {
+    let Cli { global, command } = cli;
+    let base = std::env::current_dir()
+        .map_err(|e| CliError::usage(format!("cannot read the current directory: {e}"), None))?;
+    let cwd = match &global.directory {
+        Some(dir) => base.join(dir).canonicalize().map_err(|e| {
+            CliError::usage(format!("cannot change to {}: {e}", dir.display()), None)
+        })?,
+        None => base,
+    };
+    let ctx = Context { cwd, printer };
+    match command {
+        Command::Init(args) => init::run(&ctx, args),
+        Command::Data(cmd) => data::run(&ctx, cmd),
+    }
+}

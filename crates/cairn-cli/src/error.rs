@@ -1,0 +1,146 @@
+//! Turning library errors into what the user sees: one message, one hint, one exit code.
+//! Library messages never name commands; the hints here do.
+
+use std::process::ExitCode;
+
+use cairn_core::{ConfigError, InitError, LockError, PathError, ProjectError};
+use cairn_data::DataError;
+use cairn_store::StoreError;
+
+/// Exit codes, decided here and nowhere else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Everything went as asked.
+    Ok = 0,
+    /// A check said no (workspace differs, corrupt objects found).
+    CheckFailed = 1,
+    /// The user's input or files are wrong.
+    Usage = 2,
+    /// A bug or an environment failure cairn cannot attribute to the input.
+    Internal = 3,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> Self {
+        ExitCode::from(exit as u8)
+    }
+}
+
+#[derive(Debug)]
+pub struct CliError {
+    pub message: String,
+    pub hint: Option<String>,
+    pub exit: Exit,
+}
+
+impl CliError {
+    pub fn usage(message: impl Into<String>, hint: Option<&str>) -> Self {
+        Self { message: message.into(), hint: hint.map(str::to_owned), exit: Exit::Usage }
+    }
+}
+
+const FSCK_HINT: &str =
+    "run `cairn data fsck --remove-corrupt`, then `cairn data add` the original data again";
+const LOCK_HINT: &str =
+    "cairn.lock is written by cairn: restore it from git (`git checkout -- cairn.lock`) or fix the line named above";
+const CONFIG_HINT: &str = "fix cairn.toml; its format is described in docs/formats/config.md";
+
+fn store_hint(e: &StoreError) -> (Exit, Option<&'static str>) {
+    match e {
+        StoreError::Corrupt { .. } => (Exit::Usage, Some(FSCK_HINT)),
+        StoreError::Missing { .. } => (
+            Exit::Usage,
+            Some("the object must be pulled from a remote that has it, or the data added again on the machine that has it"),
+        ),
+        StoreError::ChangedWhileReading { .. } => (Exit::Usage, Some("wait until the file is no longer being written, then run the command again")),
+        StoreError::UnsupportedVersion { .. } => (Exit::Usage, Some("upgrade cairn to a version that understands this store")),
+        StoreError::Read { .. } => (Exit::Usage, Some("check that the file exists and is readable")),
+        StoreError::Write { .. } => (Exit::Internal, Some("check the free space and permissions of the project directory")),
+    }
+}
+
+fn lock_hint(e: &LockError) -> Option<&'static str> {
+    match e {
+        LockError::Version { .. } => Some("upgrade cairn to read this lock file"),
+        LockError::Invalid(_) | LockError::Overlap { .. } => Some(LOCK_HINT),
+    }
+}
+
+impl From<DataError> for CliError {
+    fn from(e: DataError) -> Self {
+        let (exit, hint): (Exit, Option<String>) = match &e {
+            DataError::Path(p) => return p_error(p, e.to_string()),
+            DataError::NotFound { .. } => (Exit::Usage, Some("check the path; `cairn data ls` lists what is tracked".into())),
+            DataError::Symlink { .. } => (
+                Exit::Usage,
+                Some("cairn does not follow symbolic links: add the link's target, or replace the link with what it points to".into()),
+            ),
+            DataError::SpecialFile { .. } => (Exit::Usage, Some("remove sockets, pipes and device files from the data".into())),
+            DataError::NonUtf8 { .. } | DataError::BadPath(_) => (Exit::Usage, Some("rename the file".into())),
+            DataError::TrackedByGit { tracked, .. } => (
+                Exit::Usage,
+                Some(format!("stop tracking it in git first: `git rm -r --cached {tracked}` (the file stays on disk)")),
+            ),
+            DataError::Overlap { .. } => (Exit::Usage, Some("track a directory or files inside it, not both".into())),
+            DataError::NotTracked { .. } => (Exit::Usage, Some("`cairn data ls` lists what is tracked".into())),
+            DataError::Read { .. } => (Exit::Usage, Some("check that the file exists and is readable".into())),
+            DataError::Write { .. } => (Exit::Usage, Some("check the free space and the permissions of the directory".into())),
+            DataError::Guard { .. } | DataError::StatCache(_) => (Exit::Internal, None),
+            DataError::Store(s) => {
+                let (exit, hint) = store_hint(s);
+                (exit, hint.map(str::to_owned))
+            }
+            DataError::Lock(l) => (Exit::Usage, lock_hint(l).map(str::to_owned)),
+            DataError::Git(_) => (Exit::Usage, None),
+            DataError::Gitignore(_) => (Exit::Usage, Some("check the permissions of .gitignore".into())),
+            DataError::Manifest { .. } => (Exit::Usage, Some(FSCK_HINT.into())),
+            DataError::MissingObjects { .. } => (
+                Exit::Usage,
+                Some("the objects must be pulled from a remote that has them, or the data added again on the machine that has it".into()),
+            ),
+            DataError::Conflicts { .. } => (
+                Exit::Usage,
+                Some("keep the changes with `cairn data add`, or discard them with `--force`".into()),
+            ),
+            DataError::NoGit => (Exit::Usage, Some("`--rev` and `--all-commits` need the project to be in a git repository".into())),
+            DataError::NoLockInRevision { .. } => (Exit::Usage, Some("pick a revision where cairn.lock was committed (`git log -- cairn.lock`)".into())),
+        };
+        Self { message: e.to_string(), hint, exit }
+    }
+}
+
+fn p_error(e: &PathError, message: String) -> CliError {
+    let hint = match e {
+        PathError::Outside { .. } => "cairn tracks paths inside the project only; copy or move the data into it",
+        PathError::Root { .. } => "name the files or directories to track, not the project itself",
+        PathError::Reserved { .. } => "cairn manages .cairn and git manages .git; track other paths",
+        PathError::Invalid(_) => "rename the file",
+    };
+    CliError::usage(message, Some(hint))
+}
+
+impl From<ProjectError> for CliError {
+    fn from(e: ProjectError) -> Self {
+        let hint = match &e {
+            ProjectError::NotFound { .. } => Some("run `cairn init` in the project's root directory first"),
+            ProjectError::Io { .. } => None,
+            ProjectError::Config(ConfigError::Version { .. }) => Some("upgrade cairn to read this cairn.toml"),
+            ProjectError::Config(_) => Some(CONFIG_HINT),
+        };
+        CliError::usage(e.to_string(), hint)
+    }
+}
+
+impl From<InitError> for CliError {
+    fn from(e: InitError) -> Self {
+        let (exit, hint) = match &e {
+            InitError::AlreadyInitialized { .. } => (Exit::Usage, Some("edit cairn.toml to change the project's configuration")),
+            InitError::NotInGit { .. } => (Exit::Usage, Some("run `git init` first, or pass `--no-git` for a project without git")),
+            InitError::Write { .. } | InitError::Gitignore(_) => (Exit::Usage, Some("check the permissions of the directory")),
+            InitError::Git(_) => (Exit::Usage, None),
+            InitError::Store(s) => store_hint(s),
+            InitError::StatCache(_) => (Exit::Internal, None),
+        };
+        Self { message: e.to_string(), hint: hint.map(str::to_owned), exit }
+    }
+}

@@ -1,0 +1,85 @@
+use std::io;
+use std::path::PathBuf;
+
+use cairn_core::{GitError, GitignoreError, LockError, PathError};
+use cairn_store::{Digest, ManifestError, RelPath, StatCacheError, StoreError};
+use serde::Serialize;
+
+/// An object a command needs that the local store does not have.
+#[derive(Debug, Clone, Serialize)]
+pub struct MissingObject {
+    pub path: RelPath,
+    pub digest: Digest,
+}
+
+/// A workspace file that checkout would overwrite or delete although its content is not in
+/// the store (a local modification that would be lost).
+#[derive(Debug, Clone, Serialize)]
+pub struct Conflict {
+    pub path: String,
+    pub reason: &'static str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error(transparent)]
+    Path(#[from] PathError),
+    #[error("{path} does not exist")]
+    NotFound { path: PathBuf },
+    #[error("{path} is a symbolic link; cairn tracks regular files and directories only")]
+    Symlink { path: PathBuf },
+    #[error("{path} is not a regular file or directory")]
+    SpecialFile { path: PathBuf },
+    #[error("{path}: file names must be valid UTF-8")]
+    NonUtf8 { path: PathBuf },
+    #[error("cannot add {path}: {tracked} is tracked by git")]
+    TrackedByGit { path: RelPath, tracked: String },
+    #[error("cannot add {path}: it overlaps the tracked path {tracked}")]
+    Overlap { path: RelPath, tracked: RelPath },
+    #[error(transparent)]
+    BadPath(#[from] cairn_store::RelPathError),
+    #[error("{path} is not tracked")]
+    NotTracked { path: RelPath },
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: io::Error },
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: io::Error },
+    #[error("cannot take the project's write lock {path}: {source}")]
+    Guard { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    StatCache(#[from] StatCacheError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error(transparent)]
+    Gitignore(#[from] GitignoreError),
+    #[error("the manifest of {path} (object {digest}) is invalid: {source}")]
+    Manifest { path: RelPath, digest: Digest, source: ManifestError },
+    #[error("{} object(s) needed are not in the local store: {}", .objects.len(), list_missing(.objects))]
+    MissingObjects { objects: Vec<MissingObject> },
+    #[error("{} local change(s) would be lost: {}", .conflicts.len(), list_conflicts(.conflicts))]
+    Conflicts { conflicts: Vec<Conflict> },
+    #[error("the project is not inside a git repository")]
+    NoGit,
+    #[error("git revision {rev} has no cairn.lock")]
+    NoLockInRevision { rev: String },
+}
+
+fn list_missing(objects: &[MissingObject]) -> String {
+    let mut out: Vec<String> = objects.iter().take(5).map(|m| format!("{} ({})", m.digest, m.path)).collect();
+    if objects.len() > 5 {
+        out.push(format!("and {} more", objects.len() - 5));
+    }
+    out.join(", ")
+}
+
+fn list_conflicts(conflicts: &[Conflict]) -> String {
+    let mut out: Vec<String> = conflicts.iter().take(5).map(|c| format!("{} ({})", c.path, c.reason)).collect();
+    if conflicts.len() > 5 {
+        out.push(format!("and {} more", conflicts.len() - 5));
+    }
+    out.join(", ")
+}

@@ -1,0 +1,187 @@
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use cairn_core::{EntryKind, Project};
+use cairn_store::{Digest, Manifest, RelPath, Store, StoreError, now_ns};
+use serde::Serialize;
+
+use crate::scan::{self, Digester, WsFile, WsNode, key};
+use crate::select::{Selected, select};
+use crate::DataError;
+
+pub struct StatusOptions {
+    pub paths: Vec<PathBuf>,
+    pub cwd: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EntryState {
+    Unchanged,
+    Modified,
+    Missing,
+    /// The directory's manifest is not in the local store, so it cannot be compared.
+    NotInStore,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EntryStatus {
+    pub path: RelPath,
+    #[serde(rename = "type")]
+    pub kind: EntryKind,
+    pub state: EntryState,
+    /// Project-relative paths of files whose content (or executable bit) differs.
+    pub modified: Vec<String>,
+    /// Files in the workspace that the lock does not list (inside tracked directories).
+    pub added: Vec<String>,
+    /// Files the lock lists that are missing from the workspace.
+    pub removed: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusOutcome {
+    pub entries: Vec<EntryStatus>,
+    /// True when the workspace matches the lock for every selected path.
+    pub clean: bool,
+}
+
+/// `cairn data status`: compares the workspace with `cairn.lock`, hashing only files whose
+/// stat data changed since they were last hashed.
+pub fn status(project: &Project, options: &StatusOptions) -> Result<StatusOutcome, DataError> {
+    let StatusOptions { paths, cwd } = options;
+    let lock = project.read_lock()?;
+    let selected = select(project, cwd, &lock, paths)?;
+    let store = project.store()?;
+    let started = now_ns();
+    let mut cache = project.stat_cache()?;
+    let mut entries = Vec::new();
+    let mut refreshed = Vec::new();
+    for sel in &selected {
+        let (status, hashed) = entry_status(project, &store, &cache, sel)?;
+        entries.push(status);
+        refreshed.extend(hashed);
+    }
+    // Remember what had to be hashed so the next status is fast; a read-only checkout or a
+    // busy database only costs speed, never correctness.
+    let _ = cache.record(&refreshed, started);
+    let clean = entries.iter().all(|e| e.state == EntryState::Unchanged);
+    Ok(StatusOutcome { entries, clean })
+}
+
+type Hashed = Vec<(String, cairn_store::FileStat, Digest)>;
+
+fn entry_status(
+    project: &Project,
+    store: &Store,
+    cache: &cairn_store::StatCache,
+    sel: &Selected<'_>,
+) -> Result<(EntryStatus, Hashed), DataError> {
+    let abs = sel.path.to_path(project.root());
+    let mut status = EntryStatus {
+        path: sel.path.clone(),
+        kind: sel.entry.kind,
+        state: EntryState::Unchanged,
+        modified: Vec::new(),
+        added: Vec::new(),
+        removed: Vec::new(),
+    };
+    scan::check_ancestors(project.root(), sel.path)?;
+    let node = scan::node(store, &abs)?;
+    match sel.entry.kind {
+        EntryKind::File => {
+            let file = match node {
+                WsNode::Missing => {
+                    status.state = EntryState::Missing;
+                    return Ok((status, Vec::new()));
+                }
+                WsNode::Dir => {
+                    status.state = EntryState::Modified;
+                    status.modified.push(sel.path.to_string());
+                    return Ok((status, Vec::new()));
+                }
+                WsNode::File(f) => f,
+            };
+            let cached: HashMap<_, _> =
+                cache.get(sel.path.as_str())?.map(|c| (sel.path.to_string(), c)).into_iter().collect();
+            let digester = Digester::new(cached);
+            let digest = digester.digest(sel.path.as_str(), &file)?;
+            if digest != sel.entry.digest || exec_differs(&file, sel.entry.executable) {
+                status.state = EntryState::Modified;
+                status.modified.push(sel.path.to_string());
+            }
+            Ok((status, digester.into_hashed()))
+        }
+        EntryKind::Dir => {
+            match node {
+                WsNode::Missing => {
+                    status.state = EntryState::Missing;
+                    return Ok((status, Vec::new()));
+                }
+                WsNode::File(_) => {
+                    status.state = EntryState::Modified;
+                    status.modified.push(sel.path.to_string());
+                    return Ok((status, Vec::new()));
+                }
+                WsNode::Dir => {}
+            }
+            let manifest = match load_manifest(store, sel.path, &sel.entry.digest) {
+                Ok(m) => m,
+                Err(DataError::Store(StoreError::Missing { .. })) => {
+                    status.state = EntryState::NotInStore;
+                    return Ok((status, Vec::new()));
+                }
+                Err(e) => return Err(e),
+            };
+            // Walk the directory and load the cache rows at the same time.
+            let (files, cached) = rayon::join(
+                || scan::scan_dir(store, &abs),
+                || cache_rows(project, sel.path),
+            );
+            let files: Vec<WsFile> = files?.into_iter().filter(|f| sel.includes(&f.rel)).collect();
+            let digester = Digester::new(cached?);
+            let digests = scan::digest_all(&digester, sel.path, &files)?;
+            let mut seen = 0usize;
+            for (file, digest) in digests {
+                match manifest.get(&file.rel) {
+                    Some(expected) => {
+                        seen += 1;
+                        if expected.digest != digest || exec_differs(file, expected.executable) {
+                            status.modified.push(key(sel.path, &file.rel));
+                        }
+                    }
+                    None => status.added.push(key(sel.path, &file.rel)),
+                }
+            }
+            let expected_count = manifest.entries().iter().filter(|e| sel.includes(e.path.as_str())).count();
+            if seen != expected_count {
+                let present: std::collections::HashSet<&str> = files.iter().map(|f| f.rel.as_str()).collect();
+                for e in manifest.entries() {
+                    if sel.includes(e.path.as_str()) && !present.contains(e.path.as_str()) {
+                        status.removed.push(key(sel.path, e.path.as_str()));
+                    }
+                }
+            }
+            if !(status.modified.is_empty() && status.added.is_empty() && status.removed.is_empty()) {
+                status.state = EntryState::Modified;
+            }
+            Ok((status, digester.into_hashed()))
+        }
+    }
+}
+
+/// Whether the executable bit of an independent workspace copy differs from the lock. Files
+/// linked to the store (hard or symbolic links) share the object's read-only mode, so their
+/// bit is not compared.
+pub(crate) fn exec_differs(file: &WsFile, expected: bool) -> bool {
+    file.store_link.is_none() && !file.shared && file.executable != expected
+}
+
+pub(crate) fn load_manifest(store: &Store, path: &RelPath, digest: &Digest) -> Result<Manifest, DataError> {
+    let bytes = store.read(digest)?;
+    Manifest::from_bytes(&bytes).map_err(|source| DataError::Manifest { path: path.clone(), digest: *digest, source })
+}
+
+fn cache_rows(project: &Project, path: &RelPath) -> Result<HashMap<String, cairn_store::CachedStat>, DataError> {
+    // A second connection, so that loading runs in parallel with the directory walk.
+    Ok(project.stat_cache()?.load_under(path.as_str())?)
+}
