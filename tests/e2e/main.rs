@@ -1,1 +1,11 @@
+//! End-to-end tests: the real `cairn` binary in throwaway git repositories. One test binary
+//! (linking is the slow part of a build here).
+#![allow(clippy::disallowed_methods)]
 
+mod add;
+mod checkout;
+mod cli;
+mod faults;
+mod gc_fsck;
+mod init;
+mod status;

@@ -134,6 +134,7 @@ impl Lock {
 #[derive(Serialize)]
 struct WireRef<'a> {
     version: u32,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     data: &'a BTreeMap<RelPath, DataEntry>,
 }
 
