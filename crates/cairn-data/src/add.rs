@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::DataError;
-use crate::scan::{self, Digester, WsFile, WsNode, key};
+use crate::scan::{self, Digester, WsFile, WsNode};
 
 pub struct AddOptions {
     /// Paths as the user gave them, relative to `cwd` or absolute.
@@ -114,28 +114,22 @@ pub fn add(project: &Project, options: &AddOptions, progress: &dyn Progress) -> 
     let mut any_stored = false;
     let mut stat_rows = Vec::new();
     for target in &targets {
-        let cached = if target.dir {
-            cache.load_under(target.path.as_str())?
-        } else {
-            cache.get(target.path.as_str())?.map(|c| (target.path.to_string(), c)).into_iter().collect()
-        };
-        let digester = Digester::new(cached);
+        let digester = Digester::load(&target.path, target.dir, &cache)?;
         let new_objects = AtomicU64::new(0);
         let new_bytes = AtomicU64::new(0);
         let stored: Vec<ManifestEntry> = target
             .files
             .par_iter()
             .map(|file| {
-                let k = key(&target.path, &file.rel);
-                let digest = match digester.cached(&k, file) {
+                let digest = match digester.cached(file) {
                     Some(d) if store.contains(&d) => d,
                     _ => {
-                        let put = store.put_file(&file.abs, file.stat.size)?;
+                        let put = store.put_file(&file.abs(), file.stat.size)?;
                         if put.stored {
                             new_objects.fetch_add(1, Ordering::Relaxed);
                             new_bytes.fetch_add(put.size, Ordering::Relaxed);
                         }
-                        digester.remember(k, file.stat, put.digest);
+                        digester.remember(file, put.digest);
                         put.digest
                     }
                 };

@@ -97,8 +97,7 @@ pub fn checkout(
         let mut unchanged = 0;
         match sel.entry.kind {
             EntryKind::File => {
-                let cached = cache.get(sel.path.as_str())?.map(|c| (sel.path.to_string(), c));
-                let digester = Digester::new(cached.into_iter().collect());
+                let digester = Digester::load(sel.path, false, &cache)?;
                 let want = Want { digest: sel.entry.digest, size: sel.entry.size, executable: sel.entry.executable };
                 match node {
                     WsNode::Missing => plan.write(sel.path.to_string(), abs.clone(), want, false),
@@ -135,18 +134,18 @@ pub fn checkout(
                     }
                     WsNode::Dir => scan::scan_dir(&store, &abs)?.into_iter().filter(|f| sel.includes(&f.rel)).collect(),
                 };
-                let digester = Digester::new(cache.load_under(sel.path.as_str())?);
+                let digester = Digester::load(sel.path, true, &cache)?;
                 let by_rel: HashMap<&str, &WsFile> = files.iter().map(|f| (f.rel.as_str(), f)).collect();
                 // Files the lock does not list: removed if their content is safe in the store.
                 let extra: Vec<&WsFile> =
                     files.iter().filter(|f| manifest.get(&f.rel).is_none()).collect();
                 let extra_digests = extra
                     .par_iter()
-                    .map(|f| digester.digest(&key(sel.path, &f.rel), f))
+                    .map(|f| digester.digest(f))
                     .collect::<Result<Vec<_>, _>>()?;
                 for (file, digest) in extra.iter().zip(extra_digests) {
                     if *force || store.contains(&digest) {
-                        plan.removes.push(file.abs.clone());
+                        plan.removes.push(file.abs());
                     } else {
                         plan.conflicts.push(Conflict { path: key(sel.path, &file.rel), reason: "not in the lock and not stored" });
                     }
@@ -158,8 +157,8 @@ pub fn checkout(
                 // Hash what the cache cannot vouch for, in parallel.
                 let digests = present
                     .par_iter()
-                    .map(|(e, f)| match f {
-                        Some(f) => digester.digest(&key(sel.path, e.path.as_str()), f).map(Some),
+                    .map(|(_, f)| match f {
+                        Some(f) => digester.digest(f).map(Some),
                         None => Ok(None),
                     })
                     .collect::<Result<Vec<_>, _>>()?;
@@ -173,7 +172,7 @@ pub fn checkout(
                     match (file, current) {
                         (Some(file), Some(current)) if current == want.digest => {
                             if exec_differs(file, want.executable) {
-                                plan.chmods.push((file.abs.clone(), want.executable));
+                                plan.chmods.push((file.abs(), want.executable));
                             }
                             unchanged += 1;
                         }
@@ -302,15 +301,15 @@ impl Plan {
         file: &WsFile,
         want: Want,
     ) -> Result<bool, DataError> {
-        let current = digester.digest(&key, file)?;
+        let current = digester.digest(file)?;
         if current == want.digest {
             if exec_differs(file, want.executable) {
-                self.chmods.push((file.abs.clone(), want.executable));
+                self.chmods.push((file.abs(), want.executable));
             }
             return Ok(true);
         }
         if force || store.contains(&current) {
-            self.write(key, file.abs.clone(), want, false);
+            self.write(key, file.abs(), want, false);
         } else {
             self.conflicts.push(Conflict { path: key, reason: "modified and not stored" });
         }

@@ -1,12 +1,11 @@
 //! Reading the workspace: what is at a tracked path, and every file below a tracked directory.
 
-use std::collections::HashMap;
 use std::fs::{self, Metadata};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use cairn_store::{CachedStat, Digest, FileStat, RelPath, Store, hash};
+use cairn_store::{CacheRows, Digest, FileStat, RelPath, StatCache, Store, hash};
 use rayon::prelude::*;
 
 use crate::DataError;
@@ -16,7 +15,9 @@ use crate::DataError;
 pub(crate) struct WsFile {
     /// Relative to the tracked directory (empty for a tracked file).
     pub rel: String,
-    pub abs: PathBuf,
+    /// The directory that holds the file, shared by its siblings (one allocation per
+    /// directory, not per file); for a tracked file (`rel` empty), the file's own path.
+    pub parent: Arc<Path>,
     pub stat: FileStat,
     pub executable: bool,
     /// More than one hard link (e.g. materialised by hard link from the store).
@@ -32,10 +33,20 @@ pub(crate) enum WsNode {
     Dir,
 }
 
-pub(crate) fn file_from_metadata(rel: String, abs: PathBuf, meta: &Metadata) -> WsFile {
+impl WsFile {
+    /// The file's path on disk.
+    pub fn abs(&self) -> PathBuf {
+        match self.rel.rsplit('/').next() {
+            Some(name) if !name.is_empty() => self.parent.join(name),
+            _ => self.parent.to_path_buf(),
+        }
+    }
+}
+
+pub(crate) fn file_from_metadata(rel: String, parent: Arc<Path>, meta: &Metadata) -> WsFile {
     WsFile {
         rel,
-        abs,
+        parent,
         stat: FileStat::from_metadata(meta),
         executable: meta.permissions().mode() & 0o111 != 0,
         shared: meta.nlink() > 1,
@@ -67,13 +78,14 @@ pub(crate) fn node(store: &Store, abs: &Path) -> Result<WsNode, DataError> {
         Err(e) => return Err(DataError::Read { path: abs.to_path_buf(), source: e }),
     };
     let ft = meta.file_type();
+    let own: Arc<Path> = Arc::from(abs);
     if ft.is_dir() {
         Ok(WsNode::Dir)
     } else if ft.is_file() {
-        Ok(WsNode::File(file_from_metadata(String::new(), abs.to_path_buf(), &meta)))
+        Ok(WsNode::File(file_from_metadata(String::new(), own.clone(), &meta)))
     } else if ft.is_symlink() {
         let digest = store_link_target(store, abs).ok_or_else(|| DataError::Symlink { path: abs.to_path_buf() })?;
-        let mut file = file_from_metadata(String::new(), abs.to_path_buf(), &meta);
+        let mut file = file_from_metadata(String::new(), own.clone(), &meta);
         file.store_link = Some(digest);
         Ok(WsNode::File(file))
     } else {
@@ -95,7 +107,7 @@ fn store_link_target(store: &Store, link: &Path) -> Option<Digest> {
 pub(crate) fn scan_dir(store: &Store, dir: &Path) -> Result<Vec<WsFile>, DataError> {
     let files = Mutex::new(Vec::new());
     let error = Mutex::new(None);
-    rayon::scope(|scope| walk(scope, store, dir.to_path_buf(), String::new(), &files, &error));
+    rayon::scope(|scope| walk(scope, store, Arc::from(dir), String::new(), &files, &error));
     if let Some(e) = error.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e);
     }
@@ -107,7 +119,7 @@ pub(crate) fn scan_dir(store: &Store, dir: &Path) -> Result<Vec<WsFile>, DataErr
 fn walk<'s>(
     scope: &rayon::Scope<'s>,
     store: &'s Store,
-    dir: PathBuf,
+    dir: Arc<Path>,
     prefix: String,
     files: &'s Mutex<Vec<WsFile>>,
     error: &'s Mutex<Option<DataError>>,
@@ -118,79 +130,90 @@ fn walk<'s>(
     };
     let entries = match fs::read_dir(&dir) {
         Ok(entries) => entries,
-        Err(e) => return fail(DataError::Read { path: dir, source: e }),
+        Err(e) => return fail(DataError::Read { path: dir.to_path_buf(), source: e }),
     };
     let mut local = Vec::new();
     for entry in entries {
         let entry = match entry {
             Ok(entry) => entry,
-            Err(e) => return fail(DataError::Read { path: dir, source: e }),
+            Err(e) => return fail(DataError::Read { path: dir.to_path_buf(), source: e }),
         };
-        let abs = entry.path();
-        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-            return fail(DataError::NonUtf8 { path: abs });
+        let file_name = entry.file_name();
+        let Some(name) = file_name.to_str() else {
+            return fail(DataError::NonUtf8 { path: entry.path() });
         };
-        let rel = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
+        let rel = if prefix.is_empty() { name.to_owned() } else { format!("{prefix}/{name}") };
         if let Err(e) = RelPath::new(rel.as_str()) {
             return fail(DataError::BadPath(e));
         }
         let meta = match entry.metadata() {
             Ok(meta) => meta,
-            Err(e) => return fail(DataError::Read { path: abs, source: e }),
+            Err(e) => return fail(DataError::Read { path: entry.path(), source: e }),
         };
         let ft = meta.file_type();
         if ft.is_dir() {
-            scope.spawn(move |scope| walk(scope, store, abs, rel, files, error));
+            let sub: Arc<Path> = Arc::from(entry.path());
+            scope.spawn(move |scope| walk(scope, store, sub, rel, files, error));
         } else if ft.is_file() {
-            local.push(file_from_metadata(rel, abs, &meta));
+            local.push(file_from_metadata(rel, dir.clone(), &meta));
         } else if ft.is_symlink() {
-            match store_link_target(store, &abs) {
+            match store_link_target(store, &entry.path()) {
                 Some(digest) => {
-                    let mut file = file_from_metadata(rel, abs, &meta);
+                    let mut file = file_from_metadata(rel, dir.clone(), &meta);
                     file.store_link = Some(digest);
                     local.push(file);
                 }
-                None => return fail(DataError::Symlink { path: abs }),
+                None => return fail(DataError::Symlink { path: entry.path() }),
             }
         } else {
-            return fail(DataError::SpecialFile { path: abs });
+            return fail(DataError::SpecialFile { path: entry.path() });
         }
     }
     files.lock().unwrap_or_else(|p| p.into_inner()).extend(local);
 }
 
-/// Finds the digests of workspace files, from the stat cache when their stat data is
-/// unchanged, by hashing otherwise; remembers what it hashed for the cache.
+/// Finds the digests of the workspace files of one tracked path, from the stat cache when
+/// their stat data is unchanged, by hashing otherwise; remembers what it hashed for the cache.
 pub(crate) struct Digester {
-    cache: HashMap<String, CachedStat>,
+    base: RelPath,
+    /// Cache rows keyed by the path relative to `base` (empty for a tracked file).
+    cache: CacheRows,
     hashed: Mutex<Vec<(String, FileStat, Digest)>>,
 }
 
 impl Digester {
-    pub fn new(cache: HashMap<String, CachedStat>) -> Self {
-        Self { cache, hashed: Mutex::new(Vec::new()) }
+    pub fn new(base: &RelPath, cache: CacheRows) -> Self {
+        Self { base: base.clone(), cache, hashed: Mutex::new(Vec::new()) }
     }
 
-    /// The cached digest of `key` (a project-relative path), if still valid.
-    pub fn cached(&self, key: &str, file: &WsFile) -> Option<Digest> {
+    /// The cache rows of a tracked path: a file's own row, or the rows below a directory.
+    pub fn load(base: &RelPath, dir: bool, cache: &StatCache) -> Result<Self, DataError> {
+        let rows = if dir { cache.load_under(base.as_str())? } else { CacheRows::single(cache.get(base.as_str())?) };
+        Ok(Self::new(base, rows))
+    }
+
+    /// The digest the cache vouches for, if any.
+    pub fn cached(&self, file: &WsFile) -> Option<Digest> {
         if let Some(d) = file.store_link {
             return Some(d);
         }
-        self.cache.get(key).and_then(|c| c.digest_if_fresh(&file.stat))
+        self.cache.get(&file.rel).and_then(|c| c.digest_if_fresh(&file.stat))
     }
 
-    pub fn digest(&self, key: &str, file: &WsFile) -> Result<Digest, DataError> {
-        if let Some(d) = self.cached(key, file) {
+    pub fn digest(&self, file: &WsFile) -> Result<Digest, DataError> {
+        if let Some(d) = self.cached(file) {
             return Ok(d);
         }
-        let (digest, _) = hash::hash_file(&file.abs, file.stat.size)
-            .map_err(|e| DataError::Read { path: file.abs.clone(), source: e })?;
-        self.remember(key.to_string(), file.stat, digest);
+        let abs = file.abs();
+        let (digest, _) =
+            hash::hash_file(&abs, file.stat.size).map_err(|e| DataError::Read { path: abs, source: e })?;
+        self.remember(file, digest);
         Ok(digest)
     }
 
-    pub fn remember(&self, key: String, stat: FileStat, digest: Digest) {
-        self.hashed.lock().unwrap_or_else(|p| p.into_inner()).push((key, stat, digest));
+    pub fn remember(&self, file: &WsFile, digest: Digest) {
+        let key = key(&self.base, &file.rel);
+        self.hashed.lock().unwrap_or_else(|p| p.into_inner()).push((key, file.stat, digest));
     }
 
     pub fn into_hashed(self) -> Vec<(String, FileStat, Digest)> {
@@ -204,13 +227,6 @@ pub(crate) fn key(base: &RelPath, rel: &str) -> String {
 }
 
 /// Digests many files in parallel.
-pub(crate) fn digest_all<'a>(
-    digester: &Digester,
-    base: &RelPath,
-    files: &'a [WsFile],
-) -> Result<Vec<(&'a WsFile, Digest)>, DataError> {
-    files
-        .par_iter()
-        .map(|f| digester.digest(&key(base, &f.rel), f).map(|d| (f, d)))
-        .collect()
+pub(crate) fn digest_all<'a>(digester: &Digester, files: &'a [WsFile]) -> Result<Vec<(&'a WsFile, Digest)>, DataError> {
+    files.par_iter().map(|f| digester.digest(f).map(|d| (f, d))).collect()
 }

@@ -1,4 +1,3 @@
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 use cairn_core::{EntryKind, Project};
@@ -101,10 +100,8 @@ fn entry_status(
                 }
                 WsNode::File(f) => f,
             };
-            let cached: HashMap<_, _> =
-                cache.get(sel.path.as_str())?.map(|c| (sel.path.to_string(), c)).into_iter().collect();
-            let digester = Digester::new(cached);
-            let digest = digester.digest(sel.path.as_str(), &file)?;
+            let digester = Digester::load(sel.path, false, cache)?;
+            let digest = digester.digest(&file)?;
             if digest != sel.entry.digest || exec_differs(&file, sel.entry.executable) {
                 status.state = EntryState::Modified;
                 status.modified.push(sel.path.to_string());
@@ -124,28 +121,30 @@ fn entry_status(
                 }
                 WsNode::Dir => {}
             }
+            // Walk the directory and load the cache rows at the same time.
+            let (files, cached) = rayon::join(|| scan::scan_dir(store, &abs), || cache_rows(project, sel.path));
+            let files: Vec<WsFile> = files?.into_iter().filter(|f| sel.includes(&f.rel)).collect();
+            let digester = Digester::new(sel.path, cached?);
+            let digests = scan::digest_all(&digester, &files)?;
+            // Fast path: the manifest the workspace would give hashes to the locked digest, so
+            // nothing differs and the locked manifest need not even be read.
+            if sel.only.is_none() && workspace_manifest(&digests).digest() == sel.entry.digest {
+                return Ok((status, digester.into_hashed()));
+            }
             let manifest = match load_manifest(store, sel.path, &sel.entry.digest) {
                 Ok(m) => m,
                 Err(DataError::Store(StoreError::Missing { .. })) => {
                     status.state = EntryState::NotInStore;
-                    return Ok((status, Vec::new()));
+                    return Ok((status, digester.into_hashed()));
                 }
                 Err(e) => return Err(e),
             };
-            // Walk the directory and load the cache rows at the same time.
-            let (files, cached) = rayon::join(
-                || scan::scan_dir(store, &abs),
-                || cache_rows(project, sel.path),
-            );
-            let files: Vec<WsFile> = files?.into_iter().filter(|f| sel.includes(&f.rel)).collect();
-            let digester = Digester::new(cached?);
-            let digests = scan::digest_all(&digester, sel.path, &files)?;
             let mut seen = 0usize;
-            for (file, digest) in digests {
+            for (file, digest) in &digests {
                 match manifest.get(&file.rel) {
                     Some(expected) => {
                         seen += 1;
-                        if expected.digest != digest || exec_differs(file, expected.executable) {
+                        if expected.digest != *digest || exec_differs(file, expected.executable) {
                             status.modified.push(key(sel.path, &file.rel));
                         }
                     }
@@ -181,7 +180,21 @@ pub(crate) fn load_manifest(store: &Store, path: &RelPath, digest: &Digest) -> R
     Manifest::from_bytes(&bytes).map_err(|source| DataError::Manifest { path: path.clone(), digest: *digest, source })
 }
 
-fn cache_rows(project: &Project, path: &RelPath) -> Result<HashMap<String, cairn_store::CachedStat>, DataError> {
+/// The manifest of the workspace files as they are. Linked files (whose executable bit is the
+/// store's) count as not executable; if the lock says otherwise, the slow path sorts it out.
+fn workspace_manifest(digests: &[(&WsFile, Digest)]) -> Manifest {
+    let entries = digests
+        .iter()
+        .filter_map(|(f, d)| {
+            let path = RelPath::new(f.rel.as_str()).ok()?;
+            let executable = f.store_link.is_none() && !f.shared && f.executable;
+            Some(cairn_store::ManifestEntry { path, digest: *d, size: f.stat.size, executable })
+        })
+        .collect();
+    Manifest::new(entries)
+}
+
+fn cache_rows(project: &Project, path: &RelPath) -> Result<cairn_store::CacheRows, DataError> {
     // A second connection, so that loading runs in parallel with the directory walk.
     Ok(project.stat_cache()?.load_under(path.as_str())?)
 }

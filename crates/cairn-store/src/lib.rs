@@ -26,5 +26,5 @@ pub use guard::WriteGuard;
 pub use manifest::{MANIFEST_VERSION, Manifest, ManifestEntry, ManifestError};
 pub use progress::{NoProgress, Progress};
 pub use relpath::{RelPath, RelPathError};
-pub use statcache::{CachedStat, FileStat, StatCache, StatCacheError, now_ns};
+pub use statcache::{CacheRows, CachedStat, FileStat, StatCache, StatCacheError, now_ns};
 pub use store::{LinkMode, Put, STORE_VERSION, Store, StoredObject};
