@@ -78,13 +78,19 @@ fn a_missing_object_is_named_and_nothing_is_written() {
 
 #[test]
 fn link_modes_make_read_only_workspace_files() {
+    use std::os::unix::fs::PermissionsExt;
     for mode in ["hardlink", "symlink"] {
         let p = Project::new();
         p.write("cairn.toml", format!("version = 1\n[cache]\nlink = [\"{mode}\", \"copy\"]\n"));
         p.tree("data", 10, 5);
+        p.write("data/run.sh", "#!/bin/sh\n");
+        std::fs::set_permissions(p.path("data/run.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        p.write("single.csv", "one file\n");
         let original = p.read("data/d2/f2.bin");
-        p.cairn(&["data", "add", "data"]).ok();
+        p.cairn(&["data", "add", "data", "single.csv"]).ok();
+        let lock = p.lock_text();
         std::fs::remove_dir_all(p.path("data")).unwrap();
+        std::fs::remove_file(p.path("single.csv")).unwrap();
         let doc = p.json(&["data", "checkout"], 0);
         assert_eq!(doc["link_modes"], serde_json::json!([mode]), "{mode}");
         assert_eq!(p.read("data/d2/f2.bin"), original);
@@ -95,6 +101,24 @@ fn link_modes_make_read_only_workspace_files() {
         }
         p.cairn(&["data", "status", "--check"]).ok();
         p.cairn(&["data", "fsck"]).ok();
+        // Adding linked files again records the same thing (sizes and executable bits of the
+        // data, not of the links).
+        let doc = p.json(&["data", "add", "data", "single.csv"], 0);
+        assert_eq!(doc["entries"][0]["change"], "unchanged", "{mode}: {doc}");
+        assert_eq!(doc["entries"][1]["change"], "unchanged", "{mode}: {doc}");
+        assert_eq!(p.lock_text(), lock);
+        // Relative links survive moving the project.
+        let moved = tempfile::tempdir().unwrap();
+        let new_root = moved.path().join("moved");
+        std::fs::rename(p.root(), &new_root).unwrap();
+        let status = std::process::Command::new(cairn_e2e::cairn_bin())
+            .args(["data", "status", "--check"])
+            .current_dir(&new_root)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        assert!(status.status.success(), "{mode}: {}", String::from_utf8_lossy(&status.stderr));
+        std::fs::rename(&new_root, p.root()).unwrap();
         // Replacing a linked file (not writing through it) is an ordinary modification.
         p.write("data/d2/f2.bin", "edited");
         p.cairn(&["data", "status", "--check"]).code(1);

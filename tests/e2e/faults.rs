@@ -171,3 +171,49 @@ fn unsafe_free_euid() -> u32 {
         .and_then(|s| s.parse().ok())
         .unwrap_or(u32::MAX)
 }
+
+/// A power loss can leave an object with its name but not all of its bytes; adding the data
+/// again must repair it rather than trust the name.
+#[test]
+fn a_truncated_object_is_repaired_by_adding_again() {
+    use std::os::unix::fs::PermissionsExt;
+    let p = Project::new();
+    p.write("a.csv", "the full content of the file\n");
+    let digest = p.json(&["data", "add", "a.csv"], 0)["entries"][0]["digest"].as_str().unwrap().to_string();
+    let object = p.object_path(&digest);
+    std::fs::set_permissions(&object, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(&object, "").unwrap();
+    // Force a cache miss too, as after a reboot.
+    std::fs::remove_file(p.path(".cairn/cairn.db")).unwrap();
+    p.json(&["data", "add", "a.csv"], 0);
+    p.cairn(&["data", "fsck"]).ok();
+    assert_eq!(std::fs::read(&object).unwrap(), p.read("a.csv"));
+}
+
+#[test]
+fn gc_all_commits_skips_an_unreadable_lock_in_history() {
+    let p = Project::new();
+    p.write("cairn.lock", "<<<<<<< HEAD\nversion = 1\n=======\n>>>>>>> other\n");
+    p.commit("a broken lock");
+    std::fs::write(p.path("cairn.lock"), "version = 1\n").unwrap();
+    p.write("a.csv", "a\n");
+    p.cairn(&["data", "add", "a.csv"]).ok();
+    p.commit("fixed");
+    let doc = p.json(&["data", "gc", "--all-commits"], 0);
+    assert_eq!(doc["skipped_locks"].as_array().unwrap().len(), 1);
+    assert_eq!(doc["kept"], 1);
+}
+
+#[test]
+fn a_newer_metadata_database_is_a_usage_error() {
+    let p = Project::new();
+    let status = std::process::Command::new("python3")
+        .arg("-c")
+        .arg("import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('PRAGMA user_version = 9'); c.commit()")
+        .arg(p.path(".cairn/cairn.db"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    p.write("a.csv", "a\n");
+    p.cairn(&["data", "add", "a.csv"]).code(2).stderr_has("schema version 9").stderr_has("hint:");
+}

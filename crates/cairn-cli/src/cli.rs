@@ -20,7 +20,7 @@ pub struct GlobalArgs {
     /// Print one JSON document on stdout instead of human-readable output.
     #[arg(long, global = true)]
     pub json: bool,
-    /// Print only errors (no progress, no status lines).
+    /// Print only errors (no progress, no report: the exit code is the answer).
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
     /// Print more detail (full digests, every file).

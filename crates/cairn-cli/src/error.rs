@@ -41,8 +41,8 @@ impl CliError {
 
 const FSCK_HINT: &str =
     "run `cairn data fsck --remove-corrupt`, then `cairn data add` the original data again";
-const LOCK_HINT: &str =
-    "cairn.lock is written by cairn: restore it from git (`git checkout -- cairn.lock`) or fix the line named above";
+const LOCK_HINT: &str = "cairn.lock is written by cairn: fix the line named above, or restore it from git \
+     (`git checkout HEAD -- cairn.lock`; in a merge, `git checkout --ours cairn.lock` or `--theirs`) and add the data again";
 const CONFIG_HINT: &str = "fix cairn.toml; its format is described in docs/formats/config.md";
 
 fn store_hint(e: &StoreError) -> (Exit, Option<&'static str>) {
@@ -50,10 +50,11 @@ fn store_hint(e: &StoreError) -> (Exit, Option<&'static str>) {
         StoreError::Corrupt { .. } => (Exit::Usage, Some(FSCK_HINT)),
         StoreError::Missing { .. } => (
             Exit::Usage,
-            Some("the object must be pulled from a remote that has it, or the data added again on the machine that has it"),
+            Some("the object is not on this machine: add the data again with `cairn data add` where it exists"),
         ),
         StoreError::ChangedWhileReading { .. } => (Exit::Usage, Some("wait until the file is no longer being written, then run the command again")),
         StoreError::UnsupportedVersion { .. } => (Exit::Usage, Some("upgrade cairn to a version that understands this store")),
+        StoreError::InvalidVersionFile { .. } => (Exit::Usage, Some("write the store version (`1`) into .cairn/version, then run `cairn data fsck`")),
         StoreError::Read { .. } => (Exit::Usage, Some("check that the file exists and is readable")),
         StoreError::Write { .. } => (Exit::Internal, Some("check the free space and permissions of the project directory")),
     }
@@ -77,14 +78,18 @@ impl From<DataError> for CliError {
             ),
             DataError::SpecialFile { .. } => (Exit::Usage, Some("remove sockets, pipes and device files from the data".into())),
             DataError::NonUtf8 { .. } | DataError::BadPath(_) => (Exit::Usage, Some("rename the file".into())),
-            DataError::TrackedByGit { tracked, .. } => (
+            DataError::TrackedByGit { path, .. } => (
                 Exit::Usage,
-                Some(format!("stop tracking it in git first: `git rm -r --cached {tracked}` (the file stays on disk)")),
+                Some(format!("stop tracking it in git first: `git rm -r --cached {path}` (the files stay on disk)")),
             ),
             DataError::Overlap { .. } => (Exit::Usage, Some("track a directory or files inside it, not both".into())),
             DataError::NotTracked { .. } => (Exit::Usage, Some("`cairn data ls` lists what is tracked".into())),
             DataError::Read { .. } => (Exit::Usage, Some("check that the file exists and is readable".into())),
             DataError::Write { .. } => (Exit::Usage, Some("check the free space and the permissions of the directory".into())),
+            DataError::StatCache(cairn_store::StatCacheError::Version { .. }) => (
+                Exit::Usage,
+                Some("upgrade cairn, or delete .cairn/cairn.db (a cache: it is rebuilt, more slowly, on the next run)".into()),
+            ),
             DataError::Guard { .. } | DataError::StatCache(_) => (Exit::Internal, None),
             DataError::Store(s) => {
                 let (exit, hint) = store_hint(s);
@@ -96,7 +101,7 @@ impl From<DataError> for CliError {
             DataError::Manifest { .. } => (Exit::Usage, Some(FSCK_HINT.into())),
             DataError::MissingObjects { .. } => (
                 Exit::Usage,
-                Some("the objects must be pulled from a remote that has them, or the data added again on the machine that has it".into()),
+                Some("the objects are not on this machine: add the data again with `cairn data add` where it exists".into()),
             ),
             DataError::Conflicts { .. } => (
                 Exit::Usage,
@@ -139,6 +144,7 @@ impl From<InitError> for CliError {
             InitError::Write { .. } | InitError::Gitignore(_) => (Exit::Usage, Some("check the permissions of the directory")),
             InitError::Git(_) => (Exit::Usage, None),
             InitError::Store(s) => store_hint(s),
+            InitError::StatCache(cairn_store::StatCacheError::Version { .. }) => (Exit::Usage, Some("upgrade cairn")),
             InitError::StatCache(_) => (Exit::Internal, None),
         };
         Self { message: e.to_string(), hint: hint.map(str::to_owned), exit }

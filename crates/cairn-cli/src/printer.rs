@@ -48,9 +48,10 @@ impl Printer {
         !self.json && !self.quiet && io::IsTerminal::is_terminal(&io::stderr())
     }
 
-    /// A line of human output on stdout (suppressed in JSON mode).
+    /// A line of human output on stdout (suppressed in JSON and quiet mode: then the exit
+    /// code is the answer).
     pub fn line(&self, text: impl AsRef<str>) -> Result<(), BrokenPipe> {
-        if self.json {
+        if self.json || self.quiet {
             return Ok(());
         }
         write_stdout(text.as_ref())

@@ -73,7 +73,7 @@ impl Config {
         if let Some(found) = table.get("version").and_then(toml::Value::as_integer)
             && found > i64::from(CONFIG_VERSION)
         {
-            return Err(ConfigError::Version { path: path.to_path_buf(), found, supported: CONFIG_VERSION });
+            return Err(ConfigError::Version { path: PathBuf::from(&name), found, supported: CONFIG_VERSION });
         }
         let config: Config =
             toml::from_str(text).map_err(|e| ConfigError::Invalid(describe(&name, text, &e)))?;

@@ -68,7 +68,6 @@ pub fn add(project: &Project, options: &AddOptions, progress: &dyn Progress) -> 
         let node = scan::node(&store, &abs)?;
         let (dir, files) = match node {
             WsNode::Missing => return Err(DataError::NotFound { path: user_path.clone() }),
-            WsNode::File(f) if f.store_link.is_some() => return Err(DataError::Symlink { path: abs }),
             WsNode::File(f) => (false, vec![f]),
             WsNode::Dir => (true, Vec::new()),
         };
@@ -115,6 +114,19 @@ pub fn add(project: &Project, options: &AddOptions, progress: &dyn Progress) -> 
     let mut stat_rows = Vec::new();
     for target in &targets {
         let digester = Digester::load(&target.path, target.dir, &cache)?;
+        // Files linked into the store (hardlink or symlink mode) carry the object's mode, not
+        // their own: their executable bit comes from the version they were checked out from.
+        let previous = std::sync::OnceLock::new();
+        let previous_executable = |rel: &str, digest: &cairn_store::Digest| -> bool {
+            let Some(old) = lock.data.get(&target.path) else { return false };
+            if !target.dir {
+                return old.digest == *digest && old.executable;
+            }
+            let manifest: &Option<Manifest> = previous.get_or_init(|| {
+                store.read(&old.digest).ok().and_then(|bytes| Manifest::from_bytes(&bytes).ok())
+            });
+            manifest.as_ref().and_then(|m| m.get(rel)).is_some_and(|e| e.digest == *digest && e.executable)
+        };
         let new_objects = AtomicU64::new(0);
         let new_bytes = AtomicU64::new(0);
         let stored: Vec<ManifestEntry> = target
@@ -122,7 +134,7 @@ pub fn add(project: &Project, options: &AddOptions, progress: &dyn Progress) -> 
             .par_iter()
             .map(|file| {
                 let digest = match digester.cached(file) {
-                    Some(d) if store.contains(&d) => d,
+                    Some(d) if file.store_link.is_some() || store.has(&d, file.stat.size) => d,
                     _ => {
                         let put = store.put_file(&file.abs(), file.stat.size)?;
                         if put.stored {
@@ -133,9 +145,16 @@ pub fn add(project: &Project, options: &AddOptions, progress: &dyn Progress) -> 
                         put.digest
                     }
                 };
-                progress.advance(1, file.stat.size);
+                let (size, executable) = if file.store_link.is_some() || file.shared {
+                    let (size, inode) = store.object_meta(&digest)?;
+                    let linked = file.store_link.is_some() || inode == file.stat.inode;
+                    if linked { (size, previous_executable(&file.rel, &digest)) } else { (file.stat.size, file.executable) }
+                } else {
+                    (file.stat.size, file.executable)
+                };
+                progress.advance(1, size);
                 let path = if target.dir { RelPath::new(file.rel.as_str())? } else { target.path.clone() };
-                Ok(ManifestEntry { path, digest, size: file.stat.size, executable: file.executable })
+                Ok(ManifestEntry { path, digest, size, executable })
             })
             .collect::<Result<_, DataError>>()?;
         stat_rows.extend(digester.into_hashed());
@@ -180,12 +199,13 @@ pub fn add(project: &Project, options: &AddOptions, progress: &dyn Progress) -> 
     }
     progress.finish();
 
-    // The objects must be durable before a lock that refers to them replaces the old one.
-    if any_stored {
-        store.sync()?;
-    }
     cache.record(&stat_rows, started)?;
     let lock_written = entries.iter().any(|e| e.change != Change::Unchanged) || !project.lock_path().exists();
+    // The objects must be durable before a lock that refers to them replaces the old one.
+    // Synced even when this run stored nothing: an earlier run may have been cut short.
+    if any_stored || lock_written {
+        store.sync()?;
+    }
     if lock_written {
         write_lock(project, &store, &lock)?;
     }

@@ -73,14 +73,15 @@ pub fn checkout(
 ) -> Result<CheckoutOutcome, DataError> {
     let CheckoutOptions { paths, cwd, rev, force } = options;
     let store = project.store()?;
+    // The lock is read under the write lock: a concurrent add may be about to replace it.
+    let _guard = WriteGuard::acquire(store.dir(), progress)
+        .map_err(|source| DataError::Guard { path: store.dir().join("lock"), source })?;
     let lock = match rev {
         None => project.read_lock()?,
         Some(rev) => lock_at(project, rev)?,
     };
     let selected = select(project, cwd, &lock, paths)?;
 
-    let _guard = WriteGuard::acquire(store.dir(), progress)
-        .map_err(|source| DataError::Guard { path: store.dir().join("lock"), source })?;
     store.clean_tmp()?;
     let started = now_ns();
     let mut cache = project.stat_cache()?;

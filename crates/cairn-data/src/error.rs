@@ -58,7 +58,7 @@ pub enum DataError {
     Gitignore(#[from] GitignoreError),
     #[error("the manifest of {path} (object {digest}) is invalid: {source}")]
     Manifest { path: RelPath, digest: Digest, source: ManifestError },
-    #[error("{} object(s) needed are not in the local store: {}", .objects.len(), list_missing(.objects))]
+    #[error("{} object(s) needed are not in the local store and must be pulled from a remote: {}", .objects.len(), list_missing(.objects))]
     MissingObjects { objects: Vec<MissingObject> },
     #[error("{} local change(s) would be lost: {}", .conflicts.len(), list_conflicts(.conflicts))]
     Conflicts { conflicts: Vec<Conflict> },

@@ -35,6 +35,14 @@ pub struct GcOutcome {
     /// lock refers to them).
     pub unresolved_manifests: Vec<Digest>,
     pub temp_files_removed: usize,
+    /// Committed lock files that could not be read (with `--all-commits`).
+    pub skipped_locks: Vec<SkippedLock>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SkippedLock {
+    pub commit: String,
+    pub reason: String,
 }
 
 /// `cairn data gc`: deletes objects that no lock refers to.
@@ -46,11 +54,17 @@ pub fn gc(project: &Project, options: &GcOptions, progress: &dyn Progress) -> Re
     let temp_files_removed = if *dry_run { 0 } else { store.clean_tmp()? };
 
     let mut locks = vec![project.read_lock()?];
+    let mut skipped_locks = Vec::new();
     if *all_commits {
         let git = project.git()?.ok_or(DataError::NoGit)?;
         for (commit, text) in git.file_in_history(LOCK_FILE)? {
             let text = String::from_utf8_lossy(&text);
-            locks.push(Lock::parse(&text, &format!("{LOCK_FILE}@{commit}"))?);
+            // A lock in history that cannot be read (conflict markers committed by mistake, a
+            // newer format) pins nothing that could be checked out: report it and go on.
+            match Lock::parse(&text, &format!("{LOCK_FILE}@{commit}")) {
+                Ok(lock) => locks.push(lock),
+                Err(e) => skipped_locks.push(SkippedLock { commit, reason: e.to_string() }),
+            }
         }
     }
 
@@ -104,5 +118,6 @@ pub fn gc(project: &Project, options: &GcOptions, progress: &dyn Progress) -> Re
         removed_bytes,
         unresolved_manifests: unresolved,
         temp_files_removed,
+        skipped_locks,
     })
 }

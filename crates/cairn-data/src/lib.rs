@@ -19,6 +19,6 @@ pub use add::{AddOptions, AddOutcome, AddedEntry, Change, add};
 pub use checkout::{CheckoutEntry, CheckoutOptions, CheckoutOutcome, checkout};
 pub use error::{Conflict, DataError, MissingObject};
 pub use fsck::{CorruptObject, FsckOptions, FsckOutcome, fsck};
-pub use gc::{GcOptions, GcOutcome, RemovedObject, gc};
+pub use gc::{GcOptions, GcOutcome, RemovedObject, SkippedLock, gc};
 pub use ls::{LsEntry, LsOptions, LsOutcome, ls};
 pub use status::{EntryState, EntryStatus, StatusOptions, StatusOutcome, status};

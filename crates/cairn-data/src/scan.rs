@@ -95,11 +95,7 @@ pub(crate) fn node(store: &Store, abs: &Path) -> Result<WsNode, DataError> {
 
 /// The object a symbolic link points to, if it points into this store.
 fn store_link_target(store: &Store, link: &Path) -> Option<Digest> {
-    let target = fs::read_link(link).ok()?;
-    let objects = store.objects_dir().canonicalize().ok()?;
-    let rest = target.strip_prefix(&objects).ok()?;
-    let hex: String = rest.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
-    hex.parse().ok()
+    cairn_store::link_target_digest(store.objects_dir(), link)
 }
 
 /// Every file below `dir`, sorted by relative path, read in parallel. Symbolic links are

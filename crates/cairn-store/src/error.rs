@@ -16,6 +16,8 @@ pub enum StoreError {
     Corrupt { digest: Digest, actual: Digest, path: PathBuf },
     #[error("{path} changed while it was being stored")]
     ChangedWhileReading { path: PathBuf },
+    #[error("{path} does not hold a store format version (a number); it was damaged")]
+    InvalidVersionFile { path: PathBuf },
     #[error(
         "the store at {path} has format version {found}, but this cairn understands up to version {supported}"
     )]

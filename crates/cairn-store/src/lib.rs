@@ -27,4 +27,4 @@ pub use manifest::{MANIFEST_VERSION, Manifest, ManifestEntry, ManifestError};
 pub use progress::{NoProgress, Progress};
 pub use relpath::{RelPath, RelPathError};
 pub use statcache::{CacheRows, CachedStat, FileStat, StatCache, StatCacheError, now_ns};
-pub use store::{LinkMode, Put, STORE_VERSION, Store, StoredObject};
+pub use store::{LinkMode, Put, STORE_VERSION, Store, StoredObject, link_target_digest};

@@ -43,6 +43,8 @@ pub enum ManifestError {
     Version { found: u32, supported: u32 },
     #[error("manifest entries are not strictly sorted by path at `{0}`")]
     Unsorted(String),
+    #[error("manifest entry `{0}` lies below another entry that is a file")]
+    FileAsDirectory(String),
 }
 
 impl Manifest {
@@ -93,10 +95,14 @@ impl Manifest {
                 return Err(ManifestError::Unsorted(pair[1].path.to_string()));
             }
         }
-        // A file and a directory of the same name cannot both exist.
-        for pair in wire.entries.windows(2) {
-            if RelPath::starts_with(&pair[1].path, &pair[0].path) {
-                return Err(ManifestError::Unsorted(pair[1].path.to_string()));
+        // A file cannot also be a directory holding other entries.
+        let files: std::collections::HashSet<&str> = wire.entries.iter().map(|e| e.path.as_str()).collect();
+        for entry in &wire.entries {
+            let path = entry.path.as_str();
+            for (i, _) in path.match_indices('/') {
+                if files.contains(&path[..i]) {
+                    return Err(ManifestError::FileAsDirectory(path.to_string()));
+                }
             }
         }
         Ok(Self { entries: wire.entries })
@@ -137,6 +143,10 @@ mod tests {
             r#"{{"format":"cairn-manifest","version":1,"entries":[{{"path":"b","digest":"{d}","size":0}},{{"path":"a","digest":"{d}","size":0}}]}}"#
         );
         assert!(matches!(Manifest::from_bytes(unsorted.as_bytes()), Err(ManifestError::Unsorted(_))));
+        let nested = format!(
+            r#"{{"format":"cairn-manifest","version":1,"entries":[{{"path":"a","digest":"{d}","size":0}},{{"path":"a b","digest":"{d}","size":0}},{{"path":"a/b","digest":"{d}","size":0}}]}}"#
+        );
+        assert!(matches!(Manifest::from_bytes(nested.as_bytes()), Err(ManifestError::FileAsDirectory(_))));
         let newer = r#"{"format":"cairn-manifest","version":9,"entries":[]}"#;
         assert!(matches!(Manifest::from_bytes(newer.as_bytes()), Err(ManifestError::Version { .. })));
     }

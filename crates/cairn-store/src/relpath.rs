@@ -42,7 +42,7 @@ impl RelPath {
                 c if c.eq_ignore_ascii_case(".git") || c.eq_ignore_ascii_case(".cairn") => {
                     return fail("paths inside `.git` or `.cairn` are not allowed");
                 }
-                c if c.len() >= 2 && c.as_bytes()[1] == b':' && path.starts_with(c) => {
+                c if c.len() == 2 && c.as_bytes()[0].is_ascii_alphabetic() && c.ends_with(':') && path.starts_with(c) => {
                     return fail("drive-letter paths are not allowed");
                 }
                 _ => {}
@@ -143,7 +143,7 @@ mod tests {
 
     #[test]
     fn accepts_plain_paths() {
-        for ok in ["a", "data/raw.csv", "dir with space/ünïcode.csv", "a/.hidden", "..a/b.."] {
+        for ok in ["a", "data/raw.csv", "dir with space/ünïcode.csv", "a/.hidden", "..a/b..", "t:1.csv"] {
             assert_eq!(RelPath::new(ok).unwrap().as_str(), ok);
         }
     }

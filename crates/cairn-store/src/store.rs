@@ -82,7 +82,10 @@ impl Store {
         let version_file = cairn_dir.join("version");
         match fs::read_to_string(&version_file) {
             Ok(text) => {
-                let found = text.trim().parse::<u32>().unwrap_or(u32::MAX);
+                let found = text
+                    .trim()
+                    .parse::<u32>()
+                    .map_err(|_| StoreError::InvalidVersionFile { path: version_file.clone() })?;
                 if found > STORE_VERSION {
                     return Err(StoreError::UnsupportedVersion {
                         path: version_file,
@@ -122,11 +125,26 @@ impl Store {
         fs::symlink_metadata(self.object_path(digest)).is_ok()
     }
 
+    /// Whether the object is stored with the expected size. An object cut short (a power
+    /// loss before its data reached the disk) is not counted, so storing the content again
+    /// repairs it.
+    pub fn has(&self, digest: &Digest, size: u64) -> bool {
+        fs::symlink_metadata(self.object_path(digest)).is_ok_and(|m| m.len() == size)
+    }
+
+    /// The size and inode of a stored object.
+    pub fn object_meta(&self, digest: &Digest) -> Result<(u64, u64), StoreError> {
+        use std::os::unix::fs::MetadataExt;
+        let path = self.object_path(digest);
+        let meta = fs::symlink_metadata(&path).map_err(|e| self.missing_or(digest, &path, e))?;
+        Ok((meta.len(), meta.ino()))
+    }
+
     /// Stores `bytes`; a no-op if the object exists.
     pub fn put_bytes(&self, bytes: &[u8]) -> Result<Put, StoreError> {
         let digest = Digest::of(bytes);
         let size = bytes.len() as u64;
-        if self.contains(&digest) {
+        if self.has(&digest, size) {
             return Ok(Put { digest, size, stored: false });
         }
         let mut tmp = TempFile::new_in(&self.tmp, OBJECT_MODE).map_err(StoreError::write(&self.tmp))?;
@@ -171,8 +189,8 @@ impl Store {
                 Ok(total)
             });
             let hashed = hash_file(path, before.len());
-            if let Ok((digest, _)) = &hashed
-                && self.contains(digest)
+            if let Ok((digest, size)) = &hashed
+                && self.has(digest, *size)
             {
                 cancel.store(true, Ordering::Relaxed);
             }
@@ -184,7 +202,7 @@ impl Store {
         if !same_file_state(&before, &after) || size != before.len() {
             return Err(StoreError::ChangedWhileReading { path: path.to_path_buf() });
         }
-        if self.contains(&digest) {
+        if self.has(&digest, size) {
             return Ok(Put { digest, size, stored: false });
         }
         let copied = copied.map_err(StoreError::write(tmp.path()))?;
@@ -253,7 +271,8 @@ impl Store {
                 }),
                 LinkMode::Hardlink => self.place_with(dest, |tmp| fs::hard_link(&obj, tmp)),
                 LinkMode::Symlink => {
-                    let target = fs::canonicalize(&obj).map_err(StoreError::read(&obj))?;
+                    // Relative, so that the project can be moved or copied with its store.
+                    let target = relative_path(parent_of(dest), &obj);
                     self.place_with(dest, |tmp| std::os::unix::fs::symlink(&target, tmp))
                 }
             };
@@ -361,6 +380,46 @@ impl Store {
     }
 }
 
+/// The path of `to` relative to directory `from` (both absolute and normalised), lexically.
+fn relative_path(from: &Path, to: &Path) -> PathBuf {
+    let from: Vec<_> = from.components().collect();
+    let to_parts: Vec<_> = to.components().collect();
+    let common = from.iter().zip(&to_parts).take_while(|(a, b)| a == b).count();
+    if common == 0 {
+        return to.to_path_buf();
+    }
+    let mut out = PathBuf::new();
+    for _ in common..from.len() {
+        out.push("..");
+    }
+    for part in &to_parts[common..] {
+        out.push(part.as_os_str());
+    }
+    out
+}
+
+/// The object a symbolic link at `link` points to, if it points into `objects`.
+pub fn link_target_digest(objects: &Path, link: &Path) -> Option<Digest> {
+    let target = fs::read_link(link).ok()?;
+    let target = if target.is_absolute() { target } else { parent_of(link).join(target) };
+    let mut normal = PathBuf::new();
+    for c in target.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                normal.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => normal.push(other.as_os_str()),
+        }
+    }
+    let rest = normal.strip_prefix(objects).ok()?;
+    let mut parts = rest.components();
+    let (Some(shard), Some(name), None) = (parts.next(), parts.next(), parts.next()) else {
+        return None;
+    };
+    format!("{}{}", shard.as_os_str().to_str()?, name.as_os_str().to_str()?).parse().ok()
+}
+
 fn parent_of(path: &Path) -> &Path {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -446,6 +505,10 @@ mod tests {
             if matches!(used, LinkMode::Hardlink | LinkMode::Symlink) {
                 assert!(fs::metadata(&dest).unwrap().permissions().readonly());
             }
+            if used == LinkMode::Symlink {
+                assert!(fs::read_link(&dest).unwrap().is_relative());
+                assert_eq!(link_target_digest(store.objects_dir(), &dest), Some(put.digest));
+            }
         }
         let missing = Digest::of(b"nope");
         let err = store.materialize(&missing, &dir.path().join("x"), &[LinkMode::Copy], false).unwrap_err();
@@ -464,11 +527,31 @@ mod tests {
     }
 
     #[test]
+    fn a_short_object_is_repaired_by_storing_it_again() {
+        let (_dir, store) = store();
+        let put = store.put_bytes(b"complete content").unwrap();
+        let path = store.object_path(&put.digest);
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        atomic::write_atomic_beside(&path, b"", 0o444).unwrap();
+        assert!(!store.has(&put.digest, put.size));
+        assert!(store.put_bytes(b"complete content").unwrap().stored);
+        assert_eq!(store.read(&put.digest).unwrap(), b"complete content");
+    }
+
+    #[test]
+    fn relative_paths() {
+        assert_eq!(relative_path(Path::new("/p/data/sub"), Path::new("/p/.cairn/objects/ab/cd")), Path::new("../../.cairn/objects/ab/cd"));
+        assert_eq!(relative_path(Path::new("/p"), Path::new("/p/.cairn/x")), Path::new(".cairn/x"));
+    }
+
+    #[test]
     fn refuses_newer_store_version() {
         let dir = tempfile::tempdir().unwrap();
         let cairn = dir.path().join(".cairn");
         Store::open(&cairn).unwrap();
         atomic::write_atomic_beside(&cairn.join("version"), b"7\n", 0o644).unwrap();
         assert!(matches!(Store::open(&cairn), Err(StoreError::UnsupportedVersion { found: 7, .. })));
+        atomic::write_atomic_beside(&cairn.join("version"), b"garbage\n", 0o644).unwrap();
+        assert!(matches!(Store::open(&cairn), Err(StoreError::InvalidVersionFile { .. })));
     }
 }

@@ -34,6 +34,9 @@ pub fn run(ctx: &Context<'_>, args: GcArgs) -> CmdResult {
             plural(outcome.unresolved_manifests.len() as u64, "directory manifest is", "directory manifests are")
         ));
     }
+    for skipped in &outcome.skipped_locks {
+        p.warn(format!("skipped cairn.lock of commit {}: {}", skipped.commit, skipped.reason));
+    }
     if !all_commits && !outcome.removed.is_empty() && dry_run {
         p.status("hint: `--all-commits` also keeps the data of every committed cairn.lock");
     }
