@@ -244,10 +244,9 @@ pub fn checkout(
         .writes
         .par_iter()
         .map(|w| {
-            let mode = store.materialize(&w.digest, &w.dest, modes, w.executable)?;
+            let (mode, stat) = store.materialize(&w.digest, &w.dest, modes, w.executable)?;
             progress.advance(1, w.size);
-            let meta = fs::symlink_metadata(&w.dest).map_err(|source| DataError::Read { path: w.dest.clone(), source })?;
-            Ok((mode, (w.key.clone(), FileStat::from_metadata(&meta), w.digest)))
+            Ok((mode, (w.key.clone(), stat, w.digest)))
         })
         .collect::<Result<Vec<_>, DataError>>();
     progress.finish();

@@ -20,8 +20,10 @@ pub struct TempFile {
 
 /// A fresh name for a temporary file in `dir` (not created).
 pub fn temp_path(dir: &Path) -> PathBuf {
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let pid = PID.get_or_init(std::process::id);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    dir.join(format!("{}-{n}.tmp", std::process::id()))
+    dir.join(format!("{pid}-{n}.tmp"))
 }
 
 impl TempFile {

@@ -2,13 +2,14 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 
 use crate::atomic::{self, TempFile};
 use crate::hash::{LARGE_FILE, hash_file};
-use crate::{Digest, StoreError};
+use crate::{Digest, FileStat, StoreError};
 
 /// The version of the store layout (`.cairn/version`).
 pub const STORE_VERSION: u32 = 1;
@@ -69,6 +70,9 @@ pub struct Store {
     dir: PathBuf,
     objects: PathBuf,
     tmp: PathBuf,
+    /// Link modes that failed once (no reflink support, another filesystem): not tried again
+    /// by this process.
+    failed_modes: Arc<[AtomicBool; 4]>,
 }
 
 impl Store {
@@ -100,7 +104,7 @@ impl Store {
             }
             Err(e) => return Err(StoreError::Read { path: version_file, source: e }),
         }
-        Ok(Self { dir: cairn_dir.to_path_buf(), objects, tmp })
+        Ok(Self { dir: cairn_dir.to_path_buf(), objects, tmp, failed_modes: Arc::default() })
     }
 
     pub fn dir(&self) -> &Path {
@@ -245,24 +249,40 @@ impl Store {
     }
 
     /// Makes `dest` a file with the content of object `digest`, trying each link mode in
-    /// order, and returns the mode used. The object is verified first, so a corrupt object is
-    /// never materialised. `dest` is replaced atomically (temporary file + rename).
+    /// order, and returns the mode used with the new file's stat data. The object is verified
+    /// first, so a corrupt object is never materialised. `dest` is replaced atomically
+    /// (temporary file + rename).
     pub fn materialize(
         &self,
         digest: &Digest,
         dest: &Path,
         modes: &[LinkMode],
         executable: bool,
-    ) -> Result<LinkMode, StoreError> {
+    ) -> Result<(LinkMode, FileStat), StoreError> {
         let obj = self.object_path(digest);
-        let meta = fs::metadata(&obj).map_err(|e| self.missing_or(digest, &obj, e))?;
+        let mut file = File::open(&obj).map_err(|e| self.missing_or(digest, &obj, e))?;
+        let len = file.metadata().map_err(StoreError::read(&obj))?.len();
         // Small objects are read once: verified in memory, then written from memory.
-        let small = if meta.len() < LARGE_FILE { Some(self.read(digest)?) } else { None };
-        if small.is_none() {
+        let small = if len < LARGE_FILE {
+            let mut bytes = Vec::with_capacity(len as usize);
+            file.read_to_end(&mut bytes).map_err(StoreError::read(&obj))?;
+            let actual = Digest::of(&bytes);
+            if actual != *digest {
+                return Err(StoreError::Corrupt { digest: *digest, actual, path: obj });
+            }
+            Some(bytes)
+        } else {
             self.verify(digest)?;
-        }
+            None
+        };
+        drop(file);
         let file_mode = if executable { 0o755 } else { 0o644 };
-        for &mode in modes {
+        let last = modes.len().saturating_sub(1);
+        for (i, &mode) in modes.iter().enumerate() {
+            let failed = &self.failed_modes[mode as usize];
+            if i < last && failed.load(Ordering::Relaxed) {
+                continue;
+            }
             let placed = match mode {
                 LinkMode::Copy => self.place_copy(&obj, small.as_deref(), dest, file_mode),
                 LinkMode::Reflink => self.place_with(dest, |tmp| {
@@ -277,20 +297,18 @@ impl Store {
                 }
             };
             match placed {
-                Ok(()) => return Ok(mode),
-                // Copy is the last resort: its failure is the answer.
-                Err(e) if mode == LinkMode::Copy => return Err(StoreError::Write { path: dest.to_path_buf(), source: e }),
-                Err(_) => continue,
+                Ok(stat) => return Ok((mode, stat)),
+                Err(e) if i == last => return Err(StoreError::Write { path: dest.to_path_buf(), source: e }),
+                Err(_) => failed.store(true, Ordering::Relaxed),
             }
         }
-        // The mode list is validated to be non-empty; fall back to a copy regardless.
-        self.place_copy(&obj, small.as_deref(), dest, file_mode)
-            .map_err(StoreError::write(dest))?;
-        Ok(LinkMode::Copy)
+        // An empty mode list (the config refuses one) means a copy.
+        let stat = self.place_copy(&obj, small.as_deref(), dest, file_mode).map_err(StoreError::write(dest))?;
+        Ok((LinkMode::Copy, stat))
     }
 
-    fn place_copy(&self, obj: &Path, bytes: Option<&[u8]>, dest: &Path, mode: u32) -> io::Result<()> {
-        let write = |dir: &Path| -> io::Result<TempFile> {
+    fn place_copy(&self, obj: &Path, bytes: Option<&[u8]>, dest: &Path, mode: u32) -> io::Result<FileStat> {
+        let write = |dir: &Path| -> io::Result<(TempFile, FileStat)> {
             let mut tmp = TempFile::new_in(dir, mode)?;
             match bytes {
                 Some(bytes) => tmp.file().write_all(bytes)?,
@@ -299,21 +317,33 @@ impl Store {
                     io::copy(&mut src, tmp.file())?;
                 }
             }
-            Ok(tmp)
+            // The inode and mtime survive the rename: no need to stat the destination.
+            let stat = FileStat::from_metadata(&tmp.file().metadata()?);
+            Ok((tmp, stat))
         };
-        match write(&self.tmp)?.persist(dest) {
-            Err(e) if is_cross_device(&e) => write(parent_of(dest))?.persist(dest),
-            other => other,
+        let (tmp, stat) = write(&self.tmp)?;
+        match tmp.persist(dest) {
+            Err(e) if is_cross_device(&e) => {
+                let (tmp, stat) = write(parent_of(dest))?;
+                tmp.persist(dest)?;
+                Ok(stat)
+            }
+            other => other.map(|()| stat),
         }
     }
 
-    fn place_with(&self, dest: &Path, make: impl Fn(&Path) -> io::Result<()>) -> io::Result<()> {
-        let attempt = |dir: &Path| -> io::Result<()> {
+    fn place_with(&self, dest: &Path, make: impl Fn(&Path) -> io::Result<()>) -> io::Result<FileStat> {
+        let attempt = |dir: &Path| -> io::Result<FileStat> {
             let tmp = atomic::temp_path(dir);
             make(&tmp)?;
-            fs::rename(&tmp, dest).inspect_err(|_| {
-                let _ = fs::remove_file(&tmp);
-            })
+            let stat = fs::symlink_metadata(&tmp).map(|m| FileStat::from_metadata(&m));
+            match stat.and_then(|stat| fs::rename(&tmp, dest).map(|()| stat)) {
+                Ok(stat) => Ok(stat),
+                Err(e) => {
+                    let _ = fs::remove_file(&tmp);
+                    Err(e)
+                }
+            }
         };
         match attempt(&self.tmp) {
             Err(e) if is_cross_device(&e) => attempt(parent_of(dest)),
@@ -495,7 +525,7 @@ mod tests {
         let put = store.put_bytes(b"content").unwrap();
         for mode in LinkMode::ALL {
             let dest = dir.path().join(format!("out-{}", mode.as_str()));
-            let used = store.materialize(&put.digest, &dest, &[mode, LinkMode::Copy], true).unwrap();
+            let (used, _) = store.materialize(&put.digest, &dest, &[mode, LinkMode::Copy], true).unwrap();
             assert_eq!(fs::read(&dest).unwrap(), b"content");
             if used == LinkMode::Copy {
                 let perm = fs::metadata(&dest).unwrap().permissions();
