@@ -20,7 +20,10 @@ fn add_files_and_directories_pins_them_and_ignores_them_in_git() {
     let raw = lock.find("[data.\"data/raw.csv\"]").unwrap();
     assert!(images < raw, "entries are sorted:\n{lock}");
     let gitignore = String::from_utf8(p.read(".gitignore")).unwrap();
-    assert!(gitignore.contains("/data/raw.csv\n") && gitignore.contains("/data/images\n"), "{gitignore}");
+    assert!(
+        gitignore.contains("/data/raw.csv\n") && gitignore.contains("/data/images\n"),
+        "{gitignore}"
+    );
 
     // The objects are in the store, read-only, named by their BLAKE3 digest.
     let digest = entries[0]["digest"].as_str().unwrap();
@@ -36,20 +39,32 @@ fn re_adding_unchanged_data_changes_nothing() {
     let p = Project::new();
     p.tree("data", 30, 2);
     p.cairn(&["data", "add", "data"]).ok();
-    let lock_before = std::fs::metadata(p.path("cairn.lock")).unwrap().modified().unwrap();
+    let lock_before = std::fs::metadata(p.path("cairn.lock"))
+        .unwrap()
+        .modified()
+        .unwrap();
     let gitignore_before = p.read(".gitignore");
     let doc = p.json(&["data", "add", "data"], 0);
     assert_eq!(doc["entries"][0]["change"], "unchanged");
     assert_eq!(doc["entries"][0]["new_objects"], 0);
     assert_eq!(doc["lock_written"], false);
-    assert_eq!(std::fs::metadata(p.path("cairn.lock")).unwrap().modified().unwrap(), lock_before);
+    assert_eq!(
+        std::fs::metadata(p.path("cairn.lock"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        lock_before
+    );
     assert_eq!(p.read(".gitignore"), gitignore_before);
 
     // A changed file is an update that stores only the new content.
     p.write("data/d0/f0.bin", "changed");
     let doc = p.json(&["data", "add", "data"], 0);
     assert_eq!(doc["entries"][0]["change"], "updated");
-    assert_eq!(doc["entries"][0]["new_objects"], 2, "the new file and the new manifest");
+    assert_eq!(
+        doc["entries"][0]["new_objects"], 2,
+        "the new file and the new manifest"
+    );
 }
 
 #[test]
@@ -57,20 +72,37 @@ fn add_refuses_paths_it_must_not_track() {
     let p = Project::new();
     p.write("tracked.csv", "in git\n");
     p.git(&["add", "tracked.csv"]);
-    p.cairn(&["data", "add", "tracked.csv"]).code(2).stderr_has("tracked by git").stderr_has("git rm -r --cached tracked.csv");
+    p.cairn(&["data", "add", "tracked.csv"])
+        .code(2)
+        .stderr_has("tracked by git")
+        .stderr_has("git rm -r --cached tracked.csv");
     p.write("src/code.py", "print(1)\n");
     p.git(&["add", "src/code.py"]);
-    p.cairn(&["data", "add", "src"]).code(2).stderr_has("src/code.py is tracked by git");
-    p.cairn(&["data", "add", "../outside"]).code(2).stderr_has("outside the project");
-    p.cairn(&["data", "add", ".cairn/objects"]).code(2).stderr_has(".cairn");
+    p.cairn(&["data", "add", "src"])
+        .code(2)
+        .stderr_has("src/code.py is tracked by git");
+    p.cairn(&["data", "add", "../outside"])
+        .code(2)
+        .stderr_has("outside the project");
+    p.cairn(&["data", "add", ".cairn/objects"])
+        .code(2)
+        .stderr_has(".cairn");
     p.cairn(&["data", "add", ".git"]).code(2);
-    p.cairn(&["data", "add", "nope.csv"]).code(2).stderr_has("does not exist");
-    p.cairn(&["data", "add", "."]).code(2).stderr_has("project root");
+    p.cairn(&["data", "add", "nope.csv"])
+        .code(2)
+        .stderr_has("does not exist");
+    p.cairn(&["data", "add", "."])
+        .code(2)
+        .stderr_has("project root");
 
     p.write("data/a.csv", "a\n");
     p.cairn(&["data", "add", "data"]).ok();
-    p.cairn(&["data", "add", "data/a.csv"]).code(2).stderr_has("overlaps");
-    p.cairn(&["data", "add", "data", "data/a.csv"]).code(2).stderr_has("overlaps");
+    p.cairn(&["data", "add", "data/a.csv"])
+        .code(2)
+        .stderr_has("overlaps");
+    p.cairn(&["data", "add", "data", "data/a.csv"])
+        .code(2)
+        .stderr_has("overlaps");
     assert!(!p.lock_text().contains("data/a.csv"));
 }
 
@@ -83,7 +115,10 @@ fn special_names_empty_files_and_empty_directories() {
     std::fs::create_dir_all(p.path("empty-dir")).unwrap();
     p.cairn(&["data", "add", "weird", "empty-dir"]).ok();
     let lock = p.lock_text();
-    assert!(lock.contains("[data.empty-dir]") || lock.contains("[data.\"empty-dir\"]"), "{lock}");
+    assert!(
+        lock.contains("[data.empty-dir]") || lock.contains("[data.\"empty-dir\"]"),
+        "{lock}"
+    );
     std::fs::remove_dir_all(p.path("weird")).unwrap();
     std::fs::remove_dir_all(p.path("empty-dir")).unwrap();
     p.cairn(&["data", "status", "--check"]).code(1);
@@ -103,14 +138,21 @@ fn symbolic_links_are_refused() {
     let p = Project::new();
     p.write("real.csv", "x\n");
     std::os::unix::fs::symlink("real.csv", p.path("link.csv")).unwrap();
-    p.cairn(&["data", "add", "link.csv"]).code(2).stderr_has("symbolic link");
+    p.cairn(&["data", "add", "link.csv"])
+        .code(2)
+        .stderr_has("symbolic link");
     p.write("dir/a.csv", "a\n");
     std::os::unix::fs::symlink("/etc", p.path("dir/escape")).unwrap();
-    p.cairn(&["data", "add", "dir"]).code(2).stderr_has("dir/escape").stderr_has("symbolic link");
+    p.cairn(&["data", "add", "dir"])
+        .code(2)
+        .stderr_has("dir/escape")
+        .stderr_has("symbolic link");
     // A symlinked parent directory is refused too.
     std::os::unix::fs::symlink(p.path("dir"), p.path("alias")).unwrap();
     std::fs::remove_file(p.path("dir/escape")).unwrap();
-    p.cairn(&["data", "add", "alias/a.csv"]).code(2).stderr_has("symbolic link");
+    p.cairn(&["data", "add", "alias/a.csv"])
+        .code(2)
+        .stderr_has("symbolic link");
     assert!(!p.lock_text().contains("[data"), "{}", p.lock_text());
 }
 
@@ -120,14 +162,22 @@ fn executable_bit_is_recorded_and_restored() {
     let p = Project::new();
     p.write("tools/run.sh", "#!/bin/sh\n");
     p.write("tools/data.csv", "x\n");
-    std::fs::set_permissions(p.path("tools/run.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        p.path("tools/run.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
     p.cairn(&["data", "add", "tools"]).ok();
     std::fs::remove_dir_all(p.path("tools")).unwrap();
     p.cairn(&["data", "checkout"]).ok();
     let mode = |f: &str| std::fs::metadata(p.path(f)).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode("tools/run.sh") & 0o111, 0o111);
     assert_eq!(mode("tools/data.csv") & 0o111, 0);
-    std::fs::set_permissions(p.path("tools/run.sh"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(
+        p.path("tools/run.sh"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
     let doc = p.json(&["data", "status"], 0);
     assert_eq!(doc["entries"][0]["modified"][0], "tools/run.sh");
 }

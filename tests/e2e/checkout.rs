@@ -19,7 +19,11 @@ fn checkout_restores_a_deleted_tree_and_rewrites_only_changed_files() {
     let doc = p.json(&["data", "checkout"], 0);
     assert_eq!(doc["files_written"], 1);
     assert_eq!(doc["entries"][0]["unchanged"], 59);
-    assert_eq!(p.path("data/d0/f0.bin").metadata().unwrap().ino(), untouched, "unchanged file not rewritten");
+    assert_eq!(
+        p.path("data/d0/f0.bin").metadata().unwrap().ino(),
+        untouched,
+        "unchanged file not rewritten"
+    );
     p.cairn(&["data", "status", "--check"]).ok();
 }
 
@@ -31,12 +35,18 @@ fn local_changes_are_not_overwritten_without_force() {
     p.cairn(&["data", "add", "data"]).ok();
     p.write("data/a.csv", "precious local edit\n");
     p.write("data/new.csv", "new local file\n");
-    p.cairn(&["data", "checkout"]).code(2).stderr_has("data/a.csv").stderr_has("--force");
+    p.cairn(&["data", "checkout"])
+        .code(2)
+        .stderr_has("data/a.csv")
+        .stderr_has("--force");
     assert_eq!(p.read("data/a.csv"), b"precious local edit\n");
     assert!(p.exists("data/new.csv"));
     p.cairn(&["data", "checkout", "--force"]).ok();
     assert_eq!(p.read("data/a.csv"), b"committed\n");
-    assert!(!p.exists("data/new.csv"), "the directory matches the lock again");
+    assert!(
+        !p.exists("data/new.csv"),
+        "the directory matches the lock again"
+    );
 }
 
 #[test]
@@ -52,11 +62,17 @@ fn checkout_of_a_git_revision_restores_older_data() {
     // The workspace holds v2, which is stored: no --force needed.
     p.cairn(&["data", "checkout", "--rev", "HEAD~1"]).ok();
     assert_eq!(p.read("data.csv"), b"version 1\n");
-    assert_eq!(p.lock_text(), lock_v2, "checkout --rev does not change cairn.lock");
+    assert_eq!(
+        p.lock_text(),
+        lock_v2,
+        "checkout --rev does not change cairn.lock"
+    );
     p.cairn(&["data", "status", "--check"]).code(1);
     p.cairn(&["data", "checkout"]).ok();
     assert_eq!(p.read("data.csv"), b"version 2\n");
-    p.cairn(&["data", "checkout", "--rev", "no-such-rev"]).code(2).stderr_has("no-such-rev");
+    p.cairn(&["data", "checkout", "--rev", "no-such-rev"])
+        .code(2)
+        .stderr_has("no-such-rev");
 }
 
 #[test]
@@ -69,8 +85,14 @@ fn a_missing_object_is_named_and_nothing_is_written() {
     std::fs::remove_file(p.object_path(&digest_b)).unwrap();
     std::fs::remove_file(p.path("a.csv")).unwrap();
     std::fs::remove_file(p.path("b.csv")).unwrap();
-    p.cairn(&["data", "checkout"]).code(2).stderr_has(&digest_b).stderr_has("remote");
-    assert!(!p.exists("a.csv"), "nothing is written when an object is missing");
+    p.cairn(&["data", "checkout"])
+        .code(2)
+        .stderr_has(&digest_b)
+        .stderr_has("remote");
+    assert!(
+        !p.exists("a.csv"),
+        "nothing is written when an object is missing"
+    );
     // What is present can still be checked out by path.
     p.cairn(&["data", "checkout", "a.csv"]).ok();
     assert_eq!(p.read("a.csv"), b"aaa\n");
@@ -81,10 +103,17 @@ fn link_modes_make_read_only_workspace_files() {
     use std::os::unix::fs::PermissionsExt;
     for mode in ["hardlink", "symlink"] {
         let p = Project::new();
-        p.write("cairn.toml", format!("version = 1\n[cache]\nlink = [\"{mode}\", \"copy\"]\n"));
+        p.write(
+            "cairn.toml",
+            format!("version = 1\n[cache]\nlink = [\"{mode}\", \"copy\"]\n"),
+        );
         p.tree("data", 10, 5);
         p.write("data/run.sh", "#!/bin/sh\n");
-        std::fs::set_permissions(p.path("data/run.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(
+            p.path("data/run.sh"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
         p.write("single.csv", "one file\n");
         let original = p.read("data/d2/f2.bin");
         p.cairn(&["data", "add", "data", "single.csv"]).ok();
@@ -95,9 +124,18 @@ fn link_modes_make_read_only_workspace_files() {
         assert_eq!(doc["link_modes"], serde_json::json!([mode]), "{mode}");
         assert_eq!(p.read("data/d2/f2.bin"), original);
         let meta = std::fs::metadata(p.path("data/d2/f2.bin")).unwrap();
-        assert!(meta.permissions().readonly(), "{mode}: workspace copy is read-only");
+        assert!(
+            meta.permissions().readonly(),
+            "{mode}: workspace copy is read-only"
+        );
         if mode == "symlink" {
-            assert!(p.path("data/d2/f2.bin").symlink_metadata().unwrap().file_type().is_symlink());
+            assert!(
+                p.path("data/d2/f2.bin")
+                    .symlink_metadata()
+                    .unwrap()
+                    .file_type()
+                    .is_symlink()
+            );
         }
         p.cairn(&["data", "status", "--check"]).ok();
         p.cairn(&["data", "fsck"]).ok();
@@ -117,7 +155,11 @@ fn link_modes_make_read_only_workspace_files() {
             .env("NO_COLOR", "1")
             .output()
             .unwrap();
-        assert!(status.status.success(), "{mode}: {}", String::from_utf8_lossy(&status.stderr));
+        assert!(
+            status.status.success(),
+            "{mode}: {}",
+            String::from_utf8_lossy(&status.stderr)
+        );
         std::fs::rename(&new_root, p.root()).unwrap();
         // Replacing a linked file (not writing through it) is an ordinary modification.
         p.write("data/d2/f2.bin", "edited");

@@ -26,18 +26,32 @@ fn killed_add_leaves_a_consistent_project() {
         let _ = child.kill();
         let _ = child.wait();
         let fsck = p.json(&["data", "fsck"], 0);
-        assert_eq!(fsck["corrupt"], serde_json::json!([]), "after kill at {delay_ms} ms");
+        assert_eq!(
+            fsck["corrupt"],
+            serde_json::json!([]),
+            "after kill at {delay_ms} ms"
+        );
         assert_eq!(fsck["strays"], serde_json::json!([]));
         let lock = p.lock_text();
-        assert!(lock == lock_before || lock.contains("data/big.bin"), "torn lock:\n{lock}");
+        assert!(
+            lock == lock_before || lock.contains("data/big.bin"),
+            "torn lock:\n{lock}"
+        );
         // Reset, so every round starts from an untracked state.
         std::fs::write(p.path("cairn.lock"), "version = 1\n").unwrap();
     }
-    assert!(killed_mid_way > 0, "no add was killed while running; make the fixture larger");
+    assert!(
+        killed_mid_way > 0,
+        "no add was killed while running; make the fixture larger"
+    );
     p.cairn(&["data", "add", "data/tree", "data/big.bin"]).ok();
     p.cairn(&["data", "status", "--check"]).ok();
     p.cairn(&["data", "fsck"]).ok();
-    assert_eq!(std::fs::read_dir(p.path(".cairn/tmp")).unwrap().count(), 0, "temp files cleaned");
+    assert_eq!(
+        std::fs::read_dir(p.path(".cairn/tmp")).unwrap().count(),
+        0,
+        "temp files cleaned"
+    );
 }
 
 #[test]
@@ -46,7 +60,11 @@ fn concurrent_adds_both_land_in_the_lock() {
     p.tree("one", 800, 9);
     p.tree("two", 800, 10);
     let spawn = |path: &str| {
-        p.command(&["data", "add", path]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+        p.command(&["data", "add", path])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
     };
     let a = spawn("one");
     let b = spawn("two");
@@ -54,7 +72,10 @@ fn concurrent_adds_both_land_in_the_lock() {
     assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
     assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
     let lock = p.lock_text();
-    assert!(lock.contains("[data.one]") && lock.contains("[data.two]"), "{lock}");
+    assert!(
+        lock.contains("[data.one]") && lock.contains("[data.two]"),
+        "{lock}"
+    );
     p.cairn(&["data", "status", "--check"]).ok();
 }
 
@@ -64,17 +85,36 @@ fn malformed_lock_files_are_refused_with_a_line_and_nothing_is_written() {
     p.write("a.csv", "a\n");
     let digest = "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262";
     let cases = [
-        ("version = 1\n[data.\"a.csv\"\ntype = \"file\"\n".to_string(), "cairn.lock:2"),
+        (
+            "version = 1\n[data.\"a.csv\"\ntype = \"file\"\n".to_string(),
+            "cairn.lock:2",
+        ),
         ("version = 99\n".to_string(), "newer cairn"),
-        (format!("version = 1\n\n[data.\"../escape.csv\"]\ntype = \"file\"\ndigest = \"{digest}\"\nsize = 0\n"), "cairn.lock:3"),
-        (format!("version = 1\n[data.\"/tmp/abs.csv\"]\ntype = \"file\"\ndigest = \"{digest}\"\nsize = 0\n"), "cairn.lock:2"),
-        ("version = 1\n[data.\"x\"]\ntype = \"file\"\ndigest = \"nothex\"\nsize = 0\n".to_string(), "cairn.lock:4"),
+        (
+            format!(
+                "version = 1\n\n[data.\"../escape.csv\"]\ntype = \"file\"\ndigest = \"{digest}\"\nsize = 0\n"
+            ),
+            "cairn.lock:3",
+        ),
+        (
+            format!(
+                "version = 1\n[data.\"/tmp/abs.csv\"]\ntype = \"file\"\ndigest = \"{digest}\"\nsize = 0\n"
+            ),
+            "cairn.lock:2",
+        ),
+        (
+            "version = 1\n[data.\"x\"]\ntype = \"file\"\ndigest = \"nothex\"\nsize = 0\n"
+                .to_string(),
+            "cairn.lock:4",
+        ),
     ];
     for (text, expected) in cases {
         std::fs::write(p.path("cairn.lock"), &text).unwrap();
         p.cairn(&["data", "status"]).code(2).stderr_has(expected);
         p.cairn(&["data", "checkout"]).code(2).stderr_has(expected);
-        p.cairn(&["data", "add", "a.csv"]).code(2).stderr_has(expected);
+        p.cairn(&["data", "add", "a.csv"])
+            .code(2)
+            .stderr_has(expected);
         assert_eq!(p.lock_text(), text, "the lock is left as it was");
     }
     assert!(!p.root().parent().unwrap().join("escape.csv").exists());
@@ -97,7 +137,9 @@ fn a_crafted_manifest_cannot_write_outside_the_project() {
         format!("version = 1\n[data.victim]\ntype = \"dir\"\ndigest = \"{manifest}\"\nsize = 0\nfiles = 1\n"),
     )
     .unwrap();
-    p.cairn(&["data", "checkout"]).code(2).stderr_has("manifest");
+    p.cairn(&["data", "checkout"])
+        .code(2)
+        .stderr_has("manifest");
     assert!(!p.root().parent().unwrap().join("escaped").exists());
     assert!(!p.exists("victim"));
 }
@@ -110,17 +152,33 @@ fn checkout_refuses_to_write_through_a_symlinked_directory() {
     p.cairn(&["data", "add", "out/x.csv"]).ok();
     std::fs::remove_dir_all(p.path("out")).unwrap();
     std::os::unix::fs::symlink(outside.path(), p.path("out")).unwrap();
-    p.cairn(&["data", "checkout"]).code(2).stderr_has("symbolic link");
+    p.cairn(&["data", "checkout"])
+        .code(2)
+        .stderr_has("symbolic link");
     assert!(!outside.path().join("x.csv").exists());
 }
 
 #[test]
 fn malformed_config_names_the_line_and_key() {
     let p = Project::new();
-    std::fs::write(p.path("cairn.toml"), "version = 1\n[cache]\nlink = \"copy\"\n").unwrap();
-    p.cairn(&["data", "status"]).code(2).stderr_has("cairn.toml:3").stderr_has("hint:");
-    std::fs::write(p.path("cairn.toml"), "version = 1\n[cache]\nlinks = [\"copy\"]\n").unwrap();
-    p.cairn(&["data", "ls"]).code(2).stderr_has("cairn.toml:3").stderr_has("links");
+    std::fs::write(
+        p.path("cairn.toml"),
+        "version = 1\n[cache]\nlink = \"copy\"\n",
+    )
+    .unwrap();
+    p.cairn(&["data", "status"])
+        .code(2)
+        .stderr_has("cairn.toml:3")
+        .stderr_has("hint:");
+    std::fs::write(
+        p.path("cairn.toml"),
+        "version = 1\n[cache]\nlinks = [\"copy\"]\n",
+    )
+    .unwrap();
+    p.cairn(&["data", "ls"])
+        .code(2)
+        .stderr_has("cairn.toml:3")
+        .stderr_has("links");
     std::fs::write(p.path("cairn.toml"), "version = 7\n").unwrap();
     p.cairn(&["data", "ls"]).code(2).stderr_has("newer cairn");
 }
@@ -132,14 +190,26 @@ fn unreadable_files_are_named_and_the_lock_is_untouched() {
     p.cairn(&["init", "--no-git"]).ok();
     p.write("data/ok.csv", "fine\n");
     p.write("data/secret.csv", "no\n");
-    std::fs::set_permissions(p.path("data/secret.csv"), std::fs::Permissions::from_mode(0o000)).unwrap();
+    std::fs::set_permissions(
+        p.path("data/secret.csv"),
+        std::fs::Permissions::from_mode(0o000),
+    )
+    .unwrap();
     let lock_before = p.lock_text();
     let is_root = unsafe_free_euid() == 0;
     let run = if is_root {
         // Root reads anything: run cairn as an unprivileged user instead.
-        let status = std::process::Command::new("chmod").args(["-R", "a+rwX"]).arg(p.root()).status().unwrap();
+        let status = std::process::Command::new("chmod")
+            .args(["-R", "a+rwX"])
+            .arg(p.root())
+            .status()
+            .unwrap();
         assert!(status.success());
-        std::fs::set_permissions(p.path("data/secret.csv"), std::fs::Permissions::from_mode(0o000)).unwrap();
+        std::fs::set_permissions(
+            p.path("data/secret.csv"),
+            std::fs::Permissions::from_mode(0o000),
+        )
+        .unwrap();
         let mut all = vec!["--reuid=65534", "--regid=65534", "--clear-groups"];
         let bin = cairn_e2e::cairn_bin();
         all.push(bin.to_str().unwrap());
@@ -151,7 +221,10 @@ fn unreadable_files_are_named_and_the_lock_is_untouched() {
             .env("NO_COLOR", "1")
             .output()
             .expect("setpriv runs");
-        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     } else {
         let r = p.cairn(&["data", "add", "data"]);
         (r.code, r.stderr)
@@ -179,7 +252,10 @@ fn a_truncated_object_is_repaired_by_adding_again() {
     use std::os::unix::fs::PermissionsExt;
     let p = Project::new();
     p.write("a.csv", "the full content of the file\n");
-    let digest = p.json(&["data", "add", "a.csv"], 0)["entries"][0]["digest"].as_str().unwrap().to_string();
+    let digest = p.json(&["data", "add", "a.csv"], 0)["entries"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let object = p.object_path(&digest);
     std::fs::set_permissions(&object, std::fs::Permissions::from_mode(0o644)).unwrap();
     std::fs::write(&object, "").unwrap();
@@ -193,7 +269,10 @@ fn a_truncated_object_is_repaired_by_adding_again() {
 #[test]
 fn gc_all_commits_skips_an_unreadable_lock_in_history() {
     let p = Project::new();
-    p.write("cairn.lock", "<<<<<<< HEAD\nversion = 1\n=======\n>>>>>>> other\n");
+    p.write(
+        "cairn.lock",
+        "<<<<<<< HEAD\nversion = 1\n=======\n>>>>>>> other\n",
+    );
     p.commit("a broken lock");
     std::fs::write(p.path("cairn.lock"), "version = 1\n").unwrap();
     p.write("a.csv", "a\n");
@@ -215,5 +294,8 @@ fn a_newer_metadata_database_is_a_usage_error() {
         .unwrap();
     assert!(status.success());
     p.write("a.csv", "a\n");
-    p.cairn(&["data", "add", "a.csv"]).code(2).stderr_has("schema version 9").stderr_has("hint:");
+    p.cairn(&["data", "add", "a.csv"])
+        .code(2)
+        .stderr_has("schema version 9")
+        .stderr_has("hint:");
 }

@@ -4,7 +4,10 @@ use cairn_e2e::Project;
 fn gc_removes_unreferenced_objects_and_keeps_history_on_request() {
     let p = Project::new();
     p.write("data.csv", "v1\n");
-    let v1 = p.json(&["data", "add", "data.csv"], 0)["entries"][0]["digest"].as_str().unwrap().to_string();
+    let v1 = p.json(&["data", "add", "data.csv"], 0)["entries"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
     p.commit("v1");
     p.write("data.csv", "v2\n");
     p.cairn(&["data", "add", "data.csv"]).ok();
@@ -40,20 +43,30 @@ fn fsck_reports_corrupt_objects_and_checkout_refuses_them() {
     use std::os::unix::fs::PermissionsExt;
     let p = Project::new();
     p.write("a.csv", "original content\n");
-    let digest = p.json(&["data", "add", "a.csv"], 0)["entries"][0]["digest"].as_str().unwrap().to_string();
+    let digest = p.json(&["data", "add", "a.csv"], 0)["entries"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let object = p.object_path(&digest);
     std::fs::set_permissions(&object, std::fs::Permissions::from_mode(0o644)).unwrap();
     std::fs::write(&object, "tampered content!\n").unwrap();
 
     let run = p.cairn(&["data", "fsck"]);
     run.code(1).stdout_has(&digest).stdout_has("corrupt");
-    assert!(run.stdout.contains(&object.display().to_string()), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&object.display().to_string()),
+        "{}",
+        run.stdout
+    );
     let doc = p.json(&["data", "fsck"], 1);
     assert_eq!(doc["ok"], false);
     assert_eq!(doc["corrupt"][0]["digest"], digest.as_str());
 
     std::fs::remove_file(p.path("a.csv")).unwrap();
-    p.cairn(&["data", "checkout"]).code(2).stderr_has("corrupt").stderr_has(&digest);
+    p.cairn(&["data", "checkout"])
+        .code(2)
+        .stderr_has("corrupt")
+        .stderr_has(&digest);
     assert!(!p.exists("a.csv"), "a corrupt object is never materialised");
 
     p.cairn(&["data", "fsck", "--remove-corrupt"]).code(1);

@@ -7,21 +7,28 @@ fn init_creates_the_project_and_refuses_twice() {
     let gitignore = String::from_utf8(p.read(".gitignore")).unwrap();
     assert!(gitignore.lines().any(|l| l == "/.cairn/"), "{gitignore}");
     let before = p.read("cairn.toml");
-    p.cairn(&["init"]).code(2).stderr_has("already a cairn project");
+    p.cairn(&["init"])
+        .code(2)
+        .stderr_has("already a cairn project");
     assert_eq!(p.read("cairn.toml"), before);
 }
 
 #[test]
 fn init_outside_git_needs_no_git() {
     let p = Project::bare();
-    p.cairn(&["init"]).code(2).stderr_has("not inside a git repository").stderr_has("--no-git");
+    p.cairn(&["init"])
+        .code(2)
+        .stderr_has("not inside a git repository")
+        .stderr_has("--no-git");
     assert!(!p.exists("cairn.toml"));
     p.cairn(&["init", "--no-git"]).ok();
     assert!(p.exists("cairn.toml"));
     // Data commands work without git; history-aware ones say why they cannot.
     p.write("a.csv", "x\n");
     p.cairn(&["data", "add", "a.csv"]).ok();
-    p.cairn(&["data", "checkout", "--rev", "HEAD"]).code(2).stderr_has("git repository");
+    p.cairn(&["data", "checkout", "--rev", "HEAD"])
+        .code(2)
+        .stderr_has("git repository");
 }
 
 #[test]
@@ -29,8 +36,16 @@ fn commands_find_the_project_from_a_subdirectory() {
     let p = Project::new();
     p.write("data/sub/x.csv", "1\n");
     p.cairn_in("data/sub", &["data", "add", "x.csv"]).ok();
-    assert!(p.lock_text().contains("[data.\"data/sub/x.csv\"]"), "{}", p.lock_text());
+    assert!(
+        p.lock_text().contains("[data.\"data/sub/x.csv\"]"),
+        "{}",
+        p.lock_text()
+    );
     p.cairn_in("data", &["data", "status", "--check"]).ok();
     let other = Project::bare();
-    other.cairn(&["data", "status"]).code(2).stderr_has("no cairn project").stderr_has("cairn init");
+    other
+        .cairn(&["data", "status"])
+        .code(2)
+        .stderr_has("no cairn project")
+        .stderr_has("cairn init");
 }

@@ -12,7 +12,11 @@ pub fn cairn_bin() -> PathBuf {
     }
     let exe = std::env::current_exe().expect("the test binary has a path");
     // target/debug/deps/e2e-HASH -> target/debug/cairn
-    let bin = exe.parent().and_then(Path::parent).expect("test binary in target/*/deps").join("cairn");
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binary in target/*/deps")
+        .join("cairn");
     assert!(
         bin.exists(),
         "{} does not exist: run the tests with `cargo test --workspace` (which builds it) or set CAIRN_BIN",
@@ -56,19 +60,31 @@ impl Run {
     /// The JSON document on stdout.
     #[track_caller]
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not one JSON document ({e}):\n{}\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
 
     #[track_caller]
     pub fn stderr_has(&self, needle: &str) -> &Self {
-        assert!(self.stderr.contains(needle), "stderr lacks {needle:?}:\n{}", self.stderr);
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{}",
+            self.stderr
+        );
         self
     }
 
     #[track_caller]
     pub fn stdout_has(&self, needle: &str) -> &Self {
-        assert!(self.stdout.contains(needle), "stdout lacks {needle:?}:\n{}", self.stdout);
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}:\n{}",
+            self.stdout
+        );
         self
     }
 }
@@ -95,7 +111,10 @@ impl Project {
 
     /// An empty directory (no git, no cairn).
     pub fn bare() -> Self {
-        let dir = tempfile::Builder::new().prefix("cairn-e2e-").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("cairn-e2e-")
+            .tempdir()
+            .expect("temp dir");
         Self { dir }
     }
 
@@ -141,7 +160,11 @@ impl Project {
         cmd.args(args).current_dir(self.root());
         pin_env(&mut cmd, self.root());
         let out = cmd.output().expect("git runs");
-        assert!(out.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "git {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 

@@ -4,7 +4,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// cairn: version data, features and models of a tabular ML project, pinned in one lock file.
 #[derive(Debug, Parser)]
-#[command(name = "cairn", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "cairn",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,

@@ -35,7 +35,11 @@ pub struct CliError {
 
 impl CliError {
     pub fn usage(message: impl Into<String>, hint: Option<&str>) -> Self {
-        Self { message: message.into(), hint: hint.map(str::to_owned), exit: Exit::Usage }
+        Self {
+            message: message.into(),
+            hint: hint.map(str::to_owned),
+            exit: Exit::Usage,
+        }
     }
 }
 
@@ -50,13 +54,30 @@ fn store_hint(e: &StoreError) -> (Exit, Option<&'static str>) {
         StoreError::Corrupt { .. } => (Exit::Usage, Some(FSCK_HINT)),
         StoreError::Missing { .. } => (
             Exit::Usage,
-            Some("the object is not on this machine: add the data again with `cairn data add` where it exists"),
+            Some(
+                "the object is not on this machine: add the data again with `cairn data add` where it exists",
+            ),
         ),
-        StoreError::ChangedWhileReading { .. } => (Exit::Usage, Some("wait until the file is no longer being written, then run the command again")),
-        StoreError::UnsupportedVersion { .. } => (Exit::Usage, Some("upgrade cairn to a version that understands this store")),
-        StoreError::InvalidVersionFile { .. } => (Exit::Usage, Some("write the store version (`1`) into .cairn/version, then run `cairn data fsck`")),
-        StoreError::Read { .. } => (Exit::Usage, Some("check that the file exists and is readable")),
-        StoreError::Write { .. } => (Exit::Internal, Some("check the free space and permissions of the project directory")),
+        StoreError::ChangedWhileReading { .. } => (
+            Exit::Usage,
+            Some("wait until the file is no longer being written, then run the command again"),
+        ),
+        StoreError::UnsupportedVersion { .. } => (
+            Exit::Usage,
+            Some("upgrade cairn to a version that understands this store"),
+        ),
+        StoreError::InvalidVersionFile { .. } => (
+            Exit::Usage,
+            Some("write the store version (`1`) into .cairn/version, then run `cairn data fsck`"),
+        ),
+        StoreError::Read { .. } => (
+            Exit::Usage,
+            Some("check that the file exists and is readable"),
+        ),
+        StoreError::Write { .. } => (
+            Exit::Internal,
+            Some("check the free space and permissions of the project directory"),
+        ),
     }
 }
 
@@ -110,15 +131,23 @@ impl From<DataError> for CliError {
             DataError::NoGit => (Exit::Usage, Some("`--rev` and `--all-commits` need the project to be in a git repository".into())),
             DataError::NoLockInRevision { .. } => (Exit::Usage, Some("pick a revision where cairn.lock was committed (`git log -- cairn.lock`)".into())),
         };
-        Self { message: e.to_string(), hint, exit }
+        Self {
+            message: e.to_string(),
+            hint,
+            exit,
+        }
     }
 }
 
 fn p_error(e: &PathError, message: String) -> CliError {
     let hint = match e {
-        PathError::Outside { .. } => "cairn tracks paths inside the project only; copy or move the data into it",
+        PathError::Outside { .. } => {
+            "cairn tracks paths inside the project only; copy or move the data into it"
+        }
         PathError::Root { .. } => "name the files or directories to track, not the project itself",
-        PathError::Reserved { .. } => "cairn manages .cairn and git manages .git; track other paths",
+        PathError::Reserved { .. } => {
+            "cairn manages .cairn and git manages .git; track other paths"
+        }
         PathError::Invalid(_) => "rename the file",
     };
     CliError::usage(message, Some(hint))
@@ -127,9 +156,13 @@ fn p_error(e: &PathError, message: String) -> CliError {
 impl From<ProjectError> for CliError {
     fn from(e: ProjectError) -> Self {
         let hint = match &e {
-            ProjectError::NotFound { .. } => Some("run `cairn init` in the project's root directory first"),
+            ProjectError::NotFound { .. } => {
+                Some("run `cairn init` in the project's root directory first")
+            }
             ProjectError::Io { .. } => None,
-            ProjectError::Config(ConfigError::Version { .. }) => Some("upgrade cairn to read this cairn.toml"),
+            ProjectError::Config(ConfigError::Version { .. }) => {
+                Some("upgrade cairn to read this cairn.toml")
+            }
             ProjectError::Config(_) => Some(CONFIG_HINT),
         };
         CliError::usage(e.to_string(), hint)
@@ -139,14 +172,28 @@ impl From<ProjectError> for CliError {
 impl From<InitError> for CliError {
     fn from(e: InitError) -> Self {
         let (exit, hint) = match &e {
-            InitError::AlreadyInitialized { .. } => (Exit::Usage, Some("edit cairn.toml to change the project's configuration")),
-            InitError::NotInGit { .. } => (Exit::Usage, Some("run `git init` first, or pass `--no-git` for a project without git")),
-            InitError::Write { .. } | InitError::Gitignore(_) => (Exit::Usage, Some("check the permissions of the directory")),
+            InitError::AlreadyInitialized { .. } => (
+                Exit::Usage,
+                Some("edit cairn.toml to change the project's configuration"),
+            ),
+            InitError::NotInGit { .. } => (
+                Exit::Usage,
+                Some("run `git init` first, or pass `--no-git` for a project without git"),
+            ),
+            InitError::Write { .. } | InitError::Gitignore(_) => {
+                (Exit::Usage, Some("check the permissions of the directory"))
+            }
             InitError::Git(_) => (Exit::Usage, None),
             InitError::Store(s) => store_hint(s),
-            InitError::StatCache(cairn_store::StatCacheError::Version { .. }) => (Exit::Usage, Some("upgrade cairn")),
+            InitError::StatCache(cairn_store::StatCacheError::Version { .. }) => {
+                (Exit::Usage, Some("upgrade cairn"))
+            }
             InitError::StatCache(_) => (Exit::Internal, None),
         };
-        Self { message: e.to_string(), hint: hint.map(str::to_owned), exit }
+        Self {
+            message: e.to_string(),
+            hint: hint.map(str::to_owned),
+            exit,
+        }
     }
 }

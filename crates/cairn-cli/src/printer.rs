@@ -40,7 +40,11 @@ impl Printer {
             ColorArg::Auto => anstream::ColorChoice::Auto,
         };
         choice.write_global();
-        Self { json: global.json, quiet: global.quiet, verbose: global.verbose }
+        Self {
+            json: global.json,
+            quiet: global.quiet,
+            verbose: global.verbose,
+        }
     }
 
     /// Whether progress bars may be drawn.
@@ -67,7 +71,12 @@ impl Printer {
     /// A warning on stderr (shown even with `--json`, hidden by `--quiet`).
     pub fn warn(&self, text: impl AsRef<str>) {
         if !self.quiet {
-            let _ = writeln!(anstream::stderr(), "{}: {}", paint(YELLOW.bold(), "warning"), text.as_ref());
+            let _ = writeln!(
+                anstream::stderr(),
+                "{}: {}",
+                paint(YELLOW.bold(), "warning"),
+                text.as_ref()
+            );
         }
     }
 
@@ -92,8 +101,14 @@ impl Printer {
             #[serde(flatten)]
             outcome: &'a T,
         }
-        let doc = serde_json::to_string(&Envelope { kind, schema_version: SCHEMA_VERSION, outcome })
-            .unwrap_or_else(|e| format!("{{\"kind\":\"error\",\"schema_version\":1,\"message\":\"{e}\"}}"));
+        let doc = serde_json::to_string(&Envelope {
+            kind,
+            schema_version: SCHEMA_VERSION,
+            outcome,
+        })
+        .unwrap_or_else(|e| {
+            format!("{{\"kind\":\"error\",\"schema_version\":1,\"message\":\"{e}\"}}")
+        });
         write_stdout(&doc)
     }
 }

@@ -15,7 +15,11 @@ pub struct Bars {
 
 impl Bars {
     pub fn new(printer: &Printer) -> Self {
-        Self { enabled: printer.progress_enabled(), quiet: printer.quiet, state: Mutex::new(None) }
+        Self {
+            enabled: printer.progress_enabled(),
+            quiet: printer.quiet,
+            state: Mutex::new(None),
+        }
     }
 }
 
@@ -58,7 +62,9 @@ impl cairn_store::Progress for Bars {
         if !self.quiet {
             #[allow(clippy::print_stderr)]
             {
-                eprintln!("waiting for {holder} to release the project's write lock (.cairn/lock)…");
+                eprintln!(
+                    "waiting for {holder} to release the project's write lock (.cairn/lock)…"
+                );
             }
         }
     }

@@ -28,13 +28,18 @@ pub struct CacheConfig {
 
 impl Default for CacheConfig {
     fn default() -> Self {
-        Self { link: default_link() }
+        Self {
+            link: default_link(),
+        }
     }
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { version: CONFIG_VERSION, cache: CacheConfig::default() }
+        Self {
+            version: CONFIG_VERSION,
+            cache: CacheConfig::default(),
+        }
     }
 }
 
@@ -49,36 +54,54 @@ fn default_link() -> Vec<LinkMode> {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Invalid(String),
     #[error(
         "{path} has version {found}, but this cairn understands version {supported}: it was written by a newer cairn"
     )]
-    Version { path: PathBuf, found: i64, supported: u32 },
+    Version {
+        path: PathBuf,
+        found: i64,
+        supported: u32,
+    },
 }
 
 impl Config {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Self::parse(&text, path)
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         // The version is checked before the rest, so that a newer file gets the right message.
         let table: toml::Table =
             toml::from_str(text).map_err(|e| ConfigError::Invalid(describe(&name, text, &e)))?;
         if let Some(found) = table.get("version").and_then(toml::Value::as_integer)
             && found > i64::from(CONFIG_VERSION)
         {
-            return Err(ConfigError::Version { path: PathBuf::from(&name), found, supported: CONFIG_VERSION });
+            return Err(ConfigError::Version {
+                path: PathBuf::from(&name),
+                found,
+                supported: CONFIG_VERSION,
+            });
         }
         let config: Config =
             toml::from_str(text).map_err(|e| ConfigError::Invalid(describe(&name, text, &e)))?;
         if config.version < 1 {
-            return Err(ConfigError::Invalid(format!("{name}: `version` must be {CONFIG_VERSION}")));
+            return Err(ConfigError::Invalid(format!(
+                "{name}: `version` must be {CONFIG_VERSION}"
+            )));
         }
         if config.cache.link.is_empty() {
             return Err(ConfigError::Invalid(format!(
@@ -118,14 +141,24 @@ mod tests {
 
     #[test]
     fn errors_name_the_line_and_key() {
-        let err = parse("version = 1\n[cache]\nlnk = [\"copy\"]\n").unwrap_err().to_string();
+        let err = parse("version = 1\n[cache]\nlnk = [\"copy\"]\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("cairn.toml:3:"), "{err}");
         assert!(err.contains("lnk"), "{err}");
-        let err = parse("[cache]\nlink = [\"teleport\"]\n").unwrap_err().to_string();
-        assert!(err.contains("cairn.toml:2:") && err.contains("teleport"), "{err}");
+        let err = parse("[cache]\nlink = [\"teleport\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("cairn.toml:2:") && err.contains("teleport"),
+            "{err}"
+        );
         let err = parse("[cache\n").unwrap_err().to_string();
         assert!(err.starts_with("cairn.toml:1:"), "{err}");
-        assert!(matches!(parse("version = 2\n"), Err(ConfigError::Version { found: 2, .. })));
+        assert!(matches!(
+            parse("version = 2\n"),
+            Err(ConfigError::Version { found: 2, .. })
+        ));
         assert!(parse("[cache]\nlink = []\n").is_err());
     }
 }

@@ -33,7 +33,10 @@ impl Git {
         if !root.ancestors().any(|dir| dir.join(".git").exists()) {
             return Ok(None);
         }
-        let open_err = |e: &dyn std::fmt::Display| GitError::Open { path: root.to_path_buf(), message: e.to_string() };
+        let open_err = |e: &dyn std::fmt::Display| GitError::Open {
+            path: root.to_path_buf(),
+            message: e.to_string(),
+        };
         let repo = gix::discover(root).map_err(|e| open_err(&e))?;
         let workdir = repo.workdir().ok_or(GitError::Bare)?;
         let workdir = workdir.canonicalize().map_err(|e| open_err(&e))?;
@@ -61,17 +64,30 @@ impl Git {
     /// The content of `file` (relative to the project root) at git revision `rev`, or `None`
     /// if the file does not exist in that revision.
     pub fn file_at(&self, rev: &str, file: &str) -> Result<Option<Vec<u8>>, GitError> {
-        let bad = |e: &dyn std::fmt::Display| GitError::BadRevision { rev: rev.to_string(), message: e.to_string() };
+        let bad = |e: &dyn std::fmt::Display| GitError::BadRevision {
+            rev: rev.to_string(),
+            message: e.to_string(),
+        };
         let id = self.repo.rev_parse_single(rev).map_err(|e| bad(&e))?;
-        let commit = id.object().map_err(|e| bad(&e))?.peel_to_commit().map_err(|e| bad(&e))?;
+        let commit = id
+            .object()
+            .map_err(|e| bad(&e))?
+            .peel_to_commit()
+            .map_err(|e| bad(&e))?;
         self.file_in_commit(&commit, file)
     }
 
-    fn file_in_commit(&self, commit: &gix::Commit<'_>, file: &str) -> Result<Option<Vec<u8>>, GitError> {
+    fn file_in_commit(
+        &self,
+        commit: &gix::Commit<'_>,
+        file: &str,
+    ) -> Result<Option<Vec<u8>>, GitError> {
         let tree = commit.tree().map_err(other)?;
         let path = format!("{}{file}", self.prefix);
         match tree.lookup_entry_by_path(Path::new(&path)).map_err(other)? {
-            Some(entry) if entry.mode().is_blob() => Ok(Some(entry.object().map_err(other)?.data.clone())),
+            Some(entry) if entry.mode().is_blob() => {
+                Ok(Some(entry.object().map_err(other)?.data.clone()))
+            }
             _ => Ok(None),
         }
     }
@@ -83,8 +99,16 @@ impl Git {
         if let Some(id) = self.repo.head().map_err(other)?.id() {
             tips.push(id.detach());
         }
-        for reference in self.repo.references().map_err(other)?.all().map_err(other)? {
-            let Ok(mut reference) = reference else { continue };
+        for reference in self
+            .repo
+            .references()
+            .map_err(other)?
+            .all()
+            .map_err(other)?
+        {
+            let Ok(mut reference) = reference else {
+                continue;
+            };
             if let Ok(id) = reference.peel_to_id() {
                 tips.push(id.detach());
             }
@@ -97,14 +121,23 @@ impl Git {
         let path = format!("{}{file}", self.prefix);
         for info in self.repo.rev_walk(tips).all().map_err(other)? {
             let info = info.map_err(other)?;
-            let Ok(object) = self.repo.find_object(info.id) else { continue };
-            let Ok(commit) = object.try_into_commit() else { continue };
+            let Ok(object) = self.repo.find_object(info.id) else {
+                continue;
+            };
+            let Ok(commit) = object.try_into_commit() else {
+                continue;
+            };
             let tree = commit.tree().map_err(other)?;
-            let Some(entry) = tree.lookup_entry_by_path(Path::new(&path)).map_err(other)? else { continue };
+            let Some(entry) = tree.lookup_entry_by_path(Path::new(&path)).map_err(other)? else {
+                continue;
+            };
             if !entry.mode().is_blob() || !seen_blobs.insert(entry.object_id()) {
                 continue;
             }
-            out.push((info.id.to_string(), entry.object().map_err(other)?.data.clone()));
+            out.push((
+                info.id.to_string(),
+                entry.object().map_err(other)?.data.clone(),
+            ));
         }
         Ok(out)
     }
@@ -113,7 +146,11 @@ impl Git {
     pub fn tracked_at_or_below(&self, path: &RelPath) -> Result<Option<String>, GitError> {
         let index = self.repo.index_or_empty().map_err(other)?;
         let full = format!("{}{}", self.prefix, path);
-        let relative = |p: &BStr| p.to_str_lossy().trim_start_matches(&self.prefix).to_string();
+        let relative = |p: &BStr| {
+            p.to_str_lossy()
+                .trim_start_matches(&self.prefix)
+                .to_string()
+        };
         if let Some(entry) = index.entry_by_path(full.as_bytes().as_bstr()) {
             return Ok(Some(relative(entry.path(&index))));
         }

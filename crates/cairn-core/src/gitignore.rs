@@ -16,7 +16,8 @@ pub struct GitignoreError {
 pub fn ignore_pattern(path: &RelPath) -> String {
     let mut out = String::from("/");
     for (i, c) in path.as_str().chars().enumerate() {
-        let special = matches!(c, '*' | '?' | '[' | ']' | '\\') || (i == 0 && matches!(c, '#' | '!'));
+        let special =
+            matches!(c, '*' | '?' | '[' | ']' | '\\') || (i == 0 && matches!(c, '#' | '!'));
         if special {
             out.push('\\');
         }
@@ -31,17 +32,27 @@ pub fn ignore_pattern(path: &RelPath) -> String {
 }
 
 /// Appends the missing `lines` to `root/.gitignore` (atomically) and returns those added.
-pub(crate) fn add_lines(root: &Path, tmp_dir: &Path, lines: &[String]) -> Result<Vec<String>, GitignoreError> {
+pub(crate) fn add_lines(
+    root: &Path,
+    tmp_dir: &Path,
+    lines: &[String],
+) -> Result<Vec<String>, GitignoreError> {
     let path = root.join(".gitignore");
-    let err = |source| GitignoreError { path: path.clone(), source };
+    let err = |source| GitignoreError {
+        path: path.clone(),
+        source,
+    };
     let mut text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(err(e)),
     };
     let present: std::collections::HashSet<&str> = text.lines().map(str::trim_end).collect();
-    let added: Vec<String> =
-        lines.iter().filter(|l| !present.contains(l.as_str())).cloned().collect();
+    let added: Vec<String> = lines
+        .iter()
+        .filter(|l| !present.contains(l.as_str()))
+        .cloned()
+        .collect();
     if added.is_empty() {
         return Ok(added);
     }
@@ -62,9 +73,18 @@ mod tests {
 
     #[test]
     fn patterns_are_anchored_and_escaped() {
-        assert_eq!(ignore_pattern(&RelPath::new("data/raw.csv").unwrap()), "/data/raw.csv");
-        assert_eq!(ignore_pattern(&RelPath::new("#x/a[1]*.csv").unwrap()), "/\\#x/a\\[1\\]\\*.csv");
-        assert_eq!(ignore_pattern(&RelPath::new("trailing ").unwrap()), "/trailing\\ ");
+        assert_eq!(
+            ignore_pattern(&RelPath::new("data/raw.csv").unwrap()),
+            "/data/raw.csv"
+        );
+        assert_eq!(
+            ignore_pattern(&RelPath::new("#x/a[1]*.csv").unwrap()),
+            "/\\#x/a\\[1\\]\\*.csv"
+        );
+        assert_eq!(
+            ignore_pattern(&RelPath::new("trailing ").unwrap()),
+            "/trailing\\ "
+        );
     }
 
     #[test]

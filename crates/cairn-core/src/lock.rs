@@ -62,9 +62,17 @@ pub enum LockError {
     #[error(
         "{name} has version {found}, but this cairn understands version {supported}: it was written by a newer cairn"
     )]
-    Version { name: String, found: i64, supported: u32 },
+    Version {
+        name: String,
+        found: i64,
+        supported: u32,
+    },
     #[error("{name}: `{inner}` is tracked, but so is `{outer}`, which contains it")]
-    Overlap { name: String, outer: RelPath, inner: RelPath },
+    Overlap {
+        name: String,
+        outer: RelPath,
+        inner: RelPath,
+    },
 }
 
 impl Lock {
@@ -97,13 +105,20 @@ impl Lock {
         }
         let lock = Self { data: wire.data };
         if let Some((outer, inner)) = lock.first_overlap() {
-            return Err(LockError::Overlap { name: name.to_string(), outer, inner });
+            return Err(LockError::Overlap {
+                name: name.to_string(),
+                outer,
+                inner,
+            });
         }
         Ok(lock)
     }
 
     pub fn to_toml(&self) -> String {
-        let wire = WireRef { version: LOCK_VERSION, data: &self.data };
+        let wire = WireRef {
+            version: LOCK_VERSION,
+            data: &self.data,
+        };
         let body = toml::to_string(&wire).expect("a lock always serializes");
         format!("{HEADER}{body}")
     }
@@ -155,9 +170,16 @@ mod tests {
     #[test]
     fn round_trip_is_sorted_and_stable() {
         let mut lock = Lock::default();
-        lock.data.insert(RelPath::new("z.csv").unwrap(), entry(EntryKind::File, b"z"));
-        lock.data.insert(RelPath::new("data/images").unwrap(), entry(EntryKind::Dir, b"m"));
-        lock.data.insert(RelPath::new("a b/ü.csv").unwrap(), entry(EntryKind::File, b"a"));
+        lock.data
+            .insert(RelPath::new("z.csv").unwrap(), entry(EntryKind::File, b"z"));
+        lock.data.insert(
+            RelPath::new("data/images").unwrap(),
+            entry(EntryKind::Dir, b"m"),
+        );
+        lock.data.insert(
+            RelPath::new("a b/ü.csv").unwrap(),
+            entry(EntryKind::File, b"a"),
+        );
         let text = lock.to_toml();
         let a = text.find("a b/ü.csv").unwrap();
         let d = text.find("data/images").unwrap();
@@ -171,17 +193,37 @@ mod tests {
     fn rejects_bad_locks_with_a_line() {
         let d = Digest::of(b"x");
         let cases = [
-            (format!("version = 1\n[data.\"../etc/passwd\"]\ntype = \"file\"\ndigest = \"{d}\"\nsize = 1\n"), "cairn.lock:2:"),
-            (format!("version = 1\n[data.\"/abs\"]\ntype = \"file\"\ndigest = \"{d}\"\nsize = 1\n"), "cairn.lock:2:"),
-            ("version = 1\n[data.\"a\"]\ntype = \"file\"\ndigest = \"xyz\"\nsize = 1\n".to_string(), "cairn.lock:4:"),
+            (
+                format!(
+                    "version = 1\n[data.\"../etc/passwd\"]\ntype = \"file\"\ndigest = \"{d}\"\nsize = 1\n"
+                ),
+                "cairn.lock:2:",
+            ),
+            (
+                format!(
+                    "version = 1\n[data.\"/abs\"]\ntype = \"file\"\ndigest = \"{d}\"\nsize = 1\n"
+                ),
+                "cairn.lock:2:",
+            ),
+            (
+                "version = 1\n[data.\"a\"]\ntype = \"file\"\ndigest = \"xyz\"\nsize = 1\n"
+                    .to_string(),
+                "cairn.lock:4:",
+            ),
             ("version = 1\n[data\n".to_string(), "cairn.lock:2:"),
-            (format!("version = 1\n[data.a]\ntype = \"link\"\ndigest = \"{d}\"\nsize = 1\n"), "cairn.lock:3:"),
+            (
+                format!("version = 1\n[data.a]\ntype = \"link\"\ndigest = \"{d}\"\nsize = 1\n"),
+                "cairn.lock:3:",
+            ),
         ];
         for (text, prefix) in cases {
             let err = Lock::parse(&text, "cairn.lock").unwrap_err().to_string();
             assert!(err.starts_with(prefix), "{err} (expected {prefix})\n{text}");
         }
-        assert!(matches!(Lock::parse("version = 2\n", "cairn.lock"), Err(LockError::Version { found: 2, .. })));
+        assert!(matches!(
+            Lock::parse("version = 2\n", "cairn.lock"),
+            Err(LockError::Version { found: 2, .. })
+        ));
         assert!(Lock::parse("", "cairn.lock").is_err());
     }
 
@@ -193,6 +235,9 @@ mod tests {
              [data.\"a b\"]\ntype = \"file\"\ndigest = \"{d}\"\nsize = 1\n\
              [data.\"a/x\"]\ntype = \"file\"\ndigest = \"{d}\"\nsize = 1\n"
         );
-        assert!(matches!(Lock::parse(&text, "cairn.lock"), Err(LockError::Overlap { .. })));
+        assert!(matches!(
+            Lock::parse(&text, "cairn.lock"),
+            Err(LockError::Overlap { .. })
+        ));
     }
 }

@@ -74,13 +74,16 @@ impl Project {
     /// Finds the project that contains `start`: the nearest directory at or above it with a
     /// `cairn.toml`.
     pub fn discover(start: &Path) -> Result<Self, ProjectError> {
-        let start = start
-            .canonicalize()
-            .map_err(|source| ProjectError::Io { path: start.to_path_buf(), source })?;
+        let start = start.canonicalize().map_err(|source| ProjectError::Io {
+            path: start.to_path_buf(),
+            source,
+        })?;
         let root = start
             .ancestors()
             .find(|dir| dir.join(CONFIG_FILE).is_file())
-            .ok_or_else(|| ProjectError::NotFound { start: start.clone() })?
+            .ok_or_else(|| ProjectError::NotFound {
+                start: start.clone(),
+            })?
             .to_path_buf();
         let config = Config::load(&root.join(CONFIG_FILE))?;
         Ok(Self { root, config })
@@ -89,9 +92,10 @@ impl Project {
     /// Creates a project in `dir`: `cairn.toml`, an empty `cairn.lock`, `.cairn/`, and a
     /// `.gitignore` entry for `.cairn/`.
     pub fn init(dir: &Path, options: &InitOptions) -> Result<InitOutcome, InitError> {
-        let root = dir
-            .canonicalize()
-            .map_err(|source| InitError::Write { path: dir.to_path_buf(), source })?;
+        let root = dir.canonicalize().map_err(|source| InitError::Write {
+            path: dir.to_path_buf(),
+            source,
+        })?;
         let config_path = root.join(CONFIG_FILE);
         if config_path.exists() {
             return Err(InitError::AlreadyInitialized { root });
@@ -107,8 +111,16 @@ impl Project {
         created.push(format!("{STATE_DIR}/"));
         let lock_path = root.join(LOCK_FILE);
         if !lock_path.exists() {
-            write_atomic(&lock_path, store.tmp_dir(), Lock::default().to_toml().as_bytes(), 0o644)
-                .map_err(|source| InitError::Write { path: lock_path.clone(), source })?;
+            write_atomic(
+                &lock_path,
+                store.tmp_dir(),
+                Lock::default().to_toml().as_bytes(),
+                0o644,
+            )
+            .map_err(|source| InitError::Write {
+                path: lock_path.clone(),
+                source,
+            })?;
             created.push(LOCK_FILE.to_string());
         }
         if git.is_some() {
@@ -118,10 +130,22 @@ impl Project {
             }
         }
         // Written last: its presence is what makes the directory a project.
-        write_atomic(&config_path, store.tmp_dir(), Config::template().as_bytes(), 0o644)
-            .map_err(|source| InitError::Write { path: config_path.clone(), source })?;
+        write_atomic(
+            &config_path,
+            store.tmp_dir(),
+            Config::template().as_bytes(),
+            0o644,
+        )
+        .map_err(|source| InitError::Write {
+            path: config_path.clone(),
+            source,
+        })?;
         created.insert(0, CONFIG_FILE.to_string());
-        Ok(InitOutcome { root, git: git.is_some(), created })
+        Ok(InitOutcome {
+            root,
+            git: git.is_some(),
+            created,
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -166,11 +190,20 @@ impl Project {
 
     /// Replaces `cairn.lock` atomically. Objects it refers to must be durable already.
     pub fn write_lock(&self, lock: &Lock, store: &Store) -> io::Result<()> {
-        write_atomic(&self.lock_path(), store.tmp_dir(), lock.to_toml().as_bytes(), 0o644)
+        write_atomic(
+            &self.lock_path(),
+            store.tmp_dir(),
+            lock.to_toml().as_bytes(),
+            0o644,
+        )
     }
 
     /// Adds `/path` lines to the project's `.gitignore` for paths not listed yet.
-    pub fn ignore_in_git(&self, paths: &[&RelPath], store: &Store) -> Result<Vec<String>, GitignoreError> {
+    pub fn ignore_in_git(
+        &self,
+        paths: &[&RelPath],
+        store: &Store,
+    ) -> Result<Vec<String>, GitignoreError> {
         let lines: Vec<String> = paths.iter().map(|p| ignore_pattern(p)).collect();
         add_lines(&self.root, store.tmp_dir(), &lines)
     }
@@ -183,23 +216,40 @@ impl Project {
             Ok(rel) => rel.to_path_buf(),
             // The path may name the project through a symlink: resolve its parent.
             Err(_) => {
-                let outside = || PathError::Outside { path: user_path.to_path_buf(), root: self.root.clone() };
-                let parent = absolute.parent().ok_or_else(outside)?.canonicalize().map_err(|_| outside())?;
+                let outside = || PathError::Outside {
+                    path: user_path.to_path_buf(),
+                    root: self.root.clone(),
+                };
+                let parent = absolute
+                    .parent()
+                    .ok_or_else(outside)?
+                    .canonicalize()
+                    .map_err(|_| outside())?;
                 let name = absolute.file_name().ok_or_else(outside)?;
-                parent.join(name).strip_prefix(&self.root).map_err(|_| outside())?.to_path_buf()
+                parent
+                    .join(name)
+                    .strip_prefix(&self.root)
+                    .map_err(|_| outside())?
+                    .to_path_buf()
             }
         };
         if relative.as_os_str().is_empty() {
-            return Err(PathError::Root { path: user_path.to_path_buf() });
+            return Err(PathError::Root {
+                path: user_path.to_path_buf(),
+            });
         }
         if let Some(Component::Normal(first)) = relative.components().next()
             && (first == STATE_DIR || first == ".git")
         {
-            return Err(PathError::Reserved { path: user_path.to_path_buf() });
+            return Err(PathError::Reserved {
+                path: user_path.to_path_buf(),
+            });
         }
         RelPath::from_path(&relative).map_err(|e| {
             if e.reason.contains(".git") {
-                PathError::Reserved { path: user_path.to_path_buf() }
+                PathError::Reserved {
+                    path: user_path.to_path_buf(),
+                }
             } else {
                 PathError::Invalid(e)
             }
@@ -242,10 +292,25 @@ mod tests {
         let project = Project::discover(&sub).unwrap();
         assert_eq!(project.root(), dir.path().canonicalize().unwrap());
         let sub = sub.canonicalize().unwrap();
-        assert_eq!(project.resolve(&sub, Path::new("x.csv")).unwrap().as_str(), "a/b/x.csv");
-        assert_eq!(project.resolve(&sub, Path::new("../../y")).unwrap().as_str(), "y");
-        assert!(matches!(project.resolve(&sub, Path::new("../../../z")), Err(PathError::Outside { .. })));
-        assert!(matches!(project.resolve(&sub, Path::new("../..")), Err(PathError::Root { .. })));
+        assert_eq!(
+            project.resolve(&sub, Path::new("x.csv")).unwrap().as_str(),
+            "a/b/x.csv"
+        );
+        assert_eq!(
+            project
+                .resolve(&sub, Path::new("../../y"))
+                .unwrap()
+                .as_str(),
+            "y"
+        );
+        assert!(matches!(
+            project.resolve(&sub, Path::new("../../../z")),
+            Err(PathError::Outside { .. })
+        ));
+        assert!(matches!(
+            project.resolve(&sub, Path::new("../..")),
+            Err(PathError::Root { .. })
+        ));
         assert!(matches!(
             project.resolve(&sub, Path::new("../../.cairn/objects")),
             Err(PathError::Reserved { .. })

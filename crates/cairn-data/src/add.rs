@@ -54,7 +54,11 @@ struct Target {
 }
 
 /// `cairn data add`: stores files and directories and pins them in `cairn.lock`.
-pub fn add(project: &Project, options: &AddOptions, progress: &dyn Progress) -> Result<AddOutcome, DataError> {
+pub fn add(
+    project: &Project,
+    options: &AddOptions,
+    progress: &dyn Progress,
+) -> Result<AddOutcome, DataError> {
     let AddOptions { paths, cwd } = options;
     let store = project.store()?;
     let git = project.git()?;
@@ -67,7 +71,11 @@ pub fn add(project: &Project, options: &AddOptions, progress: &dyn Progress) -> 
         let abs = path.to_path(project.root());
         let node = scan::node(&store, &abs)?;
         let (dir, files) = match node {
-            WsNode::Missing => return Err(DataError::NotFound { path: user_path.clone() }),
+            WsNode::Missing => {
+                return Err(DataError::NotFound {
+                    path: user_path.clone(),
+                });
+            }
             WsNode::File(f) => (false, vec![f]),
             WsNode::Dir => (true, Vec::new()),
         };
@@ -76,24 +84,37 @@ pub fn add(project: &Project, options: &AddOptions, progress: &dyn Progress) -> 
         {
             return Err(DataError::TrackedByGit { path, tracked });
         }
-        if let Some(other) = targets.iter().find(|t| t.path.starts_with(&path) || path.starts_with(&t.path)) {
+        if let Some(other) = targets
+            .iter()
+            .find(|t| t.path.starts_with(&path) || path.starts_with(&t.path))
+        {
             if other.path == path {
                 continue;
             }
-            return Err(DataError::Overlap { path, tracked: other.path.clone() });
+            return Err(DataError::Overlap {
+                path,
+                tracked: other.path.clone(),
+            });
         }
         targets.push(Target { path, dir, files });
     }
 
-    let _guard = WriteGuard::acquire(&store.dir().to_path_buf(), progress)
-        .map_err(|source| DataError::Guard { path: store.dir().join("lock"), source })?;
+    let _guard = WriteGuard::acquire(store.dir(), progress).map_err(|source| DataError::Guard {
+        path: store.dir().join("lock"),
+        source,
+    })?;
     store.clean_tmp()?;
     // Read the lock under the guard: another process may just have changed it.
     let mut lock = project.read_lock()?;
     for target in &targets {
         for tracked in lock.data.keys() {
-            if tracked != &target.path && (tracked.starts_with(&target.path) || target.path.starts_with(tracked)) {
-                return Err(DataError::Overlap { path: target.path.clone(), tracked: tracked.clone() });
+            if tracked != &target.path
+                && (tracked.starts_with(&target.path) || target.path.starts_with(tracked))
+            {
+                return Err(DataError::Overlap {
+                    path: target.path.clone(),
+                    tracked: tracked.clone(),
+                });
             }
         }
     }
@@ -106,7 +127,11 @@ pub fn add(project: &Project, options: &AddOptions, progress: &dyn Progress) -> 
         }
     }
     let total_files: u64 = targets.iter().map(|t| t.files.len() as u64).sum();
-    let total_bytes: u64 = targets.iter().flat_map(|t| &t.files).map(|f| f.stat.size).sum();
+    let total_bytes: u64 = targets
+        .iter()
+        .flat_map(|t| &t.files)
+        .map(|f| f.stat.size)
+        .sum();
     progress.start("adding", total_files, total_bytes);
 
     let mut entries = Vec::new();
@@ -118,14 +143,22 @@ pub fn add(project: &Project, options: &AddOptions, progress: &dyn Progress) -> 
         // their own: their executable bit comes from the version they were checked out from.
         let previous = std::sync::OnceLock::new();
         let previous_executable = |rel: &str, digest: &cairn_store::Digest| -> bool {
-            let Some(old) = lock.data.get(&target.path) else { return false };
+            let Some(old) = lock.data.get(&target.path) else {
+                return false;
+            };
             if !target.dir {
                 return old.digest == *digest && old.executable;
             }
             let manifest: &Option<Manifest> = previous.get_or_init(|| {
-                store.read(&old.digest).ok().and_then(|bytes| Manifest::from_bytes(&bytes).ok())
+                store
+                    .read(&old.digest)
+                    .ok()
+                    .and_then(|bytes| Manifest::from_bytes(&bytes).ok())
             });
-            manifest.as_ref().and_then(|m| m.get(rel)).is_some_and(|e| e.digest == *digest && e.executable)
+            manifest
+                .as_ref()
+                .and_then(|m| m.get(rel))
+                .is_some_and(|e| e.digest == *digest && e.executable)
         };
         let new_objects = AtomicU64::new(0);
         let new_bytes = AtomicU64::new(0);
@@ -148,13 +181,26 @@ pub fn add(project: &Project, options: &AddOptions, progress: &dyn Progress) -> 
                 let (size, executable) = if file.store_link.is_some() || file.shared {
                     let (size, inode) = store.object_meta(&digest)?;
                     let linked = file.store_link.is_some() || inode == file.stat.inode;
-                    if linked { (size, previous_executable(&file.rel, &digest)) } else { (file.stat.size, file.executable) }
+                    if linked {
+                        (size, previous_executable(&file.rel, &digest))
+                    } else {
+                        (file.stat.size, file.executable)
+                    }
                 } else {
                     (file.stat.size, file.executable)
                 };
                 progress.advance(1, size);
-                let path = if target.dir { RelPath::new(file.rel.as_str())? } else { target.path.clone() };
-                Ok(ManifestEntry { path, digest, size, executable })
+                let path = if target.dir {
+                    RelPath::new(file.rel.as_str())?
+                } else {
+                    target.path.clone()
+                };
+                Ok(ManifestEntry {
+                    path,
+                    digest,
+                    size,
+                    executable,
+                })
             })
             .collect::<Result<_, DataError>>()?;
         stat_rows.extend(digester.into_hashed());
@@ -177,7 +223,13 @@ pub fn add(project: &Project, options: &AddOptions, progress: &dyn Progress) -> 
             }
         } else {
             let file = &stored[0];
-            DataEntry { kind: EntryKind::File, digest: file.digest, size: file.size, files: 0, executable: file.executable }
+            DataEntry {
+                kind: EntryKind::File,
+                digest: file.digest,
+                size: file.size,
+                files: 0,
+                executable: file.executable,
+            }
         };
         any_stored |= new_objects > 0;
         let change = match lock.data.get(&target.path) {
@@ -200,7 +252,8 @@ pub fn add(project: &Project, options: &AddOptions, progress: &dyn Progress) -> 
     progress.finish();
 
     cache.record(&stat_rows, started)?;
-    let lock_written = entries.iter().any(|e| e.change != Change::Unchanged) || !project.lock_path().exists();
+    let lock_written =
+        entries.iter().any(|e| e.change != Change::Unchanged) || !project.lock_path().exists();
     // The objects must be durable before a lock that refers to them replaces the old one.
     // Synced even when this run stored nothing: an earlier run may have been cut short.
     if any_stored || lock_written {
@@ -215,9 +268,22 @@ pub fn add(project: &Project, options: &AddOptions, progress: &dyn Progress) -> 
     } else {
         Vec::new()
     };
-    Ok(AddOutcome { entries, lock_written, gitignore_added })
+    Ok(AddOutcome {
+        entries,
+        lock_written,
+        gitignore_added,
+    })
 }
 
-pub(crate) fn write_lock(project: &Project, store: &Store, lock: &cairn_core::Lock) -> Result<(), DataError> {
-    project.write_lock(lock, store).map_err(|source| DataError::Write { path: project.lock_path(), source })
+pub(crate) fn write_lock(
+    project: &Project,
+    store: &Store,
+    lock: &cairn_core::Lock,
+) -> Result<(), DataError> {
+    project
+        .write_lock(lock, store)
+        .map_err(|source| DataError::Write {
+            path: project.lock_path(),
+            source,
+        })
 }

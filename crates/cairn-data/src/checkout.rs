@@ -71,11 +71,18 @@ pub fn checkout(
     options: &CheckoutOptions,
     progress: &dyn Progress,
 ) -> Result<CheckoutOutcome, DataError> {
-    let CheckoutOptions { paths, cwd, rev, force } = options;
+    let CheckoutOptions {
+        paths,
+        cwd,
+        rev,
+        force,
+    } = options;
     let store = project.store()?;
     // The lock is read under the write lock: a concurrent add may be about to replace it.
-    let _guard = WriteGuard::acquire(store.dir(), progress)
-        .map_err(|source| DataError::Guard { path: store.dir().join("lock"), source })?;
+    let _guard = WriteGuard::acquire(store.dir(), progress).map_err(|source| DataError::Guard {
+        path: store.dir().join("lock"),
+        source,
+    })?;
     let lock = match rev {
         None => project.read_lock()?,
         Some(rev) => lock_at(project, rev)?,
@@ -99,14 +106,28 @@ pub fn checkout(
         match sel.entry.kind {
             EntryKind::File => {
                 let digester = Digester::load(sel.path, false, &cache)?;
-                let want = Want { digest: sel.entry.digest, size: sel.entry.size, executable: sel.entry.executable };
+                let want = Want {
+                    digest: sel.entry.digest,
+                    size: sel.entry.size,
+                    executable: sel.entry.executable,
+                };
                 match node {
                     WsNode::Missing => plan.write(sel.path.to_string(), abs.clone(), want, false),
-                    WsNode::Dir => plan.conflict_or(*force, sel.path.to_string(), "a directory is in the way", |p| {
-                        p.write(sel.path.to_string(), abs.clone(), want, true)
-                    }),
+                    WsNode::Dir => plan.conflict_or(
+                        *force,
+                        sel.path.to_string(),
+                        "a directory is in the way",
+                        |p| p.write(sel.path.to_string(), abs.clone(), want, true),
+                    ),
                     WsNode::File(file) => {
-                        if plan.compare(&store, &digester, *force, sel.path.to_string(), &file, want)? {
+                        if plan.compare(
+                            &store,
+                            &digester,
+                            *force,
+                            sel.path.to_string(),
+                            &file,
+                            want,
+                        )? {
                             unchanged += 1;
                         }
                     }
@@ -120,7 +141,10 @@ pub fn checkout(
                 let manifest = match load_manifest(&store, sel.path, &sel.entry.digest) {
                     Ok(m) => m,
                     Err(DataError::Store(cairn_store::StoreError::Missing { digest })) => {
-                        plan.missing.push(MissingObject { path: sel.path.clone(), digest });
+                        plan.missing.push(MissingObject {
+                            path: sel.path.clone(),
+                            digest,
+                        });
                         continue;
                     }
                     Err(e) => return Err(e),
@@ -128,18 +152,27 @@ pub fn checkout(
                 let files: Vec<WsFile> = match node {
                     WsNode::Missing => Vec::new(),
                     WsNode::File(_) => {
-                        plan.conflict_or(*force, sel.path.to_string(), "a file is in the way", |p| {
-                            p.removes.push(abs.clone())
-                        });
+                        plan.conflict_or(
+                            *force,
+                            sel.path.to_string(),
+                            "a file is in the way",
+                            |p| p.removes.push(abs.clone()),
+                        );
                         Vec::new()
                     }
-                    WsNode::Dir => scan::scan_dir(&store, &abs)?.into_iter().filter(|f| sel.includes(&f.rel)).collect(),
+                    WsNode::Dir => scan::scan_dir(&store, &abs)?
+                        .into_iter()
+                        .filter(|f| sel.includes(&f.rel))
+                        .collect(),
                 };
                 let digester = Digester::load(sel.path, true, &cache)?;
-                let by_rel: HashMap<&str, &WsFile> = files.iter().map(|f| (f.rel.as_str(), f)).collect();
+                let by_rel: HashMap<&str, &WsFile> =
+                    files.iter().map(|f| (f.rel.as_str(), f)).collect();
                 // Files the lock does not list: removed if their content is safe in the store.
-                let extra: Vec<&WsFile> =
-                    files.iter().filter(|f| manifest.get(&f.rel).is_none()).collect();
+                let extra: Vec<&WsFile> = files
+                    .iter()
+                    .filter(|f| manifest.get(&f.rel).is_none())
+                    .collect();
                 let extra_digests = extra
                     .par_iter()
                     .map(|f| digester.digest(f))
@@ -148,13 +181,22 @@ pub fn checkout(
                     if *force || store.contains(&digest) {
                         plan.removes.push(file.abs());
                     } else {
-                        plan.conflicts.push(Conflict { path: key(sel.path, &file.rel), reason: "not in the lock and not stored" });
+                        plan.conflicts.push(Conflict {
+                            path: key(sel.path, &file.rel),
+                            reason: "not in the lock and not stored",
+                        });
                     }
                 }
                 plan.dirs.insert(abs.clone());
-                let wanted: Vec<_> = manifest.entries().iter().filter(|e| sel.includes(e.path.as_str())).collect();
-                let present: Vec<(&cairn_store::ManifestEntry, Option<&WsFile>)> =
-                    wanted.iter().map(|e| (*e, by_rel.get(e.path.as_str()).copied())).collect();
+                let wanted: Vec<_> = manifest
+                    .entries()
+                    .iter()
+                    .filter(|e| sel.includes(e.path.as_str()))
+                    .collect();
+                let present: Vec<(&cairn_store::ManifestEntry, Option<&WsFile>)> = wanted
+                    .iter()
+                    .map(|e| (*e, by_rel.get(e.path.as_str()).copied()))
+                    .collect();
                 // Hash what the cache cannot vouch for, in parallel.
                 let digests = present
                     .par_iter()
@@ -166,7 +208,11 @@ pub fn checkout(
                 for ((entry, file), current) in present.into_iter().zip(digests) {
                     let dest = entry.path.to_path(&abs);
                     let k = key(sel.path, entry.path.as_str());
-                    let want = Want { digest: entry.digest, size: entry.size, executable: entry.executable };
+                    let want = Want {
+                        digest: entry.digest,
+                        size: entry.size,
+                        executable: entry.executable,
+                    };
                     if let Some(parent) = dest.parent() {
                         plan.dirs.insert(parent.to_path_buf());
                     }
@@ -182,11 +228,16 @@ pub fn checkout(
                                 plan.write(k, dest, want, false);
                             } else {
                                 let _ = file;
-                                plan.conflicts.push(Conflict { path: k, reason: "modified and not stored" });
+                                plan.conflicts.push(Conflict {
+                                    path: k,
+                                    reason: "modified and not stored",
+                                });
                             }
                         }
                         _ => {
-                            let blocked = fs::symlink_metadata(&dest).map(|m| m.is_dir()).unwrap_or(false);
+                            let blocked = fs::symlink_metadata(&dest)
+                                .map(|m| m.is_dir())
+                                .unwrap_or(false);
                             plan.write(k, dest, want, blocked);
                         }
                     }
@@ -205,15 +256,22 @@ pub fn checkout(
     for w in &plan.writes {
         if !store.contains(&w.digest) {
             let path = RelPath::new(w.key.as_str())?;
-            plan.missing.push(MissingObject { path, digest: w.digest });
+            plan.missing.push(MissingObject {
+                path,
+                digest: w.digest,
+            });
         }
     }
     let _ = cache.record(&plan.hashed, started);
     if !plan.missing.is_empty() {
-        return Err(DataError::MissingObjects { objects: plan.missing });
+        return Err(DataError::MissingObjects {
+            objects: plan.missing,
+        });
     }
     if !plan.conflicts.is_empty() {
-        return Err(DataError::Conflicts { conflicts: plan.conflicts });
+        return Err(DataError::Conflicts {
+            conflicts: plan.conflicts,
+        });
     }
 
     // Execute: removals, directories, then the files in parallel.
@@ -223,19 +281,36 @@ pub fn checkout(
             Ok(_) => fs::remove_file(path),
             Err(_) => Ok(()),
         };
-        removed.map_err(|source| DataError::Write { path: path.clone(), source })?;
+        removed.map_err(|source| DataError::Write {
+            path: path.clone(),
+            source,
+        })?;
     }
     for w in plan.writes.iter().filter(|w| w.replace_dir) {
-        let removed = if *force { fs::remove_dir_all(&w.dest) } else { fs::remove_dir(&w.dest) };
-        removed.map_err(|source| DataError::Write { path: w.dest.clone(), source })?;
+        let removed = if *force {
+            fs::remove_dir_all(&w.dest)
+        } else {
+            fs::remove_dir(&w.dest)
+        };
+        removed.map_err(|source| DataError::Write {
+            path: w.dest.clone(),
+            source,
+        })?;
     }
     for dir in &plan.dirs {
-        fs::create_dir_all(dir).map_err(|source| DataError::Write { path: dir.clone(), source })?;
+        fs::create_dir_all(dir).map_err(|source| DataError::Write {
+            path: dir.clone(),
+            source,
+        })?;
     }
     for (path, executable) in &plan.chmods {
         let mode = if *executable { 0o755 } else { 0o644 };
-        fs::set_permissions(path, fs::Permissions::from_mode(mode))
-            .map_err(|source| DataError::Write { path: path.clone(), source })?;
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(|source| {
+            DataError::Write {
+                path: path.clone(),
+                source,
+            }
+        })?;
     }
     let modes = &project.config().cache.link;
     let total_bytes: u64 = plan.writes.iter().map(|w| w.size).sum();
@@ -280,10 +355,23 @@ struct Want {
 
 impl Plan {
     fn write(&mut self, key: String, dest: PathBuf, want: Want, replace_dir: bool) {
-        self.writes.push(Write { key, dest, digest: want.digest, size: want.size, executable: want.executable, replace_dir });
+        self.writes.push(Write {
+            key,
+            dest,
+            digest: want.digest,
+            size: want.size,
+            executable: want.executable,
+            replace_dir,
+        });
     }
 
-    fn conflict_or(&mut self, force: bool, path: String, reason: &'static str, then: impl FnOnce(&mut Self)) {
+    fn conflict_or(
+        &mut self,
+        force: bool,
+        path: String,
+        reason: &'static str,
+        then: impl FnOnce(&mut Self),
+    ) {
         if force {
             then(self);
         } else {
@@ -311,7 +399,10 @@ impl Plan {
         if force || store.contains(&current) {
             self.write(key, file.abs(), want, false);
         } else {
-            self.conflicts.push(Conflict { path: key, reason: "modified and not stored" });
+            self.conflicts.push(Conflict {
+                path: key,
+                reason: "modified and not stored",
+            });
         }
         Ok(false)
     }
@@ -322,8 +413,9 @@ pub(crate) fn lock_at(project: &Project, rev: &str) -> Result<Lock, DataError> {
     let git = project.git()?.ok_or(DataError::NoGit)?;
     let text = git
         .file_at(rev, LOCK_FILE)?
-        .ok_or_else(|| DataError::NoLockInRevision { rev: rev.to_string() })?;
+        .ok_or_else(|| DataError::NoLockInRevision {
+            rev: rev.to_string(),
+        })?;
     let text = String::from_utf8_lossy(&text);
     Ok(Lock::parse(&text, &format!("{LOCK_FILE}@{rev}"))?)
 }
-

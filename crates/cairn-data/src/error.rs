@@ -57,7 +57,11 @@ pub enum DataError {
     #[error(transparent)]
     Gitignore(#[from] GitignoreError),
     #[error("the manifest of {path} (object {digest}) is invalid: {source}")]
-    Manifest { path: RelPath, digest: Digest, source: ManifestError },
+    Manifest {
+        path: RelPath,
+        digest: Digest,
+        source: ManifestError,
+    },
     #[error("{} object(s) needed are not in the local store and must be pulled from a remote: {}", .objects.len(), list_missing(.objects))]
     MissingObjects { objects: Vec<MissingObject> },
     #[error("{} local change(s) would be lost: {}", .conflicts.len(), list_conflicts(.conflicts))]
@@ -69,7 +73,11 @@ pub enum DataError {
 }
 
 fn list_missing(objects: &[MissingObject]) -> String {
-    let mut out: Vec<String> = objects.iter().take(5).map(|m| format!("{} ({})", m.digest, m.path)).collect();
+    let mut out: Vec<String> = objects
+        .iter()
+        .take(5)
+        .map(|m| format!("{} ({})", m.digest, m.path))
+        .collect();
     if objects.len() > 5 {
         out.push(format!("and {} more", objects.len() - 5));
     }
@@ -77,7 +85,11 @@ fn list_missing(objects: &[MissingObject]) -> String {
 }
 
 fn list_conflicts(conflicts: &[Conflict]) -> String {
-    let mut out: Vec<String> = conflicts.iter().take(5).map(|c| format!("{} ({})", c.path, c.reason)).collect();
+    let mut out: Vec<String> = conflicts
+        .iter()
+        .take(5)
+        .map(|c| format!("{} ({})", c.path, c.reason))
+        .collect();
     if conflicts.len() > 5 {
         out.push(format!("and {} more", conflicts.len() - 5));
     }

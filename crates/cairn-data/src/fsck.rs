@@ -36,13 +36,19 @@ pub struct FsckOutcome {
 }
 
 /// `cairn data fsck`: re-hashes every object in the store.
-pub fn fsck(project: &Project, options: &FsckOptions, progress: &dyn Progress) -> Result<FsckOutcome, DataError> {
+pub fn fsck(
+    project: &Project,
+    options: &FsckOptions,
+    progress: &dyn Progress,
+) -> Result<FsckOutcome, DataError> {
     let FsckOptions { remove_corrupt } = options;
     let store = project.store()?;
     let _guard = if *remove_corrupt {
         Some(
-            WriteGuard::acquire(store.dir(), progress)
-                .map_err(|source| DataError::Guard { path: store.dir().join("lock"), source })?,
+            WriteGuard::acquire(store.dir(), progress).map_err(|source| DataError::Guard {
+                path: store.dir().join("lock"),
+                source,
+            })?,
         )
     } else {
         None
@@ -64,9 +70,18 @@ pub fn fsck(project: &Project, options: &FsckOptions, progress: &dyn Progress) -
     for result in results {
         match result {
             Ok(n) => bytes += n,
-            Err(StoreError::Corrupt { digest, actual, path }) => {
+            Err(StoreError::Corrupt {
+                digest,
+                actual,
+                path,
+            }) => {
                 let removed = *remove_corrupt && store.remove(&digest).is_ok();
-                corrupt.push(CorruptObject { digest, actual, path, removed });
+                corrupt.push(CorruptObject {
+                    digest,
+                    actual,
+                    path,
+                    removed,
+                });
             }
             // Removed by a concurrent gc between listing and hashing.
             Err(StoreError::Missing { .. }) => {}
@@ -78,7 +93,10 @@ pub fn fsck(project: &Project, options: &FsckOptions, progress: &dyn Progress) -
     let mut missing = Vec::new();
     for (path, entry) in &lock.data {
         if !store.contains(&entry.digest) {
-            missing.push(MissingObject { path: path.clone(), digest: entry.digest });
+            missing.push(MissingObject {
+                path: path.clone(),
+                digest: entry.digest,
+            });
             continue;
         }
         if entry.kind == EntryKind::Dir
@@ -87,11 +105,21 @@ pub fn fsck(project: &Project, options: &FsckOptions, progress: &dyn Progress) -
         {
             for e in manifest.entries() {
                 if !store.contains(&e.digest) {
-                    missing.push(MissingObject { path: path.join(&e.path), digest: e.digest });
+                    missing.push(MissingObject {
+                        path: path.join(&e.path),
+                        digest: e.digest,
+                    });
                 }
             }
         }
     }
     let ok = corrupt.is_empty();
-    Ok(FsckOutcome { checked: objects.len(), bytes, corrupt, strays, missing, ok })
+    Ok(FsckOutcome {
+        checked: objects.len(),
+        bytes,
+        corrupt,
+        strays,
+        missing,
+        ok,
+    })
 }

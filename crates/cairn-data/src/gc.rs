@@ -46,11 +46,20 @@ pub struct SkippedLock {
 }
 
 /// `cairn data gc`: deletes objects that no lock refers to.
-pub fn gc(project: &Project, options: &GcOptions, progress: &dyn Progress) -> Result<GcOutcome, DataError> {
-    let GcOptions { all_commits, dry_run } = options;
+pub fn gc(
+    project: &Project,
+    options: &GcOptions,
+    progress: &dyn Progress,
+) -> Result<GcOutcome, DataError> {
+    let GcOptions {
+        all_commits,
+        dry_run,
+    } = options;
     let store = project.store()?;
-    let _guard = WriteGuard::acquire(store.dir(), progress)
-        .map_err(|source| DataError::Guard { path: store.dir().join("lock"), source })?;
+    let _guard = WriteGuard::acquire(store.dir(), progress).map_err(|source| DataError::Guard {
+        path: store.dir().join("lock"),
+        source,
+    })?;
     let temp_files_removed = if *dry_run { 0 } else { store.clean_tmp()? };
 
     let mut locks = vec![project.read_lock()?];
@@ -63,7 +72,10 @@ pub fn gc(project: &Project, options: &GcOptions, progress: &dyn Progress) -> Re
             // newer format) pins nothing that could be checked out: report it and go on.
             match Lock::parse(&text, &format!("{LOCK_FILE}@{commit}")) {
                 Ok(lock) => locks.push(lock),
-                Err(e) => skipped_locks.push(SkippedLock { commit, reason: e.to_string() }),
+                Err(e) => skipped_locks.push(SkippedLock {
+                    commit,
+                    reason: e.to_string(),
+                }),
             }
         }
     }
@@ -79,11 +91,12 @@ pub fn gc(project: &Project, options: &GcOptions, progress: &dyn Progress) -> Re
             }
             match store.read(&entry.digest) {
                 Ok(bytes) => {
-                    let manifest = Manifest::from_bytes(&bytes).map_err(|source| DataError::Manifest {
-                        path: path.clone(),
-                        digest: entry.digest,
-                        source,
-                    })?;
+                    let manifest =
+                        Manifest::from_bytes(&bytes).map_err(|source| DataError::Manifest {
+                            path: path.clone(),
+                            digest: entry.digest,
+                            source,
+                        })?;
                     keep.extend(manifest.entries().iter().map(|e| e.digest));
                 }
                 Err(StoreError::Missing { .. }) => unresolved.push(entry.digest),
@@ -106,7 +119,10 @@ pub fn gc(project: &Project, options: &GcOptions, progress: &dyn Progress) -> Re
         if !dry_run {
             store.remove(&object.digest)?;
         }
-        removed.push(RemovedObject { digest: object.digest, size: object.size });
+        removed.push(RemovedObject {
+            digest: object.digest,
+            size: object.size,
+        });
     }
     let removed_bytes = removed.iter().map(|r| r.size).sum();
     Ok(GcOutcome {

@@ -44,12 +44,20 @@ pub fn ls(project: &Project, options: &LsOptions) -> Result<LsOutcome, DataError
             kind: sel.entry.kind,
             digest: sel.entry.digest,
             size: sel.entry.size,
-            files: if sel.entry.kind == EntryKind::Dir { sel.entry.files } else { 1 },
+            files: if sel.entry.kind == EntryKind::Dir {
+                sel.entry.files
+            } else {
+                1
+            },
             executable: sel.entry.executable,
             in_store: store.contains(&sel.entry.digest),
         })
         .collect();
     let total_size = entries.iter().map(|e| e.size).sum();
     let total_files = entries.iter().map(|e| e.files).sum();
-    Ok(LsOutcome { entries, total_size, total_files })
+    Ok(LsOutcome {
+        entries,
+        total_size,
+        total_files,
+    })
 }

@@ -62,7 +62,9 @@ pub(crate) fn check_ancestors(root: &Path, path: &RelPath) -> Result<(), DataErr
     for part in &parts[..parts.len() - 1] {
         dir.push(part);
         match fs::symlink_metadata(&dir) {
-            Ok(meta) if meta.file_type().is_symlink() => return Err(DataError::Symlink { path: dir }),
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(DataError::Symlink { path: dir });
+            }
             Ok(_) => {}
             Err(_) => break,
         }
@@ -75,21 +77,34 @@ pub(crate) fn node(store: &Store, abs: &Path) -> Result<WsNode, DataError> {
     let meta = match fs::symlink_metadata(abs) {
         Ok(meta) => meta,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(WsNode::Missing),
-        Err(e) => return Err(DataError::Read { path: abs.to_path_buf(), source: e }),
+        Err(e) => {
+            return Err(DataError::Read {
+                path: abs.to_path_buf(),
+                source: e,
+            });
+        }
     };
     let ft = meta.file_type();
     let own: Arc<Path> = Arc::from(abs);
     if ft.is_dir() {
         Ok(WsNode::Dir)
     } else if ft.is_file() {
-        Ok(WsNode::File(file_from_metadata(String::new(), own.clone(), &meta)))
+        Ok(WsNode::File(file_from_metadata(
+            String::new(),
+            own.clone(),
+            &meta,
+        )))
     } else if ft.is_symlink() {
-        let digest = store_link_target(store, abs).ok_or_else(|| DataError::Symlink { path: abs.to_path_buf() })?;
+        let digest = store_link_target(store, abs).ok_or_else(|| DataError::Symlink {
+            path: abs.to_path_buf(),
+        })?;
         let mut file = file_from_metadata(String::new(), own.clone(), &meta);
         file.store_link = Some(digest);
         Ok(WsNode::File(file))
     } else {
-        Err(DataError::SpecialFile { path: abs.to_path_buf() })
+        Err(DataError::SpecialFile {
+            path: abs.to_path_buf(),
+        })
     }
 }
 
@@ -126,25 +141,44 @@ fn walk<'s>(
     };
     let entries = match fs::read_dir(&dir) {
         Ok(entries) => entries,
-        Err(e) => return fail(DataError::Read { path: dir.to_path_buf(), source: e }),
+        Err(e) => {
+            return fail(DataError::Read {
+                path: dir.to_path_buf(),
+                source: e,
+            });
+        }
     };
     let mut local = Vec::new();
     for entry in entries {
         let entry = match entry {
             Ok(entry) => entry,
-            Err(e) => return fail(DataError::Read { path: dir.to_path_buf(), source: e }),
+            Err(e) => {
+                return fail(DataError::Read {
+                    path: dir.to_path_buf(),
+                    source: e,
+                });
+            }
         };
         let file_name = entry.file_name();
         let Some(name) = file_name.to_str() else {
             return fail(DataError::NonUtf8 { path: entry.path() });
         };
-        let rel = if prefix.is_empty() { name.to_owned() } else { format!("{prefix}/{name}") };
+        let rel = if prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{prefix}/{name}")
+        };
         if let Err(e) = RelPath::new(rel.as_str()) {
             return fail(DataError::BadPath(e));
         }
         let meta = match entry.metadata() {
             Ok(meta) => meta,
-            Err(e) => return fail(DataError::Read { path: entry.path(), source: e }),
+            Err(e) => {
+                return fail(DataError::Read {
+                    path: entry.path(),
+                    source: e,
+                });
+            }
         };
         let ft = meta.file_type();
         if ft.is_dir() {
@@ -165,7 +199,10 @@ fn walk<'s>(
             return fail(DataError::SpecialFile { path: entry.path() });
         }
     }
-    files.lock().unwrap_or_else(|p| p.into_inner()).extend(local);
+    files
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .extend(local);
 }
 
 /// Finds the digests of the workspace files of one tracked path, from the stat cache when
@@ -179,12 +216,20 @@ pub(crate) struct Digester {
 
 impl Digester {
     pub fn new(base: &RelPath, cache: CacheRows) -> Self {
-        Self { base: base.clone(), cache, hashed: Mutex::new(Vec::new()) }
+        Self {
+            base: base.clone(),
+            cache,
+            hashed: Mutex::new(Vec::new()),
+        }
     }
 
     /// The cache rows of a tracked path: a file's own row, or the rows below a directory.
     pub fn load(base: &RelPath, dir: bool, cache: &StatCache) -> Result<Self, DataError> {
-        let rows = if dir { cache.load_under(base.as_str())? } else { CacheRows::single(cache.get(base.as_str())?) };
+        let rows = if dir {
+            cache.load_under(base.as_str())?
+        } else {
+            CacheRows::single(cache.get(base.as_str())?)
+        };
         Ok(Self::new(base, rows))
     }
 
@@ -193,7 +238,9 @@ impl Digester {
         if let Some(d) = file.store_link {
             return Some(d);
         }
-        self.cache.get(&file.rel).and_then(|c| c.digest_if_fresh(&file.stat))
+        self.cache
+            .get(&file.rel)
+            .and_then(|c| c.digest_if_fresh(&file.stat))
     }
 
     pub fn digest(&self, file: &WsFile) -> Result<Digest, DataError> {
@@ -201,15 +248,20 @@ impl Digester {
             return Ok(d);
         }
         let abs = file.abs();
-        let (digest, _) =
-            hash::hash_file(&abs, file.stat.size).map_err(|e| DataError::Read { path: abs, source: e })?;
+        let (digest, _) = hash::hash_file(&abs, file.stat.size).map_err(|e| DataError::Read {
+            path: abs,
+            source: e,
+        })?;
         self.remember(file, digest);
         Ok(digest)
     }
 
     pub fn remember(&self, file: &WsFile, digest: Digest) {
         let key = key(&self.base, &file.rel);
-        self.hashed.lock().unwrap_or_else(|p| p.into_inner()).push((key, file.stat, digest));
+        self.hashed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((key, file.stat, digest));
     }
 
     pub fn into_hashed(self) -> Vec<(String, FileStat, Digest)> {
@@ -219,10 +271,20 @@ impl Digester {
 
 /// The project-relative key of a file below tracked path `base`.
 pub(crate) fn key(base: &RelPath, rel: &str) -> String {
-    if rel.is_empty() { base.to_string() } else { format!("{base}/{rel}") }
+    if rel.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}/{rel}")
+    }
 }
 
 /// Digests many files in parallel.
-pub(crate) fn digest_all<'a>(digester: &Digester, files: &'a [WsFile]) -> Result<Vec<(&'a WsFile, Digest)>, DataError> {
-    files.par_iter().map(|f| digester.digest(f).map(|d| (f, d))).collect()
+pub(crate) fn digest_all<'a>(
+    digester: &Digester,
+    files: &'a [WsFile],
+) -> Result<Vec<(&'a WsFile, Digest)>, DataError> {
+    files
+        .par_iter()
+        .map(|f| digester.digest(f).map(|d| (f, d)))
+        .collect()
 }

@@ -23,7 +23,15 @@ pub(crate) fn select<'l>(
     paths: &[PathBuf],
 ) -> Result<Vec<Selected<'l>>, DataError> {
     if paths.is_empty() {
-        return Ok(lock.data.iter().map(|(path, entry)| Selected { path, entry, only: None }).collect());
+        return Ok(lock
+            .data
+            .iter()
+            .map(|(path, entry)| Selected {
+                path,
+                entry,
+                only: None,
+            })
+            .collect());
     }
     let mut out: Vec<Selected<'l>> = Vec::new();
     for user_path in paths {
@@ -34,12 +42,20 @@ pub(crate) fn select<'l>(
                 matched = true;
                 if !out.iter().any(|s| s.path == path && s.only.is_none()) {
                     out.retain(|s| s.path != path);
-                    out.push(Selected { path, entry, only: None });
+                    out.push(Selected {
+                        path,
+                        entry,
+                        only: None,
+                    });
                 }
             } else if let Some(inner) = path.strip_prefix_of(wanted.as_str()) {
                 matched = true;
                 if !out.iter().any(|s| s.path == path && s.only.is_none()) {
-                    out.push(Selected { path, entry, only: Some(inner.to_string()) });
+                    out.push(Selected {
+                        path,
+                        entry,
+                        only: Some(inner.to_string()),
+                    });
                 }
             }
         }
@@ -56,7 +72,12 @@ impl Selected<'_> {
     pub fn includes(&self, rel: &str) -> bool {
         match &self.only {
             None => true,
-            Some(only) => rel == only || rel.strip_prefix(only.as_str()).is_some_and(|r| r.starts_with('/')),
+            Some(only) => {
+                rel == only
+                    || rel
+                        .strip_prefix(only.as_str())
+                        .is_some_and(|r| r.starts_with('/'))
+            }
         }
     }
 }

@@ -4,9 +4,9 @@ use cairn_core::{EntryKind, Project};
 use cairn_store::{Digest, Manifest, RelPath, Store, StoreError, now_ns};
 use serde::Serialize;
 
+use crate::DataError;
 use crate::scan::{self, Digester, WsFile, WsNode, key};
 use crate::select::{Selected, select};
-use crate::DataError;
 
 pub struct StatusOptions {
     pub paths: Vec<PathBuf>,
@@ -122,8 +122,14 @@ fn entry_status(
                 WsNode::Dir => {}
             }
             // Walk the directory and load the cache rows at the same time.
-            let (files, cached) = rayon::join(|| scan::scan_dir(store, &abs), || cache_rows(project, sel.path));
-            let files: Vec<WsFile> = files?.into_iter().filter(|f| sel.includes(&f.rel)).collect();
+            let (files, cached) = rayon::join(
+                || scan::scan_dir(store, &abs),
+                || cache_rows(project, sel.path),
+            );
+            let files: Vec<WsFile> = files?
+                .into_iter()
+                .filter(|f| sel.includes(&f.rel))
+                .collect();
             let digester = Digester::new(sel.path, cached?);
             let digests = scan::digest_all(&digester, &files)?;
             // Fast path: the manifest the workspace would give hashes to the locked digest, so
@@ -151,16 +157,22 @@ fn entry_status(
                     None => status.added.push(key(sel.path, &file.rel)),
                 }
             }
-            let expected_count = manifest.entries().iter().filter(|e| sel.includes(e.path.as_str())).count();
+            let expected_count = manifest
+                .entries()
+                .iter()
+                .filter(|e| sel.includes(e.path.as_str()))
+                .count();
             if seen != expected_count {
-                let present: std::collections::HashSet<&str> = files.iter().map(|f| f.rel.as_str()).collect();
+                let present: std::collections::HashSet<&str> =
+                    files.iter().map(|f| f.rel.as_str()).collect();
                 for e in manifest.entries() {
                     if sel.includes(e.path.as_str()) && !present.contains(e.path.as_str()) {
                         status.removed.push(key(sel.path, e.path.as_str()));
                     }
                 }
             }
-            if !(status.modified.is_empty() && status.added.is_empty() && status.removed.is_empty()) {
+            if !(status.modified.is_empty() && status.added.is_empty() && status.removed.is_empty())
+            {
                 status.state = EntryState::Modified;
             }
             Ok((status, digester.into_hashed()))
@@ -175,9 +187,17 @@ pub(crate) fn exec_differs(file: &WsFile, expected: bool) -> bool {
     file.store_link.is_none() && !file.shared && file.executable != expected
 }
 
-pub(crate) fn load_manifest(store: &Store, path: &RelPath, digest: &Digest) -> Result<Manifest, DataError> {
+pub(crate) fn load_manifest(
+    store: &Store,
+    path: &RelPath,
+    digest: &Digest,
+) -> Result<Manifest, DataError> {
     let bytes = store.read(digest)?;
-    Manifest::from_bytes(&bytes).map_err(|source| DataError::Manifest { path: path.clone(), digest: *digest, source })
+    Manifest::from_bytes(&bytes).map_err(|source| DataError::Manifest {
+        path: path.clone(),
+        digest: *digest,
+        source,
+    })
 }
 
 /// The manifest of the workspace files as they are. Linked files (whose executable bit is the
@@ -188,7 +208,12 @@ fn workspace_manifest(digests: &[(&WsFile, Digest)]) -> Manifest {
         .filter_map(|(f, d)| {
             let path = RelPath::new(f.rel.as_str()).ok()?;
             let executable = f.store_link.is_none() && !f.shared && f.executable;
-            Some(cairn_store::ManifestEntry { path, digest: *d, size: f.stat.size, executable })
+            Some(cairn_store::ManifestEntry {
+                path,
+                digest: *d,
+                size: f.stat.size,
+                executable,
+            })
         })
         .collect();
     Manifest::new(entries)

@@ -31,8 +31,18 @@ impl TempFile {
     pub fn new_in(dir: &Path, mode: u32) -> io::Result<Self> {
         loop {
             let path = temp_path(dir);
-            match OpenOptions::new().write(true).create_new(true).mode(mode).open(&path) {
-                Ok(file) => return Ok(Self { path, file: Some(file) }),
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(mode)
+                .open(&path)
+            {
+                Ok(file) => {
+                    return Ok(Self {
+                        path,
+                        file: Some(file),
+                    });
+                }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e),
             }
@@ -44,7 +54,9 @@ impl TempFile {
     }
 
     pub fn file(&mut self) -> &mut File {
-        self.file.as_mut().expect("the file is open until persist or drop")
+        self.file
+            .as_mut()
+            .expect("the file is open until persist or drop")
     }
 
     /// Flushes the content to disk (fsync).
@@ -107,7 +119,11 @@ pub fn write_atomic_beside(dest: &Path, bytes: &[u8], mode: u32) -> io::Result<(
 
 /// Creates `path`, failing if it exists.
 pub fn create_new(path: &Path, mode: u32) -> io::Result<File> {
-    OpenOptions::new().write(true).create_new(true).mode(mode).open(path)
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
 }
 
 /// fsyncs a directory so that renames into it are durable.

@@ -50,7 +50,9 @@ impl FromStr for Digest {
     type Err = ParseDigestError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || ParseDigestError { input: s.chars().take(80).collect() };
+        let err = || ParseDigestError {
+            input: s.chars().take(80).collect(),
+        };
         let hex = s.as_bytes();
         if hex.len() != Self::LEN_HEX {
             return Err(err());
@@ -127,6 +129,9 @@ mod tests {
     fn rejects_bad_hex() {
         assert!("abc".parse::<Digest>().is_err());
         assert!("G".repeat(64).parse::<Digest>().is_err());
-        assert!("A".repeat(64).parse::<Digest>().is_err(), "uppercase is not canonical");
+        assert!(
+            "A".repeat(64).parse::<Digest>().is_err(),
+            "uppercase is not canonical"
+        );
     }
 }

@@ -13,7 +13,11 @@ pub enum StoreError {
     #[error("object {digest} is not in the local store")]
     Missing { digest: Digest },
     #[error("object {digest} is corrupt: its content hashes to {actual} ({path})")]
-    Corrupt { digest: Digest, actual: Digest, path: PathBuf },
+    Corrupt {
+        digest: Digest,
+        actual: Digest,
+        path: PathBuf,
+    },
     #[error("{path} changed while it was being stored")]
     ChangedWhileReading { path: PathBuf },
     #[error("{path} does not hold a store format version (a number); it was damaged")]
@@ -21,7 +25,11 @@ pub enum StoreError {
     #[error(
         "the store at {path} has format version {found}, but this cairn understands up to version {supported}"
     )]
-    UnsupportedVersion { path: PathBuf, found: u32, supported: u32 },
+    UnsupportedVersion {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
 }
 
 impl StoreError {

@@ -15,8 +15,12 @@ pub struct WriteGuard {
 impl WriteGuard {
     pub fn acquire(cairn_dir: &Path, progress: &dyn Progress) -> io::Result<Self> {
         let path = cairn_dir.join("lock");
-        let mut file =
-            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path)?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {

@@ -64,7 +64,10 @@ impl Manifest {
     }
 
     pub fn get(&self, path: &str) -> Option<&ManifestEntry> {
-        self.entries.binary_search_by(|e| e.path.as_str().cmp(path)).ok().map(|i| &self.entries[i])
+        self.entries
+            .binary_search_by(|e| e.path.as_str().cmp(path))
+            .ok()
+            .map(|i| &self.entries[i])
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -74,7 +77,11 @@ impl Manifest {
             version: u32,
             entries: &'a [ManifestEntry],
         }
-        let wire = WireRef { format: "cairn-manifest", version: MANIFEST_VERSION, entries: &self.entries };
+        let wire = WireRef {
+            format: "cairn-manifest",
+            version: MANIFEST_VERSION,
+            entries: &self.entries,
+        };
         serde_json::to_vec(&wire).expect("a manifest always serializes")
     }
 
@@ -88,7 +95,10 @@ impl Manifest {
             return Err(ManifestError::Format(wire.format));
         }
         if wire.version > MANIFEST_VERSION {
-            return Err(ManifestError::Version { found: wire.version, supported: MANIFEST_VERSION });
+            return Err(ManifestError::Version {
+                found: wire.version,
+                supported: MANIFEST_VERSION,
+            });
         }
         for pair in wire.entries.windows(2) {
             if pair[0].path.as_str() >= pair[1].path.as_str() {
@@ -96,7 +106,8 @@ impl Manifest {
             }
         }
         // A file cannot also be a directory holding other entries.
-        let files: std::collections::HashSet<&str> = wire.entries.iter().map(|e| e.path.as_str()).collect();
+        let files: std::collections::HashSet<&str> =
+            wire.entries.iter().map(|e| e.path.as_str()).collect();
         for entry in &wire.entries {
             let path = entry.path.as_str();
             for (i, _) in path.match_indices('/') {
@@ -105,7 +116,9 @@ impl Manifest {
                 }
             }
         }
-        Ok(Self { entries: wire.entries })
+        Ok(Self {
+            entries: wire.entries,
+        })
     }
 }
 
@@ -142,12 +155,21 @@ mod tests {
         let unsorted = format!(
             r#"{{"format":"cairn-manifest","version":1,"entries":[{{"path":"b","digest":"{d}","size":0}},{{"path":"a","digest":"{d}","size":0}}]}}"#
         );
-        assert!(matches!(Manifest::from_bytes(unsorted.as_bytes()), Err(ManifestError::Unsorted(_))));
+        assert!(matches!(
+            Manifest::from_bytes(unsorted.as_bytes()),
+            Err(ManifestError::Unsorted(_))
+        ));
         let nested = format!(
             r#"{{"format":"cairn-manifest","version":1,"entries":[{{"path":"a","digest":"{d}","size":0}},{{"path":"a b","digest":"{d}","size":0}},{{"path":"a/b","digest":"{d}","size":0}}]}}"#
         );
-        assert!(matches!(Manifest::from_bytes(nested.as_bytes()), Err(ManifestError::FileAsDirectory(_))));
+        assert!(matches!(
+            Manifest::from_bytes(nested.as_bytes()),
+            Err(ManifestError::FileAsDirectory(_))
+        ));
         let newer = r#"{"format":"cairn-manifest","version":9,"entries":[]}"#;
-        assert!(matches!(Manifest::from_bytes(newer.as_bytes()), Err(ManifestError::Version { .. })));
+        assert!(matches!(
+            Manifest::from_bytes(newer.as_bytes()),
+            Err(ManifestError::Version { .. })
+        ));
     }
 }

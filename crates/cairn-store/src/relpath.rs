@@ -22,7 +22,12 @@ pub struct RelPathError {
 impl RelPath {
     pub fn new(path: impl Into<String>) -> Result<Self, RelPathError> {
         let path = path.into();
-        let fail = |reason| Err(RelPathError { path: path.clone(), reason });
+        let fail = |reason| {
+            Err(RelPathError {
+                path: path.clone(),
+                reason,
+            })
+        };
         if path.is_empty() {
             return fail("the path is empty");
         }
@@ -37,12 +42,18 @@ impl RelPath {
         }
         for component in path.split('/') {
             match component {
-                "" => return fail("empty path components (`//` or a trailing `/`) are not allowed"),
+                "" => {
+                    return fail("empty path components (`//` or a trailing `/`) are not allowed");
+                }
                 "." | ".." => return fail("`.` and `..` components are not allowed"),
                 c if c.eq_ignore_ascii_case(".git") || c.eq_ignore_ascii_case(".cairn") => {
                     return fail("paths inside `.git` or `.cairn` are not allowed");
                 }
-                c if c.len() == 2 && c.as_bytes()[0].is_ascii_alphabetic() && c.ends_with(':') && path.starts_with(c) => {
+                c if c.len() == 2
+                    && c.as_bytes()[0].is_ascii_alphabetic()
+                    && c.ends_with(':')
+                    && path.starts_with(c) =>
+                {
                     return fail("drive-letter paths are not allowed");
                 }
                 _ => {}
@@ -143,7 +154,14 @@ mod tests {
 
     #[test]
     fn accepts_plain_paths() {
-        for ok in ["a", "data/raw.csv", "dir with space/ünïcode.csv", "a/.hidden", "..a/b..", "t:1.csv"] {
+        for ok in [
+            "a",
+            "data/raw.csv",
+            "dir with space/ünïcode.csv",
+            "a/.hidden",
+            "..a/b..",
+            "t:1.csv",
+        ] {
             assert_eq!(RelPath::new(ok).unwrap().as_str(), ok);
         }
     }
@@ -151,8 +169,20 @@ mod tests {
     #[test]
     fn rejects_escapes() {
         for bad in [
-            "", "/etc/passwd", "../x", "a/../../x", "a//b", "a/", "./a", "a/./b", ".git/hooks/x",
-            "a/.GIT/config", ".cairn/objects", "a\\b", "C:/x", "a\0b",
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a//b",
+            "a/",
+            "./a",
+            "a/./b",
+            ".git/hooks/x",
+            "a/.GIT/config",
+            ".cairn/objects",
+            "a\\b",
+            "C:/x",
+            "a\0b",
         ] {
             assert!(RelPath::new(bad).is_err(), "{bad:?} must be rejected");
         }

@@ -27,7 +27,10 @@ impl FileStat {
     pub fn from_metadata(meta: &Metadata) -> Self {
         Self {
             size: meta.len(),
-            mtime_ns: meta.mtime().saturating_mul(1_000_000_000).saturating_add(meta.mtime_nsec()),
+            mtime_ns: meta
+                .mtime()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(meta.mtime_nsec()),
             inode: meta.ino(),
         }
     }
@@ -45,7 +48,11 @@ pub struct CachedStat {
 impl CachedStat {
     /// The cached digest, if the file's current stat data proves it still applies.
     pub fn digest_if_fresh(&self, current: &FileStat) -> Option<Digest> {
-        let safe = self.stat.mtime_ns.saturating_add(RACY_WINDOW.as_nanos() as i64) < self.recorded_ns;
+        let safe = self
+            .stat
+            .mtime_ns
+            .saturating_add(RACY_WINDOW.as_nanos() as i64)
+            < self.recorded_ns;
         (safe && self.stat == *current).then_some(self.digest)
     }
 }
@@ -53,11 +60,18 @@ impl CachedStat {
 #[derive(Debug, thiserror::Error)]
 pub enum StatCacheError {
     #[error("cannot use the metadata database {path}: {source}")]
-    Sqlite { path: PathBuf, source: rusqlite::Error },
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
     #[error(
         "the metadata database {path} has schema version {found}, newer than this cairn understands ({supported})"
     )]
-    Version { path: PathBuf, found: i64, supported: i64 },
+    Version {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
 }
 
 /// Cache rows below one directory, sorted by relative path, with the paths packed in one
@@ -109,17 +123,27 @@ pub struct StatCache {
 }
 
 pub fn now_ns() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
 }
 
 impl StatCache {
     pub fn open(path: &Path) -> Result<Self, StatCacheError> {
-        let err = |source| StatCacheError::Sqlite { path: path.to_path_buf(), source };
+        let err = |source| StatCacheError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
         let conn = Connection::open(path).map_err(err)?;
         conn.busy_timeout(Duration::from_secs(30)).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(err)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(err)?;
         if version > SCHEMA_VERSION {
             return Err(StatCacheError::Version {
                 path: path.to_path_buf(),
@@ -143,11 +167,17 @@ impl StatCache {
             )
             .map_err(err)?;
         }
-        Ok(Self { conn, path: path.to_path_buf() })
+        Ok(Self {
+            conn,
+            path: path.to_path_buf(),
+        })
     }
 
     fn err(&self) -> impl Fn(rusqlite::Error) -> StatCacheError + '_ {
-        |source| StatCacheError::Sqlite { path: self.path.clone(), source }
+        |source| StatCacheError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
     }
 
     pub fn get(&self, path: &str) -> Result<Option<CachedStat>, StatCacheError> {
@@ -174,7 +204,10 @@ impl StatCache {
         let mut rows = stmt.query(params![lo, hi]).map_err(self.err())?;
         let mut out = CacheRows::default();
         while let Some(row) = rows.next().map_err(self.err())? {
-            let path = row.get_ref(0).and_then(|v| Ok(v.as_str()?)).map_err(self.err())?;
+            let path = row
+                .get_ref(0)
+                .and_then(|v| Ok(v.as_str()?))
+                .map_err(self.err())?;
             let rel = path.get(lo.len()..).unwrap_or_default();
             let cached = row_to_cached_at(row, 1).map_err(self.err())?;
             out.push(rel, cached);
@@ -193,7 +226,10 @@ impl StatCache {
             return Ok(());
         }
         let path = self.path.clone();
-        let err = |source| StatCacheError::Sqlite { path: path.clone(), source };
+        let err = |source| StatCacheError::Sqlite {
+            path: path.clone(),
+            source,
+        };
         let tx = self.conn.transaction().map_err(err)?;
         {
             let mut stmt = tx
@@ -250,7 +286,11 @@ mod tests {
     fn records_and_loads_by_prefix() {
         let dir = tempfile::tempdir().unwrap();
         let mut cache = StatCache::open(&dir.path().join("cairn.db")).unwrap();
-        let stat = FileStat { size: 3, mtime_ns: 1_000, inode: 7 };
+        let stat = FileStat {
+            size: 3,
+            mtime_ns: 1_000,
+            inode: 7,
+        };
         let d = Digest::of(b"abc");
         let rows = vec![
             ("data/a".to_string(), stat, d),
@@ -272,8 +312,17 @@ mod tests {
     fn racily_clean_entries_are_not_trusted() {
         let dir = tempfile::tempdir().unwrap();
         let mut cache = StatCache::open(&dir.path().join("cairn.db")).unwrap();
-        let stat = FileStat { size: 3, mtime_ns: 5_000_000_000, inode: 7 };
-        cache.record(&[("f".to_string(), stat, Digest::of(b"x"))], 5_100_000_000).unwrap();
-        assert_eq!(cache.get("f").unwrap().unwrap().digest_if_fresh(&stat), None);
+        let stat = FileStat {
+            size: 3,
+            mtime_ns: 5_000_000_000,
+            inode: 7,
+        };
+        cache
+            .record(&[("f".to_string(), stat, Digest::of(b"x"))], 5_100_000_000)
+            .unwrap();
+        assert_eq!(
+            cache.get("f").unwrap().unwrap().digest_if_fresh(&stat),
+            None
+        );
     }
 }

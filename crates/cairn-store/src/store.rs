@@ -86,10 +86,12 @@ impl Store {
         let version_file = cairn_dir.join("version");
         match fs::read_to_string(&version_file) {
             Ok(text) => {
-                let found = text
-                    .trim()
-                    .parse::<u32>()
-                    .map_err(|_| StoreError::InvalidVersionFile { path: version_file.clone() })?;
+                let found =
+                    text.trim()
+                        .parse::<u32>()
+                        .map_err(|_| StoreError::InvalidVersionFile {
+                            path: version_file.clone(),
+                        })?;
                 if found > STORE_VERSION {
                     return Err(StoreError::UnsupportedVersion {
                         path: version_file,
@@ -99,12 +101,27 @@ impl Store {
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                atomic::write_atomic(&version_file, &tmp, format!("{STORE_VERSION}\n").as_bytes(), 0o644)
-                    .map_err(StoreError::write(&version_file))?;
+                atomic::write_atomic(
+                    &version_file,
+                    &tmp,
+                    format!("{STORE_VERSION}\n").as_bytes(),
+                    0o644,
+                )
+                .map_err(StoreError::write(&version_file))?;
             }
-            Err(e) => return Err(StoreError::Read { path: version_file, source: e }),
+            Err(e) => {
+                return Err(StoreError::Read {
+                    path: version_file,
+                    source: e,
+                });
+            }
         }
-        Ok(Self { dir: cairn_dir.to_path_buf(), objects, tmp, failed_modes: Arc::default() })
+        Ok(Self {
+            dir: cairn_dir.to_path_buf(),
+            objects,
+            tmp,
+            failed_modes: Arc::default(),
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -149,13 +166,25 @@ impl Store {
         let digest = Digest::of(bytes);
         let size = bytes.len() as u64;
         if self.has(&digest, size) {
-            return Ok(Put { digest, size, stored: false });
+            return Ok(Put {
+                digest,
+                size,
+                stored: false,
+            });
         }
-        let mut tmp = TempFile::new_in(&self.tmp, OBJECT_MODE).map_err(StoreError::write(&self.tmp))?;
-        tmp.file().write_all(bytes).map_err(StoreError::write(tmp.path()))?;
+        let mut tmp =
+            TempFile::new_in(&self.tmp, OBJECT_MODE).map_err(StoreError::write(&self.tmp))?;
+        tmp.file()
+            .write_all(bytes)
+            .map_err(StoreError::write(tmp.path()))?;
         let dest = self.object_path(&digest);
-        tmp.persist_creating_parent(&dest).map_err(StoreError::write(&dest))?;
-        Ok(Put { digest, size, stored: true })
+        tmp.persist_creating_parent(&dest)
+            .map_err(StoreError::write(&dest))?;
+        Ok(Put {
+            digest,
+            size,
+            stored: true,
+        })
     }
 
     /// Stores the content of the file at `path` (whose size is about `size_hint`).
@@ -177,7 +206,8 @@ impl Store {
     fn put_large_file(&self, path: &Path) -> Result<Put, StoreError> {
         let before = fs::metadata(path).map_err(StoreError::read(path))?;
         let src = File::open(path).map_err(StoreError::read(path))?;
-        let mut tmp = TempFile::new_in(&self.tmp, OBJECT_MODE).map_err(StoreError::write(&self.tmp))?;
+        let mut tmp =
+            TempFile::new_in(&self.tmp, OBJECT_MODE).map_err(StoreError::write(&self.tmp))?;
         let cancel = AtomicBool::new(false);
         let tmp_ref = &mut tmp;
         let (hashed, copied) = std::thread::scope(|scope| {
@@ -198,24 +228,39 @@ impl Store {
             {
                 cancel.store(true, Ordering::Relaxed);
             }
-            let copied = copier.join().unwrap_or_else(|_| Err(io::Error::other("copy thread panicked")));
+            let copied = copier
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("copy thread panicked")));
             (hashed, copied)
         });
         let (digest, size) = hashed.map_err(StoreError::read(path))?;
         let after = fs::metadata(path).map_err(StoreError::read(path))?;
         if !same_file_state(&before, &after) || size != before.len() {
-            return Err(StoreError::ChangedWhileReading { path: path.to_path_buf() });
+            return Err(StoreError::ChangedWhileReading {
+                path: path.to_path_buf(),
+            });
         }
         if self.has(&digest, size) {
-            return Ok(Put { digest, size, stored: false });
+            return Ok(Put {
+                digest,
+                size,
+                stored: false,
+            });
         }
         let copied = copied.map_err(StoreError::write(tmp.path()))?;
         if copied != size {
-            return Err(StoreError::ChangedWhileReading { path: path.to_path_buf() });
+            return Err(StoreError::ChangedWhileReading {
+                path: path.to_path_buf(),
+            });
         }
         let dest = self.object_path(&digest);
-        tmp.persist_creating_parent(&dest).map_err(StoreError::write(&dest))?;
-        Ok(Put { digest, size, stored: true })
+        tmp.persist_creating_parent(&dest)
+            .map_err(StoreError::write(&dest))?;
+        Ok(Put {
+            digest,
+            size,
+            stored: true,
+        })
     }
 
     /// Reads an object and checks that its content matches its digest.
@@ -224,7 +269,11 @@ impl Store {
         let bytes = fs::read(&path).map_err(|e| self.missing_or(digest, &path, e))?;
         let actual = Digest::of(&bytes);
         if actual != *digest {
-            return Err(StoreError::Corrupt { digest: *digest, actual, path });
+            return Err(StoreError::Corrupt {
+                digest: *digest,
+                actual,
+                path,
+            });
         }
         Ok(bytes)
     }
@@ -235,7 +284,11 @@ impl Store {
         let meta = fs::metadata(&path).map_err(|e| self.missing_or(digest, &path, e))?;
         let (actual, size) = hash_file(&path, meta.len()).map_err(StoreError::read(&path))?;
         if actual != *digest {
-            return Err(StoreError::Corrupt { digest: *digest, actual, path });
+            return Err(StoreError::Corrupt {
+                digest: *digest,
+                actual,
+                path,
+            });
         }
         Ok(size)
     }
@@ -244,7 +297,10 @@ impl Store {
         if e.kind() == io::ErrorKind::NotFound {
             StoreError::Missing { digest: *digest }
         } else {
-            StoreError::Read { path: path.to_path_buf(), source: e }
+            StoreError::Read {
+                path: path.to_path_buf(),
+                source: e,
+            }
         }
     }
 
@@ -265,10 +321,15 @@ impl Store {
         // Small objects are read once: verified in memory, then written from memory.
         let small = if len < LARGE_FILE {
             let mut bytes = Vec::with_capacity(len as usize);
-            file.read_to_end(&mut bytes).map_err(StoreError::read(&obj))?;
+            file.read_to_end(&mut bytes)
+                .map_err(StoreError::read(&obj))?;
             let actual = Digest::of(&bytes);
             if actual != *digest {
-                return Err(StoreError::Corrupt { digest: *digest, actual, path: obj });
+                return Err(StoreError::Corrupt {
+                    digest: *digest,
+                    actual,
+                    path: obj,
+                });
             }
             Some(bytes)
         } else {
@@ -298,16 +359,29 @@ impl Store {
             };
             match placed {
                 Ok(stat) => return Ok((mode, stat)),
-                Err(e) if i == last => return Err(StoreError::Write { path: dest.to_path_buf(), source: e }),
+                Err(e) if i == last => {
+                    return Err(StoreError::Write {
+                        path: dest.to_path_buf(),
+                        source: e,
+                    });
+                }
                 Err(_) => failed.store(true, Ordering::Relaxed),
             }
         }
         // An empty mode list (the config refuses one) means a copy.
-        let stat = self.place_copy(&obj, small.as_deref(), dest, file_mode).map_err(StoreError::write(dest))?;
+        let stat = self
+            .place_copy(&obj, small.as_deref(), dest, file_mode)
+            .map_err(StoreError::write(dest))?;
         Ok((LinkMode::Copy, stat))
     }
 
-    fn place_copy(&self, obj: &Path, bytes: Option<&[u8]>, dest: &Path, mode: u32) -> io::Result<FileStat> {
+    fn place_copy(
+        &self,
+        obj: &Path,
+        bytes: Option<&[u8]>,
+        dest: &Path,
+        mode: u32,
+    ) -> io::Result<FileStat> {
         let write = |dir: &Path| -> io::Result<(TempFile, FileStat)> {
             let mut tmp = TempFile::new_in(dir, mode)?;
             match bytes {
@@ -332,7 +406,11 @@ impl Store {
         }
     }
 
-    fn place_with(&self, dest: &Path, make: impl Fn(&Path) -> io::Result<()>) -> io::Result<FileStat> {
+    fn place_with(
+        &self,
+        dest: &Path,
+        make: impl Fn(&Path) -> io::Result<()>,
+    ) -> io::Result<FileStat> {
         let attempt = |dir: &Path| -> io::Result<FileStat> {
             let tmp = atomic::temp_path(dir);
             make(&tmp)?;
@@ -378,7 +456,10 @@ impl Store {
                     .and_then(|rest| format!("{shard_name}{rest}").parse::<Digest>().ok());
                 let meta = entry.metadata().map_err(StoreError::read(entry.path()))?;
                 match parsed {
-                    Some(digest) if meta.is_file() => objects.push(StoredObject { digest, size: meta.len() }),
+                    Some(digest) if meta.is_file() => objects.push(StoredObject {
+                        digest,
+                        size: meta.len(),
+                    }),
                     _ => strays.push(entry.path()),
                 }
             }
@@ -391,7 +472,9 @@ impl Store {
     pub fn remove(&self, digest: &Digest) -> Result<(), StoreError> {
         let path = self.object_path(digest);
         match fs::remove_file(&path) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(StoreError::Write { path, source: e }),
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                Err(StoreError::Write { path, source: e })
+            }
             _ => Ok(()),
         }
     }
@@ -414,7 +497,11 @@ impl Store {
 fn relative_path(from: &Path, to: &Path) -> PathBuf {
     let from: Vec<_> = from.components().collect();
     let to_parts: Vec<_> = to.components().collect();
-    let common = from.iter().zip(&to_parts).take_while(|(a, b)| a == b).count();
+    let common = from
+        .iter()
+        .zip(&to_parts)
+        .take_while(|(a, b)| a == b)
+        .count();
     if common == 0 {
         return to.to_path_buf();
     }
@@ -431,7 +518,11 @@ fn relative_path(from: &Path, to: &Path) -> PathBuf {
 /// The object a symbolic link at `link` points to, if it points into `objects`.
 pub fn link_target_digest(objects: &Path, link: &Path) -> Option<Digest> {
     let target = fs::read_link(link).ok()?;
-    let target = if target.is_absolute() { target } else { parent_of(link).join(target) };
+    let target = if target.is_absolute() {
+        target
+    } else {
+        parent_of(link).join(target)
+    };
     let mut normal = PathBuf::new();
     for c in target.components() {
         match c {
@@ -447,7 +538,13 @@ pub fn link_target_digest(objects: &Path, link: &Path) -> Option<Digest> {
     let (Some(shard), Some(name), None) = (parts.next(), parts.next(), parts.next()) else {
         return None;
     };
-    format!("{}{}", shard.as_os_str().to_str()?, name.as_os_str().to_str()?).parse().ok()
+    format!(
+        "{}{}",
+        shard.as_os_str().to_str()?,
+        name.as_os_str().to_str()?
+    )
+    .parse()
+    .ok()
 }
 
 fn parent_of(path: &Path) -> &Path {
@@ -463,7 +560,10 @@ fn is_cross_device(e: &io::Error) -> bool {
 
 fn same_file_state(a: &fs::Metadata, b: &fs::Metadata) -> bool {
     use std::os::unix::fs::MetadataExt;
-    a.len() == b.len() && a.ino() == b.ino() && a.mtime() == b.mtime() && a.mtime_nsec() == b.mtime_nsec()
+    a.len() == b.len()
+        && a.ino() == b.ino()
+        && a.mtime() == b.mtime()
+        && a.mtime_nsec() == b.mtime_nsec()
 }
 
 #[cfg(test)]
@@ -487,14 +587,20 @@ mod tests {
         let path = store.object_path(&a.digest);
         assert!(fs::metadata(&path).unwrap().permissions().readonly());
         assert_eq!(store.read(&a.digest).unwrap(), b"hello");
-        assert_eq!(fs::read_dir(store.tmp_dir()).unwrap().count(), 0, "no temp file left behind");
+        assert_eq!(
+            fs::read_dir(store.tmp_dir()).unwrap().count(),
+            0,
+            "no temp file left behind"
+        );
     }
 
     #[test]
     fn large_files_hash_and_copy_in_parallel() {
         let (dir, store) = store();
         let src = dir.path().join("big");
-        let content: Vec<u8> = (0..(LARGE_FILE as usize + 12345)).map(|i| (i * 31 % 251) as u8).collect();
+        let content: Vec<u8> = (0..(LARGE_FILE as usize + 12345))
+            .map(|i| (i * 31 % 251) as u8)
+            .collect();
         atomic::write_atomic_beside(&src, &content, 0o644).unwrap();
         let put = store.put_file(&src, content.len() as u64).unwrap();
         assert!(put.stored);
@@ -512,9 +618,14 @@ mod tests {
         let path = store.object_path(&put.digest);
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
         atomic::write_atomic_beside(&path, b"garbage!", 0o444).unwrap();
-        assert!(matches!(store.verify(&put.digest), Err(StoreError::Corrupt { .. })));
+        assert!(matches!(
+            store.verify(&put.digest),
+            Err(StoreError::Corrupt { .. })
+        ));
         let dest = dir.path().join("out");
-        let err = store.materialize(&put.digest, &dest, &[LinkMode::Copy], false).unwrap_err();
+        let err = store
+            .materialize(&put.digest, &dest, &[LinkMode::Copy], false)
+            .unwrap_err();
         assert!(matches!(err, StoreError::Corrupt { .. }));
         assert!(!dest.exists());
     }
@@ -525,7 +636,9 @@ mod tests {
         let put = store.put_bytes(b"content").unwrap();
         for mode in LinkMode::ALL {
             let dest = dir.path().join(format!("out-{}", mode.as_str()));
-            let (used, _) = store.materialize(&put.digest, &dest, &[mode, LinkMode::Copy], true).unwrap();
+            let (used, _) = store
+                .materialize(&put.digest, &dest, &[mode, LinkMode::Copy], true)
+                .unwrap();
             assert_eq!(fs::read(&dest).unwrap(), b"content");
             if used == LinkMode::Copy {
                 let perm = fs::metadata(&dest).unwrap().permissions();
@@ -537,11 +650,16 @@ mod tests {
             }
             if used == LinkMode::Symlink {
                 assert!(fs::read_link(&dest).unwrap().is_relative());
-                assert_eq!(link_target_digest(store.objects_dir(), &dest), Some(put.digest));
+                assert_eq!(
+                    link_target_digest(store.objects_dir(), &dest),
+                    Some(put.digest)
+                );
             }
         }
         let missing = Digest::of(b"nope");
-        let err = store.materialize(&missing, &dir.path().join("x"), &[LinkMode::Copy], false).unwrap_err();
+        let err = store
+            .materialize(&missing, &dir.path().join("x"), &[LinkMode::Copy], false)
+            .unwrap_err();
         assert!(matches!(err, StoreError::Missing { .. }));
     }
 
@@ -570,8 +688,17 @@ mod tests {
 
     #[test]
     fn relative_paths() {
-        assert_eq!(relative_path(Path::new("/p/data/sub"), Path::new("/p/.cairn/objects/ab/cd")), Path::new("../../.cairn/objects/ab/cd"));
-        assert_eq!(relative_path(Path::new("/p"), Path::new("/p/.cairn/x")), Path::new(".cairn/x"));
+        assert_eq!(
+            relative_path(
+                Path::new("/p/data/sub"),
+                Path::new("/p/.cairn/objects/ab/cd")
+            ),
+            Path::new("../../.cairn/objects/ab/cd")
+        );
+        assert_eq!(
+            relative_path(Path::new("/p"), Path::new("/p/.cairn/x")),
+            Path::new(".cairn/x")
+        );
     }
 
     #[test]
@@ -580,8 +707,14 @@ mod tests {
         let cairn = dir.path().join(".cairn");
         Store::open(&cairn).unwrap();
         atomic::write_atomic_beside(&cairn.join("version"), b"7\n", 0o644).unwrap();
-        assert!(matches!(Store::open(&cairn), Err(StoreError::UnsupportedVersion { found: 7, .. })));
+        assert!(matches!(
+            Store::open(&cairn),
+            Err(StoreError::UnsupportedVersion { found: 7, .. })
+        ));
         atomic::write_atomic_beside(&cairn.join("version"), b"garbage\n", 0o644).unwrap();
-        assert!(matches!(Store::open(&cairn), Err(StoreError::InvalidVersionFile { .. })));
+        assert!(matches!(
+            Store::open(&cairn),
+            Err(StoreError::InvalidVersionFile { .. })
+        ));
     }
 }

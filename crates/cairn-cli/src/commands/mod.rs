@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use cairn_core::Project;
 
+use crate::CmdResult;
 use crate::cli::{Cli, Command};
 use crate::error::CliError;
 use crate::printer::Printer;
-use crate::CmdResult;
 
 /// Where the command runs: the process's directory, or `-C DIR`.
 pub struct Context<'a> {

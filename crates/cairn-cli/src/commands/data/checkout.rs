@@ -1,18 +1,23 @@
 use cairn_data::CheckoutOptions;
 
 use super::Context;
+use crate::CmdResult;
 use crate::cli::CheckoutArgs;
 use crate::error::Exit;
 use crate::printer::{bytes, plural};
 use crate::progress::Bars;
-use crate::CmdResult;
 
 pub fn run(ctx: &Context<'_>, args: CheckoutArgs) -> CmdResult {
     let CheckoutArgs { paths, rev, force } = args;
     let project = ctx.project()?;
     let p = ctx.printer;
     let bars = Bars::new(p);
-    let options = CheckoutOptions { paths, cwd: ctx.cwd.clone(), rev, force };
+    let options = CheckoutOptions {
+        paths,
+        cwd: ctx.cwd.clone(),
+        rev,
+        force,
+    };
     let outcome = cairn_data::checkout(&project, &options, &bars)?;
     p.json("data-checkout", &outcome)?;
     for e in &outcome.entries {

@@ -1,11 +1,11 @@
 use cairn_data::FsckOptions;
 
 use super::Context;
+use crate::CmdResult;
 use crate::cli::FsckArgs;
 use crate::error::Exit;
 use crate::printer::{RED, YELLOW, bytes, paint, plural};
 use crate::progress::Bars;
-use crate::CmdResult;
 
 pub fn run(ctx: &Context<'_>, args: FsckArgs) -> CmdResult {
     let FsckArgs { remove_corrupt } = args;
@@ -24,26 +24,47 @@ pub fn run(ctx: &Context<'_>, args: FsckArgs) -> CmdResult {
         ))?;
     }
     for s in &outcome.strays {
-        p.line(format!("{} {} is not an object", paint(YELLOW, "stray  "), s.display()))?;
+        p.line(format!(
+            "{} {} is not an object",
+            paint(YELLOW, "stray  "),
+            s.display()
+        ))?;
     }
     for m in &outcome.missing {
-        p.line(format!("{} {} ({})", paint(YELLOW, "missing"), m.digest, m.path))?;
+        p.line(format!(
+            "{} {} ({})",
+            paint(YELLOW, "missing"),
+            m.digest,
+            m.path
+        ))?;
     }
     p.status(format!(
         "checked {} ({}): {}",
         plural(outcome.checked as u64, "object", "objects"),
         bytes(outcome.bytes),
-        if outcome.ok { "all intact".to_string() } else { format!("{} corrupt", outcome.corrupt.len()) }
+        if outcome.ok {
+            "all intact".to_string()
+        } else {
+            format!("{} corrupt", outcome.corrupt.len())
+        }
     ));
     if !outcome.missing.is_empty() {
         p.status(format!(
             "{} that cairn.lock needs {} not in the local store",
             plural(outcome.missing.len() as u64, "object", "objects"),
-            if outcome.missing.len() == 1 { "is" } else { "are" }
+            if outcome.missing.len() == 1 {
+                "is"
+            } else {
+                "are"
+            }
         ));
     }
     if !outcome.ok && !remove_corrupt {
         p.status("hint: `cairn data fsck --remove-corrupt` deletes them; then add or pull the data again");
     }
-    Ok(if outcome.ok { Exit::Ok } else { Exit::CheckFailed })
+    Ok(if outcome.ok {
+        Exit::Ok
+    } else {
+        Exit::CheckFailed
+    })
 }

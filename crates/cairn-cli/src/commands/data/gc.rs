@@ -1,17 +1,27 @@
 use cairn_data::GcOptions;
 
 use super::Context;
+use crate::CmdResult;
 use crate::cli::GcArgs;
 use crate::error::Exit;
 use crate::printer::{bytes, plural};
 use crate::progress::Bars;
-use crate::CmdResult;
 
 pub fn run(ctx: &Context<'_>, args: GcArgs) -> CmdResult {
-    let GcArgs { all_commits, dry_run } = args;
+    let GcArgs {
+        all_commits,
+        dry_run,
+    } = args;
     let project = ctx.project()?;
     let p = ctx.printer;
-    let outcome = cairn_data::gc(&project, &GcOptions { all_commits, dry_run }, &Bars::new(p))?;
+    let outcome = cairn_data::gc(
+        &project,
+        &GcOptions {
+            all_commits,
+            dry_run,
+        },
+        &Bars::new(p),
+    )?;
     p.json("data-gc", &outcome)?;
     if dry_run || p.verbose > 0 {
         for r in &outcome.removed {
@@ -31,11 +41,18 @@ pub fn run(ctx: &Context<'_>, args: GcArgs) -> CmdResult {
     if !outcome.unresolved_manifests.is_empty() {
         p.warn(format!(
             "{} not in the local store; the files they list could not be identified",
-            plural(outcome.unresolved_manifests.len() as u64, "directory manifest is", "directory manifests are")
+            plural(
+                outcome.unresolved_manifests.len() as u64,
+                "directory manifest is",
+                "directory manifests are"
+            )
         ));
     }
     for skipped in &outcome.skipped_locks {
-        p.warn(format!("skipped cairn.lock of commit {}: {}", skipped.commit, skipped.reason));
+        p.warn(format!(
+            "skipped cairn.lock of commit {}: {}",
+            skipped.commit, skipped.reason
+        ));
     }
     if !all_commits && !outcome.removed.is_empty() && dry_run {
         p.status("hint: `--all-commits` also keeps the data of every committed cairn.lock");

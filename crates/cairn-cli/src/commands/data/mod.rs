@@ -6,8 +6,8 @@ mod ls;
 mod status;
 
 use super::Context;
-use crate::cli::DataCommand;
 use crate::CmdResult;
+use crate::cli::DataCommand;
 
 pub fn run(ctx: &Context<'_>, command: DataCommand) -> CmdResult {
     match command {

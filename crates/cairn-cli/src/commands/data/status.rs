@@ -1,10 +1,10 @@
 use cairn_data::{EntryState, StatusOptions};
 
 use super::Context;
+use crate::CmdResult;
 use crate::cli::StatusArgs;
 use crate::error::Exit;
 use crate::printer::{DIM, GREEN, RED, YELLOW, paint, plural};
-use crate::CmdResult;
 
 /// Without -v, at most this many files are listed per kind of change.
 const LIST_LIMIT: usize = 20;
@@ -13,7 +13,13 @@ pub fn run(ctx: &Context<'_>, args: StatusArgs) -> CmdResult {
     let StatusArgs { paths, check } = args;
     let project = ctx.project()?;
     let p = ctx.printer;
-    let outcome = cairn_data::status(&project, &StatusOptions { paths, cwd: ctx.cwd.clone() })?;
+    let outcome = cairn_data::status(
+        &project,
+        &StatusOptions {
+            paths,
+            cwd: ctx.cwd.clone(),
+        },
+    )?;
     p.json("data-status", &outcome)?;
     for e in &outcome.entries {
         let state = match e.state {
@@ -28,12 +34,20 @@ pub fn run(ctx: &Context<'_>, args: StatusArgs) -> CmdResult {
             ("new:     ", GREEN, &e.added),
             ("deleted: ", RED, &e.removed),
         ] {
-            let limit = if p.verbose > 0 { usize::MAX } else { LIST_LIMIT };
+            let limit = if p.verbose > 0 {
+                usize::MAX
+            } else {
+                LIST_LIMIT
+            };
             for f in files.iter().take(limit) {
                 p.line(format!("    {} {f}", paint(style, label)))?;
             }
             if files.len() > limit {
-                p.line(format!("    {} … and {} more (-v lists all)", paint(style, label), files.len() - limit))?;
+                p.line(format!(
+                    "    {} … and {} more (-v lists all)",
+                    paint(style, label),
+                    files.len() - limit
+                ))?;
             }
         }
     }
@@ -42,11 +56,19 @@ pub fn run(ctx: &Context<'_>, args: StatusArgs) -> CmdResult {
     } else if outcome.clean {
         p.status("the workspace matches cairn.lock");
     } else {
-        let differing = outcome.entries.iter().filter(|e| e.state != EntryState::Unchanged).count() as u64;
+        let differing = outcome
+            .entries
+            .iter()
+            .filter(|e| e.state != EntryState::Unchanged)
+            .count() as u64;
         p.status(format!(
             "{} from cairn.lock; `cairn data add` records the workspace, `cairn data checkout` restores the lock",
             plural(differing, "path differs", "paths differ")
         ));
     }
-    Ok(if check && !outcome.clean { Exit::CheckFailed } else { Exit::Ok })
+    Ok(if check && !outcome.clean {
+        Exit::CheckFailed
+    } else {
+        Exit::Ok
+    })
 }
