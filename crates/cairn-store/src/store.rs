@@ -208,17 +208,34 @@ impl Store {
         let src = File::open(path).map_err(StoreError::read(path))?;
         let mut tmp =
             TempFile::new_in(&self.tmp, OBJECT_MODE).map_err(StoreError::write(&self.tmp))?;
-        let cancel = AtomicBool::new(false);
+        let cancel = &AtomicBool::new(false);
+        let src = &src;
+        // A second handle on the temporary file, to start writing it back to disk while the
+        // copy goes on: the batch sync before the lock is written then has little left to do.
+        let flush_handle = tmp
+            .file()
+            .try_clone()
+            .map_err(StoreError::write(tmp.path()))?;
         let tmp_ref = &mut tmp;
         let (hashed, copied) = std::thread::scope(|scope| {
-            let copier = scope.spawn(|| -> io::Result<u64> {
+            let (chunk_done, chunks) = std::sync::mpsc::channel::<()>();
+            scope.spawn(move || {
+                while chunks.recv().is_ok() {
+                    // Collapse a backlog into one flush; a failure here only costs speed (the
+                    // batch sync reports real errors).
+                    while chunks.try_recv().is_ok() {}
+                    let _ = flush_handle.sync_data();
+                }
+            });
+            let copier = scope.spawn(move || -> io::Result<u64> {
                 let mut total = 0;
                 while !cancel.load(Ordering::Relaxed) {
-                    let n = io::copy(&mut (&src).take(COPY_CHUNK), tmp_ref.file())?;
+                    let n = io::copy(&mut src.take(COPY_CHUNK), tmp_ref.file())?;
                     if n == 0 {
                         break;
                     }
                     total += n;
+                    let _ = chunk_done.send(());
                 }
                 Ok(total)
             });
