@@ -50,3 +50,40 @@ impl Drop for WriteGuard {
         let _ = self.file.unlock();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use super::*;
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    impl Progress for Recorder {
+        fn waiting_for_lock(&self, holder: &str) {
+            self.0.lock().unwrap().push(holder.to_string());
+        }
+    }
+
+    #[test]
+    fn a_second_writer_waits_and_says_for_whom() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = WriteGuard::acquire(dir.path(), &Recorder::default()).unwrap();
+        let recorder = Recorder::default();
+        std::thread::scope(|scope| {
+            let waiter = scope.spawn(|| WriteGuard::acquire(dir.path(), &recorder).map(drop));
+            std::thread::sleep(Duration::from_millis(200));
+            assert!(!waiter.is_finished(), "the second writer must wait");
+            drop(first);
+            waiter.join().unwrap().unwrap();
+        });
+        let said = recorder.0.lock().unwrap();
+        assert_eq!(said.len(), 1);
+        assert!(
+            said[0].contains(&format!("pid {}", std::process::id())),
+            "{said:?}"
+        );
+    }
+}
