@@ -25,6 +25,9 @@ tasks:
                           --keep leaves the repository behind and prints its path
   bench data [--quick]    time `cairn data` commands on seeded data against cp;
                           --quick uses 64 MiB and 2,000 files instead of 1 GiB and 20,000
+
+environment:
+  XTASK_CAIRN_BIN=PATH    use this cairn binary for demo and bench instead of building one
 ";
 
 fn main() -> ExitCode {
@@ -71,5 +74,7 @@ fn run(args: &[String]) -> Result<()> {
 
 fn unexpected(task: &str, arg: &str) -> Error {
     eprint!("{USAGE}");
-    Error::usage(format!("unexpected argument `{arg}` for `cargo xtask {task}`"))
+    Error::usage(format!(
+        "unexpected argument `{arg}` for `cargo xtask {task}`"
+    ))
 }

@@ -61,7 +61,13 @@ pub fn workspace_root() -> PathBuf {
 pub fn target_dir() -> Result<PathBuf> {
     let root = workspace_root();
     let output = Command::new(cargo())
-        .args(["metadata", "--format-version", "1", "--no-deps", "--manifest-path"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--manifest-path",
+        ])
         .arg(root.join("Cargo.toml"))
         .stderr(Stdio::inherit())
         .output()
@@ -79,14 +85,26 @@ pub fn target_dir() -> Result<PathBuf> {
 }
 
 /// Builds `cairn` (debug or release) with cargo's output shown, and returns the binary's path.
+/// `XTASK_CAIRN_BIN=PATH` skips the build and uses that binary instead.
 pub fn build_cairn(release: bool) -> Result<PathBuf> {
+    if let Some(bin) = std::env::var_os("XTASK_CAIRN_BIN") {
+        let bin = PathBuf::from(bin);
+        if !bin.is_file() {
+            return Err(format!("XTASK_CAIRN_BIN={} is not a file", bin.display()).into());
+        }
+        println!("using {} (from XTASK_CAIRN_BIN)", bin.display());
+        return std::path::absolute(&bin).context(|| format!("cannot resolve {}", bin.display()));
+    }
     let mut cmd = Command::new(cargo());
     cmd.arg("build");
     if release {
         cmd.arg("--release");
     }
-    cmd.args(["-p", "cairn-cli", "--bin", "cairn"]).current_dir(workspace_root());
-    let status = cmd.status().context(|| "cannot run `cargo build`".to_owned())?;
+    cmd.args(["-p", "cairn-cli", "--bin", "cairn"])
+        .current_dir(workspace_root());
+    let status = cmd
+        .status()
+        .context(|| "cannot run `cargo build`".to_owned())?;
     if !status.success() {
         return Err(format!("building cairn failed ({})", describe(status)).into());
     }
@@ -112,7 +130,10 @@ pub fn cargo_test(args: &[String]) -> Result<()> {
         Ok(())
     } else {
         // cargo has said what failed; just pass its exit code on.
-        Err(Error { code: status.code().unwrap_or(1), message: String::new() })
+        Err(Error {
+            code: status.code().unwrap_or(1),
+            message: String::new(),
+        })
     }
 }
 
@@ -129,13 +150,19 @@ pub fn describe(status: ExitStatus) -> String {
 /// Whether `name` is an executable file in a directory of `PATH`.
 pub fn on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|candidate| candidate.is_file())
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
 }
 
 /// "12.3 ms" below one second, "1.234 s" above.
 pub fn fmt_duration(d: Duration) -> String {
     let secs = d.as_secs_f64();
-    if secs < 1.0 { format!("{:.1} ms", secs * 1000.0) } else { format!("{secs:.3} s") }
+    if secs < 1.0 {
+        format!("{:.1} ms", secs * 1000.0)
+    } else {
+        format!("{secs:.3} s")
+    }
 }
 
 /// "1.0 GiB", "64.0 MiB", "12.5 KiB", "312 B".
@@ -158,7 +185,7 @@ pub fn fmt_count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -195,6 +222,9 @@ mod tests {
     fn medians() {
         let ms = Duration::from_millis;
         assert_eq!(median(&[ms(3), ms(1), ms(2)]), ms(2));
-        assert_eq!(median(&[ms(4), ms(1), ms(2), ms(3)]), Duration::from_micros(2500));
+        assert_eq!(
+            median(&[ms(4), ms(1), ms(2), ms(3)]),
+            Duration::from_micros(2500)
+        );
     }
 }

@@ -1,0 +1,432 @@
+//! `cargo xtask demo`: the data workflow, start to end, in a throw-away git repository with a
+//! seeded fraud-detection-like data set. Every step's exit code is checked.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+use crate::rng::Rng;
+use crate::util::{Context, Result, build_cairn, describe, fmt_bytes, fmt_count};
+
+const SEED: u64 = 0xCA1B_2025;
+const ROWS: u64 = 5_000;
+const CSV: &str = "data/transactions.csv";
+const IMAGES: &str = "data/images";
+
+/// The environment of every git and cairn command of the demo: a fixed identity, and no global
+/// or system git configuration (so that, say, `commit.gpgsign` on the host cannot break it).
+const GIT_ENV: [(&str, &str); 6] = [
+    ("GIT_CONFIG_GLOBAL", "/dev/null"),
+    ("GIT_CONFIG_NOSYSTEM", "1"),
+    ("GIT_AUTHOR_NAME", "Cairn Demo"),
+    ("GIT_AUTHOR_EMAIL", "demo@example.invalid"),
+    ("GIT_COMMITTER_NAME", "Cairn Demo"),
+    ("GIT_COMMITTER_EMAIL", "demo@example.invalid"),
+];
+
+pub fn run(keep: bool) -> Result<()> {
+    let cairn = build_cairn(false)?;
+    let tmp = tempfile::Builder::new()
+        .prefix("cairn-demo-")
+        .tempdir()
+        .context(|| "cannot create a temporary directory".to_owned())?;
+    let mut demo = Demo {
+        dir: tmp.path().to_path_buf(),
+        cairn,
+        steps: 0,
+        cairn_runs: 0,
+    };
+    println!("demo repository: {}", demo.dir.display());
+
+    let started = Instant::now();
+    let result = demo.script();
+    if result.is_ok() {
+        println!("\n## summary\n");
+        println!(
+            "{} steps ({} cairn commands) ran with the expected exit codes in {:.1} s:",
+            demo.steps,
+            demo.cairn_runs,
+            started.elapsed().as_secs_f64()
+        );
+        println!("- {CSV} and {IMAGES}/ are tracked by cairn.lock; git holds none of their bytes");
+        println!(
+            "- `status --check` exited 1 after the edits, 0 once `checkout --force` undid them"
+        );
+        println!("- `checkout --rev HEAD~1` brought back the first table, `checkout` the second");
+        println!("- gc dropped what no lock refers to, and fsck found the store intact");
+    }
+    let _ = std::io::stdout().flush();
+    if keep {
+        let kept = tmp.keep();
+        println!("\nkept the demo repository at {}", kept.display());
+    } else if result.is_err() {
+        eprintln!("(rerun with `cargo xtask demo --keep` to look at the repository afterwards)");
+    }
+    result
+}
+
+struct Demo {
+    dir: PathBuf,
+    cairn: PathBuf,
+    steps: u32,
+    cairn_runs: u32,
+}
+
+impl Demo {
+    fn script(&mut self) -> Result<()> {
+        self.heading("a git repository with a seeded data set");
+        self.git(&["init", "-q", "-b", "main"], 0)?;
+        self.quiet_git(&["config", "user.name", "Cairn Demo"])?;
+        self.quiet_git(&["config", "user.email", "demo@example.invalid"])?;
+        let mut rng = Rng::new(SEED);
+        let v1 = transactions(&mut rng, 1, ROWS, true);
+        self.write(CSV, v1.as_bytes())?;
+        let (images, image_bytes) = self.write_images(&mut rng)?;
+        println!(
+            "generated {CSV} ({} rows, {}) and {IMAGES}/ ({images} images, {}) from seed {SEED:#x}",
+            fmt_count(ROWS),
+            fmt_bytes(v1.len() as u64),
+            fmt_bytes(image_bytes),
+        );
+
+        self.heading("start tracking the data");
+        self.cairn(&["init"], 0)?;
+        self.cairn(&["data", "add", CSV, IMAGES], 0)?;
+        self.commit("track data")?;
+        self.check_git_does_not_hold_data()?;
+        self.cairn(&["data", "status"], 0)?;
+
+        self.heading("change the workspace: append rows, delete an image, add an image");
+        let mut appended = v1.clone();
+        appended.push_str(&transactions(&mut rng, ROWS + 1, 250, false));
+        self.write(CSV, appended.as_bytes())?;
+        let deleted = format!("{IMAGES}/train/dog/dog_0007.pgm");
+        std::fs::remove_file(self.dir.join(&deleted))
+            .context(|| format!("cannot delete {deleted}"))?;
+        let added = format!("{IMAGES}/val/cat/cat_0100.pgm");
+        self.write(&added, &pgm(&mut rng))?;
+        println!("appended 250 rows to {CSV}, deleted {deleted}, added {added}");
+        self.cairn(&["data", "status"], 0)?;
+        self.cairn(&["data", "status", "--check"], 1)?;
+        println!("(exit 1, as expected: the workspace differs from cairn.lock)");
+
+        self.heading("throw the changes away");
+        self.cairn(&["data", "checkout", "--force"], 0)?;
+        self.cairn(&["data", "status", "--check"], 0)?;
+        self.expect_content(CSV, v1.as_bytes(), "the first version")?;
+        self.expect_exists(&deleted, true)?;
+        self.expect_exists(&added, false)?;
+        println!("(exit 0: {CSV} and {IMAGES}/ match cairn.lock again)");
+
+        self.heading("a second version of the table");
+        let mut v2 = v1.clone();
+        v2.push_str(&transactions(&mut Rng::new(SEED ^ 2), ROWS + 1, 500, false));
+        self.write(CSV, v2.as_bytes())?;
+        println!(
+            "appended 500 new rows to {CSV} ({} rows now)",
+            fmt_count(ROWS + 500)
+        );
+        self.cairn(&["data", "add", CSV], 0)?;
+        self.commit("more transactions")?;
+
+        self.heading("travel back one commit, and return");
+        self.cairn(&["data", "checkout", "--rev", "HEAD~1"], 0)?;
+        self.cairn(&["data", "status"], 0)?;
+        self.expect_content(CSV, v1.as_bytes(), "the first version")?;
+        println!(
+            "({CSV} is the first version again: {} rows)",
+            fmt_count(ROWS)
+        );
+        self.cairn(&["data", "checkout"], 0)?;
+        self.expect_content(CSV, v2.as_bytes(), "the second version")?;
+        self.cairn(&["data", "status", "--check"], 0)?;
+        println!(
+            "({CSV} is the second version again: {} rows)",
+            fmt_count(ROWS + 500)
+        );
+
+        self.heading("look after the store");
+        self.cairn(&["data", "ls"], 0)?;
+        self.cairn(&["data", "gc", "--dry-run"], 0)?;
+        self.cairn(&["data", "gc"], 0)?;
+        self.cairn(&["data", "fsck"], 0)?;
+        Ok(())
+    }
+
+    fn heading(&self, title: &str) {
+        println!("\n## {title}\n");
+    }
+
+    /// Runs `cairn ARGS` in the repository, output streamed through, and checks its exit code.
+    fn cairn(&mut self, args: &[&str], expect: i32) -> Result<()> {
+        self.cairn_runs += 1;
+        let mut cmd = Command::new(&self.cairn);
+        cmd.args(args);
+        self.step(&format!("cairn {}", shell_words(args)), cmd, expect)
+    }
+
+    /// Runs `git ARGS` in the repository, output streamed through, and checks its exit code.
+    fn git(&mut self, args: &[&str], expect: i32) -> Result<()> {
+        let mut cmd = Command::new("git");
+        cmd.args(args);
+        self.step(&format!("git {}", shell_words(args)), cmd, expect)
+    }
+
+    /// `git add -A && git commit -m MESSAGE`, shown as one step.
+    fn commit(&mut self, message: &str) -> Result<()> {
+        let shown = format!("git add -A && git commit -q -m {}", shell_word(message));
+        println!("$ {shown}");
+        self.steps += 1;
+        let mut add = Command::new("git");
+        add.args(["add", "-A"]);
+        self.run_checked(&shown, add, 0)?;
+        let mut commit = Command::new("git");
+        commit.args(["commit", "-q", "-m", message]);
+        self.run_checked(&shown, commit, 0)
+    }
+
+    fn step(&mut self, shown: &str, cmd: Command, expect: i32) -> Result<()> {
+        println!("$ {shown}");
+        self.steps += 1;
+        self.run_checked(shown, cmd, expect)
+    }
+
+    fn run_checked(&self, shown: &str, mut cmd: Command, expect: i32) -> Result<()> {
+        cmd.current_dir(&self.dir).envs(GIT_ENV);
+        // Let what we printed so far come out before the child's output.
+        let _ = std::io::stdout().flush();
+        let status = cmd
+            .status()
+            .context(|| format!("step {} `{shown}`: cannot run", self.steps))?;
+        if status.code() != Some(expect) {
+            return Err(format!(
+                "step {} `{shown}` failed: {}, expected exit code {expect}",
+                self.steps,
+                describe(status)
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Git set-up that is not worth showing.
+    fn quiet_git(&self, args: &[&str]) -> Result<()> {
+        let output = Command::new("git")
+            .args(args)
+            .current_dir(&self.dir)
+            .envs(GIT_ENV)
+            .output()
+            .context(|| format!("cannot run `git {}`", shell_words(args)))?;
+        if !output.status.success() {
+            return Err(format!(
+                "`git {}` failed ({}): {}",
+                shell_words(args),
+                describe(output.status),
+                String::from_utf8_lossy(&output.stderr).trim()
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    /// The data must be ignored by git: only cairn's small files are committed.
+    fn check_git_does_not_hold_data(&mut self) -> Result<()> {
+        println!("$ git ls-files");
+        self.steps += 1;
+        let output = Command::new("git")
+            .args(["ls-files"])
+            .current_dir(&self.dir)
+            .envs(GIT_ENV)
+            .output()
+            .context(|| "cannot run `git ls-files`".to_owned())?;
+        let listing = String::from_utf8_lossy(&output.stdout);
+        print!("{listing}");
+        if let Some(path) = listing
+            .lines()
+            .find(|path| *path == CSV || path.starts_with(&format!("{IMAGES}/")))
+        {
+            return Err(format!(
+                "step {} `git ls-files`: git tracks {path}; `cairn data add` should have made \
+                 git ignore the data",
+                self.steps
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    fn write(&self, rel: &str, contents: &[u8]) -> Result<()> {
+        let path = self.dir.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::write(&path, contents).context(|| format!("cannot write {}", path.display()))
+    }
+
+    /// 50 small greyscale PGM images in `train/{cat,dog}` and `val/{cat,dog}`.
+    fn write_images(&self, rng: &mut Rng) -> Result<(u32, u64)> {
+        let mut count = 0;
+        let mut bytes = 0;
+        for (split, per_class) in [("train", 18), ("val", 7)] {
+            for class in ["cat", "dog"] {
+                for i in 1..=per_class {
+                    let image = pgm(rng);
+                    bytes += image.len() as u64;
+                    count += 1;
+                    self.write(
+                        &format!("{IMAGES}/{split}/{class}/{class}_{i:04}.pgm"),
+                        &image,
+                    )?;
+                }
+            }
+        }
+        Ok((count, bytes))
+    }
+
+    fn expect_content(&self, rel: &str, expected: &[u8], which: &str) -> Result<()> {
+        let actual = std::fs::read(self.dir.join(rel)).context(|| format!("cannot read {rel}"))?;
+        if actual != expected {
+            return Err(format!(
+                "after step {}: {rel} should be {which} ({}) but is {} of other content",
+                self.steps,
+                fmt_bytes(expected.len() as u64),
+                fmt_bytes(actual.len() as u64),
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    fn expect_exists(&self, rel: &str, exists: bool) -> Result<()> {
+        if self.dir.join(rel).exists() != exists {
+            let should = if exists {
+                "should exist but does not"
+            } else {
+                "should be gone"
+            };
+            return Err(format!("after step {}: {rel} {should}", self.steps).into());
+        }
+        Ok(())
+    }
+}
+
+const CATEGORIES: [&str; 10] = [
+    "grocery",
+    "restaurant",
+    "fuel",
+    "online_retail",
+    "travel",
+    "electronics",
+    "pharmacy",
+    "entertainment",
+    "utilities",
+    "cash_advance",
+];
+
+/// `n` rows of transactions numbered from `first`, with a header line if asked. Fraud is rare
+/// and more likely at night, for risky categories and for large amounts.
+fn transactions(rng: &mut Rng, first: u64, n: u64, header: bool) -> String {
+    let mut out = String::with_capacity(n as usize * 48);
+    if header {
+        out.push_str("transaction_id,customer_id,amount,merchant_category,hour,is_fraud\n");
+    }
+    for id in first..first + n {
+        let customer = rng.between(1, 800);
+        let amount = (3.4 + 1.1 * rng.normal()).exp().clamp(0.5, 9_999.0);
+        let category = *rng.pick(&CATEGORIES);
+        let hour = if rng.unit() < 0.85 {
+            rng.between(7, 22)
+        } else {
+            rng.below(24)
+        };
+        let mut p_fraud = 0.008;
+        if hour < 6 {
+            p_fraud *= 4.0;
+        }
+        if matches!(category, "online_retail" | "electronics" | "cash_advance") {
+            p_fraud *= 3.0;
+        }
+        if amount > 500.0 {
+            p_fraud *= 3.0;
+        }
+        let is_fraud = u8::from(rng.unit() < p_fraud);
+        out.push_str(&format!(
+            "T{id:07},C{customer:05},{amount:.2},{category},{hour},{is_fraud}\n"
+        ));
+    }
+    out
+}
+
+/// A small binary greyscale image (PGM, 24–64 pixels a side): a gradient with noise.
+fn pgm(rng: &mut Rng) -> Vec<u8> {
+    let width = rng.between(24, 64) as usize;
+    let height = rng.between(24, 64) as usize;
+    let mut out = format!("P5\n{width} {height}\n255\n").into_bytes();
+    let phase = rng.below(256) as usize;
+    for y in 0..height {
+        for x in 0..width {
+            let base = (x * 255 / width + y * 128 / height + phase) % 256;
+            let noise = rng.below(32) as usize;
+            out.push(((base + noise) % 256) as u8);
+        }
+    }
+    out
+}
+
+fn shell_words(args: &[&str]) -> String {
+    args.iter()
+        .map(|arg| shell_word(arg))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./~=:@%+,".contains(c));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("\"{}\"", word.replace('"', "\\\""))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transactions_are_seeded_and_well_formed() {
+        let a = transactions(&mut Rng::new(1), 1, 100, true);
+        let b = transactions(&mut Rng::new(1), 1, 100, true);
+        assert_eq!(a, b);
+        let lines: Vec<&str> = a.lines().collect();
+        assert_eq!(lines.len(), 101);
+        assert!(lines[1..].iter().all(|line| line.split(',').count() == 6));
+        assert!(lines[1].starts_with("T0000001,C"));
+    }
+
+    #[test]
+    fn pgm_header_matches_size() {
+        let image = pgm(&mut Rng::new(3));
+        let text = String::from_utf8_lossy(&image[..16]).to_string();
+        let mut parts = text.split_whitespace();
+        assert_eq!(parts.next(), Some("P5"));
+        let w: usize = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+        let h: usize = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+        let header = format!("P5\n{w} {h}\n255\n").len();
+        assert_eq!(image.len(), header + w * h);
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(
+            shell_words(&["data", "checkout", "--rev", "HEAD~1"]),
+            "data checkout --rev HEAD~1"
+        );
+        assert_eq!(shell_word("track data"), "\"track data\"");
+    }
+}
