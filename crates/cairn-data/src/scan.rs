@@ -168,7 +168,7 @@ fn walk<'s>(
         } else {
             format!("{prefix}/{name}")
         };
-        if let Err(e) = RelPath::new(rel.as_str()) {
+        if let Err(e) = RelPath::check(&rel) {
             return fail(DataError::BadPath(e));
         }
         let meta = match entry.metadata() {
@@ -283,8 +283,28 @@ pub(crate) fn digest_all<'a>(
     digester: &Digester,
     files: &'a [WsFile],
 ) -> Result<Vec<(&'a WsFile, Digest)>, DataError> {
+    // Files and cache rows are both sorted by path: one merge pass instead of a lookup each;
+    // only the files the cache cannot vouch for are hashed, in parallel.
+    let mut rows = digester.cache.iter().peekable();
+    let cached: Vec<Option<Digest>> = files
+        .iter()
+        .map(|f| {
+            if let Some(d) = f.store_link {
+                return Some(d);
+            }
+            while rows.next_if(|(path, _)| *path < f.rel.as_str()).is_some() {}
+            match rows.peek() {
+                Some((path, row)) if *path == f.rel => row.digest_if_fresh(&f.stat),
+                _ => None,
+            }
+        })
+        .collect();
     files
         .par_iter()
-        .map(|f| digester.digest(f).map(|d| (f, d)))
+        .zip(cached)
+        .map(|(f, hit)| match hit {
+            Some(d) => Ok((f, d)),
+            None => digester.digest(f).map(|d| (f, d)),
+        })
         .collect()
 }

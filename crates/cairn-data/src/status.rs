@@ -134,7 +134,7 @@ fn entry_status(
             let digests = scan::digest_all(&digester, &files)?;
             // Fast path: the manifest the workspace would give hashes to the locked digest, so
             // nothing differs and the locked manifest need not even be read.
-            if sel.only.is_none() && workspace_manifest(&digests).digest() == sel.entry.digest {
+            if sel.only.is_none() && workspace_manifest_digest(&digests) == sel.entry.digest {
                 return Ok((status, digester.into_hashed()));
             }
             let manifest = match load_manifest(store, sel.path, &sel.entry.digest) {
@@ -200,23 +200,14 @@ pub(crate) fn load_manifest(
     })
 }
 
-/// The manifest of the workspace files as they are. Linked files (whose executable bit is the
-/// store's) count as not executable; if the lock says otherwise, the slow path sorts it out.
-fn workspace_manifest(digests: &[(&WsFile, Digest)]) -> Manifest {
-    let entries = digests
-        .iter()
-        .filter_map(|(f, d)| {
-            let path = RelPath::new(f.rel.as_str()).ok()?;
-            let executable = f.store_link.is_none() && !f.shared && f.executable;
-            Some(cairn_store::ManifestEntry {
-                path,
-                digest: *d,
-                size: f.stat.size,
-                executable,
-            })
-        })
-        .collect();
-    Manifest::new(entries)
+/// The digest of the manifest of the workspace files as they are (sorted by the scan).
+/// Linked files (whose executable bit is the store's) count as not executable; if the lock
+/// says otherwise, the slow path sorts it out.
+fn workspace_manifest_digest(digests: &[(&WsFile, Digest)]) -> Digest {
+    Manifest::digest_of(digests.iter().map(|(f, d)| {
+        let executable = f.store_link.is_none() && !f.shared && f.executable;
+        (f.rel.as_str(), d, f.stat.size, executable)
+    }))
 }
 
 fn cache_rows(project: &Project, path: &RelPath) -> Result<cairn_store::CacheRows, DataError> {

@@ -22,9 +22,15 @@ pub struct RelPathError {
 impl RelPath {
     pub fn new(path: impl Into<String>) -> Result<Self, RelPathError> {
         let path = path.into();
+        Self::check(&path)?;
+        Ok(Self(path))
+    }
+
+    /// Checks that `path` is valid without taking ownership of it.
+    pub fn check(path: &str) -> Result<(), RelPathError> {
         let fail = |reason| {
             Err(RelPathError {
-                path: path.clone(),
+                path: path.to_string(),
                 reason,
             })
         };
@@ -59,7 +65,7 @@ impl RelPath {
                 _ => {}
             }
         }
-        Ok(Self(path))
+        Ok(())
     }
 
     /// Builds a path from the components of a relative [`Path`].

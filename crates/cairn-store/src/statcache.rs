@@ -110,6 +110,13 @@ impl CacheRows {
         self.rows.len()
     }
 
+    /// The rows in ascending path order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &CachedStat)> {
+        self.rows
+            .iter()
+            .map(|(s, e, c)| (&self.arena[*s as usize..*e as usize], c))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
