@@ -2,7 +2,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use cairn_core::{DataEntry, EntryKind, Project};
-use cairn_store::{Manifest, ManifestEntry, Progress, RelPath, Store, WriteGuard, now_ns};
+use cairn_store::{Manifest, ManifestEntry, Progress, RelPath, Store, now_ns};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -99,10 +99,7 @@ pub fn add(
         targets.push(Target { path, dir, files });
     }
 
-    let _guard = WriteGuard::acquire(store.dir(), progress).map_err(|source| DataError::Guard {
-        path: store.dir().join("lock"),
-        source,
-    })?;
+    let _guard = crate::write_guard(&store, progress)?;
     store.clean_tmp()?;
     // Read the lock under the guard: another process may just have changed it.
     let mut lock = project.read_lock()?;

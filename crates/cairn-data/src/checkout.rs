@@ -4,7 +4,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
 use cairn_core::{EntryKind, LOCK_FILE, Lock, Project};
-use cairn_store::{Digest, FileStat, Progress, RelPath, Store, WriteGuard, now_ns};
+use cairn_store::{Digest, FileStat, Progress, RelPath, Store, now_ns};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -79,10 +79,7 @@ pub fn checkout(
     } = options;
     let store = project.store()?;
     // The lock is read under the write lock: a concurrent add may be about to replace it.
-    let _guard = WriteGuard::acquire(store.dir(), progress).map_err(|source| DataError::Guard {
-        path: store.dir().join("lock"),
-        source,
-    })?;
+    let _guard = crate::write_guard(&store, progress)?;
     let lock = match rev {
         None => project.read_lock()?,
         Some(rev) => lock_at(project, rev)?,

@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use cairn_core::{EntryKind, Project};
-use cairn_store::{Digest, Manifest, Progress, StoreError, WriteGuard};
+use cairn_store::{Digest, Manifest, Progress, StoreError};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -44,12 +44,7 @@ pub fn fsck(
     let FsckOptions { remove_corrupt } = options;
     let store = project.store()?;
     let _guard = if *remove_corrupt {
-        Some(
-            WriteGuard::acquire(store.dir(), progress).map_err(|source| DataError::Guard {
-                path: store.dir().join("lock"),
-                source,
-            })?,
-        )
+        Some(crate::write_guard(&store, progress)?)
     } else {
         None
     };

@@ -1,7 +1,7 @@
 use std::collections::HashSet;
 
 use cairn_core::{EntryKind, LOCK_FILE, Lock, Project};
-use cairn_store::{Digest, Manifest, Progress, StoreError, WriteGuard};
+use cairn_store::{Digest, Manifest, Progress, StoreError};
 use serde::Serialize;
 
 use crate::DataError;
@@ -56,10 +56,7 @@ pub fn gc(
         dry_run,
     } = options;
     let store = project.store()?;
-    let _guard = WriteGuard::acquire(store.dir(), progress).map_err(|source| DataError::Guard {
-        path: store.dir().join("lock"),
-        source,
-    })?;
+    let _guard = crate::write_guard(&store, progress)?;
     let temp_files_removed = if *dry_run { 0 } else { store.clean_tmp()? };
 
     let mut locks = vec![project.read_lock()?];

@@ -22,3 +22,14 @@ pub use fsck::{CorruptObject, FsckOptions, FsckOutcome, fsck};
 pub use gc::{GcOptions, GcOutcome, RemovedObject, SkippedLock, gc};
 pub use ls::{LsEntry, LsOptions, LsOutcome, ls};
 pub use status::{EntryState, EntryStatus, StatusOptions, StatusOutcome, status};
+
+/// Takes the project's write lock, reporting a wait through `progress`.
+fn write_guard(
+    store: &cairn_store::Store,
+    progress: &dyn cairn_store::Progress,
+) -> Result<cairn_store::WriteGuard, DataError> {
+    cairn_store::WriteGuard::acquire(store.dir(), progress).map_err(|source| DataError::Guard {
+        path: store.dir().join("lock"),
+        source,
+    })
+}
