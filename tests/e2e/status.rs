@@ -62,3 +62,89 @@ fn status_notices_same_size_edits() {
     p.write("a.csv", "5678\n");
     p.cairn(&["data", "status", "--check"]).code(1);
 }
+
+/// Files older than the racily-clean window let status trust a snapshot of the directory's
+/// stat data; every kind of change must still be seen through it.
+#[test]
+fn status_sees_changes_behind_a_directory_snapshot() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::time::{Duration, SystemTime};
+    let p = Project::new();
+    p.tree("data", 30, 11);
+    let old = SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000);
+    let age = |rel: &str, t: SystemTime| {
+        let f = std::fs::File::options()
+            .write(true)
+            .open(p.path(rel))
+            .unwrap();
+        f.set_modified(t).unwrap();
+    };
+    let all: Vec<String> = (0..30)
+        .map(|i| format!("data/d{}/f{i}.bin", i % 7))
+        .collect();
+    for f in &all {
+        age(f, old);
+    }
+    p.cairn(&["data", "add", "data"]).ok();
+    // Twice: the first run may record the snapshot, the second uses it.
+    p.cairn(&["data", "status", "--check"]).ok();
+    p.cairn(&["data", "status", "--check"]).ok();
+    let snapshots = std::process::Command::new("python3")
+        .arg("-c")
+        .arg("import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from dir_snapshot').fetchone()[0])")
+        .arg(p.path(".cairn/cairn.db"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&snapshots.stdout).trim(),
+        "1",
+        "the snapshot path is exercised"
+    );
+
+    // Same size, older-looking but different mtime.
+    let before = p.read("data/d1/f1.bin");
+    let mut changed = before.clone();
+    changed[0] ^= 0xff;
+    std::fs::write(p.path("data/d1/f1.bin"), &changed).unwrap();
+    age("data/d1/f1.bin", old + Duration::from_secs(60));
+    let doc = p.json(&["data", "status"], 0);
+    assert_eq!(
+        doc["entries"][0]["modified"],
+        serde_json::json!(["data/d1/f1.bin"])
+    );
+    std::fs::write(p.path("data/d1/f1.bin"), &before).unwrap();
+    age("data/d1/f1.bin", old);
+    p.cairn(&["data", "status", "--check"]).ok();
+
+    std::fs::set_permissions(
+        p.path("data/d2/f2.bin"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let doc = p.json(&["data", "status"], 0);
+    assert_eq!(
+        doc["entries"][0]["modified"],
+        serde_json::json!(["data/d2/f2.bin"])
+    );
+    std::fs::set_permissions(
+        p.path("data/d2/f2.bin"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+
+    p.write("data/d0/extra.bin", "x");
+    age("data/d0/extra.bin", old);
+    let doc = p.json(&["data", "status"], 0);
+    assert_eq!(
+        doc["entries"][0]["added"],
+        serde_json::json!(["data/d0/extra.bin"])
+    );
+    std::fs::remove_file(p.path("data/d0/extra.bin")).unwrap();
+
+    std::fs::remove_file(p.path("data/d3/f3.bin")).unwrap();
+    let doc = p.json(&["data", "status"], 0);
+    assert_eq!(
+        doc["entries"][0]["removed"],
+        serde_json::json!(["data/d3/f3.bin"])
+    );
+}

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use cairn_core::{DataEntry, EntryKind, Project};
-use cairn_store::{Manifest, ManifestEntry, Progress, RelPath, Store, now_ns};
+use cairn_store::{Manifest, ManifestEntry, Progress, RelPath, StatCache, Store, now_ns};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -134,6 +134,7 @@ pub fn add(
     let mut entries = Vec::new();
     let mut any_stored = false;
     let mut stat_rows = Vec::new();
+    let mut snapshots = Vec::new();
     for target in &targets {
         let digester = Digester::load(&target.path, target.dir, &cache)?;
         // Files linked into the store (hardlink or symlink mode) carry the object's mode, not
@@ -207,6 +208,17 @@ pub fn add(
             let manifest = Manifest::new(stored);
             let bytes = manifest.to_bytes();
             let put = store.put_bytes(&bytes)?;
+            if !target
+                .files
+                .iter()
+                .any(|f| StatCache::is_racy(f.stat.mtime_ns, started))
+            {
+                snapshots.push((
+                    target.path.to_string(),
+                    put.digest,
+                    scan::stat_digest(&target.files),
+                ));
+            }
             if put.stored {
                 new_objects += 1;
                 new_bytes += put.size;
@@ -249,6 +261,9 @@ pub fn add(
     progress.finish();
 
     cache.record(&stat_rows, started)?;
+    for (path, manifest, stat_digest) in &snapshots {
+        cache.record_snapshot(path, manifest, stat_digest, started)?;
+    }
     let lock_written =
         entries.iter().any(|e| e.change != Change::Unchanged) || !project.lock_path().exists();
     // The objects must be durable before a lock that refers to them replaces the old one.

@@ -308,3 +308,24 @@ pub(crate) fn digest_all<'a>(
         })
         .collect()
 }
+
+/// A digest of the stat data of `files` (sorted by path): equal digests mean no file was
+/// added, removed, replaced, resized, touched or had its mode changed.
+pub(crate) fn stat_digest(files: &[WsFile]) -> Digest {
+    let mut buf = Vec::with_capacity(files.len() * 64);
+    for f in files {
+        buf.extend_from_slice(f.rel.as_bytes());
+        buf.push(0);
+        buf.extend_from_slice(&f.stat.size.to_le_bytes());
+        buf.extend_from_slice(&f.stat.mtime_ns.to_le_bytes());
+        buf.extend_from_slice(&f.stat.inode.to_le_bytes());
+        let flags = u8::from(f.executable)
+            | (u8::from(f.shared) << 1)
+            | (u8::from(f.store_link.is_some()) << 2);
+        buf.push(flags);
+        if let Some(d) = &f.store_link {
+            buf.extend_from_slice(d.as_bytes());
+        }
+    }
+    Digest::of(&buf)
+}

@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use cairn_core::{EntryKind, Project};
-use cairn_store::{Digest, Manifest, RelPath, Store, StoreError, now_ns};
+use cairn_store::{Digest, Manifest, RelPath, StatCache, Store, StoreError, now_ns};
 use serde::Serialize;
 
 use crate::DataError;
@@ -56,7 +56,7 @@ pub fn status(project: &Project, options: &StatusOptions) -> Result<StatusOutcom
     let mut entries = Vec::new();
     let mut refreshed = Vec::new();
     for sel in &selected {
-        let (status, hashed) = entry_status(project, &store, &cache, sel)?;
+        let (status, hashed) = entry_status(project, &store, &cache, sel, started)?;
         entries.push(status);
         refreshed.extend(hashed);
     }
@@ -72,8 +72,9 @@ type Hashed = Vec<(String, cairn_store::FileStat, Digest)>;
 fn entry_status(
     project: &Project,
     store: &Store,
-    cache: &cairn_store::StatCache,
+    cache: &StatCache,
     sel: &Selected<'_>,
+    started: i64,
 ) -> Result<(EntryStatus, Hashed), DataError> {
     let abs = sel.path.to_path(project.root());
     let mut status = EntryStatus {
@@ -121,20 +122,37 @@ fn entry_status(
                 }
                 WsNode::Dir => {}
             }
-            // Walk the directory and load the cache rows at the same time.
-            let (files, cached) = rayon::join(
-                || scan::scan_dir(store, &abs),
-                || cache_rows(project, sel.path),
-            );
-            let files: Vec<WsFile> = files?
+            let files: Vec<WsFile> = scan::scan_dir(store, &abs)?
                 .into_iter()
                 .filter(|f| sel.includes(&f.rel))
                 .collect();
-            let digester = Digester::new(sel.path, cached?);
+            // Fastest path: the files' stat data is exactly what it was when this directory
+            // last matched the locked manifest (no cache rows to load, nothing to hash).
+            let stat_digest = sel.only.is_none().then(|| scan::stat_digest(&files));
+            if let Some(stat_digest) = stat_digest
+                && cache.snapshot(sel.path.as_str())? == Some((sel.entry.digest, stat_digest))
+            {
+                return Ok((status, Vec::new()));
+            }
+            let digester = Digester::load(sel.path, true, cache)?;
             let digests = scan::digest_all(&digester, &files)?;
             // Fast path: the manifest the workspace would give hashes to the locked digest, so
             // nothing differs and the locked manifest need not even be read.
-            if sel.only.is_none() && workspace_manifest_digest(&digests) == sel.entry.digest {
+            if let Some(stat_digest) = stat_digest
+                && workspace_manifest_digest(&digests) == sel.entry.digest
+            {
+                if !files
+                    .iter()
+                    .any(|f| StatCache::is_racy(f.stat.mtime_ns, started))
+                {
+                    // Best effort, like the cache rows: it only saves time.
+                    let _ = cache.record_snapshot(
+                        sel.path.as_str(),
+                        &sel.entry.digest,
+                        &stat_digest,
+                        started,
+                    );
+                }
                 return Ok((status, digester.into_hashed()));
             }
             let manifest = match load_manifest(store, sel.path, &sel.entry.digest) {
@@ -208,9 +226,4 @@ fn workspace_manifest_digest(digests: &[(&WsFile, Digest)]) -> Digest {
         let executable = f.store_link.is_none() && !f.shared && f.executable;
         (f.rel.as_str(), d, f.stat.size, executable)
     }))
-}
-
-fn cache_rows(project: &Project, path: &RelPath) -> Result<cairn_store::CacheRows, DataError> {
-    // A second connection, so that loading runs in parallel with the directory walk.
-    Ok(project.stat_cache()?.load_under(path.as_str())?)
 }

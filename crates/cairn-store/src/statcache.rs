@@ -13,7 +13,7 @@ use crate::Digest;
 const RACY_WINDOW: Duration = Duration::from_secs(1);
 
 /// The schema version of `.cairn/cairn.db` (SQLite `user_version`).
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// What cairn compares to decide that a file is unchanged without reading it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,11 +48,7 @@ pub struct CachedStat {
 impl CachedStat {
     /// The cached digest, if the file's current stat data proves it still applies.
     pub fn digest_if_fresh(&self, current: &FileStat) -> Option<Digest> {
-        let safe = self
-            .stat
-            .mtime_ns
-            .saturating_add(RACY_WINDOW.as_nanos() as i64)
-            < self.recorded_ns;
+        let safe = !StatCache::is_racy(self.stat.mtime_ns, self.recorded_ns);
         (safe && self.stat == *current).then_some(self.digest)
     }
 }
@@ -158,20 +154,29 @@ impl StatCache {
                 supported: SCHEMA_VERSION,
             });
         }
-        if version < SCHEMA_VERSION {
-            conn.execute_batch(
-                "BEGIN IMMEDIATE;
-                 CREATE TABLE IF NOT EXISTS stat_cache (
-                     path TEXT PRIMARY KEY NOT NULL,
-                     size INTEGER NOT NULL,
-                     mtime_ns INTEGER NOT NULL,
-                     inode INTEGER NOT NULL,
-                     digest BLOB NOT NULL,
-                     recorded_ns INTEGER NOT NULL
-                 ) WITHOUT ROWID;
-                 PRAGMA user_version = 1;
-                 COMMIT;",
-            )
+        // Migrations, each in its own transaction: 1 added the stat cache, 2 the directory
+        // snapshots.
+        let migrations = [
+            "CREATE TABLE IF NOT EXISTS stat_cache (
+                 path TEXT PRIMARY KEY NOT NULL,
+                 size INTEGER NOT NULL,
+                 mtime_ns INTEGER NOT NULL,
+                 inode INTEGER NOT NULL,
+                 digest BLOB NOT NULL,
+                 recorded_ns INTEGER NOT NULL
+             ) WITHOUT ROWID;",
+            "CREATE TABLE IF NOT EXISTS dir_snapshot (
+                 path TEXT PRIMARY KEY NOT NULL,
+                 manifest BLOB NOT NULL,
+                 stat_digest BLOB NOT NULL,
+                 recorded_ns INTEGER NOT NULL
+             ) WITHOUT ROWID;",
+        ];
+        for (i, sql) in migrations.iter().enumerate().skip(version.max(0) as usize) {
+            conn.execute_batch(&format!(
+                "BEGIN IMMEDIATE; {sql} PRAGMA user_version = {}; COMMIT;",
+                i + 1
+            ))
             .map_err(err)?;
         }
         Ok(Self {
@@ -220,6 +225,55 @@ impl StatCache {
             out.push(rel, cached);
         }
         Ok(out)
+    }
+
+    /// The snapshot of a tracked directory: the manifest it matched and the digest of its
+    /// files' stat data at that time.
+    pub fn snapshot(&self, dir: &str) -> Result<Option<(Digest, Digest)>, StatCacheError> {
+        self.conn
+            .prepare_cached("SELECT manifest, stat_digest FROM dir_snapshot WHERE path = ?1")
+            .and_then(|mut stmt| {
+                stmt.query_row([dir], |row| {
+                    let a: [u8; 32] = row.get(0)?;
+                    let b: [u8; 32] = row.get(1)?;
+                    Ok((Digest::from_bytes(a), Digest::from_bytes(b)))
+                })
+                .optional()
+            })
+            .map_err(self.err())
+    }
+
+    /// Records that directory `dir`, with files whose stat data hashes to `stat_digest`,
+    /// matched `manifest`. Only for files that were all older than the racy window at
+    /// `recorded_ns` (see [`StatCache::is_racy`]).
+    pub fn record_snapshot(
+        &self,
+        dir: &str,
+        manifest: &Digest,
+        stat_digest: &Digest,
+        recorded_ns: i64,
+    ) -> Result<(), StatCacheError> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO dir_snapshot (path, manifest, stat_digest, recorded_ns)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    dir,
+                    &manifest.as_bytes()[..],
+                    &stat_digest.as_bytes()[..],
+                    recorded_ns
+                ])
+            })
+            .map(drop)
+            .map_err(self.err())
+    }
+
+    /// Whether a file with this mtime, read after `recorded_ns`, could still change without
+    /// its stat data showing it.
+    pub fn is_racy(mtime_ns: i64, recorded_ns: i64) -> bool {
+        mtime_ns.saturating_add(RACY_WINDOW.as_nanos() as i64) >= recorded_ns
     }
 
     /// Records many rows in one transaction. `recorded_ns` must be a time taken before the
