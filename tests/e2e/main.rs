@@ -5,7 +5,9 @@
 mod add;
 mod checkout;
 mod cli;
+mod diff;
 mod faults;
 mod gc_fsck;
 mod init;
+mod s3_harness;
 mod status;

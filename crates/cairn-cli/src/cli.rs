@@ -50,6 +50,56 @@ pub enum Command {
     /// Version data files and directories.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Manage remotes: object stores that share the data (S3, GCS, Azure, HTTP, a directory).
+    #[command(subcommand)]
+    Remote(RemoteCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RemoteCommand {
+    /// Add a remote to cairn.toml.
+    Add(RemoteAddArgs),
+    /// List the remotes.
+    List(RemoteListArgs),
+    /// Remove a remote from cairn.toml (its data stays where it is).
+    Remove(RemoteNameArgs),
+    /// Make a remote the default for push, fetch and pull.
+    Default(RemoteNameArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RemoteAddArgs {
+    /// A name for the remote (letters, digits, `-`, `_`).
+    pub name: String,
+    /// s3://bucket/prefix, gs://bucket/prefix, az://container/prefix, https://host/path
+    /// (read-only) or a directory.
+    pub url: String,
+    /// Make it the default remote (the first remote always is).
+    #[arg(long)]
+    pub default: bool,
+    /// The endpoint of an S3-compatible server (e.g. http://127.0.0.1:9000).
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// The region (S3).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Allow a plain http:// endpoint.
+    #[arg(long)]
+    pub allow_http: bool,
+    /// Path-style requests (host/bucket/key), as most S3-compatible servers want.
+    #[arg(long)]
+    pub path_style: bool,
+    /// Concurrent transfers for this remote.
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoteListArgs {}
+
+#[derive(Debug, Args)]
+pub struct RemoteNameArgs {
+    pub name: String,
 }
 
 #[derive(Debug, Args)]
@@ -69,8 +119,16 @@ pub enum DataCommand {
     Checkout(CheckoutArgs),
     /// List what cairn.lock tracks.
     Ls(LsArgs),
-    /// Delete objects that no lock refers to.
+    /// Show what changed in tracked data between two git revisions' locks.
+    Diff(DiffArgs),
+    /// Delete objects that no lock refers to (locally, or on a remote).
     Gc(GcArgs),
+    /// Upload the objects the lock pins that a remote lacks.
+    Push(PushArgs),
+    /// Download the objects the lock pins that the local store lacks.
+    Fetch(FetchArgs),
+    /// Fetch, then checkout.
+    Pull(PullArgs),
     /// Re-hash every object in the store and report corrupt ones.
     Fsck(FsckArgs),
 }
@@ -90,6 +148,50 @@ pub struct StatusArgs {
     /// Exit with status 1 when anything differs (for CI and pre-commit hooks).
     #[arg(long)]
     pub check: bool,
+    /// Also say whether a remote (the default one without NAME) has each path.
+    #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "")]
+    pub remote: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Tracked paths to push; all when omitted.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// The remote (default: core.remote in cairn.toml).
+    #[arg(long, short = 'r', value_name = "NAME")]
+    pub remote: Option<String>,
+    /// Also push what every cairn.lock in the git history pins.
+    #[arg(long)]
+    pub all_commits: bool,
+    /// Concurrent transfers.
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// Tracked paths to fetch; all when omitted.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// The remote (default: core.remote in cairn.toml).
+    #[arg(long, short = 'r', value_name = "NAME")]
+    pub remote: Option<String>,
+    /// What cairn.lock pins at this git revision.
+    #[arg(long, value_name = "GITREV")]
+    pub rev: Option<String>,
+    /// Concurrent transfers.
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+    /// Overwrite or delete local changes that are not in the store.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -113,6 +215,16 @@ pub struct LsArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The old side: a git revision (default: HEAD).
+    #[arg(value_name = "REV_A")]
+    pub rev_a: Option<String>,
+    /// The new side: a git revision (default: the workspace's cairn.lock).
+    #[arg(value_name = "REV_B")]
+    pub rev_b: Option<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct GcArgs {
     /// Also keep everything that any cairn.lock in the git history refers to.
     #[arg(long)]
@@ -120,6 +232,12 @@ pub struct GcArgs {
     /// Only report what would be deleted.
     #[arg(long, short = 'n')]
     pub dry_run: bool,
+    /// Collect garbage on a remote (the default one without NAME) instead of locally.
+    #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "")]
+    pub remote: Option<String>,
+    /// Really delete from the remote (without it, `--remote` only lists).
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

@@ -129,6 +129,26 @@ impl From<DataError> for CliError {
                 Some("keep the changes with `cairn data add`, or discard them with `--force`".into()),
             ),
             DataError::NoGit => (Exit::Usage, Some("`--rev` and `--all-commits` need the project to be in a git repository".into())),
+            DataError::Remote(r) => return remote_error(r),
+            DataError::RemoteConfig(r) => {
+                let hint = match r {
+                    cairn_core::RemoteError::Unknown { .. } | cairn_core::RemoteError::NoDefault => {
+                        "`cairn remote list` shows the remotes; `cairn remote add NAME URL` adds one"
+                    }
+                    cairn_core::RemoteError::Exists { .. } => "`cairn remote remove NAME` first, or pick another name",
+                    cairn_core::RemoteError::BadName { .. } => "use letters, digits, `-` and `_`",
+                    cairn_core::RemoteError::Edit { .. } | cairn_core::RemoteError::Config(_) => CONFIG_HINT,
+                };
+                (Exit::Usage, Some(hint.into()))
+            }
+            DataError::FetchIncomplete { .. } => (
+                Exit::Usage,
+                Some("objects that are corrupt or missing on the remote were not stored; push them again from a machine that has good copies".into()),
+            ),
+            DataError::UnresolvedManifests { .. } => (
+                Exit::Usage,
+                Some("push the data (and its manifests) from a machine that has it, then collect again".into()),
+            ),
             DataError::NoLockInRevision { .. } => (Exit::Usage, Some("pick a revision where cairn.lock was committed (`git log -- cairn.lock`)".into())),
         };
         Self {
@@ -136,6 +156,32 @@ impl From<DataError> for CliError {
             hint,
             exit,
         }
+    }
+}
+
+fn remote_error(e: &cairn_store::RemoteError) -> CliError {
+    use cairn_store::RemoteError as R;
+    let (exit, hint) = match e {
+        R::BadUrl { .. } => (Exit::Usage, "fix the remote's url in cairn.toml (s3://bucket/prefix, gs://…, az://…, https://…, or a directory)"),
+        R::Denied { .. } => (
+            Exit::Usage,
+            "check the credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or GOOGLE_*, AZURE_*) in the environment, or .cairn/config.toml; `-v` says which were used",
+        ),
+        R::NotFound { .. } => (Exit::Usage, "check the bucket (or directory) name, and create it first if it is new"),
+        R::ReadOnly { .. } => (Exit::Usage, "http(s) remotes can only be read; push to an object store or a directory"),
+        R::Failed { .. } => (Exit::Usage, "check the remote's endpoint and the network, then run the command again: transfers resume"),
+        R::Version { .. } => (Exit::Usage, "upgrade cairn to use this remote"),
+        R::Store(s) => {
+            let (exit, hint) = store_hint(s);
+            return CliError { message: e.to_string(), hint: hint.map(str::to_owned), exit };
+        }
+    };
+    CliError { message: e.to_string(), hint: Some(hint.to_string()), exit }
+}
+
+impl From<cairn_core::RemoteError> for CliError {
+    fn from(e: cairn_core::RemoteError) -> Self {
+        DataError::RemoteConfig(e).into()
     }
 }
 

@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use cairn_store::LinkMode;
@@ -16,7 +17,60 @@ pub struct Config {
     pub version: u32,
     #[serde(default)]
     pub cache: CacheConfig,
+    #[serde(default)]
+    pub core: CoreConfig,
+    /// Remotes by name (`[remote.NAME]`).
+    #[serde(default)]
+    pub remote: BTreeMap<String, RemoteConfig>,
 }
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoreConfig {
+    /// The remote used when a command is not given `--remote`.
+    pub remote: Option<String>,
+}
+
+/// A remote: where objects are shared (`docs/guide/remotes.md`). Never holds credentials:
+/// `cairn.toml` is committed.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteConfig {
+    /// `s3://bucket/prefix`, `gs://bucket/prefix`, `az://container/prefix`,
+    /// `https://host/path` (read-only), or a local directory.
+    pub url: String,
+    /// S3-compatible servers: the endpoint URL (e.g. `http://127.0.0.1:9000`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Allow plain `http://` endpoints.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_http: Option<bool>,
+    /// S3: `bucket.host` requests (true) or `host/bucket` path-style requests (false).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub virtual_hosted_style: Option<bool>,
+    /// Concurrent transfers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jobs: Option<usize>,
+}
+
+/// Keys that would put a secret into the committed `cairn.toml`.
+const SECRET_KEYS: &[&str] = &[
+    "access_key_id",
+    "secret_access_key",
+    "session_token",
+    "token",
+    "password",
+    "secret",
+    "access_key",
+    "account_key",
+    "sas_token",
+    "service_account_key",
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,6 +93,8 @@ impl Default for Config {
         Self {
             version: CONFIG_VERSION,
             cache: CacheConfig::default(),
+            core: CoreConfig::default(),
+            remote: BTreeMap::new(),
         }
     }
 }
@@ -70,6 +126,11 @@ pub enum ConfigError {
     },
 }
 
+/// Remote names: letters, digits, `-` and `_`.
+pub fn valid_remote_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 impl Config {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -96,8 +157,39 @@ impl Config {
                 supported: CONFIG_VERSION,
             });
         }
+        // Secrets get their own message before the generic "unknown field".
+        if let Some(remotes) = table.get("remote").and_then(toml::Value::as_table) {
+            for (remote, value) in remotes {
+                if let Some(key) = value.as_table().and_then(|t| t.keys().find(|k| SECRET_KEYS.contains(&k.as_str()))) {
+                    return Err(ConfigError::Invalid(format!(
+                        "{name}: `remote.{remote}.{key}` is a credential, and {name} is committed to git; \
+                         put credentials in .cairn/config.toml or in the environment"
+                    )));
+                }
+            }
+        }
         let config: Config =
             toml::from_str(text).map_err(|e| ConfigError::Invalid(describe(&name, text, &e)))?;
+        for (remote, spec) in &config.remote {
+            if !valid_remote_name(remote) {
+                return Err(ConfigError::Invalid(format!(
+                    "{name}: `remote.{remote}`: a remote name uses letters, digits, `-` and `_` only"
+                )));
+            }
+            if spec.url.trim().is_empty() {
+                return Err(ConfigError::Invalid(format!("{name}: `remote.{remote}.url` is empty")));
+            }
+            if spec.jobs == Some(0) {
+                return Err(ConfigError::Invalid(format!("{name}: `remote.{remote}.jobs` must be at least 1")));
+            }
+        }
+        if let Some(default) = &config.core.remote
+            && !config.remote.contains_key(default)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "{name}: `core.remote` names `{default}`, but there is no `[remote.{default}]`"
+            )));
+        }
         if config.version < 1 {
             return Err(ConfigError::Invalid(format!(
                 "{name}: `version` must be {CONFIG_VERSION}"
@@ -160,5 +252,11 @@ mod tests {
             Err(ConfigError::Version { found: 2, .. })
         ));
         assert!(parse("[cache]\nlink = []\n").is_err());
+        let err = parse("[remote.origin]\nurl = \"s3://b\"\nsecret_access_key = \"x\"\n").unwrap_err().to_string();
+        assert!(err.contains("credential") && err.contains(".cairn/config.toml"), "{err}");
+        let err = parse("[core]\nremote = \"nope\"\n").unwrap_err().to_string();
+        assert!(err.contains("nope"), "{err}");
+        let ok = parse("[core]\nremote = \"origin\"\n[remote.origin]\nurl = \"s3://b/p\"\nendpoint = \"http://127.0.0.1:9000\"\n").unwrap();
+        assert_eq!(ok.remote["origin"].endpoint.as_deref(), Some("http://127.0.0.1:9000"));
     }
 }

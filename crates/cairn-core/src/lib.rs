@@ -6,9 +6,10 @@ mod git;
 mod gitignore;
 mod lock;
 mod project;
+mod remotes;
 mod toml_error;
 
-pub use config::{CONFIG_VERSION, CacheConfig, Config, ConfigError};
+pub use config::{CONFIG_VERSION, CacheConfig, Config, ConfigError, CoreConfig, RemoteConfig};
 pub use git::{Git, GitError};
 pub use gitignore::{GitignoreError, ignore_pattern};
 pub use lock::{DataEntry, EntryKind, LOCK_VERSION, Lock, LockError};
@@ -17,3 +18,4 @@ pub use project::{
     STATE_DIR,
 };
 pub use toml_error::TomlLocation;
+pub use remotes::{CredentialSource, LOCAL_CONFIG_FILE, RemoteError, RemoteListing, ResolvedRemote};

@@ -68,6 +68,18 @@ pub enum DataError {
     Conflicts { conflicts: Vec<Conflict> },
     #[error("the project is not inside a git repository")]
     NoGit,
+    #[error(transparent)]
+    Remote(#[from] cairn_store::RemoteError),
+    #[error(transparent)]
+    RemoteConfig(#[from] cairn_core::RemoteError),
+    #[error(
+        "{} directory manifest(s) pinned by a lock are neither here nor on the remote, so the files they list are unknown: {}",
+        .digests.len(),
+        .digests.iter().take(5).map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    UnresolvedManifests { digests: Vec<Digest> },
+    #[error("{} object(s) could not be fetched: {}", .failures.len(), list_failures(.failures))]
+    FetchIncomplete { failures: Vec<cairn_store::TransferFailure> },
     #[error("git revision {rev} has no cairn.lock")]
     NoLockInRevision { rev: String },
 }
@@ -80,6 +92,15 @@ fn list_missing(objects: &[MissingObject]) -> String {
         .collect();
     if objects.len() > 5 {
         out.push(format!("and {} more", objects.len() - 5));
+    }
+    out.join(", ")
+}
+
+fn list_failures(failures: &[cairn_store::TransferFailure]) -> String {
+    let mut out: Vec<String> =
+        failures.iter().take(5).map(|f| format!("{} ({})", f.digest, f.reason)).collect();
+    if failures.len() > 5 {
+        out.push(format!("and {} more", failures.len() - 5));
     }
     out.join(", ")
 }

@@ -10,6 +10,9 @@ pub struct GcOptions {
     /// Also keep everything any `cairn.lock` in the git history refers to.
     pub all_commits: bool,
     pub dry_run: bool,
+    /// Collect garbage on this remote instead of the local store (`Some(None)`: the default
+    /// remote).
+    pub remote: Option<Option<String>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -37,6 +40,9 @@ pub struct GcOutcome {
     pub temp_files_removed: usize,
     /// Committed lock files that could not be read (with `--all-commits`).
     pub skipped_locks: Vec<SkippedLock>,
+    /// With `--remote`: the remote that was collected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote: Option<crate::RemoteInfo>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -54,10 +60,15 @@ pub fn gc(
     let GcOptions {
         all_commits,
         dry_run,
+        remote,
     } = options;
     let store = project.store()?;
     let _guard = crate::write_guard(&store, progress)?;
-    let temp_files_removed = if *dry_run { 0 } else { store.clean_tmp()? };
+    let mut remote = match remote {
+        Some(name) => Some(crate::transfer::open_remote(project, name.as_deref())?),
+        None => None,
+    };
+    let temp_files_removed = if *dry_run || remote.is_some() { 0 } else { store.clean_tmp()? };
 
     let mut locks = vec![project.read_lock()?];
     let mut skipped_locks = Vec::new();
@@ -86,7 +97,14 @@ pub fn gc(
             if entry.kind != EntryKind::Dir || !manifests_seen.insert(entry.digest) {
                 continue;
             }
-            match store.read(&entry.digest) {
+            // For a remote, a manifest this machine lacks is read from the remote itself.
+            let read = match (store.read(&entry.digest), &remote) {
+                (Err(StoreError::Missing { .. }), Some((r, _, _))) => {
+                    r.read(&entry.digest)?.ok_or(StoreError::Missing { digest: entry.digest })
+                }
+                (other, _) => other,
+            };
+            match read {
                 Ok(bytes) => {
                     let manifest =
                         Manifest::from_bytes(&bytes).map_err(|source| DataError::Manifest {
@@ -103,23 +121,44 @@ pub fn gc(
         }
     }
 
-    let (objects, _strays) = store.list()?;
+    let objects: Vec<(Digest, u64)> = match &remote {
+        None => store.list()?.0.into_iter().map(|o| (o.digest, o.size)).collect(),
+        Some((r, _, _)) => {
+            r.check_version()?;
+            let mut listed: Vec<_> = r.list()?.into_iter().collect();
+            listed.sort();
+            listed
+        }
+    };
     let mut removed = Vec::new();
     let mut kept = 0;
     let mut kept_bytes = 0;
-    for object in objects {
-        if keep.contains(&object.digest) {
+    for (digest, size) in objects {
+        if keep.contains(&digest) {
             kept += 1;
-            kept_bytes += object.size;
-            continue;
+            kept_bytes += size;
+        } else {
+            removed.push(RemovedObject { digest, size });
         }
-        if !dry_run {
-            store.remove(&object.digest)?;
+    }
+    if !dry_run {
+        match &mut remote {
+            None => {
+                for r in &removed {
+                    store.remove(&r.digest)?;
+                }
+            }
+            Some((r, _, jobs)) => {
+                // On a shared remote, a manifest nobody can read may protect files that
+                // another machine still needs: delete nothing rather than guess.
+                if !unresolved.is_empty() {
+                    return Err(DataError::UnresolvedManifests { digests: unresolved });
+                }
+                let digests: Vec<Digest> = removed.iter().map(|r| r.digest).collect();
+                let jobs = *jobs;
+                r.delete(&digests, jobs)?;
+            }
         }
-        removed.push(RemovedObject {
-            digest: object.digest,
-            size: object.size,
-        });
     }
     let removed_bytes = removed.iter().map(|r| r.size).sum();
     Ok(GcOutcome {
@@ -132,5 +171,6 @@ pub fn gc(
         unresolved_manifests: unresolved,
         temp_files_removed,
         skipped_locks,
+        remote: remote.map(|(_, info, _)| info),
     })
 }

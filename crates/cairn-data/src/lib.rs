@@ -7,6 +7,7 @@
 
 mod add;
 mod checkout;
+mod diff;
 mod error;
 mod fsck;
 mod gc;
@@ -14,13 +15,22 @@ mod ls;
 mod scan;
 mod select;
 mod status;
+mod transfer;
 
 pub use add::{AddOptions, AddOutcome, AddedEntry, Change, add};
 pub use checkout::{CheckoutEntry, CheckoutOptions, CheckoutOutcome, checkout};
+pub use diff::{
+    DiffChange, DiffEntry, DiffFile, DiffFileVersion, DiffFiles, DiffOptions, DiffOutcome,
+    DiffSide, DiffVersion, diff,
+};
 pub use error::{Conflict, DataError, MissingObject};
 pub use fsck::{CorruptObject, FsckOptions, FsckOutcome, fsck};
 pub use gc::{GcOptions, GcOutcome, RemovedObject, SkippedLock, gc};
 pub use ls::{LsEntry, LsOptions, LsOutcome, ls};
+pub use transfer::{
+    DEFAULT_JOBS, FetchOptions, FetchOutcome, PullOutcome, PushOptions, PushOutcome, RemoteInfo,
+    RemotePresence, fetch, pull, push,
+};
 pub use status::{EntryState, EntryStatus, StatusOptions, StatusOutcome, status};
 
 /// Takes the project's write lock, reporting a wait through `progress`.

@@ -11,6 +11,8 @@ use crate::select::{Selected, select};
 pub struct StatusOptions {
     pub paths: Vec<PathBuf>,
     pub cwd: PathBuf,
+    /// Also say whether a remote has each path's objects: `Some(None)` for the default remote.
+    pub remote: Option<Option<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -35,6 +37,9 @@ pub struct EntryStatus {
     pub added: Vec<String>,
     /// Files the lock lists that are missing from the workspace.
     pub removed: Vec<String>,
+    /// With `--remote`: how many of the path's objects the remote has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote: Option<crate::RemotePresence>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -42,12 +47,15 @@ pub struct StatusOutcome {
     pub entries: Vec<EntryStatus>,
     /// True when the workspace matches the lock for every selected path.
     pub clean: bool,
+    /// With `--remote`: the remote that was asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote: Option<crate::RemoteInfo>,
 }
 
 /// `cairn data status`: compares the workspace with `cairn.lock`, hashing only files whose
 /// stat data changed since they were last hashed.
 pub fn status(project: &Project, options: &StatusOptions) -> Result<StatusOutcome, DataError> {
-    let StatusOptions { paths, cwd } = options;
+    let StatusOptions { paths, cwd, remote } = options;
     let lock = project.read_lock()?;
     let selected = select(project, cwd, &lock, paths)?;
     let store = project.store()?;
@@ -64,7 +72,18 @@ pub fn status(project: &Project, options: &StatusOptions) -> Result<StatusOutcom
     // busy database only costs speed, never correctness.
     let _ = cache.record(&refreshed, started);
     let clean = entries.iter().all(|e| e.state == EntryState::Unchanged);
-    Ok(StatusOutcome { entries, clean })
+    let remote = match remote {
+        None => None,
+        Some(name) => {
+            let pairs: Vec<_> = selected.iter().map(|s| (s.path, s.entry)).collect();
+            let (info, presence) = crate::transfer::remote_presence(project, name.as_deref(), &pairs)?;
+            for (entry, p) in entries.iter_mut().zip(presence) {
+                entry.remote = Some(p);
+            }
+            Some(info)
+        }
+    };
+    Ok(StatusOutcome { entries, clean, remote })
 }
 
 type Hashed = Vec<(String, cairn_store::FileStat, Digest)>;
@@ -84,6 +103,7 @@ fn entry_status(
         modified: Vec::new(),
         added: Vec::new(),
         removed: Vec::new(),
+        remote: None,
     };
     scan::check_ancestors(project.root(), sel.path)?;
     let node = scan::node(store, &abs)?;

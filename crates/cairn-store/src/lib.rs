@@ -17,6 +17,7 @@ pub mod hash;
 mod manifest;
 mod progress;
 mod relpath;
+pub mod remote;
 mod statcache;
 mod store;
 
@@ -26,5 +27,6 @@ pub use guard::WriteGuard;
 pub use manifest::{MANIFEST_VERSION, Manifest, ManifestEntry, ManifestError};
 pub use progress::{NoProgress, Progress};
 pub use relpath::{RelPath, RelPathError};
+pub use remote::{REMOTE_VERSION, Remote, RemoteError, RemoteOptions, Transfer, TransferFailure};
 pub use statcache::{CacheRows, CachedStat, FileStat, StatCache, StatCacheError, now_ns};
 pub use store::{LinkMode, Put, STORE_VERSION, Store, StoredObject, link_target_digest};

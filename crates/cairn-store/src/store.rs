@@ -280,6 +280,18 @@ impl Store {
         })
     }
 
+    /// A new temporary file for an object whose digest is known in advance (a download);
+    /// hand it to [`Store::commit_object`] once its content is verified.
+    pub fn temp_object(&self) -> Result<TempFile, StoreError> {
+        TempFile::new_in(&self.tmp, OBJECT_MODE).map_err(StoreError::write(&self.tmp))
+    }
+
+    /// Moves a verified temporary file into place as object `digest`.
+    pub fn commit_object(&self, tmp: TempFile, digest: &Digest) -> Result<(), StoreError> {
+        let dest = self.object_path(digest);
+        tmp.persist_creating_parent(&dest).map_err(StoreError::write(&dest))
+    }
+
     /// Reads an object and checks that its content matches its digest.
     pub fn read(&self, digest: &Digest) -> Result<Vec<u8>, StoreError> {
         let path = self.object_path(digest);

@@ -1,5 +1,6 @@
 mod data;
 mod init;
+mod remote;
 
 use std::path::PathBuf;
 
@@ -36,5 +37,6 @@ pub fn run(cli: Cli, printer: &Printer) -> CmdResult {
     match command {
         Command::Init(args) => init::run(&ctx, args),
         Command::Data(cmd) => data::run(&ctx, cmd),
+        Command::Remote(cmd) => remote::run(&ctx, cmd),
     }
 }

@@ -11,7 +11,12 @@ pub fn run(ctx: &Context<'_>, args: GcArgs) -> CmdResult {
     let GcArgs {
         all_commits,
         dry_run,
+        remote,
+        yes,
     } = args;
+    let remote = remote.map(|name| (!name.is_empty()).then_some(name));
+    // Deleting from a shared remote needs an explicit yes; without it, list only.
+    let dry_run = dry_run || (remote.is_some() && !yes);
     let project = ctx.project()?;
     let p = ctx.printer;
     let outcome = cairn_data::gc(
@@ -19,6 +24,7 @@ pub fn run(ctx: &Context<'_>, args: GcArgs) -> CmdResult {
         &GcOptions {
             all_commits,
             dry_run,
+            remote,
         },
         &Bars::new(p),
     )?;
@@ -53,6 +59,13 @@ pub fn run(ctx: &Context<'_>, args: GcArgs) -> CmdResult {
             "skipped cairn.lock of commit {}: {}",
             skipped.commit, skipped.reason
         ));
+    }
+    if let Some(info) = &outcome.remote
+        && dry_run
+        && !yes
+        && !outcome.removed.is_empty()
+    {
+        p.status(format!("hint: nothing was deleted from {}; add `--yes` to delete these objects", info.name));
     }
     if !all_commits && !outcome.removed.is_empty() && dry_run {
         p.status("hint: `--all-commits` also keeps the data of every committed cairn.lock");

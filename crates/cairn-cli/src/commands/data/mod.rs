@@ -1,8 +1,12 @@
 mod add;
 mod checkout;
+mod diff;
+mod fetch;
 mod fsck;
 mod gc;
 mod ls;
+mod pull;
+mod push;
 mod status;
 
 use super::Context;
@@ -15,7 +19,11 @@ pub fn run(ctx: &Context<'_>, command: DataCommand) -> CmdResult {
         DataCommand::Status(args) => status::run(ctx, args),
         DataCommand::Checkout(args) => checkout::run(ctx, args),
         DataCommand::Ls(args) => ls::run(ctx, args),
+        DataCommand::Diff(args) => diff::run(ctx, args),
         DataCommand::Gc(args) => gc::run(ctx, args),
+        DataCommand::Push(args) => push::run(ctx, args),
+        DataCommand::Fetch(args) => fetch::run(ctx, args),
+        DataCommand::Pull(args) => pull::run(ctx, args),
         DataCommand::Fsck(args) => fsck::run(ctx, args),
     }
 }

@@ -10,7 +10,8 @@ use crate::printer::{DIM, GREEN, RED, YELLOW, paint, plural};
 const LIST_LIMIT: usize = 20;
 
 pub fn run(ctx: &Context<'_>, args: StatusArgs) -> CmdResult {
-    let StatusArgs { paths, check } = args;
+    let StatusArgs { paths, check, remote } = args;
+    let remote = remote.map(|name| (!name.is_empty()).then_some(name));
     let project = ctx.project()?;
     let p = ctx.printer;
     let outcome = cairn_data::status(
@@ -18,6 +19,7 @@ pub fn run(ctx: &Context<'_>, args: StatusArgs) -> CmdResult {
         &StatusOptions {
             paths,
             cwd: ctx.cwd.clone(),
+            remote,
         },
     )?;
     p.json("data-status", &outcome)?;
@@ -28,7 +30,17 @@ pub fn run(ctx: &Context<'_>, args: StatusArgs) -> CmdResult {
             EntryState::Missing => paint(RED, "missing     "),
             EntryState::NotInStore => paint(RED, "not in store"),
         };
-        p.line(format!("{state} {}", e.path))?;
+        let on_remote = match (&e.remote, &outcome.remote) {
+            (Some(r), Some(info)) if r.unknown => format!("  [{}: unknown, the manifest is missing]", info.name),
+            (Some(r), Some(info)) if r.missing == 0 => format!("  [{}: {}]", info.name, paint(GREEN, "pushed")),
+            (Some(r), Some(info)) => format!(
+                "  [{}: {}]",
+                info.name,
+                paint(RED, format!("{} of {} objects missing", r.missing, r.missing + r.present))
+            ),
+            _ => String::new(),
+        };
+        p.line(format!("{state} {}{on_remote}", e.path))?;
         for (label, style, files) in [
             ("modified:", YELLOW, &e.modified),
             ("new:     ", GREEN, &e.added),

@@ -1,0 +1,45 @@
+use cairn_data::{FetchOptions, RemoteInfo};
+
+use super::Context;
+use crate::CmdResult;
+use crate::cli::FetchArgs;
+use crate::error::Exit;
+use crate::printer::{Printer, bytes, plural};
+use crate::progress::Bars;
+
+pub fn run(ctx: &Context<'_>, args: FetchArgs) -> CmdResult {
+    let p = ctx.printer;
+    let project = ctx.project()?;
+    let outcome = cairn_data::fetch(&project, &options(ctx, args), &Bars::new(p))?;
+    p.json("data-fetch", &outcome)?;
+    describe_remote(p, &outcome.remote);
+    p.line(format!(
+        "fetched {} ({}) from {}; {} already here",
+        plural(outcome.downloaded.objects, "object", "objects"),
+        bytes(outcome.downloaded.bytes),
+        outcome.remote.name,
+        plural(outcome.already_here, "object was", "objects were"),
+    ))?;
+    if outcome.complete() {
+        Ok(Exit::Ok)
+    } else {
+        Err(cairn_data::DataError::FetchIncomplete { failures: outcome.downloaded.failures }.into())
+    }
+}
+
+pub fn options(ctx: &Context<'_>, args: FetchArgs) -> FetchOptions {
+    let FetchArgs { paths, remote, rev, jobs } = args;
+    FetchOptions { paths, cwd: ctx.cwd.clone(), remote, rev, jobs }
+}
+
+/// With `-v`: which remote, and where its credentials came from.
+pub fn describe_remote(p: &Printer, remote: &RemoteInfo) {
+    if p.verbose > 0 {
+        let source = match remote.credentials {
+            cairn_core::CredentialSource::LocalConfig => "from .cairn/config.toml",
+            cairn_core::CredentialSource::Environment => "from the environment",
+            cairn_core::CredentialSource::None => "none (anonymous, or the platform's own)",
+        };
+        p.status(format!("remote {} ({}): credentials {source}", remote.name, remote.url));
+    }
+}

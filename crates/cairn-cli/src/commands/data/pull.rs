@@ -1,0 +1,26 @@
+use super::Context;
+use crate::CmdResult;
+use crate::cli::PullArgs;
+use crate::error::Exit;
+use crate::printer::{bytes, plural};
+use crate::progress::Bars;
+
+pub fn run(ctx: &Context<'_>, args: PullArgs) -> CmdResult {
+    let PullArgs { fetch, force } = args;
+    let p = ctx.printer;
+    let project = ctx.project()?;
+    let options = super::fetch::options(ctx, fetch);
+    let outcome = cairn_data::pull(&project, &options, force, &Bars::new(p))?;
+    p.json("data-pull", &outcome)?;
+    super::fetch::describe_remote(p, &outcome.fetch.remote);
+    p.line(format!(
+        "fetched {} ({}) from {}, wrote {} ({}), removed {}",
+        plural(outcome.fetch.downloaded.objects, "object", "objects"),
+        bytes(outcome.fetch.downloaded.bytes),
+        outcome.fetch.remote.name,
+        plural(outcome.checkout.files_written, "file", "files"),
+        bytes(outcome.checkout.bytes_written),
+        plural(outcome.checkout.files_removed, "file", "files"),
+    ))?;
+    Ok(Exit::Ok)
+}

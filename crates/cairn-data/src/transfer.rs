@@ -1,0 +1,296 @@
+//! Sharing data through remotes: push, fetch, pull, and what a remote has.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use cairn_core::{CredentialSource, EntryKind, LOCK_FILE, Lock, Project, ResolvedRemote};
+use cairn_store::{Digest, Manifest, Progress, Remote, RemoteOptions, Store, Transfer};
+use serde::Serialize;
+
+use crate::checkout::lock_at;
+use crate::select::select;
+use crate::{CheckoutOptions, CheckoutOutcome, DataError, MissingObject};
+
+/// Transfers in flight at once when neither the command nor the remote's config says.
+pub const DEFAULT_JOBS: usize = 16;
+
+/// Which remote a command talks to, as resolved from `cairn.toml`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RemoteInfo {
+    pub name: String,
+    pub url: String,
+    pub credentials: CredentialSource,
+}
+
+pub(crate) fn open_remote(project: &Project, name: Option<&str>) -> Result<(Remote, RemoteInfo, usize), DataError> {
+    let resolved: ResolvedRemote = project.remote(name)?;
+    let ResolvedRemote { name, config, secrets, credentials, root } = resolved;
+    let options = RemoteOptions {
+        url: config.url.clone(),
+        endpoint: config.endpoint.clone(),
+        region: config.region.clone(),
+        allow_http: config.allow_http,
+        virtual_hosted_style: config.virtual_hosted_style,
+        extra: secrets,
+        root,
+    };
+    let remote = Remote::open(&options)?;
+    let jobs = config.jobs.unwrap_or(DEFAULT_JOBS);
+    Ok((remote, RemoteInfo { name, url: config.url, credentials }, jobs))
+}
+
+/// The objects a set of lock entries needs: each entry's object and, for directories, the
+/// files its manifest lists. Manifests are read from the local store, then from `remote`.
+struct Needed {
+    /// Objects and their sizes (a manifest's size is its object's).
+    objects: BTreeMap<Digest, u64>,
+    /// Who needs each object, for messages.
+    owners: HashMap<Digest, cairn_store::RelPath>,
+    /// Directories whose manifest is in neither place.
+    unresolved: Vec<MissingObject>,
+}
+
+fn needed(
+    store: &Store,
+    remote: Option<&Remote>,
+    entries: &[(&cairn_store::RelPath, &cairn_core::DataEntry)],
+) -> Result<Needed, DataError> {
+    let mut out = Needed { objects: BTreeMap::new(), owners: HashMap::new(), unresolved: Vec::new() };
+    for (path, entry) in entries {
+        out.owners.entry(entry.digest).or_insert_with(|| (*path).clone());
+        match entry.kind {
+            EntryKind::File => {
+                out.objects.insert(entry.digest, entry.size);
+            }
+            EntryKind::Dir => {
+                let bytes = match store.read(&entry.digest) {
+                    Ok(bytes) => Some(bytes),
+                    Err(cairn_store::StoreError::Missing { .. }) => match remote {
+                        Some(remote) => remote.read(&entry.digest)?,
+                        None => None,
+                    },
+                    Err(e) => return Err(e.into()),
+                };
+                let Some(bytes) = bytes else {
+                    out.unresolved.push(MissingObject { path: (*path).clone(), digest: entry.digest });
+                    continue;
+                };
+                out.objects.insert(entry.digest, bytes.len() as u64);
+                let manifest = Manifest::from_bytes(&bytes).map_err(|source| DataError::Manifest {
+                    path: (*path).clone(),
+                    digest: entry.digest,
+                    source,
+                })?;
+                for e in manifest.entries() {
+                    out.objects.insert(e.digest, e.size);
+                    out.owners.entry(e.digest).or_insert_with(|| path.join(&e.path));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The locks a transfer concerns: the workspace lock (or a revision's), narrowed to `paths`,
+/// plus with `all_commits` every lock in the git history.
+fn locks(project: &Project, rev: Option<&str>, all_commits: bool) -> Result<Vec<Lock>, DataError> {
+    let mut locks = vec![match rev {
+        None => project.read_lock()?,
+        Some(rev) => lock_at(project, rev)?,
+    }];
+    if all_commits {
+        let git = project.git()?.ok_or(DataError::NoGit)?;
+        for (commit, text) in git.file_in_history(LOCK_FILE)? {
+            // Unreadable historical locks pin nothing that could be checked out.
+            if let Ok(lock) = Lock::parse(&String::from_utf8_lossy(&text), &format!("{LOCK_FILE}@{commit}")) {
+                locks.push(lock);
+            }
+        }
+    }
+    Ok(locks)
+}
+
+pub struct PushOptions {
+    pub paths: Vec<PathBuf>,
+    pub cwd: PathBuf,
+    pub remote: Option<String>,
+    pub all_commits: bool,
+    pub jobs: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PushOutcome {
+    pub remote: RemoteInfo,
+    /// Objects the selected locks pin.
+    pub needed: u64,
+    /// Of those, already on the remote (not sent again).
+    pub already_there: u64,
+    pub uploaded: Transfer,
+    /// Pinned objects that neither this machine nor the remote has.
+    pub missing: Vec<MissingObject>,
+}
+
+impl PushOutcome {
+    pub fn complete(&self) -> bool {
+        self.missing.is_empty() && self.uploaded.failures.is_empty()
+    }
+}
+
+/// `cairn data push`: uploads the pinned objects the remote lacks.
+pub fn push(project: &Project, options: &PushOptions, progress: &dyn Progress) -> Result<PushOutcome, DataError> {
+    let PushOptions { paths, cwd, remote, all_commits, jobs } = options;
+    let store = project.store()?;
+    let (mut remote, info, default_jobs) = open_remote(project, remote.as_deref())?;
+    let locks = locks(project, None, *all_commits)?;
+    let mut entries = Vec::new();
+    for (i, lock) in locks.iter().enumerate() {
+        if i == 0 {
+            entries.extend(select(project, cwd, lock, paths)?.into_iter().map(|s| (s.path, s.entry)));
+        } else {
+            entries.extend(lock.data.iter());
+        }
+    }
+    let need = needed(&store, None, &entries)?;
+    // A local-directory remote that does not exist yet is created by the upload.
+    let on_remote = if remote.exists() {
+        remote.check_version()?;
+        remote.list()?
+    } else {
+        HashMap::new()
+    };
+    let mut send = Vec::new();
+    let mut missing = need.unresolved.clone();
+    let mut already_there = 0;
+    for digest in need.objects.keys() {
+        if on_remote.contains_key(digest) {
+            already_there += 1;
+        } else if let Ok((local_size, _)) = store.object_meta(digest) {
+            send.push((*digest, local_size));
+        } else if let Some(path) = need.owners.get(digest) {
+            missing.push(MissingObject { path: path.clone(), digest: *digest });
+        }
+    }
+    let uploaded = if send.is_empty() {
+        Transfer::default()
+    } else {
+        remote.upload(&store, &send, jobs.unwrap_or(default_jobs), progress)?
+    };
+    Ok(PushOutcome { remote: info, needed: need.objects.len() as u64, already_there, uploaded, missing })
+}
+
+pub struct FetchOptions {
+    pub paths: Vec<PathBuf>,
+    pub cwd: PathBuf,
+    pub remote: Option<String>,
+    /// Fetch what the lock of this git revision pins.
+    pub rev: Option<String>,
+    pub jobs: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FetchOutcome {
+    pub remote: RemoteInfo,
+    pub needed: u64,
+    /// Of those, already in the local store.
+    pub already_here: u64,
+    pub downloaded: Transfer,
+}
+
+impl FetchOutcome {
+    pub fn complete(&self) -> bool {
+        self.downloaded.failures.is_empty()
+    }
+}
+
+/// `cairn data fetch`: downloads the pinned objects the local store lacks, verifying each.
+pub fn fetch(project: &Project, options: &FetchOptions, progress: &dyn Progress) -> Result<FetchOutcome, DataError> {
+    let FetchOptions { paths, cwd, remote, rev, jobs } = options;
+    let store = project.store()?;
+    let (remote, info, default_jobs) = open_remote(project, remote.as_deref())?;
+    let jobs = jobs.unwrap_or(default_jobs);
+    let _guard = crate::write_guard(&store, progress)?;
+    store.clean_tmp()?;
+    remote.check_version()?;
+    let lock = locks(project, rev.as_deref(), false)?.remove(0);
+    let entries: Vec<_> = select(project, cwd, &lock, paths)?.into_iter().map(|s| (s.path, s.entry)).collect();
+    // Directory manifests first (from the remote when needed), then everything they list.
+    let need = needed(&store, Some(&remote), &entries)?;
+    let mut get = Vec::new();
+    let mut already_here = 0;
+    for (digest, size) in &need.objects {
+        if store.has(digest, *size) {
+            already_here += 1;
+        } else {
+            get.push((*digest, *size));
+        }
+    }
+    let mut downloaded = if get.is_empty() { Transfer::default() } else { remote.download(&store, &get, jobs, progress)? };
+    for m in &need.unresolved {
+        downloaded.failures.push(cairn_store::TransferFailure { digest: m.digest, reason: "not on the remote".into() });
+    }
+    if downloaded.objects > 0 {
+        store.sync()?;
+    }
+    Ok(FetchOutcome { remote: info, needed: need.objects.len() as u64, already_here, downloaded })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PullOutcome {
+    pub fetch: FetchOutcome,
+    pub checkout: CheckoutOutcome,
+}
+
+/// `cairn data pull`: fetch, then checkout.
+pub fn pull(
+    project: &Project,
+    fetch_options: &FetchOptions,
+    force: bool,
+    progress: &dyn Progress,
+) -> Result<PullOutcome, DataError> {
+    let fetched = fetch(project, fetch_options, progress)?;
+    if !fetched.complete() {
+        return Err(DataError::FetchIncomplete { failures: fetched.downloaded.failures });
+    }
+    let checkout = crate::checkout(
+        project,
+        &CheckoutOptions {
+            paths: fetch_options.paths.clone(),
+            cwd: fetch_options.cwd.clone(),
+            rev: fetch_options.rev.clone(),
+            force,
+        },
+        progress,
+    )?;
+    Ok(PullOutcome { fetch: fetched, checkout })
+}
+
+/// Per tracked path: how many of its objects the remote has.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RemotePresence {
+    pub present: u64,
+    pub missing: u64,
+    /// The directory's manifest is on neither side, so its files are unknown.
+    pub unknown: bool,
+}
+
+pub(crate) fn remote_presence(
+    project: &Project,
+    remote: Option<&str>,
+    entries: &[(&cairn_store::RelPath, &cairn_core::DataEntry)],
+) -> Result<(RemoteInfo, Vec<RemotePresence>), DataError> {
+    let store = project.store()?;
+    let (remote, info, _) = open_remote(project, remote)?;
+    remote.check_version()?;
+    let on_remote = remote.list()?;
+    let mut out = Vec::new();
+    for entry in entries {
+        let need = needed(&store, Some(&remote), std::slice::from_ref(entry))?;
+        let present = need.objects.keys().filter(|d| on_remote.contains_key(d)).count() as u64;
+        out.push(RemotePresence {
+            present,
+            missing: need.objects.len() as u64 - present,
+            unknown: !need.unresolved.is_empty(),
+        });
+    }
+    Ok((info, out))
+}

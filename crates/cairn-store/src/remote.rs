@@ -1,0 +1,529 @@
+//! Remotes: the same content-addressed layout on an object store (S3 and S3-compatible
+//! servers, GCS, Azure, a local directory, read-only HTTP), through the `object_store` crate.
+//!
+//! Layout (version 1, `docs/formats/remote.md`): `<prefix>/version` holds `1`, and every
+//! object lives at `<prefix>/objects/ab/cdef…` like in the local store. Uploads are atomic
+//! (one PUT, or a multipart upload that becomes visible only when completed), and every
+//! download is hashed and compared with its name before it enters the local store.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, RetryConfig, WriteMultipart};
+
+use crate::hash::LARGE_FILE;
+use crate::{Digest, Progress, Store, StoreError};
+
+/// The version of the remote layout this cairn writes and understands.
+pub const REMOTE_VERSION: u32 = 1;
+
+/// Objects at least this large are uploaded in parts.
+const MULTIPART_THRESHOLD: u64 = 32 << 20;
+const PART_SIZE: usize = 16 << 20;
+/// Parts of one object in flight at once.
+const PART_CONCURRENCY: usize = 4;
+
+/// Where a remote is and how to reach it.
+#[derive(Debug, Clone, Default)]
+pub struct RemoteOptions {
+    pub url: String,
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub allow_http: Option<bool>,
+    pub virtual_hosted_style: Option<bool>,
+    /// Further `object_store` options, such as credentials from `.cairn/config.toml`.
+    pub extra: Vec<(String, String)>,
+    /// Relative local-directory URLs are resolved against this directory.
+    pub root: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    #[error("invalid remote URL `{url}`: {reason}")]
+    BadUrl { url: String, reason: String },
+    #[error("remote {url}: access denied: {message}")]
+    Denied { url: String, message: String },
+    #[error("remote {url} does not exist: {message}")]
+    NotFound { url: String, message: String },
+    #[error("remote {url} is read-only")]
+    ReadOnly { url: String },
+    #[error("remote {url}: {message}")]
+    Failed { url: String, message: String },
+    #[error(
+        "remote {url} has layout version {found}, but this cairn understands version {supported}"
+    )]
+    Version { url: String, found: String, supported: u32 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// An object that could not be transferred, and why; the others were.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TransferFailure {
+    pub digest: Digest,
+    pub reason: String,
+}
+
+/// What a batch of transfers did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Transfer {
+    pub objects: u64,
+    pub bytes: u64,
+    pub failures: Vec<TransferFailure>,
+}
+
+/// An opened remote.
+pub struct Remote {
+    url: String,
+    store: Arc<dyn ObjectStore>,
+    prefix: ObjectPath,
+    writable: bool,
+    /// A local directory that does not exist yet (created by the first push).
+    local_dir: Option<PathBuf>,
+    runtime: tokio::runtime::Runtime,
+}
+
+/// An error that concerns one object, not the remote as a whole.
+enum ObjectError {
+    Corrupt(String),
+    Missing,
+    Remote(RemoteError),
+}
+
+impl Remote {
+    pub fn open(options: &RemoteOptions) -> Result<Self, RemoteError> {
+        let url = options.url.trim().to_string();
+        let bad = |reason: &str| RemoteError::BadUrl { url: url.clone(), reason: reason.to_string() };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| RemoteError::Failed { url: url.clone(), message: e.to_string() })?;
+        let retry = RetryConfig {
+            max_retries: 3,
+            retry_timeout: Duration::from_secs(30),
+            ..RetryConfig::default()
+        };
+        let config_err = |e: object_store::Error| RemoteError::BadUrl { url: url.clone(), reason: e.to_string() };
+        let (scheme, rest) = match url.split_once("://") {
+            Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest.to_string()),
+            None => ("file".to_string(), url.clone()),
+        };
+        let bucket_prefix = |rest: &str| -> Result<String, RemoteError> {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(bad("the bucket or container name is missing"));
+            }
+            Ok(prefix.trim_matches('/').to_string())
+        };
+        let (store, prefix, writable, local_dir): (Arc<dyn ObjectStore>, String, bool, Option<PathBuf>) =
+            match scheme.as_str() {
+                "s3" | "s3a" => {
+                    let prefix = bucket_prefix(&rest)?;
+                    let mut b = object_store::aws::AmazonS3Builder::from_env().with_url(&url).with_retry(retry);
+                    if let Some(v) = &options.endpoint {
+                        b = b.with_endpoint(v);
+                    }
+                    if let Some(v) = &options.region {
+                        b = b.with_region(v);
+                    }
+                    if let Some(v) = options.allow_http {
+                        b = b.with_allow_http(v);
+                    }
+                    if let Some(v) = options.virtual_hosted_style {
+                        b = b.with_virtual_hosted_style_request(v);
+                    }
+                    for (k, v) in &options.extra {
+                        let key = k.parse().map_err(|e: object_store::Error| bad(&e.to_string()))?;
+                        b = b.with_config(key, v);
+                    }
+                    (Arc::new(b.build().map_err(config_err)?), prefix, true, None)
+                }
+                "gs" => {
+                    let prefix = bucket_prefix(&rest)?;
+                    let mut b = object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(&url).with_retry(retry);
+                    for (k, v) in &options.extra {
+                        let key = k.parse().map_err(|e: object_store::Error| bad(&e.to_string()))?;
+                        b = b.with_config(key, v);
+                    }
+                    (Arc::new(b.build().map_err(config_err)?), prefix, true, None)
+                }
+                "az" | "azure" | "abfs" | "abfss" => {
+                    let prefix = bucket_prefix(&rest)?;
+                    let mut b = object_store::azure::MicrosoftAzureBuilder::from_env().with_url(&url).with_retry(retry);
+                    if let Some(v) = options.allow_http {
+                        b = b.with_allow_http(v);
+                    }
+                    for (k, v) in &options.extra {
+                        let key = k.parse().map_err(|e: object_store::Error| bad(&e.to_string()))?;
+                        b = b.with_config(key, v);
+                    }
+                    (Arc::new(b.build().map_err(config_err)?), prefix, true, None)
+                }
+                "http" | "https" => {
+                    let b = object_store::http::HttpBuilder::new().with_url(&url).with_retry(retry);
+                    (Arc::new(b.build().map_err(config_err)?), String::new(), false, None)
+                }
+                "file" => {
+                    let path = if rest.starts_with('/') || scheme == "file" && url.contains("://") {
+                        PathBuf::from(&rest)
+                    } else {
+                        options.root.join(&rest)
+                    };
+                    let path = if path.is_absolute() { path } else { options.root.join(path) };
+                    if path.is_dir() {
+                        let fs = object_store::local::LocalFileSystem::new_with_prefix(&path).map_err(config_err)?;
+                        (Arc::new(fs), String::new(), true, None)
+                    } else {
+                        // Opened for real once the directory exists (see `ensure_writable`).
+                        (Arc::new(object_store::memory::InMemory::new()), String::new(), true, Some(path))
+                    }
+                }
+                other => return Err(bad(&format!("unknown scheme `{other}://` (use s3://, gs://, az://, https:// or a directory)"))),
+            };
+        Ok(Self { url, store, prefix: ObjectPath::from(prefix), writable, local_dir, runtime })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// False for a local-directory remote whose directory does not exist yet.
+    pub fn exists(&self) -> bool {
+        self.local_dir.is_none()
+    }
+
+    fn key(&self, parts: &[&str]) -> ObjectPath {
+        let mut key = self.prefix.clone();
+        for part in parts {
+            key = key.join(*part);
+        }
+        key
+    }
+
+    fn object_key(&self, digest: &Digest) -> ObjectPath {
+        let hex = digest.to_hex();
+        self.key(&["objects", &hex[..2], &hex[2..]])
+    }
+
+    /// Turns an `object_store` error about the remote as a whole into a [`RemoteError`].
+    fn classify(&self, e: object_store::Error) -> RemoteError {
+        let url = self.url.clone();
+        let message = e.to_string();
+        match e {
+            object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
+                RemoteError::Denied { url, message }
+            }
+            _ if message.contains("NoSuchBucket") || message.contains("ContainerNotFound") => {
+                RemoteError::NotFound { url, message }
+            }
+            _ if message.contains("InvalidAccessKeyId")
+                || message.contains("SignatureDoesNotMatch")
+                || message.contains("AccessDenied")
+                || message.contains("403 Forbidden") =>
+            {
+                RemoteError::Denied { url, message }
+            }
+            _ => RemoteError::Failed { url, message },
+        }
+    }
+
+    /// For a local-directory remote that does not exist yet: creates it (push).
+    fn ensure_writable(&mut self) -> Result<(), RemoteError> {
+        if !self.writable {
+            return Err(RemoteError::ReadOnly { url: self.url.clone() });
+        }
+        if let Some(dir) = self.local_dir.take() {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| RemoteError::Failed { url: self.url.clone(), message: format!("cannot create {}: {e}", dir.display()) })?;
+            let fs = object_store::local::LocalFileSystem::new_with_prefix(&dir)
+                .map_err(|e| RemoteError::Failed { url: self.url.clone(), message: e.to_string() })?;
+            self.store = Arc::new(fs);
+        }
+        Ok(())
+    }
+
+    fn require_exists(&self) -> Result<(), RemoteError> {
+        match &self.local_dir {
+            Some(dir) => Err(RemoteError::NotFound {
+                url: self.url.clone(),
+                message: format!("{} is not a directory", dir.display()),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks the layout version the remote declares (a remote without one is new).
+    pub fn check_version(&self) -> Result<(), RemoteError> {
+        self.require_exists()?;
+        let key = self.key(&["version"]);
+        let found = self.runtime.block_on(async {
+            match self.store.get(&key).await {
+                Ok(result) => result.bytes().await.map(Some),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        });
+        match found.map_err(|e| self.classify(e))? {
+            None => Ok(()),
+            Some(bytes) => {
+                let text = String::from_utf8_lossy(&bytes).trim().to_string();
+                match text.parse::<u32>() {
+                    Ok(v) if v <= REMOTE_VERSION => Ok(()),
+                    _ => Err(RemoteError::Version { url: self.url.clone(), found: text, supported: REMOTE_VERSION }),
+                }
+            }
+        }
+    }
+
+    /// Every object on the remote, with its size: one listing instead of a request per
+    /// object.
+    pub fn list(&self) -> Result<HashMap<Digest, u64>, RemoteError> {
+        if self.local_dir.is_some() {
+            return Ok(HashMap::new());
+        }
+        let prefix = self.key(&["objects"]);
+        let metas: Vec<object_store::ObjectMeta> = self
+            .runtime
+            .block_on(self.store.list(Some(&prefix)).try_collect())
+            .map_err(|e| self.classify(e))?;
+        let mut out = HashMap::with_capacity(metas.len());
+        for meta in metas {
+            let parts: Vec<_> = meta.location.parts().collect();
+            let n = parts.len();
+            if n < 2 {
+                continue;
+            }
+            let hex = format!("{}{}", parts[n - 2].as_ref(), parts[n - 1].as_ref());
+            if let Ok(digest) = hex.parse::<Digest>() {
+                out.insert(digest, meta.size);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Uploads objects from the local store (each verified while it is read), `jobs` at a
+    /// time.
+    pub fn upload(
+        &mut self,
+        store: &Store,
+        objects: &[(Digest, u64)],
+        jobs: usize,
+        progress: &dyn Progress,
+    ) -> Result<Transfer, RemoteError> {
+        self.ensure_writable()?;
+        let version_key = self.key(&["version"]);
+        self.runtime
+            .block_on(self.store.put(&version_key, PutPayload::from(format!("{REMOTE_VERSION}\n").into_bytes())))
+            .map_err(|e| self.classify(e))?;
+        let this = &*self;
+        let total: u64 = objects.iter().map(|o| o.1).sum();
+        progress.start("pushing", objects.len() as u64, total);
+        let results: Vec<(Digest, u64, Result<(), ObjectError>)> = this.runtime.block_on(
+            futures::stream::iter(objects.iter().copied())
+                .map(|(digest, size)| async move {
+                    let r = this.upload_one(store, &digest, size).await;
+                    if r.is_ok() {
+                        progress.advance(1, size);
+                    }
+                    (digest, size, r)
+                })
+                .buffer_unordered(jobs.max(1))
+                .collect(),
+        );
+        progress.finish();
+        collect(results)
+    }
+
+    async fn upload_one(&self, store: &Store, digest: &Digest, size: u64) -> Result<(), ObjectError> {
+        let key = self.object_key(digest);
+        let path = store.object_path(digest);
+        let remote_err = |e: object_store::Error| ObjectError::Remote(self.classify(e));
+        if size < MULTIPART_THRESHOLD {
+            let bytes = read_file(&path).await.map_err(|e| local_error(digest, e))?;
+            let actual = Digest::of(&bytes);
+            if actual != *digest {
+                return Err(ObjectError::Corrupt(format!("the local copy hashes to {actual}; run `cairn data fsck`")));
+            }
+            self.store.put(&key, PutPayload::from(bytes)).await.map_err(remote_err)?;
+            return Ok(());
+        }
+        let upload = self.store.put_multipart(&key).await.map_err(remote_err)?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+        let mut hasher = blake3::Hasher::new();
+        let mut file = tokio::fs::File::open(&path).await.map_err(|e| local_error(digest, e))?;
+        let mut buf = vec![0u8; PART_SIZE];
+        loop {
+            let n = read_full(&mut file, &mut buf).await.map_err(|e| local_error(digest, e))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            writer.wait_for_capacity(PART_CONCURRENCY).await.map_err(remote_err)?;
+            writer.write(&buf[..n]);
+        }
+        let actual: Digest = hasher.finalize().into();
+        if actual != *digest {
+            let _ = writer.abort().await;
+            return Err(ObjectError::Corrupt(format!("the local copy hashes to {actual}; run `cairn data fsck`")));
+        }
+        writer.finish().await.map_err(remote_err)?;
+        Ok(())
+    }
+
+    /// Downloads objects into the local store, `jobs` at a time. Each one is hashed before it
+    /// is stored: an object whose content does not match its name is reported and dropped.
+    pub fn download(
+        &self,
+        store: &Store,
+        objects: &[(Digest, u64)],
+        jobs: usize,
+        progress: &dyn Progress,
+    ) -> Result<Transfer, RemoteError> {
+        self.require_exists()?;
+        let total: u64 = objects.iter().map(|o| o.1).sum();
+        progress.start("fetching", objects.len() as u64, total);
+        let results = self.runtime.block_on(
+            futures::stream::iter(objects.iter().copied())
+                .map(|(digest, size)| async move {
+                    let r = self.download_one(store, &digest).await;
+                    if r.is_ok() {
+                        progress.advance(1, size);
+                    }
+                    (digest, size, r)
+                })
+                .buffer_unordered(jobs.max(1))
+                .collect(),
+        );
+        progress.finish();
+        collect(results)
+    }
+
+    async fn download_one(&self, store: &Store, digest: &Digest) -> Result<(), ObjectError> {
+        let key = self.object_key(digest);
+        let result = match self.store.get(&key).await {
+            Ok(r) => r,
+            Err(object_store::Error::NotFound { .. }) => return Err(ObjectError::Missing),
+            Err(e) => return Err(ObjectError::Remote(self.classify(e))),
+        };
+        let remote_err = |e: object_store::Error| ObjectError::Remote(self.classify(e));
+        if result.meta.size < LARGE_FILE {
+            let bytes = result.bytes().await.map_err(remote_err)?;
+            let actual = Digest::of(&bytes);
+            if actual != *digest {
+                return Err(ObjectError::Corrupt(format!("its content hashes to {actual}")));
+            }
+            store.put_bytes(&bytes).map_err(|e| ObjectError::Remote(e.into()))?;
+            return Ok(());
+        }
+        // Large objects stream into a temporary file, hashed on the way.
+        let mut tmp = store.temp_object().map_err(|e| ObjectError::Remote(e.into()))?;
+        let mut hasher = blake3::Hasher::new();
+        let mut stream = result.into_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(remote_err)?;
+            hasher.update(&chunk);
+            tmp.file().write_all(&chunk).map_err(|e| local_error(digest, e))?;
+        }
+        let actual: Digest = hasher.finalize().into();
+        if actual != *digest {
+            return Err(ObjectError::Corrupt(format!("its content hashes to {actual}")));
+        }
+        store.commit_object(tmp, digest).map_err(|e| ObjectError::Remote(e.into()))?;
+        Ok(())
+    }
+
+    /// Reads one object, verified, without storing it.
+    pub fn read(&self, digest: &Digest) -> Result<Option<Vec<u8>>, RemoteError> {
+        self.require_exists()?;
+        let key = self.object_key(digest);
+        let bytes = self.runtime.block_on(async {
+            match self.store.get(&key).await {
+                Ok(r) => r.bytes().await.map(Some),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        });
+        let Some(bytes) = bytes.map_err(|e| self.classify(e))? else {
+            return Ok(None);
+        };
+        let actual = Digest::of(&bytes);
+        if actual != *digest {
+            return Err(RemoteError::Failed {
+                url: self.url.clone(),
+                message: format!("object {digest} is corrupt: its content hashes to {actual}"),
+            });
+        }
+        Ok(Some(bytes.to_vec()))
+    }
+
+    /// Deletes objects, `jobs` at a time.
+    pub fn delete(&mut self, digests: &[Digest], jobs: usize) -> Result<u64, RemoteError> {
+        self.ensure_writable()?;
+        let this = &*self;
+        let results: Vec<Result<(), object_store::Error>> = this.runtime.block_on(
+            futures::stream::iter(digests.iter())
+                .map(|d| async move {
+                    match this.store.delete(&this.object_key(d)).await {
+                        Err(object_store::Error::NotFound { .. }) => Ok(()),
+                        other => other,
+                    }
+                })
+                .buffer_unordered(jobs.max(1))
+                .collect(),
+        );
+        let mut deleted = 0;
+        for r in results {
+            r.map_err(|e| this.classify(e))?;
+            deleted += 1;
+        }
+        Ok(deleted)
+    }
+}
+
+fn collect(results: Vec<(Digest, u64, Result<(), ObjectError>)>) -> Result<Transfer, RemoteError> {
+    let mut transfer = Transfer::default();
+    for (digest, size, result) in results {
+        match result {
+            Ok(()) => {
+                transfer.objects += 1;
+                transfer.bytes += size;
+            }
+            Err(ObjectError::Corrupt(reason)) => transfer.failures.push(TransferFailure { digest, reason }),
+            Err(ObjectError::Missing) => {
+                transfer.failures.push(TransferFailure { digest, reason: "not on the remote".to_string() })
+            }
+            // A failure of the remote itself (credentials, network) stops the whole batch.
+            Err(ObjectError::Remote(e)) => return Err(e),
+        }
+    }
+    transfer.failures.sort_by_key(|f| f.digest);
+    Ok(transfer)
+}
+
+fn local_error(digest: &Digest, e: std::io::Error) -> ObjectError {
+    ObjectError::Corrupt(format!("cannot read the local object {digest}: {e}"))
+}
+
+async fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    tokio::fs::read(path).await
+}
+
+/// Fills `buf` unless the file ends first; returns the bytes read.
+async fn read_full(file: &mut tokio::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    use tokio::io::AsyncReadExt;
+    let mut filled = 0;
+    while filled < buf.len() {
+        let n = file.read(&mut buf[filled..]).await?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    Ok(filled)
+}
