@@ -9,5 +9,6 @@ mod diff;
 mod faults;
 mod gc_fsck;
 mod init;
+mod remote;
 mod s3_harness;
 mod status;

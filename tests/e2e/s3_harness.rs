@@ -124,7 +124,9 @@ async fn multipart_upload_of_20_mib() {
     let s3 = S3Server::start();
     s3.create_bucket("big");
     let store = store(&s3, "big");
+    let t = std::time::Instant::now();
     let data = Rng(7).bytes(20 << 20);
+    eprintln!("rng {:?}", t.elapsed());
 
     let upload = store
         .put_multipart(&Path::from("blobs/large.bin"))
@@ -135,6 +137,7 @@ async fn multipart_upload_of_20_mib() {
         writer.write(chunk);
     }
     writer.finish().await.expect("complete multipart upload");
+    eprintln!("upload {:?}", t.elapsed());
 
     let meta = store.head(&Path::from("blobs/large.bin")).await.expect("head");
     assert_eq!(meta.size, 20 << 20);
@@ -152,6 +155,7 @@ async fn multipart_upload_of_20_mib() {
         .await
         .expect("body");
     assert!(got.as_ref() == data.as_slice(), "multipart content differs");
+    eprintln!("get {:?}", t.elapsed());
     assert_eq!(
         std::fs::read(s3.object_path("big", "blobs/large.bin")).expect("object file"),
         data

@@ -140,6 +140,29 @@ impl Project {
         Run::from_output(self.command(args).output().expect("cairn runs"))
     }
 
+    /// Runs cairn with extra environment variables (credentials for a remote, say).
+    pub fn cairn_env(&self, args: &[&str], env: &[(String, String)]) -> Run {
+        let mut cmd = self.command(args);
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
+        Run::from_output(cmd.output().expect("cairn runs"))
+    }
+
+    /// A `git clone` of this project in a new temporary directory: the committed files only,
+    /// no `.cairn/` and no data.
+    pub fn clone_repo(&self) -> Project {
+        let dest = Self::bare();
+        let out = Command::new("git")
+            .args(["clone", "-q"])
+            .arg(self.root())
+            .arg(dest.root())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .output()
+            .expect("git runs");
+        assert!(out.status.success(), "git clone: {}", String::from_utf8_lossy(&out.stderr));
+        dest
+    }
+
     pub fn cairn_in(&self, dir: &str, args: &[&str]) -> Run {
         let mut cmd = self.command(args);
         cmd.current_dir(self.path(dir));

@@ -68,7 +68,10 @@ impl S3Server {
         let thread = std::thread::Builder::new()
             .name(format!("s3-server-{port}"))
             .spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
+                // Two workers: concurrent part uploads are hashed (SigV4 payload SHA-256, MD5
+                // ETags) in parallel, which matters in unoptimized builds.
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
                     .enable_all()
                     .build()
                     .expect("tokio runtime for the S3 server");

@@ -253,7 +253,8 @@ fn manifest_or_missing(
     match load_manifest(store, path, &entry.digest) {
         Ok(manifest) => Ok(Some(manifest)),
         Err(DataError::Store(StoreError::Missing { digest })) => {
-            Err(DataError::Store(StoreError::Missing { digest }))
+            missing.push(digest);
+            Ok(None)
         }
         Err(e) => Err(e),
     }

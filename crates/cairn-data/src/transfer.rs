@@ -141,6 +141,7 @@ pub fn push(project: &Project, options: &PushOptions, progress: &dyn Progress) -
     let PushOptions { paths, cwd, remote, all_commits, jobs } = options;
     let store = project.store()?;
     let (mut remote, info, default_jobs) = open_remote(project, remote.as_deref())?;
+    remote.require_writable()?;
     let locks = locks(project, None, *all_commits)?;
     let mut entries = Vec::new();
     for (i, lock) in locks.iter().enumerate() {

@@ -193,6 +193,11 @@ impl Remote {
         &self.url
     }
 
+    /// [`RemoteError::ReadOnly`] for remotes that cannot be written (http).
+    pub fn require_writable(&self) -> Result<(), RemoteError> {
+        if self.writable { Ok(()) } else { Err(RemoteError::ReadOnly { url: self.url.clone() }) }
+    }
+
     /// False for a local-directory remote whose directory does not exist yet.
     pub fn exists(&self) -> bool {
         self.local_dir.is_none()
