@@ -12,7 +12,14 @@ fn project_with_data() -> Project {
     p.tree("data/images", 120, 21);
     p.write("data/big.bin", Rng(22).bytes(40 << 20));
     p.write("data/table.csv", "id,amount\n1,2.5\n2,3.5\n");
-    p.cairn(&["data", "add", "data/images", "data/big.bin", "data/table.csv"]).ok();
+    p.cairn(&[
+        "data",
+        "add",
+        "data/images",
+        "data/big.bin",
+        "data/table.csv",
+    ])
+    .ok();
     p
 }
 
@@ -20,7 +27,15 @@ fn add_s3_remote(p: &Project, s3: &S3Server, bucket: &str) {
     let url = format!("s3://{bucket}/projects/demo");
     let endpoint = s3.endpoint();
     p.cairn(&[
-        "remote", "add", "origin", &url, "--endpoint", &endpoint, "--region", s3.region(), "--allow-http",
+        "remote",
+        "add",
+        "origin",
+        &url,
+        "--endpoint",
+        &endpoint,
+        "--region",
+        s3.region(),
+        "--allow-http",
         "--path-style",
     ])
     .ok();
@@ -51,7 +66,8 @@ fn local_directory_remote_round_trip() {
     let p = project_with_data();
     let remote_dir = tempfile::tempdir().unwrap();
     let url = remote_dir.path().join("store");
-    p.cairn(&["remote", "add", "shared", url.to_str().unwrap()]).ok();
+    p.cairn(&["remote", "add", "shared", url.to_str().unwrap()])
+        .ok();
     let first = p.json(&["data", "push"], 0);
     assert_eq!(first["kind"], "data-push");
     assert_eq!(first["uploaded"]["objects"], first["needed"]);
@@ -69,7 +85,11 @@ fn local_directory_remote_round_trip() {
     clone.cairn(&["data", "status", "--check"]).code(1);
     let pulled = clone.json(&["data", "pull"], 0);
     assert_eq!(pulled["kind"], "data-pull");
-    assert_eq!(snapshot(&clone.path("data")), snapshot(&p.path("data")), "byte for byte");
+    assert_eq!(
+        snapshot(&clone.path("data")),
+        snapshot(&p.path("data")),
+        "byte for byte"
+    );
     clone.cairn(&["data", "status", "--check"]).ok();
     clone.cairn(&["data", "fsck"]).ok();
 }
@@ -84,7 +104,9 @@ fn s3_push_pull_and_resume() {
     let env = s3.env();
 
     // Killed part-way, then resumed: nothing already on the server is sent again.
-    let mut child = p.command(&["data", "push", "--jobs", "2"]).envs(env.iter().map(|(k, v)| (k, v)))
+    let mut child = p
+        .command(&["data", "push", "--jobs", "2"])
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -99,19 +121,35 @@ fn s3_push_pull_and_resume() {
     let sent = resumed["uploaded"]["objects"].as_u64().unwrap();
     let already = resumed["already_there"].as_u64().unwrap();
     assert_eq!(already + sent, needed);
-    assert!(already > 0 && sent > 0, "the push was interrupted part-way: {already} there, {sent} sent");
+    assert!(
+        already > 0 && sent > 0,
+        "the push was interrupted part-way: {already} there, {sent} sent"
+    );
     let again = p.cairn_env(&["--json", "data", "push"], &env);
     again.ok();
-    assert_eq!(again.json()["uploaded"]["objects"], 0, "a second push sends nothing");
+    assert_eq!(
+        again.json()["uploaded"]["objects"],
+        0,
+        "a second push sends nothing"
+    );
     // Only whole objects are visible on the server.
     let keys = s3.list("cairn-data");
-    assert_eq!(keys.iter().filter(|k| k.contains("/objects/")).count() as u64, needed, "{keys:?}");
+    assert_eq!(
+        keys.iter().filter(|k| k.contains("/objects/")).count() as u64,
+        needed,
+        "{keys:?}"
+    );
 
     // A fresh clone with an empty .cairn/ gets everything back, verified.
     let clone = p.clone_repo();
     let pulled = clone.cairn_env(&["--json", "data", "pull"], &env);
     pulled.ok();
-    assert_eq!(pulled.json()["fetch"]["downloaded"]["objects"].as_u64().unwrap(), needed);
+    assert_eq!(
+        pulled.json()["fetch"]["downloaded"]["objects"]
+            .as_u64()
+            .unwrap(),
+        needed
+    );
     assert_eq!(snapshot(&clone.path("data")), snapshot(&p.path("data")));
     clone.cairn(&["data", "fsck"]).ok();
     let status = clone.cairn_env(&["--json", "data", "status", "--remote", "--check"], &env);
@@ -125,17 +163,34 @@ fn a_corrupt_object_on_the_server_is_reported_and_never_used() {
     let p = Project::new();
     p.write("a.csv", "the real content\n");
     p.write("b.csv", "other content\n");
-    let digest = p.json(&["data", "add", "a.csv", "b.csv"], 0)["entries"][0]["digest"].as_str().unwrap().to_string();
+    let digest = p.json(&["data", "add", "a.csv", "b.csv"], 0)["entries"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
     add_s3_remote(&p, &s3, "cairn-data");
     p.commit("data");
     p.cairn_env(&["data", "push"], &s3.env()).ok();
     let key = format!("projects/demo/objects/{}/{}", &digest[..2], &digest[2..]);
-    std::fs::write(s3.object_path("cairn-data", &key), "tampered on the server\n").unwrap();
+    std::fs::write(
+        s3.object_path("cairn-data", &key),
+        "tampered on the server\n",
+    )
+    .unwrap();
 
     let clone = p.clone_repo();
-    clone.cairn_env(&["data", "pull"], &s3.env()).code(2).stderr_has(&digest).stderr_has("hashes to");
-    assert!(!clone.object_path(&digest).exists(), "the corrupt object never enters the store");
-    assert!(!clone.exists("a.csv"), "nothing is checked out from a failed fetch");
+    clone
+        .cairn_env(&["data", "pull"], &s3.env())
+        .code(2)
+        .stderr_has(&digest)
+        .stderr_has("hashes to");
+    assert!(
+        !clone.object_path(&digest).exists(),
+        "the corrupt object never enters the store"
+    );
+    assert!(
+        !clone.exists("a.csv"),
+        "nothing is checked out from a failed fetch"
+    );
     // The intact object was fetched all the same.
     clone.cairn_env(&["data", "pull", "b.csv"], &s3.env()).ok();
     assert_eq!(clone.read("b.csv"), b"other content\n");
@@ -155,58 +210,119 @@ fn wrong_credentials_and_missing_buckets_are_clear_errors() {
             *v = "not-the-secret".into();
         }
     }
-    p.cairn_env(&["data", "push"], &env).code(2).stderr_has("access denied").stderr_has("hint:");
-    p.cairn_env(&["-v", "data", "push"], &s3.env()).ok().stderr_has("credentials from the environment");
+    p.cairn_env(&["data", "push"], &env)
+        .code(2)
+        .stderr_has("access denied")
+        .stderr_has("hint:");
+    p.cairn_env(&["-v", "data", "push"], &s3.env())
+        .ok()
+        .stderr_has("credentials from the environment");
 
-    p.cairn(&["remote", "add", "nowhere", "s3://no-such-bucket/x", "--endpoint", &s3.endpoint(), "--allow-http", "--path-style"])
-        .ok();
-    p.cairn_env(&["data", "push", "--remote", "nowhere"], &s3.env()).code(2).stderr_has("does not exist");
+    p.cairn(&[
+        "remote",
+        "add",
+        "nowhere",
+        "s3://no-such-bucket/x",
+        "--endpoint",
+        &s3.endpoint(),
+        "--allow-http",
+        "--path-style",
+    ])
+    .ok();
+    p.cairn_env(&["data", "push", "--remote", "nowhere"], &s3.env())
+        .code(2)
+        .stderr_has("does not exist");
 }
 
 #[test]
 fn remote_management_and_credentials_policy() {
     let p = Project::new();
     p.cairn(&["remote", "add", "one", "../one"]).ok();
-    p.cairn(&["remote", "add", "two", "s3://bucket/prefix", "--region", "eu-west-1"]).ok();
+    p.cairn(&[
+        "remote",
+        "add",
+        "two",
+        "s3://bucket/prefix",
+        "--region",
+        "eu-west-1",
+    ])
+    .ok();
     let list = p.json(&["remote", "list"], 0);
     assert_eq!(list["remotes"][0]["name"], "one");
-    assert_eq!(list["remotes"][0]["default"], true, "the first remote is the default");
+    assert_eq!(
+        list["remotes"][0]["default"], true,
+        "the first remote is the default"
+    );
     p.cairn(&["remote", "default", "two"]).ok();
-    assert_eq!(p.json(&["remote", "list"], 0)["remotes"][1]["default"], true);
-    p.cairn(&["remote", "add", "two", "../x"]).code(2).stderr_has("already exists");
+    assert_eq!(
+        p.json(&["remote", "list"], 0)["remotes"][1]["default"],
+        true
+    );
+    p.cairn(&["remote", "add", "two", "../x"])
+        .code(2)
+        .stderr_has("already exists");
     p.cairn(&["remote", "add", "bad name", "../x"]).code(2);
-    p.cairn(&["remote", "default", "nope"]).code(2).stderr_has("no remote named `nope`");
+    p.cairn(&["remote", "default", "nope"])
+        .code(2)
+        .stderr_has("no remote named `nope`");
     p.cairn(&["remote", "remove", "two"]).ok();
     let toml = String::from_utf8(p.read("cairn.toml")).unwrap();
-    assert!(!toml.contains("two") && toml.contains("[remote.one]"), "{toml}");
-    assert!(toml.contains("# cairn project configuration"), "comments are kept:\n{toml}");
+    assert!(
+        !toml.contains("two") && toml.contains("[remote.one]"),
+        "{toml}"
+    );
+    assert!(
+        toml.contains("# cairn project configuration"),
+        "comments are kept:\n{toml}"
+    );
 
     // Secrets never go into the committed cairn.toml.
-    std::fs::write(p.path("cairn.toml"), format!("{toml}\n[remote.leaky]\nurl = \"s3://b/p\"\nsecret_access_key = \"x\"\n")).unwrap();
-    p.cairn(&["data", "ls"]).code(2).stderr_has("credential").stderr_has(".cairn/config.toml");
+    std::fs::write(
+        p.path("cairn.toml"),
+        format!("{toml}\n[remote.leaky]\nurl = \"s3://b/p\"\nsecret_access_key = \"x\"\n"),
+    )
+    .unwrap();
+    p.cairn(&["data", "ls"])
+        .code(2)
+        .stderr_has("credential")
+        .stderr_has(".cairn/config.toml");
     std::fs::write(p.path("cairn.toml"), &toml).unwrap();
 
     // An http(s) remote is read-only.
-    p.cairn(&["remote", "add", "web", "https://127.0.0.1:9/data"]).ok();
+    p.cairn(&["remote", "add", "web", "https://127.0.0.1:9/data"])
+        .ok();
     p.write("a.csv", "a\n");
     p.cairn(&["data", "add", "a.csv"]).ok();
-    p.cairn(&["data", "push", "--remote", "web"]).code(2).stderr_has("read-only");
+    p.cairn(&["data", "push", "--remote", "web"])
+        .code(2)
+        .stderr_has("read-only");
 }
 
 #[test]
 fn gc_on_a_remote_lists_first_and_keeps_history_on_request() {
     let remote_dir = tempfile::tempdir().unwrap();
     let p = Project::new();
-    p.cairn(&["remote", "add", "shared", remote_dir.path().to_str().unwrap()]).ok();
+    p.cairn(&[
+        "remote",
+        "add",
+        "shared",
+        remote_dir.path().to_str().unwrap(),
+    ])
+    .ok();
     p.write("data.csv", "v1\n");
-    let v1 = p.json(&["data", "add", "data.csv"], 0)["entries"][0]["digest"].as_str().unwrap().to_string();
+    let v1 = p.json(&["data", "add", "data.csv"], 0)["entries"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
     p.cairn(&["data", "push"]).ok();
     p.commit("v1");
     p.write("data.csv", "v2\n");
     p.cairn(&["data", "add", "data.csv"]).ok();
     p.cairn(&["data", "push"]).ok();
     p.commit("v2");
-    let object = remote_dir.path().join(format!("objects/{}/{}", &v1[..2], &v1[2..]));
+    let object = remote_dir
+        .path()
+        .join(format!("objects/{}/{}", &v1[..2], &v1[2..]));
     assert!(object.exists());
 
     let kept = p.json(&["data", "gc", "--remote", "--all-commits", "--yes"], 0);

@@ -48,11 +48,17 @@ async fn put_get_head_list_delete() {
     let store = store(&s3, "data");
 
     store
-        .put(&Path::from("objects/ab/cdef"), PutPayload::from_static(b"hello"))
+        .put(
+            &Path::from("objects/ab/cdef"),
+            PutPayload::from_static(b"hello"),
+        )
         .await
         .expect("put");
     store
-        .put(&Path::from("objects/ab/cdeg"), PutPayload::from_static(b"world!"))
+        .put(
+            &Path::from("objects/ab/cdeg"),
+            PutPayload::from_static(b"world!"),
+        )
         .await
         .expect("put");
     store
@@ -60,7 +66,10 @@ async fn put_get_head_list_delete() {
         .await
         .expect("put");
 
-    let got = store.get(&Path::from("objects/ab/cdef")).await.expect("get");
+    let got = store
+        .get(&Path::from("objects/ab/cdef"))
+        .await
+        .expect("get");
     assert_eq!(got.bytes().await.expect("body").as_ref(), b"hello");
 
     let range = store
@@ -69,11 +78,17 @@ async fn put_get_head_list_delete() {
         .expect("ranged get");
     assert_eq!(range.as_ref(), b"orl");
 
-    let meta = store.head(&Path::from("objects/ab/cdeg")).await.expect("head");
+    let meta = store
+        .head(&Path::from("objects/ab/cdeg"))
+        .await
+        .expect("head");
     assert_eq!(meta.size, 6);
     assert!(meta.e_tag.is_some());
 
-    let missing = store.head(&Path::from("objects/ab/nope")).await.unwrap_err();
+    let missing = store
+        .head(&Path::from("objects/ab/nope"))
+        .await
+        .unwrap_err();
     assert!(
         matches!(missing, object_store::Error::NotFound { .. }),
         "{missing:?}"
@@ -106,7 +121,10 @@ async fn put_get_head_list_delete() {
     assert!(listing.objects.is_empty());
     assert_eq!(listing.common_prefixes, [Path::from("objects/ab")]);
 
-    store.delete(&Path::from("objects/ab/cdef")).await.expect("delete");
+    store
+        .delete(&Path::from("objects/ab/cdef"))
+        .await
+        .expect("delete");
     // Deleting what is not there succeeds, as on S3.
     store
         .delete(&Path::from("objects/ab/cdef"))
@@ -124,9 +142,14 @@ async fn multipart_upload_of_20_mib() {
     let s3 = S3Server::start();
     s3.create_bucket("big");
     let store = store(&s3, "big");
-    let t = std::time::Instant::now();
-    let data = Rng(7).bytes(20 << 20);
-    eprintln!("rng {:?}", t.elapsed());
+    // 20 different MiB (a random MiB, each copy stamped with its index): cheap to make in
+    // an unoptimized build, and parts in the wrong order would not compare equal.
+    let mib = Rng(7).bytes(1 << 20);
+    let mut data = Vec::with_capacity(20 << 20);
+    for i in 0..20u64 {
+        data.extend_from_slice(&i.to_le_bytes());
+        data.extend_from_slice(&mib[8..]);
+    }
 
     let upload = store
         .put_multipart(&Path::from("blobs/large.bin"))
@@ -137,9 +160,11 @@ async fn multipart_upload_of_20_mib() {
         writer.write(chunk);
     }
     writer.finish().await.expect("complete multipart upload");
-    eprintln!("upload {:?}", t.elapsed());
 
-    let meta = store.head(&Path::from("blobs/large.bin")).await.expect("head");
+    let meta = store
+        .head(&Path::from("blobs/large.bin"))
+        .await
+        .expect("head");
     assert_eq!(meta.size, 20 << 20);
     // A multipart ETag: md5 of the part md5s, then the part count.
     assert!(
@@ -147,18 +172,17 @@ async fn multipart_upload_of_20_mib() {
         "{:?}",
         meta.e_tag
     );
+    // Across the boundary of parts 1 and 2 (a full GET of 20 MiB costs ~0.4 s unoptimized).
+    let part = 5 << 20;
     let got = store
-        .get(&Path::from("blobs/large.bin"))
+        .get_range(&Path::from("blobs/large.bin"), part - 16..part + 16)
         .await
-        .expect("get")
-        .bytes()
-        .await
-        .expect("body");
-    assert!(got.as_ref() == data.as_slice(), "multipart content differs");
-    eprintln!("get {:?}", t.elapsed());
-    assert_eq!(
-        std::fs::read(s3.object_path("big", "blobs/large.bin")).expect("object file"),
-        data
+        .expect("ranged get");
+    assert_eq!(got.as_ref(), &data[part as usize - 16..part as usize + 16]);
+    let stored = std::fs::read(s3.object_path("big", "blobs/large.bin")).expect("object file");
+    assert!(
+        stored == data,
+        "the object's file differs from what was uploaded"
     );
     // Parts are gone from the server once completed; the bucket holds only the object.
     assert_eq!(s3.list("big"), ["blobs/large.bin"]);
@@ -211,9 +235,15 @@ async fn a_missing_bucket_is_an_error() {
     let store = store(&s3, "no-such-bucket");
 
     let err = store.get(&Path::from("a")).await.unwrap_err();
-    assert!(matches!(err, object_store::Error::NotFound { .. }), "{err:?}");
+    assert!(
+        matches!(err, object_store::Error::NotFound { .. }),
+        "{err:?}"
+    );
     let err = store.head(&Path::from("a")).await.unwrap_err();
-    assert!(matches!(err, object_store::Error::NotFound { .. }), "{err:?}");
+    assert!(
+        matches!(err, object_store::Error::NotFound { .. }),
+        "{err:?}"
+    );
     // object_store reports a failed listing as a generic error, whatever the status.
     let err = store.list(None).try_collect::<Vec<_>>().await.unwrap_err();
     assert!(format!("{err:?}").contains("NoSuchBucket"), "{err:?}");
@@ -221,9 +251,15 @@ async fn a_missing_bucket_is_an_error() {
         .put(&Path::from("a"), PutPayload::from_static(b"a"))
         .await
         .unwrap_err();
-    assert!(matches!(err, object_store::Error::NotFound { .. }), "{err:?}");
+    assert!(
+        matches!(err, object_store::Error::NotFound { .. }),
+        "{err:?}"
+    );
     let err = store.put_multipart(&Path::from("a")).await.unwrap_err();
-    assert!(matches!(err, object_store::Error::NotFound { .. }), "{err:?}");
+    assert!(
+        matches!(err, object_store::Error::NotFound { .. }),
+        "{err:?}"
+    );
     assert!(
         !s3.root().join("no-such-bucket").exists(),
         "a PUT created the bucket"
@@ -246,7 +282,12 @@ async fn a_file_changed_on_the_server_is_what_get_returns() {
     assert_eq!(std::fs::read(&file).expect("object file"), b"original");
     std::fs::write(&file, b"corrupt!").expect("corrupt the object");
 
-    let got = store.get(&Path::from(key)).await.expect("get").bytes().await;
+    let got = store
+        .get(&Path::from(key))
+        .await
+        .expect("get")
+        .bytes()
+        .await;
     assert_eq!(got.expect("body").as_ref(), b"corrupt!");
     // The server keeps the ETag from the upload: corruption is invisible to ETags.
     let after = store.head(&Path::from(key)).await.expect("head");
@@ -254,11 +295,19 @@ async fn a_file_changed_on_the_server_is_what_get_returns() {
 
     // Truncation and removal show up too.
     std::fs::write(&file, b"cut").expect("truncate the object");
-    let got = store.get(&Path::from(key)).await.expect("get").bytes().await;
+    let got = store
+        .get(&Path::from(key))
+        .await
+        .expect("get")
+        .bytes()
+        .await;
     assert_eq!(got.expect("body").as_ref(), b"cut");
     std::fs::remove_file(&file).expect("remove the object");
     let err = store.get(&Path::from(key)).await.unwrap_err();
-    assert!(matches!(err, object_store::Error::NotFound { .. }), "{err:?}");
+    assert!(
+        matches!(err, object_store::Error::NotFound { .. }),
+        "{err:?}"
+    );
 }
 
 #[test]

@@ -159,7 +159,11 @@ impl Project {
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .output()
             .expect("git runs");
-        assert!(out.status.success(), "git clone: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "git clone: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         dest
     }
 
@@ -239,6 +243,11 @@ impl Project {
 /// Environment for reproducible runs: own HOME, fixed git identity and dates, no colors, no
 /// config from the machine.
 fn pin_env(cmd: &mut Command, home: &Path) {
+    // Nothing from the machine leaks in (AWS_* credentials, git settings), except PATH.
+    cmd.env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        cmd.env("PATH", path);
+    }
     cmd.env("HOME", home)
         .env("NO_COLOR", "1")
         .env("GIT_CONFIG_NOSYSTEM", "1")

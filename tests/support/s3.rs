@@ -61,7 +61,9 @@ impl S3Server {
         // Bound here, before the thread starts: the port is known and accepting when we return.
         let listener =
             std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind 127.0.0.1 for S3");
-        listener.set_nonblocking(true).expect("non-blocking listener");
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
         let port = listener.local_addr().expect("local address").port();
 
         let (shutdown, mut stop) = oneshot::channel::<()>();

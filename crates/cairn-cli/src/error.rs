@@ -162,21 +162,41 @@ impl From<DataError> for CliError {
 fn remote_error(e: &cairn_store::RemoteError) -> CliError {
     use cairn_store::RemoteError as R;
     let (exit, hint) = match e {
-        R::BadUrl { .. } => (Exit::Usage, "fix the remote's url in cairn.toml (s3://bucket/prefix, gs://…, az://…, https://…, or a directory)"),
+        R::BadUrl { .. } => (
+            Exit::Usage,
+            "fix the remote's url in cairn.toml (s3://bucket/prefix, gs://…, az://…, https://…, or a directory)",
+        ),
         R::Denied { .. } => (
             Exit::Usage,
             "check the credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or GOOGLE_*, AZURE_*) in the environment, or .cairn/config.toml; `-v` says which were used",
         ),
-        R::NotFound { .. } => (Exit::Usage, "check the bucket (or directory) name, and create it first if it is new"),
-        R::ReadOnly { .. } => (Exit::Usage, "http(s) remotes can only be read; push to an object store or a directory"),
-        R::Failed { .. } => (Exit::Usage, "check the remote's endpoint and the network, then run the command again: transfers resume"),
+        R::NotFound { .. } => (
+            Exit::Usage,
+            "check the bucket (or directory) name, and create it first if it is new",
+        ),
+        R::ReadOnly { .. } => (
+            Exit::Usage,
+            "http(s) remotes can only be read; push to an object store or a directory",
+        ),
+        R::Failed { .. } => (
+            Exit::Usage,
+            "check the remote's endpoint and the network, then run the command again: transfers resume",
+        ),
         R::Version { .. } => (Exit::Usage, "upgrade cairn to use this remote"),
         R::Store(s) => {
             let (exit, hint) = store_hint(s);
-            return CliError { message: e.to_string(), hint: hint.map(str::to_owned), exit };
+            return CliError {
+                message: e.to_string(),
+                hint: hint.map(str::to_owned),
+                exit,
+            };
         }
     };
-    CliError { message: e.to_string(), hint: Some(hint.to_string()), exit }
+    CliError {
+        message: e.to_string(),
+        hint: Some(hint.to_string()),
+        exit,
+    }
 }
 
 impl From<cairn_core::RemoteError> for CliError {

@@ -128,7 +128,10 @@ pub enum ConfigError {
 
 /// Remote names: letters, digits, `-` and `_`.
 pub fn valid_remote_name(name: &str) -> bool {
-    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 impl Config {
@@ -160,7 +163,10 @@ impl Config {
         // Secrets get their own message before the generic "unknown field".
         if let Some(remotes) = table.get("remote").and_then(toml::Value::as_table) {
             for (remote, value) in remotes {
-                if let Some(key) = value.as_table().and_then(|t| t.keys().find(|k| SECRET_KEYS.contains(&k.as_str()))) {
+                if let Some(key) = value
+                    .as_table()
+                    .and_then(|t| t.keys().find(|k| SECRET_KEYS.contains(&k.as_str())))
+                {
                     return Err(ConfigError::Invalid(format!(
                         "{name}: `remote.{remote}.{key}` is a credential, and {name} is committed to git; \
                          put credentials in .cairn/config.toml or in the environment"
@@ -177,10 +183,14 @@ impl Config {
                 )));
             }
             if spec.url.trim().is_empty() {
-                return Err(ConfigError::Invalid(format!("{name}: `remote.{remote}.url` is empty")));
+                return Err(ConfigError::Invalid(format!(
+                    "{name}: `remote.{remote}.url` is empty"
+                )));
             }
             if spec.jobs == Some(0) {
-                return Err(ConfigError::Invalid(format!("{name}: `remote.{remote}.jobs` must be at least 1")));
+                return Err(ConfigError::Invalid(format!(
+                    "{name}: `remote.{remote}.jobs` must be at least 1"
+                )));
             }
         }
         if let Some(default) = &config.core.remote
@@ -252,11 +262,21 @@ mod tests {
             Err(ConfigError::Version { found: 2, .. })
         ));
         assert!(parse("[cache]\nlink = []\n").is_err());
-        let err = parse("[remote.origin]\nurl = \"s3://b\"\nsecret_access_key = \"x\"\n").unwrap_err().to_string();
-        assert!(err.contains("credential") && err.contains(".cairn/config.toml"), "{err}");
-        let err = parse("[core]\nremote = \"nope\"\n").unwrap_err().to_string();
+        let err = parse("[remote.origin]\nurl = \"s3://b\"\nsecret_access_key = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("credential") && err.contains(".cairn/config.toml"),
+            "{err}"
+        );
+        let err = parse("[core]\nremote = \"nope\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("nope"), "{err}");
         let ok = parse("[core]\nremote = \"origin\"\n[remote.origin]\nurl = \"s3://b/p\"\nendpoint = \"http://127.0.0.1:9000\"\n").unwrap();
-        assert_eq!(ok.remote["origin"].endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(
+            ok.remote["origin"].endpoint.as_deref(),
+            Some("http://127.0.0.1:9000")
+        );
     }
 }

@@ -17,5 +17,7 @@ pub use project::{
     CONFIG_FILE, InitError, InitOptions, InitOutcome, LOCK_FILE, PathError, Project, ProjectError,
     STATE_DIR,
 };
+pub use remotes::{
+    CredentialSource, LOCAL_CONFIG_FILE, RemoteError, RemoteListing, ResolvedRemote,
+};
 pub use toml_error::TomlLocation;
-pub use remotes::{CredentialSource, LOCAL_CONFIG_FILE, RemoteError, RemoteListing, ResolvedRemote};

@@ -76,15 +76,23 @@ impl Project {
         let name = match name.or(config.core.remote.as_deref()) {
             Some(name) => name.to_string(),
             // A project with a single remote needs no default.
-            None if config.remote.len() == 1 => config.remote.keys().next().cloned().unwrap_or_default(),
+            None if config.remote.len() == 1 => {
+                config.remote.keys().next().cloned().unwrap_or_default()
+            }
             None => return Err(RemoteError::NoDefault),
         };
         let Some(remote) = config.remote.get(&name) else {
-            return Err(RemoteError::Unknown { name, known: known(config) });
+            return Err(RemoteError::Unknown {
+                name,
+                known: known(config),
+            });
         };
         let local = self.local_config()?;
-        let secrets: Vec<(String, String)> =
-            local.remote.get(&name).map(|m| m.clone().into_iter().collect()).unwrap_or_default();
+        let secrets: Vec<(String, String)> = local
+            .remote
+            .get(&name)
+            .map(|m| m.clone().into_iter().collect())
+            .unwrap_or_default();
         let credentials = if !secrets.is_empty() {
             CredentialSource::LocalConfig
         } else if env_has_credentials(&remote.url) {
@@ -92,7 +100,13 @@ impl Project {
         } else {
             CredentialSource::None
         };
-        Ok(ResolvedRemote { name, config: remote.clone(), secrets, credentials, root: self.root().to_path_buf() })
+        Ok(ResolvedRemote {
+            name,
+            config: remote.clone(),
+            secrets,
+            credentials,
+            root: self.root().to_path_buf(),
+        })
     }
 
     fn local_config(&self) -> Result<LocalConfig, RemoteError> {
@@ -103,7 +117,8 @@ impl Project {
             Err(source) => return Err(ConfigError::Read { path, source }.into()),
         };
         toml::from_str(&text).map_err(|e| {
-            ConfigError::Invalid(crate::toml_error::describe(".cairn/config.toml", &text, &e)).into()
+            ConfigError::Invalid(crate::toml_error::describe(".cairn/config.toml", &text, &e))
+                .into()
         })
     }
 
@@ -123,12 +138,22 @@ impl Project {
 
     /// Adds `[remote.NAME]` to `cairn.toml` (and makes it the default when asked, or when it
     /// is the first remote).
-    pub fn add_remote(&self, name: &str, remote: &RemoteConfig, make_default: bool) -> Result<bool, RemoteError> {
+    pub fn add_remote(
+        &self,
+        name: &str,
+        remote: &RemoteConfig,
+        make_default: bool,
+    ) -> Result<bool, RemoteError> {
         if !valid_remote_name(name) {
-            return Err(RemoteError::BadName { name: name.to_string() });
+            return Err(RemoteError::BadName {
+                name: name.to_string(),
+            });
         }
         if let Some(existing) = self.config().remote.get(name) {
-            return Err(RemoteError::Exists { name: name.to_string(), url: existing.url.clone() });
+            return Err(RemoteError::Exists {
+                name: name.to_string(),
+                url: existing.url.clone(),
+            });
         }
         let make_default = make_default || self.config().remote.is_empty();
         self.edit_config(|doc| {
@@ -164,7 +189,11 @@ impl Project {
         self.require_remote(name)?;
         self.edit_config(|doc| {
             table_at(doc, "remote")?.remove(name);
-            if doc.get("remote").and_then(|r| r.as_table()).is_some_and(|t| t.is_empty()) {
+            if doc
+                .get("remote")
+                .and_then(|r| r.as_table())
+                .is_some_and(|t| t.is_empty())
+            {
                 doc.remove("remote");
             }
             let core = table_at(doc, "core")?;
@@ -190,50 +219,87 @@ impl Project {
         if self.config().remote.contains_key(name) {
             Ok(())
         } else {
-            Err(RemoteError::Unknown { name: name.to_string(), known: known(self.config()) })
+            Err(RemoteError::Unknown {
+                name: name.to_string(),
+                known: known(self.config()),
+            })
         }
     }
 
     /// Edits `cairn.toml` keeping its comments and layout, checks the result, and replaces the
     /// file atomically.
-    fn edit_config(&self, edit: impl FnOnce(&mut toml_edit::DocumentMut) -> Result<(), String>) -> Result<(), RemoteError> {
+    fn edit_config(
+        &self,
+        edit: impl FnOnce(&mut toml_edit::DocumentMut) -> Result<(), String>,
+    ) -> Result<(), RemoteError> {
         let path = self.root().join(CONFIG_FILE);
-        let fail = |message: String| RemoteError::Edit { path: path.clone(), message };
+        let fail = |message: String| RemoteError::Edit {
+            path: path.clone(),
+            message,
+        };
         let text = std::fs::read_to_string(&path).map_err(|e| fail(e.to_string()))?;
-        let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| fail(e.to_string()))?;
+        let mut doc: toml_edit::DocumentMut = text
+            .parse()
+            .map_err(|e: toml_edit::TomlError| fail(e.to_string()))?;
         edit(&mut doc).map_err(fail)?;
         let new_text = doc.to_string();
         Config::parse(&new_text, &path)?;
         let store = self.store().map_err(|e| fail(e.to_string()))?;
-        write_atomic(&path, store.tmp_dir(), new_text.as_bytes(), 0o644).map_err(|e| fail(e.to_string()))
+        write_atomic(&path, store.tmp_dir(), new_text.as_bytes(), 0o644)
+            .map_err(|e| fail(e.to_string()))
     }
 }
 
-fn table_at<'d>(doc: &'d mut toml_edit::DocumentMut, key: &str) -> Result<&'d mut toml_edit::Table, String> {
+fn table_at<'d>(
+    doc: &'d mut toml_edit::DocumentMut,
+    key: &str,
+) -> Result<&'d mut toml_edit::Table, String> {
     if !doc.contains_key(key) {
         doc.insert(key, toml_edit::Item::Table(toml_edit::Table::new()));
     }
-    doc.get_mut(key).and_then(|i| i.as_table_mut()).ok_or_else(|| format!("`{key}` is not a table"))
+    doc.get_mut(key)
+        .and_then(|i| i.as_table_mut())
+        .ok_or_else(|| format!("`{key}` is not a table"))
 }
 
 fn known(config: &Config) -> String {
     if config.remote.is_empty() {
         "none".to_string()
     } else {
-        config.remote.keys().map(String::as_str).collect::<Vec<_>>().join(", ")
+        config
+            .remote
+            .keys()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
 /// Whether the environment carries credentials for the kind of store `url` names.
 fn env_has_credentials(url: &str) -> bool {
     let vars: &[&str] = if url.starts_with("s3://") {
-        &["AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE"]
+        &[
+            "AWS_ACCESS_KEY_ID",
+            "AWS_PROFILE",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+        ]
     } else if url.starts_with("gs://") {
-        &["GOOGLE_SERVICE_ACCOUNT", "GOOGLE_SERVICE_ACCOUNT_PATH", "GOOGLE_SERVICE_ACCOUNT_KEY", "GOOGLE_APPLICATION_CREDENTIALS"]
+        &[
+            "GOOGLE_SERVICE_ACCOUNT",
+            "GOOGLE_SERVICE_ACCOUNT_PATH",
+            "GOOGLE_SERVICE_ACCOUNT_KEY",
+            "GOOGLE_APPLICATION_CREDENTIALS",
+        ]
     } else if url.starts_with("az://") || url.starts_with("azure://") || url.starts_with("abfs") {
-        &["AZURE_STORAGE_ACCOUNT_KEY", "AZURE_STORAGE_ACCESS_KEY", "AZURE_STORAGE_SAS_TOKEN", "AZURE_CLIENT_SECRET"]
+        &[
+            "AZURE_STORAGE_ACCOUNT_KEY",
+            "AZURE_STORAGE_ACCESS_KEY",
+            "AZURE_STORAGE_SAS_TOKEN",
+            "AZURE_CLIENT_SECRET",
+        ]
     } else {
         &[]
     };
-    vars.iter().any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+    vars.iter()
+        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
 }

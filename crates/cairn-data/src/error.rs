@@ -79,7 +79,9 @@ pub enum DataError {
     )]
     UnresolvedManifests { digests: Vec<Digest> },
     #[error("{} object(s) could not be fetched: {}", .failures.len(), list_failures(.failures))]
-    FetchIncomplete { failures: Vec<cairn_store::TransferFailure> },
+    FetchIncomplete {
+        failures: Vec<cairn_store::TransferFailure>,
+    },
     #[error("git revision {rev} has no cairn.lock")]
     NoLockInRevision { rev: String },
 }
@@ -97,8 +99,11 @@ fn list_missing(objects: &[MissingObject]) -> String {
 }
 
 fn list_failures(failures: &[cairn_store::TransferFailure]) -> String {
-    let mut out: Vec<String> =
-        failures.iter().take(5).map(|f| format!("{} ({})", f.digest, f.reason)).collect();
+    let mut out: Vec<String> = failures
+        .iter()
+        .take(5)
+        .map(|f| format!("{} ({})", f.digest, f.reason))
+        .collect();
     if failures.len() > 5 {
         out.push(format!("and {} more", failures.len() - 5));
     }

@@ -68,7 +68,11 @@ pub fn gc(
         Some(name) => Some(crate::transfer::open_remote(project, name.as_deref())?),
         None => None,
     };
-    let temp_files_removed = if *dry_run || remote.is_some() { 0 } else { store.clean_tmp()? };
+    let temp_files_removed = if *dry_run || remote.is_some() {
+        0
+    } else {
+        store.clean_tmp()?
+    };
 
     let mut locks = vec![project.read_lock()?];
     let mut skipped_locks = Vec::new();
@@ -100,7 +104,9 @@ pub fn gc(
             // For a remote, a manifest this machine lacks is read from the remote itself.
             let read = match (store.read(&entry.digest), &remote) {
                 (Err(StoreError::Missing { .. }), Some((r, _, _))) => {
-                    r.read(&entry.digest)?.ok_or(StoreError::Missing { digest: entry.digest })
+                    r.read(&entry.digest)?.ok_or(StoreError::Missing {
+                        digest: entry.digest,
+                    })
                 }
                 (other, _) => other,
             };
@@ -122,7 +128,12 @@ pub fn gc(
     }
 
     let objects: Vec<(Digest, u64)> = match &remote {
-        None => store.list()?.0.into_iter().map(|o| (o.digest, o.size)).collect(),
+        None => store
+            .list()?
+            .0
+            .into_iter()
+            .map(|o| (o.digest, o.size))
+            .collect(),
         Some((r, _, _)) => {
             r.check_version()?;
             let mut listed: Vec<_> = r.list()?.into_iter().collect();
@@ -152,7 +163,9 @@ pub fn gc(
                 // On a shared remote, a manifest nobody can read may protect files that
                 // another machine still needs: delete nothing rather than guess.
                 if !unresolved.is_empty() {
-                    return Err(DataError::UnresolvedManifests { digests: unresolved });
+                    return Err(DataError::UnresolvedManifests {
+                        digests: unresolved,
+                    });
                 }
                 let digests: Vec<Digest> = removed.iter().map(|r| r.digest).collect();
                 let jobs = *jobs;

@@ -27,11 +27,11 @@ pub use error::{Conflict, DataError, MissingObject};
 pub use fsck::{CorruptObject, FsckOptions, FsckOutcome, fsck};
 pub use gc::{GcOptions, GcOutcome, RemovedObject, SkippedLock, gc};
 pub use ls::{LsEntry, LsOptions, LsOutcome, ls};
+pub use status::{EntryState, EntryStatus, StatusOptions, StatusOutcome, status};
 pub use transfer::{
     DEFAULT_JOBS, FetchOptions, FetchOutcome, PullOutcome, PushOptions, PushOutcome, RemoteInfo,
     RemotePresence, fetch, pull, push,
 };
-pub use status::{EntryState, EntryStatus, StatusOptions, StatusOutcome, status};
 
 /// Takes the project's write lock, reporting a wait through `progress`.
 fn write_guard(

@@ -76,14 +76,19 @@ pub fn status(project: &Project, options: &StatusOptions) -> Result<StatusOutcom
         None => None,
         Some(name) => {
             let pairs: Vec<_> = selected.iter().map(|s| (s.path, s.entry)).collect();
-            let (info, presence) = crate::transfer::remote_presence(project, name.as_deref(), &pairs)?;
+            let (info, presence) =
+                crate::transfer::remote_presence(project, name.as_deref(), &pairs)?;
             for (entry, p) in entries.iter_mut().zip(presence) {
                 entry.remote = Some(p);
             }
             Some(info)
         }
     };
-    Ok(StatusOutcome { entries, clean, remote })
+    Ok(StatusOutcome {
+        entries,
+        clean,
+        remote,
+    })
 }
 
 type Hashed = Vec<(String, cairn_store::FileStat, Digest)>;

@@ -22,9 +22,18 @@ pub struct RemoteInfo {
     pub credentials: CredentialSource,
 }
 
-pub(crate) fn open_remote(project: &Project, name: Option<&str>) -> Result<(Remote, RemoteInfo, usize), DataError> {
+pub(crate) fn open_remote(
+    project: &Project,
+    name: Option<&str>,
+) -> Result<(Remote, RemoteInfo, usize), DataError> {
     let resolved: ResolvedRemote = project.remote(name)?;
-    let ResolvedRemote { name, config, secrets, credentials, root } = resolved;
+    let ResolvedRemote {
+        name,
+        config,
+        secrets,
+        credentials,
+        root,
+    } = resolved;
     let options = RemoteOptions {
         url: config.url.clone(),
         endpoint: config.endpoint.clone(),
@@ -36,7 +45,15 @@ pub(crate) fn open_remote(project: &Project, name: Option<&str>) -> Result<(Remo
     };
     let remote = Remote::open(&options)?;
     let jobs = config.jobs.unwrap_or(DEFAULT_JOBS);
-    Ok((remote, RemoteInfo { name, url: config.url, credentials }, jobs))
+    Ok((
+        remote,
+        RemoteInfo {
+            name,
+            url: config.url,
+            credentials,
+        },
+        jobs,
+    ))
 }
 
 /// The objects a set of lock entries needs: each entry's object and, for directories, the
@@ -55,9 +72,15 @@ fn needed(
     remote: Option<&Remote>,
     entries: &[(&cairn_store::RelPath, &cairn_core::DataEntry)],
 ) -> Result<Needed, DataError> {
-    let mut out = Needed { objects: BTreeMap::new(), owners: HashMap::new(), unresolved: Vec::new() };
+    let mut out = Needed {
+        objects: BTreeMap::new(),
+        owners: HashMap::new(),
+        unresolved: Vec::new(),
+    };
     for (path, entry) in entries {
-        out.owners.entry(entry.digest).or_insert_with(|| (*path).clone());
+        out.owners
+            .entry(entry.digest)
+            .or_insert_with(|| (*path).clone());
         match entry.kind {
             EntryKind::File => {
                 out.objects.insert(entry.digest, entry.size);
@@ -72,18 +95,24 @@ fn needed(
                     Err(e) => return Err(e.into()),
                 };
                 let Some(bytes) = bytes else {
-                    out.unresolved.push(MissingObject { path: (*path).clone(), digest: entry.digest });
+                    out.unresolved.push(MissingObject {
+                        path: (*path).clone(),
+                        digest: entry.digest,
+                    });
                     continue;
                 };
                 out.objects.insert(entry.digest, bytes.len() as u64);
-                let manifest = Manifest::from_bytes(&bytes).map_err(|source| DataError::Manifest {
-                    path: (*path).clone(),
-                    digest: entry.digest,
-                    source,
-                })?;
+                let manifest =
+                    Manifest::from_bytes(&bytes).map_err(|source| DataError::Manifest {
+                        path: (*path).clone(),
+                        digest: entry.digest,
+                        source,
+                    })?;
                 for e in manifest.entries() {
                     out.objects.insert(e.digest, e.size);
-                    out.owners.entry(e.digest).or_insert_with(|| path.join(&e.path));
+                    out.owners
+                        .entry(e.digest)
+                        .or_insert_with(|| path.join(&e.path));
                 }
             }
         }
@@ -102,7 +131,10 @@ fn locks(project: &Project, rev: Option<&str>, all_commits: bool) -> Result<Vec<
         let git = project.git()?.ok_or(DataError::NoGit)?;
         for (commit, text) in git.file_in_history(LOCK_FILE)? {
             // Unreadable historical locks pin nothing that could be checked out.
-            if let Ok(lock) = Lock::parse(&String::from_utf8_lossy(&text), &format!("{LOCK_FILE}@{commit}")) {
+            if let Ok(lock) = Lock::parse(
+                &String::from_utf8_lossy(&text),
+                &format!("{LOCK_FILE}@{commit}"),
+            ) {
                 locks.push(lock);
             }
         }
@@ -137,8 +169,18 @@ impl PushOutcome {
 }
 
 /// `cairn data push`: uploads the pinned objects the remote lacks.
-pub fn push(project: &Project, options: &PushOptions, progress: &dyn Progress) -> Result<PushOutcome, DataError> {
-    let PushOptions { paths, cwd, remote, all_commits, jobs } = options;
+pub fn push(
+    project: &Project,
+    options: &PushOptions,
+    progress: &dyn Progress,
+) -> Result<PushOutcome, DataError> {
+    let PushOptions {
+        paths,
+        cwd,
+        remote,
+        all_commits,
+        jobs,
+    } = options;
     let store = project.store()?;
     let (mut remote, info, default_jobs) = open_remote(project, remote.as_deref())?;
     remote.require_writable()?;
@@ -146,7 +188,11 @@ pub fn push(project: &Project, options: &PushOptions, progress: &dyn Progress) -
     let mut entries = Vec::new();
     for (i, lock) in locks.iter().enumerate() {
         if i == 0 {
-            entries.extend(select(project, cwd, lock, paths)?.into_iter().map(|s| (s.path, s.entry)));
+            entries.extend(
+                select(project, cwd, lock, paths)?
+                    .into_iter()
+                    .map(|s| (s.path, s.entry)),
+            );
         } else {
             entries.extend(lock.data.iter());
         }
@@ -168,7 +214,10 @@ pub fn push(project: &Project, options: &PushOptions, progress: &dyn Progress) -
         } else if let Ok((local_size, _)) = store.object_meta(digest) {
             send.push((*digest, local_size));
         } else if let Some(path) = need.owners.get(digest) {
-            missing.push(MissingObject { path: path.clone(), digest: *digest });
+            missing.push(MissingObject {
+                path: path.clone(),
+                digest: *digest,
+            });
         }
     }
     let uploaded = if send.is_empty() {
@@ -176,7 +225,13 @@ pub fn push(project: &Project, options: &PushOptions, progress: &dyn Progress) -
     } else {
         remote.upload(&store, &send, jobs.unwrap_or(default_jobs), progress)?
     };
-    Ok(PushOutcome { remote: info, needed: need.objects.len() as u64, already_there, uploaded, missing })
+    Ok(PushOutcome {
+        remote: info,
+        needed: need.objects.len() as u64,
+        already_there,
+        uploaded,
+        missing,
+    })
 }
 
 pub struct FetchOptions {
@@ -204,8 +259,18 @@ impl FetchOutcome {
 }
 
 /// `cairn data fetch`: downloads the pinned objects the local store lacks, verifying each.
-pub fn fetch(project: &Project, options: &FetchOptions, progress: &dyn Progress) -> Result<FetchOutcome, DataError> {
-    let FetchOptions { paths, cwd, remote, rev, jobs } = options;
+pub fn fetch(
+    project: &Project,
+    options: &FetchOptions,
+    progress: &dyn Progress,
+) -> Result<FetchOutcome, DataError> {
+    let FetchOptions {
+        paths,
+        cwd,
+        remote,
+        rev,
+        jobs,
+    } = options;
     let store = project.store()?;
     let (remote, info, default_jobs) = open_remote(project, remote.as_deref())?;
     let jobs = jobs.unwrap_or(default_jobs);
@@ -213,7 +278,10 @@ pub fn fetch(project: &Project, options: &FetchOptions, progress: &dyn Progress)
     store.clean_tmp()?;
     remote.check_version()?;
     let lock = locks(project, rev.as_deref(), false)?.remove(0);
-    let entries: Vec<_> = select(project, cwd, &lock, paths)?.into_iter().map(|s| (s.path, s.entry)).collect();
+    let entries: Vec<_> = select(project, cwd, &lock, paths)?
+        .into_iter()
+        .map(|s| (s.path, s.entry))
+        .collect();
     // Directory manifests first (from the remote when needed), then everything they list.
     let need = needed(&store, Some(&remote), &entries)?;
     let mut get = Vec::new();
@@ -225,14 +293,26 @@ pub fn fetch(project: &Project, options: &FetchOptions, progress: &dyn Progress)
             get.push((*digest, *size));
         }
     }
-    let mut downloaded = if get.is_empty() { Transfer::default() } else { remote.download(&store, &get, jobs, progress)? };
+    let mut downloaded = if get.is_empty() {
+        Transfer::default()
+    } else {
+        remote.download(&store, &get, jobs, progress)?
+    };
     for m in &need.unresolved {
-        downloaded.failures.push(cairn_store::TransferFailure { digest: m.digest, reason: "not on the remote".into() });
+        downloaded.failures.push(cairn_store::TransferFailure {
+            digest: m.digest,
+            reason: "not on the remote".into(),
+        });
     }
     if downloaded.objects > 0 {
         store.sync()?;
     }
-    Ok(FetchOutcome { remote: info, needed: need.objects.len() as u64, already_here, downloaded })
+    Ok(FetchOutcome {
+        remote: info,
+        needed: need.objects.len() as u64,
+        already_here,
+        downloaded,
+    })
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -250,7 +330,9 @@ pub fn pull(
 ) -> Result<PullOutcome, DataError> {
     let fetched = fetch(project, fetch_options, progress)?;
     if !fetched.complete() {
-        return Err(DataError::FetchIncomplete { failures: fetched.downloaded.failures });
+        return Err(DataError::FetchIncomplete {
+            failures: fetched.downloaded.failures,
+        });
     }
     let checkout = crate::checkout(
         project,
@@ -262,7 +344,10 @@ pub fn pull(
         },
         progress,
     )?;
-    Ok(PullOutcome { fetch: fetched, checkout })
+    Ok(PullOutcome {
+        fetch: fetched,
+        checkout,
+    })
 }
 
 /// Per tracked path: how many of its objects the remote has.
@@ -286,7 +371,11 @@ pub(crate) fn remote_presence(
     let mut out = Vec::new();
     for entry in entries {
         let need = needed(&store, Some(&remote), std::slice::from_ref(entry))?;
-        let present = need.objects.keys().filter(|d| on_remote.contains_key(d)).count() as u64;
+        let present = need
+            .objects
+            .keys()
+            .filter(|d| on_remote.contains_key(d))
+            .count() as u64;
         out.push(RemotePresence {
             present,
             missing: need.objects.len() as u64 - present,

@@ -57,7 +57,11 @@ pub enum RemoteError {
     #[error(
         "remote {url} has layout version {found}, but this cairn understands version {supported}"
     )]
-    Version { url: String, found: String, supported: u32 },
+    Version {
+        url: String,
+        found: String,
+        supported: u32,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -98,18 +102,27 @@ enum ObjectError {
 impl Remote {
     pub fn open(options: &RemoteOptions) -> Result<Self, RemoteError> {
         let url = options.url.trim().to_string();
-        let bad = |reason: &str| RemoteError::BadUrl { url: url.clone(), reason: reason.to_string() };
+        let bad = |reason: &str| RemoteError::BadUrl {
+            url: url.clone(),
+            reason: reason.to_string(),
+        };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
-            .map_err(|e| RemoteError::Failed { url: url.clone(), message: e.to_string() })?;
+            .map_err(|e| RemoteError::Failed {
+                url: url.clone(),
+                message: e.to_string(),
+            })?;
         let retry = RetryConfig {
             max_retries: 3,
             retry_timeout: Duration::from_secs(30),
             ..RetryConfig::default()
         };
-        let config_err = |e: object_store::Error| RemoteError::BadUrl { url: url.clone(), reason: e.to_string() };
+        let config_err = |e: object_store::Error| RemoteError::BadUrl {
+            url: url.clone(),
+            reason: e.to_string(),
+        };
         let (scheme, rest) = match url.split_once("://") {
             Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest.to_string()),
             None => ("file".to_string(), url.clone()),
@@ -121,72 +134,116 @@ impl Remote {
             }
             Ok(prefix.trim_matches('/').to_string())
         };
-        let (store, prefix, writable, local_dir): (Arc<dyn ObjectStore>, String, bool, Option<PathBuf>) =
-            match scheme.as_str() {
-                "s3" | "s3a" => {
-                    let prefix = bucket_prefix(&rest)?;
-                    let mut b = object_store::aws::AmazonS3Builder::from_env().with_url(&url).with_retry(retry);
-                    if let Some(v) = &options.endpoint {
-                        b = b.with_endpoint(v);
-                    }
-                    if let Some(v) = &options.region {
-                        b = b.with_region(v);
-                    }
-                    if let Some(v) = options.allow_http {
-                        b = b.with_allow_http(v);
-                    }
-                    if let Some(v) = options.virtual_hosted_style {
-                        b = b.with_virtual_hosted_style_request(v);
-                    }
-                    for (k, v) in &options.extra {
-                        let key = k.parse().map_err(|e: object_store::Error| bad(&e.to_string()))?;
-                        b = b.with_config(key, v);
-                    }
-                    (Arc::new(b.build().map_err(config_err)?), prefix, true, None)
+        let (store, prefix, writable, local_dir): (
+            Arc<dyn ObjectStore>,
+            String,
+            bool,
+            Option<PathBuf>,
+        ) = match scheme.as_str() {
+            "s3" | "s3a" => {
+                let prefix = bucket_prefix(&rest)?;
+                let mut b = object_store::aws::AmazonS3Builder::from_env()
+                    .with_url(&url)
+                    .with_retry(retry);
+                if let Some(v) = &options.endpoint {
+                    b = b.with_endpoint(v);
                 }
-                "gs" => {
-                    let prefix = bucket_prefix(&rest)?;
-                    let mut b = object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(&url).with_retry(retry);
-                    for (k, v) in &options.extra {
-                        let key = k.parse().map_err(|e: object_store::Error| bad(&e.to_string()))?;
-                        b = b.with_config(key, v);
-                    }
-                    (Arc::new(b.build().map_err(config_err)?), prefix, true, None)
+                if let Some(v) = &options.region {
+                    b = b.with_region(v);
                 }
-                "az" | "azure" | "abfs" | "abfss" => {
-                    let prefix = bucket_prefix(&rest)?;
-                    let mut b = object_store::azure::MicrosoftAzureBuilder::from_env().with_url(&url).with_retry(retry);
-                    if let Some(v) = options.allow_http {
-                        b = b.with_allow_http(v);
-                    }
-                    for (k, v) in &options.extra {
-                        let key = k.parse().map_err(|e: object_store::Error| bad(&e.to_string()))?;
-                        b = b.with_config(key, v);
-                    }
-                    (Arc::new(b.build().map_err(config_err)?), prefix, true, None)
+                if let Some(v) = options.allow_http {
+                    b = b.with_allow_http(v);
                 }
-                "http" | "https" => {
-                    let b = object_store::http::HttpBuilder::new().with_url(&url).with_retry(retry);
-                    (Arc::new(b.build().map_err(config_err)?), String::new(), false, None)
+                if let Some(v) = options.virtual_hosted_style {
+                    b = b.with_virtual_hosted_style_request(v);
                 }
-                "file" => {
-                    let path = if rest.starts_with('/') || scheme == "file" && url.contains("://") {
-                        PathBuf::from(&rest)
-                    } else {
-                        options.root.join(&rest)
-                    };
-                    let path = if path.is_absolute() { path } else { options.root.join(path) };
-                    if path.is_dir() {
-                        let fs = object_store::local::LocalFileSystem::new_with_prefix(&path).map_err(config_err)?;
-                        (Arc::new(fs), String::new(), true, None)
-                    } else {
-                        // Opened for real once the directory exists (see `ensure_writable`).
-                        (Arc::new(object_store::memory::InMemory::new()), String::new(), true, Some(path))
-                    }
+                for (k, v) in &options.extra {
+                    let key = k
+                        .parse()
+                        .map_err(|e: object_store::Error| bad(&e.to_string()))?;
+                    b = b.with_config(key, v);
                 }
-                other => return Err(bad(&format!("unknown scheme `{other}://` (use s3://, gs://, az://, https:// or a directory)"))),
-            };
-        Ok(Self { url, store, prefix: ObjectPath::from(prefix), writable, local_dir, runtime })
+                (Arc::new(b.build().map_err(config_err)?), prefix, true, None)
+            }
+            "gs" => {
+                let prefix = bucket_prefix(&rest)?;
+                let mut b = object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                    .with_url(&url)
+                    .with_retry(retry);
+                for (k, v) in &options.extra {
+                    let key = k
+                        .parse()
+                        .map_err(|e: object_store::Error| bad(&e.to_string()))?;
+                    b = b.with_config(key, v);
+                }
+                (Arc::new(b.build().map_err(config_err)?), prefix, true, None)
+            }
+            "az" | "azure" | "abfs" | "abfss" => {
+                let prefix = bucket_prefix(&rest)?;
+                let mut b = object_store::azure::MicrosoftAzureBuilder::from_env()
+                    .with_url(&url)
+                    .with_retry(retry);
+                if let Some(v) = options.allow_http {
+                    b = b.with_allow_http(v);
+                }
+                for (k, v) in &options.extra {
+                    let key = k
+                        .parse()
+                        .map_err(|e: object_store::Error| bad(&e.to_string()))?;
+                    b = b.with_config(key, v);
+                }
+                (Arc::new(b.build().map_err(config_err)?), prefix, true, None)
+            }
+            "http" | "https" => {
+                let b = object_store::http::HttpBuilder::new()
+                    .with_url(&url)
+                    .with_retry(retry);
+                (
+                    Arc::new(b.build().map_err(config_err)?),
+                    String::new(),
+                    false,
+                    None,
+                )
+            }
+            "file" => {
+                let path = if rest.starts_with('/') || scheme == "file" && url.contains("://") {
+                    PathBuf::from(&rest)
+                } else {
+                    options.root.join(&rest)
+                };
+                let path = if path.is_absolute() {
+                    path
+                } else {
+                    options.root.join(path)
+                };
+                if path.is_dir() {
+                    let fs = object_store::local::LocalFileSystem::new_with_prefix(&path)
+                        .map_err(config_err)?;
+                    (Arc::new(fs), String::new(), true, None)
+                } else {
+                    // Opened for real once the directory exists (see `ensure_writable`).
+                    (
+                        Arc::new(object_store::memory::InMemory::new()),
+                        String::new(),
+                        true,
+                        Some(path),
+                    )
+                }
+            }
+            other => {
+                return Err(bad(&format!(
+                    "unknown scheme `{other}://` (use s3://, gs://, az://, https:// or a directory)"
+                )));
+            }
+        };
+        Ok(Self {
+            url,
+            store,
+            prefix: ObjectPath::from(prefix),
+            writable,
+            local_dir,
+            runtime,
+        })
     }
 
     pub fn url(&self) -> &str {
@@ -195,7 +252,13 @@ impl Remote {
 
     /// [`RemoteError::ReadOnly`] for remotes that cannot be written (http).
     pub fn require_writable(&self) -> Result<(), RemoteError> {
-        if self.writable { Ok(()) } else { Err(RemoteError::ReadOnly { url: self.url.clone() }) }
+        if self.writable {
+            Ok(())
+        } else {
+            Err(RemoteError::ReadOnly {
+                url: self.url.clone(),
+            })
+        }
     }
 
     /// False for a local-directory remote whose directory does not exist yet.
@@ -221,9 +284,8 @@ impl Remote {
         let url = self.url.clone();
         let message = e.to_string();
         match e {
-            object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
-                RemoteError::Denied { url, message }
-            }
+            object_store::Error::PermissionDenied { .. }
+            | object_store::Error::Unauthenticated { .. } => RemoteError::Denied { url, message },
             _ if message.contains("NoSuchBucket") || message.contains("ContainerNotFound") => {
                 RemoteError::NotFound { url, message }
             }
@@ -241,13 +303,21 @@ impl Remote {
     /// For a local-directory remote that does not exist yet: creates it (push).
     fn ensure_writable(&mut self) -> Result<(), RemoteError> {
         if !self.writable {
-            return Err(RemoteError::ReadOnly { url: self.url.clone() });
+            return Err(RemoteError::ReadOnly {
+                url: self.url.clone(),
+            });
         }
         if let Some(dir) = self.local_dir.take() {
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| RemoteError::Failed { url: self.url.clone(), message: format!("cannot create {}: {e}", dir.display()) })?;
-            let fs = object_store::local::LocalFileSystem::new_with_prefix(&dir)
-                .map_err(|e| RemoteError::Failed { url: self.url.clone(), message: e.to_string() })?;
+            std::fs::create_dir_all(&dir).map_err(|e| RemoteError::Failed {
+                url: self.url.clone(),
+                message: format!("cannot create {}: {e}", dir.display()),
+            })?;
+            let fs = object_store::local::LocalFileSystem::new_with_prefix(&dir).map_err(|e| {
+                RemoteError::Failed {
+                    url: self.url.clone(),
+                    message: e.to_string(),
+                }
+            })?;
             self.store = Arc::new(fs);
         }
         Ok(())
@@ -280,7 +350,11 @@ impl Remote {
                 let text = String::from_utf8_lossy(&bytes).trim().to_string();
                 match text.parse::<u32>() {
                     Ok(v) if v <= REMOTE_VERSION => Ok(()),
-                    _ => Err(RemoteError::Version { url: self.url.clone(), found: text, supported: REMOTE_VERSION }),
+                    _ => Err(RemoteError::Version {
+                        url: self.url.clone(),
+                        found: text,
+                        supported: REMOTE_VERSION,
+                    }),
                 }
             }
         }
@@ -324,7 +398,10 @@ impl Remote {
         self.ensure_writable()?;
         let version_key = self.key(&["version"]);
         self.runtime
-            .block_on(self.store.put(&version_key, PutPayload::from(format!("{REMOTE_VERSION}\n").into_bytes())))
+            .block_on(self.store.put(
+                &version_key,
+                PutPayload::from(format!("{REMOTE_VERSION}\n").into_bytes()),
+            ))
             .map_err(|e| self.classify(e))?;
         let this = &*self;
         let total: u64 = objects.iter().map(|o| o.1).sum();
@@ -345,7 +422,12 @@ impl Remote {
         collect(results)
     }
 
-    async fn upload_one(&self, store: &Store, digest: &Digest, size: u64) -> Result<(), ObjectError> {
+    async fn upload_one(
+        &self,
+        store: &Store,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<(), ObjectError> {
         let key = self.object_key(digest);
         let path = store.object_path(digest);
         let remote_err = |e: object_store::Error| ObjectError::Remote(self.classify(e));
@@ -353,29 +435,43 @@ impl Remote {
             let bytes = read_file(&path).await.map_err(|e| local_error(digest, e))?;
             let actual = Digest::of(&bytes);
             if actual != *digest {
-                return Err(ObjectError::Corrupt(format!("the local copy hashes to {actual}; run `cairn data fsck`")));
+                return Err(ObjectError::Corrupt(format!(
+                    "the local copy hashes to {actual}; run `cairn data fsck`"
+                )));
             }
-            self.store.put(&key, PutPayload::from(bytes)).await.map_err(remote_err)?;
+            self.store
+                .put(&key, PutPayload::from(bytes))
+                .await
+                .map_err(remote_err)?;
             return Ok(());
         }
         let upload = self.store.put_multipart(&key).await.map_err(remote_err)?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
         let mut hasher = blake3::Hasher::new();
-        let mut file = tokio::fs::File::open(&path).await.map_err(|e| local_error(digest, e))?;
+        let mut file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| local_error(digest, e))?;
         let mut buf = vec![0u8; PART_SIZE];
         loop {
-            let n = read_full(&mut file, &mut buf).await.map_err(|e| local_error(digest, e))?;
+            let n = read_full(&mut file, &mut buf)
+                .await
+                .map_err(|e| local_error(digest, e))?;
             if n == 0 {
                 break;
             }
             hasher.update(&buf[..n]);
-            writer.wait_for_capacity(PART_CONCURRENCY).await.map_err(remote_err)?;
+            writer
+                .wait_for_capacity(PART_CONCURRENCY)
+                .await
+                .map_err(remote_err)?;
             writer.write(&buf[..n]);
         }
         let actual: Digest = hasher.finalize().into();
         if actual != *digest {
             let _ = writer.abort().await;
-            return Err(ObjectError::Corrupt(format!("the local copy hashes to {actual}; run `cairn data fsck`")));
+            return Err(ObjectError::Corrupt(format!(
+                "the local copy hashes to {actual}; run `cairn data fsck`"
+            )));
         }
         writer.finish().await.map_err(remote_err)?;
         Ok(())
@@ -421,25 +517,37 @@ impl Remote {
             let bytes = result.bytes().await.map_err(remote_err)?;
             let actual = Digest::of(&bytes);
             if actual != *digest {
-                return Err(ObjectError::Corrupt(format!("its content hashes to {actual}")));
+                return Err(ObjectError::Corrupt(format!(
+                    "its content hashes to {actual}"
+                )));
             }
-            store.put_bytes(&bytes).map_err(|e| ObjectError::Remote(e.into()))?;
+            store
+                .put_bytes(&bytes)
+                .map_err(|e| ObjectError::Remote(e.into()))?;
             return Ok(());
         }
         // Large objects stream into a temporary file, hashed on the way.
-        let mut tmp = store.temp_object().map_err(|e| ObjectError::Remote(e.into()))?;
+        let mut tmp = store
+            .temp_object()
+            .map_err(|e| ObjectError::Remote(e.into()))?;
         let mut hasher = blake3::Hasher::new();
         let mut stream = result.into_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(remote_err)?;
             hasher.update(&chunk);
-            tmp.file().write_all(&chunk).map_err(|e| local_error(digest, e))?;
+            tmp.file()
+                .write_all(&chunk)
+                .map_err(|e| local_error(digest, e))?;
         }
         let actual: Digest = hasher.finalize().into();
         if actual != *digest {
-            return Err(ObjectError::Corrupt(format!("its content hashes to {actual}")));
+            return Err(ObjectError::Corrupt(format!(
+                "its content hashes to {actual}"
+            )));
         }
-        store.commit_object(tmp, digest).map_err(|e| ObjectError::Remote(e.into()))?;
+        store
+            .commit_object(tmp, digest)
+            .map_err(|e| ObjectError::Remote(e.into()))?;
         Ok(())
     }
 
@@ -499,10 +607,13 @@ fn collect(results: Vec<(Digest, u64, Result<(), ObjectError>)>) -> Result<Trans
                 transfer.objects += 1;
                 transfer.bytes += size;
             }
-            Err(ObjectError::Corrupt(reason)) => transfer.failures.push(TransferFailure { digest, reason }),
-            Err(ObjectError::Missing) => {
-                transfer.failures.push(TransferFailure { digest, reason: "not on the remote".to_string() })
+            Err(ObjectError::Corrupt(reason)) => {
+                transfer.failures.push(TransferFailure { digest, reason })
             }
+            Err(ObjectError::Missing) => transfer.failures.push(TransferFailure {
+                digest,
+                reason: "not on the remote".to_string(),
+            }),
             // A failure of the remote itself (credentials, network) stops the whole batch.
             Err(ObjectError::Remote(e)) => return Err(e),
         }

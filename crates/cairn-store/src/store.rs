@@ -289,7 +289,8 @@ impl Store {
     /// Moves a verified temporary file into place as object `digest`.
     pub fn commit_object(&self, tmp: TempFile, digest: &Digest) -> Result<(), StoreError> {
         let dest = self.object_path(digest);
-        tmp.persist_creating_parent(&dest).map_err(StoreError::write(&dest))
+        tmp.persist_creating_parent(&dest)
+            .map_err(StoreError::write(&dest))
     }
 
     /// Reads an object and checks that its content matches its digest.

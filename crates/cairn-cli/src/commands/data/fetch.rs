@@ -23,13 +23,27 @@ pub fn run(ctx: &Context<'_>, args: FetchArgs) -> CmdResult {
     if outcome.complete() {
         Ok(Exit::Ok)
     } else {
-        Err(cairn_data::DataError::FetchIncomplete { failures: outcome.downloaded.failures }.into())
+        Err(cairn_data::DataError::FetchIncomplete {
+            failures: outcome.downloaded.failures,
+        }
+        .into())
     }
 }
 
 pub fn options(ctx: &Context<'_>, args: FetchArgs) -> FetchOptions {
-    let FetchArgs { paths, remote, rev, jobs } = args;
-    FetchOptions { paths, cwd: ctx.cwd.clone(), remote, rev, jobs }
+    let FetchArgs {
+        paths,
+        remote,
+        rev,
+        jobs,
+    } = args;
+    FetchOptions {
+        paths,
+        cwd: ctx.cwd.clone(),
+        remote,
+        rev,
+        jobs,
+    }
 }
 
 /// With `-v`: which remote, and where its credentials came from.
@@ -40,6 +54,9 @@ pub fn describe_remote(p: &Printer, remote: &RemoteInfo) {
             cairn_core::CredentialSource::Environment => "from the environment",
             cairn_core::CredentialSource::None => "none (anonymous, or the platform's own)",
         };
-        p.status(format!("remote {} ({}): credentials {source}", remote.name, remote.url));
+        p.status(format!(
+            "remote {} ({}): credentials {source}",
+            remote.name, remote.url
+        ));
     }
 }

@@ -65,7 +65,10 @@ pub fn run(ctx: &Context<'_>, args: GcArgs) -> CmdResult {
         && !yes
         && !outcome.removed.is_empty()
     {
-        p.status(format!("hint: nothing was deleted from {}; add `--yes` to delete these objects", info.name));
+        p.status(format!(
+            "hint: nothing was deleted from {}; add `--yes` to delete these objects",
+            info.name
+        ));
     }
     if !all_commits && !outcome.removed.is_empty() && dry_run {
         p.status("hint: `--all-commits` also keeps the data of every committed cairn.lock");

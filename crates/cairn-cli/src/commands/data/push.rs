@@ -8,10 +8,21 @@ use crate::printer::{bytes, plural};
 use crate::progress::Bars;
 
 pub fn run(ctx: &Context<'_>, args: PushArgs) -> CmdResult {
-    let PushArgs { paths, remote, all_commits, jobs } = args;
+    let PushArgs {
+        paths,
+        remote,
+        all_commits,
+        jobs,
+    } = args;
     let project = ctx.project()?;
     let p = ctx.printer;
-    let options = PushOptions { paths, cwd: ctx.cwd.clone(), remote, all_commits, jobs };
+    let options = PushOptions {
+        paths,
+        cwd: ctx.cwd.clone(),
+        remote,
+        all_commits,
+        jobs,
+    };
     let outcome = cairn_data::push(&project, &options, &Bars::new(p))?;
     p.json("data-push", &outcome)?;
     super::fetch::describe_remote(p, &outcome.remote);
@@ -29,7 +40,10 @@ pub fn run(ctx: &Context<'_>, args: PushArgs) -> CmdResult {
         p.line(format!("not pushed {}: {}", f.digest, f.reason))?;
     }
     for m in &outcome.missing {
-        p.line(format!("not pushed {} ({}): on neither this machine nor the remote", m.digest, m.path))?;
+        p.line(format!(
+            "not pushed {} ({}): on neither this machine nor the remote",
+            m.digest, m.path
+        ))?;
     }
     Err(CliError::usage(
         format!(

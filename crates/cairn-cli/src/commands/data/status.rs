@@ -10,7 +10,11 @@ use crate::printer::{DIM, GREEN, RED, YELLOW, paint, plural};
 const LIST_LIMIT: usize = 20;
 
 pub fn run(ctx: &Context<'_>, args: StatusArgs) -> CmdResult {
-    let StatusArgs { paths, check, remote } = args;
+    let StatusArgs {
+        paths,
+        check,
+        remote,
+    } = args;
     let remote = remote.map(|name| (!name.is_empty()).then_some(name));
     let project = ctx.project()?;
     let p = ctx.printer;
@@ -31,12 +35,19 @@ pub fn run(ctx: &Context<'_>, args: StatusArgs) -> CmdResult {
             EntryState::NotInStore => paint(RED, "not in store"),
         };
         let on_remote = match (&e.remote, &outcome.remote) {
-            (Some(r), Some(info)) if r.unknown => format!("  [{}: unknown, the manifest is missing]", info.name),
-            (Some(r), Some(info)) if r.missing == 0 => format!("  [{}: {}]", info.name, paint(GREEN, "pushed")),
+            (Some(r), Some(info)) if r.unknown => {
+                format!("  [{}: unknown, the manifest is missing]", info.name)
+            }
+            (Some(r), Some(info)) if r.missing == 0 => {
+                format!("  [{}: {}]", info.name, paint(GREEN, "pushed"))
+            }
             (Some(r), Some(info)) => format!(
                 "  [{}: {}]",
                 info.name,
-                paint(RED, format!("{} of {} objects missing", r.missing, r.missing + r.present))
+                paint(
+                    RED,
+                    format!("{} of {} objects missing", r.missing, r.missing + r.present)
+                )
             ),
             _ => String::new(),
         };

@@ -6,7 +6,16 @@ use crate::cli::RemoteAddArgs;
 use crate::error::Exit;
 
 pub fn run(ctx: &Context<'_>, args: RemoteAddArgs) -> CmdResult {
-    let RemoteAddArgs { name, url, default, endpoint, region, allow_http, path_style, jobs } = args;
+    let RemoteAddArgs {
+        name,
+        url,
+        default,
+        endpoint,
+        region,
+        allow_http,
+        path_style,
+        jobs,
+    } = args;
     let project = ctx.project()?;
     let remote = RemoteConfig {
         url,
@@ -18,9 +27,14 @@ pub fn run(ctx: &Context<'_>, args: RemoteAddArgs) -> CmdResult {
     };
     let is_default = project.add_remote(&name, &remote, default)?;
     let p = ctx.printer;
-    p.json("remote-add", &serde_json::json!({ "name": name, "url": remote.url, "default": is_default }))?;
+    p.json(
+        "remote-add",
+        &serde_json::json!({ "name": name, "url": remote.url, "default": is_default }),
+    )?;
     let suffix = if is_default { " (default)" } else { "" };
     p.line(format!("added remote {name}: {}{suffix}", remote.url))?;
-    p.status("hint: credentials go in the environment or in .cairn/config.toml, never in cairn.toml");
+    p.status(
+        "hint: credentials go in the environment or in .cairn/config.toml, never in cairn.toml",
+    );
     Ok(Exit::Ok)
 }

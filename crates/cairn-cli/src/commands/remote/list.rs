@@ -11,7 +11,11 @@ pub fn run(ctx: &Context<'_>, args: RemoteListArgs) -> CmdResult {
     let p = ctx.printer;
     p.json("remote-list", &serde_json::json!({ "remotes": remotes }))?;
     for r in &remotes {
-        let marker = if r.default { paint(BOLD, "* ") } else { "  ".to_string() };
+        let marker = if r.default {
+            paint(BOLD, "* ")
+        } else {
+            "  ".to_string()
+        };
         let mut extra = Vec::new();
         if let Some(e) = &r.config.endpoint {
             extra.push(format!("endpoint {e}"));
@@ -19,7 +23,11 @@ pub fn run(ctx: &Context<'_>, args: RemoteListArgs) -> CmdResult {
         if let Some(region) = &r.config.region {
             extra.push(format!("region {region}"));
         }
-        let extra = if extra.is_empty() { String::new() } else { format!("  ({})", extra.join(", ")) };
+        let extra = if extra.is_empty() {
+            String::new()
+        } else {
+            format!("  ({})", extra.join(", "))
+        };
         p.line(format!("{marker}{}  {}{extra}", r.name, r.url))?;
     }
     if remotes.is_empty() {
