@@ -338,3 +338,47 @@ fn gc_on_a_remote_lists_first_and_keeps_history_on_request() {
     clone.cairn(&["data", "pull"]).ok();
     assert_eq!(clone.read("data.csv"), b"v2\n");
 }
+
+#[test]
+fn an_interrupted_fetch_resumes_and_leaves_no_partial_object() {
+    let s3 = S3Server::start();
+    s3.create_bucket("cairn-data");
+    let p = project_with_data();
+    add_s3_remote(&p, &s3, "cairn-data");
+    p.commit("data and remote");
+    let env = s3.env();
+    p.cairn_env(&["data", "push"], &env).ok();
+
+    let clone = p.clone_repo();
+    let mut child = clone
+        .command(&["data", "fetch", "--jobs", "1"])
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = child.kill();
+    let _ = child.wait();
+    // Whatever arrived is whole and verified.
+    clone.cairn(&["data", "fsck"]).ok();
+    let run = clone.cairn_env(&["--json", "data", "fetch"], &env);
+    run.ok();
+    let doc = run.json();
+    let needed = doc["needed"].as_u64().unwrap();
+    let here = doc["already_here"].as_u64().unwrap();
+    assert_eq!(
+        here + doc["downloaded"]["objects"].as_u64().unwrap(),
+        needed
+    );
+    assert!(
+        here > 0,
+        "the first fetch stored objects before it was killed"
+    );
+    assert_eq!(
+        std::fs::read_dir(clone.path(".cairn/tmp")).unwrap().count(),
+        0
+    );
+    clone.cairn(&["data", "checkout"]).ok();
+    assert_eq!(snapshot(&clone.path("data")), snapshot(&p.path("data")));
+}

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload, RetryConfig, WriteMultipart};
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
 
 use crate::hash::LARGE_FILE;
 use crate::{Digest, Progress, Store, StoreError};
@@ -89,6 +89,9 @@ pub struct Remote {
     writable: bool,
     /// A local directory that does not exist yet (created by the first push).
     local_dir: Option<PathBuf>,
+    /// A local directory: its requests are plain file operations, run inline on rayon's
+    /// threads (outside tokio, `object_store` does them without a thread hand-off each).
+    local: bool,
     runtime: tokio::runtime::Runtime,
 }
 
@@ -236,18 +239,53 @@ impl Remote {
                 )));
             }
         };
+        let local = scheme == "file";
         Ok(Self {
             url,
             store,
             prefix: ObjectPath::from(prefix),
             writable,
             local_dir,
+            local,
             runtime,
         })
     }
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Runs one request: inline for a local directory, on the runtime otherwise.
+    fn run<F: std::future::Future>(&self, fut: F) -> F::Output {
+        if self.local {
+            futures::executor::block_on(fut)
+        } else {
+            self.runtime.block_on(fut)
+        }
+    }
+
+    /// Runs one async job per item, `jobs` at a time, and returns the results in any order.
+    fn run_all<'a, T, R, F, Fut>(&'a self, items: &'a [T], jobs: usize, f: F) -> Vec<R>
+    where
+        T: Sync + 'a,
+        R: Send,
+        F: Fn(&'a T) -> Fut + Sync + Send,
+        Fut: std::future::Future<Output = R> + 'a,
+    {
+        if self.local {
+            use rayon::prelude::*;
+            items
+                .par_iter()
+                .map(|item| futures::executor::block_on(f(item)))
+                .collect()
+        } else {
+            self.runtime.block_on(
+                futures::stream::iter(items.iter())
+                    .map(&f)
+                    .buffer_unordered(jobs.max(1))
+                    .collect(),
+            )
+        }
     }
 
     /// [`RemoteError::ReadOnly`] for remotes that cannot be written (http).
@@ -337,7 +375,7 @@ impl Remote {
     pub fn check_version(&self) -> Result<(), RemoteError> {
         self.require_exists()?;
         let key = self.key(&["version"]);
-        let found = self.runtime.block_on(async {
+        let found = self.run(async {
             match self.store.get(&key).await {
                 Ok(result) => result.bytes().await.map(Some),
                 Err(object_store::Error::NotFound { .. }) => Ok(None),
@@ -368,8 +406,7 @@ impl Remote {
         }
         let prefix = self.key(&["objects"]);
         let metas: Vec<object_store::ObjectMeta> = self
-            .runtime
-            .block_on(self.store.list(Some(&prefix)).try_collect())
+            .run(self.store.list(Some(&prefix)).try_collect())
             .map_err(|e| self.classify(e))?;
         let mut out = HashMap::with_capacity(metas.len());
         for meta in metas {
@@ -406,18 +443,13 @@ impl Remote {
         let this = &*self;
         let total: u64 = objects.iter().map(|o| o.1).sum();
         progress.start("pushing", objects.len() as u64, total);
-        let results: Vec<(Digest, u64, Result<(), ObjectError>)> = this.runtime.block_on(
-            futures::stream::iter(objects.iter().copied())
-                .map(|(digest, size)| async move {
-                    let r = this.upload_one(store, &digest, size).await;
-                    if r.is_ok() {
-                        progress.advance(1, size);
-                    }
-                    (digest, size, r)
-                })
-                .buffer_unordered(jobs.max(1))
-                .collect(),
-        );
+        let results = this.run_all(objects, jobs, |&(digest, size)| async move {
+            let r = this.upload_one(store, &digest, size).await;
+            if r.is_ok() {
+                progress.advance(1, size);
+            }
+            (digest, size, r)
+        });
         progress.finish();
         collect(results)
     }
@@ -445,35 +477,62 @@ impl Remote {
                 .map_err(remote_err)?;
             return Ok(());
         }
-        let upload = self.store.put_multipart(&key).await.map_err(remote_err)?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+        let mut upload = self.store.put_multipart(&key).await.map_err(remote_err)?;
+        match self.send_parts(upload.as_mut(), digest, &path).await {
+            Ok(()) => {
+                upload.complete().await.map_err(remote_err)?;
+                Ok(())
+            }
+            Err(e) => {
+                // Nothing becomes visible: the parts sent so far are discarded.
+                let _ = upload.abort().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Sends a large object in parts (up to [`PART_CONCURRENCY`] in flight), hashing it on the
+    /// way; fails if the local copy does not match its name.
+    async fn send_parts(
+        &self,
+        upload: &mut dyn object_store::MultipartUpload,
+        digest: &Digest,
+        path: &Path,
+    ) -> Result<(), ObjectError> {
+        use futures::stream::FuturesUnordered;
+        let remote_err = |e: object_store::Error| ObjectError::Remote(self.classify(e));
         let mut hasher = blake3::Hasher::new();
-        let mut file = tokio::fs::File::open(&path)
+        let mut file = Source::open(path)
             .await
             .map_err(|e| local_error(digest, e))?;
-        let mut buf = vec![0u8; PART_SIZE];
+        let mut in_flight = FuturesUnordered::new();
         loop {
-            let n = read_full(&mut file, &mut buf)
+            let mut buf = vec![0u8; PART_SIZE];
+            let n = file
+                .read_full(&mut buf)
                 .await
                 .map_err(|e| local_error(digest, e))?;
             if n == 0 {
                 break;
             }
-            hasher.update(&buf[..n]);
-            writer
-                .wait_for_capacity(PART_CONCURRENCY)
-                .await
-                .map_err(remote_err)?;
-            writer.write(&buf[..n]);
+            buf.truncate(n);
+            hasher.update(&buf);
+            in_flight.push(upload.put_part(PutPayload::from(buf)));
+            while in_flight.len() >= PART_CONCURRENCY {
+                if let Some(r) = in_flight.next().await {
+                    r.map_err(remote_err)?;
+                }
+            }
+        }
+        while let Some(r) = in_flight.next().await {
+            r.map_err(remote_err)?;
         }
         let actual: Digest = hasher.finalize().into();
         if actual != *digest {
-            let _ = writer.abort().await;
             return Err(ObjectError::Corrupt(format!(
                 "the local copy hashes to {actual}; run `cairn data fsck`"
             )));
         }
-        writer.finish().await.map_err(remote_err)?;
         Ok(())
     }
 
@@ -489,18 +548,13 @@ impl Remote {
         self.require_exists()?;
         let total: u64 = objects.iter().map(|o| o.1).sum();
         progress.start("fetching", objects.len() as u64, total);
-        let results = self.runtime.block_on(
-            futures::stream::iter(objects.iter().copied())
-                .map(|(digest, size)| async move {
-                    let r = self.download_one(store, &digest).await;
-                    if r.is_ok() {
-                        progress.advance(1, size);
-                    }
-                    (digest, size, r)
-                })
-                .buffer_unordered(jobs.max(1))
-                .collect(),
-        );
+        let results = self.run_all(objects, jobs, |&(digest, size)| async move {
+            let r = self.download_one(store, &digest).await;
+            if r.is_ok() {
+                progress.advance(1, size);
+            }
+            (digest, size, r)
+        });
         progress.finish();
         collect(results)
     }
@@ -555,7 +609,7 @@ impl Remote {
     pub fn read(&self, digest: &Digest) -> Result<Option<Vec<u8>>, RemoteError> {
         self.require_exists()?;
         let key = self.object_key(digest);
-        let bytes = self.runtime.block_on(async {
+        let bytes = self.run(async {
             match self.store.get(&key).await {
                 Ok(r) => r.bytes().await.map(Some),
                 Err(object_store::Error::NotFound { .. }) => Ok(None),
@@ -579,17 +633,13 @@ impl Remote {
     pub fn delete(&mut self, digests: &[Digest], jobs: usize) -> Result<u64, RemoteError> {
         self.ensure_writable()?;
         let this = &*self;
-        let results: Vec<Result<(), object_store::Error>> = this.runtime.block_on(
-            futures::stream::iter(digests.iter())
-                .map(|d| async move {
-                    match this.store.delete(&this.object_key(d)).await {
-                        Err(object_store::Error::NotFound { .. }) => Ok(()),
-                        other => other,
-                    }
-                })
-                .buffer_unordered(jobs.max(1))
-                .collect(),
-        );
+        let results: Vec<Result<(), object_store::Error>> =
+            this.run_all(digests, jobs, |d| async move {
+                match this.store.delete(&this.object_key(d)).await {
+                    Err(object_store::Error::NotFound { .. }) => Ok(()),
+                    other => other,
+                }
+            });
         let mut deleted = 0;
         for r in results {
             r.map_err(|e| this.classify(e))?;
@@ -626,20 +676,50 @@ fn local_error(digest: &Digest, e: std::io::Error) -> ObjectError {
     ObjectError::Corrupt(format!("cannot read the local object {digest}: {e}"))
 }
 
-async fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
-    tokio::fs::read(path).await
+/// Inside tokio, file reads go to its blocking pool; outside (local remotes on rayon's
+/// threads), they are done in place.
+fn in_runtime() -> bool {
+    tokio::runtime::Handle::try_current().is_ok()
 }
 
-/// Fills `buf` unless the file ends first; returns the bytes read.
-async fn read_full(file: &mut tokio::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
-    use tokio::io::AsyncReadExt;
-    let mut filled = 0;
-    while filled < buf.len() {
-        let n = file.read(&mut buf[filled..]).await?;
-        if n == 0 {
-            break;
-        }
-        filled += n;
+async fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    if in_runtime() {
+        tokio::fs::read(path).await
+    } else {
+        std::fs::read(path)
     }
-    Ok(filled)
+}
+
+/// A local object being read in parts.
+enum Source {
+    Tokio(tokio::fs::File),
+    Std(std::fs::File),
+}
+
+impl Source {
+    async fn open(path: &Path) -> std::io::Result<Self> {
+        if in_runtime() {
+            Ok(Self::Tokio(tokio::fs::File::open(path).await?))
+        } else {
+            Ok(Self::Std(std::fs::File::open(path)?))
+        }
+    }
+
+    /// Fills `buf` unless the file ends first; returns the bytes read.
+    async fn read_full(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::io::Read;
+        use tokio::io::AsyncReadExt;
+        let mut filled = 0;
+        while filled < buf.len() {
+            let n = match self {
+                Self::Tokio(f) => f.read(&mut buf[filled..]).await?,
+                Self::Std(f) => f.read(&mut buf[filled..])?,
+            };
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        Ok(filled)
+    }
 }
