@@ -128,7 +128,10 @@ impl From<DataError> for CliError {
                 Exit::Usage,
                 Some("keep the changes with `cairn data add`, or discard them with `--force`".into()),
             ),
-            DataError::NoGit => (Exit::Usage, Some("`--rev` and `--all-commits` need the project to be in a git repository".into())),
+            DataError::NoGit => (
+                Exit::Usage,
+                Some("revisions and history (`--rev`, `--all-commits`, `data diff`) need the project to be in a git repository".into()),
+            ),
             DataError::Remote(r) => return remote_error(r),
             DataError::RemoteConfig(r) => {
                 let hint = match r {
