@@ -68,6 +68,10 @@ fn local_directory_remote_round_trip() {
     let url = remote_dir.path().join("store");
     p.cairn(&["remote", "add", "shared", url.to_str().unwrap()])
         .ok();
+    // Nothing is on the remote yet: --check says so.
+    p.cairn(&["data", "status", "--remote", "--check"])
+        .code(1)
+        .stderr_has("data push");
     let first = p.json(&["data", "push"], 0);
     assert_eq!(first["kind"], "data-push");
     assert_eq!(first["uploaded"]["objects"], first["needed"]);
@@ -194,6 +198,12 @@ fn a_corrupt_object_on_the_server_is_reported_and_never_used() {
     // The intact object was fetched all the same.
     clone.cairn_env(&["data", "pull", "b.csv"], &s3.env()).ok();
     assert_eq!(clone.read("b.csv"), b"other content\n");
+    // A push from the machine with the good copy repairs the remote (the sizes differ).
+    let pushed = p.cairn_env(&["--json", "data", "push"], &s3.env());
+    pushed.ok();
+    assert_eq!(pushed.json()["uploaded"]["objects"], 1);
+    clone.cairn_env(&["data", "pull"], &s3.env()).ok();
+    assert_eq!(clone.read("a.csv"), b"the real content\n");
 }
 
 #[test]
@@ -230,6 +240,9 @@ fn wrong_credentials_and_missing_buckets_are_clear_errors() {
     ])
     .ok();
     p.cairn_env(&["data", "push", "--remote", "nowhere"], &s3.env())
+        .code(2)
+        .stderr_has("does not exist");
+    p.cairn_env(&["data", "fetch", "--remote", "nowhere"], &s3.env())
         .code(2)
         .stderr_has("does not exist");
 }

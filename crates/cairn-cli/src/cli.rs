@@ -86,12 +86,13 @@ pub struct RemoteAddArgs {
     /// Allow a plain http:// endpoint.
     #[arg(long)]
     pub allow_http: bool,
-    /// Path-style requests (host/bucket/key), as most S3-compatible servers want.
+    /// Record path-style requests (host/bucket/key; also the default), as most
+    /// S3-compatible servers want.
     #[arg(long)]
     pub path_style: bool,
     /// Concurrent transfers for this remote.
     #[arg(long, value_name = "N")]
-    pub jobs: Option<usize>,
+    pub jobs: Option<std::num::NonZeroUsize>,
 }
 
 #[derive(Debug, Args)]
@@ -166,7 +167,7 @@ pub struct PushArgs {
     pub all_commits: bool,
     /// Concurrent transfers.
     #[arg(long, short = 'j', value_name = "N")]
-    pub jobs: Option<usize>,
+    pub jobs: Option<std::num::NonZeroUsize>,
 }
 
 #[derive(Debug, Args)]
@@ -182,7 +183,7 @@ pub struct FetchArgs {
     pub rev: Option<String>,
     /// Concurrent transfers.
     #[arg(long, short = 'j', value_name = "N")]
-    pub jobs: Option<usize>,
+    pub jobs: Option<std::num::NonZeroUsize>,
 }
 
 #[derive(Debug, Args)]

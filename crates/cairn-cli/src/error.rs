@@ -33,6 +33,13 @@ pub struct CliError {
     pub exit: Exit,
 }
 
+/// For a command whose JSON outcome is already printed: the error goes to stderr only, so
+/// stdout keeps exactly one document.
+pub fn report_after_outcome(p: &crate::printer::Printer, e: CliError) -> Exit {
+    p.error(&e.message, e.hint.as_deref());
+    e.exit
+}
+
 impl CliError {
     pub fn usage(message: impl Into<String>, hint: Option<&str>) -> Self {
         Self {
@@ -55,7 +62,7 @@ fn store_hint(e: &StoreError) -> (Exit, Option<&'static str>) {
         StoreError::Missing { .. } => (
             Exit::Usage,
             Some(
-                "the object is not on this machine: add the data again with `cairn data add` where it exists",
+                "`cairn data pull` gets it from a remote; without one, add the data again with `cairn data add` where it exists",
             ),
         ),
         StoreError::ChangedWhileReading { .. } => (
@@ -122,7 +129,7 @@ impl From<DataError> for CliError {
             DataError::Manifest { .. } => (Exit::Usage, Some(FSCK_HINT.into())),
             DataError::MissingObjects { .. } => (
                 Exit::Usage,
-                Some("the objects are not on this machine: add the data again with `cairn data add` where it exists".into()),
+                Some("`cairn data pull` gets them from a remote; without one, add the data again with `cairn data add` where it exists".into()),
             ),
             DataError::Conflicts { .. } => (
                 Exit::Usage,
@@ -169,9 +176,17 @@ fn remote_error(e: &cairn_store::RemoteError) -> CliError {
             Exit::Usage,
             "fix the remote's url in cairn.toml (s3://bucket/prefix, gs://…, az://…, https://…, or a directory)",
         ),
+        R::BadOption { .. } => (
+            Exit::Usage,
+            "fix .cairn/config.toml: its keys are object_store options such as aws_access_key_id",
+        ),
+        R::Corrupt { .. } => (
+            Exit::Usage,
+            "delete that object on the remote, then push it again from a machine with a good copy",
+        ),
         R::Denied { .. } => (
             Exit::Usage,
-            "check the credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or GOOGLE_*, AZURE_*) in the environment, or .cairn/config.toml; `-v` says which were used",
+            "check the credentials: .cairn/config.toml when it names this remote, otherwise the environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, GOOGLE_*, AZURE_*)",
         ),
         R::NotFound { .. } => (
             Exit::Usage,
@@ -182,7 +197,7 @@ fn remote_error(e: &cairn_store::RemoteError) -> CliError {
             "http(s) remotes can only be read; push to an object store or a directory",
         ),
         R::Failed { .. } => (
-            Exit::Usage,
+            Exit::Internal,
             "check the remote's endpoint and the network, then run the command again: transfers resume",
         ),
         R::Version { .. } => (Exit::Usage, "upgrade cairn to use this remote"),

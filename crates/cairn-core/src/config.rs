@@ -55,6 +55,11 @@ pub struct RemoteConfig {
     pub jobs: Option<usize>,
 }
 
+/// URL schemes a remote may use (a URL without one is a directory).
+const KNOWN_SCHEMES: &[&str] = &[
+    "s3", "s3a", "gs", "az", "azure", "abfs", "abfss", "http", "https", "file",
+];
+
 /// Keys that would put a secret into the committed `cairn.toml`.
 const SECRET_KEYS: &[&str] = &[
     "access_key_id",
@@ -185,6 +190,14 @@ impl Config {
             if spec.url.trim().is_empty() {
                 return Err(ConfigError::Invalid(format!(
                     "{name}: `remote.{remote}.url` is empty"
+                )));
+            }
+            if let Some((scheme, _)) = spec.url.split_once("://")
+                && !KNOWN_SCHEMES.contains(&scheme.to_ascii_lowercase().as_str())
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "{name}: `remote.{remote}.url`: unknown scheme `{scheme}://` \
+                     (use s3://, gs://, az://, http(s)://, file:// or a directory)"
                 )));
             }
             if spec.jobs == Some(0) {

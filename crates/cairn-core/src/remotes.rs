@@ -130,7 +130,8 @@ impl Project {
             .map(|(name, r)| RemoteListing {
                 name: name.clone(),
                 url: r.url.clone(),
-                default: config.core.remote.as_deref() == Some(name.as_str()),
+                default: config.core.remote.as_deref() == Some(name.as_str())
+                    || (config.core.remote.is_none() && config.remote.len() == 1),
                 config: r.clone(),
             })
             .collect()
@@ -278,11 +279,7 @@ fn known(config: &Config) -> String {
 /// Whether the environment carries credentials for the kind of store `url` names.
 fn env_has_credentials(url: &str) -> bool {
     let vars: &[&str] = if url.starts_with("s3://") {
-        &[
-            "AWS_ACCESS_KEY_ID",
-            "AWS_PROFILE",
-            "AWS_WEB_IDENTITY_TOKEN_FILE",
-        ]
+        &["AWS_ACCESS_KEY_ID", "AWS_WEB_IDENTITY_TOKEN_FILE"]
     } else if url.starts_with("gs://") {
         &[
             "GOOGLE_SERVICE_ACCOUNT",

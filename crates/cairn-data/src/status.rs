@@ -156,6 +156,7 @@ fn entry_status(
             let stat_digest = sel.only.is_none().then(|| scan::stat_digest(&files));
             if let Some(stat_digest) = stat_digest
                 && cache.snapshot(sel.path.as_str())? == Some((sel.entry.digest, stat_digest))
+                && store.contains(&sel.entry.digest)
             {
                 return Ok((status, Vec::new()));
             }

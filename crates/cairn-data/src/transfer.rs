@@ -197,7 +197,6 @@ pub fn push(
             entries.extend(lock.data.iter());
         }
     }
-    let need = needed(&store, None, &entries)?;
     // A local-directory remote that does not exist yet is created by the upload.
     let on_remote = if remote.exists() {
         remote.check_version()?;
@@ -205,13 +204,17 @@ pub fn push(
     } else {
         HashMap::new()
     };
+    // Old manifests this machine never fetched can be read from the remote.
+    let need = needed(&store, remote.exists().then_some(&remote), &entries)?;
     let mut send = Vec::new();
     let mut missing = need.unresolved.clone();
     let mut already_there = 0;
-    for digest in need.objects.keys() {
-        if on_remote.contains_key(digest) {
+    for (digest, size) in &need.objects {
+        // An object of the wrong size on the remote (cut short, tampered with) is sent again.
+        let local = store.object_meta(digest).ok().map(|(len, _)| len);
+        if on_remote.get(digest) == Some(local.as_ref().unwrap_or(size)) {
             already_there += 1;
-        } else if let Ok((local_size, _)) = store.object_meta(digest) {
+        } else if let Some(local_size) = local {
             send.push((*digest, local_size));
         } else if let Some(path) = need.owners.get(digest) {
             missing.push(MissingObject {
@@ -277,6 +280,9 @@ pub fn fetch(
     let _guard = crate::write_guard(&store, progress)?;
     store.clean_tmp()?;
     remote.check_version()?;
+    // One listing up front: a missing bucket or directory is an error about the remote, not a
+    // failure of each object.
+    let on_remote = remote.list()?;
     let lock = locks(project, rev.as_deref(), false)?.remove(0);
     let entries: Vec<_> = select(project, cwd, &lock, paths)?
         .into_iter()
@@ -286,11 +292,17 @@ pub fn fetch(
     let need = needed(&store, Some(&remote), &entries)?;
     let mut get = Vec::new();
     let mut already_here = 0;
+    let mut absent = Vec::new();
     for (digest, size) in &need.objects {
         if store.has(digest, *size) {
             already_here += 1;
-        } else {
+        } else if on_remote.contains_key(digest) {
             get.push((*digest, *size));
+        } else {
+            absent.push(cairn_store::TransferFailure {
+                digest: *digest,
+                reason: "not on the remote".into(),
+            });
         }
     }
     let mut downloaded = if get.is_empty() {
@@ -298,6 +310,7 @@ pub fn fetch(
     } else {
         remote.download(&store, &get, jobs, progress)?
     };
+    downloaded.failures.extend(absent);
     for m in &need.unresolved {
         downloaded.failures.push(cairn_store::TransferFailure {
             digest: m.digest,
@@ -366,11 +379,20 @@ pub(crate) fn remote_presence(
 ) -> Result<(RemoteInfo, Vec<RemotePresence>), DataError> {
     let store = project.store()?;
     let (remote, info, _) = open_remote(project, remote)?;
-    remote.check_version()?;
-    let on_remote = remote.list()?;
+    // A directory remote nobody pushed to yet simply has nothing.
+    let on_remote = if remote.exists() {
+        remote.check_version()?;
+        remote.list()?
+    } else {
+        HashMap::new()
+    };
     let mut out = Vec::new();
     for entry in entries {
-        let need = needed(&store, Some(&remote), std::slice::from_ref(entry))?;
+        let need = needed(
+            &store,
+            remote.exists().then_some(&remote),
+            std::slice::from_ref(entry),
+        )?;
         let present = need
             .objects
             .keys()

@@ -46,6 +46,18 @@ pub struct RemoteOptions {
 pub enum RemoteError {
     #[error("invalid remote URL `{url}`: {reason}")]
     BadUrl { url: String, reason: String },
+    #[error("remote {url}: `{key}` (from .cairn/config.toml) is not a valid option: {reason}")]
+    BadOption {
+        url: String,
+        key: String,
+        reason: String,
+    },
+    #[error("object {digest} on remote {url} is corrupt: its content hashes to {actual}")]
+    Corrupt {
+        url: String,
+        digest: Digest,
+        actual: Digest,
+    },
     #[error("remote {url}: access denied: {message}")]
     Denied { url: String, message: String },
     #[error("remote {url} does not exist: {message}")]
@@ -105,6 +117,11 @@ enum ObjectError {
 impl Remote {
     pub fn open(options: &RemoteOptions) -> Result<Self, RemoteError> {
         let url = options.url.trim().to_string();
+        let bad_option = |key: &str, e: object_store::Error| RemoteError::BadOption {
+            url: url.clone(),
+            key: key.to_string(),
+            reason: e.to_string(),
+        };
         let bad = |reason: &str| RemoteError::BadUrl {
             url: url.clone(),
             reason: reason.to_string(),
@@ -163,7 +180,7 @@ impl Remote {
                 for (k, v) in &options.extra {
                     let key = k
                         .parse()
-                        .map_err(|e: object_store::Error| bad(&e.to_string()))?;
+                        .map_err(|e: object_store::Error| bad_option(k, e))?;
                     b = b.with_config(key, v);
                 }
                 (Arc::new(b.build().map_err(config_err)?), prefix, true, None)
@@ -176,7 +193,7 @@ impl Remote {
                 for (k, v) in &options.extra {
                     let key = k
                         .parse()
-                        .map_err(|e: object_store::Error| bad(&e.to_string()))?;
+                        .map_err(|e: object_store::Error| bad_option(k, e))?;
                     b = b.with_config(key, v);
                 }
                 (Arc::new(b.build().map_err(config_err)?), prefix, true, None)
@@ -192,15 +209,20 @@ impl Remote {
                 for (k, v) in &options.extra {
                     let key = k
                         .parse()
-                        .map_err(|e: object_store::Error| bad(&e.to_string()))?;
+                        .map_err(|e: object_store::Error| bad_option(k, e))?;
                     b = b.with_config(key, v);
                 }
                 (Arc::new(b.build().map_err(config_err)?), prefix, true, None)
             }
             "http" | "https" => {
-                let b = object_store::http::HttpBuilder::new()
+                let mut b = object_store::http::HttpBuilder::new()
                     .with_url(&url)
                     .with_retry(retry);
+                if scheme == "http" || options.allow_http == Some(true) {
+                    b = b.with_client_options(
+                        object_store::ClientOptions::new().with_allow_http(true),
+                    );
+                }
                 (
                     Arc::new(b.build().map_err(config_err)?),
                     String::new(),
@@ -468,7 +490,7 @@ impl Remote {
             let actual = Digest::of(&bytes);
             if actual != *digest {
                 return Err(ObjectError::Corrupt(format!(
-                    "the local copy hashes to {actual}; run `cairn data fsck`"
+                    "the local copy is damaged: it hashes to {actual}"
                 )));
             }
             self.store
@@ -530,7 +552,7 @@ impl Remote {
         let actual: Digest = hasher.finalize().into();
         if actual != *digest {
             return Err(ObjectError::Corrupt(format!(
-                "the local copy hashes to {actual}; run `cairn data fsck`"
+                "the local copy is damaged: it hashes to {actual}"
             )));
         }
         Ok(())
@@ -621,9 +643,10 @@ impl Remote {
         };
         let actual = Digest::of(&bytes);
         if actual != *digest {
-            return Err(RemoteError::Failed {
+            return Err(RemoteError::Corrupt {
                 url: self.url.clone(),
-                message: format!("object {digest} is corrupt: its content hashes to {actual}"),
+                digest: *digest,
+                actual,
             });
         }
         Ok(Some(bytes.to_vec()))

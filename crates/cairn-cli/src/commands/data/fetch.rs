@@ -23,10 +23,10 @@ pub fn run(ctx: &Context<'_>, args: FetchArgs) -> CmdResult {
     if outcome.complete() {
         Ok(Exit::Ok)
     } else {
-        Err(cairn_data::DataError::FetchIncomplete {
+        let e = cairn_data::DataError::FetchIncomplete {
             failures: outcome.downloaded.failures,
-        }
-        .into())
+        };
+        Ok(crate::error::report_after_outcome(p, e.into()))
     }
 }
 
@@ -42,7 +42,7 @@ pub fn options(ctx: &Context<'_>, args: FetchArgs) -> FetchOptions {
         cwd: ctx.cwd.clone(),
         remote,
         rev,
-        jobs,
+        jobs: jobs.map(std::num::NonZeroUsize::get),
     }
 }
 

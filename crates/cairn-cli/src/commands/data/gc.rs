@@ -46,7 +46,7 @@ pub fn run(ctx: &Context<'_>, args: GcArgs) -> CmdResult {
     ));
     if !outcome.unresolved_manifests.is_empty() {
         p.warn(format!(
-            "{} not in the local store; the files they list could not be identified",
+            "{} nowhere to be read; the files they list could not be identified",
             plural(
                 outcome.unresolved_manifests.len() as u64,
                 "directory manifest is",

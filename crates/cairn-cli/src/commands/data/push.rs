@@ -21,7 +21,7 @@ pub fn run(ctx: &Context<'_>, args: PushArgs) -> CmdResult {
         cwd: ctx.cwd.clone(),
         remote,
         all_commits,
-        jobs,
+        jobs: jobs.map(std::num::NonZeroUsize::get),
     };
     let outcome = cairn_data::push(&project, &options, &Bars::new(p))?;
     p.json("data-push", &outcome)?;
@@ -45,12 +45,16 @@ pub fn run(ctx: &Context<'_>, args: PushArgs) -> CmdResult {
             m.digest, m.path
         ))?;
     }
-    Err(CliError::usage(
-        format!(
-            "{} pinned object(s) could not be pushed",
-            outcome.uploaded.failures.len() + outcome.missing.len()
+    Ok(crate::error::report_after_outcome(
+        p,
+        CliError::usage(
+            format!(
+                "{} pinned object(s) could not be pushed",
+                outcome.uploaded.failures.len() + outcome.missing.len()
+            ),
+            Some(
+                "push from a machine that has the data, or run `cairn data fsck` if a local copy is corrupt",
+            ),
         ),
-        Some("push from a machine that has the data, or run `cairn data fsck` if a local copy is corrupt"),
-    )
-    .into())
+    ))
 }

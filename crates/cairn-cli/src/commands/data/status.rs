@@ -89,7 +89,17 @@ pub fn run(ctx: &Context<'_>, args: StatusArgs) -> CmdResult {
             plural(differing, "path differs", "paths differ")
         ));
     }
-    Ok(if check && !outcome.clean {
+    let unpushed = outcome
+        .entries
+        .iter()
+        .any(|e| e.remote.is_some_and(|r| r.missing > 0 || r.unknown));
+    if unpushed && let Some(info) = &outcome.remote {
+        p.status(format!(
+            "some data is not on {}; `cairn data push` uploads it",
+            info.name
+        ));
+    }
+    Ok(if check && (!outcome.clean || unpushed) {
         Exit::CheckFailed
     } else {
         Exit::Ok

@@ -23,7 +23,7 @@ pub fn run(ctx: &Context<'_>, args: RemoteAddArgs) -> CmdResult {
         region,
         allow_http: allow_http.then_some(true),
         virtual_hosted_style: path_style.then_some(false),
-        jobs,
+        jobs: jobs.map(std::num::NonZeroUsize::get),
     };
     let is_default = project.add_remote(&name, &remote, default)?;
     let p = ctx.printer;
