@@ -153,7 +153,7 @@ impl From<DataError> for CliError {
             }
             DataError::FetchIncomplete { .. } => (
                 Exit::Usage,
-                Some("objects that are corrupt or missing on the remote were not stored; push them again from a machine that has good copies".into()),
+                Some("nothing corrupt was stored; delete the corrupt objects on the remote, then push them again from a machine that has good copies".into()),
             ),
             DataError::UnresolvedManifests { .. } => (
                 Exit::Usage,

@@ -278,7 +278,7 @@ fn known(config: &Config) -> String {
 
 /// Whether the environment carries credentials for the kind of store `url` names.
 fn env_has_credentials(url: &str) -> bool {
-    let vars: &[&str] = if url.starts_with("s3://") {
+    let vars: &[&str] = if url.starts_with("s3://") || url.starts_with("s3a://") {
         &["AWS_ACCESS_KEY_ID", "AWS_WEB_IDENTITY_TOKEN_FILE"]
     } else if url.starts_with("gs://") {
         &[

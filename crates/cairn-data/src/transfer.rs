@@ -281,8 +281,12 @@ pub fn fetch(
     store.clean_tmp()?;
     remote.check_version()?;
     // One listing up front: a missing bucket or directory is an error about the remote, not a
-    // failure of each object.
-    let on_remote = remote.list()?;
+    // failure of each object. Plain web servers cannot list: there, each object is asked for.
+    let on_remote = if remote.require_writable().is_ok() {
+        Some(remote.list()?)
+    } else {
+        None
+    };
     let lock = locks(project, rev.as_deref(), false)?.remove(0);
     let entries: Vec<_> = select(project, cwd, &lock, paths)?
         .into_iter()
@@ -296,7 +300,10 @@ pub fn fetch(
     for (digest, size) in &need.objects {
         if store.has(digest, *size) {
             already_here += 1;
-        } else if on_remote.contains_key(digest) {
+        } else if on_remote
+            .as_ref()
+            .is_none_or(|listed| listed.contains_key(digest))
+        {
             get.push((*digest, *size));
         } else {
             absent.push(cairn_store::TransferFailure {
