@@ -31,8 +31,11 @@ pub fn run(keep: bool) -> Result<()> {
         .prefix("cairn-demo-")
         .tempdir()
         .context(|| "cannot create a temporary directory".to_owned())?;
+    // The project, its remote and a teammate's clone side by side.
+    let project = tmp.path().join("project");
+    std::fs::create_dir(&project).context(|| format!("cannot create {}", project.display()))?;
     let mut demo = Demo {
-        dir: tmp.path().to_path_buf(),
+        dir: project,
         cairn,
         steps: 0,
         cairn_runs: 0,
@@ -55,6 +58,10 @@ pub fn run(keep: bool) -> Result<()> {
         );
         println!("- `checkout --rev HEAD~1` brought back the first table, `checkout` the second");
         println!("- gc dropped what no lock refers to, and fsck found the store intact");
+        println!(
+            "- push sent the pinned objects to a directory remote (a second push sent nothing), \
+             and `data pull` in a fresh clone restored the data, verified"
+        );
     }
     let _ = std::io::stdout().flush();
     if keep {
@@ -151,6 +158,37 @@ impl Demo {
         self.cairn(&["data", "gc", "--dry-run"], 0)?;
         self.cairn(&["data", "gc"], 0)?;
         self.cairn(&["data", "fsck"], 0)?;
+
+        self.heading("share the data through a remote");
+        let parent = self.dir.parent().map(PathBuf::from).unwrap_or_default();
+        let remote = parent.join("remote");
+        let remote = remote
+            .to_str()
+            .ok_or("the temporary path is not UTF-8")?
+            .to_owned();
+        self.cairn(&["remote", "add", "shared", &remote], 0)?;
+        self.commit("add a remote")?;
+        self.cairn(&["data", "status", "--remote", "--check"], 1)?;
+        println!("(exit 1, as expected: nothing is on the remote yet)");
+        self.cairn(&["data", "push"], 0)?;
+        self.cairn(&["data", "push"], 0)?;
+        self.cairn(&["data", "status", "--remote", "--check"], 0)?;
+
+        self.heading("a teammate's fresh clone gets the data");
+        let clone = parent.join("clone");
+        let clone_arg = clone
+            .to_str()
+            .ok_or("the temporary path is not UTF-8")?
+            .to_owned();
+        self.git(&["clone", "-q", ".", &clone_arg], 0)?;
+        let project = std::mem::replace(&mut self.dir, clone);
+        println!("(now in {})", self.dir.display());
+        self.cairn(&["data", "status", "--check"], 1)?;
+        println!("(exit 1, as expected: a clone has the lock but not the data)");
+        self.cairn(&["data", "pull"], 0)?;
+        self.cairn(&["data", "status", "--check"], 0)?;
+        self.expect_content(CSV, v2.as_bytes(), "the pulled table")?;
+        self.dir = project;
         Ok(())
     }
 
