@@ -602,10 +602,26 @@ impl Remote {
                 .map_err(|e| ObjectError::Remote(e.into()))?;
             return Ok(());
         }
-        // Large objects stream into a temporary file, hashed on the way.
         let mut tmp = store
             .temp_object()
             .map_err(|e| ObjectError::Remote(e.into()))?;
+        // A local directory hands over the open file: copy it in the kernel, then verify the
+        // copy with all cores (as the local store does for large files).
+        if let object_store::GetResultPayload::File(mut file, _) = result.payload {
+            std::io::copy(&mut file, tmp.file()).map_err(|e| local_error(digest, e))?;
+            let (actual, _) = crate::hash::hash_file(tmp.path(), result.meta.size)
+                .map_err(|e| local_error(digest, e))?;
+            if actual != *digest {
+                return Err(ObjectError::Corrupt(format!(
+                    "its content hashes to {actual}"
+                )));
+            }
+            store
+                .commit_object(tmp, digest)
+                .map_err(|e| ObjectError::Remote(e.into()))?;
+            return Ok(());
+        }
+        // Otherwise the object streams into the temporary file, hashed on the way.
         let mut hasher = blake3::Hasher::new();
         let mut stream = result.into_stream();
         while let Some(chunk) = stream.next().await {
