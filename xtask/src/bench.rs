@@ -12,11 +12,13 @@ use serde_json::json;
 
 use crate::rng::Rng;
 use crate::util::{
-    Context, Error, Result, build_cairn, describe, fmt_bytes, fmt_count, fmt_duration, median,
-    on_path, target_dir,
+    Context, Error, Result, build_cairn, cargo, describe, fmt_bytes, fmt_count, fmt_duration,
+    median, on_path, target_dir, workspace_root,
 };
 
-const AREAS: &str = "data";
+mod remote;
+
+const AREAS: &str = "data, remote";
 const SEED: u64 = 0xBE4C_4DA7_A5EE_D001;
 const CHUNK: usize = 8 << 20;
 const MIB: f64 = (1u64 << 20) as f64;
@@ -27,26 +29,56 @@ pub fn run(args: &[String]) -> Result<()> {
             "`cargo xtask bench` needs an area; the areas are: {AREAS}"
         )));
     };
-    match area.as_str() {
-        "data" => {
-            let mut quick = false;
-            for arg in rest {
-                match arg.as_str() {
-                    "--quick" => quick = true,
-                    other => {
-                        return Err(Error::usage(format!(
-                            "unexpected argument `{other}` for `cargo xtask bench data` \
-                             (only --quick)"
-                        )));
-                    }
+    let quick = || -> Result<Scale> {
+        let mut quick = false;
+        for arg in rest {
+            match arg.as_str() {
+                "--quick" => quick = true,
+                other => {
+                    return Err(Error::usage(format!(
+                        "unexpected argument `{other}` for `cargo xtask bench {area}` \
+                         (only --quick)"
+                    )));
                 }
             }
-            data(if quick { Scale::QUICK } else { Scale::FULL })
+        }
+        Ok(if quick { Scale::QUICK } else { Scale::FULL })
+    };
+    match area.as_str() {
+        "data" => data(quick()?),
+        "remote" => {
+            let scale = quick()?;
+            if cfg!(debug_assertions) {
+                return optimised_self(args);
+            }
+            remote::run(scale)
         }
         other => Err(Error::usage(format!(
             "unknown bench area `{other}`; the areas are: {AREAS}"
         ))),
     }
+}
+
+/// Runs `cargo xtask bench ARGS` again in an optimised xtask: `bench remote` runs the S3
+/// server in its own process, and an unoptimised server takes 2-3x as long to answer (measured:
+/// pulling 64 MiB took 2.7 s instead of 0.9 s), which would be charged to cairn.
+fn optimised_self(args: &[String]) -> Result<()> {
+    use std::os::unix::process::CommandExt as _;
+    println!("building xtask in release mode: the S3 server of this bench runs inside it");
+    let status = Command::new(cargo())
+        .args(["build", "--release", "-p", "xtask"])
+        .current_dir(workspace_root())
+        .status()
+        .context(|| "cannot run `cargo build`".to_owned())?;
+    if !status.success() {
+        return Err(format!("building xtask failed ({})", describe(status)).into());
+    }
+    let bin = target_dir()?
+        .join("release")
+        .join(format!("xtask{}", std::env::consts::EXE_SUFFIX));
+    let _ = std::io::stdout().flush();
+    let err = Command::new(&bin).arg("bench").args(args).exec();
+    Err(format!("cannot run {}: {err}", bin.display()).into())
 }
 
 /// How much data to generate.
@@ -81,12 +113,21 @@ struct Measured {
     wall: Duration,
     /// The child's own peak resident set size, in bytes.
     maxrss: u64,
+    /// The child's own CPU time (user + system), and the system part of it.
+    cpu: Duration,
+    sys: Duration,
+    /// This process's CPU time while the child ran: the work of any server it runs for the
+    /// child (`bench remote`'s S3 server).
+    host_cpu: Duration,
 }
 
 /// Repeated timings of one command.
 struct Figure {
     samples: Vec<Duration>,
     maxrss: u64,
+    cpu: Vec<Duration>,
+    sys: Vec<Duration>,
+    host_cpu: Vec<Duration>,
 }
 
 impl Figure {
@@ -94,12 +135,18 @@ impl Figure {
         Figure {
             samples: Vec::new(),
             maxrss: 0,
+            cpu: Vec::new(),
+            sys: Vec::new(),
+            host_cpu: Vec::new(),
         }
     }
 
     fn push(&mut self, m: &Measured) {
         self.samples.push(m.wall);
         self.maxrss = self.maxrss.max(m.maxrss);
+        self.cpu.push(m.cpu);
+        self.sys.push(m.sys);
+        self.host_cpu.push(m.host_cpu);
     }
 
     fn median(&self) -> Duration {
@@ -116,6 +163,9 @@ impl Figure {
             "median_s": self.median().as_secs_f64(),
             "max_s": self.max().as_secs_f64(),
             "max_rss_bytes": self.maxrss,
+            "cpu_median_s": median(&self.cpu).as_secs_f64(),
+            "sys_median_s": median(&self.sys).as_secs_f64(),
+            "host_cpu_median_s": median(&self.host_cpu).as_secs_f64(),
         })
     }
 }
@@ -130,7 +180,20 @@ struct Bench {
     discarded: Cell<u32>,
 }
 
-fn data(scale: Scale) -> Result<()> {
+/// What every bench starts with: a working directory in the target directory, holding the
+/// project; the machine's description, printed; where the results will go.
+struct Setup {
+    tmp: tempfile::TempDir,
+    bench: Bench,
+    machine: serde_json::Value,
+    /// The commit cairn was built from, and how many files under `crates/` differed from it.
+    source: serde_json::Value,
+    results: PathBuf,
+}
+
+/// Builds cairn (release), makes the working directory and prints the header of a bench whose
+/// results go to `<target>/<results>`.
+fn setup(results: &str, quick: bool) -> Result<Setup> {
     let cairn = build_cairn(true)?;
     let target = target_dir()?;
     std::fs::create_dir_all(&target).context(|| format!("cannot create {}", target.display()))?;
@@ -154,17 +217,69 @@ fn data(scale: Scale) -> Result<()> {
 
     let machine = machine_info(tmp.path());
     println!("\nmachine: {}", machine_line(&machine));
+    let source = source_info();
+    println!(
+        "cairn built from commit {}{}",
+        source["commit"].as_str().unwrap_or("unknown"),
+        match source["crates_changed"].as_u64() {
+            Some(0) => String::new(),
+            Some(n) => format!(" with uncommitted changes to {n} file(s) under crates/"),
+            None => String::new(),
+        }
+    );
     println!("working in {}", tmp.path().display());
-    if scale.quick {
+    if let Some(load) = load_average().filter(|load| *load > 0.5) {
+        println!(
+            "note: the load average is {load:.2}: other work on this machine's cores will skew \
+             the timings"
+        );
+    }
+    if quick {
         println!("quick run: sizes are scaled down; the absolute targets are for the full run");
     }
-    let results = target.join("bench-data.json");
-    if let Some(ago) = seconds_since_last_run(&results).filter(|ago| *ago < 300) {
+    // Any bench's clean-up frees many inodes.
+    let last = ["bench-data.json", "bench-remote.json"]
+        .iter()
+        .filter_map(|name| seconds_since_last_run(&target.join(name)))
+        .min();
+    if let Some(ago) = last.filter(|ago| *ago < 300) {
         println!(
             "note: the last bench ended {ago} s ago; for up to 5 minutes after its clean-up freed \
              many inodes, creating files on ext4 without a journal is slower (tree figures suffer)"
         );
     }
+    Ok(Setup {
+        tmp,
+        bench,
+        machine,
+        source,
+        results: target.join(results),
+    })
+}
+
+/// Removes the working directory, then writes the results with the time the removal ended.
+fn finish(tmp: tempfile::TempDir, mut document: serde_json::Value, results: &Path) -> Result<()> {
+    // Clean up before writing the results, so that `finished_unix` is when the deletion ended.
+    println!("removing {}", tmp.path().display());
+    let _ = std::io::stdout().flush();
+    let cleaned = tmp.close();
+    document["finished_unix"] = json!(unix_now());
+    let text = serde_json::to_string_pretty(&document)
+        .context(|| "cannot serialise the results".to_owned())?;
+    std::fs::write(results, text + "\n")
+        .context(|| format!("cannot write {}", results.display()))?;
+    println!("results written to {}", results.display());
+    cleaned.context(|| "cannot remove the working directory".to_owned())
+}
+
+fn data(scale: Scale) -> Result<()> {
+    let Setup {
+        tmp,
+        bench,
+        machine,
+        source,
+        results,
+    } = setup("bench-data.json", scale.quick)?;
 
     // The data.
     let mut rng = Rng::new(SEED);
@@ -185,49 +300,9 @@ fn data(scale: Scale) -> Result<()> {
     // cache (this machine pages out file data that was not touched for a minute); outputs are
     // got out of the way between runs as `Bench::discard` explains.
     println!();
-    let mut cp_big = Figure::new();
-    for run in 0..4 {
-        bench.warm(big)?;
-        let measured = bench.run(
-            "cp big.bin copy.bin",
-            Command::new("cp").arg(big).arg("copy.bin"),
-        )?;
-        if run > 0 {
-            cp_big.push(&measured);
-        }
-        bench.discard(Path::new("copy.bin"))?;
-    }
-    report("cp big.bin copy.bin", &cp_big);
-
-    // `cairn data add` makes its objects durable (one syncfs before the lock is replaced);
-    // plain `cp` does not. A durable copy is the like-for-like reference.
-    let mut cp_sync_big = Figure::new();
-    for _ in 0..3 {
-        bench.warm(big)?;
-        let measured = bench.run(
-            "cp big.bin copy.bin && sync",
-            Command::new("sh")
-                .arg("-c")
-                .arg("cp big.bin copy.bin && sync"),
-        )?;
-        cp_sync_big.push(&measured);
-        bench.discard(Path::new("copy.bin"))?;
-    }
-    report("cp big.bin copy.bin && sync", &cp_sync_big);
-
-    let mut cp_tree = Figure::new();
-    for run in 0..4 {
-        bench.warm(tree)?;
-        let measured = bench.run(
-            "cp -r tree tree-copy",
-            Command::new("cp").arg("-r").arg(tree).arg("tree-copy"),
-        )?;
-        if run > 0 {
-            cp_tree.push(&measured);
-        }
-        bench.discard(Path::new("tree-copy"))?;
-    }
-    report("cp -r tree tree-copy", &cp_tree);
+    let cp_big = cp_figure(&bench, big)?;
+    let cp_sync_big = cp_sync_figure(&bench, big)?;
+    let cp_tree = cp_tree_figure(&bench, tree)?;
 
     let b3sum = match on_path("b3sum") {
         Some(b3sum) => {
@@ -415,11 +490,12 @@ fn data(scale: Scale) -> Result<()> {
         "checkout_tree": checkout.json(),
         "readd_tree": readd.json(),
     });
-    let mut document = json!({
+    let document = json!({
         "kind": "bench-data",
         "schema_version": 1,
         "quick": scale.quick,
         "machine": machine,
+        "source": source,
         "data": {
             "seed": SEED,
             "big_bytes": scale.big_bytes,
@@ -432,17 +508,63 @@ fn data(scale: Scale) -> Result<()> {
         "checks": checks.iter().map(Check::json).collect::<Vec<_>>(),
     });
 
-    // Clean up before writing the results, so that `finished_unix` is when the deletion ended.
-    println!("removing {}", tmp.path().display());
-    let _ = std::io::stdout().flush();
-    let cleaned = tmp.close();
-    document["finished_unix"] = json!(unix_now());
-    let text = serde_json::to_string_pretty(&document)
-        .context(|| "cannot serialise the results".to_owned())?;
-    std::fs::write(&results, text + "\n")
-        .context(|| format!("cannot write {}", results.display()))?;
-    println!("results written to {}", results.display());
-    cleaned.context(|| "cannot remove the working directory".to_owned())
+    finish(tmp, document, &results)
+}
+
+/// `cp big.bin copy.bin` in the project: four runs, the first of which is not counted.
+fn cp_figure(bench: &Bench, big: &Path) -> Result<Figure> {
+    let mut cp_big = Figure::new();
+    for run in 0..4 {
+        bench.warm(big)?;
+        let measured = bench.run(
+            "cp big.bin copy.bin",
+            Command::new("cp").arg(big).arg("copy.bin"),
+        )?;
+        if run > 0 {
+            cp_big.push(&measured);
+        }
+        bench.discard(Path::new("copy.bin"))?;
+    }
+    report("cp big.bin copy.bin", &cp_big);
+    Ok(cp_big)
+}
+
+/// `cp big.bin copy.bin && sync`: cairn makes the objects it stores durable (one syncfs
+/// before the lock is replaced, or after a fetch); plain `cp` does not. A durable copy is the
+/// like-for-like reference.
+fn cp_sync_figure(bench: &Bench, big: &Path) -> Result<Figure> {
+    let mut cp_sync_big = Figure::new();
+    for _ in 0..3 {
+        bench.warm(big)?;
+        let measured = bench.run(
+            "cp big.bin copy.bin && sync",
+            Command::new("sh")
+                .arg("-c")
+                .arg("cp big.bin copy.bin && sync"),
+        )?;
+        cp_sync_big.push(&measured);
+        bench.discard(Path::new("copy.bin"))?;
+    }
+    report("cp big.bin copy.bin && sync", &cp_sync_big);
+    Ok(cp_sync_big)
+}
+
+/// `cp -r tree tree-copy` in the project: four runs, the first of which is not counted.
+fn cp_tree_figure(bench: &Bench, tree: &Path) -> Result<Figure> {
+    let mut cp_tree = Figure::new();
+    for run in 0..4 {
+        bench.warm(tree)?;
+        let measured = bench.run(
+            "cp -r tree tree-copy",
+            Command::new("cp").arg("-r").arg(tree).arg("tree-copy"),
+        )?;
+        if run > 0 {
+            cp_tree.push(&measured);
+        }
+        bench.discard(Path::new("tree-copy"))?;
+    }
+    report("cp -r tree tree-copy", &cp_tree);
+    Ok(cp_tree)
 }
 
 struct Check {
@@ -546,7 +668,7 @@ impl Bench {
         self.run(&format!("cairn -q {}", args.join(" ")), &mut cmd)
     }
 
-    /// Runs a command in the project after `sync`, timing it from spawn to exit and reading its
+    /// Runs a command (in the project, unless it has a directory of its own) after `sync`, timing it from spawn to exit and reading its
     /// own resource usage with `wait4`. Its output goes to files, shown only if it fails.
     fn run(&self, shown: &str, cmd: &mut Command) -> Result<Measured> {
         let out_path = self.tmp.join("child.stdout");
@@ -555,16 +677,18 @@ impl Bench {
             File::create(&out_path).context(|| format!("cannot create {}", out_path.display()))?;
         let err =
             File::create(&err_path).context(|| format!("cannot create {}", err_path.display()))?;
-        cmd.current_dir(&self.proj)
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err);
+        if cmd.get_current_dir().is_none() {
+            cmd.current_dir(&self.proj);
+        }
+        cmd.stdin(Stdio::null()).stdout(out).stderr(err);
         sync();
+        let host_before = own_cpu();
         let start = Instant::now();
         let child = cmd.spawn().context(|| format!("cannot run `{shown}`"))?;
-        let (status, maxrss) =
+        let (status, maxrss, cpu, sys) =
             wait_with_rusage(child).context(|| format!("waiting for `{shown}`"))?;
         let wall = start.elapsed();
+        let host_cpu = own_cpu().saturating_sub(host_before);
         if !status.success() {
             let _ = std::io::stdout().flush();
             for (name, path) in [("stdout", &out_path), ("stderr", &err_path)] {
@@ -575,7 +699,13 @@ impl Bench {
             }
             return Err(format!("`{shown}` failed ({})", describe(status)).into());
         }
-        Ok(Measured { wall, maxrss })
+        Ok(Measured {
+            wall,
+            maxrss,
+            cpu,
+            sys,
+            host_cpu,
+        })
     }
 
     fn git_init(&self) -> Result<()> {
@@ -640,9 +770,10 @@ impl Bench {
 }
 
 /// Waits for `child` with `wait4`, which also returns the child's own resource usage (unlike
-/// `getrusage(RUSAGE_CHILDREN)`, which only reports the largest child so far).
+/// `getrusage(RUSAGE_CHILDREN)`, which only reports the largest child so far): its peak RSS in
+/// bytes, its CPU time and the system part of that.
 #[allow(unsafe_code)]
-fn wait_with_rusage(child: Child) -> std::io::Result<(ExitStatus, u64)> {
+fn wait_with_rusage(child: Child) -> std::io::Result<(ExitStatus, u64, Duration, Duration)> {
     use std::os::unix::process::ExitStatusExt;
     let pid = libc::pid_t::try_from(child.id()).map_err(std::io::Error::other)?;
     let mut status: libc::c_int = 0;
@@ -662,7 +793,27 @@ fn wait_with_rusage(child: Child) -> std::io::Result<(ExitStatus, u64)> {
     }
     // Linux reports ru_maxrss in KiB.
     let maxrss = u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024;
-    Ok((ExitStatus::from_raw(status), maxrss))
+    let sys = duration(usage.ru_stime);
+    let cpu = duration(usage.ru_utime) + sys;
+    Ok((ExitStatus::from_raw(status), maxrss, cpu, sys))
+}
+
+/// The CPU time (user + system) of this process, all threads, so far.
+#[allow(unsafe_code)]
+fn own_cpu() -> Duration {
+    // SAFETY: as in `wait_with_rusage`.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_SELF is valid and the pointer is to a live local of the right type.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return Duration::ZERO;
+    }
+    duration(usage.ru_utime) + duration(usage.ru_stime)
+}
+
+fn duration(tv: libc::timeval) -> Duration {
+    let secs = u64::try_from(tv.tv_sec).unwrap_or(0);
+    let micros = u32::try_from(tv.tv_usec).unwrap_or(0);
+    Duration::from_secs(secs) + Duration::from_micros(u64::from(micros))
 }
 
 /// Flushes dirty pages so that one measurement does not pay for the writes of the one before.
@@ -787,6 +938,31 @@ fn machine_info(dir: &Path) -> serde_json::Value {
         "memory_bytes": memory,
         "filesystem": filesystem,
     })
+}
+
+/// The 1-minute load average.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The commit the workspace is at, and how many files under `crates/` differ from it (other
+/// work in progress is measured too).
+fn source_info() -> serde_json::Value {
+    let root = workspace_root();
+    let root = root.to_string_lossy();
+    let commit = command_line("git", &["-C", &root, "rev-parse", "--short", "HEAD"]);
+    let changed = Command::new("git")
+        .args(["-C", &root, "status", "--porcelain", "--", "crates"])
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map(|output| String::from_utf8_lossy(&output.stdout).lines().count());
+    json!({ "commit": commit, "crates_changed": changed, "load_average_at_start": load_average() })
 }
 
 fn machine_line(machine: &serde_json::Value) -> String {
