@@ -395,3 +395,42 @@ fn an_interrupted_fetch_resumes_and_leaves_no_partial_object() {
     clone.cairn(&["data", "checkout"]).ok();
     assert_eq!(snapshot(&clone.path("data")), snapshot(&p.path("data")));
 }
+
+#[test]
+fn a_damaged_local_object_is_never_pushed() {
+    use std::os::unix::fs::PermissionsExt;
+    let remote_dir = tempfile::tempdir().unwrap();
+    let p = Project::new();
+    p.cairn(&[
+        "remote",
+        "add",
+        "shared",
+        remote_dir.path().to_str().unwrap(),
+    ])
+    .ok();
+    p.write("small.csv", "small\n");
+    p.write("large.bin", Rng(31).bytes(36 << 20));
+    let doc = p.json(&["data", "add", "small.csv", "large.bin"], 0);
+    for entry in doc["entries"].as_array().unwrap() {
+        let digest = entry["digest"].as_str().unwrap();
+        let object = p.object_path(digest);
+        std::fs::set_permissions(&object, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut bytes = std::fs::read(&object).unwrap();
+        bytes[0] ^= 0xff;
+        std::fs::write(&object, bytes).unwrap();
+    }
+    let run = p.cairn(&["--json", "data", "push"]);
+    run.code(2).stderr_has("could not be pushed");
+    let failures = run.json()["uploaded"]["failures"].clone();
+    assert_eq!(failures.as_array().unwrap().len(), 2, "{failures}");
+    assert!(failures.to_string().contains("damaged"), "{failures}");
+    for entry in doc["entries"].as_array().unwrap() {
+        let d = entry["digest"].as_str().unwrap();
+        assert!(
+            !remote_dir
+                .path()
+                .join(format!("objects/{}/{}", &d[..2], &d[2..]))
+                .exists()
+        );
+    }
+}

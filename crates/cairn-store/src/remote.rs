@@ -499,6 +499,19 @@ impl Remote {
                 .map_err(remote_err)?;
             return Ok(());
         }
+        // Verified up front with all cores (a memory map), so the parts need no hashing.
+        let verify = || match store.verify(digest) {
+            Ok(_) => Ok(()),
+            Err(StoreError::Corrupt { actual, .. }) => Err(ObjectError::Corrupt(format!(
+                "the local copy is damaged: it hashes to {actual}"
+            ))),
+            Err(e) => Err(ObjectError::Remote(e.into())),
+        };
+        if in_runtime() {
+            tokio::task::block_in_place(verify)?;
+        } else {
+            verify()?;
+        }
         let mut upload = self.store.put_multipart(&key).await.map_err(remote_err)?;
         match self.send_parts(upload.as_mut(), digest, &path).await {
             Ok(()) => {
@@ -513,8 +526,7 @@ impl Remote {
         }
     }
 
-    /// Sends a large object in parts (up to [`PART_CONCURRENCY`] in flight), hashing it on the
-    /// way; fails if the local copy does not match its name.
+    /// Sends a large object in parts (up to [`PART_CONCURRENCY`] in flight).
     async fn send_parts(
         &self,
         upload: &mut dyn object_store::MultipartUpload,
@@ -523,7 +535,6 @@ impl Remote {
     ) -> Result<(), ObjectError> {
         use futures::stream::FuturesUnordered;
         let remote_err = |e: object_store::Error| ObjectError::Remote(self.classify(e));
-        let mut hasher = blake3::Hasher::new();
         let mut file = Source::open(path)
             .await
             .map_err(|e| local_error(digest, e))?;
@@ -538,7 +549,6 @@ impl Remote {
                 break;
             }
             buf.truncate(n);
-            hasher.update(&buf);
             in_flight.push(upload.put_part(PutPayload::from(buf)));
             while in_flight.len() >= PART_CONCURRENCY {
                 if let Some(r) = in_flight.next().await {
@@ -548,12 +558,6 @@ impl Remote {
         }
         while let Some(r) = in_flight.next().await {
             r.map_err(remote_err)?;
-        }
-        let actual: Digest = hasher.finalize().into();
-        if actual != *digest {
-            return Err(ObjectError::Corrupt(format!(
-                "the local copy is damaged: it hashes to {actual}"
-            )));
         }
         Ok(())
     }
