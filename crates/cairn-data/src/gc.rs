@@ -51,6 +51,28 @@ pub struct SkippedLock {
     pub reason: String,
 }
 
+/// Every distinct `cairn.lock` committed in the git history. A lock that cannot be read
+/// (conflict markers committed by mistake, a newer format) pins nothing that could be checked
+/// out: it is returned as skipped, with the reason.
+pub(crate) fn history_locks(project: &Project) -> Result<(Vec<Lock>, Vec<SkippedLock>), DataError> {
+    let git = project.git()?.ok_or(DataError::NoGit)?;
+    let mut locks = Vec::new();
+    let mut skipped = Vec::new();
+    for (commit, text) in git.file_in_history(LOCK_FILE)? {
+        match Lock::parse(
+            &String::from_utf8_lossy(&text),
+            &format!("{LOCK_FILE}@{commit}"),
+        ) {
+            Ok(lock) => locks.push(lock),
+            Err(e) => skipped.push(SkippedLock {
+                commit,
+                reason: e.to_string(),
+            }),
+        }
+    }
+    Ok((locks, skipped))
+}
+
 /// `cairn data gc`: deletes objects that no lock refers to.
 pub fn gc(
     project: &Project,
@@ -77,19 +99,9 @@ pub fn gc(
     let mut locks = vec![project.read_lock()?];
     let mut skipped_locks = Vec::new();
     if *all_commits {
-        let git = project.git()?.ok_or(DataError::NoGit)?;
-        for (commit, text) in git.file_in_history(LOCK_FILE)? {
-            let text = String::from_utf8_lossy(&text);
-            // A lock in history that cannot be read (conflict markers committed by mistake, a
-            // newer format) pins nothing that could be checked out: report it and go on.
-            match Lock::parse(&text, &format!("{LOCK_FILE}@{commit}")) {
-                Ok(lock) => locks.push(lock),
-                Err(e) => skipped_locks.push(SkippedLock {
-                    commit,
-                    reason: e.to_string(),
-                }),
-            }
-        }
+        let (history, skipped) = history_locks(project)?;
+        locks.extend(history);
+        skipped_locks = skipped;
     }
 
     let mut keep: HashSet<Digest> = HashSet::new();

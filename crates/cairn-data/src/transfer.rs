@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
-use cairn_core::{CredentialSource, EntryKind, LOCK_FILE, Lock, Project, ResolvedRemote};
+use cairn_core::{CredentialSource, EntryKind, Lock, Project, ResolvedRemote};
 use cairn_store::{Digest, Manifest, Progress, Remote, RemoteOptions, Store, Transfer};
 use serde::Serialize;
 
@@ -128,16 +128,7 @@ fn locks(project: &Project, rev: Option<&str>, all_commits: bool) -> Result<Vec<
         Some(rev) => lock_at(project, rev)?,
     }];
     if all_commits {
-        let git = project.git()?.ok_or(DataError::NoGit)?;
-        for (commit, text) in git.file_in_history(LOCK_FILE)? {
-            // Unreadable historical locks pin nothing that could be checked out.
-            if let Ok(lock) = Lock::parse(
-                &String::from_utf8_lossy(&text),
-                &format!("{LOCK_FILE}@{commit}"),
-            ) {
-                locks.push(lock);
-            }
-        }
+        locks.extend(crate::gc::history_locks(project)?.0);
     }
     Ok(locks)
 }
@@ -282,7 +273,7 @@ pub fn fetch(
     remote.check_version()?;
     // One listing up front: a missing bucket or directory is an error about the remote, not a
     // failure of each object. Plain web servers cannot list: there, each object is asked for.
-    let on_remote = if remote.require_writable().is_ok() {
+    let on_remote = if remote.can_list() {
         Some(remote.list()?)
     } else {
         None

@@ -177,12 +177,8 @@ impl Remote {
                 if let Some(v) = options.virtual_hosted_style {
                     b = b.with_virtual_hosted_style_request(v);
                 }
-                for (k, v) in &options.extra {
-                    let key = k
-                        .parse()
-                        .map_err(|e: object_store::Error| bad_option(k, e))?;
-                    b = b.with_config(key, v);
-                }
+                b = with_extra(b, &options.extra, |b, k, v| b.with_config(k, v))
+                    .map_err(|(k, e)| bad_option(&k, e))?;
                 (Arc::new(b.build().map_err(config_err)?), prefix, true, None)
             }
             "gs" => {
@@ -190,12 +186,8 @@ impl Remote {
                 let mut b = object_store::gcp::GoogleCloudStorageBuilder::from_env()
                     .with_url(&url)
                     .with_retry(retry);
-                for (k, v) in &options.extra {
-                    let key = k
-                        .parse()
-                        .map_err(|e: object_store::Error| bad_option(k, e))?;
-                    b = b.with_config(key, v);
-                }
+                b = with_extra(b, &options.extra, |b, k, v| b.with_config(k, v))
+                    .map_err(|(k, e)| bad_option(&k, e))?;
                 (Arc::new(b.build().map_err(config_err)?), prefix, true, None)
             }
             "az" | "azure" | "abfs" | "abfss" => {
@@ -206,12 +198,8 @@ impl Remote {
                 if let Some(v) = options.allow_http {
                     b = b.with_allow_http(v);
                 }
-                for (k, v) in &options.extra {
-                    let key = k
-                        .parse()
-                        .map_err(|e: object_store::Error| bad_option(k, e))?;
-                    b = b.with_config(key, v);
-                }
+                b = with_extra(b, &options.extra, |b, k, v| b.with_config(k, v))
+                    .map_err(|(k, e)| bad_option(&k, e))?;
                 (Arc::new(b.build().map_err(config_err)?), prefix, true, None)
             }
             "http" | "https" => {
@@ -319,6 +307,11 @@ impl Remote {
                 url: self.url.clone(),
             })
         }
+    }
+
+    /// Whether the remote can list its objects (plain web servers cannot).
+    pub fn can_list(&self) -> bool {
+        self.writable
     }
 
     /// False for a local-directory remote whose directory does not exist yet.
@@ -717,6 +710,23 @@ fn collect(results: Vec<(Digest, u64, Result<(), ObjectError>)>) -> Result<Trans
 
 fn local_error(digest: &Digest, e: std::io::Error) -> ObjectError {
     ObjectError::Corrupt(format!("cannot read the local object {digest}: {e}"))
+}
+
+/// Applies `object_store` options given by name (`.cairn/config.toml`) to a builder; on an
+/// unknown name, returns it with the parse error.
+fn with_extra<B, K>(
+    mut builder: B,
+    extra: &[(String, String)],
+    set: impl Fn(B, K, &str) -> B,
+) -> Result<B, (String, object_store::Error)>
+where
+    K: std::str::FromStr<Err = object_store::Error>,
+{
+    for (k, v) in extra {
+        let key = k.parse().map_err(|e| (k.clone(), e))?;
+        builder = set(builder, key, v);
+    }
+    Ok(builder)
 }
 
 /// Inside tokio, file reads go to its blocking pool; outside (local remotes on rayon's
