@@ -13,6 +13,7 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// A file being written under a unique temporary name. Dropped without [`TempFile::persist`],
 /// it is removed.
+#[derive(Debug)]
 pub struct TempFile {
     path: PathBuf,
     file: Option<File>,

@@ -16,6 +16,7 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
 
+use crate::atomic::TempFile;
 use crate::hash::LARGE_FILE;
 use crate::{Digest, Progress, Store, StoreError};
 
@@ -102,8 +103,9 @@ pub struct Remote {
     /// A local directory that does not exist yet (created by the first push).
     local_dir: Option<PathBuf>,
     /// A local directory: its requests are plain file operations, run inline on rayon's
-    /// threads (outside tokio, `object_store` does them without a thread hand-off each).
-    local: bool,
+    /// threads (outside tokio, `object_store` does them without a thread hand-off each), and
+    /// large objects are copied in the kernel rather than through `object_store`'s buffers.
+    dir: Option<PathBuf>,
     runtime: tokio::runtime::Runtime,
 }
 
@@ -154,6 +156,7 @@ impl Remote {
             }
             Ok(prefix.trim_matches('/').to_string())
         };
+        let mut dir = None;
         let (store, prefix, writable, local_dir): (
             Arc<dyn ObjectStore>,
             String,
@@ -229,6 +232,7 @@ impl Remote {
                 } else {
                     options.root.join(path)
                 };
+                dir = Some(path.clone());
                 if path.is_dir() {
                     let fs = object_store::local::LocalFileSystem::new_with_prefix(&path)
                         .map_err(config_err)?;
@@ -249,14 +253,13 @@ impl Remote {
                 )));
             }
         };
-        let local = scheme == "file";
         Ok(Self {
             url,
             store,
             prefix: ObjectPath::from(prefix),
             writable,
             local_dir,
-            local,
+            dir,
             runtime,
         })
     }
@@ -267,7 +270,7 @@ impl Remote {
 
     /// Runs one request: inline for a local directory, on the runtime otherwise.
     fn run<F: std::future::Future>(&self, fut: F) -> F::Output {
-        if self.local {
+        if self.dir.is_some() {
             futures::executor::block_on(fut)
         } else {
             self.runtime.block_on(fut)
@@ -282,7 +285,7 @@ impl Remote {
         F: Fn(&'a T) -> Fut + Sync + Send,
         Fut: std::future::Future<Output = R> + 'a,
     {
-        if self.local {
+        if self.dir.is_some() {
             use rayon::prelude::*;
             items
                 .par_iter()
@@ -478,6 +481,11 @@ impl Remote {
         let key = self.object_key(digest);
         let path = store.object_path(digest);
         let remote_err = |e: object_store::Error| ObjectError::Remote(self.classify(e));
+        if let Some(dir) = &self.dir
+            && size >= LARGE_FILE
+        {
+            return self.copy_to_dir(dir, store, digest);
+        }
         if size < MULTIPART_THRESHOLD {
             let bytes = read_file(&path).await.map_err(|e| local_error(digest, e))?;
             let actual = Digest::of(&bytes);
@@ -517,6 +525,41 @@ impl Remote {
                 Err(e)
             }
         }
+    }
+
+    /// Uploads a large object to a local-directory remote: copied in the kernel into
+    /// `<dir>/tmp/` while it is hashed with all cores, then renamed into place.
+    fn copy_to_dir(&self, dir: &Path, store: &Store, digest: &Digest) -> Result<(), ObjectError> {
+        let src_path = store.object_path(digest);
+        let src = std::fs::File::open(&src_path).map_err(|e| local_error(digest, e))?;
+        let len = src.metadata().map_err(|e| local_error(digest, e))?.len();
+        let failed = |what: &Path, e: std::io::Error| {
+            ObjectError::Remote(RemoteError::Failed {
+                url: self.url.clone(),
+                message: format!("cannot write {}: {e}", what.display()),
+            })
+        };
+        let tmp_dir = dir.join("tmp");
+        std::fs::create_dir_all(&tmp_dir).map_err(|e| failed(&tmp_dir, e))?;
+        let mut tmp = TempFile::new_in(&tmp_dir, 0o644).map_err(|e| failed(&tmp_dir, e))?;
+        let (hashed, copied) =
+            crate::store::copy_while_hashing(&src, &src_path, len, &mut tmp, false, |_, _| false);
+        let (actual, size) = hashed.map_err(|e| local_error(digest, e))?;
+        if actual != *digest {
+            return Err(ObjectError::Corrupt(format!(
+                "the local copy is damaged: it hashes to {actual}"
+            )));
+        }
+        let copied = copied.map_err(|e| failed(tmp.path(), e))?;
+        if copied != size {
+            return Err(ObjectError::Corrupt(format!(
+                "the local copy changed while it was copied ({copied} of {size} bytes)"
+            )));
+        }
+        let hex = digest.to_hex();
+        let dest = dir.join("objects").join(&hex[..2]).join(&hex[2..]);
+        tmp.persist_creating_parent(&dest)
+            .map_err(|e| failed(&dest, e))
     }
 
     /// Sends a large object in parts (up to [`PART_CONCURRENCY`] in flight).
@@ -579,6 +622,27 @@ impl Remote {
     }
 
     async fn download_one(&self, store: &Store, digest: &Digest) -> Result<(), ObjectError> {
+        if let Some(dir) = &self.dir {
+            // A large object in a local directory is copied in the kernel while it is hashed
+            // with all cores, and enters the store only if it matches its name.
+            let hex = digest.to_hex();
+            let path = dir.join("objects").join(&hex[..2]).join(&hex[2..]);
+            match std::fs::metadata(&path) {
+                Ok(meta) if meta.len() >= LARGE_FILE => {
+                    return match store.put_file_expecting(&path, digest) {
+                        Ok(_) => Ok(()),
+                        Err(StoreError::Corrupt { actual, .. }) => Err(ObjectError::Corrupt(
+                            format!("its content hashes to {actual}"),
+                        )),
+                        Err(e) => Err(ObjectError::Remote(e.into())),
+                    };
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(ObjectError::Missing);
+                }
+                _ => {}
+            }
+        }
         let key = self.object_key(digest);
         let result = match self.store.get(&key).await {
             Ok(r) => r,
@@ -602,23 +666,7 @@ impl Remote {
         let mut tmp = store
             .temp_object()
             .map_err(|e| ObjectError::Remote(e.into()))?;
-        // A local directory hands over the open file: copy it in the kernel, then verify the
-        // copy with all cores (as the local store does for large files).
-        if let object_store::GetResultPayload::File(mut file, _) = result.payload {
-            std::io::copy(&mut file, tmp.file()).map_err(|e| local_error(digest, e))?;
-            let (actual, _) = crate::hash::hash_file(tmp.path(), result.meta.size)
-                .map_err(|e| local_error(digest, e))?;
-            if actual != *digest {
-                return Err(ObjectError::Corrupt(format!(
-                    "its content hashes to {actual}"
-                )));
-            }
-            store
-                .commit_object(tmp, digest)
-                .map_err(|e| ObjectError::Remote(e.into()))?;
-            return Ok(());
-        }
-        // Otherwise the object streams into the temporary file, hashed on the way.
+        // The object streams into the temporary file, hashed on the way.
         let mut hasher = blake3::Hasher::new();
         let mut stream = result.into_stream();
         while let Some(chunk) = stream.next().await {

@@ -73,6 +73,15 @@ pub struct Store {
     /// Link modes that failed once (no reflink support, another filesystem): not tried again
     /// by this process.
     failed_modes: Arc<[AtomicBool; 4]>,
+    /// Large objects this process stored after hashing them (an add, a download): a checkout
+    /// in the same process does not hash them again.
+    fresh: Arc<std::sync::Mutex<std::collections::HashSet<Digest>>>,
+    /// Small objects are written to a temporary file in their own shard directory, so that the
+    /// rename stays inside one directory (a rename between directories takes a lock that is
+    /// global to the file system, and parallel writers queue on it). While this process may
+    /// leave such files behind, a marker in `tmp/` says so: [`Store::clean_tmp`] sweeps the
+    /// shards when it finds one left by a process that was killed.
+    shard_marker: Arc<std::sync::OnceLock<Option<TempFile>>>,
 }
 
 impl Store {
@@ -121,6 +130,8 @@ impl Store {
             objects,
             tmp,
             failed_modes: Arc::default(),
+            fresh: Arc::default(),
+            shard_marker: Arc::default(),
         })
     }
 
@@ -172,14 +183,22 @@ impl Store {
                 stored: false,
             });
         }
-        let mut tmp =
-            TempFile::new_in(&self.tmp, OBJECT_MODE).map_err(StoreError::write(&self.tmp))?;
+        let dest = self.object_path(&digest);
+        let shard = parent_of(&dest);
+        self.shard_marker
+            .get_or_init(|| TempFile::new_in(&self.tmp, 0o644).ok());
+        let mut tmp = match TempFile::new_in(shard, OBJECT_MODE) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir_all(shard).map_err(StoreError::write(shard))?;
+                TempFile::new_in(shard, OBJECT_MODE)
+            }
+            other => other,
+        }
+        .map_err(StoreError::write(shard))?;
         tmp.file()
             .write_all(bytes)
             .map_err(StoreError::write(tmp.path()))?;
-        let dest = self.object_path(&digest);
-        tmp.persist_creating_parent(&dest)
-            .map_err(StoreError::write(&dest))?;
+        tmp.persist(&dest).map_err(StoreError::write(&dest))?;
         Ok(Put {
             digest,
             size,
@@ -196,64 +215,40 @@ impl Store {
             let bytes = fs::read(path).map_err(StoreError::read(path))?;
             return self.put_bytes(&bytes);
         }
-        self.put_large_file(path)
+        self.put_large_file(path, None)
     }
 
-    /// Hashes and copies a large file at the same time (the copy in the kernel with
-    /// `copy_file_range`, the hash on a memory map with all cores), so each byte is read from
-    /// the page cache once per consumer and written once. The copy stops early when the object
-    /// turns out to be stored already.
-    fn put_large_file(&self, path: &Path) -> Result<Put, StoreError> {
+    /// Stores a large file whose digest is known in advance (a download from a local
+    /// directory remote): copied and hashed at once like [`Store::put_file`], and stored only
+    /// if the content matches `expected` ([`StoreError::Corrupt`] otherwise, nothing stored).
+    pub fn put_file_expecting(&self, path: &Path, expected: &Digest) -> Result<Put, StoreError> {
+        self.put_large_file(path, Some(expected))
+    }
+
+    /// Hashes and copies a large file at the same time (see [`copy_while_hashing`]). The copy
+    /// stops early when the object turns out to be stored already.
+    fn put_large_file(&self, path: &Path, expected: Option<&Digest>) -> Result<Put, StoreError> {
         let before = fs::metadata(path).map_err(StoreError::read(path))?;
         let src = File::open(path).map_err(StoreError::read(path))?;
         let mut tmp =
             TempFile::new_in(&self.tmp, OBJECT_MODE).map_err(StoreError::write(&self.tmp))?;
-        let cancel = &AtomicBool::new(false);
-        let src = &src;
-        // A second handle on the temporary file, to start writing it back to disk while the
-        // copy goes on: the batch sync before the lock is written then has little left to do.
-        let flush_handle = tmp
-            .file()
-            .try_clone()
-            .map_err(StoreError::write(tmp.path()))?;
-        let tmp_ref = &mut tmp;
-        let (hashed, copied) = std::thread::scope(|scope| {
-            let (chunk_done, chunks) = std::sync::mpsc::channel::<()>();
-            scope.spawn(move || {
-                while chunks.recv().is_ok() {
-                    // Collapse a backlog into one flush; a failure here only costs speed (the
-                    // batch sync reports real errors).
-                    while chunks.try_recv().is_ok() {}
-                    let _ = flush_handle.sync_data();
-                }
+        let (hashed, copied) =
+            copy_while_hashing(&src, path, before.len(), &mut tmp, true, |d, n| {
+                self.has(d, n)
             });
-            let copier = scope.spawn(move || -> io::Result<u64> {
-                let mut total = 0;
-                while !cancel.load(Ordering::Relaxed) {
-                    let n = io::copy(&mut src.take(COPY_CHUNK), tmp_ref.file())?;
-                    if n == 0 {
-                        break;
-                    }
-                    total += n;
-                    let _ = chunk_done.send(());
-                }
-                Ok(total)
-            });
-            let hashed = hash_file(path, before.len());
-            if let Ok((digest, size)) = &hashed
-                && self.has(digest, *size)
-            {
-                cancel.store(true, Ordering::Relaxed);
-            }
-            let copied = copier
-                .join()
-                .unwrap_or_else(|_| Err(io::Error::other("copy thread panicked")));
-            (hashed, copied)
-        });
         let (digest, size) = hashed.map_err(StoreError::read(path))?;
         let after = fs::metadata(path).map_err(StoreError::read(path))?;
         if !same_file_state(&before, &after) || size != before.len() {
             return Err(StoreError::ChangedWhileReading {
+                path: path.to_path_buf(),
+            });
+        }
+        if let Some(expected) = expected
+            && *expected != digest
+        {
+            return Err(StoreError::Corrupt {
+                digest: *expected,
+                actual: digest,
                 path: path.to_path_buf(),
             });
         }
@@ -273,6 +268,10 @@ impl Store {
         let dest = self.object_path(&digest);
         tmp.persist_creating_parent(&dest)
             .map_err(StoreError::write(&dest))?;
+        self.fresh
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(digest);
         Ok(Put {
             digest,
             size,
@@ -363,10 +362,35 @@ impl Store {
             }
             Some(bytes)
         } else {
-            self.verify(digest)?;
+            // Large objects are verified while they are copied, or before they are linked.
             None
         };
         drop(file);
+        let fresh = small.is_none()
+            && self
+                .fresh
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(digest);
+        let verified = std::cell::Cell::new(small.is_some() || fresh);
+        // A link is verified once it is made (so that a mode this file system does not support
+        // costs no hashing) and before it is renamed into place.
+        let corrupt = std::cell::RefCell::new(None);
+        let check = || -> io::Result<()> {
+            if verified.get() {
+                return Ok(());
+            }
+            match self.verify(digest) {
+                Ok(_) => {
+                    verified.set(true);
+                    Ok(())
+                }
+                Err(e) => {
+                    *corrupt.borrow_mut() = Some(e);
+                    Err(io::Error::other("the object does not match its digest"))
+                }
+            }
+        };
         let file_mode = if executable { 0o755 } else { 0o644 };
         let last = modes.len().saturating_sub(1);
         for (i, &mode) in modes.iter().enumerate() {
@@ -374,19 +398,38 @@ impl Store {
             if i < last && failed.load(Ordering::Relaxed) {
                 continue;
             }
+            if mode == LinkMode::Copy && !verified.get() {
+                match self.place_large_copy(digest, &obj, dest, file_mode) {
+                    Err(StoreError::Write { .. }) if i < last => {
+                        failed.store(true, Ordering::Relaxed);
+                        continue;
+                    }
+                    other => return other.map(|stat| (LinkMode::Copy, stat)),
+                }
+            }
             let placed = match mode {
                 LinkMode::Copy => self.place_copy(&obj, small.as_deref(), dest, file_mode),
                 LinkMode::Reflink => self.place_with(dest, |tmp| {
                     reflink_copy::reflink(&obj, tmp)?;
+                    check()?;
                     fs::set_permissions(tmp, fs::Permissions::from_mode(file_mode))
                 }),
-                LinkMode::Hardlink => self.place_with(dest, |tmp| fs::hard_link(&obj, tmp)),
+                LinkMode::Hardlink => self.place_with(dest, |tmp| {
+                    fs::hard_link(&obj, tmp)?;
+                    check()
+                }),
                 LinkMode::Symlink => {
                     // Relative, so that the project can be moved or copied with its store.
                     let target = relative_path(parent_of(dest), &obj);
-                    self.place_with(dest, |tmp| std::os::unix::fs::symlink(&target, tmp))
+                    self.place_with(dest, |tmp| {
+                        std::os::unix::fs::symlink(&target, tmp)?;
+                        check()
+                    })
                 }
             };
+            if let Some(e) = corrupt.borrow_mut().take() {
+                return Err(e);
+            }
             match placed {
                 Ok(stat) => return Ok((mode, stat)),
                 Err(e) if i == last => {
@@ -399,10 +442,63 @@ impl Store {
             }
         }
         // An empty mode list (the config refuses one) means a copy.
-        let stat = self
-            .place_copy(&obj, small.as_deref(), dest, file_mode)
-            .map_err(StoreError::write(dest))?;
+        let stat = if verified.get() {
+            self.place_copy(&obj, small.as_deref(), dest, file_mode)
+                .map_err(StoreError::write(dest))?
+        } else {
+            self.place_large_copy(digest, &obj, dest, file_mode)?
+        };
         Ok((LinkMode::Copy, stat))
+    }
+
+    /// Copies a large object to `dest`, hashing it during the copy: the destination appears
+    /// only if the content matches the digest.
+    fn place_large_copy(
+        &self,
+        digest: &Digest,
+        obj: &Path,
+        dest: &Path,
+        mode: u32,
+    ) -> Result<FileStat, StoreError> {
+        let write = |dir: &Path| -> Result<(TempFile, FileStat), StoreError> {
+            let src = File::open(obj).map_err(|e| self.missing_or(digest, obj, e))?;
+            let len = src.metadata().map_err(StoreError::read(obj))?.len();
+            let mut tmp = TempFile::new_in(dir, mode).map_err(StoreError::write(dir))?;
+            let (hashed, copied) =
+                copy_while_hashing(&src, obj, len, &mut tmp, false, |_, _| false);
+            let (actual, _) = hashed.map_err(StoreError::read(obj))?;
+            if actual != *digest {
+                return Err(StoreError::Corrupt {
+                    digest: *digest,
+                    actual,
+                    path: obj.to_path_buf(),
+                });
+            }
+            let copied = copied.map_err(StoreError::write(dest))?;
+            if copied != len {
+                return Err(StoreError::Write {
+                    path: dest.to_path_buf(),
+                    source: io::Error::other(format!("copied {copied} of {len} bytes")),
+                });
+            }
+            // The inode and mtime survive the rename: no need to stat the destination.
+            let stat =
+                FileStat::from_metadata(&tmp.file().metadata().map_err(StoreError::write(dest))?);
+            Ok((tmp, stat))
+        };
+        let (tmp, stat) = write(&self.tmp)?;
+        match tmp.persist(dest) {
+            Ok(()) => Ok(stat),
+            Err(e) if is_cross_device(&e) => {
+                let (tmp, stat) = write(parent_of(dest))?;
+                tmp.persist(dest).map_err(StoreError::write(dest))?;
+                Ok(stat)
+            }
+            Err(e) => Err(StoreError::Write {
+                path: dest.to_path_buf(),
+                source: e,
+            }),
+        }
     }
 
     fn place_copy(
@@ -481,6 +577,11 @@ impl Store {
             for entry in fs::read_dir(&shard_path).map_err(StoreError::read(&shard_path))? {
                 let entry = entry.map_err(StoreError::read(&shard_path))?;
                 let name = entry.file_name();
+                // A write in progress, or left by a killed process (the next command that
+                // writes removes it): not an object, not a stray.
+                if name.to_str().is_some_and(|n| n.ends_with(".tmp")) {
+                    continue;
+                }
                 let parsed = name
                     .to_str()
                     .and_then(|rest| format!("{shard_name}{rest}").parse::<Digest>().ok());
@@ -513,10 +614,33 @@ impl Store {
     /// [`crate::WriteGuard`].
     pub fn clean_tmp(&self) -> Result<usize, StoreError> {
         let mut removed = 0;
+        let own_marker = self
+            .shard_marker
+            .get()
+            .and_then(|m| m.as_ref())
+            .map(|m| m.path());
         for entry in fs::read_dir(&self.tmp).map_err(StoreError::read(&self.tmp))? {
             let entry = entry.map_err(StoreError::read(&self.tmp))?;
-            if fs::remove_file(entry.path()).is_ok() {
+            if Some(entry.path().as_path()) != own_marker && fs::remove_file(entry.path()).is_ok() {
                 removed += 1;
+            }
+        }
+        // Something was left behind (a killed process, maybe with its marker): its
+        // temporary files in the shard directories go too.
+        if removed > 0 {
+            for shard in fs::read_dir(&self.objects).map_err(StoreError::read(&self.objects))? {
+                let shard = shard.map_err(StoreError::read(&self.objects))?.path();
+                let Ok(entries) = fs::read_dir(&shard) else {
+                    continue;
+                };
+                for entry in entries.flatten() {
+                    let path = entry.path();
+                    if path.extension().is_some_and(|e| e == "tmp")
+                        && fs::remove_file(&path).is_ok()
+                    {
+                        removed += 1;
+                    }
+                }
             }
         }
         Ok(removed)
@@ -524,6 +648,65 @@ impl Store {
 }
 
 /// The path of `to` relative to directory `from` (both absolute and normalised), lexically.
+/// Copies `src` (the file at `path`, `len` bytes) into `dest` in the kernel
+/// (`copy_file_range`) while hashing it on a memory map with all cores, so each byte is read
+/// from the page cache once per consumer and written once. Returns the hash and the number of
+/// bytes copied. The copy stops early when `stop(digest, size)` says the result is not needed;
+/// with `writeback`, the copied data starts going to disk during the copy, so a later sync has
+/// little left to do.
+pub fn copy_while_hashing(
+    src: &File,
+    path: &Path,
+    len: u64,
+    dest: &mut TempFile,
+    writeback: bool,
+    stop: impl Fn(&Digest, u64) -> bool,
+) -> (io::Result<(Digest, u64)>, io::Result<u64>) {
+    let cancel = &AtomicBool::new(false);
+    let flush_handle = if writeback {
+        dest.file().try_clone().ok()
+    } else {
+        None
+    };
+    std::thread::scope(|scope| {
+        let (chunk_done, chunks) = std::sync::mpsc::channel::<()>();
+        if let Some(flush_handle) = flush_handle {
+            scope.spawn(move || {
+                while chunks.recv().is_ok() {
+                    // Collapse a backlog into one flush; a failure here only costs speed (the
+                    // batch sync reports real errors).
+                    while chunks.try_recv().is_ok() {}
+                    let _ = flush_handle.sync_data();
+                }
+            });
+        } else {
+            drop(chunks);
+        }
+        let copier = scope.spawn(move || -> io::Result<u64> {
+            let mut total = 0;
+            while !cancel.load(Ordering::Relaxed) {
+                let n = io::copy(&mut src.take(COPY_CHUNK), dest.file())?;
+                if n == 0 {
+                    break;
+                }
+                total += n;
+                let _ = chunk_done.send(());
+            }
+            Ok(total)
+        });
+        let hashed = hash_file(path, len);
+        if let Ok((digest, size)) = &hashed
+            && stop(digest, *size)
+        {
+            cancel.store(true, Ordering::Relaxed);
+        }
+        let copied = copier
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("copy thread panicked")));
+        (hashed, copied)
+    })
+}
+
 fn relative_path(from: &Path, to: &Path) -> PathBuf {
     let from: Vec<_> = from.components().collect();
     let to_parts: Vec<_> = to.components().collect();
@@ -597,6 +780,7 @@ fn same_file_state(a: &fs::Metadata, b: &fs::Metadata) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // fixtures are written directly
 mod tests {
     use super::*;
 
@@ -617,11 +801,77 @@ mod tests {
         let path = store.object_path(&a.digest);
         assert!(fs::metadata(&path).unwrap().permissions().readonly());
         assert_eq!(store.read(&a.digest).unwrap(), b"hello");
+        let shard = path.parent().unwrap().to_path_buf();
+        assert_eq!(fs::read_dir(&shard).unwrap().count(), 1, "only the object");
+        let tmp = store.tmp_dir().to_path_buf();
+        drop(store);
         assert_eq!(
-            fs::read_dir(store.tmp_dir()).unwrap().count(),
+            fs::read_dir(&tmp).unwrap().count(),
             0,
             "no temp file left behind"
         );
+    }
+
+    #[test]
+    fn temp_files_of_a_killed_writer_are_swept_from_the_shards() {
+        let (_dir, store) = store();
+        let put = store.put_bytes(b"kept").unwrap();
+        let shard = store
+            .object_path(&put.digest)
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        // What a process killed during a write leaves: its marker and a partial object.
+        fs::write(store.tmp_dir().join("999999-0.tmp"), b"").unwrap();
+        fs::write(shard.join("999999-1.tmp"), b"partial").unwrap();
+        let (objects, strays) = store.list().unwrap();
+        assert_eq!((objects.len(), strays.len()), (1, 0));
+        assert_eq!(store.clean_tmp().unwrap(), 2);
+        assert_eq!(fs::read_dir(&shard).unwrap().count(), 1);
+        assert_eq!(store.read(&put.digest).unwrap(), b"kept");
+    }
+
+    #[test]
+    fn large_corrupt_objects_are_never_materialised_in_any_mode() {
+        let (dir, store) = store();
+        let src = dir.path().join("big");
+        let mut bytes: Vec<u8> = (0..(LARGE_FILE as usize + 4096))
+            .map(|i| (i * 7) as u8)
+            .collect();
+        fs::write(&src, &bytes).unwrap();
+        let put = store.put_file(&src, bytes.len() as u64).unwrap();
+        // Same size, one byte changed: only hashing can tell.
+        let path = store.object_path(&put.digest);
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        bytes[12345] ^= 1;
+        atomic::write_atomic_beside(&path, &bytes, 0o444).unwrap();
+        // A new handle, as a later process would open it (this one remembers what it wrote).
+        let store = Store::open(store.dir()).unwrap();
+        for modes in [
+            &[LinkMode::Copy][..],
+            &[LinkMode::Reflink, LinkMode::Copy],
+            &[LinkMode::Hardlink],
+            &[LinkMode::Symlink],
+        ] {
+            let dest = dir.path().join("out");
+            let err = store
+                .materialize(&put.digest, &dest, modes, false)
+                .unwrap_err();
+            assert!(
+                matches!(err, StoreError::Corrupt { .. }),
+                "{modes:?}: {err}"
+            );
+            assert!(!dest.exists(), "{modes:?}");
+        }
+        // The intact object of a new store is copied, and verified on the way.
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        bytes[12345] ^= 1;
+        atomic::write_atomic_beside(&path, &bytes, 0o444).unwrap();
+        let dest = dir.path().join("ok");
+        store
+            .materialize(&put.digest, &dest, &[LinkMode::Copy], false)
+            .unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), bytes);
     }
 
     #[test]
