@@ -202,6 +202,35 @@ fn s3_push_pull_and_resume() {
     status.ok();
 }
 
+/// The in-memory S3 backend the benchmark uses speaks the same protocol: a project with more
+/// objects than one listing page and a multipart-sized file goes there and back.
+#[test]
+fn the_benchmark_s3_server_round_trips_a_project() {
+    let s3 = S3Server::start_in_memory();
+    s3.create_bucket("bench");
+    let p = project_with_data();
+    p.tree("data/many", 1100, 23);
+    p.cairn(&["data", "add", "data/many"]).ok();
+    add_s3_remote(&p, &s3, "bench");
+    p.commit("data and remote");
+    let env = s3.env();
+    let first = p.cairn_env(&["--json", "data", "push"], &env);
+    first.ok();
+    let needed = first.json()["needed"].as_u64().unwrap();
+    assert!(needed > 1200, "{needed}");
+    assert_eq!(s3.list("bench").len() as u64, needed + 1, "objects and the version");
+    // A second push lists more than one page and sends nothing.
+    let second = p.cairn_env(&["--json", "data", "push"], &env);
+    second.ok();
+    assert_eq!(second.json()["uploaded"]["objects"], 0);
+    assert_eq!(second.json()["already_there"].as_u64(), Some(needed));
+
+    let clone = p.clone_repo();
+    clone.cairn_env(&["data", "pull"], &env).ok();
+    assert_eq!(snapshot(&clone.path("data")), snapshot(&p.path("data")));
+    clone.cairn(&["data", "fsck"]).ok();
+}
+
 #[test]
 fn a_corrupt_object_on_the_server_is_reported_and_never_used() {
     let s3 = S3Server::start();

@@ -3,6 +3,7 @@
 #![allow(clippy::disallowed_methods)] // tests build fixtures with std::fs::write
 
 pub mod s3;
+mod s3_mem;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -27,18 +27,29 @@ use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 use tokio::sync::oneshot;
 
+pub use crate::s3_mem::MemS3;
+
 const ACCESS_KEY: &str = "cairn-test-access-key";
 const SECRET_KEY: &str = "cairn-test-secret-key";
 const REGION: &str = "us-east-1";
 
-/// An S3 server over a temporary directory; stops (and removes the directory) when dropped.
+/// An S3 server on 127.0.0.1; stops (and removes its data) when dropped.
 pub struct S3Server {
     port: u16,
-    root: PathBuf,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
     // Dropped last, after the server thread has stopped.
-    _dir: tempfile::TempDir,
+    backend: Backend,
+}
+
+enum Backend {
+    /// s3s-fs over a temporary directory.
+    Fs {
+        root: PathBuf,
+        _dir: tempfile::TempDir,
+    },
+    /// Objects in memory (see [`MemS3`]).
+    Mem(MemS3),
 }
 
 impl S3Server {
@@ -55,9 +66,28 @@ impl S3Server {
 
         let mut builder = S3ServiceBuilder::new(fs);
         builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
-        builder.set_access(BucketsMustExist { root: root.clone() });
-        let service = builder.build();
+        let bucket_root = root.clone();
+        builder.set_access(BucketsMustExist {
+            exists: Box::new(move |bucket| bucket_root.join(bucket).is_dir()),
+        });
+        Self::serve(builder.build(), Backend::Fs { root, _dir: dir })
+    }
 
+    /// Starts the in-memory backend ([`MemS3`]) behind the same protocol layer and
+    /// authentication: what the benchmark uses, so that the server's share of the two cores
+    /// stays small.
+    pub fn start_in_memory() -> S3Server {
+        let mem = MemS3::default();
+        let mut builder = S3ServiceBuilder::new(mem.clone());
+        builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+        let buckets = mem.clone();
+        builder.set_access(BucketsMustExist {
+            exists: Box::new(move |bucket| buckets.has_bucket(bucket)),
+        });
+        Self::serve(builder.build(), Backend::Mem(mem))
+    }
+
+    fn serve(service: s3s::service::S3Service, backend: Backend) -> S3Server {
         // Bound here, before the thread starts: the port is known and accepting when we return.
         let listener =
             std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind 127.0.0.1 for S3");
@@ -105,10 +135,9 @@ impl S3Server {
 
         S3Server {
             port,
-            root,
             shutdown: Some(shutdown),
             thread: Some(thread),
-            _dir: dir,
+            backend,
         }
     }
 
@@ -137,24 +166,49 @@ impl S3Server {
             !name.is_empty() && !name.starts_with('.') && !name.contains('/'),
             "invalid bucket name {name:?}"
         );
-        std::fs::create_dir(self.root.join(name))
-            .unwrap_or_else(|e| panic!("create bucket {name}: {e}"));
+        match &self.backend {
+            Backend::Fs { root, .. } => std::fs::create_dir(root.join(name))
+                .unwrap_or_else(|e| panic!("create bucket {name}: {e}")),
+            Backend::Mem(mem) => mem.create_bucket(name),
+        }
     }
 
-    /// The directory holding the buckets (and s3s-fs's own dot-files).
+    /// Removes a bucket and its objects.
+    pub fn delete_bucket(&self, name: &str) {
+        match &self.backend {
+            Backend::Fs { root, .. } => std::fs::remove_dir_all(root.join(name))
+                .unwrap_or_else(|e| panic!("delete bucket {name}: {e}")),
+            Backend::Mem(mem) => mem.delete_bucket(name),
+        }
+    }
+
+    /// Whether objects live in memory ([`S3Server::start_in_memory`]).
+    pub fn in_memory(&self) -> bool {
+        matches!(self.backend, Backend::Mem(_))
+    }
+
+    /// The directory holding the buckets (and s3s-fs's own dot-files); s3s-fs only.
     pub fn root(&self) -> &Path {
-        &self.root
+        match &self.backend {
+            Backend::Fs { root, .. } => root,
+            Backend::Mem(_) => panic!("the in-memory S3 server has no directory"),
+        }
     }
 
-    /// The file that holds an object: `ROOT/BUCKET/KEY`, exactly the object's bytes.
+    /// The file that holds an object: `ROOT/BUCKET/KEY`, exactly the object's bytes; s3s-fs
+    /// only.
     pub fn object_path(&self, bucket: &str, key: &str) -> PathBuf {
-        self.root.join(bucket).join(key)
+        self.root().join(bucket).join(key)
     }
 
-    /// The keys in a bucket, sorted (objects are the files below the bucket's directory;
-    /// s3s-fs keeps its own files outside the buckets).
+    /// The keys in a bucket, sorted (for s3s-fs, objects are the files below the bucket's
+    /// directory; it keeps its own files outside the buckets).
     pub fn list(&self, bucket: &str) -> Vec<String> {
-        let base = self.root.join(bucket);
+        let root = match &self.backend {
+            Backend::Fs { root, .. } => root,
+            Backend::Mem(mem) => return mem.keys(bucket),
+        };
+        let base = root.join(bucket);
         let mut keys = Vec::new();
         let mut dirs = vec![base.clone()];
         while let Some(dir) = dirs.pop() {
@@ -208,7 +262,7 @@ impl Drop for S3Server {
 /// Refuses unsigned requests (s3s's default access check) and, like S3, any request but
 /// CreateBucket naming a bucket that does not exist: s3s-fs would create it on PutObject.
 struct BucketsMustExist {
-    root: PathBuf,
+    exists: Box<dyn Fn(&str) -> bool + Send + Sync>,
 }
 
 #[async_trait::async_trait]
@@ -219,7 +273,7 @@ impl S3Access for BucketsMustExist {
         }
         if cx.s3_op().name() != "CreateBucket"
             && let Some(bucket) = cx.s3_path().get_bucket_name()
-            && !self.root.join(bucket).is_dir()
+            && !(self.exists)(bucket)
         {
             return Err(s3s::s3_error!(NoSuchBucket));
         }

@@ -29,29 +29,29 @@ pub fn run(args: &[String]) -> Result<()> {
             "`cargo xtask bench` needs an area; the areas are: {AREAS}"
         )));
     };
-    let quick = || -> Result<Scale> {
-        let mut quick = false;
-        for arg in rest {
-            match arg.as_str() {
-                "--quick" => quick = true,
-                other => {
-                    return Err(Error::usage(format!(
-                        "unexpected argument `{other}` for `cargo xtask bench {area}` \
-                         (only --quick)"
-                    )));
-                }
+    let mut quick = false;
+    let mut s3_fs = false;
+    for arg in rest {
+        match arg.as_str() {
+            "--quick" => quick = true,
+            "--s3-fs" if area == "remote" => s3_fs = true,
+            other => {
+                return Err(Error::usage(format!(
+                    "unexpected argument `{other}` for `cargo xtask bench {area}` \
+                     (--quick{})",
+                    if area == "remote" { ", --s3-fs" } else { "" }
+                )));
             }
         }
-        Ok(if quick { Scale::QUICK } else { Scale::FULL })
-    };
+    }
+    let scale = if quick { Scale::QUICK } else { Scale::FULL };
     match area.as_str() {
-        "data" => data(quick()?),
+        "data" => data(scale),
         "remote" => {
-            let scale = quick()?;
             if cfg!(debug_assertions) {
                 return optimised_self(args);
             }
-            remote::run(scale)
+            remote::run(scale, s3_fs)
         }
         other => Err(Error::usage(format!(
             "unknown bench area `{other}`; the areas are: {AREAS}"

@@ -3,7 +3,7 @@
 //! - `cargo xtask test`: the whole workspace's tests.
 //! - `cargo xtask demo [--keep]`: a scripted walk through the data workflow on seeded data.
 //! - `cargo xtask bench data [--quick]`: timings of the data commands against `cp`.
-//! - `cargo xtask bench remote [--quick]`: timings of push and pull against a local-directory
+//! - `cargo xtask bench remote [--quick] [--s3-fs]`: timings of push and pull against a local-directory
 //!   remote and an in-process S3 server.
 //!
 //! This is a developer tool: it prints directly and writes files without the atomic helper.
@@ -27,9 +27,11 @@ tasks:
                           --keep leaves the repository behind and prints its path
   bench data [--quick]    time `cairn data` commands on seeded data against cp;
                           --quick uses 64 MiB and 2,000 files instead of 1 GiB and 20,000
-  bench remote [--quick]  time `cairn data push/pull` against a local directory and an S3
+  bench remote [--quick] [--s3-fs]
+                          time `cairn data push/pull` against a local directory and an S3
                           server on loopback, next to cp (runs in a release build of xtask);
-                          --quick also shrinks the CSV file from 200 MiB to 20 MiB
+                          --quick also shrinks the CSV file from 200 MiB to 20 MiB;
+                          --s3-fs serves S3 from s3s-fs on disk instead of memory
 
 environment:
   XTASK_CAIRN_BIN=PATH    use this cairn binary for demo and bench instead of building one

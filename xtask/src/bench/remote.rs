@@ -1,7 +1,8 @@
-//! `cargo xtask bench remote [--quick]`: wall-clock timings of `cairn data push` and `cairn data
-//! pull` against two remotes, a local directory on the project's disk and an S3 server on
-//! loopback (the end-to-end tests' s3s-fs server, run in this process), next to `cp` on the same
-//! disk, checked against the project's performance targets.
+//! `cargo xtask bench remote [--quick] [--s3-fs]`: wall-clock timings of `cairn data push` and
+//! `cairn data pull` against two remotes, a local directory on the project's disk and an S3
+//! server on loopback (s3s in this process, over memory by default or over the project's disk
+//! with `--s3-fs`, the end-to-end tests' server), next to `cp` on the same disk, checked against
+//! the project's performance targets.
 //!
 //! Every timed push goes to a remote of its own that nothing was ever pushed to (a new directory,
 //! or a new bucket), so that no run has to delete the thousands of objects of the one before
@@ -41,7 +42,7 @@ const DVC_PULL: &str = "dvc pull 20-30 s (quoted)";
 enum Kind {
     /// A directory on the project's disk.
     Dir,
-    /// s3s-fs behind SigV4 on 127.0.0.1, its directory on the project's disk.
+    /// s3s behind SigV4 on 127.0.0.1 (objects in memory, or s3s-fs on the project's disk).
     S3,
 }
 
@@ -87,7 +88,7 @@ struct Remotes<'a> {
     samples: Vec<PathBuf>,
 }
 
-pub(super) fn run(scale: Scale) -> Result<()> {
+pub(super) fn run(scale: Scale, s3_fs: bool) -> Result<()> {
     let Setup {
         tmp,
         bench,
@@ -105,18 +106,36 @@ pub(super) fn run(scale: Scale) -> Result<()> {
     };
     let default_same = same_fs(&default_tmp, &bench.proj);
     let overridden = tempfile::env::override_temp_dir(&bench.tmp).is_ok();
-    let server = S3Server::start();
-    let s3_same = same_fs(server.root(), &bench.proj);
-    println!(
-        "S3 server: s3s-fs at {}, data in {} ({})",
-        server.endpoint(),
-        server.root().display(),
-        match s3_same {
-            Some(true) => "same filesystem as the project",
-            Some(false) => "WARNING: a different filesystem from the project",
-            None => "filesystem unknown",
-        }
-    );
+    // The in-memory backend by default: s3s-fs's own costs (a walk of the whole bucket for
+    // each listing page, MD5 of every body, 4 KiB reads) would dominate the S3 figures.
+    let server = if s3_fs {
+        S3Server::start()
+    } else {
+        S3Server::start_in_memory()
+    };
+    let s3_same = if s3_fs {
+        same_fs(server.root(), &bench.proj)
+    } else {
+        None
+    };
+    if s3_fs {
+        println!(
+            "S3 server: s3s-fs at {}, data in {} ({})",
+            server.endpoint(),
+            server.root().display(),
+            match s3_same {
+                Some(true) => "same filesystem as the project",
+                Some(false) => "WARNING: a different filesystem from the project",
+                None => "filesystem unknown",
+            }
+        );
+    } else {
+        println!(
+            "S3 server: s3s with objects in memory (tests/support/s3_mem.rs) at {}; \
+             `--s3-fs` for s3s-fs",
+            server.endpoint()
+        );
+    }
     println!(
         "tempfile's default directory is {} ({}){}",
         default_tmp.display(),
@@ -242,7 +261,11 @@ pub(super) fn run(scale: Scale) -> Result<()> {
                     );
                 }
                 figure.push(&measured);
-                remotes.discard_deep(&backing)?;
+                if kind == Kind::S3 && remotes.server.in_memory() {
+                    remotes.server.delete_bucket(&bucket(&name));
+                } else {
+                    remotes.discard_deep(&backing)?;
+                }
                 if i == 1 && measured.wall > LONG {
                     break;
                 }
@@ -283,7 +306,9 @@ pub(super) fn run(scale: Scale) -> Result<()> {
         let mut figure = Figure::new();
         for i in 1..=RUNS {
             warm_small(&store)?;
-            warm_small(&remotes.backing(kind, kind.id()))?;
+            if !(kind == Kind::S3 && remotes.server.in_memory()) {
+                warm_small(&remotes.backing(kind, kind.id()))?;
+            }
             let (measured, doc) = remotes.cairn(&bench.proj, &["data", "push", "-r", kind.id()])?;
             expect_push(&doc, Some(0))?;
             figure.push(&measured);
@@ -311,7 +336,9 @@ pub(super) fn run(scale: Scale) -> Result<()> {
             let mut figure = Figure::new();
             for i in 1..=RUNS {
                 let clone = remotes.clone_project()?;
-                bench.warm(&remotes.backing(kind, kind.id()))?;
+                if !(kind == Kind::S3 && remotes.server.in_memory()) {
+                    bench.warm(&remotes.backing(kind, kind.id()))?;
+                }
                 let mut args = vec!["data", "pull", "-r", kind.id()];
                 args.extend(&paths);
                 let (measured, doc) = remotes.cairn(&clone, &args)?;
@@ -540,10 +567,13 @@ pub(super) fn run(scale: Scale) -> Result<()> {
             fmt_duration(median(&f.host_cpu))
         );
     }
-    println!(
-        "(s3s-fs walks the whole bucket for every page of a listing, and serves a GET in 4 KiB \
-         reads: where the server's CPU exceeds cairn's, the S3 figure measures the test server)"
-    );
+    if s3_fs {
+        println!(
+            "(s3s-fs walks the whole bucket for every page of a listing, and serves a GET in 4 \
+             KiB reads: where the server's CPU exceeds cairn's, the S3 figure measures the test \
+             server)"
+        );
+    }
 
     let mut figures = serde_json::Map::new();
     for (name, per_kind) in [
@@ -576,9 +606,13 @@ pub(super) fn run(scale: Scale) -> Result<()> {
             "csv_bytes": csv_bytes,
         },
         "s3": {
-            "server": "s3s-fs (tests/support/s3.rs), in process",
+            "server": if s3_fs {
+                "s3s-fs (tests/support/s3.rs), in process"
+            } else {
+                "s3s over memory (tests/support/s3_mem.rs), in process"
+            },
             "optimised": !cfg!(debug_assertions),
-            "root": remotes.server.root(),
+            "root": if s3_fs { Some(remotes.server.root()) } else { None },
             "same_filesystem_as_project": s3_same,
             "tempfile_default_dir": default_tmp,
             "tempfile_default_same_filesystem": default_same,
@@ -621,10 +655,11 @@ fn report_cpu(what: &str, figure: &Figure, kind: Kind, capped: bool) {
 
 impl Remotes<'_> {
     /// The directory that holds what a remote stores: the local directory, or the bucket's
-    /// directory on the S3 server.
+    /// directory on the S3 server (none for the in-memory server: a path that does not exist).
     fn backing(&self, kind: Kind, name: &str) -> PathBuf {
         match kind {
             Kind::Dir => self.dirs.join(name),
+            Kind::S3 if self.server.in_memory() => self.clones.join("no-such-dir"),
             Kind::S3 => self.server.root().join(bucket(name)),
         }
     }
