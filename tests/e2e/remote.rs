@@ -218,7 +218,11 @@ fn the_benchmark_s3_server_round_trips_a_project() {
     first.ok();
     let needed = first.json()["needed"].as_u64().unwrap();
     assert!(needed > 1200, "{needed}");
-    assert_eq!(s3.list("bench").len() as u64, needed + 1, "objects and the version");
+    assert_eq!(
+        s3.list("bench").len() as u64,
+        needed + 1,
+        "objects and the version"
+    );
     // A second push lists more than one page and sends nothing.
     let second = p.cairn_env(&["--json", "data", "push"], &env);
     second.ok();
@@ -229,6 +233,26 @@ fn the_benchmark_s3_server_round_trips_a_project() {
     clone.cairn_env(&["data", "pull"], &env).ok();
     assert_eq!(snapshot(&clone.path("data")), snapshot(&p.path("data")));
     clone.cairn(&["data", "fsck"]).ok();
+}
+
+/// Bodies sent without a payload hash (UNSIGNED-PAYLOAD, the default over TLS) are accepted,
+/// and stored byte for byte.
+#[test]
+fn unsigned_payloads_can_be_chosen_in_the_local_config() {
+    let s3 = S3Server::start();
+    s3.create_bucket("unsigned");
+    let p = project_with_data();
+    add_s3_remote(&p, &s3, "unsigned");
+    p.write(
+        ".cairn/config.toml",
+        "[remote.origin]\naws_unsigned_payload = \"true\"\n",
+    );
+    p.commit("data and remote");
+    let env = s3.env();
+    p.cairn_env(&["data", "push"], &env).ok();
+    let clone = p.clone_repo();
+    clone.cairn_env(&["data", "pull"], &env).ok();
+    assert_eq!(snapshot(&clone.path("data")), snapshot(&p.path("data")));
 }
 
 #[test]

@@ -13,18 +13,52 @@
 //! start-after, continuation, max-keys; no delimiter) and multipart uploads.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::StreamExt;
 use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
 
+/// An object's bytes as the chunks they arrived in: nothing is copied on the way in (a part
+/// or a body is kept as hyper's buffers) or out (a GET sends the same buffers).
+#[derive(Clone, Default)]
+struct Blob {
+    chunks: Vec<Bytes>,
+    len: u64,
+}
+
+impl Blob {
+    fn push(&mut self, chunk: Bytes) {
+        self.len += chunk.len() as u64;
+        if !chunk.is_empty() {
+            self.chunks.push(chunk);
+        }
+    }
+
+    /// The bytes in `range`, as chunks.
+    fn slice(&self, range: std::ops::Range<u64>) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        let mut offset = 0u64;
+        for chunk in &self.chunks {
+            let (start, end) = (offset, offset + chunk.len() as u64);
+            offset = end;
+            if end <= range.start || start >= range.end {
+                continue;
+            }
+            let from = range.start.saturating_sub(start) as usize;
+            let to = (range.end.min(end) - start) as usize;
+            out.push(chunk.slice(from..to));
+        }
+        out
+    }
+}
+
 #[derive(Clone)]
 struct Stored {
-    data: Bytes,
+    data: Blob,
     e_tag: String,
     modified: SystemTime,
 }
@@ -32,7 +66,7 @@ struct Stored {
 struct Upload {
     bucket: String,
     key: String,
-    parts: BTreeMap<i32, (String, Bytes)>,
+    parts: BTreeMap<i32, (String, Blob)>,
 }
 
 /// Buckets and objects in memory; clones share them.
@@ -53,7 +87,8 @@ impl MemS3 {
 
     /// Makes a bucket (what CreateBucket does).
     pub fn create_bucket(&self, name: &str) {
-        self.0.buckets
+        self.0
+            .buckets
             .lock()
             .unwrap()
             .entry(name.to_owned())
@@ -71,7 +106,8 @@ impl MemS3 {
 
     /// The keys in a bucket, sorted.
     pub fn keys(&self, bucket: &str) -> Vec<String> {
-        self.0.buckets
+        self.0
+            .buckets
             .lock()
             .unwrap()
             .get(bucket)
@@ -86,10 +122,11 @@ impl MemS3 {
             .get_mut(bucket)
             .and_then(|b| b.get_mut(key))
             .unwrap_or_else(|| panic!("no object {bucket}/{key}"));
-        object.data = Bytes::copy_from_slice(data);
+        object.data = Blob::default();
+        object.data.push(Bytes::copy_from_slice(data));
     }
 
-    fn put(&self, bucket: &str, key: String, data: Bytes, e_tag: String) -> S3Result<()> {
+    fn put(&self, bucket: &str, key: String, data: Blob, e_tag: String) -> S3Result<()> {
         let mut buckets = self.0.buckets.lock().unwrap();
         let objects = buckets
             .get_mut(bucket)
@@ -108,21 +145,23 @@ impl MemS3 {
     fn get(&self, bucket: &str, key: &str) -> S3Result<Stored> {
         let buckets = self.0.buckets.lock().unwrap();
         let objects = buckets.get(bucket).ok_or_else(|| s3_error!(NoSuchBucket))?;
-        objects.get(key).cloned().ok_or_else(|| s3_error!(NoSuchKey))
+        objects
+            .get(key)
+            .cloned()
+            .ok_or_else(|| s3_error!(NoSuchKey))
     }
 }
 
-/// Reads a request body into one buffer.
-async fn collect(body: Option<StreamingBlob>, len: Option<i64>) -> S3Result<Bytes> {
+/// Reads a request body, keeping its buffers.
+async fn collect(body: Option<StreamingBlob>) -> S3Result<Blob> {
     let Some(mut body) = body else {
         return Err(s3_error!(IncompleteBody));
     };
-    let mut buf = BytesMut::with_capacity(len.unwrap_or(0).max(0) as usize);
+    let mut blob = Blob::default();
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| s3_error!(IncompleteBody, "{e}"))?;
-        buf.extend_from_slice(&chunk);
+        blob.push(chunk.map_err(|e| s3_error!(IncompleteBody, "{e}"))?);
     }
-    Ok(buf.freeze())
+    Ok(blob)
 }
 
 #[async_trait::async_trait]
@@ -155,7 +194,7 @@ impl S3 for MemS3 {
         {
             return Err(s3_error!(PreconditionFailed, "Object already exists"));
         }
-        let data = collect(input.body, input.content_length).await?;
+        let data = collect(input.body).await?;
         let e_tag = self.next_id();
         self.put(&input.bucket, input.key, data, e_tag.clone())?;
         Ok(S3Response::new(PutObjectOutput {
@@ -170,23 +209,25 @@ impl S3 for MemS3 {
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
         let object = self.get(&input.bucket, &input.key)?;
-        let full = object.data.len() as u64;
-        let (data, content_range) = match input.range {
-            None => (object.data.clone(), None),
+        let full = object.data.len;
+        let (chunks, len, content_range) = match input.range {
+            None => (object.data.chunks, full, None),
             Some(range) => {
                 let r = range.check(full)?;
                 (
-                    object.data.slice(r.start as usize..r.end as usize),
+                    object.data.slice(r.clone()),
+                    r.end - r.start,
                     Some(format!("bytes {}-{}/{full}", r.start, r.end - 1)),
                 )
             }
         };
+        let stream = futures::stream::iter(chunks.into_iter().map(Ok::<_, std::io::Error>));
         Ok(S3Response::new(GetObjectOutput {
-            content_length: Some(data.len() as i64),
+            content_length: Some(len as i64),
             content_range,
             e_tag: Some(ETag::Strong(object.e_tag)),
             last_modified: Some(Timestamp::from(object.modified)),
-            body: Some(StreamingBlob::from(s3s::Body::from(data))),
+            body: Some(StreamingBlob::wrap(stream)),
             ..Default::default()
         }))
     }
@@ -197,7 +238,7 @@ impl S3 for MemS3 {
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         let object = self.get(&req.input.bucket, &req.input.key)?;
         Ok(S3Response::new(HeadObjectOutput {
-            content_length: Some(object.data.len() as i64),
+            content_length: Some(object.data.len as i64),
             e_tag: Some(ETag::Strong(object.e_tag)),
             last_modified: Some(Timestamp::from(object.modified)),
             ..Default::default()
@@ -241,9 +282,7 @@ impl S3 for MemS3 {
             .get(&input.bucket)
             .ok_or_else(|| s3_error!(NoSuchBucket))?;
         let start = match &after {
-            Some(after) if *after >= prefix => {
-                std::ops::Bound::Excluded(after.clone())
-            }
+            Some(after) if *after >= prefix => std::ops::Bound::Excluded(after.clone()),
             _ => std::ops::Bound::Included(prefix.clone()),
         };
         let mut page = Vec::with_capacity(max_keys.min(1000));
@@ -258,7 +297,7 @@ impl S3 for MemS3 {
             }
             page.push(Object {
                 key: Some(key.clone()),
-                size: Some(object.data.len() as i64),
+                size: Some(object.data.len as i64),
                 e_tag: Some(ETag::Strong(object.e_tag.clone())),
                 last_modified: Some(Timestamp::from(object.modified)),
                 ..Default::default()
@@ -315,9 +354,12 @@ impl S3 for MemS3 {
     ) -> S3Result<S3Response<UploadPartOutput>> {
         let input = req.input;
         if !(1..=10_000).contains(&input.part_number) {
-            return Err(s3_error!(InvalidArgument, "part numbers run from 1 to 10000"));
+            return Err(s3_error!(
+                InvalidArgument,
+                "part numbers run from 1 to 10000"
+            ));
         }
-        let data = collect(input.body, input.content_length).await?;
+        let data = collect(input.body).await?;
         let e_tag = self.next_id();
         let mut uploads = self.0.uploads.lock().unwrap();
         let upload = uploads
@@ -352,7 +394,7 @@ impl S3 for MemS3 {
         if upload.bucket != input.bucket || upload.key != input.key {
             return Err(s3_error!(NoSuchUpload));
         }
-        let mut data = BytesMut::new();
+        let mut data = Blob::default();
         let mut previous = 0;
         for part in &listed {
             let number = part.part_number.unwrap_or(0);
@@ -369,10 +411,12 @@ impl S3 for MemS3 {
             {
                 return Err(s3_error!(InvalidPart, "part {number}: wrong ETag"));
             }
-            data.extend_from_slice(bytes);
+            for chunk in &bytes.chunks {
+                data.push(chunk.clone());
+            }
         }
         let e_tag = format!("{}-{}", self.next_id(), listed.len());
-        self.put(&input.bucket, input.key.clone(), data.freeze(), e_tag.clone())?;
+        self.put(&input.bucket, input.key.clone(), data, e_tag.clone())?;
         Ok(S3Response::new(CompleteMultipartUploadOutput {
             bucket: Some(input.bucket),
             key: Some(input.key),
@@ -385,7 +429,8 @@ impl S3 for MemS3 {
         &self,
         req: S3Request<AbortMultipartUploadInput>,
     ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
-        self.0.uploads
+        self.0
+            .uploads
             .lock()
             .unwrap()
             .remove(&req.input.upload_id)

@@ -33,6 +33,10 @@ tasks:
                           --quick also shrinks the CSV file from 200 MiB to 20 MiB;
                           --s3-fs serves S3 from s3s-fs on disk instead of memory
 
+  s3-server [BUCKET...]   run the benchmark's S3 server (objects in memory) on 127.0.0.1
+                          with the given buckets, print its environment, serve until
+                          stdin closes (for trying cairn against S3 by hand)
+
 environment:
   XTASK_CAIRN_BIN=PATH    use this cairn binary for demo and bench instead of building one
 ";
@@ -68,6 +72,7 @@ fn run(args: &[String]) -> Result<()> {
             demo::run(keep)
         }
         "bench" => bench::run(rest),
+        "s3-server" => s3_server(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())
@@ -77,6 +82,22 @@ fn run(args: &[String]) -> Result<()> {
             Err(Error::usage(format!("unknown task `{other}`")))
         }
     }
+}
+
+/// `cargo xtask s3-server`: the in-memory S3 server of the benchmark, until stdin closes.
+fn s3_server(buckets: &[String]) -> Result<()> {
+    let server = cairn_e2e::s3::S3Server::start_in_memory();
+    for bucket in buckets {
+        server.create_bucket(bucket);
+    }
+    for (key, value) in server.env() {
+        println!("export {key}={value}");
+    }
+    println!("# serving until stdin closes (Ctrl-D)");
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    let mut sink = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+    Ok(())
 }
 
 fn unexpected(task: &str, arg: &str) -> Error {

@@ -15,6 +15,9 @@ pub const STATE_DIR: &str = ".cairn";
 pub struct Project {
     root: PathBuf,
     config: Config,
+    /// Opened once per process: the store remembers what it verified and which link modes
+    /// failed, for every command that runs after it (pull = fetch + checkout).
+    store: std::sync::OnceLock<Store>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,7 +89,11 @@ impl Project {
             })?
             .to_path_buf();
         let config = Config::load(&root.join(CONFIG_FILE))?;
-        Ok(Self { root, config })
+        Ok(Self {
+            root,
+            config,
+            store: std::sync::OnceLock::new(),
+        })
     }
 
     /// Creates a project in `dir`: `cairn.toml`, an empty `cairn.lock`, `.cairn/`, and a
@@ -166,7 +173,11 @@ impl Project {
 
     /// The object store, created on first use (a fresh clone has no `.cairn/`).
     pub fn store(&self) -> Result<Store, StoreError> {
-        Store::open(&self.state_dir())
+        if let Some(store) = self.store.get() {
+            return Ok(store.clone());
+        }
+        let store = Store::open(&self.state_dir())?;
+        Ok(self.store.get_or_init(|| store).clone())
     }
 
     pub fn stat_cache(&self) -> Result<StatCache, StatCacheError> {

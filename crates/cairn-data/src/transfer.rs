@@ -315,9 +315,9 @@ pub fn fetch(
             reason: "not on the remote".into(),
         });
     }
-    if downloaded.objects > 0 {
-        store.sync()?;
-    }
+    // No sync: a fetched object can be fetched again, and every reader verifies what it reads
+    // (checkout hashes each object it writes out, push each one it sends), so an object a
+    // power failure damaged is found, never used (docs/formats/store.md, Durability).
     Ok(FetchOutcome {
         remote: info,
         needed: need.objects.len() as u64,

@@ -182,6 +182,22 @@ impl Remote {
                 }
                 b = with_extra(b, &options.extra, |b, k, v| b.with_config(k, v))
                     .map_err(|(k, e)| bad_option(&k, e))?;
+                // Over TLS, bodies are not hashed for the signature (UNSIGNED-PAYLOAD, what the
+                // AWS tools do): TLS protects them on the wire, cairn verified them before
+                // sending and verifies them again on download. Over plain HTTP the signature
+                // covers the body. `aws_unsigned_payload` (environment or
+                // .cairn/config.toml) decides instead when it is set.
+                let chosen = options
+                    .extra
+                    .iter()
+                    .any(|(k, _)| k.ends_with("unsigned_payload"))
+                    || std::env::var_os("AWS_UNSIGNED_PAYLOAD").is_some();
+                let tls = b
+                    .get_config_value(&object_store::aws::AmazonS3ConfigKey::Endpoint)
+                    .is_none_or(|e| e.starts_with("https://"));
+                if !chosen && tls {
+                    b = b.with_unsigned_payload(true);
+                }
                 (Arc::new(b.build().map_err(config_err)?), prefix, true, None)
             }
             "gs" => {

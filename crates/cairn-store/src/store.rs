@@ -232,8 +232,11 @@ impl Store {
         let src = File::open(path).map_err(StoreError::read(path))?;
         let mut tmp =
             TempFile::new_in(&self.tmp, OBJECT_MODE).map_err(StoreError::write(&self.tmp))?;
+        // An add syncs before it writes the lock: start the writeback during the copy. A
+        // download is not synced (see `data fetch`).
+        let writeback = expected.is_none();
         let (hashed, copied) =
-            copy_while_hashing(&src, path, before.len(), &mut tmp, true, |d, n| {
+            copy_while_hashing(&src, path, before.len(), &mut tmp, writeback, |d, n| {
                 self.has(d, n)
             });
         let (digest, size) = hashed.map_err(StoreError::read(path))?;
@@ -289,7 +292,12 @@ impl Store {
     pub fn commit_object(&self, tmp: TempFile, digest: &Digest) -> Result<(), StoreError> {
         let dest = self.object_path(digest);
         tmp.persist_creating_parent(&dest)
-            .map_err(StoreError::write(&dest))
+            .map_err(StoreError::write(&dest))?;
+        self.fresh
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(*digest);
+        Ok(())
     }
 
     /// Reads an object and checks that its content matches its digest.
