@@ -439,8 +439,31 @@ fn gc_on_a_remote_lists_first_and_keeps_history_on_request() {
     assert_eq!(listed["dry_run"], true, "without --yes nothing is deleted");
     assert_eq!(listed["removed"][0]["digest"], v1.as_str());
     assert!(object.exists());
-    p.json(&["data", "gc", "--remote", "--yes"], 0);
+    // What killed uploads leave in a directory remote: staging files beside the objects and
+    // cairn's own temporary files. Old ones go with the next gc; recent ones may belong to a
+    // push that is running and stay.
+    let shard = object.parent().unwrap().to_path_buf();
+    let old_staging = shard.join("deadbeef#3");
+    let old_tmp = remote_dir.path().join("tmp/999-1.tmp");
+    let recent_tmp = remote_dir.path().join("tmp/999-2.tmp");
+    std::fs::create_dir_all(remote_dir.path().join("tmp")).unwrap();
+    for path in [&old_staging, &old_tmp, &recent_tmp] {
+        std::fs::write(path, "partial").unwrap();
+    }
+    let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(7200);
+    for path in [&old_staging, &old_tmp] {
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(two_hours_ago)
+            .unwrap();
+    }
+    let collected = p.json(&["data", "gc", "--remote", "--yes"], 0);
     assert!(!object.exists());
+    assert_eq!(collected["temp_files_removed"], 2);
+    assert!(!old_staging.exists() && !old_tmp.exists());
+    assert!(recent_tmp.exists(), "a recent upload is left alone");
     // What the lock pins is still there.
     let clone = p.clone_repo();
     clone.cairn(&["data", "pull"]).ok();

@@ -51,6 +51,10 @@ pub struct SkippedLock {
     pub reason: String,
 }
 
+/// A partial upload in a directory remote that has not changed for this long belongs to a
+/// push that was killed, not to one that is running.
+const STALE_UPLOAD: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// Every distinct `cairn.lock` committed in the git history. A lock that cannot be read
 /// (conflict markers committed by mistake, a newer format) pins nothing that could be checked
 /// out: it is returned as skipped, with the reason.
@@ -90,7 +94,7 @@ pub fn gc(
         Some(name) => Some(crate::transfer::open_remote(project, name.as_deref())?),
         None => None,
     };
-    let temp_files_removed = if *dry_run || remote.is_some() {
+    let mut temp_files_removed = if *dry_run || remote.is_some() {
         0
     } else {
         store.clean_tmp()?
@@ -182,6 +186,7 @@ pub fn gc(
                 let digests: Vec<Digest> = removed.iter().map(|r| r.digest).collect();
                 let jobs = *jobs;
                 r.delete(&digests, jobs)?;
+                temp_files_removed = r.clean_stale_uploads(STALE_UPLOAD)?;
             }
         }
     }

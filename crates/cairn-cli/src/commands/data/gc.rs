@@ -44,6 +44,21 @@ pub fn run(ctx: &Context<'_>, args: GcArgs) -> CmdResult {
         bytes(outcome.kept_bytes),
         plural(outcome.locks as u64, "lock file", "lock files"),
     ));
+    if outcome.temp_files_removed > 0 {
+        p.status(format!(
+            "removed {} left by interrupted {}",
+            plural(
+                outcome.temp_files_removed as u64,
+                "temporary file",
+                "temporary files"
+            ),
+            if outcome.remote.is_some() {
+                "uploads"
+            } else {
+                "commands"
+            }
+        ));
+    }
     if !outcome.unresolved_manifests.is_empty() {
         p.warn(format!(
             "{} nowhere to be read; the files they list could not be identified",
