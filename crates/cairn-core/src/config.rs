@@ -56,9 +56,6 @@ pub struct RemoteConfig {
 }
 
 /// URL schemes a remote may use (a URL without one is a directory).
-const KNOWN_SCHEMES: &[&str] = &[
-    "s3", "s3a", "gs", "az", "azure", "abfs", "abfss", "http", "https", "file",
-];
 
 /// Keys that would put a secret into the committed `cairn.toml`.
 const SECRET_KEYS: &[&str] = &[
@@ -193,7 +190,7 @@ impl Config {
                 )));
             }
             if let Some((scheme, _)) = spec.url.split_once("://")
-                && !KNOWN_SCHEMES.contains(&scheme.to_ascii_lowercase().as_str())
+                && !cairn_store::remote::SCHEMES.contains(&scheme.to_ascii_lowercase().as_str())
             {
                 return Err(ConfigError::Invalid(format!(
                     "{name}: `remote.{remote}.url`: unknown scheme `{scheme}://` \

@@ -23,6 +23,11 @@ use crate::{Digest, Progress, Store, StoreError};
 /// The version of the remote layout this cairn writes and understands.
 pub const REMOTE_VERSION: u32 = 1;
 
+/// The URL schemes [`Remote::open`] understands (a URL without one is a directory).
+pub const SCHEMES: &[&str] = &[
+    "s3", "s3a", "gs", "az", "azure", "abfs", "abfss", "http", "https", "file",
+];
+
 /// Objects at least this large are uploaded in parts.
 const MULTIPART_THRESHOLD: u64 = 32 << 20;
 const PART_SIZE: usize = 16 << 20;
@@ -885,5 +890,34 @@ impl Source {
             filled += n;
         }
         Ok(filled)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(url: &str) -> Result<Remote, RemoteError> {
+        Remote::open(&RemoteOptions {
+            url: url.to_string(),
+            root: std::env::temp_dir(),
+            ..RemoteOptions::default()
+        })
+    }
+
+    #[test]
+    fn every_listed_scheme_is_understood_and_no_other() {
+        for scheme in SCHEMES {
+            let url = match *scheme {
+                "file" => format!("file://{}", std::env::temp_dir().display()),
+                "http" | "https" => format!("{scheme}://127.0.0.1:9/cairn"),
+                _ => format!("{scheme}://bucket/prefix"),
+            };
+            if let Err(e) = open(&url) {
+                assert!(!e.to_string().contains("unknown scheme"), "{url}: {e}");
+            }
+        }
+        let err = open("ftp://host/path").err().expect("ftp is refused");
+        assert!(err.to_string().contains("unknown scheme"), "{err}");
     }
 }
