@@ -55,8 +55,6 @@ pub struct RemoteConfig {
     pub jobs: Option<usize>,
 }
 
-/// URL schemes a remote may use (a URL without one is a directory).
-
 /// Keys that would put a secret into the committed `cairn.toml`.
 const SECRET_KEYS: &[&str] = &[
     "access_key_id",
