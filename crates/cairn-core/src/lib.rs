@@ -1,5 +1,6 @@
 //! cairn projects: finding the project root, the declared configuration (`cairn.toml`), the
-//! machine-written lock file (`cairn.lock`), `.gitignore` upkeep and git information (gix).
+//! machine-written lock file (`cairn.lock`), `.gitignore` upkeep, git information (gix) and
+//! reading tracked tables (polars).
 
 mod config;
 mod git;
@@ -7,6 +8,7 @@ mod gitignore;
 mod lock;
 mod project;
 mod remotes;
+pub mod table;
 mod toml_error;
 
 pub use config::{CONFIG_VERSION, CacheConfig, Config, ConfigError, CoreConfig, RemoteConfig};

@@ -1,0 +1,330 @@
+//! Reading tracked tables with polars: one CSV or Parquet file, or a directory of them (read in
+//! path order and stacked). The readers of data validation, feature views and training all
+//! come through here, so a table means the same rows everywhere, and a bad file gets the same
+//! error (the file, what is wrong, what to do) whichever command met it.
+
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+/// The file formats a table can be stored in, by extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// `.csv`: comma-separated, with a header row.
+    Csv,
+    /// `.parquet` or `.pq`.
+    Parquet,
+}
+
+impl Format {
+    /// The format of `path`, from its extension (case-insensitive).
+    pub fn of(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "csv" => Some(Format::Csv),
+            "parquet" | "pq" => Some(Format::Parquet),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a table (cairn reads .csv, .parquet and .pq files)")]
+    Unsupported { path: PathBuf },
+    #[error("{path}: the file is empty (a CSV file needs at least a header row)")]
+    Empty { path: PathBuf },
+    #[error("{path}: no .csv, .parquet or .pq file in this directory")]
+    EmptyDirectory { path: PathBuf },
+    #[error("{path}: cannot be read as {format:?}: {reason}")]
+    Malformed {
+        path: PathBuf,
+        format: Format,
+        reason: String,
+    },
+    #[error(
+        "{path}: holds {found:?} files, but {first} is {expected:?}: a directory table has one format"
+    )]
+    MixedFormats {
+        path: PathBuf,
+        first: PathBuf,
+        expected: Format,
+        found: Format,
+    },
+    #[error("{path}: its columns differ from those of {first}: {reason}")]
+    SchemaMismatch {
+        path: PathBuf,
+        first: PathBuf,
+        reason: String,
+    },
+}
+
+impl TableError {
+    /// What to do about it, for the CLI's hint line.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            TableError::Io { .. } => "check that the path exists and is readable",
+            TableError::Unsupported { .. } | TableError::EmptyDirectory { .. } => {
+                "convert the data to CSV (with a header row) or Parquet"
+            }
+            TableError::Empty { .. } | TableError::Malformed { .. } => {
+                "fix or regenerate the file; `cairn data checkout` restores the tracked version"
+            }
+            TableError::MixedFormats { .. } | TableError::SchemaMismatch { .. } => {
+                "every file of a directory table must have the same format and columns"
+            }
+        }
+    }
+}
+
+/// The files that make up the table at `path`: the file itself, or every table file below
+/// the directory, in path order.
+pub fn table_files(path: &Path) -> Result<(Format, Vec<PathBuf>), TableError> {
+    let io = |source| TableError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_dir() {
+        let format = Format::of(path).ok_or_else(|| TableError::Unsupported {
+            path: path.to_path_buf(),
+        })?;
+        return Ok((format, vec![path.to_path_buf()]));
+    }
+    let mut files = Vec::new();
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).map_err(|source| TableError::Io {
+            path: dir.clone(),
+            source,
+        })? {
+            let entry = entry.map_err(|source| TableError::Io {
+                path: dir.clone(),
+                source,
+            })?;
+            let p = entry.path();
+            if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                stack.push(p);
+            } else if let Some(format) = Format::of(&p) {
+                files.push((p, format));
+            }
+        }
+    }
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    let Some((first, expected)) = files.first().cloned() else {
+        return Err(TableError::EmptyDirectory {
+            path: path.to_path_buf(),
+        });
+    };
+    if let Some((other, found)) = files.iter().find(|(_, f)| *f != expected) {
+        return Err(TableError::MixedFormats {
+            path: other.clone(),
+            first,
+            expected,
+            found: *found,
+        });
+    }
+    Ok((expected, files.into_iter().map(|(p, _)| p).collect()))
+}
+
+/// Reads the table at `path` (a file, or a directory of files of one format with the same
+/// columns) into memory.
+pub fn read_table(path: &Path) -> Result<DataFrame, TableError> {
+    let (format, files) = table_files(path)?;
+    let mut frames = files.iter().map(|file| read_file(file, format));
+    let mut table = frames
+        .next()
+        .expect("table_files returns at least one file")?;
+    for (file, frame) in files.iter().skip(1).zip(frames) {
+        let frame = frame?;
+        if frame.schema() != table.schema() {
+            return Err(TableError::SchemaMismatch {
+                path: file.clone(),
+                first: files[0].clone(),
+                reason: describe_difference(table.schema(), frame.schema()),
+            });
+        }
+        table
+            .vstack_mut(&frame)
+            .map_err(|e| TableError::SchemaMismatch {
+                path: file.clone(),
+                first: files[0].clone(),
+                reason: e.to_string(),
+            })?;
+    }
+    table.rechunk_mut();
+    Ok(table)
+}
+
+fn read_file(path: &Path, format: Format) -> Result<DataFrame, TableError> {
+    let meta = std::fs::metadata(path).map_err(|source| TableError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if meta.len() == 0 {
+        return Err(TableError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    let malformed = |e: PolarsError| TableError::Malformed {
+        path: path.to_path_buf(),
+        format,
+        reason: e.to_string(),
+    };
+    match format {
+        Format::Csv => CsvReadOptions::default()
+            .with_has_header(true)
+            .try_into_reader_with_file_path(Some(path.to_path_buf()))
+            .and_then(|reader| reader.finish())
+            .map_err(malformed),
+        Format::Parquet => {
+            let file = std::fs::File::open(path).map_err(|source| TableError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            ParquetReader::new(file).finish().map_err(malformed)
+        }
+    }
+}
+
+/// The first difference between two schemas, in words.
+fn describe_difference(a: &Schema, b: &Schema) -> String {
+    for (name, dtype) in a.iter() {
+        match b.get(name) {
+            None => return format!("column `{name}` is missing"),
+            Some(other) if other != dtype => {
+                return format!("column `{name}` is {other}, not {dtype}");
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some((name, _)) = b.iter().find(|(name, _)| a.get(name).is_none()) {
+        return format!("it has an extra column `{name}`");
+    }
+    "the columns are in another order".to_string()
+}
+
+#[cfg(test)]
+#[allow(clippy::disallowed_methods)] // fixtures are written directly
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn csv_types_nulls_and_nan() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "t.csv",
+            "id,amount,country\n1,2.5,DE\n2,NaN,FR\n3,,\n",
+        );
+        let df = read_table(&path).unwrap();
+        assert_eq!(df.shape(), (3, 3));
+        assert_eq!(df.column("id").unwrap().dtype(), &DataType::Int64);
+        let amount = df.column("amount").unwrap();
+        assert_eq!(amount.dtype(), &DataType::Float64);
+        assert_eq!(amount.null_count(), 1, "an empty field is null");
+        let nan = amount.f64().unwrap().get(1).unwrap();
+        assert!(nan.is_nan(), "NaN stays NaN, not null");
+        assert_eq!(df.column("country").unwrap().null_count(), 1);
+    }
+
+    #[test]
+    fn parquet_round_trip_and_directories_stack_in_path_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let part = df!("k" => [1i64, 2], "v" => [0.5f64, 1.5]).unwrap();
+        for (name, offset) in [("b/part-2.parquet", 10i64), ("a/part-1.parquet", 0)] {
+            let path = dir.path().join("table").join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            let mut shifted = part.clone();
+            let k = shifted.column("k").unwrap().as_materialized_series() + offset;
+            shifted.with_column(k.into_column()).unwrap();
+            let file = std::fs::File::create(&path).unwrap();
+            ParquetWriter::new(file).finish(&mut shifted).unwrap();
+        }
+        let df = read_table(&dir.path().join("table")).unwrap();
+        let keys: Vec<i64> = df
+            .column("k")
+            .unwrap()
+            .i64()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        assert_eq!(keys, [1, 2, 11, 12]);
+    }
+
+    #[test]
+    fn bad_files_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let ragged = write(dir.path(), "ragged.csv", "a,b\n1,2\n3,4,5,6\n");
+        let err = read_table(&ragged).unwrap_err();
+        assert!(matches!(err, TableError::Malformed { .. }), "{err}");
+        assert!(err.to_string().contains("ragged.csv"), "{err}");
+
+        let garbage = write(dir.path(), "garbage.parquet", "this is not parquet at all");
+        let err = read_table(&garbage).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                TableError::Malformed {
+                    format: Format::Parquet,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("garbage.parquet"), "{err}");
+
+        let empty = write(dir.path(), "empty.csv", "");
+        assert!(matches!(read_table(&empty), Err(TableError::Empty { .. })));
+
+        let header_only = write(dir.path(), "header.csv", "a,b\n");
+        assert_eq!(read_table(&header_only).unwrap().shape(), (0, 2));
+
+        let other = write(dir.path(), "notes.txt", "hello");
+        assert!(matches!(
+            read_table(&other),
+            Err(TableError::Unsupported { .. })
+        ));
+        assert!(matches!(
+            read_table(&dir.path().join("missing.csv")),
+            Err(TableError::Io { .. })
+        ));
+    }
+
+    #[test]
+    fn directory_tables_must_agree() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "mixed/a.csv", "x\n1\n");
+        write(dir.path(), "mixed/b.parquet", "PAR1");
+        assert!(matches!(
+            read_table(&dir.path().join("mixed")),
+            Err(TableError::MixedFormats { .. })
+        ));
+        write(dir.path(), "drift/a.csv", "x,y\n1,2\n");
+        let b = write(dir.path(), "drift/b.csv", "x,z\n1,2\n");
+        let err = read_table(&dir.path().join("drift")).unwrap_err();
+        assert!(matches!(err, TableError::SchemaMismatch { .. }), "{err}");
+        assert!(err.to_string().contains(&b.display().to_string()), "{err}");
+        assert!(err.to_string().contains("`y` is missing"), "{err}");
+        std::fs::create_dir_all(dir.path().join("none")).unwrap();
+        assert!(matches!(
+            read_table(&dir.path().join("none")),
+            Err(TableError::EmptyDirectory { .. })
+        ));
+    }
+}
