@@ -12,3 +12,4 @@ mod init;
 mod remote;
 mod s3_harness;
 mod status;
+mod validate;

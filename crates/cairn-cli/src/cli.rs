@@ -132,6 +132,8 @@ pub enum DataCommand {
     Pull(PullArgs),
     /// Re-hash every object in the store and report corrupt ones.
     Fsck(FsckArgs),
+    /// Check tables against the expectations declared in cairn.toml ([dataset."PATH"]).
+    Validate(ValidateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -239,6 +241,13 @@ pub struct GcArgs {
     /// Really delete from the remote (without it, `--remote` only lists).
     #[arg(long)]
     pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Only these declared datasets (default: every one).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

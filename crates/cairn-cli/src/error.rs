@@ -159,6 +159,15 @@ impl From<DataError> for CliError {
                 Exit::Usage,
                 Some("push the data (and its manifests) from a machine that has it, then collect again".into()),
             ),
+            DataError::Table(t) => (Exit::Usage, Some(t.hint().into())),
+            DataError::NoExpectations { path } => (
+                Exit::Usage,
+                Some(format!(
+                    "declare them in cairn.toml under [dataset.\"{}\"] (docs/guide/validate.md)",
+                    path.as_deref().unwrap_or("PATH")
+                )),
+            ),
+            DataError::Polars { .. } => (Exit::Usage, Some("check that the file holds the table you expect".into())),
             DataError::NoLockInRevision { .. } => (Exit::Usage, Some("pick a revision where cairn.lock was committed (`git log -- cairn.lock`)".into())),
         };
         Self {

@@ -22,6 +22,9 @@ pub struct Config {
     /// Remotes by name (`[remote.NAME]`).
     #[serde(default)]
     pub remote: BTreeMap<String, RemoteConfig>,
+    /// Data expectations by project-relative path (`[dataset."PATH"]`).
+    #[serde(default)]
+    pub dataset: BTreeMap<String, crate::dataset::DatasetSpec>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -95,6 +98,7 @@ impl Default for Config {
             cache: CacheConfig::default(),
             core: CoreConfig::default(),
             remote: BTreeMap::new(),
+            dataset: BTreeMap::new(),
         }
     }
 }
@@ -176,6 +180,15 @@ impl Config {
         }
         let config: Config =
             toml::from_str(text).map_err(|e| ConfigError::Invalid(describe(&name, text, &e)))?;
+        for (path, spec) in &config.dataset {
+            if let Err(e) = cairn_store::RelPath::new(path) {
+                return Err(ConfigError::Invalid(format!(
+                    "{name}: `dataset.\"{path}\"`: {e}"
+                )));
+            }
+            crate::dataset::check(path, spec)
+                .map_err(|e| ConfigError::Invalid(format!("{name}: {e}")))?;
+        }
         for (remote, spec) in &config.remote {
             if !valid_remote_name(remote) {
                 return Err(ConfigError::Invalid(format!(

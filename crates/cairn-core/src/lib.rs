@@ -3,6 +3,7 @@
 //! reading tracked tables (polars).
 
 mod config;
+pub mod dataset;
 mod git;
 mod gitignore;
 mod lock;

@@ -178,8 +178,10 @@ fn read_file(path: &Path, format: Format) -> Result<DataFrame, TableError> {
         reason: e.to_string(),
     };
     match format {
+        // Dates and timestamps in ISO 8601 become date and datetime columns (naive = UTC).
         Format::Csv => CsvReadOptions::default()
             .with_has_header(true)
+            .map_parse_options(|o| o.with_try_parse_dates(true))
             .try_into_reader_with_file_path(Some(path.to_path_buf()))
             .and_then(|reader| reader.finish())
             .map_err(malformed),
@@ -241,6 +243,22 @@ mod tests {
         let nan = amount.f64().unwrap().get(1).unwrap();
         assert!(nan.is_nan(), "NaN stays NaN, not null");
         assert_eq!(df.column("country").unwrap().null_count(), 1);
+    }
+
+    #[test]
+    fn csv_timestamps_are_parsed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "t.csv",
+            "day,at\n2026-01-02,2026-01-02T03:04:05\n2026-01-03,2026-01-03 00:00:00\n",
+        );
+        let df = read_table(&path).unwrap();
+        assert_eq!(df.column("day").unwrap().dtype(), &DataType::Date);
+        assert!(matches!(
+            df.column("at").unwrap().dtype(),
+            DataType::Datetime(_, None)
+        ));
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod scan;
 mod select;
 mod status;
 mod transfer;
+mod validate;
 
 pub use add::{AddOptions, AddOutcome, AddedEntry, Change, add};
 pub use checkout::{CheckoutEntry, CheckoutOptions, CheckoutOutcome, checkout};
@@ -31,6 +32,9 @@ pub use status::{EntryState, EntryStatus, StatusOptions, StatusOutcome, status};
 pub use transfer::{
     DEFAULT_JOBS, FetchOptions, FetchOutcome, PullOutcome, PushOptions, PushOutcome, RemoteInfo,
     RemotePresence, fetch, pull, push,
+};
+pub use validate::{
+    CheckReport, DatasetReport, Example, ValidateOptions, ValidateOutcome, validate,
 };
 
 /// Takes the project's write lock, reporting a wait through `progress`.

@@ -8,6 +8,7 @@ mod ls;
 mod pull;
 mod push;
 mod status;
+mod validate;
 
 use super::Context;
 use crate::CmdResult;
@@ -25,5 +26,6 @@ pub fn run(ctx: &Context<'_>, command: DataCommand) -> CmdResult {
         DataCommand::Fetch(args) => fetch::run(ctx, args),
         DataCommand::Pull(args) => pull::run(ctx, args),
         DataCommand::Fsck(args) => fsck::run(ctx, args),
+        DataCommand::Validate(args) => validate::run(ctx, args),
     }
 }

@@ -1,0 +1,270 @@
+//! `cairn data validate`: expectations from `[dataset."PATH"]` checked against CSV tables.
+
+use cairn_e2e::Project;
+
+const TABLE: &str = "\
+id,amount,country,ts
+1,10.5,DE,2026-11-25T10:00:00
+2,-3,FR,2026-11-25T11:00:00
+3,NaN,XX,2026-11-24T09:00:00
+3,,DE,2026-11-20T09:00:00
+5,2000000,UK,2026-11-26T00:00:00
+";
+
+const EXPECTATIONS: &str = r#"
+[dataset."data/t.csv"]
+rows = { min = 10 }
+unique = ["id"]
+
+[dataset."data/t.csv".columns.amount]
+dtype = "float"
+not_null = true
+min = 0
+max = 1000000
+max_null_share = 0.2
+
+[dataset."data/t.csv".columns.country]
+dtype = "string"
+allowed = ["DE", "FR", "NL"]
+"#;
+
+fn project(table: &str, expectations: &str) -> Project {
+    let p = Project::new();
+    p.write("data/t.csv", table);
+    let mut config = String::from_utf8(p.read("cairn.toml")).unwrap();
+    config.push_str(expectations);
+    p.write("cairn.toml", config);
+    p
+}
+
+fn check<'a>(
+    doc: &'a serde_json::Value,
+    kind: &str,
+    column: Option<&str>,
+) -> &'a serde_json::Value {
+    doc["datasets"][0]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == kind && c["column"].as_str() == column)
+        .unwrap_or_else(|| panic!("no {kind} check for {column:?} in {doc}"))
+}
+
+fn rows(check: &serde_json::Value) -> Vec<u64> {
+    check["examples"]
+        .as_array()
+        .map(|e| e.iter().map(|x| x["row"].as_u64().unwrap()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn every_kind_of_failure_is_counted_with_example_rows() {
+    let p = project(TABLE, EXPECTATIONS);
+    let doc = p.json(&["data", "validate"], 1);
+    assert_eq!(doc["kind"], "data-validate");
+    assert_eq!(doc["passed"], false);
+    assert_eq!(doc["datasets"][0]["rows"], 5);
+
+    let rows_check = check(&doc, "rows", None);
+    assert_eq!(
+        (
+            rows_check["passed"].as_bool(),
+            rows_check["observed"].as_str()
+        ),
+        (Some(false), Some("5"))
+    );
+    assert_eq!(check(&doc, "dtype", Some("amount"))["passed"], true);
+    // NaN and an empty field are both missing.
+    let not_null = check(&doc, "not_null", Some("amount"));
+    assert_eq!(not_null["failing"], 2);
+    assert_eq!(rows(not_null), [3, 4]);
+    let share = check(&doc, "max_null_share", Some("amount"));
+    assert_eq!(
+        (share["passed"].as_bool(), share["failing"].as_u64()),
+        (Some(false), Some(2))
+    );
+    // Bounds ignore missing values: NaN is not "above the maximum".
+    let min = check(&doc, "min", Some("amount"));
+    assert_eq!((min["failing"].as_u64(), rows(min)), (Some(1), vec![2]));
+    assert_eq!(min["examples"][0]["value"], "-3");
+    let max = check(&doc, "max", Some("amount"));
+    assert_eq!((max["failing"].as_u64(), rows(max)), (Some(1), vec![5]));
+    let allowed = check(&doc, "allowed", Some("country"));
+    assert_eq!(allowed["failing"], 2);
+    let values: Vec<&str> = allowed["examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(values, ["XX", "UK"]);
+    let unique = check(&doc, "unique", None);
+    assert_eq!(
+        (unique["failing"].as_u64(), rows(unique)),
+        (Some(2), vec![3, 4])
+    );
+
+    // The human report names the check, the column and the rows.
+    p.cairn(&["data", "validate"])
+        .code(1)
+        .stdout_has("FAIL country  allowed: one of DE, FR, NL")
+        .stdout_has("row 3: XX")
+        .stderr_has("checks of 9 failed");
+}
+
+#[test]
+fn a_table_that_meets_its_expectations_passes() {
+    let clean = "id,amount,country\n1,1.5,DE\n2,2.5,NL\n";
+    let p = project(
+        clean,
+        &EXPECTATIONS.replace("min = 10 }", "min = 1, max = 5 }"),
+    );
+    let doc = p.json(&["data", "validate", "data/t.csv"], 0);
+    assert_eq!(doc["passed"], true);
+    let checks = doc["datasets"][0]["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 9);
+    assert!(checks.iter().all(|c| c["passed"] == true), "{doc}");
+    p.cairn(&["data", "validate"])
+        .ok()
+        .stderr_has("9 checks passed in 1 dataset");
+}
+
+#[test]
+fn missing_columns_wrong_types_empty_tables_and_stale_data() {
+    let p = project(
+        "id,amount,ts\n",
+        r#"
+[dataset."data/t.csv"]
+rows = { min = 1 }
+unique = ["id", "region"]
+freshness = { column = "ts", max_age = "7d" }
+
+[dataset."data/t.csv".columns.amount]
+not_null = true
+
+[dataset."data/t.csv".columns.region]
+allowed = ["north"]
+"#,
+    );
+    let doc = p.json(&["data", "validate"], 1);
+    assert_eq!(doc["datasets"][0]["rows"], 0);
+    assert_eq!(check(&doc, "rows", None)["passed"], false);
+    assert_eq!(
+        check(&doc, "not_null", Some("amount"))["passed"],
+        true,
+        "nothing is missing from no rows"
+    );
+    let column = check(&doc, "column", Some("region"));
+    assert!(
+        column["observed"]
+            .as_str()
+            .unwrap()
+            .contains("id, amount, ts"),
+        "{column}"
+    );
+    assert!(
+        check(&doc, "unique", None)["observed"]
+            .as_str()
+            .unwrap()
+            .contains("region")
+    );
+    assert_eq!(check(&doc, "freshness", Some("ts"))["passed"], false);
+
+    // A timestamp that is old, and one that is text.
+    p.write(
+        "data/t.csv",
+        "id,amount,ts,region\n1,1,2020-01-01T00:00:00,north\n",
+    );
+    let doc = p.json(&["data", "validate"], 1);
+    let fresh = check(&doc, "freshness", Some("ts"));
+    assert!(
+        fresh["observed"]
+            .as_str()
+            .unwrap()
+            .starts_with("2020-01-01"),
+        "{fresh}"
+    );
+    p.write("data/t.csv", "id,amount,ts,region\n1,1,yesterday,north\n");
+    let doc = p.json(&["data", "validate"], 1);
+    let fresh = check(&doc, "freshness", Some("ts"));
+    assert!(
+        fresh["observed"].as_str().unwrap().contains("not a date"),
+        "{fresh}"
+    );
+}
+
+#[test]
+fn a_directory_of_csv_files_is_one_table() {
+    let p = project("", "");
+    std::fs::remove_file(p.path("data/t.csv")).unwrap();
+    p.write("data/parts/a.csv", "id,v\n1,1\n2,2\n");
+    p.write("data/parts/b.csv", "id,v\n2,3\n");
+    let mut config = String::from_utf8(p.read("cairn.toml")).unwrap();
+    config.push_str("\n[dataset.\"data/parts\"]\nrows = { min = 3, max = 3 }\nunique = [\"id\"]\n");
+    p.write("cairn.toml", config);
+    let doc = p.json(&["data", "validate", "data/parts"], 1);
+    assert_eq!(doc["datasets"][0]["rows"], 3);
+    assert_eq!(check(&doc, "rows", None)["passed"], true);
+    assert_eq!(rows(check(&doc, "unique", None)), [2, 3]);
+    // Files with other columns cannot be stacked: exit 2, the file named.
+    p.write("data/parts/c.csv", "id,w\n9,9\n");
+    p.cairn(&["data", "validate"])
+        .code(2)
+        .stderr_has("c.csv")
+        .stderr_has("`v` is missing");
+}
+
+#[test]
+fn bad_tables_and_bad_declarations_are_usage_errors() {
+    // A ragged CSV file.
+    let p = project(
+        "a,b\n1,2\n3,4,5,6\n",
+        "\n[dataset.\"data/t.csv\"]\nrows = { min = 1 }\n",
+    );
+    p.cairn(&["data", "validate"])
+        .code(2)
+        .stderr_has("data/t.csv")
+        .stderr_has("hint:");
+    // A dataset that is not declared.
+    p.write("data/other.csv", "a\n1\n");
+    p.cairn(&["data", "validate", "data/other.csv"])
+        .code(2)
+        .stderr_has("no expectations are declared for data/other.csv")
+        .stderr_has("[dataset.\"data/other.csv\"]");
+    // Declarations cairn.toml cannot hold: the line, or the key, is named; nothing runs.
+    let cases = [
+        (
+            "[dataset.\"data/t.csv\".columns.a]\ndtype = \"decimal\"\n",
+            "cairn.toml:",
+        ),
+        (
+            "[dataset.\"data/t.csv\".columns.a]\nnot_nul = true\n",
+            "cairn.toml:",
+        ),
+        (
+            "[dataset.\"data/t.csv\".columns.a]\nmax_null_share = 2\n",
+            "`dataset.\"data/t.csv\".columns.a.max_null_share`",
+        ),
+        (
+            "[dataset.\"data/t.csv\".columns.a]\nmin = 5\nmax = 1\n",
+            "min (5) is larger than max (1)",
+        ),
+        (
+            "[dataset.\"data/t.csv\"]\nfreshness = { column = \"ts\", max_age = \"a week\" }\n",
+            "is not an age",
+        ),
+        (
+            "[dataset.\"../outside.csv\"]\nrows = { min = 1 }\n",
+            "dataset.\"../outside.csv\"",
+        ),
+    ];
+    for (declaration, expected) in cases {
+        let q = project("a\n1\n", &format!("\n{declaration}"));
+        q.cairn(&["data", "validate"]).code(2).stderr_has(expected);
+    }
+    // No declaration at all.
+    let bare = Project::new();
+    bare.cairn(&["data", "validate"])
+        .code(2)
+        .stderr_has("no expectations are declared in cairn.toml");
+}
