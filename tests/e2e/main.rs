@@ -7,6 +7,7 @@ mod checkout;
 mod cli;
 mod diff;
 mod faults;
+mod feature;
 mod gc_fsck;
 mod init;
 mod remote;

@@ -53,6 +53,71 @@ pub enum Command {
     /// Manage remotes: object stores that share the data (S3, GCS, Azure, HTTP, a directory).
     #[command(subcommand)]
     Remote(RemoteCommand),
+    /// The feature store: views declared in cairn.toml, offline tables, the online store.
+    #[command(subcommand)]
+    Feature(FeatureCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FeatureCommand {
+    /// Check every feature view against its source and say what materialize would do.
+    Plan,
+    /// Compute feature views into offline tables (pinned in cairn.lock) and the online store.
+    Materialize(MaterializeArgs),
+    /// Point-in-time join of an entity table with feature views, written as Parquet.
+    Historical(HistoricalArgs),
+    /// The latest features of entities, from the online store, as JSON.
+    Online(OnlineArgs),
+    /// The feature views, their features and what was materialized.
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct MaterializeArgs {
+    /// Only these views (default: every one).
+    #[arg(value_name = "VIEW")]
+    pub views: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoricalArgs {
+    /// The entity table (CSV or Parquet): join keys and a time per row.
+    #[arg(long, value_name = "FILE")]
+    pub entities: PathBuf,
+    /// The entity table's time column.
+    #[arg(long, value_name = "COLUMN", default_value = "event_timestamp")]
+    pub timestamp: String,
+    /// Features as view:feature, comma-separated or repeated.
+    #[arg(long, value_name = "VIEW:FEATURE,...")]
+    pub features: Vec<String>,
+    /// The features of a feature service.
+    #[arg(long, value_name = "NAME")]
+    pub service: Option<String>,
+    /// Name columns view__feature.
+    #[arg(long)]
+    pub full_names: bool,
+    /// Leave out feature rows created after the entity row's time (backfills).
+    #[arg(long)]
+    pub created_before: bool,
+    /// The file to write: Parquet, or CSV for a .csv name.
+    #[arg(short, long, value_name = "OUT.parquet")]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct OnlineArgs {
+    /// One entity: key=value[,key=value...] (repeat for several entities).
+    #[arg(long = "entity", value_name = "KEY=VALUE", required = true)]
+    pub entities: Vec<String>,
+    /// Features as view:feature, comma-separated or repeated.
+    #[arg(long, value_name = "VIEW:FEATURE,...")]
+    pub features: Vec<String>,
+    /// The features of a feature service.
+    #[arg(long, value_name = "NAME")]
+    pub service: Option<String>,
+    /// Name features view__feature.
+    #[arg(long)]
+    pub full_names: bool,
 }
 
 #[derive(Debug, Subcommand)]

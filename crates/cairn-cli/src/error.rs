@@ -95,6 +95,54 @@ fn lock_hint(e: &LockError) -> Option<&'static str> {
     }
 }
 
+impl From<cairn_feature::FeatureError> for CliError {
+    fn from(e: cairn_feature::FeatureError) -> Self {
+        use cairn_feature::FeatureError as F;
+        let (exit, hint): (Exit, Option<String>) = match &e {
+            F::Table(t) => (Exit::Usage, Some(t.hint().into())),
+            F::View { .. } | F::Polars { .. } => (
+                Exit::Usage,
+                Some("fix the view in cairn.toml or its source data; `cairn feature plan` checks every view".into()),
+            ),
+            F::UnknownView { .. } | F::UnknownService { .. } | F::UnknownFeature { .. } => {
+                (Exit::Usage, Some("`cairn feature list` shows the views and their features".into()))
+            }
+            F::BadReference { .. } | F::NothingRequested => (
+                Exit::Usage,
+                Some("name features as view:feature (--features a:x,b:y) or use --service NAME".into()),
+            ),
+            F::NotMaterialized { view } => (
+                Exit::Usage,
+                Some(format!("run `cairn feature materialize {view}` first")),
+            ),
+            F::NameClash { .. } => (
+                Exit::Usage,
+                Some("pass --full-names to name columns view__feature".into()),
+            ),
+            F::Entities { .. } | F::BadEntity { .. } => (Exit::Usage, None),
+            F::Read { .. } => (Exit::Usage, Some("check that the file exists and is readable".into())),
+            F::Write { .. } => (
+                Exit::Internal,
+                Some("check the free space and permissions of the directory".into()),
+            ),
+            F::Online { .. } => (
+                Exit::Usage,
+                Some("`cairn feature materialize` rebuilds the online store; .cairn/online.db can be deleted".into()),
+            ),
+            F::Store(s) => {
+                let (exit, hint) = store_hint(s);
+                (exit, hint.map(str::to_owned))
+            }
+            F::Lock(l) => (Exit::Usage, lock_hint(l).map(str::to_owned)),
+        };
+        CliError {
+            message: e.to_string(),
+            hint,
+            exit,
+        }
+    }
+}
+
 impl From<DataError> for CliError {
     fn from(e: DataError) -> Self {
         let (exit, hint): (Exit, Option<String>) = match &e {

@@ -25,6 +25,15 @@ pub struct Config {
     /// Data expectations by project-relative path (`[dataset."PATH"]`).
     #[serde(default)]
     pub dataset: BTreeMap<String, crate::dataset::DatasetSpec>,
+    /// Entities by name (`[entity.NAME]`).
+    #[serde(default)]
+    pub entity: BTreeMap<String, crate::features::EntitySpec>,
+    /// Feature views by name (`[feature_view.NAME]`).
+    #[serde(default)]
+    pub feature_view: BTreeMap<String, crate::features::FeatureViewSpec>,
+    /// Feature services by name (`[feature_service.NAME]`).
+    #[serde(default)]
+    pub feature_service: BTreeMap<String, crate::features::FeatureServiceSpec>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -99,6 +108,9 @@ impl Default for Config {
             core: CoreConfig::default(),
             remote: BTreeMap::new(),
             dataset: BTreeMap::new(),
+            entity: BTreeMap::new(),
+            feature_view: BTreeMap::new(),
+            feature_service: BTreeMap::new(),
         }
     }
 }
@@ -189,6 +201,12 @@ impl Config {
             crate::dataset::check(path, spec)
                 .map_err(|e| ConfigError::Invalid(format!("{name}: {e}")))?;
         }
+        crate::features::check(
+            &config.entity,
+            &config.feature_view,
+            &config.feature_service,
+        )
+        .map_err(|e| ConfigError::Invalid(format!("{name}: {e}")))?;
         for (remote, spec) in &config.remote {
             if !valid_remote_name(remote) {
                 return Err(ConfigError::Invalid(format!(

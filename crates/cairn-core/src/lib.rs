@@ -4,6 +4,7 @@
 
 mod config;
 pub mod dataset;
+pub mod features;
 mod git;
 mod gitignore;
 mod lock;
@@ -15,7 +16,7 @@ mod toml_error;
 pub use config::{CONFIG_VERSION, CacheConfig, Config, ConfigError, CoreConfig, RemoteConfig};
 pub use git::{Git, GitError};
 pub use gitignore::{GitignoreError, ignore_pattern};
-pub use lock::{DataEntry, EntryKind, LOCK_VERSION, Lock, LockError};
+pub use lock::{DataEntry, EntryKind, FeatureEntry, LOCK_VERSION, Lock, LockError};
 pub use project::{
     CONFIG_FILE, InitError, InitOptions, InitOutcome, LOCK_FILE, PathError, Project, ProjectError,
     STATE_DIR,

@@ -17,6 +17,26 @@ const HEADER: &str = "# cairn.lock: what cairn pins (format: docs/formats/lock.m
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Lock {
     pub data: BTreeMap<RelPath, DataEntry>,
+    /// Materialized feature views, by view name (`cairn feature materialize`).
+    pub feature: BTreeMap<String, FeatureEntry>,
+}
+
+/// A feature view's offline table: a Parquet object in the store, with what it was computed
+/// from. A view whose `definition` and `source` digests are unchanged is not computed again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureEntry {
+    /// The offline table (a Parquet file).
+    pub digest: Digest,
+    pub size: u64,
+    pub rows: u64,
+    /// The digest of the view's definition (canonical JSON of its `cairn.toml` table).
+    pub definition: Digest,
+    /// The digest of the source data the table was computed from.
+    pub source: Digest,
+    /// The newest event timestamp in the table (RFC 3339, UTC), if any row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +73,8 @@ struct Wire {
     version: u32,
     #[serde(default)]
     data: BTreeMap<RelPath, DataEntry>,
+    #[serde(default)]
+    feature: BTreeMap<String, FeatureEntry>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,7 +125,10 @@ impl Lock {
                 wire.version
             )));
         }
-        let lock = Self { data: wire.data };
+        let lock = Self {
+            data: wire.data,
+            feature: wire.feature,
+        };
         if let Some((outer, inner)) = lock.first_overlap() {
             return Err(LockError::Overlap {
                 name: name.to_string(),
@@ -118,6 +143,7 @@ impl Lock {
         let wire = WireRef {
             version: LOCK_VERSION,
             data: &self.data,
+            feature: &self.feature,
         };
         let body = toml::to_string(&wire).expect("a lock always serializes");
         format!("{HEADER}{body}")
@@ -151,6 +177,8 @@ struct WireRef<'a> {
     version: u32,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     data: &'a BTreeMap<RelPath, DataEntry>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    feature: &'a BTreeMap<String, FeatureEntry>,
 }
 
 #[cfg(test)]

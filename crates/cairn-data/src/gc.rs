@@ -112,6 +112,8 @@ pub fn gc(
     let mut manifests_seen: HashSet<Digest> = HashSet::new();
     let mut unresolved = Vec::new();
     for lock in &locks {
+        // Offline feature tables are single objects.
+        keep.extend(lock.feature.values().map(|f| f.digest));
         for (path, entry) in &lock.data {
             keep.insert(entry.digest);
             if entry.kind != EntryKind::Dir || !manifests_seen.insert(entry.digest) {

@@ -1,4 +1,5 @@
 mod data;
+mod feature;
 mod init;
 mod remote;
 
@@ -38,5 +39,6 @@ pub fn run(cli: Cli, printer: &Printer) -> CmdResult {
         Command::Init(args) => init::run(&ctx, args),
         Command::Data(cmd) => data::run(&ctx, cmd),
         Command::Remote(cmd) => remote::run(&ctx, cmd),
+        Command::Feature(cmd) => feature::run(&ctx, cmd),
     }
 }

@@ -1,0 +1,241 @@
+//! Feature definitions in `cairn.toml`: `[entity.NAME]`, `[feature_view.NAME]`,
+//! `[feature_service.NAME]` (docs/guide/features.md, docs/formats/config.md).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::dataset::{ColumnType, parse_age};
+
+/// Something features describe (a customer, a merchant…), identified by its join keys.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EntitySpec {
+    /// Join key columns and their types (`int` or `string`), in name order.
+    pub join_keys: BTreeMap<String, ColumnType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A feature view: features computed from one source table, keyed by entities, stamped with
+/// an event time.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureViewSpec {
+    /// A tracked table: a CSV or Parquet file, or a directory of them.
+    pub source: String,
+    /// The entities whose join keys identify a row.
+    pub entities: Vec<String>,
+    /// The event time column (date or datetime; naive values are UTC).
+    pub timestamp: String,
+    /// A column that breaks ties between rows with the same event time: the largest wins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    /// How long a value stays valid after its event time (`"30d"`); none: forever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<String>,
+    /// A SQL query over the table `source` (polars SQL); its result must hold the join keys,
+    /// the timestamp (and created) columns and the features.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sql: Option<String>,
+    /// The features and their types.
+    pub features: BTreeMap<String, ColumnType>,
+}
+
+impl FeatureViewSpec {
+    /// The ttl as a duration (checked when `cairn.toml` is read).
+    pub fn ttl(&self) -> Option<Duration> {
+        self.ttl.as_deref().and_then(parse_age)
+    }
+}
+
+/// A named list of `view:feature` references, for training and serving.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureServiceSpec {
+    pub features: Vec<String>,
+}
+
+/// A parsed `view:feature` reference.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct FeatureRef {
+    pub view: String,
+    pub feature: String,
+}
+
+impl FeatureRef {
+    pub fn parse(text: &str) -> Option<FeatureRef> {
+        let (view, feature) = text.split_once(':')?;
+        let (view, feature) = (view.trim(), feature.trim());
+        (!view.is_empty() && !feature.is_empty() && !feature.contains(':')).then(|| FeatureRef {
+            view: view.to_owned(),
+            feature: feature.to_owned(),
+        })
+    }
+}
+
+impl std::fmt::Display for FeatureRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.view, self.feature)
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Checks what serde cannot: names, references between the tables, ttl syntax. Errors name
+/// the key.
+pub fn check(
+    entities: &BTreeMap<String, EntitySpec>,
+    views: &BTreeMap<String, FeatureViewSpec>,
+    services: &BTreeMap<String, FeatureServiceSpec>,
+) -> Result<(), String> {
+    for (name, entity) in entities {
+        if !valid_name(name) {
+            return Err(format!(
+                "`entity.{name}`: names use letters, digits, `-` and `_`"
+            ));
+        }
+        if entity.join_keys.is_empty() {
+            return Err(format!("`entity.{name}.join_keys` is empty"));
+        }
+        for (key, dtype) in &entity.join_keys {
+            if !matches!(dtype, ColumnType::Int | ColumnType::String) {
+                return Err(format!(
+                    "`entity.{name}.join_keys.{key}`: a join key is \"int\" or \"string\", not \"{}\"",
+                    dtype.as_str()
+                ));
+            }
+        }
+    }
+    for (name, view) in views {
+        let at = |key: &str| format!("`feature_view.{name}.{key}`");
+        if !valid_name(name) {
+            return Err(format!(
+                "`feature_view.{name}`: names use letters, digits, `-` and `_`"
+            ));
+        }
+        if let Err(e) = cairn_store::RelPath::new(&view.source) {
+            return Err(format!("{}: {e}", at("source")));
+        }
+        if view.entities.is_empty() {
+            return Err(format!("{} is empty", at("entities")));
+        }
+        for entity in &view.entities {
+            if !entities.contains_key(entity) {
+                return Err(format!(
+                    "{}: no entity `{entity}` is declared (declared: {})",
+                    at("entities"),
+                    names(entities.keys())
+                ));
+            }
+        }
+        if view.features.is_empty() {
+            return Err(format!("{} is empty", at("features")));
+        }
+        if let Some(ttl) = &view.ttl
+            && parse_age(ttl).is_none_or(|d| d.is_zero())
+        {
+            return Err(format!(
+                "{}: `{ttl}` is not a duration; write a number and a unit: s, m, h, d or w (\"30d\")",
+                at("ttl")
+            ));
+        }
+        let keys: Vec<&String> = view
+            .entities
+            .iter()
+            .flat_map(|e| entities[e].join_keys.keys())
+            .collect();
+        for feature in view.features.keys() {
+            if keys.contains(&feature)
+                || *feature == view.timestamp
+                || view.created.as_ref() == Some(feature)
+            {
+                return Err(format!(
+                    "{}: `{feature}` is a join key or a time column, not a feature",
+                    at("features")
+                ));
+            }
+        }
+    }
+    for (name, service) in services {
+        let at = format!("`feature_service.{name}.features`");
+        if !valid_name(name) {
+            return Err(format!(
+                "`feature_service.{name}`: names use letters, digits, `-` and `_`"
+            ));
+        }
+        if service.features.is_empty() {
+            return Err(format!("{at} is empty"));
+        }
+        let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+        for text in &service.features {
+            let r = FeatureRef::parse(text)
+                .ok_or_else(|| format!("{at}: `{text}` is not `view:feature`"))?;
+            let view = views.get(&r.view).ok_or_else(|| {
+                format!(
+                    "{at}: `{text}`: no feature view `{}` (declared: {})",
+                    r.view,
+                    names(views.keys())
+                )
+            })?;
+            if !view.features.contains_key(&r.feature) {
+                return Err(format!(
+                    "{at}: `{text}`: view `{}` has no feature `{}` (it has: {})",
+                    r.view,
+                    r.feature,
+                    names(view.features.keys())
+                ));
+            }
+            if let Some(other) = seen.insert(
+                view.features
+                    .get_key_value(&r.feature)
+                    .map(|(k, _)| k.as_str())
+                    .unwrap_or(""),
+                views
+                    .get_key_value(&r.view)
+                    .map(|(k, _)| k.as_str())
+                    .unwrap_or(""),
+            ) {
+                return Err(format!(
+                    "{at}: feature `{}` comes from both `{other}` and `{}`; two columns would have the same name",
+                    r.feature, r.view
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn names<'a>(keys: impl Iterator<Item = &'a String>) -> String {
+    let v: Vec<&str> = keys.map(String::as_str).collect();
+    if v.is_empty() {
+        "none".to_owned()
+    } else {
+        v.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references() {
+        assert_eq!(
+            FeatureRef::parse("stats:amount"),
+            Some(FeatureRef {
+                view: "stats".into(),
+                feature: "amount".into()
+            })
+        );
+        for bad in ["stats", ":a", "a:", "a:b:c"] {
+            assert_eq!(FeatureRef::parse(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! `cairn feature historical`: the point-in-time join of an entity table (keys and a time per
+//! row) with the offline tables of feature views.
+//!
+//! For an entity row (keys k, time t) and a view V: the candidates are V's rows with keys k and
+//! `t - ttl <= event_timestamp <= t` (both inclusive; no ttl, no lower bound; with
+//! `created_before`, also `created <= t`). The chosen row is the candidate with the largest
+//! (event_timestamp, created); every feature of V comes from it, nulls included. No candidate:
+//! every feature of V is null. One output row per entity row, in input order, duplicates
+//! kept, the entity table's columns passed through.
+
+use std::io::Cursor;
+use std::path::PathBuf;
+
+use cairn_core::Project;
+use cairn_core::table::read_table;
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::FeatureError;
+use crate::reads::{output_names, resolve};
+use crate::view::{self, CREATED, TS};
+
+const ROW: &str = "__cairn_row";
+const T: &str = "__cairn_t";
+
+pub struct HistoricalOptions {
+    /// The entity table (CSV or Parquet): join keys and a time per row.
+    pub entities: PathBuf,
+    /// The entity table's time column.
+    pub timestamp: String,
+    pub features: Vec<String>,
+    pub service: Option<String>,
+    /// Name columns `view__feature`.
+    pub full_names: bool,
+    /// Also require `created <= t` (leave out rows that were backfilled later).
+    pub created_before: bool,
+    /// Where to write the result: CSV for a `.csv` name, Parquet otherwise.
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoricalOutcome {
+    pub rows: u64,
+    pub columns: Vec<String>,
+    pub views: Vec<String>,
+    pub output: PathBuf,
+}
+
+pub fn historical(
+    project: &Project,
+    options: &HistoricalOptions,
+) -> Result<HistoricalOutcome, FeatureError> {
+    let config = project.config();
+    let grouped = resolve(project, &options.features, options.service.as_deref())?;
+    let names = output_names(&grouped, options.full_names)?;
+    let entities = read_table(&options.entities)?;
+    let bad = |reason: String| FeatureError::Entities {
+        path: options.entities.clone(),
+        reason,
+    };
+    let polars = |e: PolarsError| FeatureError::Entities {
+        path: options.entities.clone(),
+        reason: e.to_string(),
+    };
+    let schema = entities.schema().clone();
+    let columns = || {
+        schema
+            .iter_names()
+            .map(|n| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let t_type = schema.get(options.timestamp.as_str()).ok_or_else(|| {
+        bad(format!(
+            "no time column `{}` (it has: {}); name it with --timestamp",
+            options.timestamp,
+            columns()
+        ))
+    })?;
+    let t = view::to_utc_micros(&options.timestamp, t_type)
+        .map_err(|r| bad(format!("`{}` {r}", options.timestamp)))?;
+    for (_, _, name) in &names {
+        if schema.get(name.as_str()).is_some() {
+            return Err(bad(format!(
+                "the entity table already has a column `{name}`; rename it or use --full-names"
+            )));
+        }
+    }
+    let store = project.store()?;
+    let lock = project.read_lock()?;
+    let mut out = entities
+        .lazy()
+        .with_row_index(ROW, None)
+        .with_column(t.cast(DataType::Int64).alias(T))
+        .collect()
+        .map_err(polars)?;
+    for (view_name, features) in &grouped {
+        let spec = &config.feature_view[view_name];
+        let entry = lock
+            .feature
+            .get(view_name)
+            .ok_or_else(|| FeatureError::NotMaterialized {
+                view: view_name.clone(),
+            })?;
+        let bytes = store.read(&entry.digest)?;
+        let view_err = |e: PolarsError| FeatureError::Polars {
+            view: view_name.clone(),
+            message: e.to_string(),
+        };
+        let offline = ParquetReader::new(Cursor::new(bytes))
+            .finish()
+            .map_err(view_err)?;
+        let keys = view::join_keys(project, spec);
+        let mut left = vec![col(ROW), col(T)];
+        for (key, dtype) in &keys {
+            if schema.get(key.as_str()).is_none() {
+                return Err(bad(format!(
+                    "view `{view_name}` joins on `{key}`, which the entity table lacks (it has: {})",
+                    columns()
+                )));
+            }
+            let target = match dtype {
+                cairn_core::dataset::ColumnType::Int => DataType::Int64,
+                _ => DataType::String,
+            };
+            left.push(col(key.as_str()).cast(target));
+        }
+        let has_created = offline.schema().get(CREATED).is_some();
+        let mut right = keys
+            .iter()
+            .map(|(k, _)| col(k.as_str()))
+            .collect::<Vec<_>>();
+        right.push(col(TS).to_physical().cast(DataType::Int64).alias(TS));
+        if has_created {
+            right.push(
+                col(CREATED)
+                    .to_physical()
+                    .cast(DataType::Int64)
+                    .alias(CREATED),
+            );
+        }
+        right.extend(features.iter().map(|f| col(f.as_str())));
+        let on: Vec<Expr> = keys.iter().map(|(k, _)| col(k.as_str())).collect();
+        let mut within = col(TS).lt_eq(col(T));
+        if let Some(ttl) = spec.ttl() {
+            within = within.and(col(TS).gt_eq(col(T) - lit(ttl.as_micros() as i64)));
+        }
+        if options.created_before && has_created {
+            within = within.and(col(CREATED).lt_eq(col(T)));
+        }
+        let mut order = vec![ROW.to_owned(), TS.to_owned()];
+        if has_created {
+            order.push(CREATED.to_owned());
+        }
+        let candidates = out
+            .clone()
+            .lazy()
+            .select(left)
+            .join(
+                offline.lazy().select(right),
+                on.clone(),
+                on,
+                JoinArgs::new(JoinType::Inner),
+            )
+            .filter(within)
+            .sort(order, SortMultipleOptions::default())
+            .collect()
+            .map_err(view_err)?;
+        // Sorted by (row, event time, created): the last candidate of each row is the chosen one.
+        let chosen = candidates
+            .unique_stable(Some(&[ROW.to_owned()]), UniqueKeepStrategy::Last, None)
+            .map_err(view_err)?;
+        let mut picked = vec![col(ROW)];
+        for feature in features {
+            let name = &names
+                .iter()
+                .find(|(v, f, _)| v == view_name && f == feature)
+                .expect("every requested feature has a name")
+                .2;
+            picked.push(col(feature.as_str()).alias(name.as_str()));
+        }
+        out = out
+            .lazy()
+            .join(
+                chosen.lazy().select(picked),
+                [col(ROW)],
+                [col(ROW)],
+                JoinArgs::new(JoinType::Left),
+            )
+            .collect()
+            .map_err(view_err)?;
+    }
+    let mut out = out
+        .lazy()
+        .sort([ROW], SortMultipleOptions::default())
+        .drop(Selector::ByName {
+            names: [ROW.into(), T.into()].into(),
+            strict: true,
+        })
+        .collect()
+        .map_err(polars)?;
+    let mut bytes = Vec::new();
+    match cairn_core::table::Format::of(&options.output) {
+        Some(cairn_core::table::Format::Csv) => CsvWriter::new(&mut bytes)
+            .include_header(true)
+            .finish(&mut out)
+            .map_err(polars)?,
+        _ => ParquetWriter::new(&mut bytes)
+            .finish(&mut out)
+            .map_err(polars)
+            .map(drop)?,
+    }
+    cairn_store::atomic::write_atomic_beside(&options.output, &bytes, 0o644).map_err(|source| {
+        FeatureError::Write {
+            path: options.output.clone(),
+            source,
+        }
+    })?;
+    Ok(HistoricalOutcome {
+        rows: out.height() as u64,
+        columns: out
+            .get_column_names()
+            .iter()
+            .map(|n| n.to_string())
+            .collect(),
+        views: grouped.into_iter().map(|(v, _)| v).collect(),
+        output: options.output.clone(),
+    })
+}

@@ -1,0 +1,265 @@
+//! `cairn feature materialize`: computes views into offline tables (Parquet objects pinned in
+//! `cairn.lock`) and writes the latest row per entity into the online store. A view whose
+//! definition and source data are unchanged, and whose online rows are those of its pinned
+//! table, is skipped without reading its source.
+
+use cairn_core::{FeatureEntry, Project};
+use cairn_store::{Digest, Progress, WriteGuard};
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::online::{NewRow, OnlineStore, ViewInfo};
+use crate::view::{self, CREATED, TS};
+use crate::{FeatureError, format_micros};
+
+pub struct MaterializeOptions {
+    /// Views to materialize; empty: every declared view.
+    pub views: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MaterializeOutcome {
+    pub views: Vec<ViewOutcome>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ViewOutcome {
+    pub view: String,
+    /// Unchanged definition and source: nothing was computed.
+    pub skipped: bool,
+    /// Rows in the offline table.
+    pub rows: u64,
+    /// Entities (rows) in the online store.
+    pub entities: u64,
+    /// The offline table's object.
+    pub digest: Digest,
+    pub size: u64,
+    /// The newest event time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end: Option<String>,
+}
+
+/// The views named (all declared ones if none), checked to exist.
+pub(crate) fn select_views(
+    project: &Project,
+    names: &[String],
+) -> Result<Vec<String>, FeatureError> {
+    let declared = &project.config().feature_view;
+    if names.is_empty() {
+        return Ok(declared.keys().cloned().collect());
+    }
+    names
+        .iter()
+        .map(|n| {
+            if declared.contains_key(n) {
+                Ok(n.clone())
+            } else {
+                Err(FeatureError::UnknownView {
+                    name: n.clone(),
+                    declared: declared.keys().cloned().collect::<Vec<_>>().join(", "),
+                })
+            }
+        })
+        .collect()
+}
+
+pub fn materialize(
+    project: &Project,
+    options: &MaterializeOptions,
+    progress: &dyn Progress,
+) -> Result<MaterializeOutcome, FeatureError> {
+    let names = select_views(project, &options.views)?;
+    let store = project.store()?;
+    let state = project.state_dir();
+    let _guard = WriteGuard::acquire(&state, progress).map_err(|source| FeatureError::Write {
+        path: state.join("lock"),
+        source,
+    })?;
+    store.clean_tmp()?;
+    let mut lock = project.read_lock()?;
+    let mut online = OnlineStore::open(&state)?;
+    let mut outcomes = Vec::new();
+    let mut changed = false;
+    progress.start("materializing", names.len() as u64, 0);
+    for name in &names {
+        let spec = &project.config().feature_view[name];
+        let definition = view::definition_digest(project, name, spec);
+        let source = view::source_digest(project, spec)?;
+        if let Some(entry) = lock.feature.get(name)
+            && entry.definition == definition
+            && entry.source == source
+            && store.has(&entry.digest, entry.size)
+            && let Some(info) = online.view(name)?
+            && info.offline == entry.digest.to_hex()
+        {
+            outcomes.push(ViewOutcome {
+                view: name.clone(),
+                skipped: true,
+                rows: entry.rows,
+                entities: info.rows,
+                digest: entry.digest,
+                size: entry.size,
+                end: entry.end.clone(),
+            });
+            progress.advance(1, 0);
+            continue;
+        }
+        let polars = |e: PolarsError| FeatureError::Polars {
+            view: name.clone(),
+            message: e.to_string(),
+        };
+        let mut table = view::compute(project, name, spec)?;
+        let mut bytes = Vec::new();
+        ParquetWriter::new(&mut bytes)
+            .finish(&mut table)
+            .map_err(polars)?;
+        let put = store.put_bytes(&bytes)?;
+        let keys: Vec<String> = view::join_keys(project, spec)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        // Sorted by keys, event time, created time: the last row of each entity is its latest.
+        let latest = table
+            .unique_stable(Some(&keys), UniqueKeepStrategy::Last, None)
+            .map_err(polars)?;
+        let rows = online_rows(&latest, &keys, spec.features.keys()).map_err(polars)?;
+        let end = newest(&table).map_err(polars)?.map(format_micros);
+        online.replace_view(
+            &ViewInfo {
+                view: name.clone(),
+                rows: rows.len() as u64,
+                offline: put.digest.to_hex(),
+                definition: definition.to_hex(),
+                ttl_seconds: spec.ttl().map(|d| d.as_secs()),
+                materialized_at: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_micros() as i64),
+            },
+            &rows,
+        )?;
+        lock.feature.insert(
+            name.clone(),
+            FeatureEntry {
+                digest: put.digest,
+                size: put.size,
+                rows: table.height() as u64,
+                definition,
+                source,
+                end: end.clone(),
+            },
+        );
+        changed = true;
+        outcomes.push(ViewOutcome {
+            view: name.clone(),
+            skipped: false,
+            rows: table.height() as u64,
+            entities: rows.len() as u64,
+            digest: put.digest,
+            size: put.size,
+            end,
+        });
+        progress.advance(1, 0);
+    }
+    progress.finish();
+    if changed {
+        // The lock names the new tables only once they are on disk.
+        store.sync()?;
+        project
+            .write_lock(&lock, &store)
+            .map_err(|source| FeatureError::Write {
+                path: project.root().join(cairn_core::LOCK_FILE),
+                source,
+            })?;
+    }
+    Ok(MaterializeOutcome { views: outcomes })
+}
+
+/// The newest event time of a computed view, in UTC microseconds.
+pub(crate) fn newest(table: &DataFrame) -> PolarsResult<Option<i64>> {
+    let max = table
+        .column(TS)?
+        .as_materialized_series()
+        .to_physical_repr()
+        .max::<i64>()?;
+    Ok(max)
+}
+
+/// The online rows of the latest table: a JSON key, the times, the features as JSON.
+fn online_rows<'a>(
+    latest: &DataFrame,
+    keys: &[String],
+    features: impl Iterator<Item = &'a String>,
+) -> PolarsResult<Vec<NewRow>> {
+    let features: Vec<&String> = features.collect();
+    let key_cols: Vec<&Column> = keys
+        .iter()
+        .map(|k| latest.column(k))
+        .collect::<PolarsResult<_>>()?;
+    let feature_cols: Vec<&Column> = features
+        .iter()
+        .map(|f| latest.column(f))
+        .collect::<PolarsResult<_>>()?;
+    let ts = latest.column(TS)?.to_physical_repr();
+    let created = match latest.column(CREATED) {
+        Ok(c) => Some(c.to_physical_repr()),
+        Err(_) => None,
+    };
+    let mut rows = Vec::with_capacity(latest.height());
+    for i in 0..latest.height() {
+        let key: Vec<serde_json::Value> = key_cols
+            .iter()
+            .map(|c| c.get(i).map(|v| json_value(&v)))
+            .collect::<PolarsResult<_>>()?;
+        let mut object = serde_json::Map::new();
+        for (name, column) in features.iter().zip(&feature_cols) {
+            object.insert((*name).clone(), json_value(&column.get(i)?));
+        }
+        rows.push(NewRow {
+            key: serde_json::Value::Array(key).to_string(),
+            event_us: ts.get(i)?.extract::<i64>().unwrap_or(0),
+            created_us: match &created {
+                Some(c) => c.get(i)?.extract::<i64>(),
+                None => None,
+            },
+            features: serde_json::Value::Object(object).to_string(),
+        });
+    }
+    Ok(rows)
+}
+
+/// A polars value as JSON: numbers, strings, booleans; dates as `YYYY-MM-DD` and datetimes as
+/// RFC 3339 (UTC); null, and NaN (which JSON cannot hold), as null.
+pub(crate) fn json_value(value: &AnyValue) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        AnyValue::Null => Value::Null,
+        AnyValue::Boolean(b) => Value::Bool(*b),
+        AnyValue::String(s) => Value::String((*s).to_owned()),
+        AnyValue::StringOwned(s) => Value::String(s.to_string()),
+        AnyValue::Int8(v) => (*v).into(),
+        AnyValue::Int16(v) => (*v).into(),
+        AnyValue::Int32(v) => (*v).into(),
+        AnyValue::Int64(v) => (*v).into(),
+        AnyValue::UInt8(v) => (*v).into(),
+        AnyValue::UInt16(v) => (*v).into(),
+        AnyValue::UInt32(v) => (*v).into(),
+        AnyValue::UInt64(v) => (*v).into(),
+        AnyValue::Float32(v) => {
+            serde_json::Number::from_f64(f64::from(*v)).map_or(Value::Null, Value::Number)
+        }
+        AnyValue::Float64(v) => serde_json::Number::from_f64(*v).map_or(Value::Null, Value::Number),
+        AnyValue::Date(days) => {
+            let s = format_micros(i64::from(*days) * 86_400_000_000);
+            Value::String(s[..10].to_owned())
+        }
+        AnyValue::Datetime(v, unit, _) => {
+            let us = match unit {
+                TimeUnit::Nanoseconds => v.div_euclid(1000),
+                TimeUnit::Microseconds => *v,
+                TimeUnit::Milliseconds => v * 1000,
+            };
+            Value::String(format_micros(us))
+        }
+        other => Value::String(other.to_string()),
+    }
+}

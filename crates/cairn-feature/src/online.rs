@@ -1,0 +1,226 @@
+//! The online store, `.cairn/online.db` (SQLite, WAL): the latest row of each entity for each
+//! view, one row per entity per view (docs/formats/online.md).
+//!
+//! ```sql
+//! CREATE TABLE views (view TEXT PRIMARY KEY, rows INTEGER, offline TEXT, definition TEXT,
+//!                     ttl_seconds INTEGER, materialized_at INTEGER);
+//! CREATE TABLE "fv:VIEW" (key TEXT PRIMARY KEY,       -- JSON array of the join key values
+//!                         event_us INTEGER NOT NULL,  -- event time, UTC microseconds
+//!                         created_us INTEGER,         -- created time, UTC microseconds
+//!                         features TEXT NOT NULL);    -- JSON object: feature -> value
+//! ```
+//! A view's rows are replaced in one transaction (a new table renamed over the old one), so a
+//! reader sees the old rows or the new ones, never a mix.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use crate::FeatureError;
+
+/// The version of the online store's schema (`PRAGMA user_version`).
+pub const ONLINE_VERSION: i64 = 1;
+
+pub struct OnlineStore {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// One entity's row of one view.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OnlineRow {
+    pub event_us: i64,
+    pub created_us: Option<i64>,
+    pub features: serde_json::Map<String, serde_json::Value>,
+}
+
+/// What the store knows about a materialized view.
+#[derive(Debug, Clone, Serialize)]
+pub struct ViewInfo {
+    pub view: String,
+    pub rows: u64,
+    pub offline: String,
+    pub definition: String,
+    pub ttl_seconds: Option<u64>,
+    pub materialized_at: i64,
+}
+
+/// A row to write: the JSON key, the times and the JSON features.
+pub struct NewRow {
+    pub key: String,
+    pub event_us: i64,
+    pub created_us: Option<i64>,
+    pub features: String,
+}
+
+fn table(view: &str) -> String {
+    format!("\"fv:{view}\"")
+}
+
+impl OnlineStore {
+    pub fn open(cairn_dir: &Path) -> Result<Self, FeatureError> {
+        let path = cairn_dir.join("online.db");
+        let db = |e: rusqlite::Error| FeatureError::Online {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        std::fs::create_dir_all(cairn_dir).map_err(|source| FeatureError::Write {
+            path: cairn_dir.to_path_buf(),
+            source,
+        })?;
+        let conn = Connection::open(&path).map_err(db)?;
+        conn.busy_timeout(Duration::from_secs(30)).map_err(db)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(db)?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(db)?;
+        if version > ONLINE_VERSION {
+            return Err(FeatureError::Online {
+                path: path.clone(),
+                message: format!(
+                    "schema version {version}, but this cairn understands {ONLINE_VERSION}: it was written by a newer cairn"
+                ),
+            });
+        }
+        if version < ONLINE_VERSION {
+            conn.execute_batch(&format!(
+                "CREATE TABLE IF NOT EXISTS views (
+                     view TEXT PRIMARY KEY, rows INTEGER NOT NULL, offline TEXT NOT NULL,
+                     definition TEXT NOT NULL, ttl_seconds INTEGER,
+                     materialized_at INTEGER NOT NULL);
+                 PRAGMA user_version = {ONLINE_VERSION};"
+            ))
+            .map_err(db)?;
+        }
+        Ok(Self { conn, path })
+    }
+
+    fn db(&self) -> impl Fn(rusqlite::Error) -> FeatureError + '_ {
+        |e| FeatureError::Online {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    /// Replaces all rows of `info.view` at once.
+    pub fn replace_view(&mut self, info: &ViewInfo, rows: &[NewRow]) -> Result<(), FeatureError> {
+        let path = self.path.clone();
+        let db = |e: rusqlite::Error| FeatureError::Online {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let tx = self.conn.transaction().map_err(db)?;
+        let fresh = table(&format!("{}#new", info.view));
+        tx.execute_batch(&format!(
+            "DROP TABLE IF EXISTS {fresh};
+             CREATE TABLE {fresh} (key TEXT PRIMARY KEY, event_us INTEGER NOT NULL,
+                                   created_us INTEGER, features TEXT NOT NULL);"
+        ))
+        .map_err(db)?;
+        {
+            let mut insert = tx
+                .prepare(&format!(
+                    "INSERT INTO {fresh} (key, event_us, created_us, features) VALUES (?1, ?2, ?3, ?4)"
+                ))
+                .map_err(db)?;
+            for row in rows {
+                insert
+                    .execute(params![row.key, row.event_us, row.created_us, row.features])
+                    .map_err(db)?;
+            }
+        }
+        let old = table(&info.view);
+        tx.execute_batch(&format!(
+            "DROP TABLE IF EXISTS {old}; ALTER TABLE {fresh} RENAME TO {old};"
+        ))
+        .map_err(db)?;
+        tx.execute(
+            "INSERT INTO views (view, rows, offline, definition, ttl_seconds, materialized_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(view) DO UPDATE SET rows = excluded.rows, offline = excluded.offline,
+                 definition = excluded.definition, ttl_seconds = excluded.ttl_seconds,
+                 materialized_at = excluded.materialized_at",
+            params![
+                info.view,
+                info.rows as i64,
+                info.offline,
+                info.definition,
+                info.ttl_seconds.map(|s| s as i64),
+                info.materialized_at
+            ],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)
+    }
+
+    /// What the store holds for `view`, if it was ever materialized.
+    pub fn view(&self, view: &str) -> Result<Option<ViewInfo>, FeatureError> {
+        self.conn
+            .query_row(
+                "SELECT view, rows, offline, definition, ttl_seconds, materialized_at
+                 FROM views WHERE view = ?1",
+                params![view],
+                |r| {
+                    Ok(ViewInfo {
+                        view: r.get(0)?,
+                        rows: r.get::<_, i64>(1)? as u64,
+                        offline: r.get(2)?,
+                        definition: r.get(3)?,
+                        ttl_seconds: r.get::<_, Option<i64>>(4)?.map(|s| s as u64),
+                        materialized_at: r.get(5)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(self.db())
+    }
+
+    /// The rows of `view` for each key (JSON arrays of join key values), in order; `None`
+    /// where the entity has no row. One statement, reused for every key.
+    pub fn read(
+        &self,
+        view: &str,
+        keys: &[String],
+    ) -> Result<Vec<Option<OnlineRow>>, FeatureError> {
+        let mut query = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT event_us, created_us, features FROM {} WHERE key = ?1",
+                table(view)
+            ))
+            .map_err(self.db())?;
+        keys.iter()
+            .map(|key| {
+                let found = query
+                    .query_row(params![key], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, Option<i64>>(1)?,
+                            r.get::<_, String>(2)?,
+                        ))
+                    })
+                    .optional()
+                    .map_err(self.db())?;
+                found
+                    .map(|(event_us, created_us, features)| {
+                        let features =
+                            serde_json::from_str(&features).map_err(|e| FeatureError::Online {
+                                path: self.path.clone(),
+                                message: format!("a row of view {view} is damaged: {e}"),
+                            })?;
+                        Ok(OnlineRow {
+                            event_us,
+                            created_us,
+                            features,
+                        })
+                    })
+                    .transpose()
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,222 @@
+//! Computing a feature view: its source table, its SQL, its columns cast to the declared types
+//! and its timestamps normalised to UTC microseconds. One code path for the offline table and
+//! the online store.
+
+use std::path::Path;
+
+use cairn_core::Project;
+use cairn_core::dataset::ColumnType;
+use cairn_core::features::FeatureViewSpec;
+use cairn_core::table::{read_table, table_files};
+use cairn_store::Digest;
+use polars::prelude::*;
+
+use crate::FeatureError;
+
+/// The event time column of every computed view, whatever the source calls it.
+pub const TS: &str = "event_timestamp";
+/// The tie-breaking column, when the view has one.
+pub const CREATED: &str = "created_timestamp";
+
+/// A view's join keys in order (entity by entity, key names sorted within an entity), with
+/// their types.
+pub fn join_keys(project: &Project, spec: &FeatureViewSpec) -> Vec<(String, ColumnType)> {
+    let entities = &project.config().entity;
+    let mut keys = Vec::new();
+    for entity in &spec.entities {
+        if let Some(e) = entities.get(entity) {
+            for (k, t) in &e.join_keys {
+                if !keys.iter().any(|(n, _)| n == k) {
+                    keys.push((k.clone(), *t));
+                }
+            }
+        }
+    }
+    keys
+}
+
+/// The digest of a view's definition: its `cairn.toml` table and its entities' keys, as
+/// canonical JSON.
+pub fn definition_digest(project: &Project, name: &str, spec: &FeatureViewSpec) -> Digest {
+    let doc = serde_json::json!({
+        "view": name,
+        "spec": spec,
+        "join_keys": join_keys(project, spec)
+            .iter()
+            .map(|(k, t)| (k.clone(), t.as_str()))
+            .collect::<Vec<_>>(),
+        "format": 1,
+    });
+    Digest::of(doc.to_string().as_bytes())
+}
+
+/// The digest of a source table's content: each file's path (relative to the source) and
+/// BLAKE3 digest.
+pub fn source_digest(project: &Project, spec: &FeatureViewSpec) -> Result<Digest, FeatureError> {
+    let root = project.root().join(&spec.source);
+    let (_, files) = table_files(&root)?;
+    let mut hasher = blake3::Hasher::new();
+    for file in files {
+        let len = std::fs::metadata(&file)
+            .map_err(|source| FeatureError::Read {
+                path: file.clone(),
+                source,
+            })?
+            .len();
+        let (digest, _) =
+            cairn_store::hash::hash_file(&file, len).map_err(|source| FeatureError::Read {
+                path: file.clone(),
+                source,
+            })?;
+        let rel = file.strip_prefix(&root).unwrap_or(Path::new(""));
+        hasher.update(rel.to_string_lossy().as_bytes());
+        hasher.update(&[0]);
+        hasher.update(digest.as_bytes());
+    }
+    Ok(hasher.finalize().into())
+}
+
+/// Computes a view: keys, `event_timestamp`, `created_timestamp` (if declared) and the
+/// features, sorted by keys, then event time, then created time.
+pub fn compute(
+    project: &Project,
+    name: &str,
+    spec: &FeatureViewSpec,
+) -> Result<DataFrame, FeatureError> {
+    let source = read_table(&project.root().join(&spec.source))?;
+    let err = |column: &str, reason: String| FeatureError::View {
+        view: name.to_owned(),
+        column: column.to_owned(),
+        reason,
+    };
+    let polars = |e: PolarsError| FeatureError::Polars {
+        view: name.to_owned(),
+        message: e.to_string(),
+    };
+    let table = match &spec.sql {
+        None => source,
+        Some(sql) => {
+            let mut ctx = polars::sql::SQLContext::new();
+            ctx.register("source", source.lazy());
+            ctx.execute(sql)
+                .and_then(LazyFrame::collect)
+                .map_err(|e| err("sql", e.to_string()))?
+        }
+    };
+    let schema = table.schema().clone();
+    let available = || {
+        schema
+            .iter_names()
+            .map(|n| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let column = |column: &str, what: &str| -> Result<DataType, FeatureError> {
+        schema.get(column).cloned().ok_or_else(|| {
+            err(
+                column,
+                format!(
+                    "the {what} column is not in the source (it has: {})",
+                    available()
+                ),
+            )
+        })
+    };
+    let mut exprs = Vec::new();
+    let mut sort_by = Vec::new();
+    for (key, dtype) in join_keys(project, spec) {
+        let have = column(&key, "join key")?;
+        exprs.push(
+            cast_to(&key, &have, dtype)
+                .map_err(|r| err(&key, r))?
+                .alias(key.as_str()),
+        );
+        sort_by.push(key);
+    }
+    let ts = column(&spec.timestamp, "timestamp")?;
+    exprs.push(
+        to_utc_micros(&spec.timestamp, &ts)
+            .map_err(|r| err(&spec.timestamp, r))?
+            .alias(TS),
+    );
+    sort_by.push(TS.to_owned());
+    if let Some(created) = &spec.created {
+        let dtype = column(created, "created")?;
+        exprs.push(
+            to_utc_micros(created, &dtype)
+                .map_err(|r| err(created, r))?
+                .alias(CREATED),
+        );
+        sort_by.push(CREATED.to_owned());
+    }
+    for (feature, want) in &spec.features {
+        let have = column(feature, "feature")?;
+        exprs.push(
+            cast_to(feature, &have, *want)
+                .map_err(|r| err(feature, r))?
+                .alias(feature.as_str()),
+        );
+    }
+    table
+        .lazy()
+        .select(exprs)
+        .sort(
+            sort_by,
+            SortMultipleOptions::default().with_maintain_order(true),
+        )
+        .collect()
+        .map_err(polars)
+}
+
+/// A column cast to a declared type, if the types are compatible (widening only).
+fn cast_to(name: &str, have: &DataType, want: ColumnType) -> Result<Expr, String> {
+    let ok = match want {
+        ColumnType::Int => have.is_integer(),
+        ColumnType::Float => have.is_primitive_numeric(),
+        ColumnType::String => matches!(have, DataType::String),
+        ColumnType::Bool => matches!(have, DataType::Boolean),
+        ColumnType::Date => matches!(have, DataType::Date),
+        ColumnType::Datetime => matches!(have, DataType::Datetime(..) | DataType::Date),
+    };
+    if !ok {
+        return Err(format!(
+            "is {have} in the source, which is not {} (declared)",
+            want.as_str()
+        ));
+    }
+    let target = match want {
+        ColumnType::Int => DataType::Int64,
+        ColumnType::Float => DataType::Float64,
+        ColumnType::String => DataType::String,
+        ColumnType::Bool => DataType::Boolean,
+        ColumnType::Date => DataType::Date,
+        ColumnType::Datetime => return to_utc_micros(name, have),
+    };
+    Ok(col(name).cast(target))
+}
+
+/// A date or datetime column as naive UTC microseconds. A zoned datetime is stored as UTC
+/// instants already; a naive one is taken as UTC; a date is its midnight, UTC.
+pub(crate) fn to_utc_micros(name: &str, have: &DataType) -> Result<Expr, String> {
+    let micros = DataType::Datetime(TimeUnit::Microseconds, None);
+    match have {
+        DataType::Date => Ok(col(name).cast(micros)),
+        DataType::Datetime(unit, _) => {
+            let scale = match unit {
+                TimeUnit::Nanoseconds => lit(1000i64),
+                TimeUnit::Microseconds => lit(1i64),
+                TimeUnit::Milliseconds => lit(1i64),
+            };
+            let raw = col(name).to_physical().cast(DataType::Int64);
+            let us = match unit {
+                TimeUnit::Nanoseconds => raw / scale,
+                TimeUnit::Microseconds => raw,
+                TimeUnit::Milliseconds => raw * lit(1000i64),
+            };
+            Ok(us.cast(micros))
+        }
+        other => Err(format!(
+            "is {other}, not a date or datetime (CSV values must be ISO 8601)"
+        )),
+    }
+}

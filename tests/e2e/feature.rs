@@ -1,0 +1,510 @@
+//! The feature store: `cairn feature plan | materialize | historical | online | list`.
+
+use cairn_e2e::Project;
+
+const EVENTS: &str = "\
+customer_id,ts,created,amount,n
+1,2026-01-01T00:00:00,2026-01-01T00:00:00,10.0,1
+1,2026-01-02T00:00:00,2026-01-02T00:00:00,20.0,2
+1,2026-01-02T00:00:00,2026-01-03T00:00:00,25.0,5
+2,2026-01-01T12:00:00,2026-01-01T12:00:00,,4
+";
+
+const DEFINITIONS: &str = r#"
+[entity.customer]
+join_keys = { customer_id = "int" }
+
+[feature_view.stats]
+source = "data/events.csv"
+entities = ["customer"]
+timestamp = "ts"
+created = "created"
+ttl = "2d"
+features = { amount = "float", n = "int" }
+
+[feature_view.ratio]
+source = "data/events.csv"
+entities = ["customer"]
+timestamp = "ts"
+sql = "SELECT customer_id, ts, amount / n AS per_item FROM source"
+features = { per_item = "float" }
+
+[feature_service.fraud]
+features = ["stats:amount", "ratio:per_item"]
+"#;
+
+/// Entity rows: before, at and long after the events, an unknown customer, a duplicate.
+const ENTITIES: &str = "\
+customer_id,event_timestamp,label
+1,2026-01-01T23:00:00,0
+1,2026-01-02T00:00:00,1
+1,2026-01-05T00:00:00,0
+2,2026-01-01T11:00:00,1
+9,2026-01-02T00:00:00,0
+1,2026-01-02T00:00:00,1
+";
+
+fn project(definitions: &str) -> Project {
+    let p = Project::new();
+    p.write("data/events.csv", EVENTS);
+    p.write("entities.csv", ENTITIES);
+    let mut config = String::from_utf8(p.read("cairn.toml")).unwrap();
+    config.push_str(definitions);
+    p.write("cairn.toml", config);
+    p
+}
+
+/// A CSV file's rows as strings (header first).
+fn csv(p: &Project, rel: &str) -> Vec<Vec<String>> {
+    String::from_utf8(p.read(rel))
+        .unwrap()
+        .lines()
+        .map(|l| l.split(',').map(str::to_owned).collect())
+        .collect()
+}
+
+fn column(table: &[Vec<String>], name: &str) -> Vec<String> {
+    let i = table[0]
+        .iter()
+        .position(|c| c == name)
+        .unwrap_or_else(|| panic!("no {name} in {:?}", table[0]));
+    table[1..].iter().map(|r| r[i].clone()).collect()
+}
+
+#[test]
+fn point_in_time_joins_follow_the_documented_rules() {
+    let p = project(DEFINITIONS);
+    p.cairn(&["feature", "materialize"]).ok();
+    let doc = p.json(
+        &[
+            "feature",
+            "historical",
+            "--entities",
+            "entities.csv",
+            "--service",
+            "fraud",
+            "-o",
+            "out.csv",
+        ],
+        0,
+    );
+    assert_eq!(doc["rows"], 6);
+    let out = csv(&p, "out.csv");
+    assert_eq!(
+        out[0],
+        [
+            "customer_id",
+            "event_timestamp",
+            "label",
+            "amount",
+            "per_item"
+        ]
+    );
+    // Input order, duplicates kept, extra columns passed through.
+    assert_eq!(column(&out, "customer_id"), ["1", "1", "1", "2", "9", "1"]);
+    assert_eq!(column(&out, "label"), ["0", "1", "0", "1", "0", "1"]);
+    // 23:00 sees the midnight row; at 2026-01-02 00:00 (inclusive) the tie on event time
+    // goes to the row created last (25.0); three days later the 2-day ttl has run out; an
+    // event one hour before customer 2's only row sees nothing; customer 9 has no rows.
+    assert_eq!(column(&out, "amount"), ["10.0", "25.0", "", "", "", "25.0"]);
+    // The view without ttl still answers on 2026-01-05; without a created column, the tie
+    // goes to the row that comes last in the source (25 / 5).
+    assert_eq!(
+        column(&out, "per_item"),
+        ["10.0", "5.0", "5.0", "", "", "5.0"]
+    );
+
+    // With --created-before, the row created on 2026-01-03 does not exist yet on 01-02.
+    p.cairn(&[
+        "feature",
+        "historical",
+        "--entities",
+        "entities.csv",
+        "--features",
+        "stats:amount,stats:n",
+        "--created-before",
+        "--full-names",
+        "-o",
+        "strict.csv",
+    ])
+    .ok();
+    let strict = csv(&p, "strict.csv");
+    assert_eq!(
+        column(&strict, "stats__amount"),
+        ["10.0", "20.0", "", "", "", "20.0"]
+    );
+    assert_eq!(column(&strict, "stats__n"), ["1", "2", "", "", "", "2"]);
+}
+
+#[test]
+fn a_null_in_the_chosen_row_stays_null() {
+    let p = project(DEFINITIONS);
+    p.write(
+        "entities.csv",
+        "customer_id,event_timestamp\n2,2026-01-02T00:00:00\n",
+    );
+    p.cairn(&["feature", "materialize", "stats"]).ok();
+    p.cairn(&[
+        "feature",
+        "historical",
+        "--entities",
+        "entities.csv",
+        "--features",
+        "stats:amount,stats:n",
+        "-o",
+        "o.csv",
+    ])
+    .ok();
+    let out = csv(&p, "o.csv");
+    assert_eq!(column(&out, "amount"), [""], "no fallback to an older row");
+    assert_eq!(column(&out, "n"), ["4"]);
+}
+
+#[test]
+fn materialize_pins_tables_skips_what_is_unchanged_and_gc_keeps_them() {
+    let p = project(DEFINITIONS);
+    let first = p.json(&["feature", "materialize"], 0);
+    let views = first["views"].as_array().unwrap();
+    assert_eq!(views.len(), 2);
+    assert!(views.iter().all(|v| v["skipped"] == false));
+    let stats = views.iter().find(|v| v["view"] == "stats").unwrap();
+    assert_eq!(
+        (stats["rows"].as_u64(), stats["entities"].as_u64()),
+        (Some(4), Some(2))
+    );
+    assert_eq!(stats["end"], "2026-01-02T00:00:00Z");
+    let lock = p.lock_text();
+    assert!(
+        lock.contains("[feature.stats]") && lock.contains("[feature.ratio]"),
+        "{lock}"
+    );
+
+    let again = p.json(&["feature", "materialize"], 0);
+    assert!(
+        again["views"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v["skipped"] == true)
+    );
+    assert_eq!(p.lock_text(), lock);
+
+    // A new source row: both views are computed again.
+    let mut events = EVENTS.to_owned();
+    events.push_str("3,2026-01-03T00:00:00,2026-01-03T00:00:00,7.0,1\n");
+    p.write("data/events.csv", events);
+    let changed = p.json(&["feature", "materialize", "stats"], 0);
+    assert_eq!(changed["views"][0]["skipped"], false);
+    assert_eq!(changed["views"][0]["entities"], 3);
+    // A changed definition (ttl) too.
+    let config = String::from_utf8(p.read("cairn.toml"))
+        .unwrap()
+        .replace("ttl = \"2d\"", "ttl = \"3d\"");
+    p.write("cairn.toml", config);
+    assert_eq!(
+        p.json(&["feature", "materialize", "stats"], 0)["views"][0]["skipped"],
+        false
+    );
+
+    // The offline tables are objects the lock pins: gc keeps them.
+    p.cairn(&["data", "gc"]).ok();
+    p.cairn(&[
+        "feature",
+        "historical",
+        "--entities",
+        "entities.csv",
+        "--service",
+        "fraud",
+        "-o",
+        "o.parquet",
+    ])
+    .ok();
+    assert!(p.exists("o.parquet"));
+    let list = p.json(&["feature", "list"], 0);
+    let listed = list["views"].as_array().unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[1]["view"], "stats");
+    assert_eq!(listed[1]["online_entities"], 3);
+    assert_eq!(listed[1]["features"]["n"], "int");
+}
+
+#[test]
+fn online_reads_enforce_ttl_and_say_what_is_missing() {
+    let p = project(DEFINITIONS);
+    p.cairn(&["feature", "materialize"]).ok();
+    let doc = p.json(
+        &[
+            "feature",
+            "online",
+            "--entity",
+            "customer_id=1",
+            "--entity",
+            "customer_id=7",
+            "--service",
+            "fraud",
+        ],
+        0,
+    );
+    let entities = doc["entities"].as_array().unwrap();
+    assert_eq!(entities.len(), 2);
+    // The events are from January 2026 and stats has a 2-day ttl: expired, so null.
+    assert_eq!(entities[0]["keys"]["customer_id"], 1);
+    assert_eq!(entities[0]["features"]["amount"], serde_json::Value::Null);
+    assert_eq!(entities[0]["expired"], serde_json::json!(["stats"]));
+    assert_eq!(entities[0]["features"]["per_item"], 5.0);
+    assert_eq!(entities[0]["event_times"]["ratio"], "2026-01-02T00:00:00Z");
+    assert_eq!(
+        entities[1]["missing"],
+        serde_json::json!(["stats", "ratio"])
+    );
+    // Without a ttl nothing expires.
+    let config = String::from_utf8(p.read("cairn.toml"))
+        .unwrap()
+        .replace("ttl = \"2d\"\n", "");
+    p.write("cairn.toml", config);
+    p.cairn(&["feature", "materialize"]).ok();
+    let doc = p.json(
+        &[
+            "feature",
+            "online",
+            "--entity",
+            "customer_id=1",
+            "--features",
+            "stats:amount,stats:n",
+        ],
+        0,
+    );
+    assert_eq!(doc["entities"][0]["features"]["amount"], 25.0);
+    assert_eq!(doc["entities"][0]["features"]["n"], 5);
+    // Bad entities are usage errors.
+    p.cairn(&[
+        "feature",
+        "online",
+        "--entity",
+        "customer_id=abc",
+        "--service",
+        "fraud",
+    ])
+    .code(2)
+    .stderr_has("not an integer");
+    p.cairn(&[
+        "feature",
+        "online",
+        "--entity",
+        "merchant=1",
+        "--service",
+        "fraud",
+    ])
+    .code(2)
+    .stderr_has("not a join key");
+}
+
+#[test]
+fn several_keys_and_several_views_in_one_request() {
+    let p = Project::new();
+    p.write(
+        "data/pairs.csv",
+        "customer_id,merchant,ts,spend\n1,a,2026-01-01T00:00:00,5\n1,b,2026-01-01T00:00:00,7\n2,a,2026-01-01T00:00:00,9\n",
+    );
+    p.write(
+        "data/merchants.csv",
+        "merchant,ts,risk\na,2026-01-01T00:00:00,0.1\nb,2026-01-01T00:00:00,0.9\n",
+    );
+    let mut config = String::from_utf8(p.read("cairn.toml")).unwrap();
+    config.push_str(
+        r#"
+[entity.customer]
+join_keys = { customer_id = "int" }
+[entity.merchant]
+join_keys = { merchant = "string" }
+[feature_view.pair]
+source = "data/pairs.csv"
+entities = ["customer", "merchant"]
+timestamp = "ts"
+features = { spend = "float" }
+[feature_view.merchant]
+source = "data/merchants.csv"
+entities = ["merchant"]
+timestamp = "ts"
+features = { risk = "float" }
+"#,
+    );
+    p.write("cairn.toml", config);
+    p.write(
+        "e.csv",
+        "customer_id,merchant,event_timestamp\n1,b,2026-01-02T00:00:00\n2,b,2026-01-02T00:00:00\n",
+    );
+    p.cairn(&["feature", "materialize"]).ok();
+    p.cairn(&[
+        "feature",
+        "historical",
+        "--entities",
+        "e.csv",
+        "--features",
+        "pair:spend,merchant:risk",
+        "-o",
+        "o.csv",
+    ])
+    .ok();
+    let out = csv(&p, "o.csv");
+    assert_eq!(column(&out, "spend"), ["7.0", ""]);
+    assert_eq!(column(&out, "risk"), ["0.9", "0.9"]);
+    let doc = p.json(
+        &[
+            "feature",
+            "online",
+            "--entity",
+            "customer_id=1,merchant=a",
+            "--features",
+            "pair:spend,merchant:risk",
+        ],
+        0,
+    );
+    assert_eq!(doc["entities"][0]["features"]["spend"], 5.0);
+    assert_eq!(doc["entities"][0]["features"]["risk"], 0.1);
+    p.cairn(&[
+        "feature",
+        "online",
+        "--entity",
+        "customer_id=1",
+        "--features",
+        "pair:spend",
+    ])
+    .code(2)
+    .stderr_has("needs the join key `merchant`");
+}
+
+#[test]
+fn plan_names_the_view_the_column_and_the_reason() {
+    let cases = [
+        (
+            DEFINITIONS.replace(
+                "timestamp = \"ts\"\ncreated",
+                "timestamp = \"when\"\ncreated",
+            ),
+            "`when`",
+        ),
+        (
+            DEFINITIONS.replace(
+                "features = { amount = \"float\", n = \"int\" }",
+                "features = { amount = \"int\", n = \"int\" }",
+            ),
+            "which is not int",
+        ),
+        (
+            DEFINITIONS.replace("created = \"created\"", "created = \"customer_id\""),
+            "not a date or datetime",
+        ),
+        (
+            DEFINITIONS.replace("AS per_item FROM source", "AS per_item FROM nowhere"),
+            "feature_view.ratio",
+        ),
+        (
+            DEFINITIONS.replace(
+                "join_keys = { customer_id = \"int\" }",
+                "join_keys = { client = \"int\" }",
+            ),
+            "`client`",
+        ),
+    ];
+    for (definitions, expected) in cases {
+        let p = project(&definitions);
+        p.cairn(&["feature", "plan"])
+            .code(2)
+            .stderr_has(expected)
+            .stderr_has("feature_view.");
+        p.cairn(&["feature", "materialize"])
+            .code(2)
+            .stderr_has(expected);
+        assert!(!p.lock_text().contains("[feature."), "nothing is pinned");
+    }
+    let p = project(DEFINITIONS);
+    let plan = p.json(&["feature", "plan"], 0);
+    assert_eq!(plan["views"][0]["action"], "compute");
+    p.cairn(&["feature", "materialize"]).ok();
+    assert_eq!(
+        p.json(&["feature", "plan"], 0)["views"][0]["action"],
+        "up to date"
+    );
+}
+
+#[test]
+fn declarations_are_checked_when_cairn_toml_is_read() {
+    let cases = [
+        (
+            DEFINITIONS.replace(
+                "entities = [\"customer\"]\ntimestamp = \"ts\"\ncreated",
+                "entities = [\"client\"]\ntimestamp = \"ts\"\ncreated",
+            ),
+            "no entity `client`",
+        ),
+        (
+            DEFINITIONS.replace("\"ratio:per_item\"]", "\"ratio:nope\"]"),
+            "has no feature `nope`",
+        ),
+        (
+            DEFINITIONS.replace("ttl = \"2d\"", "ttl = \"soon\""),
+            "feature_view.stats.ttl",
+        ),
+        (
+            DEFINITIONS.replace("customer_id = \"int\"", "customer_id = \"float\""),
+            "a join key is",
+        ),
+        (
+            DEFINITIONS
+                .replace(
+                    "features = { per_item = \"float\" }",
+                    "features = { amount = \"float\" }",
+                )
+                .replace("AS per_item", "AS amount")
+                .replace("\"ratio:per_item\"", "\"ratio:amount\""),
+            "comes from both",
+        ),
+    ];
+    for (definitions, expected) in cases {
+        let p = project(&definitions);
+        p.cairn(&["feature", "list"]).code(2).stderr_has(expected);
+    }
+    // Asking for a view that was never materialized, or two features with one name.
+    let p = project(DEFINITIONS);
+    p.cairn(&[
+        "feature",
+        "historical",
+        "--entities",
+        "entities.csv",
+        "--service",
+        "fraud",
+        "-o",
+        "o.csv",
+    ])
+    .code(2)
+    .stderr_has("has not been materialized")
+    .stderr_has("cairn feature materialize");
+    p.cairn(&["feature", "materialize"]).ok();
+    p.cairn(&[
+        "feature",
+        "historical",
+        "--entities",
+        "entities.csv",
+        "--features",
+        "stats:amount",
+        "--timestamp",
+        "when",
+        "-o",
+        "o.csv",
+    ])
+    .code(2)
+    .stderr_has("no time column `when`");
+    p.cairn(&[
+        "feature",
+        "historical",
+        "--entities",
+        "entities.csv",
+        "--features",
+        "stats:label",
+        "-o",
+        "o.csv",
+    ])
+    .code(2)
+    .stderr_has("has no feature `label`");
+}
