@@ -268,3 +268,95 @@ fn bad_tables_and_bad_declarations_are_usage_errors() {
         .code(2)
         .stderr_has("no expectations are declared in cairn.toml");
 }
+
+/// A Parquet file written by pyarrow (uint8, int16, decimal, dictionary strings, a timestamp
+/// zoned Europe/Berlin): every check runs on it, none crashes.
+#[test]
+fn parquet_from_another_writer_is_checked_like_any_table() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../crates/cairn-core/tests/fixtures/other_writer.parquet");
+    let p = project(
+        "",
+        r#"
+[dataset."data/o.parquet"]
+unique = ["color", "at"]
+freshness = { column = "at", max_age = "1d" }
+
+[dataset."data/o.parquet".columns.id]
+dtype = "int"
+allowed = [1, 2, 3]
+
+[dataset."data/o.parquet".columns.price]
+dtype = "float"
+max = 2.0
+max_null_share = 0.5
+
+[dataset."data/o.parquet".columns.color]
+dtype = "string"
+allowed = ["red"]
+"#,
+    );
+    std::fs::copy(fixture, p.path("data/o.parquet")).unwrap();
+    let doc = p.json(&["data", "validate", "data/o.parquet"], 1);
+    assert_eq!(check(&doc, "dtype", Some("id"))["passed"], true);
+    assert_eq!(check(&doc, "allowed", Some("id"))["passed"], true);
+    assert_eq!(
+        check(&doc, "dtype", Some("price"))["passed"],
+        true,
+        "decimals are floats"
+    );
+    let max = check(&doc, "max", Some("price"));
+    assert_eq!((max["failing"].as_u64(), rows(max)), (Some(1), vec![2]));
+    assert_eq!(check(&doc, "max_null_share", Some("price"))["passed"], true);
+    let color = check(&doc, "allowed", Some("color"));
+    assert_eq!(color["examples"][0]["value"], "blue");
+    assert_eq!(check(&doc, "unique", None)["passed"], true);
+    let fresh = check(&doc, "freshness", Some("at"));
+    assert_eq!(fresh["passed"], false);
+    assert!(
+        fresh["observed"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-01-02 12:00:00"),
+        "the zoned time in UTC: {fresh}"
+    );
+    // A passing share is not reported as failing rows.
+    let human = p.cairn(&["data", "validate"]);
+    human.code(1);
+    let out = human.stdout.clone();
+    let share_line = out.lines().find(|l| l.contains("max_null_share")).unwrap();
+    assert!(!share_line.contains("failing"), "{share_line}");
+}
+
+#[test]
+fn integer_codes_match_numbers_and_missing_values_are_not_categories() {
+    let p = project(
+        "code,label\n1.0,a\n2,b\nNaN,c\n3,\n",
+        r#"
+[dataset."data/t.csv".columns.code]
+allowed = [1, 2]
+
+[dataset."data/t.csv".columns.label]
+allowed = ["a", "b", "c"]
+"#,
+    );
+    let doc = p.json(&["data", "validate"], 1);
+    let code = check(&doc, "allowed", Some("code"));
+    assert_eq!(
+        (code["failing"].as_u64(), rows(code)),
+        (Some(1), vec![4]),
+        "1.0 is 1, NaN is missing"
+    );
+    assert_eq!(
+        check(&doc, "allowed", Some("label"))["passed"],
+        true,
+        "an empty field is missing"
+    );
+    let bad = project(
+        "a\n1\n",
+        "\n[dataset.\"data/t.csv\".columns.a]\nallowed = [1.5]\n",
+    );
+    bad.cairn(&["data", "validate"])
+        .code(2)
+        .stderr_has("a string or an integer");
+}

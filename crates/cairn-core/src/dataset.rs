@@ -80,7 +80,7 @@ impl ColumnType {
 
 /// A value in an `allowed` list: strings, or integers for integer codes.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(untagged)]
+#[serde(untagged, expecting = "a string or an integer")]
 pub enum Category {
     Int(i64),
     Text(String),

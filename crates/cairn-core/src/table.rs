@@ -18,6 +18,13 @@ pub enum Format {
 }
 
 impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Csv => "CSV",
+            Format::Parquet => "Parquet",
+        }
+    }
+
     /// The format of `path`, from its extension (case-insensitive).
     pub fn of(path: &Path) -> Option<Format> {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
@@ -42,14 +49,16 @@ pub enum TableError {
     Empty { path: PathBuf },
     #[error("{path}: no .csv, .parquet or .pq file in this directory")]
     EmptyDirectory { path: PathBuf },
-    #[error("{path}: cannot be read as {format:?}: {reason}")]
+    #[error("{path}: cannot be read as {}: {reason}", format.name())]
     Malformed {
         path: PathBuf,
         format: Format,
         reason: String,
     },
     #[error(
-        "{path}: holds {found:?} files, but {first} is {expected:?}: a directory table has one format"
+        "{path} is {}, but {first} is {}: a directory table has one format",
+        found.name(),
+        expected.name()
     )]
     MixedFormats {
         path: PathBuf,
@@ -137,12 +146,22 @@ pub fn table_files(path: &Path) -> Result<(Format, Vec<PathBuf>), TableError> {
 /// columns) into memory.
 pub fn read_table(path: &Path) -> Result<DataFrame, TableError> {
     let (format, files) = table_files(path)?;
-    let mut frames = files.iter().map(|file| read_file(file, format));
+    let mut frames = files
+        .iter()
+        .map(|file| read_file(file, format))
+        .collect::<Result<Vec<_>, _>>()?;
+    if format == Format::Csv {
+        widen_csv_types(&mut frames).map_err(|e| TableError::Malformed {
+            path: path.to_path_buf(),
+            format,
+            reason: e.to_string(),
+        })?;
+    }
+    let mut frames = frames.into_iter();
     let mut table = frames
         .next()
-        .expect("table_files returns at least one file")?;
+        .expect("table_files returns at least one file");
     for (file, frame) in files.iter().skip(1).zip(frames) {
-        let frame = frame?;
         if frame.schema() != table.schema() {
             return Err(TableError::SchemaMismatch {
                 path: file.clone(),
@@ -159,6 +178,75 @@ pub fn read_table(path: &Path) -> Result<DataFrame, TableError> {
             })?;
     }
     table.rechunk_mut();
+    normalize(table).map_err(|e| TableError::Malformed {
+        path: path.to_path_buf(),
+        format,
+        reason: e.to_string(),
+    })
+}
+
+/// CSV files carry no types: each file's are guessed from its own values, so the parts of one
+/// table can disagree (a float column that holds only whole numbers in one file, a column
+/// that is empty in another). When the files have the same column names, each column gets
+/// one type: the type of the files that have values in it if they agree, a float if they are
+/// all numbers, text otherwise.
+fn widen_csv_types(frames: &mut [DataFrame]) -> PolarsResult<()> {
+    let Some(first) = frames.first() else {
+        return Ok(());
+    };
+    let names: Vec<PlSmallStr> = first.get_column_names_owned();
+    if frames.iter().any(|f| f.get_column_names_owned() != names) {
+        return Ok(()); // reported as a schema mismatch by the caller
+    }
+    for name in &names {
+        let typed: Vec<DataType> = frames
+            .iter()
+            .map(|f| f.column(name).expect("same names"))
+            .filter(|c| c.null_count() < c.len())
+            .map(|c| c.dtype().clone())
+            .collect();
+        let target = match typed.first() {
+            None => continue,
+            Some(t) if typed.iter().all(|d| d == t) => t.clone(),
+            Some(_) if typed.iter().all(DataType::is_primitive_numeric) => {
+                if typed.iter().any(DataType::is_float) {
+                    DataType::Float64
+                } else {
+                    DataType::Int64
+                }
+            }
+            Some(_) => DataType::String,
+        };
+        for frame in frames.iter_mut() {
+            let column = frame.column(name).expect("same names");
+            if column.dtype() != &target {
+                let cast = column.cast(&target)?;
+                frame.with_column(cast)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The same kinds of values, whatever wrote the file: categorical strings become strings,
+/// decimals become 64-bit floats, and zoned timestamps become naive UTC timestamps (the same
+/// instants; every timestamp in cairn is UTC).
+fn normalize(mut table: DataFrame) -> PolarsResult<DataFrame> {
+    let mut replaced = Vec::new();
+    for column in table.columns() {
+        let new = match column.dtype() {
+            DataType::Categorical(..) | DataType::Enum(..) => column.cast(&DataType::String)?,
+            DataType::Decimal(..) => column.cast(&DataType::Float64)?,
+            DataType::Datetime(unit, Some(_)) => column
+                .to_physical_repr()
+                .cast(&DataType::Datetime(unit.clone(), None))?,
+            _ => continue,
+        };
+        replaced.push(new);
+    }
+    for column in replaced {
+        table.with_column(column)?;
+    }
     Ok(table)
 }
 
@@ -182,6 +270,9 @@ fn read_file(path: &Path, format: Format) -> Result<DataFrame, TableError> {
         Format::Csv => CsvReadOptions::default()
             .with_has_header(true)
             .map_parse_options(|o| o.with_try_parse_dates(true))
+            // Types from every row, not the first 100: a late value that does not fit the
+            // guess would make the whole file unreadable.
+            .with_infer_schema_length(None)
             .try_into_reader_with_file_path(Some(path.to_path_buf()))
             .and_then(|reader| reader.finish())
             .map_err(malformed),
@@ -243,6 +334,45 @@ mod tests {
         let nan = amount.f64().unwrap().get(1).unwrap();
         assert!(nan.is_nan(), "NaN stays NaN, not null");
         assert_eq!(df.column("country").unwrap().null_count(), 1);
+    }
+
+    /// Written by pyarrow: uint8, int16, decimal128, a dictionary-encoded string column and a
+    /// timestamp zoned Europe/Berlin.
+    #[test]
+    fn parquet_from_another_writer_is_normalised() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/other_writer.parquet");
+        let df = read_table(&path).unwrap();
+        let dtype = |c: &str| df.column(c).unwrap().dtype().clone();
+        assert_eq!(dtype("id"), DataType::UInt8);
+        assert_eq!(dtype("small"), DataType::Int16);
+        assert_eq!(dtype("price"), DataType::Float64);
+        assert_eq!(dtype("color"), DataType::String);
+        assert_eq!(
+            dtype("at"),
+            DataType::Datetime(TimeUnit::Microseconds, None)
+        );
+        let price = df.column("price").unwrap().f64().unwrap().get(0).unwrap();
+        assert!((price - 1.25).abs() < 1e-12);
+        assert_eq!(
+            df.column("color").unwrap().str().unwrap().get(1),
+            Some("blue")
+        );
+        // The same instant, as naive UTC: 2026-01-01T12:00:00Z.
+        let at = df.column("at").unwrap().to_physical_repr();
+        assert_eq!(at.i64().unwrap().get(0), Some(1_767_268_800_000_000));
+    }
+
+    #[test]
+    fn a_late_value_does_not_break_type_inference() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = String::from("x\n");
+        for i in 0..500 {
+            text.push_str(&format!("{i}\n"));
+        }
+        text.push_str("2.5\n");
+        let df = read_table(&write(dir.path(), "late.csv", &text)).unwrap();
+        assert_eq!(df.column("x").unwrap().dtype(), &DataType::Float64);
     }
 
     #[test]
@@ -322,6 +452,18 @@ mod tests {
             read_table(&dir.path().join("missing.csv")),
             Err(TableError::Io { .. })
         ));
+    }
+
+    #[test]
+    fn csv_parts_with_different_guesses_are_one_table() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "t/a.csv", "id,v,note\n1,2.5,x\n");
+        write(dir.path(), "t/b.csv", "id,v,note\n2,3,\n");
+        let df = read_table(&dir.path().join("t")).unwrap();
+        assert_eq!(df.shape(), (2, 3));
+        assert_eq!(df.column("v").unwrap().dtype(), &DataType::Float64);
+        assert_eq!(df.column("note").unwrap().dtype(), &DataType::String);
+        assert_eq!(df.column("note").unwrap().null_count(), 1);
     }
 
     #[test]

@@ -50,7 +50,7 @@ pub struct CheckReport {
     pub passed: bool,
     /// Rows that break a row-level check (0 for table-level checks).
     pub failing: u64,
-    /// What was found, for table-level checks and failures.
+    /// What was found: for table-level checks, `dtype` and `max_null_share`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub observed: Option<String>,
     /// Up to three failing rows.
@@ -144,10 +144,17 @@ fn validate_one(
 
     if let Some(bounds) = spec.rows {
         let (min, max) = (bounds.min.unwrap_or(0), bounds.max.unwrap_or(u64::MAX));
+        let rows_of = |n: u64| {
+            if n == 1 {
+                "1 row".to_owned()
+            } else {
+                format!("{n} rows")
+            }
+        };
         let expected = match (bounds.min, bounds.max) {
-            (Some(a), Some(b)) => format!("between {a} and {b} rows"),
-            (Some(a), None) => format!("at least {a} rows"),
-            (None, Some(b)) => format!("at most {b} rows"),
+            (Some(a), Some(b)) => format!("between {a} and {}", rows_of(b)),
+            (Some(a), None) => format!("at least {}", rows_of(a)),
+            (None, Some(b)) => format!("at most {}", rows_of(b)),
             (None, None) => "any number of rows".to_owned(),
         };
         let mut check = CheckReport::new("rows", None, expected);
@@ -170,7 +177,11 @@ fn validate_one(
         if let Some(want) = column.dtype {
             let mut check = CheckReport::new("dtype", Some(name), want.as_str().to_owned());
             check.observed = Some(dtype.to_string());
-            if !dtype_matches(want, dtype) {
+            // A CSV file without rows says nothing about its columns' types.
+            let unknown = rows == 0 && matches!(dtype, DataType::String);
+            if unknown {
+                check.observed = Some("unknown (no rows)".into());
+            } else if !dtype_matches(want, dtype) {
                 check = check.fail(dtype.to_string());
             }
             checks.push(check);
@@ -211,7 +222,7 @@ fn validate_one(
             } else {
                 format!("<= {bound}")
             };
-            if !numeric {
+            if !numeric && rows > 0 {
                 checks.push(
                     CheckReport::new(check, Some(name), expected)
                         .fail(format!("the column is {dtype}, not a number")),
@@ -235,12 +246,26 @@ fn validate_one(
         }
         if let Some(allowed) = &column.allowed {
             let values: Vec<String> = allowed.iter().map(ToString::to_string).collect();
-            let set = Series::new("allowed".into(), values.clone());
-            let failing = col(name.as_str())
-                .cast(DataType::String)
-                .is_in(lit(set).implode(false), false)
-                .not()
-                .and(col(name.as_str()).is_not_null());
+            // Integer codes in a numeric column compare as numbers (1 allows 1.0); anything
+            // else compares as text. Missing values are not_null's business.
+            let codes: Option<Vec<f64>> = allowed
+                .iter()
+                .map(|c| match c {
+                    cairn_core::dataset::Category::Int(v) => Some(*v as f64),
+                    cairn_core::dataset::Category::Text(_) => None,
+                })
+                .collect();
+            let is_allowed = match codes {
+                Some(codes) if numeric => col(name.as_str()).cast(DataType::Float64).is_in(
+                    lit(Series::new("allowed".into(), codes)).implode(false),
+                    false,
+                ),
+                _ => col(name.as_str()).cast(DataType::String).is_in(
+                    lit(Series::new("allowed".into(), values.clone())).implode(false),
+                    false,
+                ),
+            };
+            let failing = is_allowed.not().and(missing.clone().not());
             pending.push(Pending {
                 report: checks.len(),
                 column: name.clone(),

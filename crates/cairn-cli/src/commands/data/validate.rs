@@ -38,7 +38,7 @@ pub fn run(ctx: &Context<'_>, args: ValidateArgs) -> CmdResult {
                 check.expected
             );
             let mut line = format!("  {mark} {what}");
-            if check.failing > 0 {
+            if check.failing > 0 && !check.passed {
                 line.push_str(&format!(
                     " — {}",
                     plural(check.failing, "failing row", "failing rows")
