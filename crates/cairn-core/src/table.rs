@@ -239,7 +239,7 @@ fn normalize(mut table: DataFrame) -> PolarsResult<DataFrame> {
             DataType::Decimal(..) => column.cast(&DataType::Float64)?,
             DataType::Datetime(unit, Some(_)) => column
                 .to_physical_repr()
-                .cast(&DataType::Datetime(unit.clone(), None))?,
+                .cast(&DataType::Datetime(*unit, None))?,
             _ => continue,
         };
         replaced.push(new);
