@@ -508,3 +508,32 @@ fn declarations_are_checked_when_cairn_toml_is_read() {
     .code(2)
     .stderr_has("has no feature `label`");
 }
+
+/// A source with declared expectations is validated before a view is built from it: a
+/// failure stops materialize with the report (exit 1, nothing pinned); --skip-validation goes
+/// on and says so in cairn.lock.
+#[test]
+fn materialize_validates_the_source_first() {
+    let p = project(&format!(
+        "{DEFINITIONS}\n[dataset.\"data/events.csv\".columns.amount]\nnot_null = true\n"
+    ));
+    let run = p.cairn(&["feature", "materialize", "stats"]);
+    run.code(1)
+        .stdout_has("FAIL amount  not_null")
+        .stdout_has("row 4: null")
+        .stderr_has("feature_view.stats: its source data/events.csv failed validation")
+        .stderr_has("--skip-validation");
+    assert!(!p.lock_text().contains("[feature."), "nothing is pinned");
+    let doc = p.json(&["feature", "materialize", "stats", "--skip-validation"], 0);
+    assert_eq!(doc["views"][0]["validation"], "skipped");
+    assert!(
+        p.lock_text().contains("validation = \"skipped\""),
+        "{}",
+        p.lock_text()
+    );
+    // Fixed data passes, and the lock says so.
+    p.write("data/events.csv", EVENTS.replace(",,4", ",1.0,4"));
+    let doc = p.json(&["feature", "materialize", "stats"], 0);
+    assert_eq!(doc["views"][0]["validation"], "passed");
+    assert!(p.lock_text().contains("validation = \"passed\""));
+}

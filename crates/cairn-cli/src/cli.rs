@@ -77,6 +77,9 @@ pub struct MaterializeArgs {
     /// Only these views (default: every one).
     #[arg(value_name = "VIEW")]
     pub views: Vec<String>,
+    /// Materialize even if a source fails its [dataset] expectations (recorded in cairn.lock).
+    #[arg(long)]
+    pub skip_validation: bool,
 }
 
 #[derive(Debug, Args)]

@@ -134,6 +134,14 @@ impl From<cairn_feature::FeatureError> for CliError {
                 (exit, hint.map(str::to_owned))
             }
             F::Lock(l) => (Exit::Usage, lock_hint(l).map(str::to_owned)),
+            F::Validation(cairn_core::validation::ValidationError::Table(t)) => {
+                (Exit::Usage, Some(t.hint().into()))
+            }
+            F::Validation(_) => (Exit::Usage, None),
+            F::ValidationFailed { .. } => (
+                Exit::CheckFailed,
+                Some("fix the data (`cairn data validate` shows the checks), or pass --skip-validation".into()),
+            ),
         };
         CliError {
             message: e.to_string(),
@@ -207,7 +215,9 @@ impl From<DataError> for CliError {
                 Exit::Usage,
                 Some("push the data (and its manifests) from a machine that has it, then collect again".into()),
             ),
-            DataError::Table(t) => (Exit::Usage, Some(t.hint().into())),
+            DataError::Validation(cairn_core::validation::ValidationError::Table(t)) => {
+                (Exit::Usage, Some(t.hint().into()))
+            }
             DataError::NoExpectations { path } => (
                 Exit::Usage,
                 Some(format!(
@@ -215,7 +225,9 @@ impl From<DataError> for CliError {
                     path.as_deref().unwrap_or("PATH")
                 )),
             ),
-            DataError::Polars { .. } => (Exit::Usage, Some("check that the file holds the table you expect".into())),
+            DataError::Validation(cairn_core::validation::ValidationError::Polars { .. }) => {
+                (Exit::Usage, Some("check that the file holds the table you expect".into()))
+            }
             DataError::NoLockInRevision { .. } => (Exit::Usage, Some("pick a revision where cairn.lock was committed (`git log -- cairn.lock`)".into())),
         };
         Self {

@@ -12,6 +12,7 @@ mod project;
 mod remotes;
 pub mod table;
 mod toml_error;
+pub mod validation;
 
 pub use config::{CONFIG_VERSION, CacheConfig, Config, ConfigError, CoreConfig, RemoteConfig};
 pub use git::{Git, GitError};

@@ -37,6 +37,10 @@ pub struct FeatureEntry {
     /// The newest event timestamp in the table (RFC 3339, UTC), if any row.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<String>,
+    /// When the source has declared expectations: `passed`, or `skipped` (materialized with
+    /// `--skip-validation`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -85,14 +85,12 @@ pub enum DataError {
     #[error("git revision {rev} has no cairn.lock")]
     NoLockInRevision { rev: String },
     #[error(transparent)]
-    Table(#[from] cairn_core::table::TableError),
+    Validation(#[from] cairn_core::validation::ValidationError),
     #[error("{}", match path {
         Some(p) => format!("no expectations are declared for {p} in cairn.toml"),
         None => "no expectations are declared in cairn.toml".to_owned(),
     })]
     NoExpectations { path: Option<String> },
-    #[error("{path}: {message}")]
-    Polars { path: String, message: String },
 }
 
 fn list_missing(objects: &[MissingObject]) -> String {

@@ -74,6 +74,18 @@ pub enum FeatureError {
     Store(#[from] cairn_store::StoreError),
     #[error(transparent)]
     Lock(#[from] cairn_core::LockError),
+    #[error(transparent)]
+    Validation(#[from] cairn_core::validation::ValidationError),
+    #[error(
+        "feature_view.{view}: its source {} failed validation ({} of {} checks)",
+        .report.path,
+        .report.checks.iter().filter(|c| !c.passed).count(),
+        .report.checks.len()
+    )]
+    ValidationFailed {
+        view: String,
+        report: Box<cairn_core::validation::DatasetReport>,
+    },
 }
 
 /// Microseconds since the epoch (UTC) as RFC 3339 (`2026-11-26T08:30:00Z`, with a fraction

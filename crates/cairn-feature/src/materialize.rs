@@ -15,6 +15,11 @@ use crate::{FeatureError, format_micros};
 pub struct MaterializeOptions {
     /// Views to materialize; empty: every declared view.
     pub views: Vec<String>,
+    /// Materialize even if the source fails its `[dataset]` expectations (recorded in the
+    /// lock).
+    pub skip_validation: bool,
+    /// The time the source's freshness is measured against.
+    pub now: std::time::SystemTime,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -37,6 +42,9 @@ pub struct ViewOutcome {
     /// The newest event time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub end: Option<String>,
+    /// `passed` or `skipped` when the source has declared expectations.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validation: Option<String>,
 }
 
 /// The views named (all declared ones if none), checked to exist.
@@ -100,6 +108,7 @@ pub fn materialize(
                 digest: entry.digest,
                 size: entry.size,
                 end: entry.end.clone(),
+                validation: entry.validation.clone(),
             });
             progress.advance(1, 0);
             continue;
@@ -107,6 +116,29 @@ pub fn materialize(
         let polars = |e: PolarsError| FeatureError::Polars {
             view: name.clone(),
             message: e.to_string(),
+        };
+        // The source is checked against its declared expectations before anything is built
+        // from it.
+        let validation = match project.config().dataset.get(&spec.source) {
+            None => None,
+            Some(expectations) => {
+                let report = cairn_core::validation::check_table(
+                    project.root(),
+                    &spec.source,
+                    expectations,
+                    options.now,
+                )?;
+                if report.passed {
+                    Some("passed".to_owned())
+                } else if options.skip_validation {
+                    Some("skipped".to_owned())
+                } else {
+                    return Err(FeatureError::ValidationFailed {
+                        view: name.clone(),
+                        report: Box::new(report),
+                    });
+                }
+            }
         };
         let mut table = view::compute(project, name, spec)?;
         let mut bytes = Vec::new();
@@ -146,6 +178,7 @@ pub fn materialize(
                 definition,
                 source,
                 end: end.clone(),
+                validation: validation.clone(),
             },
         );
         changed = true;
@@ -157,6 +190,7 @@ pub fn materialize(
             digest: put.digest,
             size: put.size,
             end,
+            validation,
         });
         progress.advance(1, 0);
     }

@@ -45,11 +45,36 @@ fn plan(ctx: &Context<'_>) -> CmdResult {
 fn materialize(ctx: &Context<'_>, args: MaterializeArgs) -> CmdResult {
     let project = ctx.project()?;
     let p = ctx.printer;
-    let outcome = cairn_feature::materialize(
+    let result = cairn_feature::materialize(
         &project,
-        &MaterializeOptions { views: args.views },
+        &MaterializeOptions {
+            views: args.views,
+            skip_validation: args.skip_validation,
+            now: std::time::SystemTime::now(),
+        },
         &Bars::new(p),
-    )?;
+    );
+    let outcome = match result {
+        Err(cairn_feature::FeatureError::ValidationFailed { view, report }) => {
+            // The report is the answer: the checks, then the error.
+            p.json(
+                "data-validate",
+                &serde_json::json!({ "passed": false, "datasets": [&report] }),
+            )?;
+            super::data::validate::print_dataset(p, &report)?;
+            let e = cairn_feature::FeatureError::ValidationFailed { view, report };
+            return Err(crate::error::CliError {
+                message: e.to_string(),
+                hint: Some(
+                    "fix the data (`cairn data validate` shows the checks), or pass --skip-validation, which is recorded in cairn.lock"
+                        .into(),
+                ),
+                exit: Exit::CheckFailed,
+            }
+            .into());
+        }
+        other => other?,
+    };
     p.json("feature-materialize", &outcome)?;
     for v in &outcome.views {
         let what = if v.skipped {
@@ -57,15 +82,21 @@ fn materialize(ctx: &Context<'_>, args: MaterializeArgs) -> CmdResult {
         } else {
             "materialized"
         };
-        p.line(format!(
-            "{what:<12} {}  {} ({}), {} online, newest {}  {}",
-            v.view,
-            plural(v.rows, "row", "rows"),
-            bytes(v.size),
-            plural(v.entities, "entity", "entities"),
-            v.end.as_deref().unwrap_or("-"),
-            paint(DIM, v.digest.short())
-        ))?;
+        p.line(
+            format!(
+                "{what:<12} {}  {} ({}), {} online, newest {}  {}",
+                v.view,
+                plural(v.rows, "row", "rows"),
+                bytes(v.size),
+                plural(v.entities, "entity", "entities"),
+                v.end.as_deref().unwrap_or("-"),
+                paint(DIM, v.digest.short())
+            ) + if v.validation.as_deref() == Some("skipped") {
+                "  (validation skipped)"
+            } else {
+                ""
+            },
+        )?;
     }
     if outcome.views.iter().any(|v| !v.skipped) {
         p.status("hint: commit cairn.lock to pin the feature tables");

@@ -8,7 +8,7 @@ mod ls;
 mod pull;
 mod push;
 mod status;
-mod validate;
+pub(crate) mod validate;
 
 use super::Context;
 use crate::CmdResult;

@@ -20,43 +20,7 @@ pub fn run(ctx: &Context<'_>, args: ValidateArgs) -> CmdResult {
     )?;
     p.json("data-validate", &outcome)?;
     for dataset in &outcome.datasets {
-        p.line(format!(
-            "{}  {}",
-            dataset.path,
-            paint(DIM, plural(dataset.rows, "row", "rows"))
-        ))?;
-        for check in &dataset.checks {
-            let mark = if check.passed {
-                paint(GREEN, "ok  ")
-            } else {
-                paint(RED, "FAIL")
-            };
-            let what = format!(
-                "{}  {}: {}",
-                check.column.as_deref().unwrap_or("(table)"),
-                check.check,
-                check.expected
-            );
-            let mut line = format!("  {mark} {what}");
-            if check.failing > 0 && !check.passed {
-                line.push_str(&format!(
-                    " — {}",
-                    plural(check.failing, "failing row", "failing rows")
-                ));
-            }
-            if let Some(observed) = &check.observed
-                && (!check.passed || p.verbose > 0)
-            {
-                line.push_str(&format!(" — found {observed}"));
-            }
-            p.line(line)?;
-            for example in &check.examples {
-                p.line(format!(
-                    "         {}",
-                    paint(DIM, format!("row {}: {}", example.row, example.value))
-                ))?;
-            }
-        }
+        print_dataset(p, dataset)?;
     }
     let failed: usize = outcome
         .datasets
@@ -79,4 +43,49 @@ pub fn run(ctx: &Context<'_>, args: ValidateArgs) -> CmdResult {
         ));
         Ok(Exit::CheckFailed)
     }
+}
+
+/// One dataset's checks, a line each, with the example rows of failed ones.
+pub(crate) fn print_dataset(
+    p: &crate::printer::Printer,
+    dataset: &cairn_data::DatasetReport,
+) -> Result<(), crate::printer::BrokenPipe> {
+    p.line(format!(
+        "{}  {}",
+        dataset.path,
+        paint(DIM, plural(dataset.rows, "row", "rows"))
+    ))?;
+    for check in &dataset.checks {
+        let mark = if check.passed {
+            paint(GREEN, "ok  ")
+        } else {
+            paint(RED, "FAIL")
+        };
+        let what = format!(
+            "{}  {}: {}",
+            check.column.as_deref().unwrap_or("(table)"),
+            check.check,
+            check.expected
+        );
+        let mut line = format!("  {mark} {what}");
+        if check.failing > 0 && !check.passed {
+            line.push_str(&format!(
+                " — {}",
+                plural(check.failing, "failing row", "failing rows")
+            ));
+        }
+        if let Some(observed) = &check.observed
+            && (!check.passed || p.verbose > 0)
+        {
+            line.push_str(&format!(" — found {observed}"));
+        }
+        p.line(line)?;
+        for example in &check.examples {
+            p.line(format!(
+                "         {}",
+                paint(DIM, format!("row {}: {}", example.row, example.value))
+            ))?;
+        }
+    }
+    Ok(())
 }
