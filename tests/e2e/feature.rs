@@ -537,3 +537,73 @@ fn materialize_validates_the_source_first() {
     assert_eq!(doc["views"][0]["validation"], "passed");
     assert!(p.lock_text().contains("validation = \"passed\""));
 }
+
+/// Feature tables travel with `data push`/`pull`: a fresh clone answers historical joins from
+/// the pinned tables, and materialize rebuilds its online store from them without computing.
+#[test]
+fn feature_tables_travel_with_push_and_pull() {
+    let remote = tempfile::tempdir().unwrap();
+    let p = project(DEFINITIONS);
+    p.cairn(&["data", "add", "data/events.csv"]).ok();
+    p.cairn(&["remote", "add", "shared", remote.path().to_str().unwrap()])
+        .ok();
+    p.cairn(&["feature", "materialize"]).ok();
+    let pushed = p.json(&["data", "push"], 0);
+    assert_eq!(pushed["needed"], 3, "the events and two feature tables");
+    p.commit("features");
+
+    let clone = p.clone_repo();
+    clone.cairn(&["data", "pull"]).ok();
+    clone.write("entities.csv", ENTITIES);
+    clone
+        .cairn(&[
+            "feature",
+            "historical",
+            "--entities",
+            "entities.csv",
+            "--service",
+            "fraud",
+            "-o",
+            "o.csv",
+        ])
+        .ok();
+    assert_eq!(csv(&clone, "o.csv"), {
+        p.cairn(&[
+            "feature",
+            "historical",
+            "--entities",
+            "entities.csv",
+            "--service",
+            "fraud",
+            "-o",
+            "o.csv",
+        ])
+        .ok();
+        csv(&p, "o.csv")
+    });
+    let rebuilt = clone.json(&["feature", "materialize"], 0);
+    assert!(
+        rebuilt["views"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v["skipped"] == true)
+    );
+    assert_eq!(
+        clone.lock_text(),
+        p.lock_text(),
+        "nothing was computed again"
+    );
+    let doc = clone.json(
+        &[
+            "feature",
+            "online",
+            "--entity",
+            "customer_id=1",
+            "--features",
+            "ratio:per_item",
+        ],
+        0,
+    );
+    assert_eq!(doc["entities"][0]["features"]["per_item"], 5.0);
+}

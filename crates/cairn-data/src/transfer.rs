@@ -122,6 +122,27 @@ fn needed(
 
 /// The locks a transfer concerns: the workspace lock (or a revision's), narrowed to `paths`,
 /// plus with `all_commits` every lock in the git history.
+/// The offline feature tables a lock pins, as entries that transfers treat like tracked files
+/// (named `feature:VIEW` in messages).
+fn feature_entries(lock: &Lock) -> Vec<(cairn_store::RelPath, cairn_core::DataEntry)> {
+    lock.feature
+        .iter()
+        .filter_map(|(view, f)| {
+            let name = cairn_store::RelPath::new(format!("feature:{view}")).ok()?;
+            Some((
+                name,
+                cairn_core::DataEntry {
+                    kind: EntryKind::File,
+                    digest: f.digest,
+                    size: f.size,
+                    files: 0,
+                    executable: false,
+                },
+            ))
+        })
+        .collect()
+}
+
 fn locks(project: &Project, rev: Option<&str>, all_commits: bool) -> Result<Vec<Lock>, DataError> {
     let mut locks = vec![match rev {
         None => project.read_lock()?,
@@ -176,7 +197,13 @@ pub fn push(
     let (mut remote, info, default_jobs) = open_remote(project, remote.as_deref())?;
     remote.require_writable()?;
     let locks = locks(project, None, *all_commits)?;
-    let mut entries = Vec::new();
+    // Without paths, the feature tables the locks pin go too.
+    let features: Vec<_> = if paths.is_empty() {
+        locks.iter().flat_map(feature_entries).collect()
+    } else {
+        Vec::new()
+    };
+    let mut entries: Vec<_> = features.iter().map(|(p, e)| (p, e)).collect();
     for (i, lock) in locks.iter().enumerate() {
         if i == 0 {
             entries.extend(
@@ -279,10 +306,16 @@ pub fn fetch(
         None
     };
     let lock = locks(project, rev.as_deref(), false)?.remove(0);
-    let entries: Vec<_> = select(project, cwd, &lock, paths)?
+    let features = if paths.is_empty() {
+        feature_entries(&lock)
+    } else {
+        Vec::new()
+    };
+    let mut entries: Vec<_> = select(project, cwd, &lock, paths)?
         .into_iter()
         .map(|s| (s.path, s.entry))
         .collect();
+    entries.extend(features.iter().map(|(p, e)| (p, e)));
     // Directory manifests first (from the remote when needed), then everything they list.
     let need = needed(&store, Some(&remote), &entries)?;
     let mut get = Vec::new();

@@ -30,7 +30,8 @@ pub struct MaterializeOutcome {
 #[derive(Debug, Clone, Serialize)]
 pub struct ViewOutcome {
     pub view: String,
-    /// Unchanged definition and source: nothing was computed.
+    /// Unchanged definition and source: nothing was computed (the online rows may have been
+    /// rebuilt from the pinned table).
     pub skipped: bool,
     /// Rows in the offline table.
     pub rows: u64,
@@ -117,6 +118,48 @@ pub fn materialize(
             view: name.clone(),
             message: e.to_string(),
         };
+        // The pinned table is still right (a fresh clone after `data pull`, a deleted
+        // online.db): the online rows are rebuilt from it, nothing is computed again.
+        if let Some(entry) = lock.feature.get(name).cloned()
+            && entry.definition == definition
+            && entry.source == source
+            && store.has(&entry.digest, entry.size)
+        {
+            let table = ParquetReader::new(std::io::Cursor::new(store.read(&entry.digest)?))
+                .finish()
+                .map_err(polars)?;
+            let keys: Vec<String> = view::join_keys(project, spec)
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect();
+            let latest = table
+                .unique_stable(Some(&keys), UniqueKeepStrategy::Last, None)
+                .map_err(polars)?;
+            let rows = online_rows(&latest, &keys, spec.features.keys()).map_err(polars)?;
+            online.replace_view(
+                &ViewInfo {
+                    view: name.clone(),
+                    rows: rows.len() as u64,
+                    offline: entry.digest.to_hex(),
+                    definition: definition.to_hex(),
+                    ttl_seconds: spec.ttl().map(|d| d.as_secs()),
+                    materialized_at: now_micros(),
+                },
+                &rows,
+            )?;
+            outcomes.push(ViewOutcome {
+                view: name.clone(),
+                skipped: true,
+                rows: entry.rows,
+                entities: rows.len() as u64,
+                digest: entry.digest,
+                size: entry.size,
+                end: entry.end.clone(),
+                validation: entry.validation.clone(),
+            });
+            progress.advance(1, 0);
+            continue;
+        }
         // The source is checked against its declared expectations before anything is built
         // from it.
         let validation = match project.config().dataset.get(&spec.source) {
@@ -163,9 +206,7 @@ pub fn materialize(
                 offline: put.digest.to_hex(),
                 definition: definition.to_hex(),
                 ttl_seconds: spec.ttl().map(|d| d.as_secs()),
-                materialized_at: std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_micros() as i64),
+                materialized_at: now_micros(),
             },
             &rows,
         )?;
@@ -206,6 +247,12 @@ pub fn materialize(
             })?;
     }
     Ok(MaterializeOutcome { views: outcomes })
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
 }
 
 /// The newest event time of a computed view, in UTC microseconds.
