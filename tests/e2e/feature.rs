@@ -416,7 +416,12 @@ fn plan_names_the_view_the_column_and_the_reason() {
         p.cairn(&["feature", "materialize"])
             .code(2)
             .stderr_has(expected);
-        assert!(!p.lock_text().contains("[feature."), "nothing is pinned");
+        // Views are pinned one by one (ratio, then stats): the failing one never is.
+        let lock = p.lock_text();
+        assert!(!lock.contains("[feature.stats]"), "{lock}");
+        if expected == "feature_view.ratio" {
+            assert!(!lock.contains("[feature."), "{lock}");
+        }
     }
     let p = project(DEFINITIONS);
     let plan = p.json(&["feature", "plan"], 0);
@@ -606,4 +611,205 @@ fn feature_tables_travel_with_push_and_pull() {
         0,
     );
     assert_eq!(doc["entities"][0]["features"]["per_item"], 5.0);
+}
+
+/// Rows that tie on (event time, created) go to the one that comes last in the source, in
+/// historical joins exactly as in the online store, however many entity rows ask.
+#[test]
+fn ties_are_broken_the_same_way_offline_and_online() {
+    let p = Project::new();
+    let mut events = String::from("customer_id,ts,amount\n");
+    let mut entities = String::from("customer_id,event_timestamp\n");
+    for c in 0..60 {
+        for j in 0..3 {
+            events.push_str(&format!("{c},2026-01-01T00:00:00,{}\n", c * 10 + j));
+        }
+        for _ in 0..5 {
+            entities.push_str(&format!("{c},2026-01-02T00:00:00\n"));
+        }
+    }
+    p.write("data/events.csv", events);
+    p.write("entities.csv", entities);
+    let mut config = String::from_utf8(p.read("cairn.toml")).unwrap();
+    config.push_str(
+        "\n[entity.customer]\njoin_keys = { customer_id = \"int\" }\n\
+         [feature_view.v]\nsource = \"data/events.csv\"\nentities = [\"customer\"]\n\
+         timestamp = \"ts\"\nfeatures = { amount = \"int\" }\n",
+    );
+    p.write("cairn.toml", config);
+    p.cairn(&["feature", "materialize"]).ok();
+    p.cairn(&[
+        "feature",
+        "historical",
+        "--entities",
+        "entities.csv",
+        "--features",
+        "v:amount",
+        "-o",
+        "o.csv",
+    ])
+    .ok();
+    let out = csv(&p, "o.csv");
+    let expected: Vec<String> = (0..60)
+        .flat_map(|c| std::iter::repeat_n((c * 10 + 2).to_string(), 5))
+        .collect();
+    assert_eq!(column(&out, "amount"), expected);
+    let doc = p.json(
+        &[
+            "feature",
+            "online",
+            "--entity",
+            "customer_id=7",
+            "--features",
+            "v:amount",
+        ],
+        0,
+    );
+    assert_eq!(doc["entities"][0]["features"]["amount"], 72);
+}
+
+#[test]
+fn incremental_appends_newer_events_and_windows_limit_the_table() {
+    let p = project(DEFINITIONS);
+    p.cairn(&["feature", "materialize", "stats"]).ok();
+    // Newer events: only they are appended; the online row of customer 1 moves forward.
+    let mut events = EVENTS.to_owned();
+    events.push_str("1,2026-01-04T00:00:00,2026-01-04T00:00:00,40.0,8\n");
+    p.write("data/events.csv", &events);
+    let doc = p.json(&["feature", "materialize", "stats", "--incremental"], 0);
+    assert_eq!(doc["views"][0]["rows"], 5);
+    assert_eq!(doc["views"][0]["end"], "2026-01-04T00:00:00Z");
+    p.write(
+        "e.csv",
+        "customer_id,event_timestamp\n1,2026-01-04T12:00:00\n1,2026-01-02T00:00:00\n",
+    );
+    p.cairn(&[
+        "feature",
+        "historical",
+        "--entities",
+        "e.csv",
+        "--features",
+        "stats:amount",
+        "-o",
+        "o.csv",
+    ])
+    .ok();
+    assert_eq!(column(&csv(&p, "o.csv"), "amount"), ["40.0", "25.0"]);
+    // The same table as a full materialize computes.
+    let incremental = p.lock_text();
+    let config = String::from_utf8(p.read("cairn.toml")).unwrap();
+    p.write("cairn.toml", config.replace("ttl = \"2d\"", "ttl = \"4d\""));
+    p.cairn(&["feature", "materialize", "stats", "--incremental"])
+        .code(2)
+        .stderr_has("definition changed")
+        .stderr_has("without --incremental");
+    p.write("cairn.toml", config);
+    p.cairn(&["feature", "materialize", "stats"]).ok();
+    let digest = |lock: &str| {
+        lock.lines()
+            .skip_while(|l| *l != "[feature.stats]")
+            .find(|l| l.starts_with("digest"))
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        digest(&p.lock_text()),
+        digest(&incremental),
+        "appending gives the full table"
+    );
+
+    // A window keeps only the events in [start, end).
+    let doc = p.json(
+        &[
+            "feature",
+            "materialize",
+            "stats",
+            "--start",
+            "2026-01-02",
+            "--end",
+            "2026-01-04",
+        ],
+        0,
+    );
+    assert_eq!(doc["views"][0]["rows"], 2);
+    let lock = p.lock_text();
+    assert!(
+        lock.contains("window_start = \"2026-01-02T00:00:00Z\""),
+        "{lock}"
+    );
+    p.cairn(&["feature", "materialize", "stats", "--start", "yesterday"])
+        .code(2)
+        .stderr_has("not a time");
+}
+
+#[test]
+fn stale_views_reserved_names_rows_without_time_and_bad_outputs() {
+    let p = project(DEFINITIONS);
+    p.cairn(&["feature", "materialize"]).ok();
+    let config = String::from_utf8(p.read("cairn.toml")).unwrap();
+    p.write("cairn.toml", config.replace("ttl = \"2d\"", "ttl = \"3d\""));
+    p.cairn(&[
+        "feature",
+        "historical",
+        "--entities",
+        "entities.csv",
+        "--features",
+        "stats:amount",
+        "-o",
+        "o.csv",
+    ])
+    .code(2)
+    .stderr_has("changed in cairn.toml since it was last materialized")
+    .stderr_has("cairn feature materialize stats");
+    p.cairn(&[
+        "feature",
+        "online",
+        "--entity",
+        "customer_id=1",
+        "--features",
+        "stats:amount",
+    ])
+    .code(2)
+    .stderr_has("changed in cairn.toml");
+    p.write("cairn.toml", &config);
+    // A feature may not take the name of the time column.
+    let q = project(&DEFINITIONS.replace("per_item = \"float\"", "event_timestamp = \"float\""));
+    q.cairn(&["feature", "list"])
+        .code(2)
+        .stderr_has("the name cairn gives");
+    // Rows without an event time or a key are left out.
+    let mut events = EVENTS.to_owned();
+    events
+        .push_str("3,,2026-01-01T00:00:00,1.0,1\n,2026-01-01T00:00:00,2026-01-01T00:00:00,1.0,1\n");
+    p.write("data/events.csv", events);
+    let doc = p.json(&["feature", "materialize", "stats"], 0);
+    assert_eq!(
+        (
+            doc["views"][0]["rows"].as_u64(),
+            doc["views"][0]["entities"].as_u64()
+        ),
+        (Some(4), Some(2))
+    );
+    // An output in a directory that does not exist is a usage error.
+    p.cairn(&[
+        "feature",
+        "historical",
+        "--entities",
+        "entities.csv",
+        "--features",
+        "stats:amount",
+        "-o",
+        "no/such/dir/o.csv",
+    ])
+    .code(2)
+    .stderr_has("no/such/dir");
+    // A failed validation prints one JSON document: the report.
+    let mut config = String::from_utf8(p.read("cairn.toml")).unwrap();
+    config.push_str("\n[dataset.\"data/events.csv\".columns.amount]\nnot_null = true\n");
+    p.write("cairn.toml", config);
+    p.write("data/events.csv", EVENTS.replace("20.0", "21.0"));
+    let run = p.cairn(&["--json", "feature", "materialize", "stats"]);
+    run.code(1).stderr_has("failed validation");
+    assert_eq!(run.stdout.trim().lines().count(), 1, "{}", run.stdout);
+    assert_eq!(run.json()["kind"], "data-validate");
 }

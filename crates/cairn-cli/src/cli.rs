@@ -80,6 +80,15 @@ pub struct MaterializeArgs {
     /// Materialize even if a source fails its [dataset] expectations (recorded in cairn.lock).
     #[arg(long)]
     pub skip_validation: bool,
+    /// Only events at or after this time (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS, UTC).
+    #[arg(long, value_name = "TIME", conflicts_with = "incremental")]
+    pub start: Option<String>,
+    /// Only events before this time (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS, UTC).
+    #[arg(long, value_name = "TIME", conflicts_with = "incremental")]
+    pub end: Option<String>,
+    /// Append only the events newer than the pinned table's newest one.
+    #[arg(long)]
+    pub incremental: bool,
 }
 
 #[derive(Debug, Args)]

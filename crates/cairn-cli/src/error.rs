@@ -111,6 +111,14 @@ impl From<cairn_feature::FeatureError> for CliError {
                 Exit::Usage,
                 Some("name features as view:feature (--features a:x,b:y) or use --service NAME".into()),
             ),
+            F::Stale { view } => (
+                Exit::Usage,
+                Some(format!("run `cairn feature materialize {view}`")),
+            ),
+            F::Output { .. } => (
+                Exit::Usage,
+                Some("check that the directory exists and is writable".into()),
+            ),
             F::NotMaterialized { view } => (
                 Exit::Usage,
                 Some(format!("run `cairn feature materialize {view}` first")),
@@ -127,7 +135,7 @@ impl From<cairn_feature::FeatureError> for CliError {
             ),
             F::Online { .. } => (
                 Exit::Usage,
-                Some("`cairn feature materialize` rebuilds the online store; .cairn/online.db can be deleted".into()),
+                Some("delete .cairn/online.db, then `cairn feature materialize` rebuilds it from the pinned tables".into()),
             ),
             F::Store(s) => {
                 let (exit, hint) = store_hint(s);
@@ -138,6 +146,10 @@ impl From<cairn_feature::FeatureError> for CliError {
                 (Exit::Usage, Some(t.hint().into()))
             }
             F::Validation(_) => (Exit::Usage, None),
+            F::IncrementalAfterChange { view } => (
+                Exit::Usage,
+                Some(format!("run `cairn feature materialize {view}` without --incremental")),
+            ),
             F::ValidationFailed { .. } => (
                 Exit::CheckFailed,
                 Some("fix the data (`cairn data validate` shows the checks), or pass --skip-validation".into()),

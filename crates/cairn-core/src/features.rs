@@ -152,6 +152,12 @@ pub fn check(
             .flat_map(|e| entities[e].join_keys.keys())
             .collect();
         for feature in view.features.keys() {
+            if feature == "event_timestamp" || feature == "created_timestamp" {
+                return Err(format!(
+                    "{}: `{feature}` is the name cairn gives the view's time column; rename the feature",
+                    at("features")
+                ));
+            }
             if keys.contains(&feature)
                 || *feature == view.timestamp
                 || view.created.as_ref() == Some(feature)
@@ -191,6 +197,9 @@ pub fn check(
                     r.feature,
                     names(view.features.keys())
                 ));
+            }
+            if seen.get(r.feature.as_str()) == Some(&r.view.as_str()) {
+                return Err(format!("{at}: `{text}` is listed twice"));
             }
             if let Some(other) = seen.insert(
                 view.features

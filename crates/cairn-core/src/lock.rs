@@ -37,6 +37,12 @@ pub struct FeatureEntry {
     /// The newest event timestamp in the table (RFC 3339, UTC), if any row.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<String>,
+    /// With `--start`/`--end`: the event times the table was limited to (RFC 3339, UTC; the
+    /// start inclusive, the end exclusive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_start: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_end: Option<String>,
     /// When the source has declared expectations: `passed`, or `skipped` (materialized with
     /// `--skip-validation`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -22,6 +22,9 @@ use crate::view::{self, CREATED, TS};
 
 const ROW: &str = "__cairn_row";
 const T: &str = "__cairn_t";
+/// A row's position in the offline table: among rows with equal (event time, created), the
+/// last one wins, as in the online store.
+const POS: &str = "__cairn_pos";
 
 pub struct HistoricalOptions {
     /// The entity table (CSV or Parquet): join keys and a time per row.
@@ -102,6 +105,11 @@ pub fn historical(
             .ok_or_else(|| FeatureError::NotMaterialized {
                 view: view_name.clone(),
             })?;
+        if entry.definition != view::definition_digest(project, view_name, spec) {
+            return Err(FeatureError::Stale {
+                view: view_name.clone(),
+            });
+        }
         let bytes = store.read(&entry.digest)?;
         let view_err = |e: PolarsError| FeatureError::Polars {
             view: view_name.clone(),
@@ -126,10 +134,8 @@ pub fn historical(
             left.push(col(key.as_str()).cast(target));
         }
         let has_created = offline.schema().get(CREATED).is_some();
-        let mut right = keys
-            .iter()
-            .map(|(k, _)| col(k.as_str()))
-            .collect::<Vec<_>>();
+        let mut right = vec![col(POS)];
+        right.extend(keys.iter().map(|(k, _)| col(k.as_str())));
         right.push(col(TS).to_physical().cast(DataType::Int64).alias(TS));
         if has_created {
             right.push(
@@ -152,12 +158,13 @@ pub fn historical(
         if has_created {
             order.push(CREATED.to_owned());
         }
+        order.push(POS.to_owned());
         let candidates = out
             .clone()
             .lazy()
             .select(left)
             .join(
-                offline.lazy().select(right),
+                offline.lazy().with_row_index(POS, None).select(right),
                 on.clone(),
                 on,
                 JoinArgs::new(JoinType::Inner),
@@ -211,7 +218,7 @@ pub fn historical(
             .map(drop)?,
     }
     cairn_store::atomic::write_atomic_beside(&options.output, &bytes, 0o644).map_err(|source| {
-        FeatureError::Write {
+        FeatureError::Output {
             path: options.output.clone(),
             source,
         }

@@ -46,6 +46,13 @@ pub enum FeatureError {
     },
     #[error("feature view `{view}` has not been materialized")]
     NotMaterialized { view: String },
+    #[error("feature view `{view}` changed in cairn.toml since it was last materialized")]
+    Stale { view: String },
+    #[error("cannot write {path}: {source}")]
+    Output {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("feature `{feature}` comes from both `{first}` and `{second}`")]
     NameClash {
         feature: String,
@@ -58,6 +65,10 @@ pub enum FeatureError {
     BadEntity { text: String, reason: String },
     #[error("no features requested")]
     NothingRequested,
+    #[error(
+        "feature_view.{view}: its definition changed since it was materialized, so new rows cannot be appended to the old table"
+    )]
+    IncrementalAfterChange { view: String },
     #[error("cannot read {path}: {source}")]
     Read {
         path: PathBuf,
@@ -113,8 +124,78 @@ pub fn format_micros(us: i64) -> String {
     }
 }
 
+/// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SS` (or with a space), with optional fraction and
+/// an optional `Z`, as UTC; microseconds since the epoch.
+pub fn parse_time(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let text = text.strip_suffix('Z').unwrap_or(text);
+    let (date, time) = match text.split_once(['T', ' ']) {
+        Some((d, t)) => (d, Some(t)),
+        None => (text, None),
+    };
+    let mut parts = date.splitn(3, '-');
+    let y: i64 = parts.next()?.parse().ok()?;
+    let m: i64 = parts.next()?.parse().ok()?;
+    let d: i64 = parts.next()?.parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // Howard Hinnant's days-from-civil.
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2.rem_euclid(400);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let mut micros = days * 86_400_000_000;
+    if let Some(time) = time {
+        let (hms, frac) = match time.split_once('.') {
+            Some((hms, frac)) => (hms, Some(frac)),
+            None => (time, None),
+        };
+        let mut hms = hms.splitn(3, ':');
+        let h: i64 = hms.next()?.parse().ok()?;
+        let mi: i64 = hms.next()?.parse().ok()?;
+        let s: i64 = hms.next().unwrap_or("0").parse().ok()?;
+        if h > 23 || mi > 59 || s > 60 {
+            return None;
+        }
+        micros += (h * 3600 + mi * 60 + s) * 1_000_000;
+        if let Some(frac) = frac {
+            if frac.is_empty() || frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let padded = format!("{frac:0<6}");
+            micros += padded[..6].parse::<i64>().ok()?;
+        }
+    }
+    Some(micros)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn parse_what_format_writes() {
+        for us in [0, 1_795_695_676_000_000, -1, 951_782_400_001_500] {
+            assert_eq!(super::parse_time(&super::format_micros(us)), Some(us));
+        }
+        assert_eq!(super::parse_time("2026-01-02"), Some(1_767_312_000_000_000));
+        assert_eq!(
+            super::parse_time("2026-01-02 00:00:01"),
+            Some(1_767_312_001_000_000)
+        );
+        for bad in [
+            "",
+            "2026-13-01",
+            "2026-01-02T25:00:00",
+            "yesterday",
+            "2026-01-02T00:00:00.x",
+        ] {
+            assert_eq!(super::parse_time(bad), None, "{bad}");
+        }
+    }
+
     #[test]
     fn rfc3339() {
         assert_eq!(super::format_micros(0), "1970-01-01T00:00:00Z");

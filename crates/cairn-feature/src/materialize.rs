@@ -20,6 +20,13 @@ pub struct MaterializeOptions {
     pub skip_validation: bool,
     /// The time the source's freshness is measured against.
     pub now: std::time::SystemTime,
+    /// Only event times at or after this (UTC microseconds).
+    pub start: Option<i64>,
+    /// Only event times before this (UTC microseconds).
+    pub end: Option<i64>,
+    /// Append only the rows newer than the pinned table's newest event time, and update the
+    /// online rows they make newer.
+    pub incremental: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -88,15 +95,27 @@ pub fn materialize(
     let mut lock = project.read_lock()?;
     let mut online = OnlineStore::open(&state)?;
     let mut outcomes = Vec::new();
-    let mut changed = false;
     progress.start("materializing", names.len() as u64, 0);
+    let window_start = options.start.map(format_micros);
+    let window_end = options.end.map(format_micros);
     for name in &names {
         let spec = &project.config().feature_view[name];
         let definition = view::definition_digest(project, name, spec);
         let source = view::source_digest(project, spec)?;
+        let previous = lock.feature.get(name).cloned();
+        if options.incremental
+            && let Some(prev) = &previous
+            && prev.definition != definition
+        {
+            return Err(FeatureError::IncrementalAfterChange { view: name.clone() });
+        }
+        let same_window = |e: &FeatureEntry| {
+            options.incremental || (e.window_start == window_start && e.window_end == window_end)
+        };
         if let Some(entry) = lock.feature.get(name)
             && entry.definition == definition
             && entry.source == source
+            && same_window(entry)
             && store.has(&entry.digest, entry.size)
             && let Some(info) = online.view(name)?
             && info.offline == entry.digest.to_hex()
@@ -123,6 +142,7 @@ pub fn materialize(
         if let Some(entry) = lock.feature.get(name).cloned()
             && entry.definition == definition
             && entry.source == source
+            && same_window(&entry)
             && store.has(&entry.digest, entry.size)
         {
             let table = ParquetReader::new(std::io::Cursor::new(store.read(&entry.digest)?))
@@ -184,32 +204,86 @@ pub fn materialize(
             }
         };
         let mut table = view::compute(project, name, spec)?;
+        let keys: Vec<String> = view::join_keys(project, spec)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        if options.start.is_some() || options.end.is_some() {
+            let ts = col(TS).to_physical().cast(DataType::Int64);
+            let mut keep = lit(true);
+            if let Some(start) = options.start {
+                keep = keep.and(ts.clone().gt_eq(lit(start)));
+            }
+            if let Some(end) = options.end {
+                keep = keep.and(ts.lt(lit(end)));
+            }
+            table = table.lazy().filter(keep).collect().map_err(polars)?;
+        }
+        // Incremental: the rows newer than the pinned table's newest event time are appended
+        // to it (the view is computed whole, so SQL aggregates see all the history).
+        let mut appended = None;
+        if options.incremental
+            && let Some(prev) = previous.as_ref().filter(|p| store.has(&p.digest, p.size))
+        {
+            let after = prev
+                .end
+                .as_deref()
+                .and_then(crate::parse_time)
+                .unwrap_or(i64::MIN);
+            let new_rows = table
+                .clone()
+                .lazy()
+                .filter(col(TS).to_physical().cast(DataType::Int64).gt(lit(after)))
+                .collect()
+                .map_err(polars)?;
+            let old = ParquetReader::new(std::io::Cursor::new(store.read(&prev.digest)?))
+                .finish()
+                .map_err(polars)?;
+            let mut order = keys.clone();
+            order.push(TS.to_owned());
+            if table.column(CREATED).is_ok() {
+                order.push(CREATED.to_owned());
+            }
+            table = old
+                .vstack(&new_rows)
+                .map_err(polars)?
+                .lazy()
+                .sort(
+                    order,
+                    SortMultipleOptions::default().with_maintain_order(true),
+                )
+                .collect()
+                .map_err(polars)?;
+            appended = Some(new_rows);
+        }
         let mut bytes = Vec::new();
         ParquetWriter::new(&mut bytes)
             .finish(&mut table)
             .map_err(polars)?;
         let put = store.put_bytes(&bytes)?;
-        let keys: Vec<String> = view::join_keys(project, spec)
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect();
         // Sorted by keys, event time, created time: the last row of each entity is its latest.
-        let latest = table
+        let latest = appended
+            .as_ref()
+            .unwrap_or(&table)
             .unique_stable(Some(&keys), UniqueKeepStrategy::Last, None)
             .map_err(polars)?;
         let rows = online_rows(&latest, &keys, spec.features.keys()).map_err(polars)?;
         let end = newest(&table).map_err(polars)?.map(format_micros);
-        online.replace_view(
-            &ViewInfo {
-                view: name.clone(),
-                rows: rows.len() as u64,
-                offline: put.digest.to_hex(),
-                definition: definition.to_hex(),
-                ttl_seconds: spec.ttl().map(|d| d.as_secs()),
-                materialized_at: now_micros(),
-            },
-            &rows,
-        )?;
+        let info = ViewInfo {
+            view: name.clone(),
+            rows: rows.len() as u64,
+            offline: put.digest.to_hex(),
+            definition: definition.to_hex(),
+            ttl_seconds: spec.ttl().map(|d| d.as_secs()),
+            materialized_at: now_micros(),
+        };
+        let entities = if appended.is_some() {
+            online.upsert_rows(&info, &rows)?;
+            online.view(name)?.map_or(0, |i| i.rows)
+        } else {
+            online.replace_view(&info, &rows)?;
+            rows.len() as u64
+        };
         lock.feature.insert(
             name.clone(),
             FeatureEntry {
@@ -219,15 +293,33 @@ pub fn materialize(
                 definition,
                 source,
                 end: end.clone(),
+                window_start: if appended.is_some() {
+                    None
+                } else {
+                    window_start.clone()
+                },
+                window_end: if appended.is_some() {
+                    None
+                } else {
+                    window_end.clone()
+                },
                 validation: validation.clone(),
             },
         );
-        changed = true;
+        // Pinned view by view: a later view that fails leaves the earlier ones both in the
+        // online store and in the lock. The lock names the new table only once it is on disk.
+        store.sync()?;
+        project
+            .write_lock(&lock, &store)
+            .map_err(|source| FeatureError::Write {
+                path: project.root().join(cairn_core::LOCK_FILE),
+                source,
+            })?;
         outcomes.push(ViewOutcome {
             view: name.clone(),
             skipped: false,
             rows: table.height() as u64,
-            entities: rows.len() as u64,
+            entities,
             digest: put.digest,
             size: put.size,
             end,
@@ -236,16 +328,6 @@ pub fn materialize(
         progress.advance(1, 0);
     }
     progress.finish();
-    if changed {
-        // The lock names the new tables only once they are on disk.
-        store.sync()?;
-        project
-            .write_lock(&lock, &store)
-            .map_err(|source| FeatureError::Write {
-                path: project.root().join(cairn_core::LOCK_FILE),
-                source,
-            })?;
-    }
     Ok(MaterializeOutcome { views: outcomes })
 }
 

@@ -158,6 +158,61 @@ impl OnlineStore {
         tx.commit().map_err(db)
     }
 
+    /// Adds or updates rows of `info.view` in one transaction, never replacing a row with an
+    /// older one (a smaller event time, or the same event time and a smaller created time).
+    pub fn upsert_rows(&mut self, info: &ViewInfo, rows: &[NewRow]) -> Result<(), FeatureError> {
+        let path = self.path.clone();
+        let db = |e: rusqlite::Error| FeatureError::Online {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let tx = self.conn.transaction().map_err(db)?;
+        let t = table(&info.view);
+        tx.execute_batch(&format!(
+            "CREATE TABLE IF NOT EXISTS {t} (key TEXT PRIMARY KEY, event_us INTEGER NOT NULL,
+                                             created_us INTEGER, features TEXT NOT NULL);"
+        ))
+        .map_err(db)?;
+        {
+            let mut upsert = tx
+                .prepare(&format!(
+                    "INSERT INTO {t} (key, event_us, created_us, features) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT(key) DO UPDATE SET event_us = excluded.event_us,
+                         created_us = excluded.created_us, features = excluded.features
+                     WHERE excluded.event_us > {t}.event_us
+                        OR (excluded.event_us = {t}.event_us
+                            AND coalesce(excluded.created_us, -9223372036854775808)
+                                >= coalesce({t}.created_us, -9223372036854775808))"
+                ))
+                .map_err(db)?;
+            for row in rows {
+                upsert
+                    .execute(params![row.key, row.event_us, row.created_us, row.features])
+                    .map_err(db)?;
+            }
+        }
+        let count: i64 = tx
+            .query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))
+            .map_err(db)?;
+        tx.execute(
+            "INSERT INTO views (view, rows, offline, definition, ttl_seconds, materialized_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(view) DO UPDATE SET rows = excluded.rows, offline = excluded.offline,
+                 definition = excluded.definition, ttl_seconds = excluded.ttl_seconds,
+                 materialized_at = excluded.materialized_at",
+            params![
+                info.view,
+                count,
+                info.offline,
+                info.definition,
+                info.ttl_seconds.map(|s| s as i64),
+                info.materialized_at
+            ],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)
+    }
+
     /// What the store holds for `view`, if it was ever materialized.
     pub fn view(&self, view: &str) -> Result<Option<ViewInfo>, FeatureError> {
         self.conn

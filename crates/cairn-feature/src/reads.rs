@@ -201,8 +201,14 @@ pub fn online(project: &Project, options: &OnlineOptions) -> Result<OnlineOutcom
         .collect();
     for (view, _) in &grouped {
         let spec = &config.feature_view[view];
-        if store.view(view)?.is_none() {
-            return Err(FeatureError::NotMaterialized { view: view.clone() });
+        match store.view(view)? {
+            None => return Err(FeatureError::NotMaterialized { view: view.clone() }),
+            Some(info)
+                if info.definition != view::definition_digest(project, view, spec).to_hex() =>
+            {
+                return Err(FeatureError::Stale { view: view.clone() });
+            }
+            Some(_) => {}
         }
         let key_names: Vec<String> = view::join_keys(project, spec)
             .into_iter()
@@ -215,7 +221,12 @@ pub fn online(project: &Project, options: &OnlineOptions) -> Result<OnlineOutcom
                     .iter()
                     .map(|k| {
                         e.get(k).cloned().ok_or_else(|| FeatureError::BadEntity {
-                            text: options.entities.join(" "),
+                            text: options
+                                .entities
+                                .iter()
+                                .zip(&entities)
+                                .find(|(_, parsed)| !parsed.contains_key(k))
+                                .map_or_else(String::new, |(text, _)| text.clone()),
                             reason: format!("view `{view}` needs the join key `{k}`"),
                         })
                     })

@@ -157,9 +157,18 @@ pub fn compute(
                 .alias(feature.as_str()),
         );
     }
+    // A row without an event time or a join key cannot be placed in time or on an entity: it
+    // is left out of both stores.
+    let keys_present = sort_by
+        .iter()
+        .filter(|c| c.as_str() != CREATED)
+        .map(|c| col(c.as_str()).is_not_null())
+        .reduce(Expr::and)
+        .unwrap_or(lit(true));
     table
         .lazy()
         .select(exprs)
+        .filter(keys_present)
         .sort(
             sort_by,
             SortMultipleOptions::default().with_maintain_order(true),

@@ -45,33 +45,51 @@ fn plan(ctx: &Context<'_>) -> CmdResult {
 fn materialize(ctx: &Context<'_>, args: MaterializeArgs) -> CmdResult {
     let project = ctx.project()?;
     let p = ctx.printer;
+    let time = |flag: &str, text: &Option<String>| -> Result<Option<i64>, crate::error::CliError> {
+        match text {
+            None => Ok(None),
+            Some(t) => cairn_feature::parse_time(t).map(Some).ok_or_else(|| {
+                crate::error::CliError::usage(
+                    format!("--{flag} {t}: not a time"),
+                    Some("write YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS (UTC)"),
+                )
+            }),
+        }
+    };
+    let start = time("start", &args.start)?;
+    let end = time("end", &args.end)?;
     let result = cairn_feature::materialize(
         &project,
         &MaterializeOptions {
             views: args.views,
             skip_validation: args.skip_validation,
             now: std::time::SystemTime::now(),
+            start,
+            end,
+            incremental: args.incremental,
         },
         &Bars::new(p),
     );
     let outcome = match result {
         Err(cairn_feature::FeatureError::ValidationFailed { view, report }) => {
-            // The report is the answer: the checks, then the error.
+            // The report is the answer (the one JSON document); the error goes to stderr.
             p.json(
                 "data-validate",
                 &serde_json::json!({ "passed": false, "datasets": [&report] }),
             )?;
             super::data::validate::print_dataset(p, &report)?;
             let e = cairn_feature::FeatureError::ValidationFailed { view, report };
-            return Err(crate::error::CliError {
-                message: e.to_string(),
-                hint: Some(
-                    "fix the data (`cairn data validate` shows the checks), or pass --skip-validation, which is recorded in cairn.lock"
-                        .into(),
-                ),
-                exit: Exit::CheckFailed,
-            }
-            .into());
+            return Ok(crate::error::report_after_outcome(
+                p,
+                crate::error::CliError {
+                    message: e.to_string(),
+                    hint: Some(
+                        "fix the data (`cairn data validate` shows the checks), or pass --skip-validation, which is recorded in cairn.lock"
+                            .into(),
+                    ),
+                    exit: Exit::CheckFailed,
+                },
+            ));
         }
         other => other?,
     };
