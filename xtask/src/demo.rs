@@ -1,5 +1,6 @@
-//! `cargo xtask demo`: the data workflow, start to end, in a throw-away git repository with a
-//! seeded fraud-detection-like data set. Every step's exit code is checked.
+//! `cargo xtask demo`: the lifecycle as far as it goes today (data versioning, validation, the
+//! feature store, remotes), start to end, in a throw-away git repository with a seeded
+//! fraud-detection-like data set. Every step's exit code is checked.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -13,6 +14,49 @@ const SEED: u64 = 0xCA1B_2025;
 const ROWS: u64 = 5_000;
 const CSV: &str = "data/transactions.csv";
 const IMAGES: &str = "data/images";
+const EVENTS: u64 = 2_400;
+const EVENTS_CSV: &str = "data/card_events.csv";
+const LABELS_CSV: &str = "labels.csv";
+
+/// What the feature part of the demo declares in cairn.toml.
+const DECLARATIONS: &str = r#"
+[dataset."data/card_events.csv"]
+rows = { min = 1000 }
+unique = ["customer_id", "ts"]
+
+[dataset."data/card_events.csv".columns.amount]
+dtype = "float"
+not_null = true
+min = 0
+
+[dataset."data/card_events.csv".columns.online]
+allowed = [0, 1]
+
+[entity.customer]
+join_keys = { customer_id = "string" }
+
+[feature_view.card]
+source = "data/card_events.csv"
+entities = ["customer"]
+timestamp = "ts"
+ttl = "1d"
+features = { amount = "float", online = "int" }
+
+[feature_view.card_totals]
+source = "data/card_events.csv"
+entities = ["customer"]
+timestamp = "ts"
+sql = """
+SELECT customer_id, ts,
+       SUM(amount) OVER (PARTITION BY customer_id ORDER BY ts
+                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS spend_to_date
+FROM source
+"""
+features = { spend_to_date = "float" }
+
+[feature_service.fraud]
+features = ["card:amount", "card:online", "card_totals:spend_to_date"]
+"#;
 
 /// The environment of every git and cairn command of the demo: a fixed identity, and no global
 /// or system git configuration (so that, say, `commit.gpgsign` on the host cannot break it).
@@ -59,8 +103,16 @@ pub fn run(keep: bool) -> Result<()> {
         println!("- `checkout --rev HEAD~1` brought back the first table, `checkout` the second");
         println!("- gc dropped what no lock refers to, and fsck found the store intact");
         println!(
-            "- push sent the pinned objects to a directory remote (a second push sent nothing), \
-             and `data pull` in a fresh clone restored the data, verified"
+            "- `data validate` checked {EVENTS_CSV} against its declared expectations, and stopped \
+             `feature materialize` when a bad row came in"
+        );
+        println!(
+            "- two feature views were materialized once (a second run computed nothing), joined \
+             point-in-time onto {LABELS_CSV} for training, and read from the online store"
+        );
+        println!(
+            "- push sent the pinned objects (data and feature tables) to a directory remote (a \
+             second push sent nothing), and `data pull` in a fresh clone restored them, verified"
         );
     }
     let _ = std::io::stdout().flush();
@@ -159,6 +211,8 @@ impl Demo {
         self.cairn(&["data", "gc"], 0)?;
         self.cairn(&["data", "fsck"], 0)?;
 
+        self.features(&mut Rng::new(SEED ^ 3))?;
+
         self.heading("share the data through a remote");
         let parent = self.dir.parent().map(PathBuf::from).unwrap_or_default();
         let remote = parent.join("remote");
@@ -188,7 +242,119 @@ impl Demo {
         self.cairn(&["data", "pull"], 0)?;
         self.cairn(&["data", "status", "--check"], 0)?;
         self.expect_content(CSV, v2.as_bytes(), "the pulled table")?;
+        println!("(the pinned feature tables came too: the online store is rebuilt from them)");
+        self.cairn(&["feature", "materialize"], 0)?;
+        self.cairn(
+            &[
+                "feature",
+                "online",
+                "--entity",
+                "customer_id=C00001",
+                "--service",
+                "fraud",
+            ],
+            0,
+        )?;
         self.dir = project;
+        Ok(())
+    }
+
+    /// Data validation and the feature store on a table of card events per customer.
+    fn features(&mut self, rng: &mut Rng) -> Result<()> {
+        self.heading("declare expectations and features in cairn.toml");
+        let mut events = String::from("customer_id,ts,amount,online\n");
+        for i in 0..EVENTS {
+            let customer = 1 + i % 200;
+            // One event per customer every six hours, over 2026-01-01..2026-01-03.
+            let minutes = (i / 200) * 360 + rng.below(60);
+            let (day, hour, minute) = (1 + minutes / 1440, minutes % 1440 / 60, minutes % 60);
+            let amount = (3.0 + rng.normal()).exp().clamp(0.5, 5_000.0);
+            let online = u8::from(rng.unit() < 0.3);
+            events.push_str(&format!(
+                "C{customer:05},2026-01-{day:02}T{hour:02}:{minute:02}:00,{amount:.2},{online}\n"
+            ));
+        }
+        self.write(EVENTS_CSV, events.as_bytes())?;
+        let mut labels = String::from("customer_id,event_timestamp,is_fraud\n");
+        for i in 0..300 {
+            let customer = 1 + rng.below(220); // some customers have no events at all
+            let hour = rng.below(60);
+            labels.push_str(&format!(
+                "C{customer:05},2026-01-{:02}T{:02}:00:00,{}\n",
+                1 + hour / 24,
+                hour % 24,
+                u8::from(i % 17 == 0)
+            ));
+        }
+        self.write(LABELS_CSV, labels.as_bytes())?;
+        let config = std::fs::read_to_string(self.dir.join("cairn.toml"))
+            .context(|| "cannot read cairn.toml".to_owned())?;
+        self.write("cairn.toml", format!("{config}{DECLARATIONS}").as_bytes())?;
+        println!(
+            "generated {EVENTS_CSV} ({} events of 200 customers) and {LABELS_CSV} (300 labelled times); appended to cairn.toml:",
+            fmt_count(EVENTS)
+        );
+        print!("{DECLARATIONS}");
+
+        self.heading("validate the data, then build features from it");
+        self.cairn(&["data", "validate"], 0)?;
+        self.cairn(&["data", "add", EVENTS_CSV], 0)?;
+        self.cairn(&["feature", "plan"], 0)?;
+        self.cairn(&["feature", "materialize"], 0)?;
+        self.cairn(&["feature", "materialize"], 0)?;
+        println!("(unchanged definitions and sources are not computed again)");
+        self.commit("features")?;
+
+        self.heading("training rows: a point-in-time join; serving: the online store");
+        self.cairn(
+            &[
+                "feature",
+                "historical",
+                "--entities",
+                LABELS_CSV,
+                "--service",
+                "fraud",
+                "-o",
+                "train.csv",
+            ],
+            0,
+        )?;
+        let train = std::fs::read_to_string(self.dir.join("train.csv"))
+            .context(|| "cannot read train.csv".to_owned())?;
+        let rows = train.lines().count().saturating_sub(1);
+        if rows != 300 {
+            return Err(
+                format!("train.csv has {rows} rows, not one per labelled time (300)").into(),
+            );
+        }
+        println!("train.csv: one row per labelled time, in order ({rows} rows); the first ones:");
+        for line in train.lines().take(4) {
+            println!("  {line}");
+        }
+        self.cairn(
+            &[
+                "feature",
+                "online",
+                "--entity",
+                "customer_id=C00001",
+                "--entity",
+                "customer_id=C00002",
+                "--service",
+                "fraud",
+            ],
+            0,
+        )?;
+        self.cairn(&["feature", "list"], 0)?;
+
+        self.heading("bad data stops the features");
+        let bad = format!("{events}C00001,2026-01-03T23:00:00,-5.00,1\n");
+        self.write(EVENTS_CSV, bad.as_bytes())?;
+        println!("appended an event with a negative amount to {EVENTS_CSV}");
+        self.cairn(&["data", "validate"], 1)?;
+        self.cairn(&["feature", "materialize"], 1)?;
+        println!("(exit 1: nothing was computed or pinned from the bad data)");
+        self.cairn(&["data", "checkout", "--force", EVENTS_CSV], 0)?;
+        self.cairn(&["data", "validate"], 0)?;
         Ok(())
     }
 
