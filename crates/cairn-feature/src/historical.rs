@@ -25,6 +25,15 @@ const T: &str = "__cairn_t";
 /// A row's position in the offline table: among rows with equal (event time, created), the
 /// last one wins, as in the online store.
 const POS: &str = "__cairn_pos";
+/// In the sorted frame of the default join: 0 for a view's row, 1 for an entity row.
+const KIND: &str = "__cairn_kind";
+
+/// The columns of both halves of the sorted frame, in one order.
+fn frame_columns(keys: &[(String, cairn_core::dataset::ColumnType)]) -> Vec<Expr> {
+    let mut columns: Vec<Expr> = keys.iter().map(|(k, _)| col(k.as_str())).collect();
+    columns.extend([col(T), col(KIND), col(CREATED), col(POS), col(ROW)]);
+    columns
+}
 
 pub struct HistoricalOptions {
     /// The entity table (CSV or Parquet): join keys and a time per row.
@@ -159,24 +168,113 @@ pub fn historical(
             order.push(CREATED.to_owned());
         }
         order.push(POS.to_owned());
-        let candidates = out
-            .clone()
-            .lazy()
-            .select(left)
-            .join(
-                offline.lazy().with_row_index(POS, None).select(right),
-                on.clone(),
-                on,
-                JoinArgs::new(JoinType::Inner),
+        let chosen = if options.created_before && has_created {
+            // The candidates depend on each entity row's time through `created` too: join every
+            // entity row with its key's rows, keep the candidates, take the last.
+            let candidates = out
+                .clone()
+                .lazy()
+                .select(left)
+                .join(
+                    offline
+                        .clone()
+                        .lazy()
+                        .with_row_index(POS, None)
+                        .select(right),
+                    on.clone(),
+                    on,
+                    JoinArgs::new(JoinType::Inner),
+                )
+                .filter(within)
+                .sort(order, SortMultipleOptions::default())
+                .collect()
+                .map_err(view_err)?;
+            // Sorted by (row, event time, created, position): the last candidate is chosen.
+            candidates
+                .unique_stable(Some(&[ROW.to_owned()]), UniqueKeepStrategy::Last, None)
+                .map_err(view_err)?
+        } else {
+            // One sort instead of a join: the entity rows and the view's rows in one frame,
+            // ordered by keys, then time, feature rows before entity rows at equal times (the
+            // bound is inclusive), feature rows by (created, position). The latest feature row
+            // at or before an entity row is then the last one before it in its key's group: a
+            // forward fill within each key.
+            let key_names: Vec<Expr> = keys.iter().map(|(k, _)| col(k.as_str())).collect();
+            let queries = out
+                .clone()
+                .lazy()
+                .select(left)
+                .with_columns([
+                    col(ROW).cast(DataType::Int64).alias(ROW),
+                    lit(NULL).cast(DataType::Int64).alias(POS),
+                    lit(NULL).cast(DataType::Int64).alias(CREATED),
+                    lit(1i32).alias(KIND),
+                ])
+                .select(frame_columns(&keys));
+            let rows = offline
+                .clone()
+                .lazy()
+                .with_row_index(POS, None)
+                .with_columns([
+                    lit(NULL).cast(DataType::Int64).alias(ROW),
+                    col(POS).cast(DataType::Int64).alias(POS),
+                    col(TS).to_physical().cast(DataType::Int64).alias(T),
+                    if has_created {
+                        col(CREATED)
+                            .to_physical()
+                            .cast(DataType::Int64)
+                            .alias(CREATED)
+                    } else {
+                        lit(NULL).cast(DataType::Int64).alias(CREATED)
+                    },
+                    lit(0i32).alias(KIND),
+                ])
+                .select(frame_columns(&keys));
+            let mut order: Vec<String> = keys.iter().map(|(k, _)| k.clone()).collect();
+            order.extend([T, KIND, CREATED, POS].map(str::to_owned));
+            let is_row = col(KIND).eq(lit(0i32));
+            let latest = |e: Expr| -> PolarsResult<Expr> {
+                e.fill_null_with_strategy(FillNullStrategy::Forward(None))
+                    .over(&key_names)
+            };
+            let mut picked_at = latest(
+                when(is_row.clone())
+                    .then(col(T))
+                    .otherwise(lit(NULL).cast(DataType::Int64)),
             )
-            .filter(within)
-            .sort(order, SortMultipleOptions::default())
-            .collect()
             .map_err(view_err)?;
-        // Sorted by (row, event time, created): the last candidate of each row is the chosen one.
-        let chosen = candidates
-            .unique_stable(Some(&[ROW.to_owned()]), UniqueKeepStrategy::Last, None)
-            .map_err(view_err)?;
+            let mut picked_pos = latest(col(POS)).map_err(view_err)?;
+            if let Some(ttl) = spec.ttl() {
+                let fresh = picked_at
+                    .clone()
+                    .gt_eq(col(T) - lit(ttl.as_micros() as i64));
+                picked_pos = when(fresh)
+                    .then(picked_pos)
+                    .otherwise(lit(NULL).cast(DataType::Int64));
+            }
+            picked_at = picked_at.alias("__cairn_at");
+            let matched = concat([queries, rows], UnionArgs::default())
+                .map_err(view_err)?
+                .sort(order, SortMultipleOptions::default().with_nulls_last(false))
+                .with_columns([picked_pos.alias(POS), picked_at])
+                .filter(col(KIND).eq(lit(1i32)))
+                .select([col(ROW).cast(IDX_DTYPE).alias(ROW), col(POS)]);
+            let mut feature_cols = vec![col(POS).cast(DataType::Int64).alias(POS)];
+            feature_cols.extend(features.iter().map(|f| col(f.as_str())));
+            matched
+                .join(
+                    offline
+                        .clone()
+                        .lazy()
+                        .with_row_index(POS, None)
+                        .select(feature_cols),
+                    [col(POS)],
+                    [col(POS)],
+                    JoinArgs::new(JoinType::Left),
+                )
+                .collect()
+                .map_err(view_err)?
+        };
         let mut picked = vec![col(ROW)];
         for feature in features {
             let name = &names
