@@ -740,6 +740,66 @@ fn incremental_appends_newer_events_and_windows_limit_the_table() {
     p.cairn(&["feature", "materialize", "stats", "--start", "yesterday"])
         .code(2)
         .stderr_has("not a time");
+    p.cairn(&["feature", "materialize", "stats", "--start", "2026-11-31"])
+        .code(2)
+        .stderr_has("not a time");
+    p.cairn(&[
+        "feature",
+        "materialize",
+        "stats",
+        "--start",
+        "2026-01-04",
+        "--end",
+        "2026-01-02",
+    ])
+    .code(2)
+    .stderr_has("--start must be before --end");
+    // A windowed table is not extended: the rows outside the window are missing from it.
+    p.cairn(&["feature", "materialize", "stats", "--incremental"])
+        .code(2)
+        .stderr_has("limited to a window");
+    assert_eq!(
+        p.json(&["feature", "plan"], 0)["views"][1]["action"],
+        "compute",
+        "a windowed table is not what a plain materialize makes"
+    );
+}
+
+/// A late event (older than the newest one already materialized) is not appended by
+/// --incremental; the next plain materialize computes the view again and includes it.
+#[test]
+fn a_plain_materialize_after_incremental_picks_up_late_events() {
+    let p = project(DEFINITIONS);
+    p.cairn(&["feature", "materialize", "stats"]).ok();
+    let mut events = EVENTS.to_owned();
+    events.push_str(
+        "1,2026-01-04T00:00:00,2026-01-04T00:00:00,40.0,8
+",
+    );
+    p.write("data/events.csv", &events);
+    assert_eq!(
+        p.json(&["feature", "materialize", "stats", "--incremental"], 0)["views"][0]["rows"],
+        5
+    );
+    events.push_str(
+        "2,2026-01-01T18:00:00,2026-01-05T00:00:00,9.0,1
+",
+    );
+    p.write("data/events.csv", &events);
+    let late = p.json(&["feature", "materialize", "stats", "--incremental"], 0);
+    assert_eq!(
+        late["views"][0]["rows"], 5,
+        "older than the table's newest event: not appended"
+    );
+    assert!(p.lock_text().contains("incremental = true"));
+    let full = p.json(&["feature", "materialize", "stats"], 0);
+    assert_eq!(full["views"][0]["skipped"], false);
+    assert_eq!(full["views"][0]["rows"], 6);
+    assert!(!p.lock_text().contains("incremental = true"));
+    assert_eq!(
+        p.json(&["feature", "materialize", "stats"], 0)["views"][0]["skipped"],
+        true
+    );
 }
 
 #[test]

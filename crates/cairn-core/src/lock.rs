@@ -43,6 +43,10 @@ pub struct FeatureEntry {
     pub window_start: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window_end: Option<String>,
+    /// The table was last extended by `--incremental`: events older than its newest one that
+    /// arrived later are not in it, so a plain materialize computes the view again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub incremental: bool,
     /// When the source has declared expectations: `passed`, or `skipped` (materialized with
     /// `--skip-validation`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

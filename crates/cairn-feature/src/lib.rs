@@ -66,7 +66,7 @@ pub enum FeatureError {
     #[error("no features requested")]
     NothingRequested,
     #[error(
-        "feature_view.{view}: its definition changed since it was materialized, so new rows cannot be appended to the old table"
+        "feature_view.{view}: its definition changed, or its table was limited to a window, since it was materialized: new rows cannot be appended to that table"
     )]
     IncrementalAfterChange { view: String },
     #[error("cannot read {path}: {source}")]
@@ -137,7 +137,15 @@ pub fn parse_time(text: &str) -> Option<i64> {
     let y: i64 = parts.next()?.parse().ok()?;
     let m: i64 = parts.next()?.parse().ok()?;
     let d: i64 = parts.next()?.parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days_in_month = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if !(1..=days_in_month).contains(&d) {
         return None;
     }
     // Howard Hinnant's days-from-civil.
@@ -185,9 +193,12 @@ mod tests {
             super::parse_time("2026-01-02 00:00:01"),
             Some(1_767_312_001_000_000)
         );
+        assert_eq!(super::parse_time("2024-02-29"), Some(1_709_164_800_000_000));
         for bad in [
             "",
             "2026-13-01",
+            "2026-11-31",
+            "2026-02-29",
             "2026-01-02T25:00:00",
             "yesterday",
             "2026-01-02T00:00:00.x",

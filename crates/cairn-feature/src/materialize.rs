@@ -105,12 +105,17 @@ pub fn materialize(
         let previous = lock.feature.get(name).cloned();
         if options.incremental
             && let Some(prev) = &previous
-            && prev.definition != definition
+            && (prev.definition != definition
+                || prev.window_start.is_some()
+                || prev.window_end.is_some())
         {
             return Err(FeatureError::IncrementalAfterChange { view: name.clone() });
         }
+        // A plain materialize trusts only a whole table: same window, not extended
+        // incrementally (late events would be missing).
         let same_window = |e: &FeatureEntry| {
-            options.incremental || (e.window_start == window_start && e.window_end == window_end)
+            options.incremental
+                || (e.window_start == window_start && e.window_end == window_end && !e.incremental)
         };
         if let Some(entry) = lock.feature.get(name)
             && entry.definition == definition
@@ -303,6 +308,7 @@ pub fn materialize(
                 } else {
                     window_end.clone()
                 },
+                incremental: appended.is_some(),
                 validation: validation.clone(),
             },
         );

@@ -38,10 +38,13 @@ pub fn plan(project: &Project) -> Result<PlanOutcome, FeatureError> {
         let table = view::compute(project, name, spec)?;
         let definition = view::definition_digest(project, name, spec);
         let source = view::source_digest(project, spec)?;
-        let up_to_date = lock
-            .feature
-            .get(name)
-            .is_some_and(|e| e.definition == definition && e.source == source);
+        let up_to_date = lock.feature.get(name).is_some_and(|e| {
+            e.definition == definition
+                && e.source == source
+                && e.window_start.is_none()
+                && e.window_end.is_none()
+                && !e.incremental
+        });
         views.push(PlannedView {
             view: name.clone(),
             source: spec.source.clone(),

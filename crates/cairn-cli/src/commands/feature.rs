@@ -58,6 +58,15 @@ fn materialize(ctx: &Context<'_>, args: MaterializeArgs) -> CmdResult {
     };
     let start = time("start", &args.start)?;
     let end = time("end", &args.end)?;
+    if let (Some(s), Some(e)) = (start, end)
+        && s >= e
+    {
+        return Err(crate::error::CliError::usage(
+            "--start must be before --end (the window is [start, end))",
+            None,
+        )
+        .into());
+    }
     let result = cairn_feature::materialize(
         &project,
         &MaterializeOptions {
