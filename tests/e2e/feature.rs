@@ -474,6 +474,20 @@ fn declarations_are_checked_when_cairn_toml_is_read() {
     let p = project(DEFINITIONS);
     p.cairn(&[
         "feature",
+        "online",
+        "--entity",
+        "customer_id=1",
+        "--service",
+        "fraud",
+    ])
+    .code(2)
+    .stderr_has("has not been materialized");
+    assert!(
+        !p.exists(".cairn/online.db"),
+        "reading does not create the online store"
+    );
+    p.cairn(&[
+        "feature",
         "historical",
         "--entities",
         "entities.csv",

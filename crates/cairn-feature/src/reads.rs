@@ -184,6 +184,12 @@ pub fn online(project: &Project, options: &OnlineOptions) -> Result<OnlineOutcom
         .iter()
         .map(|e| parse_entity(e, &types))
         .collect::<Result<_, _>>()?;
+    // Reading never creates the store: without one, nothing was materialized here.
+    if !project.state_dir().join("online.db").exists() {
+        return Err(FeatureError::NotMaterialized {
+            view: grouped[0].0.clone(),
+        });
+    }
     let store = OnlineStore::open(&project.state_dir())?;
     let now_us = options
         .now
