@@ -235,6 +235,18 @@ fn the_benchmark_s3_server_round_trips_a_project() {
     clone.cairn(&["data", "fsck"]).ok();
 }
 
+#[test]
+fn a_bucket_name_the_server_refuses_is_a_usage_error() {
+    let s3 = S3Server::start_in_memory();
+    let p = Project::new();
+    p.write("a.csv", "a\n1\n");
+    p.cairn(&["data", "add", "a.csv"]).ok();
+    add_s3_remote(&p, &s3, "ab");
+    p.cairn_env(&["data", "push"], &s3.env())
+        .code(2)
+        .stderr_has("bucket name");
+}
+
 /// Bodies sent without a payload hash (UNSIGNED-PAYLOAD, the default over TLS) are accepted,
 /// and stored byte for byte.
 #[test]

@@ -363,6 +363,12 @@ impl Remote {
         match e {
             object_store::Error::PermissionDenied { .. }
             | object_store::Error::Unauthenticated { .. } => RemoteError::Denied { url, message },
+            _ if message.contains("InvalidBucketName") => RemoteError::BadUrl {
+                url,
+                reason: "the server refuses the bucket name (S3 bucket names have 3 to 63 \
+                         characters: lowercase letters, digits, dots and hyphens)"
+                    .to_string(),
+            },
             _ if message.contains("NoSuchBucket") || message.contains("ContainerNotFound") => {
                 RemoteError::NotFound { url, message }
             }
