@@ -967,3 +967,64 @@ fn both_join_strategies_agree_with_the_rules_on_random_data() {
         .collect();
     assert_eq!(a, expected);
 }
+
+/// A Parquet source written by pandas/pyarrow with zoned nanosecond timestamps (one before
+/// 1970): event times are the same instants, in microseconds.
+#[test]
+fn nanosecond_zoned_timestamps_from_other_writers() {
+    let p = Project::new();
+    std::fs::create_dir_all(p.path("data")).unwrap();
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../crates/cairn-core/tests/fixtures/events_ns.parquet"),
+        p.path("data/events.parquet"),
+    )
+    .unwrap();
+    let mut config = String::from_utf8(p.read("cairn.toml")).unwrap();
+    config.push_str(
+        "\n[entity.c]\njoin_keys = { customer_id = \"int\" }\n[feature_view.v]\n\
+         source = \"data/events.parquet\"\nentities = [\"c\"]\ntimestamp = \"ts\"\n\
+         features = { amount = \"float\" }\n",
+    );
+    p.write("cairn.toml", config);
+    let doc = p.json(&["feature", "materialize"], 0);
+    assert_eq!(doc["views"][0]["end"], "2026-01-02T00:00:00Z");
+    let doc = p.json(
+        &[
+            "feature",
+            "online",
+            "--entity",
+            "customer_id=2",
+            "--entity",
+            "customer_id=1",
+            "--features",
+            "v:amount",
+        ],
+        0,
+    );
+    assert_eq!(
+        doc["entities"][0]["event_times"]["v"],
+        "1969-12-31T23:59:59.999999Z"
+    );
+    assert_eq!(doc["entities"][1]["features"]["amount"], 3.5);
+    p.write(
+        "e.csv",
+        "customer_id,event_timestamp\n1,2026-01-01T12:00:00.123456\n1,2026-01-01T12:00:00.123455\n",
+    );
+    p.cairn(&[
+        "feature",
+        "historical",
+        "--entities",
+        "e.csv",
+        "--features",
+        "v:amount",
+        "-o",
+        "o.csv",
+    ])
+    .ok();
+    assert_eq!(
+        column(&csv(&p, "o.csv"), "amount"),
+        ["1.5", ""],
+        "inclusive to the microsecond"
+    );
+}

@@ -211,14 +211,10 @@ pub(crate) fn to_utc_micros(name: &str, have: &DataType) -> Result<Expr, String>
     match have {
         DataType::Date => Ok(col(name).cast(micros)),
         DataType::Datetime(unit, _) => {
-            let scale = match unit {
-                TimeUnit::Nanoseconds => lit(1000i64),
-                TimeUnit::Microseconds => lit(1i64),
-                TimeUnit::Milliseconds => lit(1i64),
-            };
+            // The stored instants, whatever the zone; nanoseconds are floored to microseconds.
             let raw = col(name).to_physical().cast(DataType::Int64);
             let us = match unit {
-                TimeUnit::Nanoseconds => raw / scale,
+                TimeUnit::Nanoseconds => raw.floor_div(lit(1000i64)),
                 TimeUnit::Microseconds => raw,
                 TimeUnit::Milliseconds => raw * lit(1000i64),
             };
