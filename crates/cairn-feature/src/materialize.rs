@@ -117,66 +117,53 @@ pub fn materialize(
             options.incremental
                 || (e.window_start == window_start && e.window_end == window_end && !e.incremental)
         };
-        if let Some(entry) = lock.feature.get(name)
-            && entry.definition == definition
-            && entry.source == source
-            && same_window(entry)
-            && store.has(&entry.digest, entry.size)
-            && let Some(info) = online.view(name)?
-            && info.offline == entry.digest.to_hex()
-        {
-            outcomes.push(ViewOutcome {
-                view: name.clone(),
-                skipped: true,
-                rows: entry.rows,
-                entities: info.rows,
-                digest: entry.digest,
-                size: entry.size,
-                end: entry.end.clone(),
-                validation: entry.validation.clone(),
-            });
-            progress.advance(1, 0);
-            continue;
-        }
         let polars = |e: PolarsError| FeatureError::Polars {
             view: name.clone(),
             message: e.to_string(),
         };
-        // The pinned table is still right (a fresh clone after `data pull`, a deleted
-        // online.db): the online rows are rebuilt from it, nothing is computed again.
+        // The pinned table is still right: nothing is computed. If the online store does not
+        // hold its rows (a fresh clone after `data pull`, a deleted online.db), they are
+        // rebuilt from it.
         if let Some(entry) = lock.feature.get(name).cloned()
             && entry.definition == definition
             && entry.source == source
             && same_window(&entry)
             && store.has(&entry.digest, entry.size)
         {
-            let table = ParquetReader::new(std::io::Cursor::new(store.read(&entry.digest)?))
-                .finish()
-                .map_err(polars)?;
-            let keys: Vec<String> = view::join_keys(project, spec)
-                .into_iter()
-                .map(|(k, _)| k)
-                .collect();
-            let latest = table
-                .unique_stable(Some(&keys), UniqueKeepStrategy::Last, None)
-                .map_err(polars)?;
-            let rows = online_rows(&latest, &keys, spec.features.keys()).map_err(polars)?;
-            online.replace_view(
-                &ViewInfo {
-                    view: name.clone(),
-                    rows: rows.len() as u64,
-                    offline: entry.digest.to_hex(),
-                    definition: definition.to_hex(),
-                    ttl_seconds: spec.ttl().map(|d| d.as_secs()),
-                    materialized_at: now_micros(),
-                },
-                &rows,
-            )?;
+            let entities = match online.view(name)? {
+                Some(info) if info.offline == entry.digest.to_hex() => info.rows,
+                _ => {
+                    let table =
+                        ParquetReader::new(std::io::Cursor::new(store.read(&entry.digest)?))
+                            .finish()
+                            .map_err(polars)?;
+                    let keys: Vec<String> = view::join_keys(project, spec)
+                        .into_iter()
+                        .map(|(k, _)| k)
+                        .collect();
+                    let latest = table
+                        .unique_stable(Some(&keys), UniqueKeepStrategy::Last, None)
+                        .map_err(polars)?;
+                    let rows = online_rows(&latest, &keys, spec.features.keys()).map_err(polars)?;
+                    online.replace_view(
+                        &ViewInfo {
+                            view: name.clone(),
+                            rows: rows.len() as u64,
+                            offline: entry.digest.to_hex(),
+                            definition: definition.to_hex(),
+                            ttl_seconds: spec.ttl().map(|d| d.as_secs()),
+                            materialized_at: now_micros(),
+                        },
+                        &rows,
+                    )?;
+                    rows.len() as u64
+                }
+            };
             outcomes.push(ViewOutcome {
                 view: name.clone(),
                 skipped: true,
                 rows: entry.rows,
-                entities: rows.len() as u64,
+                entities,
                 digest: entry.digest,
                 size: entry.size,
                 end: entry.end.clone(),

@@ -55,6 +55,26 @@ pub struct NewRow {
     pub features: String,
 }
 
+/// The `views` row of a view, inside the transaction that wrote its rows.
+fn record_view(tx: &rusqlite::Transaction<'_>, info: &ViewInfo, rows: i64) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO views (view, rows, offline, definition, ttl_seconds, materialized_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT(view) DO UPDATE SET rows = excluded.rows, offline = excluded.offline,
+             definition = excluded.definition, ttl_seconds = excluded.ttl_seconds,
+             materialized_at = excluded.materialized_at",
+        params![
+            info.view,
+            rows,
+            info.offline,
+            info.definition,
+            info.ttl_seconds.map(|s| s as i64),
+            info.materialized_at
+        ],
+    )
+    .map(drop)
+}
+
 fn table(view: &str) -> String {
     format!("\"fv:{view}\"")
 }
@@ -139,22 +159,7 @@ impl OnlineStore {
             "DROP TABLE IF EXISTS {old}; ALTER TABLE {fresh} RENAME TO {old};"
         ))
         .map_err(db)?;
-        tx.execute(
-            "INSERT INTO views (view, rows, offline, definition, ttl_seconds, materialized_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT(view) DO UPDATE SET rows = excluded.rows, offline = excluded.offline,
-                 definition = excluded.definition, ttl_seconds = excluded.ttl_seconds,
-                 materialized_at = excluded.materialized_at",
-            params![
-                info.view,
-                info.rows as i64,
-                info.offline,
-                info.definition,
-                info.ttl_seconds.map(|s| s as i64),
-                info.materialized_at
-            ],
-        )
-        .map_err(db)?;
+        record_view(&tx, info, info.rows as i64).map_err(db)?;
         tx.commit().map_err(db)
     }
 
@@ -194,22 +199,7 @@ impl OnlineStore {
         let count: i64 = tx
             .query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))
             .map_err(db)?;
-        tx.execute(
-            "INSERT INTO views (view, rows, offline, definition, ttl_seconds, materialized_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT(view) DO UPDATE SET rows = excluded.rows, offline = excluded.offline,
-                 definition = excluded.definition, ttl_seconds = excluded.ttl_seconds,
-                 materialized_at = excluded.materialized_at",
-            params![
-                info.view,
-                count,
-                info.offline,
-                info.definition,
-                info.ttl_seconds.map(|s| s as i64),
-                info.materialized_at
-            ],
-        )
-        .map_err(db)?;
+        record_view(&tx, info, count).map_err(db)?;
         tx.commit().map_err(db)
     }
 
