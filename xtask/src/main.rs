@@ -5,6 +5,8 @@
 //! - `cargo xtask bench data [--quick]`: timings of the data commands against `cp`.
 //! - `cargo xtask bench remote [--quick] [--s3-fs]`: timings of push and pull against a local-directory
 //!   remote and an in-process S3 server.
+//! - `cargo xtask bench feature [--quick]`: timings of the feature store's commands on a seeded
+//!   source, next to Feast figures quoted from its issue.
 //!
 //! This is a developer tool: it prints directly and writes files without the atomic helper.
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::disallowed_methods)]
@@ -32,6 +34,10 @@ tasks:
                           server on loopback, next to cp (runs in a release build of xtask);
                           --quick also shrinks the CSV file from 200 MiB to 20 MiB;
                           --s3-fs serves S3 from s3s-fs on disk instead of memory
+  bench feature [--quick] time `cairn feature` materialize, historical, online and list on a
+                          seeded source of 1,000,000 rows and 100,000 entity rows, next to
+                          Feast figures quoted from the issue; --quick uses 100,000 rows
+                          and 10,000 entity rows
 
   s3-server [BUCKET...]   run the benchmark's S3 server (objects in memory) on 127.0.0.1
                           with the given buckets, print its environment, serve until
