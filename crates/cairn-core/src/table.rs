@@ -92,6 +92,9 @@ impl TableError {
     }
 }
 
+/// Rows of a CSV file its column types are first guessed from.
+const CSV_INFER_ROWS: usize = 10_000;
+
 /// The files that make up the table at `path`: the file itself, or every table file below
 /// the directory, in path order.
 pub fn table_files(path: &Path) -> Result<(Format, Vec<PathBuf>), TableError> {
@@ -267,15 +270,22 @@ fn read_file(path: &Path, format: Format) -> Result<DataFrame, TableError> {
     };
     match format {
         // Dates and timestamps in ISO 8601 become date and datetime columns (naive = UTC).
-        Format::Csv => CsvReadOptions::default()
-            .with_has_header(true)
-            .map_parse_options(|o| o.with_try_parse_dates(true))
-            // Types from every row, not the first 100: a late value that does not fit the
-            // guess would make the whole file unreadable.
-            .with_infer_schema_length(None)
-            .try_into_reader_with_file_path(Some(path.to_path_buf()))
-            .and_then(|reader| reader.finish())
-            .map_err(malformed),
+        Format::Csv => {
+            // Types are guessed from the first rows (guessing dates on every value of a large
+            // file costs most of the read); if a later value does not fit the guess, the file
+            // is read again with types guessed from every row.
+            let read = |rows: Option<usize>| {
+                CsvReadOptions::default()
+                    .with_has_header(true)
+                    .map_parse_options(|o| o.with_try_parse_dates(true))
+                    .with_infer_schema_length(rows)
+                    .try_into_reader_with_file_path(Some(path.to_path_buf()))
+                    .and_then(|reader| reader.finish())
+            };
+            read(Some(CSV_INFER_ROWS))
+                .or_else(|_| read(None))
+                .map_err(malformed)
+        }
         Format::Parquet => {
             let file = std::fs::File::open(path).map_err(|source| TableError::Io {
                 path: path.to_path_buf(),
@@ -367,7 +377,7 @@ mod tests {
     fn a_late_value_does_not_break_type_inference() {
         let dir = tempfile::tempdir().unwrap();
         let mut text = String::from("x\n");
-        for i in 0..500 {
+        for i in 0..(CSV_INFER_ROWS + 500) {
             text.push_str(&format!("{i}\n"));
         }
         text.push_str("2.5\n");
