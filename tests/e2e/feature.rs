@@ -567,8 +567,26 @@ fn feature_tables_travel_with_push_and_pull() {
     p.cairn(&["remote", "add", "shared", remote.path().to_str().unwrap()])
         .ok();
     p.cairn(&["feature", "materialize"]).ok();
+    // The data alone on the remote: status --remote says the feature tables are missing.
+    p.cairn(&["data", "push", "data/events.csv"]).ok();
+    let status = p.cairn(&["--json", "data", "status", "--remote", "--check"]);
+    status.code(1);
+    let doc = status.json();
+    assert_eq!(doc["entries"][0]["remote"]["missing"], 0);
+    assert_eq!(doc["features"].as_array().unwrap().len(), 2);
+    assert!(
+        doc["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["remote"]["missing"] == 1)
+    );
     let pushed = p.json(&["data", "push"], 0);
     assert_eq!(pushed["needed"], 3, "the events and two feature tables");
+    assert_eq!(pushed["uploaded"]["objects"], 2);
+    p.cairn(&["data", "status", "--remote", "--check"])
+        .ok()
+        .stdout_has("feature:stats");
     p.commit("features");
 
     let clone = p.clone_repo();

@@ -50,6 +50,15 @@ pub struct StatusOutcome {
     /// With `--remote`: the remote that was asked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote: Option<crate::RemoteInfo>,
+    /// With `--remote` and no paths: whether the remote has each pinned feature table.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<FeatureStatus>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FeatureStatus {
+    pub view: String,
+    pub remote: crate::transfer::RemotePresence,
 }
 
 /// `cairn data status`: compares the workspace with `cairn.lock`, hashing only files whose
@@ -72,14 +81,29 @@ pub fn status(project: &Project, options: &StatusOptions) -> Result<StatusOutcom
     // busy database only costs speed, never correctness.
     let _ = cache.record(&refreshed, started);
     let clean = entries.iter().all(|e| e.state == EntryState::Unchanged);
+    let mut features = Vec::new();
     let remote = match remote {
         None => None,
         Some(name) => {
-            let pairs: Vec<_> = selected.iter().map(|s| (s.path, s.entry)).collect();
-            let (info, presence) =
+            // Without paths, the pinned feature tables are asked about too.
+            let tables = if paths.is_empty() {
+                crate::transfer::feature_entries(&lock)
+            } else {
+                Vec::new()
+            };
+            let mut pairs: Vec<_> = selected.iter().map(|s| (s.path, s.entry)).collect();
+            pairs.extend(tables.iter().map(|(p, e)| (p, e)));
+            let (info, mut presence) =
                 crate::transfer::remote_presence(project, name.as_deref(), &pairs)?;
+            let of_tables = presence.split_off(entries.len());
             for (entry, p) in entries.iter_mut().zip(presence) {
                 entry.remote = Some(p);
+            }
+            for ((view, _), p) in lock.feature.iter().zip(of_tables) {
+                features.push(FeatureStatus {
+                    view: view.clone(),
+                    remote: p,
+                });
             }
             Some(info)
         }
@@ -88,6 +112,7 @@ pub fn status(project: &Project, options: &StatusOptions) -> Result<StatusOutcom
         entries,
         clean,
         remote,
+        features,
     })
 }
 

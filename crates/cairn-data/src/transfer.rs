@@ -124,7 +124,7 @@ fn needed(
 /// plus with `all_commits` every lock in the git history.
 /// The offline feature tables a lock pins, as entries that transfers treat like tracked files
 /// (named `feature:VIEW` in messages).
-fn feature_entries(lock: &Lock) -> Vec<(cairn_store::RelPath, cairn_core::DataEntry)> {
+pub(crate) fn feature_entries(lock: &Lock) -> Vec<(cairn_store::RelPath, cairn_core::DataEntry)> {
     lock.feature
         .iter()
         .filter_map(|(view, f)| {

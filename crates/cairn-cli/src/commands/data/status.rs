@@ -89,10 +89,27 @@ pub fn run(ctx: &Context<'_>, args: StatusArgs) -> CmdResult {
             plural(differing, "path differs", "paths differ")
         ));
     }
+    for f in &outcome.features {
+        if let Some(info) = &outcome.remote {
+            let state = if f.remote.missing == 0 {
+                paint(GREEN, "pushed")
+            } else {
+                paint(RED, "missing")
+            };
+            p.line(format!(
+                "{} feature:{}  [{}: {state}]",
+                paint(DIM, "feature     "),
+                f.view,
+                info.name
+            ))?;
+        }
+    }
     let unpushed = outcome
         .entries
         .iter()
-        .any(|e| e.remote.is_some_and(|r| r.missing > 0 || r.unknown));
+        .filter_map(|e| e.remote)
+        .chain(outcome.features.iter().map(|f| f.remote))
+        .any(|r| r.missing > 0 || r.unknown);
     if unpushed && let Some(info) = &outcome.remote {
         p.status(format!(
             "some data is not on {}; `cairn data push` uploads it",
