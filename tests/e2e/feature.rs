@@ -1046,3 +1046,52 @@ fn nanosecond_zoned_timestamps_from_other_writers() {
         "inclusive to the microsecond"
     );
 }
+
+/// A view removed from cairn.toml is forgotten by the next `materialize` over every view: its
+/// lock entry and online rows go, and gc can then drop its table.
+#[test]
+fn a_removed_view_is_forgotten() {
+    let p = project(DEFINITIONS);
+    let first = p.json(&["feature", "materialize"], 0);
+    let ratio_table = first["views"][0]["digest"].as_str().unwrap().to_owned();
+    assert_eq!(first["views"][0]["view"], "ratio");
+    let without = DEFINITIONS
+        .replace(", \"ratio:per_item\"]", "]")
+        .replace(
+            "[feature_view.ratio]\nsource = \"data/events.csv\"\nentities = [\"customer\"]\ntimestamp = \"ts\"\nsql = \"SELECT customer_id, ts, amount / n AS per_item FROM source\"\nfeatures = { per_item = \"float\" }\n",
+            "",
+        );
+    assert!(!without.contains("feature_view.ratio"), "{without}");
+    let mut config = String::from_utf8(p.read("cairn.toml")).unwrap();
+    config = config.replace(DEFINITIONS, &without);
+    p.write("cairn.toml", config);
+    // Naming views forgets nothing.
+    assert!(
+        p.json(&["feature", "materialize", "stats"], 0)
+            .get("removed")
+            .is_none()
+    );
+    assert!(p.lock_text().contains("[feature.ratio]"));
+    let doc = p.json(&["feature", "materialize"], 0);
+    assert_eq!(doc["removed"], serde_json::json!(["ratio"]));
+    assert!(!p.lock_text().contains("[feature.ratio]"));
+    let tables = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(sorted(r[0] for r in c.execute(\"select name from sqlite_master where type='table'\")))",
+        ])
+        .arg(p.path(".cairn/online.db"))
+        .output()
+        .unwrap();
+    let tables = String::from_utf8_lossy(&tables.stdout).to_string();
+    assert!(
+        tables.contains("fv:stats") && !tables.contains("fv:ratio"),
+        "{tables}"
+    );
+    assert!(p.object_path(&ratio_table).exists());
+    p.cairn(&["data", "gc"]).ok();
+    assert!(
+        !p.object_path(&ratio_table).exists(),
+        "gc drops the unpinned table"
+    );
+}

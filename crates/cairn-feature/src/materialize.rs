@@ -32,6 +32,10 @@ pub struct MaterializeOptions {
 #[derive(Debug, Clone, Serialize)]
 pub struct MaterializeOutcome {
     pub views: Vec<ViewOutcome>,
+    /// Views no longer declared in cairn.toml whose lock entries and online rows were removed
+    /// (a run without view names only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -321,7 +325,41 @@ pub fn materialize(
         progress.advance(1, 0);
     }
     progress.finish();
-    Ok(MaterializeOutcome { views: outcomes })
+    // A run over every view also forgets the views cairn.toml no longer declares: their
+    // entries leave the lock (gc can then drop their tables) and their rows the online store.
+    let mut removed = Vec::new();
+    if options.views.is_empty() {
+        let declared = &project.config().feature_view;
+        removed = lock
+            .feature
+            .keys()
+            .filter(|v| !declared.contains_key(*v))
+            .cloned()
+            .collect();
+        if !removed.is_empty() {
+            for view in &removed {
+                lock.feature.remove(view);
+            }
+            project
+                .write_lock(&lock, &store)
+                .map_err(|source| FeatureError::Write {
+                    path: project.root().join(cairn_core::LOCK_FILE),
+                    source,
+                })?;
+        }
+        for view in online.views()? {
+            if !declared.contains_key(&view) {
+                online.drop_view(&view)?;
+                if !removed.contains(&view) {
+                    removed.push(view);
+                }
+            }
+        }
+    }
+    Ok(MaterializeOutcome {
+        views: outcomes,
+        removed,
+    })
 }
 
 fn now_micros() -> i64 {

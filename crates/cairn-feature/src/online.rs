@@ -203,6 +203,33 @@ impl OnlineStore {
         tx.commit().map_err(db)
     }
 
+    /// The views the store holds rows for.
+    pub fn views(&self) -> Result<Vec<String>, FeatureError> {
+        let mut query = self
+            .conn
+            .prepare("SELECT view FROM views ORDER BY view")
+            .map_err(self.db())?;
+        let rows = query
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(self.db())?;
+        rows.collect::<Result<_, _>>().map_err(self.db())
+    }
+
+    /// Forgets a view: its rows and its `views` row, in one transaction.
+    pub fn drop_view(&mut self, view: &str) -> Result<(), FeatureError> {
+        let path = self.path.clone();
+        let db = |e: rusqlite::Error| FeatureError::Online {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let tx = self.conn.transaction().map_err(db)?;
+        tx.execute_batch(&format!("DROP TABLE IF EXISTS {};", table(view)))
+            .map_err(db)?;
+        tx.execute("DELETE FROM views WHERE view = ?1", params![view])
+            .map_err(db)?;
+        tx.commit().map_err(db)
+    }
+
     /// What the store holds for `view`, if it was ever materialized.
     pub fn view(&self, view: &str) -> Result<Option<ViewInfo>, FeatureError> {
         self.conn

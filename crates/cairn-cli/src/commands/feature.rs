@@ -125,7 +125,13 @@ fn materialize(ctx: &Context<'_>, args: MaterializeArgs) -> CmdResult {
             },
         )?;
     }
-    if outcome.views.iter().any(|v| !v.skipped) {
+    for view in &outcome.removed {
+        p.line(format!(
+            "{:<12} {view}  no longer declared in cairn.toml: unpinned, online rows dropped",
+            "removed"
+        ))?;
+    }
+    if outcome.views.iter().any(|v| !v.skipped) || !outcome.removed.is_empty() {
         p.status("hint: commit cairn.lock to pin the feature tables");
     }
     Ok(Exit::Ok)
