@@ -1095,3 +1095,42 @@ fn a_removed_view_is_forgotten() {
         "gc drops the unpinned table"
     );
 }
+
+/// A source with a header and no rows (or a column without a value) has no types to check:
+/// its columns take the declared ones, and the view is empty. (A view with SQL over such a
+/// source still sees text columns in its SQL.)
+#[test]
+fn an_empty_source_gives_an_empty_view() {
+    let p = project(DEFINITIONS);
+    p.write("data/events.csv", "customer_id,ts,created,amount,n\n");
+    let doc = p.json(&["feature", "materialize", "stats"], 0);
+    assert_eq!(
+        (
+            doc["views"][0]["rows"].as_u64(),
+            doc["views"][0]["entities"].as_u64()
+        ),
+        (Some(0), Some(0))
+    );
+    p.cairn(&[
+        "feature",
+        "historical",
+        "--entities",
+        "entities.csv",
+        "--features",
+        "stats:amount",
+        "-o",
+        "o.csv",
+    ])
+    .ok();
+    assert_eq!(
+        column(&csv(&p, "o.csv"), "amount"),
+        ["", "", "", "", "", ""]
+    );
+    // A column with no value at all in a non-empty source is typed as declared too.
+    p.write(
+        "data/events.csv",
+        "customer_id,ts,created,amount,n\n1,2026-01-01T00:00:00,2026-01-01T00:00:00,,\n",
+    );
+    let doc = p.json(&["feature", "materialize", "stats"], 0);
+    assert_eq!(doc["views"][0]["rows"], 1);
+}

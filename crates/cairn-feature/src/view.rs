@@ -111,7 +111,17 @@ pub fn compute(
             .collect::<Vec<_>>()
             .join(", ")
     };
+    // A text column without a single value (a CSV file with only a header, an empty column)
+    // carries no type: it takes the declared one.
+    let untyped = |name: &str| {
+        table.column(name).is_ok_and(|c| {
+            matches!(c.dtype(), DataType::String | DataType::Null) && c.null_count() == c.len()
+        })
+    };
     let column = |column: &str, what: &str| -> Result<DataType, FeatureError> {
+        if untyped(column) {
+            return Ok(DataType::Null);
+        }
         schema.get(column).cloned().ok_or_else(|| {
             err(
                 column,
@@ -179,14 +189,15 @@ pub fn compute(
 
 /// A column cast to a declared type, if the types are compatible (widening only).
 fn cast_to(name: &str, have: &DataType, want: ColumnType) -> Result<Expr, String> {
-    let ok = match want {
-        ColumnType::Int => have.is_integer(),
-        ColumnType::Float => have.is_primitive_numeric(),
-        ColumnType::String => matches!(have, DataType::String),
-        ColumnType::Bool => matches!(have, DataType::Boolean),
-        ColumnType::Date => matches!(have, DataType::Date),
-        ColumnType::Datetime => matches!(have, DataType::Datetime(..) | DataType::Date),
-    };
+    let ok = matches!(have, DataType::Null)
+        || match want {
+            ColumnType::Int => have.is_integer(),
+            ColumnType::Float => have.is_primitive_numeric(),
+            ColumnType::String => matches!(have, DataType::String),
+            ColumnType::Bool => matches!(have, DataType::Boolean),
+            ColumnType::Date => matches!(have, DataType::Date),
+            ColumnType::Datetime => matches!(have, DataType::Datetime(..) | DataType::Date),
+        };
     if !ok {
         return Err(format!(
             "is {have} in the source, which is not {} (declared)",
@@ -209,6 +220,7 @@ fn cast_to(name: &str, have: &DataType, want: ColumnType) -> Result<Expr, String
 pub(crate) fn to_utc_micros(name: &str, have: &DataType) -> Result<Expr, String> {
     let micros = DataType::Datetime(TimeUnit::Microseconds, None);
     match have {
+        DataType::Null => Ok(col(name).cast(micros)),
         DataType::Date => Ok(col(name).cast(micros)),
         DataType::Datetime(unit, _) => {
             // The stored instants, whatever the zone; nanoseconds are floored to microseconds.
