@@ -94,6 +94,16 @@ pub fn check_table(
     now: SystemTime,
 ) -> Result<DatasetReport, ValidationError> {
     let df = read_table(&root.join(path))?;
+    check_frame(&df, path, spec, now)
+}
+
+/// Checks a table already read (from `path`, named in the report) against `spec`.
+pub fn check_frame(
+    df: &DataFrame,
+    path: &str,
+    spec: &DatasetSpec,
+    now: SystemTime,
+) -> Result<DatasetReport, ValidationError> {
     let polars_err = |e: PolarsError| ValidationError::Polars {
         path: path.to_owned(),
         message: e.to_string(),
@@ -288,7 +298,7 @@ pub fn check_table(
             }
             if !passed {
                 check.passed = false;
-                check.examples = examples(&df, &p.failing, &p.column).map_err(polars_err)?;
+                check.examples = examples(df, &p.failing, &p.column).map_err(polars_err)?;
             }
         }
     }
@@ -351,7 +361,7 @@ pub fn check_table(
         let check = CheckReport::new("freshness", Some(&fresh.column), expected);
         checks.push(match schema.get(fresh.column.as_str()) {
             None => check.fail(format!("missing; the table has {}", column_list(&schema))),
-            Some(dtype) => match newest_seconds(&df, &fresh.column, dtype).map_err(polars_err)? {
+            Some(dtype) => match newest_seconds(df, &fresh.column, dtype).map_err(polars_err)? {
                 Err(why) => check.fail(why),
                 Ok(None) => check.fail("no value (the column is empty or all null)".into()),
                 Ok(Some((seconds, shown))) => {

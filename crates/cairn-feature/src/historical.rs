@@ -237,7 +237,7 @@ pub fn historical(
                 e.fill_null_with_strategy(FillNullStrategy::Forward(None))
                     .over(&key_names)
             };
-            let mut picked_at = latest(
+            let picked_at = latest(
                 when(is_row.clone())
                     .then(col(T))
                     .otherwise(lit(NULL).cast(DataType::Int64)),
@@ -252,11 +252,10 @@ pub fn historical(
                     .then(picked_pos)
                     .otherwise(lit(NULL).cast(DataType::Int64));
             }
-            picked_at = picked_at.alias("__cairn_at");
             let matched = concat([queries, rows], UnionArgs::default())
                 .map_err(view_err)?
                 .sort(order, SortMultipleOptions::default().with_nulls_last(false))
-                .with_columns([picked_pos.alias(POS), picked_at])
+                .with_column(picked_pos.alias(POS))
                 .filter(col(KIND).eq(lit(1i32)))
                 .select([col(ROW).cast(IDX_DTYPE).alias(ROW), col(POS)]);
             let mut feature_cols = vec![col(POS).cast(DataType::Int64).alias(POS)];

@@ -176,13 +176,14 @@ pub fn materialize(
             progress.advance(1, 0);
             continue;
         }
-        // The source is checked against its declared expectations before anything is built
-        // from it.
+        // The source is read once: checked against its declared expectations, then the view
+        // is built from it.
+        let source_table = cairn_core::table::read_table(&project.root().join(&spec.source))?;
         let validation = match project.config().dataset.get(&spec.source) {
             None => None,
             Some(expectations) => {
-                let report = cairn_core::validation::check_table(
-                    project.root(),
+                let report = cairn_core::validation::check_frame(
+                    &source_table,
                     &spec.source,
                     expectations,
                     options.now,
@@ -199,7 +200,7 @@ pub fn materialize(
                 }
             }
         };
-        let mut table = view::compute(project, name, spec)?;
+        let mut table = view::compute_from(project, name, spec, source_table)?;
         let keys: Vec<String> = view::join_keys(project, spec)
             .into_iter()
             .map(|(k, _)| k)

@@ -260,11 +260,10 @@ pub fn online(project: &Project, options: &OnlineOptions) -> Result<OnlineOutcom
                     }
                 }
             };
-            for (v, feature, name) in names.iter().filter(|(v, _, _)| v == view) {
+            for (_, feature, name) in names.iter().filter(|(v, _, _)| v == view) {
                 let value = fresh
                     .and_then(|r| r.features.get(feature).cloned())
                     .unwrap_or(serde_json::Value::Null);
-                let _ = v;
                 entity.features.insert(name.clone(), value);
             }
         }

@@ -84,6 +84,16 @@ pub fn compute(
     spec: &FeatureViewSpec,
 ) -> Result<DataFrame, FeatureError> {
     let source = read_table(&project.root().join(&spec.source))?;
+    compute_from(project, name, spec, source)
+}
+
+/// [`compute`] over a source table already read.
+pub fn compute_from(
+    project: &Project,
+    name: &str,
+    spec: &FeatureViewSpec,
+    source: DataFrame,
+) -> Result<DataFrame, FeatureError> {
     let err = |column: &str, reason: String| FeatureError::View {
         view: name.to_owned(),
         column: column.to_owned(),
