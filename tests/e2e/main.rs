@@ -13,4 +13,5 @@ mod init;
 mod remote;
 mod s3_harness;
 mod status;
+mod train;
 mod validate;

@@ -56,6 +56,84 @@ pub enum Command {
     /// The feature store: views declared in cairn.toml, offline tables, the online store.
     #[command(subcommand)]
     Feature(FeatureCommand),
+    /// Train a model declared in cairn.toml (`[model.NAME]`) and record the run.
+    Train(TrainArgs),
+    /// Training runs: list, show, compare, remove.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// The model spec to train (`[model.NAME]` in cairn.toml).
+    pub model: String,
+    /// Override the spec for this run: a param (`n_trees=200` or `params.n_trees=200`),
+    /// `seed=7`, `split.test_size=0.3` or `split.stratify=false`. Repeatable; recorded.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Tag the run (repeatable): `--tag team=risk`.
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    pub tags: Vec<String>,
+    /// Train even if the data is not tracked or differs from cairn.lock (recorded in the run).
+    #[arg(long)]
+    pub allow_untracked: bool,
+    /// Train even if the data fails its [dataset] expectations (recorded in the run).
+    #[arg(long)]
+    pub skip_validation: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// List runs, oldest first (or sorted), with their main metrics.
+    List(RunsListArgs),
+    /// Everything a run recorded.
+    Show(RunsShowArgs),
+    /// Runs side by side: params and metrics, differences highlighted.
+    Compare(RunsCompareArgs),
+    /// Remove runs from the index (artifacts stay in the store until `cairn data gc`).
+    Rm(RunsRmArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunsListArgs {
+    /// Only runs of this model.
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+    /// Sort by a metric or field, best first (largest, or smallest for rmse, mae, log_loss).
+    #[arg(long, value_name = "FIELD")]
+    pub sort: Option<String>,
+    /// With --sort: smallest first.
+    #[arg(long, requires = "sort", conflicts_with = "desc")]
+    pub asc: bool,
+    /// With --sort: largest first.
+    #[arg(long, requires = "sort")]
+    pub desc: bool,
+    /// Only runs that meet conditions: 'accuracy>0.9', 'params.n_trees>=100,status=finished'.
+    #[arg(long = "where", value_name = "CONDITIONS")]
+    pub filter: Option<String>,
+    /// At most this many runs (after sorting).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsShowArgs {
+    /// A run id (or a unique prefix of at least 4 characters).
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsCompareArgs {
+    /// Two or more run ids (or unique prefixes).
+    #[arg(required = true, num_args = 2..)]
+    pub ids: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsRmArgs {
+    /// Run ids (or unique prefixes).
+    #[arg(required = true)]
+    pub ids: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -163,6 +163,55 @@ impl From<cairn_feature::FeatureError> for CliError {
     }
 }
 
+impl From<cairn_train::TrainError> for CliError {
+    fn from(e: cairn_train::TrainError) -> Self {
+        use cairn_train::TrainError as T;
+        let (exit, hint): (Exit, Option<String>) = match &e {
+            T::NoSuchModel { .. } => (Exit::Usage, Some("declare it as `[model.NAME]` in cairn.toml (docs/guide/train.md)".into())),
+            T::Spec(_) | T::Param { .. } => (Exit::Usage, Some("fix the spec in cairn.toml (docs/guide/train.md lists each algorithm's params)".into())),
+            T::Untracked { path, .. } => (
+                Exit::Usage,
+                Some(format!("track it with `cairn data add {path}`, or pass --allow-untracked (recorded in the run)")),
+            ),
+            T::Modified { path, .. } => (
+                Exit::Usage,
+                Some(format!("`cairn data add {path}` pins the new content, `cairn data checkout {path}` restores the pinned one; or pass --allow-untracked")),
+            ),
+            T::Table(t) => (Exit::Usage, Some(t.hint().into())),
+            T::Validation(cairn_core::validation::ValidationError::Table(t)) => {
+                (Exit::Usage, Some(t.hint().into()))
+            }
+            T::Validation(_) => (Exit::Usage, None),
+            T::ValidationFailed { .. } => (
+                Exit::CheckFailed,
+                Some("fix the data (`cairn data validate` shows the checks), or pass --skip-validation (recorded in the run)".into()),
+            ),
+            T::Input { .. } => (
+                Exit::Usage,
+                Some("declare the column's handling in `[model.NAME.columns.COLUMN]` (type, impute, encode), or fix the data".into()),
+            ),
+            T::Data { .. } => (Exit::Usage, None),
+            T::Store(s) => {
+                let (exit, hint) = store_hint(s);
+                (exit, hint.map(str::to_owned))
+            }
+            T::Lock(l) => (Exit::Usage, lock_hint(l).map(str::to_owned)),
+            T::Runs(cairn_core::runs::RunsError::NotFound(_) | cairn_core::runs::RunsError::Ambiguous { .. }) => {
+                (Exit::Usage, Some("`cairn runs list` shows the runs".into()))
+            }
+            T::Runs(_) => (Exit::Internal, None),
+            T::Git(_) => (Exit::Usage, None),
+            T::Io { .. } => (Exit::Usage, Some("check that the file exists and is readable".into())),
+            T::Record { .. } => (Exit::Internal, None),
+        };
+        CliError {
+            message: e.to_string(),
+            hint,
+            exit,
+        }
+    }
+}
+
 impl From<DataError> for CliError {
     fn from(e: DataError) -> Self {
         let (exit, hint): (Exit, Option<String>) = match &e {
@@ -192,6 +241,10 @@ impl From<DataError> for CliError {
                 (exit, hint.map(str::to_owned))
             }
             DataError::Lock(l) => (Exit::Usage, lock_hint(l).map(str::to_owned)),
+            DataError::Runs(_) => (
+                Exit::Internal,
+                Some("the runs index in .cairn/cairn.db is unreadable; move it aside and retry".into()),
+            ),
             DataError::Git(_) => (Exit::Usage, None),
             DataError::Gitignore(_) => (Exit::Usage, Some("check the permissions of .gitignore".into())),
             DataError::Manifest { .. } => (Exit::Usage, Some(FSCK_HINT.into())),

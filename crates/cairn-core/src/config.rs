@@ -34,6 +34,9 @@ pub struct Config {
     /// Feature services by name (`[feature_service.NAME]`).
     #[serde(default)]
     pub feature_service: BTreeMap<String, crate::features::FeatureServiceSpec>,
+    /// Model specs by name (`[model.NAME]`).
+    #[serde(default)]
+    pub model: BTreeMap<String, crate::models::ModelSpec>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -111,6 +114,7 @@ impl Default for Config {
             entity: BTreeMap::new(),
             feature_view: BTreeMap::new(),
             feature_service: BTreeMap::new(),
+            model: BTreeMap::new(),
         }
     }
 }
@@ -207,6 +211,8 @@ impl Config {
             &config.feature_service,
         )
         .map_err(|e| ConfigError::Invalid(format!("{name}: {e}")))?;
+        crate::models::check(&config.model, &config.feature_service)
+            .map_err(|e| ConfigError::Invalid(format!("{name}: {e}")))?;
         for (remote, spec) in &config.remote {
             if !valid_remote_name(remote) {
                 return Err(ConfigError::Invalid(format!(

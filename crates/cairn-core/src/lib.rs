@@ -8,9 +8,12 @@ pub mod features;
 mod git;
 mod gitignore;
 mod lock;
+pub mod models;
 mod project;
 mod remotes;
+pub mod runs;
 pub mod table;
+pub mod time;
 mod toml_error;
 pub mod validation;
 

@@ -53,6 +53,8 @@ pub enum DataError {
     #[error(transparent)]
     Lock(#[from] LockError),
     #[error(transparent)]
+    Runs(#[from] cairn_core::runs::RunsError),
+    #[error(transparent)]
     Git(#[from] GitError),
     #[error(transparent)]
     Gitignore(#[from] GitignoreError),

@@ -145,6 +145,18 @@ pub fn gc(
         }
     }
 
+    // Training runs: their records and model artifacts, as the local runs index lists them
+    // (`cairn runs rm` drops a run from the index; its objects go with the next gc).
+    let db_path = project.state_dir().join("cairn.db");
+    if db_path.exists() {
+        let db = cairn_core::runs::RunsDb::open(&db_path)?;
+        keep.extend(
+            db.referenced_digests()?
+                .iter()
+                .filter_map(|d| d.parse::<Digest>().ok()),
+        );
+    }
+
     let objects: Vec<(Digest, u64)> = match &remote {
         None => store
             .list()?

@@ -233,11 +233,12 @@ impl OnlineStore {
     /// What the store holds for `view`, if it was ever materialized.
     pub fn view(&self, view: &str) -> Result<Option<ViewInfo>, FeatureError> {
         self.conn
-            .query_row(
+            .prepare_cached(
                 "SELECT view, rows, offline, definition, ttl_seconds, materialized_at
                  FROM views WHERE view = ?1",
-                params![view],
-                |r| {
+            )
+            .map_err(self.db())?
+            .query_row(params![view], |r| {
                     Ok(ViewInfo {
                         view: r.get(0)?,
                         rows: r.get::<_, i64>(1)? as u64,
@@ -246,19 +247,61 @@ impl OnlineStore {
                         ttl_seconds: r.get::<_, Option<i64>>(4)?.map(|s| s as u64),
                         materialized_at: r.get(5)?,
                     })
-                },
-            )
+            })
             .optional()
             .map_err(self.db())
     }
 
+    /// Starts a read transaction, which lasts as long as the returned guard: every read in it
+    /// sees the same version of the store, whatever a materialize commits meanwhile. Inside
+    /// another read transaction, the guard does nothing.
+    pub fn snapshot(&self) -> Result<Snapshot<'_>, FeatureError> {
+        if !self.conn.is_autocommit() {
+            return Ok(Snapshot { store: None });
+        }
+        self.conn
+            .prepare_cached("BEGIN")
+            .and_then(|mut begin| begin.execute([]))
+            .map_err(self.db())?;
+        Ok(Snapshot { store: Some(self) })
+    }
+
     /// The rows of `view` for each key (JSON arrays of join key values), in order; `None`
-    /// where the entity has no row. One statement, reused for every key.
+    /// where the entity has no row. One statement, reused for every key, in one read
+    /// transaction.
     pub fn read(
         &self,
         view: &str,
         keys: &[String],
     ) -> Result<Vec<Option<OnlineRow>>, FeatureError> {
+        let mut rows = Vec::with_capacity(keys.len());
+        self.read_raw(view, keys.iter().map(String::as_str), |_, row| {
+            rows.push(
+                row.map(|row| {
+                    Ok::<_, FeatureError>(OnlineRow {
+                        event_us: row.event_us,
+                        created_us: row.created_us,
+                        features: serde_json::from_str(row.features)
+                            .map_err(|e| self.damaged(view, &e))?,
+                    })
+                })
+                .transpose()?,
+            );
+            Ok(())
+        })?;
+        Ok(rows)
+    }
+
+    /// Calls `each` with the index and the row of every key (a JSON array of join key values)
+    /// in turn, `None` where the entity has no row; the row borrows its features' JSON text
+    /// from SQLite. One cached statement, in one read transaction (see [`Self::snapshot`]).
+    pub fn read_raw<'k>(
+        &self,
+        view: &str,
+        keys: impl IntoIterator<Item = &'k str>,
+        mut each: impl FnMut(usize, Option<RawRow<'_>>) -> Result<(), FeatureError>,
+    ) -> Result<(), FeatureError> {
+        let _snapshot = self.snapshot()?;
         let mut query = self
             .conn
             .prepare_cached(&format!(
@@ -266,33 +309,60 @@ impl OnlineStore {
                 table(view)
             ))
             .map_err(self.db())?;
-        keys.iter()
-            .map(|key| {
-                let found = query
-                    .query_row(params![key], |r| {
-                        Ok((
-                            r.get::<_, i64>(0)?,
-                            r.get::<_, Option<i64>>(1)?,
-                            r.get::<_, String>(2)?,
-                        ))
-                    })
-                    .optional()
-                    .map_err(self.db())?;
-                found
-                    .map(|(event_us, created_us, features)| {
-                        let features =
-                            serde_json::from_str(&features).map_err(|e| FeatureError::Online {
-                                path: self.path.clone(),
-                                message: format!("a row of view {view} is damaged: {e}"),
-                            })?;
-                        Ok(OnlineRow {
-                            event_us,
-                            created_us,
-                            features,
-                        })
-                    })
-                    .transpose()
-            })
-            .collect()
+        for (i, key) in keys.into_iter().enumerate() {
+            let mut rows = query.query(params![key]).map_err(self.db())?;
+            match rows.next().map_err(self.db())? {
+                None => each(i, None)?,
+                Some(r) => {
+                    let row = RawRow {
+                        event_us: r.get(0).map_err(self.db())?,
+                        created_us: r.get(1).map_err(self.db())?,
+                        features: r
+                            .get_ref(2)
+                            .and_then(|v| v.as_str().map_err(Into::into))
+                            .map_err(self.db())?,
+                    };
+                    each(i, Some(row))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The error for a row whose features are not a JSON object.
+    pub(crate) fn damaged(&self, view: &str, e: &serde_json::Error) -> FeatureError {
+        FeatureError::Online {
+            path: self.path.clone(),
+            message: format!("a row of view {view} is damaged: {e}"),
+        }
+    }
+}
+
+/// One entity's row of one view as SQLite holds it: the features are JSON text.
+#[derive(Debug, Clone, Copy)]
+pub struct RawRow<'a> {
+    pub event_us: i64,
+    pub created_us: Option<i64>,
+    pub features: &'a str,
+}
+
+/// A read transaction of an [`OnlineStore`]; it ends when this is dropped.
+pub struct Snapshot<'a> {
+    store: Option<&'a OnlineStore>,
+}
+
+impl Drop for Snapshot<'_> {
+    fn drop(&mut self) {
+        if let Some(store) = self.store {
+            // A read transaction has nothing to commit; if it cannot end cleanly, roll back so
+            // that the connection is not left inside it.
+            let commit = store
+                .conn
+                .prepare_cached("COMMIT")
+                .and_then(|mut c| c.execute([]));
+            if commit.is_err() && !store.conn.is_autocommit() {
+                let _ = store.conn.execute_batch("ROLLBACK");
+            }
+        }
     }
 }

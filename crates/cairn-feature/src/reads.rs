@@ -3,6 +3,7 @@
 //! historical joins.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use cairn_core::Project;
@@ -170,103 +171,473 @@ fn parse_entity(
 }
 
 pub fn online(project: &Project, options: &OnlineOptions) -> Result<OnlineOutcome, FeatureError> {
-    let config = project.config();
-    let grouped = resolve(project, &options.features, options.service.as_deref())?;
-    let names = output_names(&grouped, options.full_names)?;
-    let mut types = BTreeMap::new();
-    for (view, _) in &grouped {
-        for (k, t) in view::join_keys(project, &config.feature_view[view]) {
-            types.insert(k, t);
-        }
-    }
+    let request = Request::new(
+        project,
+        &options.features,
+        options.service.as_deref(),
+        options.full_names,
+    )?;
     let entities: Vec<BTreeMap<String, serde_json::Value>> = options
         .entities
         .iter()
-        .map(|e| parse_entity(e, &types))
+        .map(|e| parse_entity(e, &request.key_types))
         .collect::<Result<_, _>>()?;
-    // Reading never creates the store: without one, nothing was materialized here.
-    if !project.state_dir().join("online.db").exists() {
-        return Err(FeatureError::NotMaterialized {
-            view: grouped[0].0.clone(),
-        });
-    }
-    let store = OnlineStore::open(&project.state_dir())?;
-    let now_us = options
-        .now
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64);
-    let mut out: Vec<EntityFeatures> = entities
-        .iter()
-        .map(|keys| EntityFeatures {
-            keys: keys.clone(),
-            features: BTreeMap::new(),
-            event_times: BTreeMap::new(),
-            expired: Vec::new(),
-            missing: Vec::new(),
-        })
-        .collect();
-    for (view, _) in &grouped {
-        let spec = &config.feature_view[view];
-        match store.view(view)? {
-            None => return Err(FeatureError::NotMaterialized { view: view.clone() }),
-            Some(info)
-                if info.definition != view::definition_digest(project, view, spec).to_hex() =>
-            {
-                return Err(FeatureError::Stale { view: view.clone() });
-            }
-            Some(_) => {}
-        }
-        let key_names: Vec<String> = view::join_keys(project, spec)
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect();
-        let keys: Vec<String> = entities
+    let reader = request.open(project)?;
+    let entities = reader.read_entities(&entities, options.now, |i| options.entities[i].clone())?;
+    Ok(OnlineOutcome { entities })
+}
+
+/// Online reads for a caller that reads many times, such as a model server: the features are
+/// resolved against `cairn.toml` and the online store is opened once, by
+/// [`OnlineReader::open`]; then every [`OnlineReader::read`] is one read transaction over
+/// cached prepared statements. `cairn feature online` is one `open` and one `read`.
+pub struct OnlineReader {
+    store: OnlineStore,
+    request: Request,
+}
+
+/// The requested features, resolved against `cairn.toml`.
+struct Request {
+    views: Vec<ViewRequest>,
+    /// The join keys of all the views, with their types.
+    key_types: BTreeMap<String, ColumnType>,
+    /// Every output name, in order.
+    names: Vec<String>,
+}
+
+/// What a read needs of one view.
+struct ViewRequest {
+    view: String,
+    /// The digest of its definition in `cairn.toml`, which the store's must match.
+    definition: String,
+    key_names: Vec<String>,
+    ttl_us: Option<i64>,
+    /// The requested features and their output names.
+    features: Vec<(String, String)>,
+}
+
+impl Request {
+    fn new(
+        project: &Project,
+        features: &[String],
+        service: Option<&str>,
+        full_names: bool,
+    ) -> Result<Self, FeatureError> {
+        let config = project.config();
+        let grouped = resolve(project, features, service)?;
+        let names = output_names(&grouped, full_names)?;
+        let mut key_types = BTreeMap::new();
+        let views = grouped
             .iter()
-            .map(|e| {
-                key_names
-                    .iter()
-                    .map(|k| {
-                        e.get(k).cloned().ok_or_else(|| FeatureError::BadEntity {
-                            text: options
-                                .entities
-                                .iter()
-                                .zip(&entities)
-                                .find(|(_, parsed)| !parsed.contains_key(k))
-                                .map_or_else(String::new, |(text, _)| text.clone()),
-                            reason: format!("view `{view}` needs the join key `{k}`"),
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-                    .map(|v| serde_json::Value::Array(v).to_string())
+            .map(|(view, _)| {
+                let spec = &config.feature_view[view];
+                let keys = view::join_keys(project, spec);
+                let key_names = keys.iter().map(|(k, _)| k.clone()).collect();
+                for (k, t) in keys {
+                    key_types.insert(k, t);
+                }
+                ViewRequest {
+                    view: view.clone(),
+                    definition: view::definition_digest(project, view, spec).to_hex(),
+                    key_names,
+                    ttl_us: spec.ttl().map(|d| d.as_micros() as i64),
+                    features: names
+                        .iter()
+                        .filter(|(v, _, _)| v == view)
+                        .map(|(_, feature, name)| (feature.clone(), name.clone()))
+                        .collect(),
+                }
             })
-            .collect::<Result<_, _>>()?;
-        let rows = store.read(view, &keys)?;
-        let ttl_us = spec.ttl().map(|d| d.as_micros() as i64);
-        for (entity, row) in out.iter_mut().zip(rows) {
-            let fresh = match &row {
-                None => {
-                    entity.missing.push(view.clone());
-                    None
+            .collect();
+        Ok(Request {
+            views,
+            key_types,
+            names: names.into_iter().map(|(_, _, name)| name).collect(),
+        })
+    }
+
+    fn open(self, project: &Project) -> Result<OnlineReader, FeatureError> {
+        // Reading never creates the store: without one, nothing was materialized here.
+        if !project.state_dir().join("online.db").exists() {
+            return Err(FeatureError::NotMaterialized {
+                view: self.views[0].view.clone(),
+            });
+        }
+        Ok(OnlineReader {
+            store: OnlineStore::open(&project.state_dir())?,
+            request: self,
+        })
+    }
+}
+
+impl OnlineReader {
+    /// Resolves the features (explicit `view:feature` references and/or a service's list, as
+    /// `cairn feature online` takes them) and opens the online store. The views are checked
+    /// (materialized, not changed since) by every read, not here.
+    pub fn open(
+        project: &Project,
+        features: &[String],
+        service: Option<&str>,
+        full_names: bool,
+    ) -> Result<Self, FeatureError> {
+        Request::new(project, features, service, full_names)?.open(project)
+    }
+
+    /// The output name of every requested feature, in order.
+    pub fn names(&self) -> &[String] {
+        &self.request.names
+    }
+
+    /// The join keys an entity needs, with their types.
+    pub fn join_keys(&self) -> &BTreeMap<String, ColumnType> {
+        &self.request.key_types
+    }
+
+    /// The latest features of each entity (its join keys: an integer for an `int` key, a
+    /// string otherwise), in order, with each view's ttl enforced as of `now`: the same answer
+    /// as `cairn feature online`. All the entities are read in one read transaction.
+    pub fn read(
+        &self,
+        entities: &[BTreeMap<String, serde_json::Value>],
+        now: SystemTime,
+    ) -> Result<Vec<EntityFeatures>, FeatureError> {
+        for keys in entities {
+            self.check_entity(keys)?;
+        }
+        self.read_entities(entities, now, |i| {
+            entities[i]
+                .iter()
+                .map(|(k, v)| match v {
+                    serde_json::Value::String(s) => format!("{k}={s}"),
+                    other => format!("{k}={other}"),
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+    }
+
+    /// An entity's keys are join keys of the requested views, of their declared types.
+    fn check_entity(&self, keys: &BTreeMap<String, serde_json::Value>) -> Result<(), FeatureError> {
+        let types = &self.request.key_types;
+        for (k, v) in keys {
+            let reason = match (types.get(k), v) {
+                (None, _) => format!(
+                    "`{k}` is not a join key (the keys are: {})",
+                    types.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+                (Some(ColumnType::Int), v) if v.is_i64() => continue,
+                (Some(ColumnType::Int), v) => {
+                    format!("`{k}` is an int key; `{v}` is not an integer")
                 }
-                Some(row) => {
-                    entity
-                        .event_times
-                        .insert(view.clone(), crate::format_micros(row.event_us));
-                    if ttl_us.is_some_and(|ttl| now_us - row.event_us > ttl) {
-                        entity.expired.push(view.clone());
-                        None
-                    } else {
-                        Some(row)
-                    }
-                }
+                (Some(_), serde_json::Value::String(_)) => continue,
+                (Some(t), v) => format!("`{k}` is a {} key; `{v}` is not a string", t.as_str()),
             };
-            for (_, feature, name) in names.iter().filter(|(v, _, _)| v == view) {
-                let value = fresh
-                    .and_then(|r| r.features.get(feature).cloned())
-                    .unwrap_or(serde_json::Value::Null);
-                entity.features.insert(name.clone(), value);
+            return Err(FeatureError::BadEntity {
+                text: serde_json::to_string(keys).unwrap_or_default(),
+                reason,
+            });
+        }
+        Ok(())
+    }
+
+    /// [`Self::read`] without checking the keys' names and types; `text` names the `i`-th
+    /// entity in an error.
+    fn read_entities(
+        &self,
+        entities: &[BTreeMap<String, serde_json::Value>],
+        now: SystemTime,
+        text: impl Fn(usize) -> String,
+    ) -> Result<Vec<EntityFeatures>, FeatureError> {
+        let now_us = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as i64);
+        let mut out: Vec<EntityFeatures> = entities
+            .iter()
+            .map(|keys| EntityFeatures {
+                keys: keys.clone(),
+                features: BTreeMap::new(),
+                event_times: BTreeMap::new(),
+                expired: Vec::new(),
+                missing: Vec::new(),
+            })
+            .collect();
+        let store = &self.store;
+        // The views' definitions and their rows from the same version of the store.
+        let _snapshot = store.snapshot()?;
+        // All the keys of one view, one after another in one buffer.
+        let mut buffer = String::new();
+        let mut ends: Vec<usize> = Vec::with_capacity(entities.len());
+        let mut values: Vec<serde_json::Value> = Vec::new();
+        for request in &self.request.views {
+            let view = &request.view;
+            match store.view(view)? {
+                None => return Err(FeatureError::NotMaterialized { view: view.clone() }),
+                Some(info) if info.definition != request.definition => {
+                    return Err(FeatureError::Stale { view: view.clone() });
+                }
+                Some(_) => {}
+            }
+            buffer.clear();
+            ends.clear();
+            for (i, e) in entities.iter().enumerate() {
+                buffer.push('[');
+                for (n, k) in request.key_names.iter().enumerate() {
+                    let value = e.get(k).ok_or_else(|| FeatureError::BadEntity {
+                        text: text(i),
+                        reason: format!("view `{view}` needs the join key `{k}`"),
+                    })?;
+                    if n > 0 {
+                        buffer.push(',');
+                    }
+                    // Compact JSON, as materialize wrote the keys.
+                    let _ = write!(buffer, "{value}");
+                }
+                buffer.push(']');
+                ends.push(buffer.len());
+            }
+            let keys = ends
+                .iter()
+                .scan(0, |start, &end| Some(&buffer[std::mem::replace(start, end)..end]));
+            store.read_raw(view, keys, |i, row| {
+                let entity = &mut out[i];
+                let fresh = match row {
+                    None => {
+                        entity.missing.push(view.clone());
+                        false
+                    }
+                    Some(row) => {
+                        entity
+                            .event_times
+                            .insert(view.clone(), crate::format_micros(row.event_us));
+                        pick_features(row.features, &request.features, &mut values)
+                            .map_err(|e| store.damaged(view, &e))?;
+                        if request.ttl_us.is_some_and(|ttl| now_us - row.event_us > ttl) {
+                            entity.expired.push(view.clone());
+                            false
+                        } else {
+                            true
+                        }
+                    }
+                };
+                for (n, (_, name)) in request.features.iter().enumerate() {
+                    let value = if fresh {
+                        std::mem::take(&mut values[n])
+                    } else {
+                        serde_json::Value::Null
+                    };
+                    entity.features.insert(name.clone(), value);
+                }
+                Ok(())
+            })?;
+        }
+        Ok(out)
+    }
+}
+
+/// Decodes the requested features from a row's JSON object into `values` (in the order of
+/// `features`; null where the object has no such feature), skipping the others.
+fn pick_features(
+    json: &str,
+    features: &[(String, String)],
+    values: &mut Vec<serde_json::Value>,
+) -> Result<(), serde_json::Error> {
+    use serde::de::DeserializeSeed as _;
+    values.clear();
+    values.resize(features.len(), serde_json::Value::Null);
+    let mut de = serde_json::Deserializer::from_str(json);
+    Pick { features, values }.deserialize(&mut de)?;
+    de.end()
+}
+
+/// The `DeserializeSeed` of [`pick_features`].
+struct Pick<'a> {
+    features: &'a [(String, String)],
+    values: &'a mut [serde_json::Value],
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Pick<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
+        de.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Pick<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a map")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            let name = match &key {
+                Key::Borrowed(k) => k,
+                Key::Owned(k) => k.as_str(),
+            };
+            match self.features.iter().position(|(f, _)| f == name) {
+                // A repeated feature: the last value counts.
+                Some(n) => self.values[n] = map.next_value()?,
+                None => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
             }
         }
+        Ok(())
     }
-    Ok(OnlineOutcome { entities: out })
+}
+
+/// An object's key, borrowed from the JSON text unless it has escapes.
+enum Key<'de> {
+    Borrowed(&'de str),
+    Owned(String),
+}
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> serde::de::Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key::Borrowed(v))
+            }
+
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key::Owned(v.to_owned()))
+            }
+        }
+        de.deserialize_str(KeyVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::SystemTime;
+
+    use cairn_core::Project;
+    use serde_json::{Value, json};
+
+    use super::{OnlineOptions, OnlineReader, online};
+    use crate::{FeatureError, MaterializeOptions, materialize};
+
+    const DEFINITIONS: &str = r#"
+[entity.customer]
+join_keys = { customer_id = "int" }
+
+[feature_view.stats]
+source = "data/events.csv"
+entities = ["customer"]
+timestamp = "ts"
+features = { amount = "float", n = "int" }
+"#;
+
+    fn project(dir: &std::path::Path, definitions: &str) -> Project {
+        if !dir.join("cairn.toml").exists() {
+            Project::init(dir, &cairn_core::InitOptions { no_git: true }).unwrap();
+        }
+        let mut config = std::fs::read_to_string(dir.join("cairn.toml")).unwrap();
+        if let Some(at) = config.find("\n[entity.customer]") {
+            config.truncate(at);
+        }
+        config.push_str(definitions);
+        std::fs::write(dir.join("cairn.toml"), config).unwrap();
+        let project = Project::discover(dir).unwrap();
+        materialize(
+            &project,
+            &MaterializeOptions {
+                views: Vec::new(),
+                skip_validation: false,
+                now: SystemTime::now(),
+                start: None,
+                end: None,
+                incremental: false,
+            },
+            &cairn_store::NoProgress,
+        )
+        .unwrap();
+        project
+    }
+
+    fn entity(id: Value) -> BTreeMap<String, Value> {
+        BTreeMap::from([("customer_id".to_owned(), id)])
+    }
+
+    #[test]
+    fn a_reader_answers_as_the_command_does_read_after_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("data")).unwrap();
+        std::fs::write(
+            dir.path().join("data/events.csv"),
+            "customer_id,ts,amount,n\n1,2026-01-01T00:00:00,10.5,1\n1,2026-01-02T00:00:00,,2\n\
+             2,2026-01-01T00:00:00,3.0,7\n",
+        )
+        .unwrap();
+        let p = project(dir.path(), DEFINITIONS);
+        let features = vec!["stats:n,stats:amount".to_owned()];
+        let reader = OnlineReader::open(&p, &features, None, false).unwrap();
+        assert_eq!(reader.names(), ["n", "amount"]);
+        let now = SystemTime::now();
+        let asked = [entity(json!(2)), entity(json!(9)), entity(json!(1))];
+        let got = reader.read(&asked, now).unwrap();
+        let want = online(
+            &p,
+            &OnlineOptions {
+                entities: vec![
+                    "customer_id=2".into(),
+                    "customer_id=9".into(),
+                    "customer_id=1".into(),
+                ],
+                features: features.clone(),
+                service: None,
+                full_names: false,
+                now,
+            },
+        )
+        .unwrap();
+        let json = |v: &[super::EntityFeatures]| serde_json::to_string(v).unwrap();
+        assert_eq!(json(&got), json(&want.entities));
+        assert_eq!(got[0].features["n"], 7);
+        assert_eq!(got[0].features["amount"], 3.0);
+        assert_eq!(got[1].missing, ["stats"]);
+        assert_eq!(got[2].features["amount"], Value::Null);
+        assert_eq!(got[2].event_times["stats"], "2026-01-02T00:00:00Z");
+        // Again, and one at a time.
+        for (entity, want) in asked.iter().zip(&got) {
+            let again = reader.read(std::slice::from_ref(entity), now).unwrap();
+            assert_eq!(json(&again), json(std::slice::from_ref(want)));
+        }
+        // Keys of the wrong type or name.
+        for bad in [
+            entity(json!("2")),
+            BTreeMap::from([("merchant".to_owned(), json!(1))]),
+        ] {
+            let err = reader.read(&[bad], now).unwrap_err();
+            assert!(matches!(err, FeatureError::BadEntity { .. }), "{err}");
+        }
+        let err = reader.read(&[BTreeMap::new()], now).unwrap_err();
+        assert!(err.to_string().contains("needs the join key"), "{err}");
+        // The store changes under an open reader: new rows are seen; a new definition makes
+        // the reader's stale.
+        std::fs::write(
+            dir.path().join("data/events.csv"),
+            "customer_id,ts,amount,n\n9,2026-01-03T00:00:00,1.0,1\n",
+        )
+        .unwrap();
+        let p = project(dir.path(), DEFINITIONS);
+        let got = reader.read(&asked, now).unwrap();
+        assert_eq!(got[1].features["n"], 1);
+        assert_eq!(got[0].missing, ["stats"]);
+        project(dir.path(), &DEFINITIONS.replace("n = \"int\"", "n = \"float\""));
+        let err = reader.read(&asked, now).unwrap_err();
+        assert!(matches!(err, FeatureError::Stale { .. }), "{err}");
+        drop(p);
+    }
+
 }

@@ -4,9 +4,12 @@
 //!
 //! Libraries never print: fitting reports progress through a callback.
 
+pub mod artifact;
+pub mod estimator;
 pub mod forest;
 pub mod linear;
 pub mod metrics;
+pub mod prep;
 pub mod tree;
 
 /// A column-major feature matrix: `columns[j][i]` is feature `j` of row `i`. Every column has

@@ -1,1 +1,253 @@
-//! (being written)
+//! Evaluation metrics, defined as scikit-learn 1.9 defines them (the tests pin scikit-learn's
+//! values). Everything here is serde-serializable: the run record stores it as JSON, so no
+//! field is ever NaN or infinite (see each function for the degenerate cases).
+
+use serde::{Deserialize, Serialize};
+
+/// The clipping bound of [`ClassificationMetrics::log_loss`]: probabilities are clipped to
+/// `[EPS, 1 - EPS]` with `EPS = f64::EPSILON` (2.2e-16), as scikit-learn ≥ 1.5 does for float64
+/// input. (scikit-learn before 1.3 clipped at 1e-15 by default; that gives a smaller loss only
+/// when a true class has probability below 1e-15.)
+pub const LOG_LOSS_EPS: f64 = f64::EPSILON;
+
+/// Precision, recall and F1 of one class, treated as the positive class against all others.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassReport {
+    /// True positives / predicted positives; 0 when the class is never predicted
+    /// (scikit-learn's `zero_division=0`).
+    pub precision: f64,
+    /// True positives / actual positives; 0 when the class never occurs.
+    pub recall: f64,
+    /// `2·tp / (actual + predicted)` (the harmonic mean of precision and recall); 0 when both
+    /// counts are 0.
+    pub f1: f64,
+    /// The number of rows whose true class is this one.
+    pub support: u64,
+}
+
+/// Metrics of a classifier's probabilities against the true labels.
+///
+/// The predicted class of a row is the argmax of its probabilities, the lowest class on ties
+/// (see [`argmax`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassificationMetrics {
+    /// The fraction of rows whose predicted class is the true one.
+    pub accuracy: f64,
+    /// Two classes: the precision of class 1 (the positive class). More classes: the macro
+    /// average, the unweighted mean over the classes that occur in the true or the predicted
+    /// labels (scikit-learn's `average="macro"` without `labels`).
+    pub precision: f64,
+    /// As `precision`: class 1's recall, or the macro average.
+    pub recall: f64,
+    /// As `precision`: class 1's F1, or the macro average of the per-class F1 (not the F1 of
+    /// the averaged precision and recall).
+    pub f1: f64,
+    /// Area under the ROC curve, with tied scores counted half (the trapezoid rule, as
+    /// scikit-learn). Two classes: of the probability of class 1. More classes: the macro
+    /// average of each class against the rest, from that class's probability (scikit-learn's
+    /// `multi_class="ovr", average="macro"`). `None` when any class `0..n_classes` is absent
+    /// from the true labels (scikit-learn raises an error there) or with fewer than two classes.
+    pub roc_auc: Option<f64>,
+    /// Mean negative log probability of the true class, probabilities clipped to
+    /// `[LOG_LOSS_EPS, 1 - LOG_LOSS_EPS]` (rows are not renormalised).
+    pub log_loss: f64,
+    /// `confusion[true][predicted]` row counts, `n_classes × n_classes`.
+    pub confusion: Vec<Vec<u64>>,
+    /// One report per class `0..n_classes`.
+    pub per_class: Vec<ClassReport>,
+}
+
+/// Classification metrics of `proba` (row-major, `y_true.len() × n_classes`) against `y_true`.
+///
+/// With no rows, every ratio is 0, the log loss is 0 and `roc_auc` is `None` (scikit-learn
+/// raises an error).
+///
+/// # Panics
+/// If `proba.len() != y_true.len() * n_classes` or a label is not below `n_classes`: both are
+/// caller bugs (the labels and the probabilities come from the same encoding).
+pub fn classification(y_true: &[u32], proba: &[f64], n_classes: usize) -> ClassificationMetrics {
+    assert_eq!(
+        proba.len(),
+        y_true.len() * n_classes,
+        "proba must hold n_classes probabilities per row"
+    );
+    if let Some(&label) = y_true.iter().find(|&&y| y as usize >= n_classes) {
+        panic!("label {label} is not below n_classes = {n_classes}");
+    }
+    let n = y_true.len();
+    let rows = || proba.chunks_exact(n_classes.max(1)).take(n);
+
+    let mut confusion = vec![vec![0u64; n_classes]; n_classes];
+    let mut correct = 0u64;
+    let mut log_loss = 0.0;
+    for (&truth, row) in y_true.iter().zip(rows()) {
+        let predicted = argmax(row);
+        confusion[truth as usize][predicted] += 1;
+        correct += u64::from(predicted == truth as usize);
+        let p = row[truth as usize].clamp(LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS);
+        log_loss -= p.ln();
+    }
+
+    let per_class: Vec<ClassReport> = (0..n_classes)
+        .map(|c| {
+            let tp = confusion[c][c];
+            let support: u64 = confusion[c].iter().sum();
+            let predicted: u64 = confusion.iter().map(|r| r[c]).sum();
+            ClassReport {
+                precision: ratio(tp, predicted),
+                recall: ratio(tp, support),
+                f1: ratio(2 * tp, support + predicted),
+                support,
+            }
+        })
+        .collect();
+
+    let (precision, recall, f1) = if n_classes == 2 {
+        let positive = &per_class[1];
+        (positive.precision, positive.recall, positive.f1)
+    } else {
+        // Classes that occur in the truth or the predictions (scikit-learn's label set).
+        let used: Vec<&ClassReport> = (0..n_classes)
+            .filter(|&c| per_class[c].support > 0 || confusion.iter().any(|r| r[c] > 0))
+            .map(|c| &per_class[c])
+            .collect();
+        let macro_mean = |f: fn(&ClassReport) -> f64| {
+            if used.is_empty() {
+                0.0
+            } else {
+                used.iter().map(|r| f(r)).sum::<f64>() / used.len() as f64
+            }
+        };
+        (
+            macro_mean(|r| r.precision),
+            macro_mean(|r| r.recall),
+            macro_mean(|r| r.f1),
+        )
+    };
+
+    let roc_auc = if n_classes < 2 || per_class.iter().any(|r| r.support == 0) {
+        None
+    } else if n_classes == 2 {
+        let scores: Vec<f64> = rows().map(|r| r[1]).collect();
+        let positive: Vec<bool> = y_true.iter().map(|&y| y == 1).collect();
+        binary_roc_auc(&positive, &scores)
+    } else {
+        // Every class occurs, so every one-vs-rest split has both sides.
+        (0..n_classes)
+            .map(|c| {
+                let scores: Vec<f64> = rows().map(|r| r[c]).collect();
+                let positive: Vec<bool> = y_true.iter().map(|&y| y as usize == c).collect();
+                binary_roc_auc(&positive, &scores)
+            })
+            .sum::<Option<f64>>()
+            .map(|sum| sum / n_classes as f64)
+    };
+    let roc_auc = roc_auc.filter(|v| v.is_finite());
+
+    ClassificationMetrics {
+        accuracy: ratio(correct, n as u64),
+        precision,
+        recall,
+        f1,
+        roc_auc,
+        log_loss: if n == 0 { 0.0 } else { log_loss / n as f64 },
+        confusion,
+        per_class,
+    }
+}
+
+/// The index of the largest value, the lowest index on ties (NaN never wins; an all-NaN or
+/// empty slice gives 0).
+pub fn argmax(values: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, &v) in values.iter().enumerate() {
+        if v > values[best] || (values[best].is_nan() && !v.is_nan()) {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Metrics of a regressor's predictions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegressionMetrics {
+    /// Root mean squared error.
+    pub rmse: f64,
+    /// Mean absolute error.
+    pub mae: f64,
+    /// Coefficient of determination, `1 - SS_res / SS_tot`. When the true values are all equal
+    /// (`SS_tot = 0`): 1 for a perfect prediction, 0 otherwise (scikit-learn's
+    /// `force_finite=True`).
+    pub r2: f64,
+}
+
+/// Regression metrics of `y_pred` against `y_true`. With no rows, all three are 0
+/// (scikit-learn raises an error).
+///
+/// # Panics
+/// If the slices differ in length (a caller bug).
+pub fn regression(y_true: &[f64], y_pred: &[f64]) -> RegressionMetrics {
+    assert_eq!(y_true.len(), y_pred.len(), "y_true and y_pred lengths");
+    if y_true.is_empty() {
+        return RegressionMetrics {
+            rmse: 0.0,
+            mae: 0.0,
+            r2: 0.0,
+        };
+    }
+    let n = y_true.len() as f64;
+    let (mut ss_res, mut abs) = (0.0, 0.0);
+    for (t, p) in y_true.iter().zip(y_pred) {
+        ss_res += (t - p) * (t - p);
+        abs += (t - p).abs();
+    }
+    let mean = y_true.iter().sum::<f64>() / n;
+    let ss_tot: f64 = y_true.iter().map(|t| (t - mean) * (t - mean)).sum();
+    let r2 = if ss_tot == 0.0 {
+        if ss_res == 0.0 { 1.0 } else { 0.0 }
+    } else {
+        1.0 - ss_res / ss_tot
+    };
+    RegressionMetrics {
+        rmse: (ss_res / n).sqrt(),
+        mae: abs / n,
+        r2,
+    }
+}
+
+/// `num / den`, or 0 when `den` is 0.
+fn ratio(num: u64, den: u64) -> f64 {
+    if den == 0 {
+        0.0
+    } else {
+        num as f64 / den as f64
+    }
+}
+
+/// ROC AUC as the Mann–Whitney statistic with average ranks for tied scores, which equals the
+/// trapezoidal area under the ROC curve that scikit-learn computes. `None` unless both classes
+/// occur.
+fn binary_roc_auc(positive: &[bool], scores: &[f64]) -> Option<f64> {
+    let n_pos = positive.iter().filter(|&&p| p).count();
+    let n_neg = positive.len() - n_pos;
+    if n_pos == 0 || n_neg == 0 {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    // Sum of the (1-based, tie-averaged) ranks of the positives.
+    let mut rank_sum = 0.0;
+    let mut start = 0;
+    while start < order.len() {
+        let mut end = start + 1;
+        while end < order.len() && scores[order[end]] == scores[order[start]] {
+            end += 1;
+        }
+        let average_rank = (start + 1 + end) as f64 / 2.0;
+        let positives = order[start..end].iter().filter(|&&i| positive[i]).count();
+        rank_sum += average_rank * positives as f64;
+        start = end;
+    }
+    let (p, q) = (n_pos as f64, n_neg as f64);
+    Some((rank_sum - p * (p + 1.0) / 2.0) / (p * q))
+}

@@ -1,0 +1,420 @@
+//! Model specs in `cairn.toml`: `[model.NAME]` (docs/guide/train.md, docs/formats/config.md).
+//!
+//! What can be checked without the data is checked when `cairn.toml` is read: names, the
+//! algorithm, the split, the column rules. Params are checked by the algorithm when training
+//! starts (`cairn-model` knows them); the columns are checked against the table.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::dataset::ColumnType;
+
+/// `[model.NAME]`: what to train, on what, how.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// A tracked table (CSV, Parquet or a directory of them) holding the features and the
+    /// target. Exclusive with `entities`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+    /// A tracked entity table (join keys, an event time, the target) joined point-in-time to
+    /// feature views; the features are `view:feature` references or a `service`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entities: Option<String>,
+    /// With `entities`: a feature service whose features are the inputs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// The column to predict.
+    pub target: String,
+    /// The input columns, in this order (with `entities`: `view:feature` references). Default:
+    /// every column of `data` except the target and `exclude`, in table order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<Vec<String>>,
+    /// Columns left out when `features` is not given (ids, timestamps).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
+    pub algorithm: Algorithm,
+    /// The algorithm's params (`docs/guide/train.md` lists them per algorithm).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, toml::Value>,
+    /// Seeds the split and the algorithm.
+    #[serde(default)]
+    pub seed: u64,
+    #[serde(default)]
+    pub split: SplitSpec,
+    /// Per column preprocessing: declared type, imputation, encoding.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub columns: BTreeMap<String, ColumnRule>,
+}
+
+/// The algorithms `cairn train` knows.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Algorithm {
+    RandomForestClassifier,
+    RandomForestRegressor,
+    DecisionTreeClassifier,
+    DecisionTreeRegressor,
+    LogisticRegression,
+    LinearRegression,
+    RidgeRegression,
+    KnnClassifier,
+    KnnRegressor,
+    GaussianNb,
+}
+
+impl Algorithm {
+    pub const ALL: [Algorithm; 10] = [
+        Algorithm::RandomForestClassifier,
+        Algorithm::RandomForestRegressor,
+        Algorithm::DecisionTreeClassifier,
+        Algorithm::DecisionTreeRegressor,
+        Algorithm::LogisticRegression,
+        Algorithm::LinearRegression,
+        Algorithm::RidgeRegression,
+        Algorithm::KnnClassifier,
+        Algorithm::KnnRegressor,
+        Algorithm::GaussianNb,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::RandomForestClassifier => "random_forest_classifier",
+            Algorithm::RandomForestRegressor => "random_forest_regressor",
+            Algorithm::DecisionTreeClassifier => "decision_tree_classifier",
+            Algorithm::DecisionTreeRegressor => "decision_tree_regressor",
+            Algorithm::LogisticRegression => "logistic_regression",
+            Algorithm::LinearRegression => "linear_regression",
+            Algorithm::RidgeRegression => "ridge_regression",
+            Algorithm::KnnClassifier => "knn_classifier",
+            Algorithm::KnnRegressor => "knn_regressor",
+            Algorithm::GaussianNb => "gaussian_nb",
+        }
+    }
+
+    /// Classifiers predict a label (and class probabilities); the others a number.
+    pub fn is_classifier(self) -> bool {
+        matches!(
+            self,
+            Algorithm::RandomForestClassifier
+                | Algorithm::DecisionTreeClassifier
+                | Algorithm::LogisticRegression
+                | Algorithm::KnnClassifier
+                | Algorithm::GaussianNb
+        )
+    }
+}
+
+impl std::fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How rows are split into training and test rows.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SplitSpec {
+    /// The share of rows held out for evaluation, in (0, 1).
+    #[serde(default = "default_test_size")]
+    pub test_size: f64,
+    /// Classification: keep class shares equal in both parts (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stratify: Option<bool>,
+    /// A time split: the newest `test_size` of rows by this column are the test rows
+    /// (exclusive with `stratify`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_column: Option<String>,
+}
+
+fn default_test_size() -> f64 {
+    0.2
+}
+
+impl Default for SplitSpec {
+    fn default() -> Self {
+        SplitSpec {
+            test_size: default_test_size(),
+            stratify: None,
+            time_column: None,
+        }
+    }
+}
+
+/// `[model.NAME.columns.COLUMN]`: what a column is and what to do with it before fitting.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnRule {
+    /// The declared type: `int`, `float`, `bool` or `string` (a category). A column whose
+    /// values do not have this type is an error. Default: the table's type.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub dtype: Option<ColumnType>,
+    /// What replaces a missing value (null or NaN). Without it, a missing value is an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impute: Option<Impute>,
+    /// With `impute = "constant"`: the value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fill: Option<toml::Value>,
+    /// How a string column becomes numbers (required for string columns).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encode: Option<Encode>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Impute {
+    /// The training rows' mean (numbers only).
+    Mean,
+    /// The training rows' median (numbers only).
+    Median,
+    /// The most frequent training value (ties: the smallest).
+    MostFrequent,
+    /// The value given as `fill`.
+    Constant,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Encode {
+    /// One 0/1 input per category seen in training (sorted); an unseen category is all zeros.
+    OneHot,
+    /// One input: the category's index in the sorted training categories; unseen = -1.
+    Ordinal,
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Checks what serde cannot. Errors name the key.
+pub fn check(
+    models: &BTreeMap<String, ModelSpec>,
+    services: &BTreeMap<String, crate::features::FeatureServiceSpec>,
+) -> Result<(), String> {
+    for (name, spec) in models {
+        let at = |key: &str| format!("`model.{name}.{key}`");
+        if !valid_name(name) {
+            return Err(format!(
+                "`model.{name}`: names use letters, digits, `-` and `_`"
+            ));
+        }
+        match (&spec.data, &spec.entities) {
+            (Some(_), Some(_)) => {
+                return Err(format!(
+                    "`model.{name}`: give `data` (a table) or `entities` (joined to feature views), not both"
+                ));
+            }
+            (None, None) => {
+                return Err(format!(
+                    "`model.{name}`: say what to train on: `data = \"path/to/table.csv\"`, or `entities` with `features`/`service`"
+                ));
+            }
+            (Some(path), None) | (None, Some(path)) => {
+                if let Err(e) = cairn_store::RelPath::new(path) {
+                    let key = if spec.data.is_some() {
+                        "data"
+                    } else {
+                        "entities"
+                    };
+                    return Err(format!("{}: {e}", at(key)));
+                }
+            }
+        }
+        if spec.data.is_some() && spec.service.is_some() {
+            return Err(format!(
+                "{}: a feature service needs `entities`, not `data`",
+                at("service")
+            ));
+        }
+        if let Some(service) = &spec.service {
+            if !services.contains_key(service) {
+                return Err(format!(
+                    "{}: no feature service `{service}` is declared",
+                    at("service")
+                ));
+            }
+            if spec.features.is_some() {
+                return Err(format!(
+                    "`model.{name}`: give `features` or `service`, not both"
+                ));
+            }
+        }
+        if spec.entities.is_some() {
+            match &spec.features {
+                None if spec.service.is_none() => {
+                    return Err(format!(
+                        "`model.{name}`: with `entities`, list `features` as `view:feature` or name a `service`"
+                    ));
+                }
+                Some(features) => {
+                    if let Some(bad) = features
+                        .iter()
+                        .find(|f| crate::features::FeatureRef::parse(f).is_none())
+                    {
+                        return Err(format!(
+                            "{}: `{bad}` is not a `view:feature` reference",
+                            at("features")
+                        ));
+                    }
+                }
+                None => {}
+            }
+        }
+        if spec.target.trim().is_empty() {
+            return Err(format!("{} is empty", at("target")));
+        }
+        if let Some(features) = &spec.features {
+            if features.is_empty() {
+                return Err(format!("{} is empty", at("features")));
+            }
+            let mut seen = std::collections::BTreeSet::new();
+            for f in features {
+                if !seen.insert(f) {
+                    return Err(format!("{}: `{f}` is listed twice", at("features")));
+                }
+                if *f == spec.target {
+                    return Err(format!(
+                        "{}: `{f}` is the target; a model cannot take its target as an input",
+                        at("features")
+                    ));
+                }
+            }
+            if !spec.exclude.is_empty() {
+                return Err(format!(
+                    "`model.{name}`: `exclude` only applies when `features` is not given"
+                ));
+            }
+        }
+        let split = &spec.split;
+        if !(split.test_size > 0.0 && split.test_size < 1.0) {
+            return Err(format!(
+                "{}: {} is not between 0 and 1 (exclusive); 0.2 holds out a fifth of the rows",
+                at("split.test_size"),
+                split.test_size
+            ));
+        }
+        if split.time_column.is_some() && split.stratify == Some(true) {
+            return Err(format!(
+                "`model.{name}.split`: a time split cannot also be stratified"
+            ));
+        }
+        if split.stratify == Some(true) && !spec.algorithm.is_classifier() {
+            return Err(format!(
+                "{}: only classification splits can be stratified ({} is a regressor)",
+                at("split.stratify"),
+                spec.algorithm
+            ));
+        }
+        for (column, rule) in &spec.columns {
+            let key = |k: &str| at(&format!("columns.{column}.{k}"));
+            if let Some(t) = rule.dtype
+                && !matches!(
+                    t,
+                    ColumnType::Int | ColumnType::Float | ColumnType::Bool | ColumnType::String
+                )
+            {
+                return Err(format!(
+                    "{}: a model input is \"int\", \"float\", \"bool\" or \"string\", not \"{}\"",
+                    key("type"),
+                    t.as_str()
+                ));
+            }
+            match (rule.impute, &rule.fill) {
+                (Some(Impute::Constant), None) => {
+                    return Err(format!(
+                        "{}: `impute = \"constant\"` needs the value: `fill = ...`",
+                        key("fill")
+                    ));
+                }
+                (Some(i), Some(_)) if i != Impute::Constant => {
+                    return Err(format!(
+                        "{}: `fill` goes with `impute = \"constant\"`",
+                        key("fill")
+                    ));
+                }
+                (None, Some(_)) => {
+                    return Err(format!(
+                        "{}: `fill` goes with `impute = \"constant\"`",
+                        key("fill")
+                    ));
+                }
+                _ => {}
+            }
+            if let Some(fill) = &rule.fill
+                && !matches!(
+                    fill,
+                    toml::Value::String(_)
+                        | toml::Value::Integer(_)
+                        | toml::Value::Float(_)
+                        | toml::Value::Boolean(_)
+                )
+            {
+                return Err(format!(
+                    "{}: a fill value is a string, a number or a boolean",
+                    key("fill")
+                ));
+            }
+            if rule.encode.is_some() && rule.dtype.is_some_and(|t| t != ColumnType::String) {
+                return Err(format!(
+                    "{}: only string columns are encoded",
+                    key("encode")
+                ));
+            }
+            if *column == spec.target && (rule.encode.is_some() || rule.impute.is_some()) {
+                return Err(format!(
+                    "{}: the target is not preprocessed (a row without a target cannot be learned from)",
+                    at(&format!("columns.{column}"))
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<(), String> {
+        let models: BTreeMap<String, ModelSpec> =
+            toml::from_str(text).map_err(|e| e.to_string())?;
+        check(&models, &BTreeMap::new())
+    }
+
+    #[test]
+    fn a_minimal_spec_is_accepted() {
+        parse("[m]\ndata = \"t.csv\"\ntarget = \"y\"\nalgorithm = \"gaussian_nb\"\n").unwrap();
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = parse("[m]\ndata = \"t.csv\"\ntarget = \"y\"\nalgorithm = \"svm\"\n").unwrap_err();
+        assert!(e.contains("svm") && e.contains("random_forest_classifier"), "{e}");
+        let e = parse(
+            "[m]\ndata = \"t.csv\"\ntarget = \"y\"\nalgorithm = \"gaussian_nb\"\nsplit = { test_size = 1.5 }\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("`model.m.split.test_size`"), "{e}");
+        let e = parse(
+            "[m]\ndata = \"t.csv\"\ntarget = \"y\"\nalgorithm = \"linear_regression\"\nsplit = { stratify = true }\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("split.stratify"), "{e}");
+        let e = parse(
+            "[m]\ndata = \"t.csv\"\ntarget = \"y\"\nalgorithm = \"gaussian_nb\"\nfeatures = [\"a\", \"y\"]\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("`model.m.features`") && e.contains("target"), "{e}");
+        let e = parse(
+            "[m]\ndata = \"t.csv\"\ntarget = \"y\"\nalgorithm = \"gaussian_nb\"\n[m.columns.a]\nimpute = \"constant\"\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("`model.m.columns.a.fill`"), "{e}");
+        let e = parse("[m]\ntarget = \"y\"\nalgorithm = \"gaussian_nb\"\n").unwrap_err();
+        assert!(e.contains("`model.m`") && e.contains("data"), "{e}");
+    }
+}

@@ -1,0 +1,297 @@
+//! The runs index: one row per training run in `.cairn/cairn.db` (SQLite, WAL), for queries.
+//! The run record itself is an object in the store (docs/formats/run.md); this index is a
+//! per-machine cache of it, and is rebuilt from the records (`reindex`).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// The version of the runs tables (in `cairn_meta`, key `runs_schema`).
+pub const RUNS_SCHEMA: i64 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunsError {
+    #[error("{path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "{path} holds runs tables of version {found}, but this cairn understands version {RUNS_SCHEMA}: it was written by a newer cairn"
+    )]
+    Version { path: PathBuf, found: i64 },
+    #[error("no run `{0}` (see `cairn runs list`)")]
+    NotFound(String),
+    #[error("`{prefix}` names several runs: {}", .ids.join(", "))]
+    Ambiguous { prefix: String, ids: Vec<String> },
+}
+
+/// One row of the index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRow {
+    pub id: String,
+    pub model: String,
+    /// `finished` or `failed`.
+    pub status: String,
+    /// Microseconds since the epoch.
+    pub started_us: i64,
+    /// The run record as JSON (the object's content).
+    pub record: String,
+    /// The record object's digest.
+    pub record_digest: String,
+    /// The model artifact's digest (finished runs).
+    pub artifact: Option<String>,
+}
+
+pub struct RunsDb {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl RunsDb {
+    /// Opens (creating the tables if needed) the runs index in the database at `path`.
+    pub fn open(path: &Path) -> Result<RunsDb, RunsError> {
+        let err = |source| RunsError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(err)?;
+        conn.busy_timeout(Duration::from_secs(30)).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(err)?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS cairn_meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL) WITHOUT ROWID;",
+        )
+        .map_err(err)?;
+        let found: Option<i64> = conn
+            .query_row(
+                "SELECT value FROM cairn_meta WHERE key = 'runs_schema'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err)?;
+        match found {
+            Some(v) if v > RUNS_SCHEMA => {
+                return Err(RunsError::Version {
+                    path: path.to_path_buf(),
+                    found: v,
+                });
+            }
+            Some(_) => {}
+            None => conn
+                .execute_batch(&format!(
+                    "BEGIN IMMEDIATE;
+                     CREATE TABLE IF NOT EXISTS runs (
+                         id TEXT PRIMARY KEY NOT NULL,
+                         model TEXT NOT NULL,
+                         status TEXT NOT NULL,
+                         started_us INTEGER NOT NULL,
+                         record TEXT NOT NULL,
+                         record_digest TEXT NOT NULL,
+                         artifact TEXT
+                     ) WITHOUT ROWID;
+                     CREATE INDEX IF NOT EXISTS runs_by_model ON runs (model, started_us);
+                     INSERT OR REPLACE INTO cairn_meta (key, value) VALUES ('runs_schema', {RUNS_SCHEMA});
+                     COMMIT;"
+                ))
+                .map_err(err)?,
+        }
+        Ok(RunsDb {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> RunsError + '_ {
+        |source| RunsError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    pub fn insert(&self, row: &RunRow) -> Result<(), RunsError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO runs (id, model, status, started_us, record, record_digest, artifact)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    row.id,
+                    row.model,
+                    row.status,
+                    row.started_us,
+                    row.record,
+                    row.record_digest,
+                    row.artifact
+                ],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// Many rows in one transaction (benchmarks, reindexing).
+    pub fn insert_many(&mut self, rows: &[RunRow]) -> Result<(), RunsError> {
+        let path = self.path.clone();
+        let err = |source| RunsError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(err)?;
+        {
+            let mut stmt = tx
+                .prepare(
+                    "INSERT OR REPLACE INTO runs (id, model, status, started_us, record, record_digest, artifact)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(err)?;
+            for row in rows {
+                stmt.execute(params![
+                    row.id,
+                    row.model,
+                    row.status,
+                    row.started_us,
+                    row.record,
+                    row.record_digest,
+                    row.artifact
+                ])
+                .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// Every run (of `model`, if given), oldest first.
+    pub fn list(&self, model: Option<&str>) -> Result<Vec<RunRow>, RunsError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, model, status, started_us, record, record_digest, artifact FROM runs
+                 WHERE ?1 IS NULL OR model = ?1 ORDER BY started_us, id",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([model], row_of)
+            .map_err(self.err())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.err())?;
+        Ok(rows)
+    }
+
+    /// The run whose id is `id` or starts with it (at least 4 characters).
+    pub fn get(&self, id: &str) -> Result<RunRow, RunsError> {
+        if id.len() < 4 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err(RunsError::NotFound(id.to_owned()));
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, model, status, started_us, record, record_digest, artifact FROM runs
+                 WHERE id >= ?1 AND id < ?1 || '~' ORDER BY id LIMIT 6",
+            )
+            .map_err(self.err())?;
+        let mut rows = stmt
+            .query_map([id], row_of)
+            .map_err(self.err())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.err())?;
+        if let Some(exact) = rows.iter().position(|r| r.id == id) {
+            return Ok(rows.swap_remove(exact));
+        }
+        match rows.len() {
+            0 => Err(RunsError::NotFound(id.to_owned())),
+            1 => Ok(rows.remove(0)),
+            _ => Err(RunsError::Ambiguous {
+                prefix: id.to_owned(),
+                ids: rows.into_iter().map(|r| r.id).collect(),
+            }),
+        }
+    }
+
+    /// Removes a run from the index (its record object stays until `data gc`).
+    pub fn remove(&self, id: &str) -> Result<(), RunsError> {
+        let n = self
+            .conn
+            .execute("DELETE FROM runs WHERE id = ?1", [id])
+            .map_err(self.err())?;
+        if n == 0 {
+            return Err(RunsError::NotFound(id.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// The digests of every run record and artifact in the index (`data gc` keeps them).
+    pub fn referenced_digests(&self) -> Result<Vec<String>, RunsError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT record_digest, artifact FROM runs")
+            .map_err(self.err())?;
+        let mut out = Vec::new();
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+            })
+            .map_err(self.err())?;
+        for row in rows {
+            let (record, artifact) = row.map_err(self.err())?;
+            out.push(record);
+            out.extend(artifact);
+        }
+        Ok(out)
+    }
+}
+
+fn row_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+    Ok(RunRow {
+        id: r.get(0)?,
+        model: r.get(1)?,
+        status: r.get(2)?,
+        started_us: r.get(3)?,
+        record: r.get(4)?,
+        record_digest: r.get(5)?,
+        artifact: r.get(6)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, model: &str, t: i64) -> RunRow {
+        RunRow {
+            id: id.into(),
+            model: model.into(),
+            status: "finished".into(),
+            started_us: t,
+            record: "{}".into(),
+            record_digest: format!("r{id}"),
+            artifact: Some(format!("a{id}")),
+        }
+    }
+
+    #[test]
+    fn insert_list_get_by_prefix_and_remove() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cairn.db");
+        let mut db = RunsDb::open(&path).unwrap();
+        db.insert_many(&[row("abcd1111", "m", 2), row("abcd2222", "m", 1), row("ffff0000", "n", 3)])
+            .unwrap();
+        let ids: Vec<_> = db.list(Some("m")).unwrap().into_iter().map(|r| r.id).collect();
+        assert_eq!(ids, ["abcd2222", "abcd1111"]);
+        assert_eq!(db.list(None).unwrap().len(), 3);
+        assert_eq!(db.get("abcd1").unwrap().id, "abcd1111");
+        assert!(matches!(db.get("abcd"), Err(RunsError::Ambiguous { .. })));
+        assert!(matches!(db.get("zzzz"), Err(RunsError::NotFound(_))));
+        db.remove("ffff0000").unwrap();
+        assert!(matches!(db.remove("ffff0000"), Err(RunsError::NotFound(_))));
+        let mut digests = db.referenced_digests().unwrap();
+        digests.sort();
+        assert_eq!(digests, ["aabcd1111", "aabcd2222", "rabcd1111", "rabcd2222"]);
+        drop(db);
+        // The stat cache shares the file and its own user_version.
+        cairn_store::StatCache::open(&path).unwrap();
+        assert_eq!(RunsDb::open(&path).unwrap().list(None).unwrap().len(), 2);
+    }
+}

@@ -1,0 +1,252 @@
+//! The model artifact file (docs/formats/model.md): a header in JSON (what the model is, what
+//! it takes, where it came from) and the fitted model in postcard. Both are written from
+//! ordered data only, so the same fit gives the same bytes and the same digest.
+
+use std::collections::BTreeMap;
+
+use polars::prelude::DataFrame;
+use serde::{Deserialize, Serialize};
+
+use crate::Matrix;
+use crate::estimator::Fitted;
+use crate::prep::{Input, InputError, encode_row, transform};
+
+/// The first bytes of every artifact.
+pub const MAGIC: &[u8; 8] = b"CAIRNMDL";
+/// The artifact format version this cairn writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A class label as it appeared in the target column.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Label {
+    Bool(bool),
+    Int(i64),
+    Text(String),
+}
+
+impl std::fmt::Display for Label {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Label::Bool(b) => write!(f, "{b}"),
+            Label::Int(i) => write!(f, "{i}"),
+            Label::Text(s) => f.write_str(s),
+        }
+    }
+}
+
+impl Label {
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Label::Bool(b) => (*b).into(),
+            Label::Int(i) => (*i).into(),
+            Label::Text(s) => s.as_str().into(),
+        }
+    }
+}
+
+/// What the model predicts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Task {
+    /// `labels[i]` is class `i`, sorted.
+    Classification { labels: Vec<Label> },
+    Regression,
+}
+
+/// Where the model came from. No clock times: those are the run's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// Tracked tables read, by project path: their BLAKE3 digests.
+    pub data: BTreeMap<String, String>,
+    /// Feature tables read, by view: their digests.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub features: BTreeMap<String, String>,
+    /// The git commit of the code (`None` outside git or before the first commit).
+    pub code_commit: Option<String>,
+    /// Whether the worktree had uncommitted changes.
+    pub code_dirty: bool,
+    pub train_rows: u64,
+    pub test_rows: u64,
+}
+
+/// Everything about a model except the fitted numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    pub format: u32,
+    /// The spec name in `cairn.toml`.
+    pub model: String,
+    pub algorithm: String,
+    /// Every param as used, defaults included.
+    pub params: BTreeMap<String, serde_json::Value>,
+    pub seed: u64,
+    pub target: String,
+    pub task: Task,
+    /// The inputs in order, with their fitted preprocessing.
+    pub inputs: Vec<Input>,
+    pub provenance: Provenance,
+}
+
+/// A model: header plus fitted model.
+#[derive(Debug, Clone)]
+pub struct Artifact {
+    pub header: Header,
+    pub fitted: Fitted,
+}
+
+/// Why an artifact cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    #[error("not a cairn model artifact (no CAIRNMDL header)")]
+    NotAnArtifact,
+    #[error(
+        "model artifact format {found}, but this cairn reads format {FORMAT_VERSION}: it was written by a newer cairn"
+    )]
+    Version { found: u32 },
+    #[error("the model artifact is damaged: {0}")]
+    Corrupt(String),
+}
+
+/// A prediction for one row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Prediction {
+    /// The predicted label (classification) or value (regression).
+    pub prediction: serde_json::Value,
+    /// Class probabilities in label order (classification).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probabilities: Option<Vec<f64>>,
+}
+
+/// Predictions for a batch of rows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Predictions {
+    /// Class indices (into the labels) and row-major probabilities (rows × classes).
+    Classes {
+        class: Vec<usize>,
+        proba: Vec<f64>,
+        n_classes: usize,
+    },
+    Values(Vec<f64>),
+}
+
+/// The class with the largest probability; ties go to the first.
+pub fn argmax(p: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, v) in p.iter().enumerate() {
+        if *v > p[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+impl Artifact {
+    /// The artifact's bytes: `CAIRNMDL`, the format version (u32 LE), the header's length
+    /// (u32 LE), the header (JSON), the fitted model (postcard).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let header = serde_json::to_vec(&self.header).expect("a header serializes");
+        let body = postcard::to_stdvec(&self.fitted).expect("a fitted model serializes");
+        let mut out = Vec::with_capacity(16 + header.len() + body.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&u32::try_from(header.len()).expect("header < 4 GiB").to_le_bytes());
+        out.extend_from_slice(&header);
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// Reads only the header (cheap: the fitted model is not decoded).
+    pub fn read_header(bytes: &[u8]) -> Result<Header, ArtifactError> {
+        let (header, _) = split(bytes)?;
+        serde_json::from_slice(header).map_err(|e| ArtifactError::Corrupt(e.to_string()))
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Artifact, ArtifactError> {
+        let (header, body) = split(bytes)?;
+        let header: Header =
+            serde_json::from_slice(header).map_err(|e| ArtifactError::Corrupt(e.to_string()))?;
+        let fitted: Fitted =
+            postcard::from_bytes(body).map_err(|e| ArtifactError::Corrupt(e.to_string()))?;
+        let classifier = matches!(header.task, Task::Classification { .. });
+        if fitted.is_classifier() != classifier {
+            return Err(ArtifactError::Corrupt(
+                "the header's task does not match the fitted model".into(),
+            ));
+        }
+        Ok(Artifact { header, fitted })
+    }
+
+    pub fn labels(&self) -> Option<&[Label]> {
+        match &self.header.task {
+            Task::Classification { labels } => Some(labels),
+            Task::Regression => None,
+        }
+    }
+
+    /// Scores an encoded matrix (inputs already applied).
+    pub fn predict_matrix(&self, x: &Matrix) -> Predictions {
+        match self.labels() {
+            Some(labels) => {
+                let n = labels.len();
+                let proba = self.fitted.predict_proba_batch(x, n);
+                let class = proba.chunks(n.max(1)).map(argmax).collect();
+                Predictions::Classes {
+                    class,
+                    proba,
+                    n_classes: n,
+                }
+            }
+            None => Predictions::Values(self.fitted.predict_value_batch(x)),
+        }
+    }
+
+    /// Scores every row of a frame (batch scoring): the inputs are read by name and encoded
+    /// as in training; other columns are ignored.
+    pub fn predict_frame(&self, frame: &DataFrame) -> Result<Predictions, InputError> {
+        let x = transform(frame, &self.header.inputs)?;
+        Ok(self.predict_matrix(&x))
+    }
+
+    /// Scores one row given as named values (what the server receives). `scratch` is reused
+    /// between calls to avoid allocating.
+    pub fn predict_row<'a>(
+        &self,
+        get: impl Fn(&str) -> Option<&'a serde_json::Value>,
+        scratch: &mut Vec<f64>,
+    ) -> Result<Prediction, InputError> {
+        encode_row(&self.header.inputs, get, scratch)?;
+        Ok(match self.labels() {
+            Some(labels) => {
+                let mut p = vec![0.0; labels.len()];
+                self.fitted.predict_proba_into(scratch, &mut p);
+                Prediction {
+                    prediction: labels[argmax(&p)].to_json(),
+                    probabilities: Some(p),
+                }
+            }
+            None => Prediction {
+                prediction: serde_json::Value::from(self.fitted.predict_value(scratch)),
+                probabilities: None,
+            },
+        })
+    }
+}
+
+fn split(bytes: &[u8]) -> Result<(&[u8], &[u8]), ArtifactError> {
+    if bytes.len() < 16 || &bytes[..8] != MAGIC {
+        return Err(ArtifactError::NotAnArtifact);
+    }
+    let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+    if version != FORMAT_VERSION {
+        return Err(ArtifactError::Version { found: version });
+    }
+    let len = u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes")) as usize;
+    let rest = &bytes[16..];
+    if rest.len() < len {
+        return Err(ArtifactError::Corrupt(format!(
+            "the header says {len} bytes, but {} follow",
+            rest.len()
+        )));
+    }
+    Ok(rest.split_at(len))
+}

@@ -1,0 +1,132 @@
+//! The run record (docs/formats/run.md): what a run did, as a JSON object in the store.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The run record format version.
+pub const RUN_FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Finished,
+    Failed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Finished => "finished",
+            RunStatus::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Code {
+    /// The HEAD commit (`None` outside git or before the first commit).
+    pub commit: Option<String>,
+    /// Uncommitted changes to tracked files.
+    pub dirty: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Environment {
+    pub cairn: String,
+    pub os: String,
+    pub arch: String,
+}
+
+impl Environment {
+    pub fn current() -> Environment {
+        Environment {
+            cairn: env!("CARGO_PKG_VERSION").to_owned(),
+            os: std::env::consts::OS.to_owned(),
+            arch: std::env::consts::ARCH.to_owned(),
+        }
+    }
+}
+
+/// One training run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub format: u32,
+    pub id: String,
+    pub model: String,
+    pub status: RunStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// RFC 3339, UTC.
+    pub started: String,
+    pub ended: String,
+    pub started_us: i64,
+    pub duration_s: f64,
+    pub algorithm: String,
+    /// Every param as used (defaults included; empty if the run failed before the fit).
+    pub params: BTreeMap<String, Value>,
+    /// What `--set` changed, as given.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub overrides: BTreeMap<String, Value>,
+    pub seed: u64,
+    pub split: Value,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    /// Scalar metrics on the test rows (accuracy, roc_auc, rmse...).
+    #[serde(default)]
+    pub metrics: BTreeMap<String, f64>,
+    /// The rest of the evaluation: confusion matrix, per class report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<Value>,
+    /// Seconds per phase (load, split, fit, evaluate, store).
+    #[serde(default)]
+    pub phases: BTreeMap<String, f64>,
+    pub code: Code,
+    /// Tables read: project path → digest.
+    #[serde(default)]
+    pub data: BTreeMap<String, String>,
+    /// Feature tables read: view → digest.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub features: BTreeMap<String, String>,
+    /// Trained from data that is not tracked or differs from the lock (`--allow-untracked`).
+    #[serde(default)]
+    pub untracked: bool,
+    /// `passed`, `skipped` (`--skip-validation`) or `none` (no expectations declared).
+    pub validation: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_size: Option<u64>,
+    #[serde(default)]
+    pub train_rows: u64,
+    #[serde(default)]
+    pub test_rows: u64,
+    pub environment: Environment,
+}
+
+impl RunRecord {
+    /// A field for `runs list --where/--sort`: a metric by name, `params.NAME`, `tags.NAME`,
+    /// or one of `model`, `status`, `algorithm`, `seed`, `duration_s`, `started`.
+    pub fn field(&self, name: &str) -> Option<Value> {
+        if let Some(v) = self.metrics.get(name) {
+            return Some((*v).into());
+        }
+        if let Some(p) = name.strip_prefix("params.") {
+            return self.params.get(p).cloned();
+        }
+        if let Some(t) = name.strip_prefix("tags.") {
+            return self.tags.get(t).map(|v| Value::String(v.clone()));
+        }
+        match name {
+            "model" => Some(self.model.clone().into()),
+            "status" => Some(self.status.as_str().into()),
+            "algorithm" => Some(self.algorithm.clone().into()),
+            "seed" => Some(self.seed.into()),
+            "duration_s" => Some(self.duration_s.into()),
+            "started" => Some(self.started.clone().into()),
+            "id" => Some(self.id.clone().into()),
+            _ => None,
+        }
+    }
+}

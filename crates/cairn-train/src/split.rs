@@ -1,0 +1,132 @@
+//! Splitting rows into training and test rows, reproducibly from the seed.
+
+/// SplitMix64: a small, well-known generator; the split only needs a reproducible shuffle.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (n > 0), by rejection so that no value is favoured.
+    fn below(&mut self, n: u64) -> u64 {
+        let zone = u64::MAX - u64::MAX % n;
+        loop {
+            let x = self.next();
+            if x < zone {
+                return x % n;
+            }
+        }
+    }
+}
+
+/// A Fisher–Yates shuffle driven by `seed`.
+fn shuffle(items: &mut [usize], rng: &mut SplitMix64) {
+    for i in (1..items.len()).rev() {
+        let j = rng.below(i as u64 + 1) as usize;
+        items.swap(i, j);
+    }
+}
+
+/// How many of `n` rows are test rows: `test_size × n` rounded up, like scikit-learn.
+pub fn test_count(n: usize, test_size: f64) -> usize {
+    ((n as f64 * test_size).ceil() as usize).min(n)
+}
+
+/// A random split: (train, test) row indices, each sorted.
+pub fn random(n: usize, test_size: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut rows: Vec<usize> = (0..n).collect();
+    shuffle(&mut rows, &mut SplitMix64(seed));
+    let mut test = rows.split_off(n - test_count(n, test_size));
+    rows.sort_unstable();
+    test.sort_unstable();
+    (rows, test)
+}
+
+/// A stratified split: each class contributes its share of test rows (rounded so that the
+/// total is `test_count`, largest remainders first).
+pub fn stratified(classes: &[u32], n_classes: usize, test_size: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let n = classes.len();
+    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
+    for (i, c) in classes.iter().enumerate() {
+        by_class[*c as usize].push(i);
+    }
+    let total = test_count(n, test_size);
+    let exact: Vec<f64> = by_class
+        .iter()
+        .map(|rows| rows.len() as f64 * total as f64 / n.max(1) as f64)
+        .collect();
+    let mut take: Vec<usize> = exact.iter().map(|x| x.floor() as usize).collect();
+    let mut order: Vec<usize> = (0..n_classes).collect();
+    order.sort_by(|a, b| {
+        let ra = exact[*a] - exact[*a].floor();
+        let rb = exact[*b] - exact[*b].floor();
+        rb.total_cmp(&ra).then(a.cmp(b))
+    });
+    let mut missing = total.saturating_sub(take.iter().sum());
+    for c in order {
+        if missing == 0 {
+            break;
+        }
+        if take[c] < by_class[c].len() {
+            take[c] += 1;
+            missing -= 1;
+        }
+    }
+    let mut rng = SplitMix64(seed);
+    let (mut train, mut test) = (Vec::new(), Vec::new());
+    for (rows, k) in by_class.iter_mut().zip(take) {
+        shuffle(rows, &mut rng);
+        test.extend_from_slice(&rows[..k]);
+        train.extend_from_slice(&rows[k..]);
+    }
+    train.sort_unstable();
+    test.sort_unstable();
+    (train, test)
+}
+
+/// A time split: the rows with the newest `times` are the test rows (ties keep table order).
+pub fn by_time(times: &[i64], test_size: f64) -> (Vec<usize>, Vec<usize>) {
+    let n = times.len();
+    let mut rows: Vec<usize> = (0..n).collect();
+    rows.sort_by_key(|&i| (times[i], i));
+    let mut test = rows.split_off(n - test_count(n, test_size));
+    rows.sort_unstable();
+    test.sort_unstable();
+    (rows, test)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_split_is_a_partition_reproducible_from_the_seed() {
+        let (train, test) = random(10, 0.25, 7);
+        assert_eq!((train.len(), test.len()), (7, 3));
+        let mut all: Vec<_> = train.iter().chain(&test).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..10).collect::<Vec<_>>());
+        assert_eq!(random(10, 0.25, 7), (train, test.clone()));
+        assert_ne!(random(10, 0.25, 8).1, test);
+    }
+
+    #[test]
+    fn stratified_split_keeps_class_shares() {
+        let classes: Vec<u32> = (0..100).map(|i| u32::from(i % 4 == 0)).collect();
+        let (train, test) = stratified(&classes, 2, 0.2, 1);
+        assert_eq!(test.len(), 20);
+        assert_eq!(test.iter().filter(|&&i| classes[i] == 1).count(), 5);
+        assert_eq!(train.len(), 80);
+    }
+
+    #[test]
+    fn time_split_holds_out_the_newest_rows() {
+        let times = [5, 1, 9, 3, 7];
+        assert_eq!(by_time(&times, 0.4), (vec![0, 1, 3], vec![2, 4]));
+    }
+}

@@ -1,0 +1,367 @@
+//! Training and tracking: `cairn train`, `cairn runs list | show | compare | rm`.
+
+use cairn_e2e::{Project, Rng};
+
+/// A seeded table: two informative numbers, a category, an int with gaps, a binary label, a
+/// three-class label and a numeric target.
+fn table(rows: usize, seed: u64) -> String {
+    let mut rng = Rng(seed);
+    let mut out = String::from("id,x1,x2,plan,age,label,tier,amount\n");
+    let unit = |rng: &mut Rng| (rng.next() % 10_000) as f64 / 10_000.0;
+    for i in 0..rows {
+        let (x1, x2) = (unit(&mut rng), unit(&mut rng));
+        let plan = ["free", "pro", "team"][(rng.next() % 3) as usize];
+        let age = if i % 17 == 3 {
+            String::new()
+        } else {
+            (20 + rng.next() % 50).to_string()
+        };
+        let noise = unit(&mut rng) * 0.3;
+        let label = if x1 + x2 + noise > 1.15 { "yes" } else { "no" };
+        let tier = ((x1 * 2.99) as u32).to_string();
+        let amount = 3.0 * x1 - 2.0 * x2 + if plan == "pro" { 1.0 } else { 0.0 } + noise;
+        out.push_str(&format!(
+            "{i},{x1},{x2},{plan},{age},{label},{tier},{amount:.4}\n"
+        ));
+    }
+    out
+}
+
+const SPECS: &str = r#"
+[model.churn]
+data = "data/train.csv"
+target = "label"
+exclude = ["id", "tier", "amount"]
+algorithm = "random_forest_classifier"
+params = { n_trees = 20, max_depth = 6 }
+seed = 7
+
+[model.churn.columns.plan]
+encode = "one_hot"
+
+[model.churn.columns.age]
+impute = "median"
+"#;
+
+fn project() -> Project {
+    let p = Project::new();
+    p.write("data/train.csv", table(400, 1));
+    let mut config = String::from_utf8(p.read("cairn.toml")).unwrap();
+    config.push_str(SPECS);
+    p.write("cairn.toml", config);
+    p.cairn(&["data", "add", "data/train.csv"]).ok();
+    p.commit("data and specs");
+    p
+}
+
+fn add_spec(p: &Project, spec: &str) {
+    let mut config = String::from_utf8(p.read("cairn.toml")).unwrap();
+    config.push_str(spec);
+    p.write("cairn.toml", config);
+}
+
+#[test]
+fn a_run_is_recorded_with_metrics_provenance_and_an_artifact_in_the_store() {
+    let p = project();
+    let run = p.json(&["train", "churn", "--tag", "team=risk"], 0);
+    assert_eq!(run["status"], "finished");
+    assert_eq!(run["model"], "churn");
+    assert_eq!(run["algorithm"], "random_forest_classifier");
+    assert_eq!(run["params"]["n_trees"], 20);
+    assert_eq!(run["params"]["max_features"], "sqrt", "defaults are recorded");
+    assert_eq!(run["tags"]["team"], "risk");
+    assert_eq!(run["train_rows"], 320);
+    assert_eq!(run["test_rows"], 80);
+    let accuracy = run["metrics"]["accuracy"].as_f64().unwrap();
+    assert!(accuracy > 0.75, "the label is learnable: {accuracy}");
+    for m in ["precision", "recall", "f1", "roc_auc", "log_loss"] {
+        assert!(run["metrics"][m].is_number(), "{m} in {run}");
+    }
+    let confusion = &run["report"]["confusion"];
+    let total: u64 = confusion
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_array().unwrap())
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 80);
+    // Provenance: the data digest is the lock's, the commit is HEAD, the tree is clean.
+    let lock = p.lock_text();
+    let digest = run["data"]["data/train.csv"].as_str().unwrap();
+    assert!(lock.contains(digest), "{digest} not in\n{lock}");
+    assert_eq!(
+        run["code"]["commit"].as_str().unwrap(),
+        p.git(&["rev-parse", "HEAD"]).trim()
+    );
+    assert_eq!(run["code"]["dirty"], false);
+    assert_eq!(run["environment"]["os"], std::env::consts::OS);
+    // The artifact is an object: a CAIRNMDL file whose JSON header names the inputs.
+    let artifact = run["artifact"].as_str().unwrap();
+    let bytes = std::fs::read(p.object_path(artifact)).unwrap();
+    assert_eq!(&bytes[..8], b"CAIRNMDL");
+    let len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[16..16 + len]).unwrap();
+    let inputs: Vec<&str> = header["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(inputs, ["x1", "x2", "plan", "age"]);
+    assert_eq!(header["inputs"][2]["categories"], serde_json::json!(["free", "pro", "team"]));
+    assert_eq!(header["task"]["labels"], serde_json::json!(["no", "yes"]));
+    // The run record is an object too.
+    let listed = p.json(&["runs", "list"], 0);
+    assert_eq!(listed["runs"].as_array().unwrap().len(), 1);
+    let mut shown = p.json(&["runs", "show", &run["id"].as_str().unwrap()[..6]], 0);
+    let mut run = run;
+    shown.as_object_mut().unwrap().remove("kind");
+    run.as_object_mut().unwrap().remove("kind");
+    assert_eq!(shown, run);
+}
+
+#[test]
+fn the_same_data_spec_and_seed_give_the_same_artifact_digest() {
+    let p = project();
+    let a = p.json(&["train", "churn"], 0);
+    let b = p.json(&["train", "churn"], 0);
+    assert_ne!(a["id"], b["id"]);
+    assert_eq!(a["artifact"], b["artifact"]);
+    assert_eq!(a["metrics"], b["metrics"]);
+    let c = p.json(&["train", "churn", "--set", "seed=8"], 0);
+    assert_ne!(a["artifact"], c["artifact"], "another seed, another forest");
+    assert_eq!(c["overrides"]["seed"], 8);
+    assert_eq!(c["seed"], 8);
+}
+
+#[test]
+fn every_algorithm_trains_from_a_spec_and_reproduces() {
+    let p = project();
+    let specs = [
+        ("rfc", "random_forest_classifier", "label", "n_trees = 5"),
+        ("rfr", "random_forest_regressor", "amount", "n_trees = 5"),
+        ("dtc", "decision_tree_classifier", "tier", "max_depth = 4"),
+        ("dtr", "decision_tree_regressor", "amount", "max_depth = 4"),
+        ("lr", "logistic_regression", "tier", "alpha = 0.1"),
+        ("lin", "linear_regression", "amount", ""),
+        ("ridge", "ridge_regression", "amount", "alpha = 0.5"),
+        ("knnc", "knn_classifier", "label", "k = 7"),
+        ("knnr", "knn_regressor", "amount", "k = 3, weights = \"distance\""),
+        ("nb", "gaussian_nb", "label", ""),
+    ];
+    let mut text = String::new();
+    for (name, algorithm, target, params) in specs {
+        text.push_str(&format!(
+            "\n[model.{name}]\ndata = \"data/train.csv\"\ntarget = \"{target}\"\nfeatures = [\"x1\", \"x2\", \"plan\"]\nalgorithm = \"{algorithm}\"\nparams = {{ {params} }}\n[model.{name}.columns.plan]\nencode = \"ordinal\"\n"
+        ));
+    }
+    add_spec(&p, &text);
+    for (name, algorithm, target, _) in specs {
+        let a = p.json(&["train", name], 0);
+        let b = p.json(&["train", name], 0);
+        assert_eq!(a["artifact"], b["artifact"], "{name}: not reproducible");
+        let metrics = &a["metrics"];
+        if target == "amount" {
+            let r2 = metrics["r2"].as_f64().unwrap();
+            assert!(r2 > 0.5, "{algorithm}: r2 {r2}");
+            assert!(metrics["rmse"].as_f64().unwrap() > 0.0);
+        } else {
+            let acc = metrics["accuracy"].as_f64().unwrap();
+            assert!(acc > 0.6, "{algorithm}: accuracy {acc}");
+            if target == "tier" {
+                assert_eq!(a["report"]["confusion"].as_array().unwrap().len(), 3);
+            }
+        }
+    }
+}
+
+#[test]
+fn runs_are_listed_filtered_sorted_compared_and_removed() {
+    let p = project();
+    let mut ids = Vec::new();
+    for depth in ["2", "6"] {
+        let run = p.json(&["train", "churn", "--set", &format!("max_depth={depth}")], 0);
+        ids.push(run["id"].as_str().unwrap().to_owned());
+    }
+    let all = p.json(&["runs", "list", "--model", "churn"], 0);
+    assert_eq!(all["runs"].as_array().unwrap().len(), 2);
+    let deep = p.json(&["runs", "list", "--where", "params.max_depth>=6"], 0);
+    assert_eq!(deep["runs"].as_array().unwrap().len(), 1);
+    assert_eq!(deep["runs"][0]["id"], ids[1]);
+    let none = p.json(&["runs", "list", "--where", "accuracy>1.5"], 0);
+    assert_eq!(none["runs"].as_array().unwrap().len(), 0);
+    let sorted = p.json(&["runs", "list", "--sort", "params.max_depth"], 0);
+    assert_eq!(sorted["runs"][0]["id"], ids[1], "largest first");
+    let sorted = p.json(&["runs", "list", "--sort", "params.max_depth", "--asc"], 0);
+    assert_eq!(sorted["runs"][0]["id"], ids[0]);
+    p.cairn(&["runs", "list", "--where", "accuracy"])
+        .code(2)
+        .stderr_has("NAME OP VALUE");
+
+    let compared = p.json(&["runs", "compare", &ids[0], &ids[1]], 0);
+    let rows = compared["rows"].as_array().unwrap();
+    let depth = rows
+        .iter()
+        .find(|r| r["field"] == "params.max_depth")
+        .unwrap();
+    assert_eq!(depth["differs"], true);
+    assert_eq!(depth["values"], serde_json::json!([2, 6]));
+    let trees = rows.iter().find(|r| r["field"] == "params.n_trees").unwrap();
+    assert_eq!(trees["differs"], false);
+    p.cairn(&["runs", "compare", &ids[0], &ids[1]])
+        .ok()
+        .stdout_has("max_depth");
+
+    // Removing a run drops it from the index; gc then removes its artifact, not the other's.
+    let first = p.json(&["runs", "show", &ids[0]], 0);
+    let second = p.json(&["runs", "show", &ids[1]], 0);
+    p.cairn(&["runs", "rm", &ids[0]]).ok();
+    p.cairn(&["runs", "show", &ids[0]]).code(2);
+    p.cairn(&["data", "gc"]).ok();
+    assert!(!p.object_path(first["artifact"].as_str().unwrap()).exists());
+    assert!(p.object_path(second["artifact"].as_str().unwrap()).exists());
+}
+
+#[test]
+fn untracked_or_modified_training_data_is_refused_unless_allowed() {
+    let p = project();
+    add_spec(
+        &p,
+        "\n[model.loose]\ndata = \"loose.csv\"\ntarget = \"label\"\nfeatures = [\"x1\", \"x2\"]\nalgorithm = \"gaussian_nb\"\n",
+    );
+    p.write("loose.csv", table(50, 2));
+    p.cairn(&["train", "loose"])
+        .code(2)
+        .stderr_has("`model.loose.data`: loose.csv is not tracked")
+        .stderr_has("--allow-untracked");
+    let run = p.json(&["train", "loose", "--allow-untracked"], 0);
+    assert_eq!(run["untracked"], true);
+
+    // The tracked table edited after `data add`.
+    p.write("data/train.csv", table(400, 3));
+    p.cairn(&["train", "churn"])
+        .code(2)
+        .stderr_has("differs from what cairn.lock pins");
+    let run = p.json(&["train", "churn", "--allow-untracked"], 0);
+    assert_eq!(run["untracked"], true);
+}
+
+#[test]
+fn bad_specs_and_bad_data_fail_with_the_key_and_a_failed_run() {
+    let p = project();
+    p.write(
+        "data/bad.csv",
+        "x,y,n,one,cls\n1,2.5,abc,1,a\n2,,3,1,b\n3,1.0,4,1,a\n4,2.0,5,1,b\n5,3.0,6,1,a\n",
+    );
+    p.write("data/one.csv", "x,y\n1,2.5\n");
+    p.cairn(&["data", "add", "data/bad.csv", "data/one.csv"]).ok();
+    add_spec(
+        &p,
+        r#"
+[model.no_target]
+data = "data/bad.csv"
+target = "nope"
+algorithm = "gaussian_nb"
+
+[model.text_numbers]
+data = "data/bad.csv"
+target = "cls"
+features = ["x", "n"]
+algorithm = "gaussian_nb"
+[model.text_numbers.columns.n]
+type = "float"
+
+[model.nan]
+data = "data/bad.csv"
+target = "cls"
+features = ["x", "y"]
+algorithm = "gaussian_nb"
+
+[model.single]
+data = "data/bad.csv"
+target = "one"
+features = ["x"]
+algorithm = "decision_tree_classifier"
+
+[model.empty]
+data = "data/one.csv"
+target = "y"
+features = ["x"]
+algorithm = "knn_regressor"
+
+[model.bad_param]
+data = "data/bad.csv"
+target = "cls"
+features = ["x"]
+algorithm = "knn_classifier"
+params = { k = 0 }
+
+[model.unknown_param]
+data = "data/bad.csv"
+target = "cls"
+features = ["x"]
+algorithm = "ridge_regression"
+params = { n_trees = 3 }
+"#,
+    );
+    p.commit("bad data");
+    p.cairn(&["train", "no_target"])
+        .code(2)
+        .stderr_has("`model.no_target.target`: the data has no column `nope`");
+    p.cairn(&["train", "text_numbers"])
+        .code(2)
+        .stderr_has("input `n`: declared float, but it holds text (row 1: \"abc\")");
+    p.cairn(&["train", "nan"])
+        .code(2)
+        .stderr_has("input `y` has a missing value (null or NaN) at row 2")
+        .stderr_has("impute");
+    p.cairn(&["train", "single"])
+        .code(2)
+        .stderr_has("single class (1)");
+    p.cairn(&["train", "empty"])
+        .code(2)
+        .stderr_has("the split leaves 0 training and 1 test rows");
+    p.cairn(&["train", "bad_param"])
+        .code(2)
+        .stderr_has("`model.bad_param.params.k`");
+    p.cairn(&["train", "unknown_param"])
+        .code(2)
+        .stderr_has("`model.unknown_param.params.n_trees`")
+        .stderr_has("alpha, solver");
+    p.cairn(&["train", "nope"])
+        .code(2)
+        .stderr_has("no model `nope` is declared");
+    p.cairn(&["train", "churn", "--set", "split.test_size=2"])
+        .code(2)
+        .stderr_has("split.test_size");
+    // Each failure after the spec was read is a failed run with its error; nothing else.
+    let runs = p.json(&["runs", "list", "--where", "status=failed"], 0);
+    let runs = runs["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 7, "{runs:#?}");
+    assert!(runs.iter().all(|r| r["artifact"].is_null() && r["error"].is_string()));
+    let ok = p.json(&["runs", "list", "--where", "status=finished"], 0);
+    assert_eq!(ok["runs"].as_array().unwrap().len(), 0);
+    // A malformed spec is refused when cairn.toml is read.
+    add_spec(&p, "\n[model.broken]\ndata = \"data/bad.csv\"\ntarget = \"cls\"\nalgorithm = \"svm\"\n");
+    p.cairn(&["train", "churn"]).code(2).stderr_has("svm");
+}
+
+#[test]
+fn a_dirty_worktree_is_recorded_and_warned_about() {
+    let p = project();
+    p.write("train.py", "print('edited')\n");
+    p.git(&["add", "train.py"]);
+    let run = p.cairn(&["--json", "train", "churn"]);
+    run.code(0).stderr_has("uncommitted changes");
+    assert_eq!(run.json()["code"]["dirty"], true);
+}
+
+#[test]
+fn validation_failures_stop_training_unless_skipped() {
+    let p = project();
+    add_spec(&p, "\n[dataset.\"data/train.csv\"]\nrows = { min = 1000 }\n");
+    p.cairn(&["train", "churn"]).code(1).stderr_has("failed validation");
+    let run = p.json(&["train", "churn", "--skip-validation"], 0);
+    assert_eq!(run["validation"], "skipped");
+}
