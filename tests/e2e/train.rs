@@ -365,3 +365,67 @@ fn validation_failures_stop_training_unless_skipped() {
     let run = p.json(&["train", "churn", "--skip-validation"], 0);
     assert_eq!(run["validation"], "skipped");
 }
+
+#[test]
+fn a_model_trains_on_features_joined_point_in_time_from_an_entity_table() {
+    let p = Project::new();
+    // Each customer's spend changes over time; the label follows the spend *at the time*.
+    let mut events = String::from("customer_id,ts,spend,visits\n");
+    let mut labels = String::from("customer_id,event_timestamp,churned\n");
+    let mut rng = Rng(5);
+    for c in 0..60 {
+        for day in 1..=4 {
+            let spend = (rng.next() % 1000) as f64 / 10.0;
+            events.push_str(&format!(
+                "{c},2026-01-0{day}T00:00:00,{spend},{}\n",
+                rng.next() % 9
+            ));
+            labels.push_str(&format!(
+                "{c},2026-01-0{day}T12:00:00,{}\n",
+                u8::from(spend < 50.0)
+            ));
+        }
+    }
+    p.write("data/events.csv", events);
+    p.write("data/labels.csv", labels);
+    add_spec(
+        &p,
+        r#"
+[entity.customer]
+join_keys = { customer_id = "int" }
+
+[feature_view.activity]
+source = "data/events.csv"
+entities = ["customer"]
+timestamp = "ts"
+features = { spend = "float", visits = "int" }
+
+[feature_service.churn]
+features = ["activity:spend", "activity:visits"]
+
+[model.churn_fs]
+entities = "data/labels.csv"
+service = "churn"
+target = "churned"
+algorithm = "decision_tree_classifier"
+params = { max_depth = 3 }
+"#,
+    );
+    p.cairn(&["data", "add", "data/events.csv", "data/labels.csv"]).ok();
+    p.cairn(&["train", "churn_fs"])
+        .code(2)
+        .stderr_has("materialize");
+    p.cairn(&["feature", "materialize"]).ok();
+    let run = p.json(&["train", "churn_fs"], 0);
+    // The label is a function of the spend at the row's time: a depth-3 tree learns it.
+    assert!(run["metrics"]["accuracy"].as_f64().unwrap() > 0.95, "{run}");
+    assert!(run["features"]["activity"].is_string(), "{run}");
+    assert!(run["data"]["data/labels.csv"].is_string());
+    let artifact = run["artifact"].as_str().unwrap();
+    let bytes = std::fs::read(p.object_path(artifact)).unwrap();
+    let len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[16..16 + len]).unwrap();
+    assert_eq!(header["inputs"][0]["name"], "spend");
+    assert_eq!(header["inputs"][1]["name"], "visits");
+    assert!(header["provenance"]["features"]["activity"].is_string());
+}

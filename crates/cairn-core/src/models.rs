@@ -22,6 +22,10 @@ pub struct ModelSpec {
     /// feature views; the features are `view:feature` references or a `service`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entities: Option<String>,
+    /// With `entities`: the entity table's time column (default `event_timestamp`): each row
+    /// gets the features as they were at that time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
     /// With `entities`: a feature service whose features are the inputs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
@@ -223,6 +227,12 @@ pub fn check(
                     return Err(format!("{}: {e}", at(key)));
                 }
             }
+        }
+        if spec.data.is_some() && spec.timestamp.is_some() {
+            return Err(format!(
+                "{}: the time column of an entity table goes with `entities`, not `data`",
+                at("timestamp")
+            ));
         }
         if spec.data.is_some() && spec.service.is_some() {
             return Err(format!(

@@ -8,6 +8,7 @@
 //! every feature of V is null. One output row per entity row, in input order, duplicates
 //! kept, the entity table's columns passed through.
 
+use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::path::PathBuf;
 
@@ -58,10 +59,63 @@ pub struct HistoricalOutcome {
     pub output: PathBuf,
 }
 
+/// The point-in-time join in memory: the entity table with the requested features, in input
+/// order; also the views read, with the digests of their offline tables.
+pub struct HistoricalFrame {
+    pub frame: DataFrame,
+    /// The feature columns added, in request order.
+    pub feature_columns: Vec<String>,
+    /// View → the digest of the offline table joined.
+    pub tables: BTreeMap<String, cairn_store::Digest>,
+}
+
 pub fn historical(
     project: &Project,
     options: &HistoricalOptions,
 ) -> Result<HistoricalOutcome, FeatureError> {
+    let HistoricalFrame {
+        frame: mut out,
+        tables,
+        ..
+    } = historical_frame(project, options)?;
+    let polars = |e: PolarsError| FeatureError::Entities {
+        path: options.entities.clone(),
+        reason: e.to_string(),
+    };
+    let mut bytes = Vec::new();
+    match cairn_core::table::Format::of(&options.output) {
+        Some(cairn_core::table::Format::Csv) => CsvWriter::new(&mut bytes)
+            .include_header(true)
+            .finish(&mut out)
+            .map_err(polars)?,
+        _ => ParquetWriter::new(&mut bytes)
+            .finish(&mut out)
+            .map_err(polars)
+            .map(drop)?,
+    }
+    cairn_store::atomic::write_atomic_beside(&options.output, &bytes, 0o644).map_err(|source| {
+        FeatureError::Output {
+            path: options.output.clone(),
+            source,
+        }
+    })?;
+    Ok(HistoricalOutcome {
+        rows: out.height() as u64,
+        columns: out
+            .get_column_names()
+            .iter()
+            .map(|n| n.to_string())
+            .collect(),
+        views: tables.into_keys().collect(),
+        output: options.output.clone(),
+    })
+}
+
+/// [`historical`] without writing: the joined frame (`options.output` is not used).
+pub fn historical_frame(
+    project: &Project,
+    options: &HistoricalOptions,
+) -> Result<HistoricalFrame, FeatureError> {
     let config = project.config();
     let grouped = resolve(project, &options.features, options.service.as_deref())?;
     let names = output_names(&grouped, options.full_names)?;
@@ -100,6 +154,7 @@ pub fn historical(
     }
     let store = project.store()?;
     let lock = project.read_lock()?;
+    let mut tables = BTreeMap::new();
     let mut out = entities
         .lazy()
         .with_row_index(ROW, None)
@@ -119,6 +174,7 @@ pub fn historical(
                 view: view_name.clone(),
             });
         }
+        tables.insert(view_name.clone(), entry.digest);
         let bytes = store.read(&entry.digest)?;
         let view_err = |e: PolarsError| FeatureError::Polars {
             view: view_name.clone(),
@@ -294,7 +350,7 @@ pub fn historical(
             .collect()
             .map_err(view_err)?;
     }
-    let mut out = out
+    let out = out
         .lazy()
         .sort([ROW], SortMultipleOptions::default())
         .drop(Selector::ByName {
@@ -303,31 +359,9 @@ pub fn historical(
         })
         .collect()
         .map_err(polars)?;
-    let mut bytes = Vec::new();
-    match cairn_core::table::Format::of(&options.output) {
-        Some(cairn_core::table::Format::Csv) => CsvWriter::new(&mut bytes)
-            .include_header(true)
-            .finish(&mut out)
-            .map_err(polars)?,
-        _ => ParquetWriter::new(&mut bytes)
-            .finish(&mut out)
-            .map_err(polars)
-            .map(drop)?,
-    }
-    cairn_store::atomic::write_atomic_beside(&options.output, &bytes, 0o644).map_err(|source| {
-        FeatureError::Output {
-            path: options.output.clone(),
-            source,
-        }
-    })?;
-    Ok(HistoricalOutcome {
-        rows: out.height() as u64,
-        columns: out
-            .get_column_names()
-            .iter()
-            .map(|n| n.to_string())
-            .collect(),
-        views: grouped.into_iter().map(|(v, _)| v).collect(),
-        output: options.output.clone(),
+    Ok(HistoricalFrame {
+        frame: out,
+        feature_columns: names.into_iter().map(|(_, _, n)| n).collect(),
+        tables,
     })
 }

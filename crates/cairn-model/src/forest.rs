@@ -468,3 +468,420 @@ impl TryFrom<RegressorRepr> for ForestRegressor {
         Ok(ForestRegressor { trees, n_features })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use super::*;
+
+    fn tree_params(max_depth: Option<usize>) -> TreeParams {
+        TreeParams {
+            max_depth,
+            ..TreeParams::default()
+        }
+    }
+
+    fn classify(x: &Matrix, y: &[u32], k: usize, params: &ForestParams) -> ForestClassifier {
+        ForestClassifier::fit(x, y, k, params, &|_| {}).unwrap()
+    }
+
+    /// Noisy data: `features` columns, two or three classes that depend on the first three
+    /// columns.
+    fn noisy(rows: usize, features: usize, classes: u32, seed: u64) -> (Matrix, Vec<u32>) {
+        let mut rng = Rng::for_tree(seed, 99);
+        let mut unit = move || (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        let columns: Vec<Vec<f64>> = (0..features)
+            .map(|_| (0..rows).map(|_| unit() * 10.0 - 5.0).collect())
+            .collect();
+        let y = (0..rows)
+            .map(|i| {
+                let score = columns[0][i] + 0.5 * columns[1][i] * columns[2.min(features - 1)][i];
+                let class = if score < -1.0 {
+                    0
+                } else if score < 2.0 {
+                    1 % classes
+                } else {
+                    2 % classes
+                };
+                if unit() < 0.1 { (unit() * f64::from(classes)) as u32 } else { class }
+            })
+            .collect();
+        (Matrix::new(columns), y)
+    }
+
+    #[test]
+    fn separates_separable_data_with_one_split() {
+        let x = Matrix::new(vec![(0..20).map(f64::from).collect()]);
+        let y: Vec<u32> = (0..20).map(|i| u32::from(i >= 12)).collect();
+        let forest = classify(&x, &y, 2, &ForestParams::single_tree(TreeParams::default()));
+        let tree = &forest.trees()[0];
+        assert_eq!((tree.n_leaves(), tree.depth()), (2, 1));
+        assert_eq!(forest.predict_proba(&[11.49]), vec![1.0, 0.0]);
+        assert_eq!(forest.predict_proba(&[11.5]), vec![1.0, 0.0]);
+        assert_eq!(forest.predict_proba(&[11.51]), vec![0.0, 1.0]);
+        assert_eq!(forest.predict(&[-100.0]), 0);
+        assert_eq!(forest.predict(&[100.0]), 1);
+    }
+
+    #[test]
+    fn xor_needs_depth_two() {
+        let points = [(0.0, 0.0, 0), (0.0, 1.0, 1), (1.0, 0.0, 1), (1.0, 1.0, 0)];
+        let (mut a, mut b, mut y) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..3 {
+            for &(pa, pb, class) in &points {
+                a.push(pa);
+                b.push(pb);
+                y.push(class);
+            }
+        }
+        let x = Matrix::new(vec![a, b]);
+        let deep = classify(&x, &y, 2, &ForestParams::single_tree(tree_params(Some(2))));
+        for &(pa, pb, class) in &points {
+            let mut expected = vec![0.0; 2];
+            expected[class as usize] = 1.0;
+            assert_eq!(deep.predict_proba(&[pa, pb]), expected, "({pa}, {pb})");
+        }
+        assert_eq!(deep.trees()[0].n_leaves(), 4);
+        let shallow = classify(&x, &y, 2, &ForestParams::single_tree(tree_params(Some(1))));
+        for &(pa, pb, _) in &points {
+            assert_eq!(shallow.predict_proba(&[pa, pb]), vec![0.5, 0.5]);
+        }
+    }
+
+    #[test]
+    fn regression_fits_a_step() {
+        let x = Matrix::new(vec![(0..40).map(f64::from).collect()]);
+        let y: Vec<f64> = (0..40).map(|i| if i < 17 { 1.5 } else { -2.0 }).collect();
+        let params = ForestParams::single_tree(TreeParams::default());
+        let forest = ForestRegressor::fit(&x, &y, &params, &|_| {}).unwrap();
+        assert_eq!(forest.trees()[0].n_leaves(), 2);
+        assert!((forest.predict(&[16.49]) - 1.5).abs() < 1e-12);
+        assert!((forest.predict(&[16.51]) + 2.0).abs() < 1e-12);
+        // A noisy step: leaves are the means of their rows.
+        let y: Vec<f64> = (0..40)
+            .map(|i| if i < 17 { 1.0 } else { 5.0 } + if i % 2 == 0 { 0.5 } else { -0.5 })
+            .collect();
+        let params = ForestParams::single_tree(tree_params(Some(1)));
+        let forest = ForestRegressor::fit(&x, &y, &params, &|_| {}).unwrap();
+        let left_mean = y[..17].iter().sum::<f64>() / 17.0;
+        let right_mean = y[17..].iter().sum::<f64>() / 23.0;
+        assert!((forest.predict(&[3.0]) - left_mean).abs() < 1e-12);
+        assert!((forest.predict(&[30.0]) - right_mean).abs() < 1e-12);
+    }
+
+    #[test]
+    fn leaf_probabilities_are_weighted_class_frequencies() {
+        let (x, y) = noisy(400, 5, 3, 1);
+        let params = ForestParams {
+            n_trees: 6,
+            tree: TreeParams {
+                max_depth: Some(4),
+                max_features: MaxFeatures::Sqrt,
+                ..TreeParams::default()
+            },
+            bootstrap: true,
+            seed: 7,
+        };
+        let forest = classify(&x, &y, 3, &params);
+        for (t, tree) in forest.trees().iter().enumerate() {
+            // The tree's bootstrap, drawn again, and the training rows walked down the tree.
+            let mut rng = Rng::for_tree(params.seed, t as u64);
+            let drawn = bootstrap(&y, &mut rng);
+            let mut per_leaf: HashMap<*const f64, (&[f64], [f64; 3])> = HashMap::new();
+            for (&row, &w) in drawn.rows.iter().zip(&drawn.weights) {
+                let leaf = tree.leaf(&x.row(row as usize));
+                let entry = per_leaf.entry(leaf.as_ptr()).or_insert((leaf, [0.0; 3]));
+                entry.1[y[row as usize] as usize] += w;
+            }
+            assert_eq!(per_leaf.len(), tree.n_leaves(), "every leaf has training rows");
+            for (values, counts) in per_leaf.values() {
+                let total: f64 = counts.iter().sum();
+                for k in 0..3 {
+                    assert!((values[k] - counts[k] / total).abs() < 1e-15, "tree {t}");
+                }
+            }
+        }
+        // The forest's probability is the mean of its trees'.
+        let row = x.row(5);
+        let mut mean = [0.0; 3];
+        for tree in forest.trees() {
+            for (m, v) in mean.iter_mut().zip(tree.leaf(&row)) {
+                *m += v / 6.0;
+            }
+        }
+        for (m, p) in mean.iter().zip(forest.predict_proba(&row)) {
+            assert!((m - p).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn bootstrap_draws_n_rows() {
+        let targets = vec![0u32; 1000];
+        let drawn = bootstrap(&targets, &mut Rng::for_tree(3, 4));
+        assert_eq!(drawn.weights.iter().sum::<f64>(), 1000.0);
+        // About 1 - 1/e of the rows are drawn at least once.
+        assert!((590..680).contains(&drawn.rows.len()), "{}", drawn.rows.len());
+        assert!(drawn.rows.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn min_samples_leaf_and_max_depth_are_honoured() {
+        let (x, y) = noisy(300, 4, 2, 2);
+        let params = ForestParams::single_tree(TreeParams {
+            min_samples_leaf: 7,
+            ..TreeParams::default()
+        });
+        let forest = classify(&x, &y, 2, &params);
+        let tree = &forest.trees()[0];
+        let mut per_leaf: HashMap<*const f64, usize> = HashMap::new();
+        for i in 0..x.rows {
+            *per_leaf.entry(tree.leaf(&x.row(i)).as_ptr()).or_default() += 1;
+        }
+        assert!(tree.n_leaves() > 5);
+        assert_eq!(per_leaf.len(), tree.n_leaves());
+        assert!(per_leaf.values().all(|&n| n >= 7), "{per_leaf:?}");
+        assert!(per_leaf.values().any(|&n| n < 14));
+
+        // With a bootstrap, a row counts once however often it was drawn.
+        let params = ForestParams {
+            bootstrap: true,
+            seed: 3,
+            ..ForestParams::single_tree(TreeParams {
+                min_samples_leaf: 5,
+                ..TreeParams::default()
+            })
+        };
+        let tree = classify(&x, &y, 2, &params).trees()[0].clone();
+        let drawn = bootstrap(&y, &mut Rng::for_tree(3, 0));
+        let mut per_leaf: HashMap<*const f64, (usize, f64)> = HashMap::new();
+        for (&row, &w) in drawn.rows.iter().zip(&drawn.weights) {
+            let entry = per_leaf
+                .entry(tree.leaf(&x.row(row as usize)).as_ptr())
+                .or_default();
+            *entry = (entry.0 + 1, entry.1 + w);
+        }
+        assert!(per_leaf.values().all(|&(rows, _)| rows >= 5), "{per_leaf:?}");
+        assert!(per_leaf.values().any(|&(rows, w)| rows < 10 && w >= 10.0));
+
+        let params = ForestParams::single_tree(tree_params(Some(3)));
+        let tree = classify(&x, &y, 2, &params).trees()[0].clone();
+        assert_eq!(tree.depth(), 3);
+        assert!(tree.n_leaves() <= 8);
+
+        let params = ForestParams::single_tree(TreeParams {
+            min_samples_split: 301,
+            ..TreeParams::default()
+        });
+        assert_eq!(classify(&x, &y, 2, &params).trees()[0].n_leaves(), 1);
+    }
+
+    #[test]
+    fn quantile_bins_split_at_bin_edges() {
+        let x = Matrix::new(vec![(0..100).map(f64::from).collect()]);
+        let y: Vec<u32> = (0..100).map(|i| u32::from(i >= 50)).collect();
+        let params = ForestParams::single_tree(TreeParams {
+            max_bins: 4,
+            ..TreeParams::default()
+        });
+        let forest = classify(&x, &y, 2, &params);
+        assert_eq!(forest.trees()[0].n_leaves(), 2);
+        assert_eq!(forest.predict(&[49.5]), 0);
+        assert_eq!(forest.predict(&[49.6]), 1);
+        // With the boundary inside a bin, the tree cannot be exact.
+        let y: Vec<u32> = (0..100).map(|i| u32::from(i >= 40)).collect();
+        let forest = classify(&x, &y, 2, &params);
+        let wrong = (0..100)
+            .filter(|&i| forest.predict(&[f64::from(i)]) != y[i as usize])
+            .count();
+        assert!(wrong > 0);
+    }
+
+    fn fit_in_pool(threads: usize, x: &Matrix, y: &[u32], params: &ForestParams) -> Vec<u8> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let forest = pool.install(|| classify(x, y, 3, params));
+        postcard::to_stdvec(&forest).unwrap()
+    }
+
+    #[test]
+    fn fits_are_identical_whatever_the_thread_count() {
+        let (x, y) = noisy(3000, 6, 3, 3);
+        let forest = ForestParams {
+            n_trees: 8,
+            tree: TreeParams {
+                max_depth: Some(6),
+                max_features: MaxFeatures::Sqrt,
+                ..TreeParams::default()
+            },
+            bootstrap: true,
+            seed: 11,
+        };
+        let one = fit_in_pool(1, &x, &y, &forest);
+        assert_eq!(one, fit_in_pool(2, &x, &y, &forest));
+        assert_eq!(one, fit_in_pool(3, &x, &y, &forest));
+        let other_seed = ForestParams {
+            seed: 12,
+            ..forest.clone()
+        };
+        assert_ne!(one, fit_in_pool(2, &x, &y, &other_seed));
+        // One tree builds its histograms in parallel (big enough nodes), with and without
+        // drawing features.
+        let (x, y) = noisy(12_000, 4, 3, 4);
+        for max_features in [MaxFeatures::All, MaxFeatures::Count(2)] {
+            let single = ForestParams {
+                n_trees: 1,
+                tree: TreeParams {
+                    max_depth: Some(5),
+                    max_features,
+                    ..TreeParams::default()
+                },
+                bootstrap: true,
+                seed: 5,
+            };
+            assert_eq!(
+                fit_in_pool(1, &x, &y, &single),
+                fit_in_pool(2, &x, &y, &single)
+            );
+        }
+    }
+
+    #[test]
+    fn serialization_round_trips_with_identical_predictions() {
+        let (x, y) = noisy(500, 5, 3, 5);
+        let forest = classify(&x, &y, 3, &ForestParams::classifier());
+        let bytes = postcard::to_stdvec(&forest).unwrap();
+        let back: ForestClassifier = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back, forest);
+        assert_eq!(back.predict_proba_batch(&x), forest.predict_proba_batch(&x));
+        assert!(postcard::from_bytes::<ForestClassifier>(&bytes[..bytes.len() / 2]).is_err());
+
+        let target: Vec<f64> = (0..x.rows).map(|i| x.columns[0][i] * 3.0 + 1e6).collect();
+        let params = ForestParams {
+            n_trees: 10,
+            ..ForestParams::regressor()
+        };
+        let regressor = ForestRegressor::fit(&x, &target, &params, &|_| {}).unwrap();
+        let bytes = postcard::to_stdvec(&regressor).unwrap();
+        let back: ForestRegressor = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back.predict_batch(&x), regressor.predict_batch(&x));
+        // A classifier's bytes are not a regressor.
+        let bytes = postcard::to_stdvec(&forest).unwrap();
+        assert!(postcard::from_bytes::<ForestRegressor>(&bytes).is_err());
+    }
+
+    #[test]
+    fn batch_predictions_equal_single_row_ones() {
+        let (x, y) = noisy(700, 5, 3, 6);
+        let params = ForestParams {
+            n_trees: 7,
+            ..ForestParams::classifier()
+        };
+        let forest = classify(&x, &y, 3, &params);
+        let batch = forest.predict_proba_batch(&x);
+        assert_eq!(batch.len(), 700 * 3);
+        let mut out = [0.0; 3];
+        for i in 0..x.rows {
+            forest.predict_proba_into(&x.row(i), &mut out);
+            assert_eq!(&batch[i * 3..i * 3 + 3], &out);
+            assert!((out.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        }
+        let predicted = forest.predict_batch(&x);
+        let accuracy =
+            predicted.iter().zip(&y).filter(|(p, y)| p == y).count() as f64 / y.len() as f64;
+        assert!(accuracy > 0.8, "{accuracy}");
+
+        let target: Vec<f64> = (0..x.rows).map(|i| x.columns[1][i].sin()).collect();
+        let regressor = ForestRegressor::fit(&x, &target, &params, &|_| {}).unwrap();
+        let batch = regressor.predict_batch(&x);
+        for (i, b) in batch.iter().enumerate() {
+            assert_eq!(*b, regressor.predict(&x.row(i)));
+        }
+    }
+
+    #[test]
+    fn progress_counts_up_to_the_number_of_trees() {
+        let (x, y) = noisy(200, 3, 2, 7);
+        let seen = Mutex::new(Vec::new());
+        let params = ForestParams {
+            n_trees: 9,
+            ..ForestParams::classifier()
+        };
+        ForestClassifier::fit(&x, &y, 2, &params, &|done| seen.lock().unwrap().push(done))
+            .unwrap();
+        assert_eq!(seen.into_inner().unwrap(), (1..=9).collect::<Vec<_>>());
+    }
+
+    fn param_name(result: Result<ForestClassifier, FitError>) -> String {
+        match result {
+            Err(FitError::Param { name, .. }) => name,
+            other => panic!("expected a param error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_name_the_param_or_the_data() {
+        let (x, y) = noisy(50, 3, 2, 8);
+        let fit = |params: ForestParams| ForestClassifier::fit(&x, &y, 2, &params, &|_| {});
+        let base = ForestParams::classifier();
+        let with_tree = |tree: TreeParams| ForestParams {
+            tree,
+            ..base.clone()
+        };
+        let tree = base.tree.clone();
+        let cases = [
+            ("n_trees", ForestParams { n_trees: 0, ..base.clone() }),
+            ("max_depth", with_tree(TreeParams { max_depth: Some(0), ..tree.clone() })),
+            (
+                "min_samples_split",
+                with_tree(TreeParams { min_samples_split: 1, ..tree.clone() }),
+            ),
+            (
+                "min_samples_leaf",
+                with_tree(TreeParams { min_samples_leaf: 0, ..tree.clone() }),
+            ),
+            ("max_bins", with_tree(TreeParams { max_bins: 1, ..tree.clone() })),
+            ("max_bins", with_tree(TreeParams { max_bins: 256, ..tree.clone() })),
+            (
+                "max_features",
+                with_tree(TreeParams {
+                    max_features: MaxFeatures::Fraction(0.0),
+                    ..tree.clone()
+                }),
+            ),
+            (
+                "max_features",
+                with_tree(TreeParams {
+                    max_features: MaxFeatures::Count(4),
+                    ..tree.clone()
+                }),
+            ),
+        ];
+        for (name, params) in cases {
+            assert_eq!(param_name(fit(params)), name);
+        }
+        assert!(fit(with_tree(TreeParams { max_depth: Some(1), ..tree })).is_ok());
+
+        let data_error = |result: Result<ForestClassifier, FitError>, needle: &str| match result {
+            Err(FitError::Data(message)) => assert!(message.contains(needle), "{message}"),
+            other => panic!("expected a data error about {needle}, got {other:?}"),
+        };
+        let empty = Matrix::new(vec![Vec::new()]);
+        data_error(ForestClassifier::fit(&empty, &[], 2, &base, &|_| {}), "no rows");
+        data_error(ForestClassifier::fit(&x, &y[1..], 2, &base, &|_| {}), "targets");
+        let mut bad = y.clone();
+        bad[3] = 2;
+        data_error(ForestClassifier::fit(&x, &bad, 2, &base, &|_| {}), "row 3");
+        let mut nan = x.clone();
+        nan.columns[1][4] = f64::NAN;
+        data_error(ForestClassifier::fit(&nan, &y, 2, &base, &|_| {}), "feature 1");
+        let target = vec![f64::INFINITY; 50];
+        assert!(matches!(
+            ForestRegressor::fit(&x, &target, &ForestParams::regressor(), &|_| {}),
+            Err(FitError::Data(_))
+        ));
+    }
+}

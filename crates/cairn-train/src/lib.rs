@@ -27,9 +27,22 @@ use serde_json::Value;
 
 pub use record::{Code, Environment, RUN_FORMAT, RunRecord, RunStatus};
 
+/// Training rows already joined to feature views (the caller runs the point-in-time join of
+/// a spec's `entities` table; this crate does not depend on the feature store).
+#[derive(Debug, Clone)]
+pub struct PreparedData {
+    pub frame: DataFrame,
+    /// The feature columns the join added: the model's inputs, in order.
+    pub feature_columns: Vec<String>,
+    /// View → the digest of the offline table joined.
+    pub tables: BTreeMap<String, String>,
+}
+
 /// What `cairn train` was asked.
 #[derive(Debug, Clone, Default)]
 pub struct TrainOptions {
+    /// For specs with `entities`: the joined rows.
+    pub prepared: Option<PreparedData>,
     pub model: String,
     /// `--set key=value`: `seed`, `split.test_size`, `split.stratify`, `params.NAME` or a bare
     /// param name.
@@ -143,6 +156,7 @@ fn apply_overrides(
     name: &str,
     mut spec: ModelSpec,
     overrides: &[(String, String)],
+    services: &BTreeMap<String, cairn_core::features::FeatureServiceSpec>,
 ) -> Result<(ModelSpec, BTreeMap<String, Value>), TrainError> {
     let mut applied = BTreeMap::new();
     for (key, raw) in overrides {
@@ -193,7 +207,7 @@ fn apply_overrides(
     }
     // The checks cairn.toml got, again for the changed spec.
     let one = BTreeMap::from([(name.to_owned(), spec.clone())]);
-    cairn_core::models::check(&one, &BTreeMap::new())
+    cairn_core::models::check(&one, services)
         .map_err(|e| TrainError::Spec(format!("after --set: {e}")))?;
     Ok((spec, applied))
 }
@@ -450,10 +464,15 @@ pub fn train(
             name: options.model.clone(),
             declared: config.model.keys().cloned().collect(),
         })?;
-    let (spec, overrides) = apply_overrides(&options.model, spec, &options.overrides)?;
-    if spec.entities.is_some() {
+    let (spec, overrides) = apply_overrides(
+        &options.model,
+        spec,
+        &options.overrides,
+        &config.feature_service,
+    )?;
+    if spec.entities.is_some() && options.prepared.is_none() {
         return Err(TrainError::Spec(format!(
-            "`model.{}.entities`: training from feature views is not available yet; train from a table with `data`",
+            "`model.{}.entities`: the entity table was not joined to its features",
             options.model
         )));
     }
@@ -597,7 +616,11 @@ fn run(
     progress: &dyn TrainProgress,
 ) -> Result<(), TrainError> {
     let name = options.model.as_str();
-    let path = spec.data.as_deref().expect("checked: data or entities");
+    let (key, path) = match (&spec.data, &spec.entities) {
+        (Some(p), _) => ("data", p.as_str()),
+        (None, Some(p)) => ("entities", p.as_str()),
+        (None, None) => unreachable!("checked when cairn.toml is read"),
+    };
     let params: BTreeMap<String, Value> = spec
         .params
         .iter()
@@ -606,7 +629,7 @@ fn run(
     estimator::check_param_names(spec.algorithm, &params).map_err(|e| fit_error(name, e))?;
     progress.phase("load");
     let digest = timed(record, "load", || {
-        match check_tracked(project, name, "data", path) {
+        match check_tracked(project, name, key, path) {
             Ok(d) => Ok(d),
             Err(e @ (TrainError::Untracked { .. } | TrainError::Modified { .. }))
                 if options.allow_untracked =>
@@ -622,9 +645,15 @@ fn run(
     })?;
     record.untracked = !warnings.iter().all(|w| !w.contains("--allow-untracked"));
     record.data.insert(path.to_owned(), digest.to_hex());
-    let frame = timed(record, "load", || {
-        cairn_core::table::read_table(&project.root().join(path))
-    })?;
+    let frame = match &options.prepared {
+        Some(prepared) => {
+            record.features = prepared.tables.clone();
+            prepared.frame.clone()
+        }
+        None => timed(record, "load", || {
+            cairn_core::table::read_table(&project.root().join(path))
+        })?,
+    };
     if let Some(expectations) = project.config().dataset.get(path) {
         progress.phase("validate");
         let report = timed(record, "validate", || {
@@ -705,9 +734,10 @@ fn run(
     record.test_rows = test_rows.len() as u64;
 
     // The inputs, in order.
-    let columns: Vec<String> = match &spec.features {
-        Some(f) => f.clone(),
-        None => frame
+    let columns: Vec<String> = match (&options.prepared, &spec.features) {
+        (Some(prepared), _) => prepared.feature_columns.clone(),
+        (None, Some(f)) => f.clone(),
+        (None, None) => frame
             .get_column_names()
             .iter()
             .map(|c| c.to_string())

@@ -105,9 +105,43 @@ pub fn train(ctx: &Context<'_>, args: TrainArgs) -> CmdResult {
         enabled: p.progress_enabled(),
         bar: Mutex::new(None),
     };
+    // A spec over an entity table: the point-in-time join to its feature views first, by the
+    // feature store (the same code as `cairn feature historical`).
+    let prepared = match project.config().model.get(&args.model) {
+        Some(spec) if spec.entities.is_some() => {
+            let entities = spec.entities.as_deref().unwrap_or_default();
+            cairn_train::TrainProgress::phase(&bars, "join");
+            let joined = cairn_feature::historical_frame(
+                &project,
+                &cairn_feature::HistoricalOptions {
+                    entities: project.root().join(entities),
+                    timestamp: spec
+                        .timestamp
+                        .clone()
+                        .unwrap_or_else(|| "event_timestamp".to_owned()),
+                    features: spec.features.clone().unwrap_or_default(),
+                    service: spec.service.clone(),
+                    full_names: false,
+                    created_before: false,
+                    output: std::path::PathBuf::new(),
+                },
+            )?;
+            Some(cairn_train::PreparedData {
+                frame: joined.frame,
+                feature_columns: joined.feature_columns,
+                tables: joined
+                    .tables
+                    .into_iter()
+                    .map(|(view, digest)| (view, digest.to_hex()))
+                    .collect(),
+            })
+        }
+        _ => None,
+    };
     let result = cairn_train::train(
         &project,
         &TrainOptions {
+            prepared,
             model: args.model,
             overrides,
             tags,
