@@ -250,3 +250,132 @@ fn split(bytes: &[u8]) -> Result<(&[u8], &[u8]), ArtifactError> {
     }
     Ok(rest.split_at(len))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use cairn_core::models::Algorithm;
+    use polars::prelude::df;
+
+    use super::*;
+    use crate::estimator::{Target, fit};
+    use crate::prep::{Encoding, InputRule, fit_inputs};
+
+    /// Every algorithm: fit, write, read back; the reloaded model predicts exactly what the
+    /// fitted one did, through the frame API and the row API alike.
+    #[test]
+    fn every_algorithm_round_trips_through_bytes_and_predicts_the_same() {
+        let n = 120;
+        let x1: Vec<f64> = (0..n).map(|i| ((i * 37) % 101) as f64 / 10.0).collect();
+        let x2: Vec<f64> = (0..n).map(|i| ((i * 53) % 89) as f64 / 7.0).collect();
+        let plan: Vec<&str> = (0..n).map(|i| ["a", "b", "c"][i % 3]).collect();
+        let frame = df!("x1" => &x1, "x2" => &x2, "plan" => &plan).unwrap();
+        let rules = vec![
+            ("x1".to_owned(), InputRule::default()),
+            ("x2".to_owned(), InputRule::default()),
+            (
+                "plan".to_owned(),
+                InputRule {
+                    encode: Some(Encoding::OneHot),
+                    ..InputRule::default()
+                },
+            ),
+        ];
+        let rows: Vec<usize> = (0..n).collect();
+        let inputs = fit_inputs(&frame, &rules, &rows).unwrap();
+        let x = transform(&frame, &inputs).unwrap();
+        let classes: Vec<u32> = (0..n)
+            .map(|i| u32::from(x1[i] + x2[i] / 2.0 > 8.0) + u32::from(x1[i] > 8.0))
+            .collect();
+        let values: Vec<f64> = (0..n).map(|i| 2.0 * x1[i] - x2[i] + 0.5).collect();
+        for algorithm in Algorithm::ALL {
+            let target = if algorithm.is_classifier() {
+                Target::Classes {
+                    y: &classes,
+                    n_classes: 3,
+                }
+            } else {
+                Target::Values(&values)
+            };
+            let (fitted, params) = fit(algorithm, &BTreeMap::new(), 3, &x, target, &|_, _| {})
+                .unwrap_or_else(|e| panic!("{algorithm}: {e}"));
+            let task = if algorithm.is_classifier() {
+                Task::Classification {
+                    labels: vec![Label::Int(0), Label::Int(1), Label::Int(2)],
+                }
+            } else {
+                Task::Regression
+            };
+            let artifact = Artifact {
+                header: Header {
+                    format: FORMAT_VERSION,
+                    model: "m".into(),
+                    algorithm: algorithm.as_str().into(),
+                    params,
+                    seed: 3,
+                    target: "y".into(),
+                    task,
+                    inputs: inputs.clone(),
+                    provenance: Provenance::default(),
+                },
+                fitted,
+            };
+            let bytes = artifact.to_bytes();
+            let back = Artifact::from_bytes(&bytes).unwrap();
+            assert_eq!(back.to_bytes(), bytes, "{algorithm}: bytes change on a round trip");
+            let before = artifact.predict_frame(&frame).unwrap();
+            let after = back.predict_frame(&frame).unwrap();
+            assert_eq!(before, after, "{algorithm}");
+            // One row through the server's API equals the batch answer.
+            let mut scratch = Vec::new();
+            for i in [0, 17, 119] {
+                let row = serde_json::json!({ "x1": x1[i], "x2": x2[i], "plan": plan[i], "extra": 1 });
+                let one = back.predict_row(|k| row.get(k), &mut scratch).unwrap();
+                match &after {
+                    Predictions::Classes { class, proba, n_classes } => {
+                        assert_eq!(one.prediction, Label::Int(class[i] as i64).to_json());
+                        assert_eq!(
+                            one.probabilities.as_deref().unwrap(),
+                            &proba[i * n_classes..(i + 1) * n_classes],
+                            "{algorithm}"
+                        );
+                    }
+                    Predictions::Values(v) => {
+                        assert_eq!(one.prediction, serde_json::Value::from(v[i]), "{algorithm}");
+                    }
+                }
+            }
+            // The schema is checked: a missing input, a wrong type.
+            let missing = serde_json::json!({ "x1": 1.0, "plan": "a" });
+            let e = back.predict_row(|k| missing.get(k), &mut scratch).unwrap_err();
+            assert_eq!(e.column(), "x2");
+            let wrong = serde_json::json!({ "x1": "one", "x2": 1.0, "plan": "a" });
+            let e = back.predict_row(|k| wrong.get(k), &mut scratch).unwrap_err();
+            assert!(e.to_string().contains("expected float"), "{e}");
+        }
+    }
+
+    #[test]
+    fn damaged_or_newer_artifacts_are_refused() {
+        assert!(matches!(
+            Artifact::from_bytes(b"not a model at all"),
+            Err(ArtifactError::NotAnArtifact)
+        ));
+        let mut newer = MAGIC.to_vec();
+        newer.extend_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
+        newer.extend_from_slice(&0u32.to_le_bytes());
+        assert!(matches!(
+            Artifact::from_bytes(&newer),
+            Err(ArtifactError::Version { .. })
+        ));
+        let mut short = MAGIC.to_vec();
+        short.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        short.extend_from_slice(&100u32.to_le_bytes());
+        short.extend_from_slice(b"{}");
+        assert!(matches!(
+            Artifact::from_bytes(&short),
+            Err(ArtifactError::Corrupt(_))
+        ));
+    }
+}

