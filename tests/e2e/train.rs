@@ -429,3 +429,33 @@ params = { max_depth = 3 }
     assert_eq!(header["inputs"][1]["name"], "visits");
     assert!(header["provenance"]["features"]["activity"].is_string());
 }
+
+#[test]
+fn data_push_shares_run_records_and_model_artifacts() {
+    let p = project();
+    let run = p.json(&["train", "churn"], 0);
+    let remote = tempfile::tempdir().unwrap();
+    p.cairn(&["remote", "add", "shared", remote.path().to_str().unwrap()])
+        .ok();
+    p.cairn(&["data", "push"]).ok();
+    let on_remote = |digest: &str| {
+        remote
+            .path()
+            .join(format!("objects/{}/{}", &digest[..2], &digest[2..]))
+            .exists()
+    };
+    assert!(on_remote(run["artifact"].as_str().unwrap()));
+    let listed = p.json(&["runs", "list"], 0);
+    assert_eq!(listed["runs"][0]["id"], run["id"]);
+    // The record itself: the object whose content is the run's JSON.
+    let record_on_remote = std::fs::read_dir(remote.path().join("objects"))
+        .unwrap()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+        .any(|f| {
+            std::fs::read(f.unwrap().path())
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .is_some_and(|v| v["id"] == run["id"])
+        });
+    assert!(record_on_remote, "the run record was not pushed");
+}

@@ -1,6 +1,6 @@
 //! `cargo xtask bench data [--quick]`: wall-clock timings of `cairn data` on seeded data, next to
 //! `cp` on the same disk, checked against the project's performance targets. The other areas
-//! (`remote`, `feature`) are in the submodules and share the machinery here.
+//! (`remote`, `feature`, `train`) are in the submodules and share the machinery here.
 
 use std::cell::Cell;
 use std::fs::File;
@@ -19,8 +19,9 @@ use crate::util::{
 
 mod feature;
 mod remote;
+mod train;
 
-const AREAS: &str = "data, remote, feature";
+const AREAS: &str = "data, remote, feature, train";
 const SEED: u64 = 0xBE4C_4DA7_A5EE_D001;
 const CHUNK: usize = 8 << 20;
 const MIB: f64 = (1u64 << 20) as f64;
@@ -56,6 +57,7 @@ pub fn run(args: &[String]) -> Result<()> {
             remote::run(scale, s3_fs)
         }
         "feature" => feature::run(quick),
+        "train" => train::run(quick),
         other => Err(Error::usage(format!(
             "unknown bench area `{other}`; the areas are: {AREAS}"
         ))),

@@ -60,6 +60,38 @@ features = ["card:amount", "card:online", "card_totals:spend_to_date"]
 
 /// The environment of every git and cairn command of the demo: a fixed identity, and no global
 /// or system git configuration (so that, say, `commit.gpgsign` on the host cannot break it).
+/// The model specs the demo trains.
+const MODELS: &str = r#"
+[model.fraud]
+data = "data/transactions.csv"
+target = "is_fraud"
+features = ["amount", "merchant_category", "hour"]
+algorithm = "random_forest_classifier"
+params = { n_trees = 60, max_depth = 8 }
+seed = 42
+
+[model.fraud.columns.merchant_category]
+encode = "one_hot"
+
+[model.fraud_features]
+entities = "labels.csv"
+service = "fraud"
+target = "is_fraud"
+algorithm = "logistic_regression"
+params = { alpha = 1.0 }
+
+# Customers without events (or past the ttl) have no features at that time: imputed.
+[model.fraud_features.columns.amount]
+impute = "median"
+
+[model.fraud_features.columns.online]
+impute = "most_frequent"
+
+[model.fraud_features.columns.spend_to_date]
+impute = "constant"
+fill = 0.0
+"#;
+
 const GIT_ENV: [(&str, &str); 6] = [
     ("GIT_CONFIG_GLOBAL", "/dev/null"),
     ("GIT_CONFIG_NOSYSTEM", "1"),
@@ -111,8 +143,14 @@ pub fn run(keep: bool) -> Result<()> {
              point-in-time onto {LABELS_CSV} for training, and read from the online store"
         );
         println!(
-            "- push sent the pinned objects (data and feature tables) to a directory remote (a \
-             second push sent nothing), and `data pull` in a fresh clone restored them, verified"
+            "- `train` fitted a random forest from its spec twice with one seed and got the same \
+             artifact digest; runs were listed, filtered, sorted and compared; a second model \
+             trained on features joined point-in-time"
+        );
+        println!(
+            "- push sent the pinned objects (data, feature tables, run records and models) to a \
+             directory remote (a second push sent nothing), and `data pull` in a fresh clone \
+             restored them, verified"
         );
     }
     let _ = std::io::stdout().flush();
@@ -212,6 +250,7 @@ impl Demo {
         self.cairn(&["data", "fsck"], 0)?;
 
         self.features(&mut Rng::new(SEED ^ 3))?;
+        self.training()?;
 
         self.heading("share the data through a remote");
         let parent = self.dir.parent().map(PathBuf::from).unwrap_or_default();
@@ -257,6 +296,80 @@ impl Demo {
         )?;
         self.dir = project;
         Ok(())
+    }
+
+    /// Training and tracking: a forest on the transactions, twice with one seed (same
+    /// artifact), once with another param; runs listed and compared; a model on features.
+    fn training(&mut self) -> Result<()> {
+        self.heading("train a model on the tracked table, and track the run");
+        let config = std::fs::read_to_string(self.dir.join("cairn.toml"))
+            .context(|| "cannot read cairn.toml".to_owned())?;
+        self.write("cairn.toml", format!("{config}{MODELS}").as_bytes())?;
+        println!("appended to cairn.toml:");
+        print!("{MODELS}");
+        println!("(the labels were committed to git so far; cairn tracks them from now on)");
+        self.git(&["rm", "-q", "--cached", LABELS_CSV], 0)?;
+        self.cairn(&["data", "add", LABELS_CSV], 0)?;
+        self.commit("model specs")?;
+        self.cairn(&["train", "fraud", "--tag", "owner=demo"], 0)?;
+
+        self.heading("training is reproducible: same data, spec and seed, same artifact");
+        let first = self.cairn_json(&["train", "fraud"])?;
+        let second = self.cairn_json(&["train", "fraud"])?;
+        let digest = |run: &serde_json::Value| run["artifact"].as_str().unwrap_or("").to_owned();
+        if digest(&first).is_empty() || digest(&first) != digest(&second) {
+            return Err(format!(
+                "two runs of one spec gave artifacts {} and {}",
+                digest(&first),
+                digest(&second)
+            )
+            .into());
+        }
+        println!(
+            "runs {} and {}: both artifacts are {}",
+            first["id"].as_str().unwrap_or("?"),
+            second["id"].as_str().unwrap_or("?"),
+            digest(&first)
+        );
+        let deeper = self.cairn_json(&["train", "fraud", "--set", "max_depth=12"])?;
+        self.cairn(&["runs", "list", "--sort", "roc_auc"], 0)?;
+        let (a, b) = (
+            first["id"].as_str().unwrap_or("").to_owned(),
+            deeper["id"].as_str().unwrap_or("").to_owned(),
+        );
+        self.cairn(&["runs", "compare", &a, &b], 0)?;
+        self.cairn(&["runs", "list", "--where", "params.max_depth>=12"], 0)?;
+
+        self.heading("a model on features, joined point-in-time to the labelled times");
+        self.cairn(&["train", "fraud_features"], 0)?;
+        self.cairn(&["runs", "show", &b], 0)?;
+        Ok(())
+    }
+
+    /// Runs `cairn --json ARGS`, shown like the other steps, and returns its document.
+    fn cairn_json(&mut self, args: &[&str]) -> Result<serde_json::Value> {
+        let shown = format!("cairn --json {}", shell_words(args));
+        println!("$ {shown}");
+        self.steps += 1;
+        self.cairn_runs += 1;
+        let output = Command::new(&self.cairn)
+            .arg("--json")
+            .args(args)
+            .current_dir(&self.dir)
+            .envs(GIT_ENV)
+            .output()
+            .context(|| format!("step {} `{shown}`: cannot run", self.steps))?;
+        if !output.status.success() {
+            return Err(format!(
+                "step {} `{shown}` failed: {}\n{}",
+                self.steps,
+                describe(output.status),
+                String::from_utf8_lossy(&output.stderr)
+            )
+            .into());
+        }
+        serde_json::from_slice(&output.stdout)
+            .map_err(|e| format!("step {} `{shown}`: not JSON: {e}", self.steps).into())
     }
 
     /// Data validation and the feature store on a table of card events per customer.

@@ -7,6 +7,8 @@
 //!   remote and an in-process S3 server.
 //! - `cargo xtask bench feature [--quick]`: timings of the feature store's commands on a seeded
 //!   source, next to Feast figures quoted from its issue.
+//! - `cargo xtask bench train [--quick]`: cairn's random forest against scikit-learn's on the
+//!   same seeded table, fitted in the same run.
 //!
 //! This is a developer tool: it prints directly and writes files without the atomic helper.
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::disallowed_methods)]
@@ -38,6 +40,11 @@ tasks:
                           seeded source of 1,000,000 rows and 100,000 entity rows, next to
                           Feast figures quoted from the issue; --quick uses 100,000 rows
                           and 10,000 entity rows
+  bench train [--quick]   fit cairn's random forest (100 trees, depth 10) and scikit-learn's
+                          on a seeded 200,000 x 20 classification table, in the same run;
+                          compare fit time, accuracy, predict latency (builds an example in
+                          release mode; installs scikit-learn in <target>/bench-venv if
+                          missing); --quick uses 20,000 rows
 
   s3-server [BUCKET...]   run the benchmark's S3 server (objects in memory) on 127.0.0.1
                           with the given buckets, print its environment, serve until
@@ -45,6 +52,9 @@ tasks:
 
 environment:
   XTASK_CAIRN_BIN=PATH    use this cairn binary for demo and bench instead of building one
+  XTASK_RELEASE_TARGET_DIR=DIR
+                          where `bench train` builds its release example
+                          (default ~/.cache/cairn-target-rel)
 ";
 
 fn main() -> ExitCode {

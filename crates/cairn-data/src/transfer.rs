@@ -143,6 +143,48 @@ pub(crate) fn feature_entries(lock: &Lock) -> Vec<(cairn_store::RelPath, cairn_c
         .collect()
 }
 
+/// Training runs (the local runs index): each run's record and model artifact, as entries
+/// named `run:ID` and `run:ID/model`, so that `data push` shares them.
+pub(crate) fn run_entries(
+    project: &Project,
+    store: &cairn_store::Store,
+) -> Result<Vec<(cairn_store::RelPath, cairn_core::DataEntry)>, DataError> {
+    let db_path = project.state_dir().join("cairn.db");
+    if !db_path.exists() {
+        return Ok(Vec::new());
+    }
+    let db = cairn_core::runs::RunsDb::open(&db_path)?;
+    let mut out = Vec::new();
+    for run in db.list(None)? {
+        let objects = [
+            (format!("run:{}", run.id), Some(run.record_digest)),
+            (format!("run:{}/model", run.id), run.artifact),
+        ];
+        for (name, digest) in objects {
+            let (Some(digest), Ok(name)) = (
+                digest.and_then(|d| d.parse::<cairn_store::Digest>().ok()),
+                cairn_store::RelPath::new(name),
+            ) else {
+                continue;
+            };
+            let Ok((size, _)) = store.object_meta(&digest) else {
+                continue;
+            };
+            out.push((
+                name,
+                cairn_core::DataEntry {
+                    kind: EntryKind::File,
+                    digest,
+                    size,
+                    files: 0,
+                    executable: false,
+                },
+            ));
+        }
+    }
+    Ok(out)
+}
+
 fn locks(project: &Project, rev: Option<&str>, all_commits: bool) -> Result<Vec<Lock>, DataError> {
     let mut locks = vec![match rev {
         None => project.read_lock()?,
@@ -198,8 +240,11 @@ pub fn push(
     remote.require_writable()?;
     let locks = locks(project, None, *all_commits)?;
     // Without paths, the feature tables the locks pin go too.
+    // And so do the training runs' records and model artifacts.
     let features: Vec<_> = if paths.is_empty() {
-        locks.iter().flat_map(feature_entries).collect()
+        let mut entries: Vec<_> = locks.iter().flat_map(feature_entries).collect();
+        entries.extend(run_entries(project, &store)?);
+        entries
     } else {
         Vec::new()
     };

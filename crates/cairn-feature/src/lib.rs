@@ -12,7 +12,9 @@ pub mod view;
 
 use std::path::PathBuf;
 
-pub use historical::{HistoricalFrame, HistoricalOptions, HistoricalOutcome, historical, historical_frame};
+pub use historical::{
+    HistoricalFrame, HistoricalOptions, HistoricalOutcome, historical, historical_frame,
+};
 pub use materialize::{MaterializeOptions, MaterializeOutcome, ViewOutcome, materialize};
 pub use online::{OnlineRow, OnlineStore, RawRow, Snapshot, ViewInfo};
 pub use plan::{PlanOutcome, PlannedView, ViewListing, list, plan};

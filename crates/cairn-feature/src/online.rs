@@ -239,14 +239,14 @@ impl OnlineStore {
             )
             .map_err(self.db())?
             .query_row(params![view], |r| {
-                    Ok(ViewInfo {
-                        view: r.get(0)?,
-                        rows: r.get::<_, i64>(1)? as u64,
-                        offline: r.get(2)?,
-                        definition: r.get(3)?,
-                        ttl_seconds: r.get::<_, Option<i64>>(4)?.map(|s| s as u64),
-                        materialized_at: r.get(5)?,
-                    })
+                Ok(ViewInfo {
+                    view: r.get(0)?,
+                    rows: r.get::<_, i64>(1)? as u64,
+                    offline: r.get(2)?,
+                    definition: r.get(3)?,
+                    ttl_seconds: r.get::<_, Option<i64>>(4)?.map(|s| s as u64),
+                    materialized_at: r.get(5)?,
+                })
             })
             .optional()
             .map_err(self.db())

@@ -395,9 +395,9 @@ impl OnlineReader {
                 buffer.push(']');
                 ends.push(buffer.len());
             }
-            let keys = ends
-                .iter()
-                .scan(0, |start, &end| Some(&buffer[std::mem::replace(start, end)..end]));
+            let keys = ends.iter().scan(0, |start, &end| {
+                Some(&buffer[std::mem::replace(start, end)..end])
+            });
             store.read_raw(view, keys, |i, row| {
                 let entity = &mut out[i];
                 let fresh = match row {
@@ -411,7 +411,10 @@ impl OnlineReader {
                             .insert(view.clone(), crate::format_micros(row.event_us));
                         pick_features(row.features, &request.features, &mut values)
                             .map_err(|e| store.damaged(view, &e))?;
-                        if request.ttl_us.is_some_and(|ttl| now_us - row.event_us > ttl) {
+                        if request
+                            .ttl_us
+                            .is_some_and(|ttl| now_us - row.event_us > ttl)
+                        {
                             entity.expired.push(view.clone());
                             false
                         } else {
@@ -517,6 +520,7 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // fixtures are written directly
 mod tests {
     use std::collections::BTreeMap;
     use std::time::SystemTime;
@@ -634,10 +638,12 @@ features = { amount = "float", n = "int" }
         let got = reader.read(&asked, now).unwrap();
         assert_eq!(got[1].features["n"], 1);
         assert_eq!(got[0].missing, ["stats"]);
-        project(dir.path(), &DEFINITIONS.replace("n = \"int\"", "n = \"float\""));
+        project(
+            dir.path(),
+            &DEFINITIONS.replace("n = \"int\"", "n = \"float\""),
+        );
         let err = reader.read(&asked, now).unwrap_err();
         assert!(matches!(err, FeatureError::Stale { .. }), "{err}");
         drop(p);
     }
-
 }

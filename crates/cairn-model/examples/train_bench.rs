@@ -46,8 +46,18 @@ fn run() -> Result<(), String> {
     let train_rows = rows * 8 / 10;
     let n_classes = labels.iter().max().map_or(0, |&m| m as usize + 1);
     let all = Matrix::new(columns);
-    let train = Matrix::new(all.columns.iter().map(|c| c[..train_rows].to_vec()).collect());
-    let test = Matrix::new(all.columns.iter().map(|c| c[train_rows..].to_vec()).collect());
+    let train = Matrix::new(
+        all.columns
+            .iter()
+            .map(|c| c[..train_rows].to_vec())
+            .collect(),
+    );
+    let test = Matrix::new(
+        all.columns
+            .iter()
+            .map(|c| c[train_rows..].to_vec())
+            .collect(),
+    );
 
     let params = ForestParams {
         n_trees,
@@ -64,7 +74,9 @@ fn run() -> Result<(), String> {
     let forest = ForestClassifier::fit(&train, &labels[..train_rows], n_classes, &params, &|_| {})
         .map_err(|e| format!("fit: {e}"))?;
     let fit_wall = started.elapsed();
-    let fit_cpu = cpu_time().zip(cpu_before).map(|(after, before)| after - before);
+    let fit_cpu = cpu_time()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
 
     // Held-out quality.
     let test_labels = &labels[train_rows..];
@@ -82,7 +94,9 @@ fn run() -> Result<(), String> {
     });
 
     // Single-row latency over different rows, one call at a time.
-    let row_major: Vec<Vec<f64>> = (0..test.rows.min(LATENCY_CALLS)).map(|i| test.row(i)).collect();
+    let row_major: Vec<Vec<f64>> = (0..test.rows.min(LATENCY_CALLS))
+        .map(|i| test.row(i))
+        .collect();
     let mut out = vec![0.0; n_classes];
     for row in row_major.iter().take(1000) {
         forest.predict_proba_into(row, &mut out);
@@ -100,7 +114,12 @@ fn run() -> Result<(), String> {
 
     // Batch scoring of 100,000 rows (the first rows of the file), three times.
     let batch_rows = BATCH_ROWS.min(rows);
-    let batch = Matrix::new(all.columns.iter().map(|c| c[..batch_rows].to_vec()).collect());
+    let batch = Matrix::new(
+        all.columns
+            .iter()
+            .map(|c| c[..batch_rows].to_vec())
+            .collect(),
+    );
     let mut batch_times: Vec<Duration> = (0..3)
         .map(|_| {
             let start = Instant::now();

@@ -136,7 +136,11 @@ impl LogisticRegression {
             coefficients.extend((0..n_features).map(|j| *coef.get((r, j))));
             intercepts.push(*intercept.get((r, 0)));
         }
-        if !coefficients.iter().chain(&intercepts).all(|v| v.is_finite()) {
+        if !coefficients
+            .iter()
+            .chain(&intercepts)
+            .all(|v| v.is_finite())
+        {
             return Err(FitError::Data(
                 "logistic regression diverged (a coefficient is not finite); try alpha > 0 or \
                  scaling the features"
@@ -161,7 +165,8 @@ impl LogisticRegression {
         assert_eq!(out.len(), self.n_classes, "output length");
         out.fill(0.0);
         let p = self.n_features;
-        let score = |r: usize| dot(&self.coefficients[r * p..(r + 1) * p], row) + self.intercepts[r];
+        let score =
+            |r: usize| dot(&self.coefficients[r * p..(r + 1) * p], row) + self.intercepts[r];
         if let [negative, positive] = self.classes[..] {
             let z = score(0);
             out[positive as usize] = sigmoid(z);
@@ -264,9 +269,7 @@ impl LinearRegression {
         };
         let params = LinearRegressionParameters::default().with_solver(solver);
         let model = ScLinearRegression::<f64, f64, DenseMatrix<f64>, Vec<f64>>::fit(
-            &dense,
-            &centred.y,
-            params,
+            &dense, &centred.y, params,
         )
         .map_err(|e| FitError::Data(format!("linear regression failed: {e}")))?;
         let coef = model.coefficients();
@@ -380,9 +383,7 @@ impl RidgeRegression {
             .with_solver(solver)
             .with_normalize(false);
         let model = ScRidgeRegression::<f64, f64, DenseMatrix<f64>, Vec<f64>>::fit(
-            &dense,
-            &centred.y,
-            params,
+            &dense, &centred.y, params,
         )
         .map_err(|e| {
             FitError::Data(format!(
@@ -480,7 +481,7 @@ fn check_full_rank(a: &DenseMatrix<f64>) -> Result<(), FitError> {
     let diag: Vec<f64> = (0..cols).map(|j| r.get((j, j)).abs()).collect();
     let largest = diag.iter().copied().fold(0.0, f64::max);
     let tolerance = largest * rows.max(cols) as f64 * f64::EPSILON;
-    if let Some(j) = diag.iter().position(|&d| !(d > tolerance)) {
+    if let Some(j) = diag.iter().position(|&d| d.is_nan() || d <= tolerance) {
         return Err(FitError::Data(format!(
             "the features are linearly dependent (feature {j} is constant or a combination of \
              the features before it), so the QR solver cannot fit them; use the SVD solver"
@@ -701,12 +702,7 @@ pub struct KnnClassifier {
 }
 
 impl KnnClassifier {
-    pub fn fit(
-        x: &Matrix,
-        y: &[u32],
-        n_classes: usize,
-        p: &KnnParams,
-    ) -> Result<Self, FitError> {
+    pub fn fit(x: &Matrix, y: &[u32], n_classes: usize, p: &KnnParams) -> Result<Self, FitError> {
         let neighbours = Neighbours::new(x, *p)?;
         check_labels(y, x.rows, n_classes)?;
         Ok(KnnClassifier {
@@ -887,7 +883,12 @@ impl GaussianNb {
             }
             for s in 0..classes.len() {
                 let var = squares[s] / counts[s] as f64 + epsilon;
-                if !(var > 0.0) {
+                if !var.is_finite() {
+                    return Err(FitError::Data(format!(
+                        "feature {j} has values too large to model: its variance overflows"
+                    )));
+                }
+                if var <= 0.0 {
                     return Err(FitError::Data(format!(
                         "feature {j} is constant within class {} and no variance smoothing \
                          applies (var_smoothing is 0 or every feature is constant)",
@@ -988,7 +989,9 @@ fn param(name: &str, message: impl Into<String>) -> FitError {
 /// At least one row and one column, every column `x.rows` long, every value finite.
 fn check_x(x: &Matrix) -> Result<(), FitError> {
     if x.cols() == 0 {
-        return Err(FitError::Data("the training data has no feature columns".into()));
+        return Err(FitError::Data(
+            "the training data has no feature columns".into(),
+        ));
     }
     if x.rows == 0 {
         return Err(FitError::Data("the training data has no rows".into()));
@@ -1052,9 +1055,9 @@ fn check_labels(y: &[u32], rows: usize, n_classes: usize) -> Result<Vec<u32>, Fi
         .collect();
     if present.len() < 2 {
         return Err(FitError::Data(match present.first() {
-            Some(c) => format!(
-                "every training row has class {c}; a classifier needs at least two classes"
-            ),
+            Some(c) => {
+                format!("every training row has class {c}; a classifier needs at least two classes")
+            }
             None => "there are no classes".into(),
         }));
     }
@@ -1076,7 +1079,9 @@ fn mean(values: &[f64]) -> f64 {
 
 /// Population variance, computed around the mean.
 fn variance(values: impl Iterator<Item = f64> + Clone) -> f64 {
-    let (n, sum) = values.clone().fold((0usize, 0.0), |(n, s), v| (n + 1, s + v));
+    let (n, sum) = values
+        .clone()
+        .fold((0usize, 0.0), |(n, s), v| (n + 1, s + v));
     let m = sum / n as f64;
     values.map(|v| (v - m) * (v - m)).sum::<f64>() / n as f64
 }
@@ -1101,16 +1106,20 @@ mod tests {
     //! Expected values come from scikit-learn 1.9.1 / numpy 2.4 on the same literal data
     //! (printed with `repr`, pasted here).
 
+    use smartcore::algorithm::neighbour::KNNAlgorithmName;
     use smartcore::naive_bayes::gaussian::{GaussianNB as ScGaussianNb, GaussianNBParameters};
+    use smartcore::neighbors::KNNWeightFunction;
     use smartcore::neighbors::knn_classifier::{KNNClassifier, KNNClassifierParameters};
     use smartcore::neighbors::knn_regressor::{KNNRegressor, KNNRegressorParameters};
-    use smartcore::algorithm::neighbour::KNNAlgorithmName;
-    use smartcore::neighbors::KNNWeightFunction;
 
     use super::*;
 
     fn matrix<const N: usize>(rows: &[[f64; N]]) -> Matrix {
-        Matrix::new((0..N).map(|j| rows.iter().map(|r| r[j]).collect()).collect())
+        Matrix::new(
+            (0..N)
+                .map(|j| rows.iter().map(|r| r[j]).collect())
+                .collect(),
+        )
     }
 
     fn dense<const N: usize>(rows: &[[f64; N]]) -> DenseMatrix<f64> {
@@ -1180,11 +1189,25 @@ mod tests {
     ];
     const LOGIT_Y: [u32; 20] = [0, 1, 1, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1, 0, 1];
 
+    /// scikit-learn `LogisticRegression(C=1.0, tol=1e-12)`: P(class 1) of the rows of LOGIT_X.
+    const LOGIT_SKLEARN_P1: [[f64; 2]; 10] = [
+        [0.11371920690036301, 0.8694922666580343],
+        [0.5531212388687375, 0.6259503059429081],
+        [0.9619851761418388, 0.8453685450821792],
+        [0.6820956494734695, 0.22167564298184475],
+        [0.7338313980315082, 0.21117086297657894],
+        [0.722062599100968, 0.7676833552564907],
+        [0.23334199520281862, 0.721822317424807],
+        [0.12986220632962725, 0.7591909747141823],
+        [0.17370907548226525, 0.7379001921908622],
+        [0.2636166931822511, 0.6724003430924951],
+    ];
+
     #[test]
     fn logistic_binary_is_a_sigmoid_and_matches_smartcore_and_sklearn() {
         let x = matrix(&LOGIT_X);
-        let model = LogisticRegression::fit(&x, &LOGIT_Y, 2, &LogisticParams { alpha: 1.0 })
-            .unwrap();
+        let model =
+            LogisticRegression::fit(&x, &LOGIT_Y, 2, &LogisticParams { alpha: 1.0 }).unwrap();
         let (w, b) = (model.coefficients(), model.intercepts());
         assert_eq!((w.len(), b.len()), (2, 1));
         let proba = probabilities(2, 20, |i, out| model.predict_proba_into(&x.row(i), out));
@@ -1202,35 +1225,17 @@ mod tests {
         .unwrap();
         let predicted = sc.predict(&dense(&LOGIT_X)).unwrap();
         for i in 0..20 {
-            assert_eq!(argmax(&proba[2 * i..2 * i + 2]) as u32, predicted[i], "row {i}");
+            assert_eq!(
+                argmax(&proba[2 * i..2 * i + 2]) as u32,
+                predicted[i],
+                "row {i}"
+            );
         }
         // scikit-learn LogisticRegression(C=1.0, tol=1e-12): the same objective.
         assert_close(w, &[0.742644845995347, -1.7469627940639727], 1e-4, "coef");
         assert_close(b, &[-0.9069592885960521], 1e-4, "intercept");
-        let sklearn_p1 = [
-            0.11371920690036301,
-            0.8694922666580343,
-            0.5531212388687375,
-            0.6259503059429081,
-            0.9619851761418388,
-            0.8453685450821792,
-            0.6820956494734695,
-            0.22167564298184475,
-            0.7338313980315082,
-            0.21117086297657894,
-            0.722062599100968,
-            0.7676833552564907,
-            0.23334199520281862,
-            0.721822317424807,
-            0.12986220632962725,
-            0.7591909747141823,
-            0.17370907548226525,
-            0.7379001921908622,
-            0.2636166931822511,
-            0.6724003430924951,
-        ];
         let p1: Vec<f64> = proba.chunks(2).map(|r| r[1]).collect();
-        assert_close(&p1, &sklearn_p1, 1e-5, "P(class 1)");
+        assert_close(&p1, &LOGIT_SKLEARN_P1.concat(), 1e-5, "P(class 1)");
     }
 
     const MULTI_X: [[f64; 2]; 24] = [
@@ -1263,11 +1268,63 @@ mod tests {
         0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2,
     ];
 
+    /// scikit-learn `LogisticRegression(C=0.5)` (multinomial) probabilities of the rows of MULTI_X.
+    const MULTI_SKLEARN: [[f64; 3]; 24] = [
+        [0.7324125471181214, 0.1166192117070613, 0.1509682411748174],
+        [0.8852617890035959, 0.06635774165943471, 0.04838046933696945],
+        [0.8831587896373393, 0.1030397127975571, 0.013801497565103607],
+        [0.7557349201577911, 0.2008079351591096, 0.043457144683099296],
+        [
+            0.8302419599708382,
+            0.14611103063019928,
+            0.023647009398962637,
+        ],
+        [0.5085752998594861, 0.39272721022999374, 0.09869748991052014],
+        [0.7545442090914691, 0.12073325301194374, 0.1247225378965871],
+        [0.22634133904496068, 0.46383163824409784, 0.3098270227109415],
+        [0.264131167085575, 0.2851530888766325, 0.4507157440377926],
+        [
+            0.10976815174062522,
+            0.8348941983718111,
+            0.055337649887563685,
+        ],
+        [0.13746518600006938, 0.3865056189088293, 0.4760291950911012],
+        [0.2946240945782975, 0.385176338679069, 0.32019956674263356],
+        [
+            0.10802676850166927,
+            0.8865460050326208,
+            0.005427226465709957,
+        ],
+        [0.4204072076208939, 0.5538740130570146, 0.02571877932209172],
+        [
+            0.042378252109170844,
+            0.6830636916233253,
+            0.27455805626750374,
+        ],
+        [
+            0.05203179796434635,
+            0.945753137650151,
+            0.0022150643855027175,
+        ],
+        [0.05206366755178754, 0.06334812729596234, 0.8845882051522501],
+        [
+            0.03127273467174213,
+            0.48063563187235797,
+            0.48809163345589984,
+        ],
+        [0.09611167530682604, 0.07326039942804595, 0.8306279252651281],
+        [0.1482547014940267, 0.20622981306731192, 0.6455154854386613],
+        [0.08461880907303651, 0.06926472078566127, 0.8461164701413023],
+        [0.11432394284897941, 0.25635502088931694, 0.6293210362617037],
+        [0.4446417963445351, 0.23505120712543554, 0.32030699653002936],
+        [0.02360920546335586, 0.04466123470719378, 0.9317295598294505],
+    ];
+
     #[test]
     fn logistic_multiclass_is_smartcores_softmax_and_matches_sklearn_multinomial() {
         let x = matrix(&MULTI_X);
-        let model = LogisticRegression::fit(&x, &MULTI_Y, 3, &LogisticParams { alpha: 2.0 })
-            .unwrap();
+        let model =
+            LogisticRegression::fit(&x, &MULTI_Y, 3, &LogisticParams { alpha: 2.0 }).unwrap();
         let (w, b) = (model.coefficients(), model.intercepts());
         assert_eq!((w.len(), b.len()), (6, 3));
         let proba = probabilities(3, 24, |i, out| model.predict_proba_into(&x.row(i), out));
@@ -1288,91 +1345,24 @@ mod tests {
         .unwrap();
         let predicted = sc.predict(&dense(&MULTI_X)).unwrap();
         for i in 0..24 {
-            assert_eq!(argmax(&proba[3 * i..3 * i + 3]) as u32, predicted[i], "row {i}");
+            assert_eq!(
+                argmax(&proba[3 * i..3 * i + 3]) as u32,
+                predicted[i],
+                "row {i}"
+            );
         }
         // scikit-learn LogisticRegression(C=0.5) (multinomial): C = 1 / alpha.
-        let sklearn = [
-            0.7324125471181214,
-            0.1166192117070613,
-            0.1509682411748174,
-            0.8852617890035959,
-            0.06635774165943471,
-            0.04838046933696945,
-            0.8831587896373393,
-            0.1030397127975571,
-            0.013801497565103607,
-            0.7557349201577911,
-            0.2008079351591096,
-            0.043457144683099296,
-            0.8302419599708382,
-            0.14611103063019928,
-            0.023647009398962637,
-            0.5085752998594861,
-            0.39272721022999374,
-            0.09869748991052014,
-            0.7545442090914691,
-            0.12073325301194374,
-            0.1247225378965871,
-            0.22634133904496068,
-            0.46383163824409784,
-            0.3098270227109415,
-            0.264131167085575,
-            0.2851530888766325,
-            0.4507157440377926,
-            0.10976815174062522,
-            0.8348941983718111,
-            0.055337649887563685,
-            0.13746518600006938,
-            0.3865056189088293,
-            0.4760291950911012,
-            0.2946240945782975,
-            0.385176338679069,
-            0.32019956674263356,
-            0.10802676850166927,
-            0.8865460050326208,
-            0.005427226465709957,
-            0.4204072076208939,
-            0.5538740130570146,
-            0.02571877932209172,
-            0.042378252109170844,
-            0.6830636916233253,
-            0.27455805626750374,
-            0.05203179796434635,
-            0.945753137650151,
-            0.0022150643855027175,
-            0.05206366755178754,
-            0.06334812729596234,
-            0.8845882051522501,
-            0.03127273467174213,
-            0.48063563187235797,
-            0.48809163345589984,
-            0.09611167530682604,
-            0.07326039942804595,
-            0.8306279252651281,
-            0.1482547014940267,
-            0.20622981306731192,
-            0.6455154854386613,
-            0.08461880907303651,
-            0.06926472078566127,
-            0.8461164701413023,
-            0.11432394284897941,
-            0.25635502088931694,
-            0.6293210362617037,
-            0.4446417963445351,
-            0.23505120712543554,
-            0.32030699653002936,
-            0.02360920546335586,
-            0.04466123470719378,
-            0.9317295598294505,
-        ];
-        assert_close(&proba, &sklearn, 1e-5, "proba vs sklearn");
+        assert_close(&proba, &MULTI_SKLEARN.concat(), 1e-5, "proba vs sklearn");
     }
 
     #[test]
     fn logistic_gives_absent_classes_zero_probability() {
         // Labels 0, 1 and 3 of 4: smartcore fits three classes; class 2 gets 0.
         let x = matrix(&MULTI_X);
-        let y: Vec<u32> = MULTI_Y.iter().map(|&c| if c == 2 { 3 } else { c }).collect();
+        let y: Vec<u32> = MULTI_Y
+            .iter()
+            .map(|&c| if c == 2 { 3 } else { c })
+            .collect();
         let model = LogisticRegression::fit(&x, &y, 4, &LogisticParams { alpha: 2.0 }).unwrap();
         assert_eq!(model.classes(), &[0, 1, 3]);
         let mut out = [f64::NAN; 4];
@@ -1381,8 +1371,8 @@ mod tests {
         assert!((out.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         // Two present classes of three: a sigmoid over 0 and 2.
         let y: Vec<u32> = LOGIT_Y.iter().map(|&c| 2 * c).collect();
-        let model = LogisticRegression::fit(&matrix(&LOGIT_X), &y, 3, &LogisticParams::default())
-            .unwrap();
+        let model =
+            LogisticRegression::fit(&matrix(&LOGIT_X), &y, 3, &LogisticParams::default()).unwrap();
         let mut out = [f64::NAN; 3];
         model.predict_proba_into(&LOGIT_X[1], &mut out);
         assert_eq!(out[1], 0.0);
@@ -1501,14 +1491,14 @@ mod tests {
         let x = matrix(&LIN_X);
         for solver in [RidgeSolver::Cholesky, RidgeSolver::Svd] {
             // scikit-learn Ridge(alpha=1.5).
-            let model = RidgeRegression::fit(&x, &LIN_Y, &RidgeParams { alpha: 1.5, solver })
-                .unwrap();
+            let model =
+                RidgeRegression::fit(&x, &LIN_Y, &RidgeParams { alpha: 1.5, solver }).unwrap();
             let coef = [1.0178266469063435, -0.9319739647483264, 1.0702638373731899];
             assert_close(model.coefficients(), &coef, 1e-10, "coef");
             assert!((model.intercept() - 0.18865815979632705).abs() < 1e-10);
             // alpha = 0 is ordinary least squares.
-            let model = RidgeRegression::fit(&x, &LIN_Y, &RidgeParams { alpha: 0.0, solver })
-                .unwrap();
+            let model =
+                RidgeRegression::fit(&x, &LIN_Y, &RidgeParams { alpha: 0.0, solver }).unwrap();
             let coef = [1.4199269869710112, -0.8545088740798484, 1.9907962002635056];
             assert_close(model.coefficients(), &coef, 1e-9, "coef (alpha 0)");
             assert!((model.intercept() - 0.1866648443384099).abs() < 1e-9);
@@ -1562,7 +1552,9 @@ mod tests {
         [-0.5, 1.9],
         [0.49, 0.55],
     ];
-    const KNN_Y: [u32; 21] = [0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2];
+    const KNN_Y: [u32; 21] = [
+        0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2,
+    ];
     const KNN_Q: [[f64; 2]; 6] = [
         [1.7, 0.91],
         [-0.45, 1.14],
@@ -1570,6 +1562,26 @@ mod tests {
         [-0.02, 0.84],
         [1.17, 0.75],
         [0.64, 1.02],
+    ];
+
+    /// scikit-learn `KNeighborsClassifier(4, weights="distance", metric="euclidean")` probabilities of KNN_Q.
+    const KNN_SKLEARN_DISTANCE_EUCLIDEAN: [[f64; 3]; 6] = [
+        [0.0, 1.0, 0.0],
+        [0.35189605003533364, 0.0, 0.6481039499646664],
+        [0.6908403382729273, 0.30915966172707254, 0.0],
+        [0.27922142383391596, 0.0, 0.720778576166084],
+        [0.0, 0.8024945596660538, 0.19750544033394626],
+        [0.0, 0.6334653188164145, 0.3665346811835854],
+    ];
+
+    /// scikit-learn `KNeighborsClassifier(4, weights="distance", metric="manhattan")` probabilities of KNN_Q.
+    const KNN_SKLEARN_DISTANCE_MANHATTAN: [[f64; 3]; 6] = [
+        [0.0, 1.0, 0.0],
+        [0.3254395916052184, 0.0, 0.6745604083947816],
+        [0.7119066223345495, 0.28809337766545057, 0.0],
+        [0.282600396801927, 0.0, 0.7173996031980729],
+        [0.0, 0.8063362968278648, 0.1936637031721352],
+        [0.0, 0.6318723814081408, 0.36812761859185916],
     ];
 
     fn knn_params(k: usize, weights: KnnWeights, distance: KnnDistance) -> KnnParams {
@@ -1587,66 +1599,36 @@ mod tests {
             (
                 KnnWeights::Uniform,
                 KnnDistance::Euclidean,
-                vec![
-                    0.0, 1.0, 0.0, 0.25, 0.0, 0.75, 0.75, 0.25, 0.0, 0.25, 0.0, 0.75, 0.0, 0.75,
-                    0.25, 0.0, 0.75, 0.25,
+                [
+                    [0.0, 1.0, 0.0],
+                    [0.25, 0.0, 0.75],
+                    [0.75, 0.25, 0.0],
+                    [0.25, 0.0, 0.75],
+                    [0.0, 0.75, 0.25],
+                    [0.0, 0.75, 0.25],
                 ],
             ),
             (
                 KnnWeights::Uniform,
                 KnnDistance::Manhattan,
-                vec![
-                    0.0, 1.0, 0.0, 0.25, 0.0, 0.75, 0.75, 0.25, 0.0, 0.25, 0.0, 0.75, 0.0, 0.75,
-                    0.25, 0.0, 0.75, 0.25,
+                [
+                    [0.0, 1.0, 0.0],
+                    [0.25, 0.0, 0.75],
+                    [0.75, 0.25, 0.0],
+                    [0.25, 0.0, 0.75],
+                    [0.0, 0.75, 0.25],
+                    [0.0, 0.75, 0.25],
                 ],
             ),
             (
                 KnnWeights::Distance,
                 KnnDistance::Euclidean,
-                vec![
-                    0.0,
-                    1.0,
-                    0.0,
-                    0.35189605003533364,
-                    0.0,
-                    0.6481039499646664,
-                    0.6908403382729273,
-                    0.30915966172707254,
-                    0.0,
-                    0.27922142383391596,
-                    0.0,
-                    0.720778576166084,
-                    0.0,
-                    0.8024945596660538,
-                    0.19750544033394626,
-                    0.0,
-                    0.6334653188164145,
-                    0.3665346811835854,
-                ],
+                KNN_SKLEARN_DISTANCE_EUCLIDEAN,
             ),
             (
                 KnnWeights::Distance,
                 KnnDistance::Manhattan,
-                vec![
-                    0.0,
-                    1.0,
-                    0.0,
-                    0.3254395916052184,
-                    0.0,
-                    0.6745604083947816,
-                    0.7119066223345495,
-                    0.28809337766545057,
-                    0.0,
-                    0.282600396801927,
-                    0.0,
-                    0.7173996031980729,
-                    0.0,
-                    0.8063362968278648,
-                    0.1936637031721352,
-                    0.0,
-                    0.6318723814081408,
-                    0.36812761859185916,
-                ],
+                KNN_SKLEARN_DISTANCE_MANHATTAN,
             ),
         ];
         let x = matrix(&KNN_X);
@@ -1654,7 +1636,12 @@ mod tests {
             let model =
                 KnnClassifier::fit(&x, &KNN_Y, 3, &knn_params(4, weights, distance)).unwrap();
             let proba = probabilities(3, 6, |i, out| model.predict_proba_into(&KNN_Q[i], out));
-            assert_close(&proba, &expected, 1e-12, &format!("{weights:?} {distance:?}"));
+            assert_close(
+                &proba,
+                &expected.concat(),
+                1e-12,
+                &format!("{weights:?} {distance:?}"),
+            );
         }
     }
 
@@ -1705,8 +1692,8 @@ mod tests {
     #[test]
     fn knn_regressor_matches_sklearn_and_smartcore() {
         let y = [
-            -1.12, -0.91, -2.13, 2.74, 2.06, -3.39, 0.92, 2.83, 2.37, 2.25, 1.22, 5.49, 2.93,
-            2.67, -1.65, 1.78, -1.72, 1.12, -2.95, -2.94, 0.36,
+            -1.12, -0.91, -2.13, 2.74, 2.06, -3.39, 0.92, 2.83, 2.37, 2.25, 1.22, 5.49, 2.93, 2.67,
+            -1.65, 1.78, -1.72, 1.12, -2.95, -2.94, 0.36,
         ];
         // scikit-learn KNeighborsRegressor(n_neighbors=3).
         let cases = [
@@ -1738,8 +1725,7 @@ mod tests {
         let x = matrix(&KNN_X);
         for (weights, sc_weight, expected) in cases {
             let model =
-                KnnRegressor::fit(&x, &y, &knn_params(3, weights, KnnDistance::Euclidean))
-                    .unwrap();
+                KnnRegressor::fit(&x, &y, &knn_params(3, weights, KnnDistance::Euclidean)).unwrap();
             let predicted: Vec<f64> = KNN_Q.iter().map(|q| model.predict(q)).collect();
             assert_close(&predicted, &expected, 1e-12, &format!("{weights:?}"));
             let sc = KNNRegressor::fit(
@@ -1795,110 +1781,161 @@ mod tests {
         [0.88, 1.11, 0.46],
     ];
 
+    /// scikit-learn `GaussianNB()` probabilities of the rows of NB_X.
+    const NB_SKLEARN_TRAIN: [[f64; 3]; 18] = [
+        [
+            0.9848389745897028,
+            6.291805851354448e-10,
+            0.015161024781116533,
+        ],
+        [
+            0.974853399104604,
+            0.0003260942868329481,
+            0.024820506608562953,
+        ],
+        [
+            0.9844541896263773,
+            7.92168271920808e-11,
+            0.01554581029440598,
+        ],
+        [
+            0.3679689744334045,
+            0.6320310251641253,
+            4.0247000489275653e-10,
+        ],
+        [
+            0.9997400690609307,
+            0.00020326849555049806,
+            5.666244351893666e-05,
+        ],
+        [
+            0.8970307134287998,
+            2.216275498673048e-09,
+            0.10296928435492465,
+        ],
+        [
+            5.97715622631795e-05,
+            0.9999402284371786,
+            5.583937820503926e-13,
+        ],
+        [
+            3.8858206113798016e-06,
+            0.9999961141793884,
+            2.1727736756911865e-18,
+        ],
+        [
+            0.003964925683590586,
+            0.996035074316221,
+            1.8848039017530548e-13,
+        ],
+        [
+            0.0039866171382921525,
+            0.9960133827964641,
+            6.524373982386214e-11,
+        ],
+        [
+            7.993140606568294e-06,
+            0.9999920068593935,
+            3.994024093816193e-18,
+        ],
+        [
+            8.900904678774009e-05,
+            0.9999109909523963,
+            8.158154145648941e-13,
+        ],
+        [
+            0.008444687559377615,
+            1.3940452538285086e-13,
+            0.9915553124404829,
+        ],
+        [
+            0.3746743052017328,
+            3.069559752158778e-11,
+            0.6253256947675714,
+        ],
+        [
+            0.0007497095625515727,
+            2.229544177209951e-12,
+            0.9992502904352188,
+        ],
+        [
+            2.9316507129131066e-05,
+            1.5437461582361046e-19,
+            0.9999706834928711,
+        ],
+        [
+            2.0884392839931873e-06,
+            5.978070831875871e-16,
+            0.9999979115607157,
+        ],
+        [
+            0.0021260642240626994,
+            2.0224409700514045e-15,
+            0.9978739357759353,
+        ],
+    ];
+
+    /// scikit-learn `GaussianNB()` probabilities of NB_Q.
+    const NB_SKLEARN_QUERY: [[f64; 3]; 5] = [
+        [
+            0.9885211623887863,
+            0.01086969258244968,
+            0.0006091450287640505,
+        ],
+        [
+            0.9966334719978275,
+            0.003355193730773005,
+            1.1334271399566576e-05,
+        ],
+        [
+            0.9995006537678647,
+            9.356131330316966e-06,
+            0.0004899901008053121,
+        ],
+        [
+            0.9920216498662259,
+            0.006524474878474518,
+            0.001453875255300062,
+        ],
+        [
+            0.48873478382536145,
+            0.5112586047993655,
+            6.6113752727982345e-06,
+        ],
+    ];
+
+    /// scikit-learn `GaussianNB(var_smoothing=0.5)` probabilities of NB_Q.
+    const NB_SKLEARN_QUERY_SMOOTH: [[f64; 3]; 5] = [
+        [
+            0.33113671301958736,
+            0.37653857406393776,
+            0.29232471291647455,
+        ],
+        [0.6813355475601637, 0.2643306050809548, 0.0543338473588814],
+        [0.5190776284673216, 0.22238669690126484, 0.2585356746314132],
+        [0.2865434892864571, 0.3455421564824226, 0.36791435423111996],
+        [0.34751036813287994, 0.5419956555348923, 0.11049397633222777],
+    ];
+
     #[test]
     fn gaussian_nb_matches_sklearn() {
         let x = matrix(&NB_X);
         // scikit-learn GaussianNB(var_smoothing=...).predict_proba on the training rows and
         // on NB_Q.
-        let default_train = [
-            0.9848389745897028,
-            6.291805851354448e-10,
-            0.015161024781116533,
-            0.974853399104604,
-            0.0003260942868329481,
-            0.024820506608562953,
-            0.9844541896263773,
-            7.92168271920808e-11,
-            0.01554581029440598,
-            0.3679689744334045,
-            0.6320310251641253,
-            4.0247000489275653e-10,
-            0.9997400690609307,
-            0.00020326849555049806,
-            5.666244351893666e-05,
-            0.8970307134287998,
-            2.216275498673048e-09,
-            0.10296928435492465,
-            5.97715622631795e-05,
-            0.9999402284371786,
-            5.583937820503926e-13,
-            3.8858206113798016e-06,
-            0.9999961141793884,
-            2.1727736756911865e-18,
-            0.003964925683590586,
-            0.996035074316221,
-            1.8848039017530548e-13,
-            0.0039866171382921525,
-            0.9960133827964641,
-            6.524373982386214e-11,
-            7.993140606568294e-06,
-            0.9999920068593935,
-            3.994024093816193e-18,
-            8.900904678774009e-05,
-            0.9999109909523963,
-            8.158154145648941e-13,
-            0.008444687559377615,
-            1.3940452538285086e-13,
-            0.9915553124404829,
-            0.3746743052017328,
-            3.069559752158778e-11,
-            0.6253256947675714,
-            0.0007497095625515727,
-            2.229544177209951e-12,
-            0.9992502904352188,
-            2.9316507129131066e-05,
-            1.5437461582361046e-19,
-            0.9999706834928711,
-            2.0884392839931873e-06,
-            5.978070831875871e-16,
-            0.9999979115607157,
-            0.0021260642240626994,
-            2.0224409700514045e-15,
-            0.9978739357759353,
-        ];
-        let default_query = [
-            0.9885211623887863,
-            0.01086969258244968,
-            0.0006091450287640505,
-            0.9966334719978275,
-            0.003355193730773005,
-            1.1334271399566576e-05,
-            0.9995006537678647,
-            9.356131330316966e-06,
-            0.0004899901008053121,
-            0.9920216498662259,
-            0.006524474878474518,
-            0.001453875255300062,
-            0.48873478382536145,
-            0.5112586047993655,
-            6.6113752727982345e-06,
-        ];
-        let smooth_query = [
-            0.33113671301958736,
-            0.37653857406393776,
-            0.29232471291647455,
-            0.6813355475601637,
-            0.2643306050809548,
-            0.0543338473588814,
-            0.5190776284673216,
-            0.22238669690126484,
-            0.2585356746314132,
-            0.2865434892864571,
-            0.3455421564824226,
-            0.36791435423111996,
-            0.34751036813287994,
-            0.5419956555348923,
-            0.11049397633222777,
-        ];
         let model = GaussianNb::fit(&x, &NB_Y, 3, &GaussianNbParams::default()).unwrap();
         let train = probabilities(3, 18, |i, out| model.predict_proba_into(&x.row(i), out));
-        assert_close(&train, &default_train, 1e-12, "train (1e-9)");
+        assert_close(&train, &NB_SKLEARN_TRAIN.concat(), 1e-12, "train (1e-9)");
         let query = probabilities(3, 5, |i, out| model.predict_proba_into(&NB_Q[i], out));
-        assert_close(&query, &default_query, 1e-12, "query (1e-9)");
+        assert_close(&query, &NB_SKLEARN_QUERY.concat(), 1e-12, "query (1e-9)");
         let model =
             GaussianNb::fit(&x, &NB_Y, 3, &GaussianNbParams { var_smoothing: 0.5 }).unwrap();
         let query = probabilities(3, 5, |i, out| model.predict_proba_into(&NB_Q[i], out));
-        assert_close(&query, &smooth_query, 1e-12, "query (0.5)");
+        assert_close(
+            &query,
+            &NB_SKLEARN_QUERY_SMOOTH.concat(),
+            1e-12,
+            "query (0.5)",
+        );
         // sklearn's var_ with var_smoothing=0.5: the smoothing is the same for every entry.
         assert_close(
             &model.variances()[..3],
@@ -1911,8 +1948,8 @@ mod tests {
     #[test]
     fn gaussian_nb_without_smoothing_agrees_with_smartcore() {
         let x = matrix(&NB_X);
-        let model = GaussianNb::fit(&x, &NB_Y, 3, &GaussianNbParams { var_smoothing: 0.0 })
-            .unwrap();
+        let model =
+            GaussianNb::fit(&x, &NB_Y, 3, &GaussianNbParams { var_smoothing: 0.0 }).unwrap();
         assert_eq!(model.epsilon(), 0.0);
         let sc = ScGaussianNb::<f64, u32, DenseMatrix<f64>, Vec<u32>>::fit(
             &dense(&NB_X),
@@ -1976,7 +2013,11 @@ mod tests {
         refit: &T,
     ) -> T {
         let bytes = postcard::to_stdvec(model).unwrap();
-        assert_eq!(bytes, postcard::to_stdvec(refit).unwrap(), "refit bytes differ");
+        assert_eq!(
+            bytes,
+            postcard::to_stdvec(refit).unwrap(),
+            "refit bytes differ"
+        );
         let back: T = postcard::from_bytes(&bytes).unwrap();
         assert_eq!(&back, model);
         back
@@ -2043,7 +2084,10 @@ mod tests {
     #[test]
     fn params_deserialize_from_partial_json_with_defaults() {
         let p: KnnParams = serde_json::from_str(r#"{"k": 7, "weights": "distance"}"#).unwrap();
-        assert_eq!(p, knn_params(7, KnnWeights::Distance, KnnDistance::Euclidean));
+        assert_eq!(
+            p,
+            knn_params(7, KnnWeights::Distance, KnnDistance::Euclidean)
+        );
         let p: RidgeParams = serde_json::from_str(r#"{"solver": "svd"}"#).unwrap();
         assert_eq!(p.alpha, 1.0);
         assert!(serde_json::from_str::<LogisticParams>(r#"{"C": 1}"#).is_err());
@@ -2123,7 +2167,9 @@ mod tests {
             ),
             (
                 "ridge",
-                Box::new(|x, _, t, _| RidgeRegression::fit(x, t, &RidgeParams::default()).map(drop)),
+                Box::new(|x, _, t, _| {
+                    RidgeRegression::fit(x, t, &RidgeParams::default()).map(drop)
+                }),
             ),
             (
                 "knn regressor",
@@ -2147,13 +2193,33 @@ mod tests {
         let mut bad_target = reg_y;
         bad_target[3] = f64::INFINITY;
         let classifier_only = ["logistic", "knn", "nb"];
+        /// A name, the features, class labels, regression targets and the number of classes.
+        type Case = (&'static str, Matrix, Vec<u32>, Vec<f64>, usize);
         for (name, fit) in &fits {
-            let cases: Vec<(&str, Matrix, Vec<u32>, Vec<f64>, usize)> = vec![
-                ("no rows", Matrix::new(vec![vec![], vec![]]), vec![], vec![], 2),
-                ("no columns", no_columns.clone(), y.to_vec(), reg_y.to_vec(), 2),
+            let cases: [Case; 5] = [
+                (
+                    "no rows",
+                    Matrix::new(vec![vec![], vec![]]),
+                    vec![],
+                    vec![],
+                    2,
+                ),
+                (
+                    "no columns",
+                    no_columns.clone(),
+                    y.to_vec(),
+                    reg_y.to_vec(),
+                    2,
+                ),
                 ("NaN", nan.clone(), y.to_vec(), reg_y.to_vec(), 2),
                 ("ragged", ragged.clone(), y.to_vec(), reg_y.to_vec(), 2),
-                ("short target", x.clone(), y[..19].to_vec(), reg_y[..19].to_vec(), 2),
+                (
+                    "short target",
+                    x.clone(),
+                    y[..19].to_vec(),
+                    reg_y[..19].to_vec(),
+                    2,
+                ),
             ];
             for (case, x, y, t, n) in cases {
                 let e = fit(&x, &y, &t, n).unwrap_err();

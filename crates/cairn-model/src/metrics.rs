@@ -108,7 +108,7 @@ pub fn classification(y_true: &[u32], proba: &[f64], n_classes: usize) -> Classi
     } else {
         // Classes that occur in the truth or the predictions (scikit-learn's label set).
         let used: Vec<&ClassReport> = (0..n_classes)
-            .filter(|&_c| true)
+            .filter(|&c| per_class[c].support > 0 || confusion.iter().any(|r| r[c] > 0))
             .map(|c| &per_class[c])
             .collect();
         let macro_mean = |f: fn(&ClassReport) -> f64| {
@@ -380,7 +380,10 @@ mod tests {
         let m = classification(&[], &[], 3);
         assert_eq!((m.accuracy, m.log_loss, m.roc_auc), (0.0, 0.0, None));
         let json = serde_json::to_string(&m).unwrap();
-        assert_eq!(serde_json::from_str::<ClassificationMetrics>(&json).unwrap(), m);
+        assert_eq!(
+            serde_json::from_str::<ClassificationMetrics>(&json).unwrap(),
+            m
+        );
     }
 
     #[test]

@@ -191,16 +191,15 @@ fn read_column(frame: &DataFrame, name: &str, declared: Option<&str>) -> Result<
             .unwrap_or_default()
     };
     match declared {
-        Some("string") => {
-            if dtype != DataType::String && !dtype.is_null() {
-                return Err(invalid(
-                    name,
-                    format!(
-                        "declared string, but the table holds {dtype}; declare its type (`type = \"float\"`, ...)"
-                    ),
-                ));
-            }
+        Some("string") if dtype != DataType::String && !dtype.is_null() => {
+            return Err(invalid(
+                name,
+                format!(
+                    "declared string, but the table holds {dtype}; declare its type (`type = \"float\"`, ...)"
+                ),
+            ));
         }
+        Some("string") => {}
         Some(t @ ("int" | "float" | "bool")) => {
             let kind = match t {
                 "int" => NumberType::Int,

@@ -59,7 +59,9 @@ impl MaxFeatures {
                 if count == 0 || count > n_features {
                     return Err(param(
                         "max_features",
-                        format!("must be between 1 and the number of features ({n_features}), not {count}"),
+                        format!(
+                            "must be between 1 and the number of features ({n_features}), not {count}"
+                        ),
                     ));
                 }
                 count
@@ -127,7 +129,10 @@ impl TreeParams {
             ));
         }
         if self.min_samples_leaf == 0 {
-            return Err(param("min_samples_leaf", "must be at least 1, not 0".to_owned()));
+            return Err(param(
+                "min_samples_leaf",
+                "must be at least 1, not 0".to_owned(),
+            ));
         }
         if !(2..=255).contains(&self.max_bins) {
             return Err(param(
@@ -137,7 +142,10 @@ impl TreeParams {
         }
         match self.max_features {
             MaxFeatures::Fraction(fraction) => check_fraction(fraction),
-            MaxFeatures::Count(0) => Err(param("max_features", "must be at least 1, not 0".to_owned())),
+            MaxFeatures::Count(0) => Err(param(
+                "max_features",
+                "must be at least 1, not 0".to_owned(),
+            )),
             _ => Ok(()),
         }
     }
@@ -225,19 +233,44 @@ impl Tree {
     /// Panics if `row` is shorter than a feature the tree splits on.
     #[inline]
     pub fn leaf(&self, row: &[f64]) -> &[f64] {
-        self.leaf_by(|feature| row[feature])
-    }
-
-    /// As [`Tree::leaf`], reading feature `j` as `value(j)`.
-    #[inline]
-    pub(crate) fn leaf_by(&self, value: impl Fn(usize) -> f64) -> &[f64] {
         let mut node = self.nodes[0];
         while node.feature != LEAF {
-            let right = !(value(node.feature as usize) <= node.threshold);
+            let right = goes_right(row[node.feature as usize], node.threshold);
             node = self.nodes[node.child as usize + usize::from(right)];
         }
         let start = node.child as usize * self.width;
         &self.values[start..start + self.width]
+    }
+
+    /// Walks rows down the tree side by side (the walks are independent, so the processor
+    /// overlaps their memory reads and comparisons): `rows` holds them row-major, `stride`
+    /// values each; leaves in `at` where each row's leaf values start (see
+    /// [`Tree::values_at`]).
+    pub(crate) fn walk_rows(&self, rows: &[f64], stride: usize, at: &mut [u32]) {
+        at.fill(0);
+        loop {
+            let mut moved = false;
+            for (row, a) in rows.chunks_exact(stride).zip(at.iter_mut()) {
+                let node = self.nodes[*a as usize];
+                if node.feature != LEAF {
+                    let value = row[node.feature as usize];
+                    *a = node.child + u32::from(goes_right(value, node.threshold));
+                    moved = true;
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+        for a in at {
+            *a = self.nodes[*a as usize].child * self.width as u32;
+        }
+    }
+
+    /// The leaf values that start at `offset`.
+    #[inline]
+    pub(crate) fn values_at(&self, offset: u32) -> &[f64] {
+        &self.values[offset as usize..offset as usize + self.width]
     }
 
     /// Values per leaf: the number of classes, or 1 for regression.
@@ -280,6 +313,35 @@ impl Tree {
     }
 }
 
+/// Whether a value goes to the right child: above the threshold, or NaN.
+#[inline]
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
+fn goes_right(value: f64, threshold: f64) -> bool {
+    !(value <= threshold)
+}
+
+/// Walks one row down several trees side by side, as [`Tree::walk_rows`] does rows; leaves in
+/// `at[i]` where the row's leaf values in `trees[i]` start.
+pub(crate) fn walk_trees(trees: &[Tree], row: &[f64], at: &mut [u32]) {
+    at.fill(0);
+    loop {
+        let mut moved = false;
+        for (tree, a) in trees.iter().zip(at.iter_mut()) {
+            let node = tree.nodes[*a as usize];
+            if node.feature != LEAF {
+                *a = node.child + u32::from(goes_right(row[node.feature as usize], node.threshold));
+                moved = true;
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+    for (tree, a) in trees.iter().zip(at) {
+        *a = tree.nodes[*a as usize].child * tree.width as u32;
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Binning
 
@@ -295,7 +357,7 @@ pub(crate) struct Binned {
 impl Binned {
     /// Bins every column of `x` (in parallel over features) into at most `max_bins` bins.
     pub(crate) fn new(x: &Matrix, max_bins: usize) -> Result<Binned, FitError> {
-        let binned: Vec<(Vec<u8>, Vec<f64>, Vec<f64>)> = x
+        let binned: Vec<FeatureBins> = x
             .columns
             .par_iter()
             .enumerate()
@@ -304,10 +366,10 @@ impl Binned {
         let mut codes = Vec::with_capacity(binned.len());
         let mut bin_min = Vec::with_capacity(binned.len());
         let mut bin_max = Vec::with_capacity(binned.len());
-        for (c, lo, hi) in binned {
-            codes.push(c);
-            bin_min.push(lo);
-            bin_max.push(hi);
+        for feature in binned {
+            codes.push(feature.codes);
+            bin_min.push(feature.bin_min);
+            bin_max.push(feature.bin_max);
         }
         Ok(Binned {
             codes,
@@ -325,14 +387,17 @@ impl Binned {
     }
 }
 
+/// One feature, binned.
+struct FeatureBins {
+    codes: Vec<u8>,
+    bin_min: Vec<f64>,
+    bin_max: Vec<f64>,
+}
+
 /// One feature's bin codes and per-bin value ranges. Bins are runs of consecutive distinct
 /// values: one per distinct value when there are at most `max_bins`, otherwise runs holding
 /// about `rows / max_bins` rows each (quantiles).
-fn bin_feature(
-    j: usize,
-    column: &[f64],
-    max_bins: usize,
-) -> Result<(Vec<u8>, Vec<f64>, Vec<f64>), FitError> {
+fn bin_feature(j: usize, column: &[f64], max_bins: usize) -> Result<FeatureBins, FitError> {
     if column.iter().any(|v| v.is_nan()) {
         return Err(FitError::Data(format!("feature {j} has NaN values")));
     }
@@ -378,7 +443,11 @@ fn bin_feature(
         .iter()
         .map(|&v| edges.partition_point(|&edge| edge < v) as u8)
         .collect();
-    Ok((codes, bin_min, bin_max))
+    Ok(FeatureBins {
+        codes,
+        bin_min,
+        bin_max,
+    })
 }
 
 /// A threshold between `lo < hi` with `lo <= t < hi`: their midpoint, or `lo` when the
@@ -440,7 +509,11 @@ impl Objective for Gini {
     }
 
     fn is_pure(&self, totals: &[f64]) -> bool {
-        totals[..self.n_classes].iter().filter(|&&c| c > 0.0).count() <= 1
+        totals[..self.n_classes]
+            .iter()
+            .filter(|&&c| c > 0.0)
+            .count()
+            <= 1
     }
 
     /// Minimising `w_l * gini_l + w_r * gini_r` is maximising
@@ -714,7 +787,11 @@ impl<O: Objective> Grower<'_, O> {
                 let left_splits = self.can_split(&left_totals, depth + 1);
                 let right_splits = self.can_split(&right_totals, depth + 1);
                 let left_smaller = mid - lo <= hi - mid;
-                let larger_splits = if left_smaller { right_splits } else { left_splits };
+                let larger_splits = if left_smaller {
+                    right_splits
+                } else {
+                    left_splits
+                };
                 if larger_splits && stashed + 2 <= MAX_STASHED {
                     let mut small = self.take(&mut pool);
                     let (s_lo, s_hi) = if left_smaller { (lo, mid) } else { (mid, hi) };
@@ -724,7 +801,11 @@ impl<O: Objective> Grower<'_, O> {
                             *p -= s;
                         }
                     }
-                    let smaller_splits = if left_smaller { left_splits } else { right_splits };
+                    let smaller_splits = if left_smaller {
+                        left_splits
+                    } else {
+                        right_splits
+                    };
                     let small = if smaller_splits {
                         Some(small)
                     } else {
@@ -803,7 +884,14 @@ impl<O: Objective> Grower<'_, O> {
         }
     }
 
-    fn fill(&self, h: &mut [f64], feature: usize, samples: &Samples<O::Target>, lo: usize, hi: usize) {
+    fn fill(
+        &self,
+        h: &mut [f64],
+        feature: usize,
+        samples: &Samples<O::Target>,
+        lo: usize,
+        hi: usize,
+    ) {
         let o = self.objective;
         let s = o.slots();
         h.fill(0.0);
@@ -987,7 +1075,11 @@ mod tests {
     #[test]
     fn bins_cover_each_distinct_value_when_few() {
         let column = [3.0, 1.0, 2.0, 2.0, -0.0, 0.0, 3.0];
-        let (codes, lo, hi) = bin_feature(0, &column, 255).unwrap();
+        let FeatureBins {
+            codes,
+            bin_min: lo,
+            bin_max: hi,
+        } = bin_feature(0, &column, 255).unwrap();
         assert_eq!(lo, vec![-0.0, 1.0, 2.0, 3.0]);
         assert_eq!(lo, hi);
         assert_eq!(codes, vec![3, 1, 2, 2, 0, 0, 3]);
@@ -996,7 +1088,11 @@ mod tests {
     #[test]
     fn quantile_bins_are_balanced_and_ordered() {
         let column: Vec<f64> = (0..1000).map(|i| f64::from((i * 7919) % 1000)).collect();
-        let (codes, lo, hi) = bin_feature(0, &column, 10).unwrap();
+        let FeatureBins {
+            codes,
+            bin_min: lo,
+            bin_max: hi,
+        } = bin_feature(0, &column, 10).unwrap();
         assert_eq!(lo.len(), 10);
         let mut per_bin = [0usize; 10];
         for (&code, &v) in codes.iter().zip(&column) {
@@ -1012,7 +1108,9 @@ mod tests {
 
     #[test]
     fn binning_refuses_nan() {
-        let err = bin_feature(4, &[1.0, f64::NAN], 255).unwrap_err();
+        let Err(err) = bin_feature(4, &[1.0, f64::NAN], 255) else {
+            panic!("NaN was binned");
+        };
         assert!(err.to_string().contains("feature 4"), "{err}");
     }
 
@@ -1057,7 +1155,10 @@ mod tests {
         for _ in 0..5000 {
             counts[a.below(5)] += 1;
         }
-        assert!(counts.iter().all(|&c| (900..1100).contains(&c)), "{counts:?}");
+        assert!(
+            counts.iter().all(|&c| (900..1100).contains(&c)),
+            "{counts:?}"
+        );
     }
 
     /// A plain exhaustive CART (sorted scan of every feature at every node), built in the same
@@ -1137,12 +1238,24 @@ mod tests {
         let rows = 150;
         // Few distinct values (many ties), a finer feature, and three classes with noise.
         let a: Vec<f64> = (0..rows).map(|_| rng.below(6) as f64).collect();
-        let b: Vec<f64> = (0..rows).map(|_| rng.below(40) as f64 * 0.25 - 3.0).collect();
+        let b: Vec<f64> = (0..rows)
+            .map(|_| rng.below(40) as f64 * 0.25 - 3.0)
+            .collect();
         let c: Vec<f64> = (0..rows).map(|_| rng.below(3) as f64).collect();
         let y: Vec<u32> = (0..rows)
             .map(|i| {
-                let class = if a[i] + b[i] > 3.0 { 2 } else if c[i] == 1.0 { 1 } else { 0 };
-                if rng.below(10) == 0 { rng.below(3) as u32 } else { class }
+                let class = if a[i] + b[i] > 3.0 {
+                    2
+                } else if c[i] == 1.0 {
+                    1
+                } else {
+                    0
+                };
+                if rng.below(10) == 0 {
+                    rng.below(3) as u32
+                } else {
+                    class
+                }
             })
             .collect();
         let x = Matrix::new(vec![a, b, c]);
@@ -1153,8 +1266,7 @@ mod tests {
                 min_samples_leaf: min_leaf,
                 ..TreeParams::default()
             });
-            let forest =
-                crate::forest::ForestClassifier::fit(&x, &y, 3, &params, &|_| {}).unwrap();
+            let forest = crate::forest::ForestClassifier::fit(&x, &y, 3, &params, &|_| {}).unwrap();
             let mut cart = Cart {
                 x: &x,
                 y: &y,
@@ -1172,7 +1284,11 @@ mod tests {
                 width: 3,
             };
             assert!(expected.n_leaves() > 4, "the reference tree should split");
-            assert_eq!(forest.trees()[0], expected, "{max_depth:?} {min_split} {min_leaf}");
+            assert_eq!(
+                forest.trees()[0],
+                expected,
+                "{max_depth:?} {min_split} {min_leaf}"
+            );
         }
     }
 

@@ -4,9 +4,9 @@
 //!
 //! Online reads are timed twice: as whole `cairn feature online` processes, and in-process
 //! through `cairn_feature::OnlineReader` (opened once, then read many times, as a model server
-//! does) by the release example `crates/cairn-feature/examples/online_latency.rs`. The example
-//! is built with cargo into `XTASK_RELEASE_TARGET_DIR` if set, else into the target directory
-//! of `XTASK_CAIRN_BIN` when that binary sits in `<dir>/release/`, else into the workspace's.
+//! does) by the release example `crates/cairn-feature/examples/online_latency.rs`, which cargo
+//! builds in the release target directory of the benches' examples (`$XTASK_RELEASE_TARGET_DIR`,
+//! default `~/.cache/cairn-target-rel`).
 //!
 //! The source is one CSV file: N entities × T event times (1,000,000 rows in the full run),
 //! two float and two int features with 1% nulls each; about 6% of the rows repeat an event time
@@ -32,8 +32,7 @@ use serde_json::json;
 use super::{Bench, Check, Figure, MIB, Measured, SEED, Setup, finish, print_table, report};
 use crate::rng::Rng;
 use crate::util::{
-    Context, Result, cargo, describe, fmt_bytes, fmt_count, fmt_duration, median, target_dir,
-    workspace_root,
+    Context, Result, cargo, describe, fmt_bytes, fmt_count, fmt_duration, median, workspace_root,
 };
 
 /// The data's seed: another stream than `bench data`'s.
@@ -782,13 +781,11 @@ pub(super) fn run(quick: bool) -> Result<()> {
 fn build_latency_example() -> Result<PathBuf> {
     let target = match std::env::var_os("XTASK_RELEASE_TARGET_DIR") {
         Some(dir) => PathBuf::from(dir),
-        None => std::env::var_os("XTASK_CAIRN_BIN")
-            .map(PathBuf::from)
-            .and_then(|bin| {
-                let release = bin.parent()?;
-                (release.file_name()? == "release").then(|| release.parent().map(Path::to_path_buf))?
-            })
-            .map_or_else(target_dir, Ok)?,
+        None => {
+            let home = std::env::var_os("HOME")
+                .ok_or("HOME is not set; set XTASK_RELEASE_TARGET_DIR to a target directory")?;
+            Path::new(&home).join(".cache").join("cairn-target-rel")
+        }
     };
     println!(
         "building the example online_latency (release) in {}",
@@ -815,7 +812,11 @@ fn build_latency_example() -> Result<PathBuf> {
         .join("examples")
         .join(format!("online_latency{}", std::env::consts::EXE_SUFFIX));
     if !bin.is_file() {
-        return Err(format!("cargo built online_latency but {} is missing", bin.display()).into());
+        return Err(format!(
+            "cargo built online_latency but {} is missing",
+            bin.display()
+        )
+        .into());
     }
     std::path::absolute(&bin).context(|| format!("cannot resolve {}", bin.display()))
 }
