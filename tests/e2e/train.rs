@@ -459,3 +459,63 @@ fn data_push_shares_run_records_and_model_artifacts() {
         });
     assert!(record_on_remote, "the run record was not pushed");
 }
+
+#[test]
+fn the_runs_index_is_rebuilt_from_the_refs_and_gc_never_loses_a_run() {
+    let p = project();
+    let run = p.json(&["train", "churn"], 0);
+    let id = run["id"].as_str().unwrap();
+    assert!(p.exists(&format!(".cairn/runs/{id}")));
+    // The index is a cache: deleted, it comes back from .cairn/runs/ and the records.
+    std::fs::remove_file(p.path(".cairn/cairn.db")).unwrap();
+    let _ = std::fs::remove_file(p.path(".cairn/cairn.db-wal"));
+    let _ = std::fs::remove_file(p.path(".cairn/cairn.db-shm"));
+    p.cairn(&["data", "gc"]).ok();
+    assert!(p.object_path(run["artifact"].as_str().unwrap()).exists());
+    let shown = p.json(&["runs", "show", id], 0);
+    assert_eq!(shown["metrics"], run["metrics"]);
+    assert_eq!(shown["artifact"], run["artifact"]);
+    // A damaged ref is named.
+    p.write(&format!(".cairn/runs/{id}"), "garbage\n");
+    p.cairn(&["runs", "list"])
+        .code(2)
+        .stderr_has(&format!(".cairn/runs/{id}"));
+}
+
+#[test]
+fn split_and_override_mistakes_are_named() {
+    let p = project();
+    add_spec(
+        &p,
+        r#"
+[model.by_plan]
+data = "data/train.csv"
+target = "label"
+features = ["x1"]
+algorithm = "gaussian_nb"
+split = { time_column = "plan" }
+"#,
+    );
+    p.cairn(&["train", "by_plan"])
+        .code(2)
+        .stderr_has("`model.by_plan.split.time_column`: `plan` holds str");
+    p.cairn(&["train", "churn", "--set", "entities=x.csv"])
+        .code(2)
+        .stderr_has("cannot be overridden");
+    p.cairn(&["train", "churn", "--set", "nonsense"])
+        .code(2)
+        .stderr_has("expected KEY=VALUE");
+    p.cairn(&["runs", "show", "ab"])
+        .code(2)
+        .stderr_has("at least 4 characters");
+    // The first value that is not a number is the one quoted.
+    p.write("data/late.csv", "x,cls\n1,a\n2,b\nn/a,a\n4,b\n5,a\n6,b\n");
+    p.cairn(&["data", "add", "data/late.csv"]).ok();
+    add_spec(
+        &p,
+        "\n[model.late]\ndata = \"data/late.csv\"\ntarget = \"cls\"\nalgorithm = \"gaussian_nb\"\n[model.late.columns.x]\ntype = \"float\"\n",
+    );
+    p.cairn(&["train", "late"])
+        .code(2)
+        .stderr_has("row 3: \"n/a\"");
+}

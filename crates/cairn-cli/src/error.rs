@@ -196,12 +196,12 @@ impl From<cairn_train::TrainError> for CliError {
                 (exit, hint.map(str::to_owned))
             }
             T::Lock(l) => (Exit::Usage, lock_hint(l).map(str::to_owned)),
-            T::Runs(cairn_core::runs::RunsError::NotFound(_) | cairn_core::runs::RunsError::Ambiguous { .. }) => {
-                (Exit::Usage, Some("`cairn runs list` shows the runs".into()))
-            }
-            T::Runs(_) => (Exit::Internal, None),
+            T::Runs(r) => runs_hint(r),
             T::Git(_) => (Exit::Usage, None),
             T::Io { .. } => (Exit::Usage, Some("check that the file exists and is readable".into())),
+            T::Record { message, .. } if message.contains("newer cairn") => {
+                (Exit::Usage, Some("upgrade cairn".into()))
+            }
             T::Record { .. } => (Exit::Internal, None),
         };
         CliError {
@@ -209,6 +209,34 @@ impl From<cairn_train::TrainError> for CliError {
             hint,
             exit,
         }
+    }
+}
+
+fn runs_hint(e: &cairn_core::runs::RunsError) -> (Exit, Option<String>) {
+    use cairn_core::runs::RunsError as R;
+    match e {
+        R::NotFound(_) | R::Ambiguous { .. } | R::ShortPrefix(_) => {
+            (Exit::Usage, Some("`cairn runs list` shows the runs".into()))
+        }
+        R::Version { .. } => (
+            Exit::Usage,
+            Some("upgrade cairn: a newer one wrote this project's runs index".into()),
+        ),
+        R::BadRef { path } => (
+            Exit::Usage,
+            Some(format!(
+                "{} was damaged; if the run is not needed, delete the file (its objects go with the next `cairn data gc`)",
+                path.display()
+            )),
+        ),
+        R::Reindex { .. } => (
+            Exit::Usage,
+            Some("the run's record is not in the store (removed by hand?); if the run is lost, delete its ref in .cairn/runs/".into()),
+        ),
+        R::Sqlite { .. } | R::Ref { .. } => (
+            Exit::Internal,
+            Some("the runs index in .cairn/cairn.db can be deleted: it is rebuilt from .cairn/runs/ and the store".into()),
+        ),
     }
 }
 
@@ -241,10 +269,7 @@ impl From<DataError> for CliError {
                 (exit, hint.map(str::to_owned))
             }
             DataError::Lock(l) => (Exit::Usage, lock_hint(l).map(str::to_owned)),
-            DataError::Runs(_) => (
-                Exit::Internal,
-                Some("the runs index in .cairn/cairn.db is unreadable; move it aside and retry".into()),
-            ),
+            DataError::Runs(r) => runs_hint(r),
             DataError::Git(_) => (Exit::Usage, None),
             DataError::Gitignore(_) => (Exit::Usage, Some("check the permissions of .gitignore".into())),
             DataError::Manifest { .. } => (Exit::Usage, Some(FSCK_HINT.into())),

@@ -374,7 +374,9 @@ pub fn check(
                     key("encode")
                 ));
             }
-            if *column == spec.target && (rule.encode.is_some() || rule.impute.is_some()) {
+            if *column == spec.target
+                && (rule.encode.is_some() || rule.impute.is_some() || rule.dtype.is_some())
+            {
                 return Err(format!(
                     "{}: the target is not preprocessed (a row without a target cannot be learned from)",
                     at(&format!("columns.{column}"))

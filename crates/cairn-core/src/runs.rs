@@ -1,6 +1,9 @@
-//! The runs index: one row per training run in `.cairn/cairn.db` (SQLite, WAL), for queries.
-//! The run record itself is an object in the store (docs/formats/run.md); this index is a
-//! per-machine cache of it, and is rebuilt from the records (`reindex`).
+//! Training runs on this machine. The run record is an object in the store
+//! (docs/formats/run.md). Each run also has a ref, `.cairn/runs/ID`: one line with the record's
+//! digest and the model artifact's (or `-`), written before the run counts as recorded. The
+//! refs are the truth (`data gc` keeps what they name); the index in `.cairn/cairn.db` (SQLite,
+//! WAL) is a cache for queries, rebuilt from the refs and records when it is missing or behind
+//! ([`RunsDb::open_project`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -21,8 +24,23 @@ pub enum RunsError {
         "{path} holds runs tables of version {found}, but this cairn understands version {RUNS_SCHEMA}: it was written by a newer cairn"
     )]
     Version { path: PathBuf, found: i64 },
-    #[error("no run `{0}` (see `cairn runs list`)")]
+    #[error("no run `{0}`")]
     NotFound(String),
+    #[error("`{0}`: a run id prefix needs at least 4 characters")]
+    ShortPrefix(String),
+    #[error("{path}: {source}")]
+    Ref {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a run ref (expected `RECORD_DIGEST ARTIFACT_DIGEST|-`)")]
+    BadRef { path: PathBuf },
+    #[error("run {id}: its record object {digest} cannot be read to rebuild the index: {message}")]
+    Reindex {
+        id: String,
+        digest: String,
+        message: String,
+    },
     #[error("`{prefix}` names several runs: {}", .ids.join(", "))]
     Ambiguous { prefix: String, ids: Vec<String> },
 }
@@ -182,8 +200,11 @@ impl RunsDb {
 
     /// The run whose id is `id` or starts with it (at least 4 characters).
     pub fn get(&self, id: &str) -> Result<RunRow, RunsError> {
-        if id.len() < 4 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        if !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             return Err(RunsError::NotFound(id.to_owned()));
+        }
+        if id.len() < 4 {
+            return Err(RunsError::ShortPrefix(id.to_owned()));
         }
         let mut stmt = self
             .conn
@@ -240,6 +261,146 @@ impl RunsDb {
             out.extend(artifact);
         }
         Ok(out)
+    }
+}
+
+/// A run's ref: the digests that keep its objects alive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRef {
+    pub id: String,
+    pub record: String,
+    pub artifact: Option<String>,
+}
+
+fn refs_dir(state: &Path) -> PathBuf {
+    state.join("runs")
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// Writes (atomically, durably) the ref of a run.
+pub fn write_ref(state: &Path, r: &RunRef) -> Result<(), RunsError> {
+    let dir = refs_dir(state);
+    let path = dir.join(&r.id);
+    let err = |source| RunsError::Ref {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(&dir).map_err(err)?;
+    let line = format!(
+        "{} {}\n",
+        r.record,
+        r.artifact.as_deref().unwrap_or("-")
+    );
+    cairn_store::atomic::write_atomic_beside(&path, line.as_bytes(), 0o644).map_err(err)
+}
+
+/// Removes a run's ref (a missing ref is not an error).
+pub fn remove_ref(state: &Path, id: &str) -> Result<(), RunsError> {
+    let path = refs_dir(state).join(id);
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(RunsError::Ref { path, source: e })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Every run ref, by id.
+pub fn read_refs(state: &Path) -> Result<Vec<RunRef>, RunsError> {
+    let dir = refs_dir(state);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(RunsError::Ref { path: dir, source }),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|source| RunsError::Ref {
+            path: dir.clone(),
+            source,
+        })?;
+        let name = entry.file_name();
+        let Some(id) = name.to_str().filter(|id| valid_id(id)) else {
+            // Temporary files of an interrupted write, or something that is not ours.
+            continue;
+        };
+        let path = entry.path();
+        let text = std::fs::read_to_string(&path).map_err(|source| RunsError::Ref {
+            path: path.clone(),
+            source,
+        })?;
+        let mut parts = text.split_whitespace();
+        let (Some(record), Some(artifact), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(RunsError::BadRef { path });
+        };
+        let hex = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
+        if !hex(record) || !(artifact == "-" || hex(artifact)) {
+            return Err(RunsError::BadRef { path });
+        }
+        out.push(RunRef {
+            id: id.to_owned(),
+            record: record.to_owned(),
+            artifact: (artifact != "-").then(|| artifact.to_owned()),
+        });
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
+}
+
+impl RunsDb {
+    /// Opens the index of a project's state directory, first bringing it in line with the refs:
+    /// runs whose ref is gone are dropped, runs with a ref but no row are read back from their
+    /// record objects (after `cairn.db` was deleted, or a process died between the two).
+    pub fn open_project(state: &Path, store: &cairn_store::Store) -> Result<RunsDb, RunsError> {
+        let db = RunsDb::open(&state.join("cairn.db"))?;
+        let refs = read_refs(state)?;
+        let mut indexed: std::collections::BTreeMap<String, (String, Option<String>)> = db
+            .list(None)?
+            .into_iter()
+            .map(|r| (r.id, (r.record_digest, r.artifact)))
+            .collect();
+        let mut missing = Vec::new();
+        for r in &refs {
+            match indexed.remove(&r.id) {
+                Some((record, _)) if record == r.record => {}
+                _ => missing.push(r),
+            }
+        }
+        for gone in indexed.keys() {
+            db.remove(gone)?;
+        }
+        if missing.is_empty() {
+            return Ok(db);
+        }
+        let mut rows = Vec::with_capacity(missing.len());
+        for r in missing {
+            let reindex = |message: String| RunsError::Reindex {
+                id: r.id.clone(),
+                digest: r.record.clone(),
+                message,
+            };
+            let digest: cairn_store::Digest =
+                r.record.parse().map_err(|e: cairn_store::ParseDigestError| reindex(e.to_string()))?;
+            let bytes = store.read(&digest).map_err(|e| reindex(e.to_string()))?;
+            let record: serde_json::Value =
+                serde_json::from_slice(&bytes).map_err(|e| reindex(e.to_string()))?;
+            let field = |k: &str| record.get(k).and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
+            rows.push(RunRow {
+                id: r.id.clone(),
+                model: field("model"),
+                status: field("status"),
+                started_us: record.get("started_us").and_then(serde_json::Value::as_i64).unwrap_or(0),
+                record: String::from_utf8_lossy(&bytes).into_owned(),
+                record_digest: r.record.clone(),
+                artifact: r.artifact.clone(),
+            });
+        }
+        let mut db = db;
+        db.insert_many(&rows)?;
+        Ok(db)
     }
 }
 

@@ -147,7 +147,17 @@ pub fn gc(
 
     // Training runs: their records and model artifacts, as the local runs index lists them
     // (`cairn runs rm` drops a run from the index; its objects go with the next gc).
-    let db_path = project.state_dir().join("cairn.db");
+    // The refs in .cairn/runs/ are what keeps a run; the index is read too, in case a ref
+    // was lost.
+    let state = project.state_dir();
+    for r in cairn_core::runs::read_refs(&state)? {
+        keep.extend(
+            std::iter::once(r.record)
+                .chain(r.artifact)
+                .filter_map(|d| d.parse::<Digest>().ok()),
+        );
+    }
+    let db_path = state.join("cairn.db");
     if db_path.exists() {
         let db = cairn_core::runs::RunsDb::open(&db_path)?;
         keep.extend(

@@ -143,21 +143,16 @@ pub(crate) fn feature_entries(lock: &Lock) -> Vec<(cairn_store::RelPath, cairn_c
         .collect()
 }
 
-/// Training runs (the local runs index): each run's record and model artifact, as entries
+/// Training runs (their refs in `.cairn/runs/`): each run's record and model artifact, as entries
 /// named `run:ID` and `run:ID/model`, so that `data push` shares them.
 pub(crate) fn run_entries(
     project: &Project,
     store: &cairn_store::Store,
 ) -> Result<Vec<(cairn_store::RelPath, cairn_core::DataEntry)>, DataError> {
-    let db_path = project.state_dir().join("cairn.db");
-    if !db_path.exists() {
-        return Ok(Vec::new());
-    }
-    let db = cairn_core::runs::RunsDb::open(&db_path)?;
     let mut out = Vec::new();
-    for run in db.list(None)? {
+    for run in cairn_core::runs::read_refs(&project.state_dir())? {
         let objects = [
-            (format!("run:{}", run.id), Some(run.record_digest)),
+            (format!("run:{}", run.id), Some(run.record)),
             (format!("run:{}/model", run.id), run.artifact),
         ];
         for (name, digest) in objects {

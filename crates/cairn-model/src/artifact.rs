@@ -167,10 +167,39 @@ impl Artifact {
             serde_json::from_slice(header).map_err(|e| ArtifactError::Corrupt(e.to_string()))?;
         let fitted: Fitted =
             postcard::from_bytes(body).map_err(|e| ArtifactError::Corrupt(e.to_string()))?;
-        let classifier = matches!(header.task, Task::Classification { .. });
-        if fitted.is_classifier() != classifier {
-            return Err(ArtifactError::Corrupt(
-                "the header's task does not match the fitted model".into(),
+        let corrupt = |what: String| Err(ArtifactError::Corrupt(what));
+        if header.format != FORMAT_VERSION {
+            return corrupt(format!(
+                "the header says format {}, the file format {FORMAT_VERSION}",
+                header.format
+            ));
+        }
+        let algorithm: Option<cairn_core::models::Algorithm> =
+            serde_json::from_value(serde_json::Value::String(header.algorithm.clone())).ok();
+        if !algorithm.is_some_and(|a| fitted.is_from(a)) {
+            return corrupt(format!(
+                "the header's algorithm `{}` does not match the fitted model",
+                header.algorithm
+            ));
+        }
+        match &header.task {
+            Task::Classification { labels } if labels.len() != fitted.n_classes() => {
+                return corrupt(format!(
+                    "{} labels in the header, {} classes in the fitted model",
+                    labels.len(),
+                    fitted.n_classes()
+                ));
+            }
+            Task::Regression if fitted.is_classifier() => {
+                return corrupt("a regression header over a classifier".into());
+            }
+            _ => {}
+        }
+        let width: usize = header.inputs.iter().map(Input::width).sum();
+        if width != fitted.n_features() {
+            return corrupt(format!(
+                "the inputs encode to {width} numbers, the fitted model takes {}",
+                fitted.n_features()
             ));
         }
         Ok(Artifact { header, fitted })
@@ -237,6 +266,9 @@ fn split(bytes: &[u8]) -> Result<(&[u8], &[u8]), ArtifactError> {
         return Err(ArtifactError::NotAnArtifact);
     }
     let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+    if version == 0 {
+        return Err(ArtifactError::Corrupt("format version 0 does not exist".into()));
+    }
     if version != FORMAT_VERSION {
         return Err(ArtifactError::Version { found: version });
     }
@@ -354,6 +386,62 @@ mod tests {
             let e = back.predict_row(|k| wrong.get(k), &mut scratch).unwrap_err();
             assert!(e.to_string().contains("expected float"), "{e}");
         }
+    }
+
+    #[test]
+    fn a_header_that_does_not_match_its_model_is_refused() {
+        let x = crate::Matrix::new(vec![vec![0.0, 1.0, 2.0, 3.0], vec![1.0, 0.0, 1.0, 0.0]]);
+        let (fitted, params) = fit(
+            Algorithm::DecisionTreeClassifier,
+            &BTreeMap::new(),
+            0,
+            &x,
+            Target::Classes {
+                y: &[0, 0, 1, 1],
+                n_classes: 2,
+            },
+            &|_, _| {},
+        )
+        .unwrap();
+        let number = |name: &str| crate::prep::Input {
+            name: name.into(),
+            kind: crate::prep::InputKind::Number {
+                dtype: crate::prep::NumberType::Float,
+                fill: None,
+            },
+        };
+        let good = Artifact {
+            header: Header {
+                format: FORMAT_VERSION,
+                model: "m".into(),
+                algorithm: "decision_tree_classifier".into(),
+                params,
+                seed: 0,
+                target: "y".into(),
+                task: Task::Classification {
+                    labels: vec![Label::Bool(false), Label::Bool(true)],
+                },
+                inputs: vec![number("a"), number("b")],
+                provenance: Provenance::default(),
+            },
+            fitted,
+        };
+        Artifact::from_bytes(&good.to_bytes()).unwrap();
+        let mut bad = good.clone();
+        bad.header.inputs.pop();
+        let e = Artifact::from_bytes(&bad.to_bytes()).unwrap_err();
+        assert!(e.to_string().contains("encode to 1 numbers"), "{e}");
+        let mut bad = good.clone();
+        bad.header.task = Task::Classification {
+            labels: vec![Label::Int(1)],
+        };
+        assert!(Artifact::from_bytes(&bad.to_bytes()).is_err());
+        let mut bad = good.clone();
+        bad.header.algorithm = "knn_classifier".into();
+        assert!(Artifact::from_bytes(&bad.to_bytes()).is_err());
+        let mut bad = good;
+        bad.header.format = 7;
+        assert!(Artifact::from_bytes(&bad.to_bytes()).is_err());
     }
 
     #[test]

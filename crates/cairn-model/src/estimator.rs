@@ -371,6 +371,51 @@ pub fn fit(
 }
 
 impl Fitted {
+    /// How many numbers a row must have.
+    pub fn n_features(&self) -> usize {
+        match self {
+            Fitted::ForestClassifier(m) => m.n_features(),
+            Fitted::ForestRegressor(m) => m.n_features(),
+            Fitted::Logistic(m) => m.n_features(),
+            Fitted::Linear(m) => m.coefficients().len(),
+            Fitted::Ridge(m) => m.coefficients().len(),
+            Fitted::KnnClassifier(m) => m.n_features(),
+            Fitted::KnnRegressor(m) => m.n_features(),
+            Fitted::GaussianNb(m) => m.n_features(),
+        }
+    }
+
+    /// The number of classes (classifiers), 0 for regressors.
+    pub fn n_classes(&self) -> usize {
+        match self {
+            Fitted::ForestClassifier(m) => m.n_classes(),
+            Fitted::Logistic(m) => m.n_classes(),
+            Fitted::KnnClassifier(m) => m.n_classes(),
+            Fitted::GaussianNb(m) => m.n_classes(),
+            _ => 0,
+        }
+    }
+
+    /// Whether this fitted model is what `algorithm` produces.
+    pub fn is_from(&self, algorithm: Algorithm) -> bool {
+        match self {
+            Fitted::ForestClassifier(_) => matches!(
+                algorithm,
+                Algorithm::RandomForestClassifier | Algorithm::DecisionTreeClassifier
+            ),
+            Fitted::ForestRegressor(_) => matches!(
+                algorithm,
+                Algorithm::RandomForestRegressor | Algorithm::DecisionTreeRegressor
+            ),
+            Fitted::Logistic(_) => algorithm == Algorithm::LogisticRegression,
+            Fitted::Linear(_) => algorithm == Algorithm::LinearRegression,
+            Fitted::Ridge(_) => algorithm == Algorithm::RidgeRegression,
+            Fitted::KnnClassifier(_) => algorithm == Algorithm::KnnClassifier,
+            Fitted::KnnRegressor(_) => algorithm == Algorithm::KnnRegressor,
+            Fitted::GaussianNb(_) => algorithm == Algorithm::GaussianNb,
+        }
+    }
+
     pub fn is_classifier(&self) -> bool {
         matches!(
             self,

@@ -179,14 +179,21 @@ fn read_column(frame: &DataFrame, name: &str, declared: Option<&str>) -> Result<
             .collect();
         Ok(Values::Numbers(values, kind))
     };
+    // The first value that is not a number (the reason the column was read as text).
     let first_text = || -> String {
         column
             .str()
             .ok()
             .and_then(|s| {
-                s.iter()
+                let all: Vec<(usize, &str)> = s
+                    .iter()
                     .enumerate()
-                    .find_map(|(i, v)| v.map(|v| format!("row {}: \"{v}\"", i + 1)))
+                    .filter_map(|(i, v)| v.map(|v| (i, v)))
+                    .collect();
+                all.iter()
+                    .find(|(_, v)| v.trim().parse::<f64>().is_err())
+                    .or(all.first())
+                    .map(|(i, v)| format!("row {}: \"{v}\"", i + 1))
             })
             .unwrap_or_default()
     };
@@ -195,7 +202,7 @@ fn read_column(frame: &DataFrame, name: &str, declared: Option<&str>) -> Result<
             return Err(invalid(
                 name,
                 format!(
-                    "declared string, but the table holds {dtype}; declare its type (`type = \"float\"`, ...)"
+                    "declared string, but the table holds {dtype}; change `type` to the column's type (int, float, bool)"
                 ),
             ));
         }
@@ -219,6 +226,12 @@ fn read_column(frame: &DataFrame, name: &str, declared: Option<&str>) -> Result<
                 return Err(invalid(
                     name,
                     format!("declared {t}, but the table holds {dtype}"),
+                ));
+            }
+            if kind != NumberType::Bool && dtype == DataType::Boolean {
+                return Err(invalid(
+                    name,
+                    format!("declared {t}, but the table holds booleans; declare `type = \"bool\"`"),
                 ));
             }
             if kind == NumberType::Bool && dtype != DataType::Boolean && !dtype.is_null() {
@@ -661,7 +674,7 @@ mod tests {
             },
         )];
         let e = fit_inputs(&frame, &columns, &[0, 1]).unwrap_err();
-        assert!(e.to_string().contains("declared float") && e.to_string().contains("row 1"), "{e}");
+        assert!(e.to_string().contains("declared float") && e.to_string().contains("row 2: \"two\""), "{e}");
         let e = fit_inputs(&frame, &[("x".to_owned(), rule(None, None))], &[0, 1]).unwrap_err();
         assert!(e.to_string().contains("encode"), "{e}");
     }

@@ -687,7 +687,7 @@ impl<O: Objective> Grower<'_, O> {
         let rows = totals[self.objective.slots() - 1] as usize;
         depth < self.max_depth
             && rows >= self.min_samples_split
-            && rows >= 2 * self.min_samples_leaf
+            && rows >= self.min_samples_leaf.saturating_mul(2)
             && !self.objective.is_pure(totals)
     }
 

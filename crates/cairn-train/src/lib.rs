@@ -185,14 +185,15 @@ fn apply_overrides(
             "split.stratify" => {
                 spec.split.stratify = Some(value.as_bool().ok_or_else(|| bad("is true or false"))?);
             }
-            "target" | "data" | "algorithm" | "features" => {
+            "target" | "data" | "algorithm" | "features" | "entities" | "service"
+            | "timestamp" | "exclude" | "columns" | "split" | "params" => {
                 return Err(bad(
                     "cannot be overridden: it changes what the model is; edit cairn.toml",
                 ));
             }
             other => {
                 let param = other.strip_prefix("params.").unwrap_or(other);
-                if param.is_empty() || param.contains('.') {
+                if param.is_empty() || param.contains('.') || other.starts_with("columns.") {
                     return Err(bad(
                         "is not something --set changes (seed, split.test_size, split.stratify, or a param)",
                     ));
@@ -259,7 +260,7 @@ fn check_tracked(
             let store = project.store()?;
             let manifest = Manifest::from_bytes(&store.read(&entry.digest)?).map_err(|e| {
                 TrainError::Spec(format!(
-                    "the manifest of {tracked} in the store is unreadable ({e}); run `cairn data fsck`"
+                    "the manifest of {tracked} in the store is unreadable ({e})"
                 ))
             })?;
             // Only the part of the directory that the model reads.
@@ -464,6 +465,8 @@ pub fn train(
             name: options.model.clone(),
             declared: config.model.keys().cloned().collect(),
         })?;
+    // The index first: a newer or damaged one stops the run before any work.
+    open_index(project)?;
     let (spec, overrides) = apply_overrides(
         &options.model,
         spec,
@@ -504,6 +507,7 @@ pub fn train(
         split: serde_json::to_value(&spec.split).unwrap_or(Value::Null),
         tags: options.tags.clone(),
         metrics: BTreeMap::new(),
+        labels: None,
         report: None,
         phases: BTreeMap::new(),
         code,
@@ -556,14 +560,48 @@ fn run_id(model: &str, started_us: i64) -> String {
     Digest::of(&seed).to_hex()[..12].to_owned()
 }
 
+/// Records a run: the record object, the objects synced, then the ref (from here on the run
+/// exists: gc keeps its objects), then the index row. Under the project's write lock, so that
+/// a concurrent `data gc` sees either no run or all of it.
 fn save_record(project: &Project, record: &RunRecord) -> Result<Digest, TrainError> {
     let json = serde_json::to_string_pretty(record).map_err(|e| TrainError::Record {
         id: record.id.clone(),
         message: e.to_string(),
     })?;
+    let state = project.state_dir();
     let store = project.store()?;
+    let _guard = cairn_store::WriteGuard::acquire(&state, &cairn_store::NoProgress).map_err(
+        |source| TrainError::Io {
+            path: state.join("lock").display().to_string(),
+            source,
+        },
+    )?;
     let put = store.put_bytes(json.as_bytes())?;
-    let db = RunsDb::open(&project.state_dir().join("cairn.db"))?;
+    if let Some(artifact) = &record.artifact {
+        // Stored before the lock was taken: a gc in between may have removed it.
+        let digest: Digest = artifact.parse().map_err(|e: cairn_store::ParseDigestError| {
+            TrainError::Record {
+                id: record.id.clone(),
+                message: e.to_string(),
+            }
+        })?;
+        if !store.contains(&digest) {
+            return Err(TrainError::Record {
+                id: record.id.clone(),
+                message: "its model artifact was removed (by a concurrent `data gc`?) before the run was recorded; train again".into(),
+            });
+        }
+    }
+    store.sync()?;
+    cairn_core::runs::write_ref(
+        &state,
+        &cairn_core::runs::RunRef {
+            id: record.id.clone(),
+            record: put.digest.to_hex(),
+            artifact: record.artifact.clone(),
+        },
+    )?;
+    let db = RunsDb::open(&state.join("cairn.db"))?;
     db.insert(&RunRow {
         id: record.id.clone(),
         model: record.model.clone(),
@@ -696,14 +734,21 @@ fn run(
         let split = &spec.split;
         Ok(match (&split.time_column, &target) {
             (Some(column), _) => {
-                let times = frame
+                let series = frame
                     .column(column)
                     .map_err(|_| {
                         TrainError::Spec(format!(
                             "`model.{name}.split.time_column`: the data has no column `{column}`"
                         ))
                     })?
-                    .as_materialized_series()
+                    .as_materialized_series();
+                let dtype = series.dtype();
+                if !(dtype.is_temporal() || dtype.is_integer()) {
+                    return Err(TrainError::Spec(format!(
+                        "`model.{name}.split.time_column`: `{column}` holds {dtype}; a time split needs dates, datetimes or integers"
+                    )));
+                }
+                let times = series
                     .to_physical_repr()
                     .cast(&DataType::Int64)
                     .map_err(|e| data_err(format!("split.time_column `{column}`: {e}")))?;
@@ -711,8 +756,16 @@ fn run(
                     .i64()
                     .map_err(|e| data_err(e.to_string()))?
                     .iter()
-                    .map(|t| t.unwrap_or(i64::MIN))
-                    .collect();
+                    .enumerate()
+                    .map(|(i, t)| {
+                        t.ok_or_else(|| {
+                            data_err(format!(
+                                "split.time_column `{column}` is missing at row {}: every row needs a time for a time split",
+                                i + 1
+                            ))
+                        })
+                    })
+                    .collect::<Result<_, _>>()?;
                 split::by_time(&times, split.test_size)
             }
             (None, Targets::Classes { y, labels }) if split.stratify != Some(false) => {
@@ -723,10 +776,14 @@ fn run(
     })?;
     if train_rows.is_empty() || test_rows.is_empty() {
         return Err(data_err(format!(
-            "the split leaves {} training and {} test rows ({} rows, test_size {}): add rows or change `split.test_size`",
+            "the split leaves {} training and {} test rows (of {}, test_size {}): add rows or change `split.test_size`",
             train_rows.len(),
             test_rows.len(),
-            frame.height(),
+            if frame.height() == 1 {
+                "1 row".to_owned()
+            } else {
+                format!("{} rows", frame.height())
+            },
             spec.split.test_size
         )));
     }
@@ -812,6 +869,7 @@ fn run(
             })
             .map_err(fit_err)?;
             let y_test: Vec<u32> = test_rows.iter().map(|&i| y[i]).collect();
+            record.labels = Some(labels.iter().map(Label::to_json).collect());
             (
                 Task::Classification {
                     labels: labels.clone(),
@@ -936,35 +994,52 @@ fn evaluate(
 
 /// Reads every run (of `model`), oldest first.
 pub fn list_runs(project: &Project, model: Option<&str>) -> Result<Vec<RunRecord>, TrainError> {
-    let db = RunsDb::open(&project.state_dir().join("cairn.db"))?;
+    let db = open_index(project)?;
     db.list(model)?
         .into_iter()
         .map(|row| parse_record(&row))
         .collect()
 }
 
+/// The runs index, in line with the refs (rebuilt from the records if needed).
+fn open_index(project: &Project) -> Result<RunsDb, TrainError> {
+    Ok(RunsDb::open_project(&project.state_dir(), &project.store()?)?)
+}
+
 fn parse_record(row: &RunRow) -> Result<RunRecord, TrainError> {
-    serde_json::from_str(&row.record).map_err(|e| TrainError::Record {
+    let record: RunRecord = serde_json::from_str(&row.record).map_err(|e| TrainError::Record {
         id: row.id.clone(),
-        message: format!("the index holds an unreadable record ({e}); `cairn runs rm {}` drops it", row.id),
-    })
+        message: format!("the record is unreadable ({e})"),
+    })?;
+    if record.format > RUN_FORMAT {
+        return Err(TrainError::Record {
+            id: row.id.clone(),
+            message: format!(
+                "the record has format {}, but this cairn reads format {RUN_FORMAT}: it was written by a newer cairn",
+                record.format
+            ),
+        });
+    }
+    Ok(record)
 }
 
 /// One run by id or unique prefix.
 pub fn get_run(project: &Project, id: &str) -> Result<RunRecord, TrainError> {
-    let db = RunsDb::open(&project.state_dir().join("cairn.db"))?;
+    let db = open_index(project)?;
     parse_record(&db.get(id)?)
 }
 
 /// Removes runs from the index. Their records and artifacts stay in the store until
 /// `cairn data gc`, which keeps whatever the lock (a registered model) still pins.
 pub fn remove_runs(project: &Project, ids: &[String]) -> Result<Vec<String>, TrainError> {
-    let db = RunsDb::open(&project.state_dir().join("cairn.db"))?;
+    let db = open_index(project)?;
     let rows = ids
         .iter()
         .map(|id| db.get(id))
         .collect::<Result<Vec<_>, _>>()?;
+    let state = project.state_dir();
     for row in &rows {
+        cairn_core::runs::remove_ref(&state, &row.id)?;
         db.remove(&row.id)?;
     }
     Ok(rows.into_iter().map(|r| r.id).collect())

@@ -76,6 +76,10 @@ pub struct RunRecord {
     /// Scalar metrics on the test rows (accuracy, roc_auc, rmse...).
     #[serde(default)]
     pub metrics: BTreeMap<String, f64>,
+    /// Classification: the class labels in index order (rows and columns of the confusion
+    /// matrix, entries of the per class report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Vec<Value>>,
     /// The rest of the evaluation: confusion matrix, per class report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report: Option<Value>,

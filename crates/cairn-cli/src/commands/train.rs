@@ -264,7 +264,7 @@ fn list(ctx: &Context<'_>, args: RunsListArgs) -> CmdResult {
         columns.extend(REGRESSION);
     }
     let mut header = format!(
-        "{:<12}  {:<16}  {:<8}  {:<20}  {:<24}",
+        "{:<12}  {:<16}  {:<8}  {:<27}  {:<24}",
         "run", "model", "status", "started", "algorithm"
     );
     for c in &columns {
@@ -277,7 +277,7 @@ fn list(ctx: &Context<'_>, args: RunsListArgs) -> CmdResult {
             cairn_train::RunStatus::Failed => paint(RED, format!("{:<8}", "failed")),
         };
         let mut line = format!(
-            "{:<12}  {:<16}  {status}  {:<20}  {:<24}",
+            "{:<12}  {:<16}  {status}  {:<27}  {:<24}",
             run.id, run.model, run.started, run.algorithm
         );
         for c in &columns {
@@ -319,6 +319,9 @@ fn show(ctx: &Context<'_>, args: RunsShowArgs) -> CmdResult {
     for (path, digest) in &run.data {
         field("data", format!("{path} {digest}"))?;
     }
+    for (view, digest) in &run.features {
+        field("features", format!("{view} {digest}"))?;
+    }
     if run.untracked {
         field("untracked", "yes (--allow-untracked)".to_owned())?;
     }
@@ -358,7 +361,19 @@ fn show(ctx: &Context<'_>, args: RunsShowArgs) -> CmdResult {
         if let Some(Value::Array(classes)) = report.get("per_class") {
             p.line(paint(BOLD, "per class:"))?;
             for (i, c) in classes.iter().enumerate() {
-                p.line(format!("  {i:<4}{c}"))?;
+                let label = run
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(i))
+                    .map_or_else(|| i.to_string(), |l| l.as_str().map_or_else(|| l.to_string(), str::to_owned));
+                let num = |k: &str| c.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN);
+                p.line(format!(
+                    "  {label:<12} precision {:.4}  recall {:.4}  f1 {:.4}  support {}",
+                    num("precision"),
+                    num("recall"),
+                    num("f1"),
+                    c.get("support").map_or_else(String::new, Value::to_string)
+                ))?;
             }
         }
     }
@@ -441,7 +456,12 @@ fn compare(ctx: &Context<'_>, args: RunsCompareArgs) -> CmdResult {
         };
         let mut line = format!("{name:<width$}");
         for (i, c) in cells.iter().enumerate() {
-            let text = format!("{c:<col$}");
+            // The last column is not padded: no trailing spaces inside the colors.
+            let text = if i + 1 == cells.len() {
+                c.clone()
+            } else {
+                format!("{c:<col$}")
+            };
             line.push_str("  ");
             line.push_str(&if best == Some(i) {
                 paint(GREEN.bold(), text)
