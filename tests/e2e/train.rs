@@ -68,7 +68,10 @@ fn a_run_is_recorded_with_metrics_provenance_and_an_artifact_in_the_store() {
     assert_eq!(run["model"], "churn");
     assert_eq!(run["algorithm"], "random_forest_classifier");
     assert_eq!(run["params"]["n_trees"], 20);
-    assert_eq!(run["params"]["max_features"], "sqrt", "defaults are recorded");
+    assert_eq!(
+        run["params"]["max_features"], "sqrt",
+        "defaults are recorded"
+    );
     assert_eq!(run["tags"]["team"], "risk");
     assert_eq!(run["train_rows"], 320);
     assert_eq!(run["test_rows"], 80);
@@ -109,7 +112,10 @@ fn a_run_is_recorded_with_metrics_provenance_and_an_artifact_in_the_store() {
         .map(|i| i["name"].as_str().unwrap())
         .collect();
     assert_eq!(inputs, ["x1", "x2", "plan", "age"]);
-    assert_eq!(header["inputs"][2]["categories"], serde_json::json!(["free", "pro", "team"]));
+    assert_eq!(
+        header["inputs"][2]["categories"],
+        serde_json::json!(["free", "pro", "team"])
+    );
     assert_eq!(header["task"]["labels"], serde_json::json!(["no", "yes"]));
     // The run record is an object too.
     let listed = p.json(&["runs", "list"], 0);
@@ -147,7 +153,12 @@ fn every_algorithm_trains_from_a_spec_and_reproduces() {
         ("lin", "linear_regression", "amount", ""),
         ("ridge", "ridge_regression", "amount", "alpha = 0.5"),
         ("knnc", "knn_classifier", "label", "k = 7"),
-        ("knnr", "knn_regressor", "amount", "k = 3, weights = \"distance\""),
+        (
+            "knnr",
+            "knn_regressor",
+            "amount",
+            "k = 3, weights = \"distance\"",
+        ),
         ("nb", "gaussian_nb", "label", ""),
     ];
     let mut text = String::new();
@@ -181,7 +192,10 @@ fn runs_are_listed_filtered_sorted_compared_and_removed() {
     let p = project();
     let mut ids = Vec::new();
     for depth in ["2", "6"] {
-        let run = p.json(&["train", "churn", "--set", &format!("max_depth={depth}")], 0);
+        let run = p.json(
+            &["train", "churn", "--set", &format!("max_depth={depth}")],
+            0,
+        );
         ids.push(run["id"].as_str().unwrap().to_owned());
     }
     let all = p.json(&["runs", "list", "--model", "churn"], 0);
@@ -207,7 +221,10 @@ fn runs_are_listed_filtered_sorted_compared_and_removed() {
         .unwrap();
     assert_eq!(depth["differs"], true);
     assert_eq!(depth["values"], serde_json::json!([2, 6]));
-    let trees = rows.iter().find(|r| r["field"] == "params.n_trees").unwrap();
+    let trees = rows
+        .iter()
+        .find(|r| r["field"] == "params.n_trees")
+        .unwrap();
     assert_eq!(trees["differs"], false);
     p.cairn(&["runs", "compare", &ids[0], &ids[1]])
         .ok()
@@ -255,7 +272,8 @@ fn bad_specs_and_bad_data_fail_with_the_key_and_a_failed_run() {
         "x,y,n,one,cls\n1,2.5,abc,1,a\n2,,3,1,b\n3,1.0,4,1,a\n4,2.0,5,1,b\n5,3.0,6,1,a\n",
     );
     p.write("data/one.csv", "x,y\n1,2.5\n");
-    p.cairn(&["data", "add", "data/bad.csv", "data/one.csv"]).ok();
+    p.cairn(&["data", "add", "data/bad.csv", "data/one.csv"])
+        .ok();
     add_spec(
         &p,
         r#"
@@ -339,11 +357,17 @@ params = { n_trees = 3 }
     let runs = p.json(&["runs", "list", "--where", "status=failed"], 0);
     let runs = runs["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 7, "{runs:#?}");
-    assert!(runs.iter().all(|r| r["artifact"].is_null() && r["error"].is_string()));
+    assert!(
+        runs.iter()
+            .all(|r| r["artifact"].is_null() && r["error"].is_string())
+    );
     let ok = p.json(&["runs", "list", "--where", "status=finished"], 0);
     assert_eq!(ok["runs"].as_array().unwrap().len(), 0);
     // A malformed spec is refused when cairn.toml is read.
-    add_spec(&p, "\n[model.broken]\ndata = \"data/bad.csv\"\ntarget = \"cls\"\nalgorithm = \"svm\"\n");
+    add_spec(
+        &p,
+        "\n[model.broken]\ndata = \"data/bad.csv\"\ntarget = \"cls\"\nalgorithm = \"svm\"\n",
+    );
     p.cairn(&["train", "churn"]).code(2).stderr_has("svm");
 }
 
@@ -360,8 +384,13 @@ fn a_dirty_worktree_is_recorded_and_warned_about() {
 #[test]
 fn validation_failures_stop_training_unless_skipped() {
     let p = project();
-    add_spec(&p, "\n[dataset.\"data/train.csv\"]\nrows = { min = 1000 }\n");
-    p.cairn(&["train", "churn"]).code(1).stderr_has("failed validation");
+    add_spec(
+        &p,
+        "\n[dataset.\"data/train.csv\"]\nrows = { min = 1000 }\n",
+    );
+    p.cairn(&["train", "churn"])
+        .code(1)
+        .stderr_has("failed validation");
     let run = p.json(&["train", "churn", "--skip-validation"], 0);
     assert_eq!(run["validation"], "skipped");
 }
@@ -411,7 +440,8 @@ algorithm = "decision_tree_classifier"
 params = { max_depth = 3 }
 "#,
     );
-    p.cairn(&["data", "add", "data/events.csv", "data/labels.csv"]).ok();
+    p.cairn(&["data", "add", "data/events.csv", "data/labels.csv"])
+        .ok();
     p.cairn(&["train", "churn_fs"])
         .code(2)
         .stderr_has("materialize");

@@ -405,7 +405,10 @@ mod tests {
     #[test]
     fn errors_name_the_key() {
         let e = parse("[m]\ndata = \"t.csv\"\ntarget = \"y\"\nalgorithm = \"svm\"\n").unwrap_err();
-        assert!(e.contains("svm") && e.contains("random_forest_classifier"), "{e}");
+        assert!(
+            e.contains("svm") && e.contains("random_forest_classifier"),
+            "{e}"
+        );
         let e = parse(
             "[m]\ndata = \"t.csv\"\ntarget = \"y\"\nalgorithm = \"gaussian_nb\"\nsplit = { test_size = 1.5 }\n",
         )
@@ -420,7 +423,10 @@ mod tests {
             "[m]\ndata = \"t.csv\"\ntarget = \"y\"\nalgorithm = \"gaussian_nb\"\nfeatures = [\"a\", \"y\"]\n",
         )
         .unwrap_err();
-        assert!(e.contains("`model.m.features`") && e.contains("target"), "{e}");
+        assert!(
+            e.contains("`model.m.features`") && e.contains("target"),
+            "{e}"
+        );
         let e = parse(
             "[m]\ndata = \"t.csv\"\ntarget = \"y\"\nalgorithm = \"gaussian_nb\"\n[m.columns.a]\nimpute = \"constant\"\n",
         )

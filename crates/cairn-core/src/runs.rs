@@ -289,11 +289,7 @@ pub fn write_ref(state: &Path, r: &RunRef) -> Result<(), RunsError> {
         source,
     };
     std::fs::create_dir_all(&dir).map_err(err)?;
-    let line = format!(
-        "{} {}\n",
-        r.record,
-        r.artifact.as_deref().unwrap_or("-")
-    );
+    let line = format!("{} {}\n", r.record, r.artifact.as_deref().unwrap_or("-"));
     cairn_store::atomic::write_atomic_beside(&path, line.as_bytes(), 0o644).map_err(err)
 }
 
@@ -333,7 +329,8 @@ pub fn read_refs(state: &Path) -> Result<Vec<RunRef>, RunsError> {
             source,
         })?;
         let mut parts = text.split_whitespace();
-        let (Some(record), Some(artifact), None) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(record), Some(artifact), None) = (parts.next(), parts.next(), parts.next())
+        else {
             return Err(RunsError::BadRef { path });
         };
         let hex = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
@@ -382,17 +379,28 @@ impl RunsDb {
                 digest: r.record.clone(),
                 message,
             };
-            let digest: cairn_store::Digest =
-                r.record.parse().map_err(|e: cairn_store::ParseDigestError| reindex(e.to_string()))?;
+            let digest: cairn_store::Digest = r
+                .record
+                .parse()
+                .map_err(|e: cairn_store::ParseDigestError| reindex(e.to_string()))?;
             let bytes = store.read(&digest).map_err(|e| reindex(e.to_string()))?;
             let record: serde_json::Value =
                 serde_json::from_slice(&bytes).map_err(|e| reindex(e.to_string()))?;
-            let field = |k: &str| record.get(k).and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
+            let field = |k: &str| {
+                record
+                    .get(k)
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
             rows.push(RunRow {
                 id: r.id.clone(),
                 model: field("model"),
                 status: field("status"),
-                started_us: record.get("started_us").and_then(serde_json::Value::as_i64).unwrap_or(0),
+                started_us: record
+                    .get("started_us")
+                    .and_then(serde_json::Value::as_i64)
+                    .unwrap_or(0),
                 record: String::from_utf8_lossy(&bytes).into_owned(),
                 record_digest: r.record.clone(),
                 artifact: r.artifact.clone(),
@@ -437,9 +445,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cairn.db");
         let mut db = RunsDb::open(&path).unwrap();
-        db.insert_many(&[row("abcd1111", "m", 2), row("abcd2222", "m", 1), row("ffff0000", "n", 3)])
-            .unwrap();
-        let ids: Vec<_> = db.list(Some("m")).unwrap().into_iter().map(|r| r.id).collect();
+        db.insert_many(&[
+            row("abcd1111", "m", 2),
+            row("abcd2222", "m", 1),
+            row("ffff0000", "n", 3),
+        ])
+        .unwrap();
+        let ids: Vec<_> = db
+            .list(Some("m"))
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
         assert_eq!(ids, ["abcd2222", "abcd1111"]);
         assert_eq!(db.list(None).unwrap().len(), 3);
         assert_eq!(db.get("abcd1").unwrap().id, "abcd1111");
@@ -449,7 +466,10 @@ mod tests {
         assert!(matches!(db.remove("ffff0000"), Err(RunsError::NotFound(_))));
         let mut digests = db.referenced_digests().unwrap();
         digests.sort();
-        assert_eq!(digests, ["aabcd1111", "aabcd2222", "rabcd1111", "rabcd2222"]);
+        assert_eq!(
+            digests,
+            ["aabcd1111", "aabcd2222", "rabcd1111", "rabcd2222"]
+        );
         drop(db);
         // The stat cache shares the file and its own user_version.
         cairn_store::StatCache::open(&path).unwrap();

@@ -50,7 +50,9 @@ impl Label {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Task {
     /// `labels[i]` is class `i`, sorted.
-    Classification { labels: Vec<Label> },
+    Classification {
+        labels: Vec<Label>,
+    },
     Regression,
 }
 
@@ -149,7 +151,11 @@ impl Artifact {
         let mut out = Vec::with_capacity(16 + header.len() + body.len());
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        out.extend_from_slice(&u32::try_from(header.len()).expect("header < 4 GiB").to_le_bytes());
+        out.extend_from_slice(
+            &u32::try_from(header.len())
+                .expect("header < 4 GiB")
+                .to_le_bytes(),
+        );
         out.extend_from_slice(&header);
         out.extend_from_slice(&body);
         out
@@ -267,7 +273,9 @@ fn split(bytes: &[u8]) -> Result<(&[u8], &[u8]), ArtifactError> {
     }
     let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
     if version == 0 {
-        return Err(ArtifactError::Corrupt("format version 0 does not exist".into()));
+        return Err(ArtifactError::Corrupt(
+            "format version 0 does not exist".into(),
+        ));
     }
     if version != FORMAT_VERSION {
         return Err(ArtifactError::Version { found: version });
@@ -355,17 +363,26 @@ mod tests {
             };
             let bytes = artifact.to_bytes();
             let back = Artifact::from_bytes(&bytes).unwrap();
-            assert_eq!(back.to_bytes(), bytes, "{algorithm}: bytes change on a round trip");
+            assert_eq!(
+                back.to_bytes(),
+                bytes,
+                "{algorithm}: bytes change on a round trip"
+            );
             let before = artifact.predict_frame(&frame).unwrap();
             let after = back.predict_frame(&frame).unwrap();
             assert_eq!(before, after, "{algorithm}");
             // One row through the server's API equals the batch answer.
             let mut scratch = Vec::new();
             for i in [0, 17, 119] {
-                let row = serde_json::json!({ "x1": x1[i], "x2": x2[i], "plan": plan[i], "extra": 1 });
+                let row =
+                    serde_json::json!({ "x1": x1[i], "x2": x2[i], "plan": plan[i], "extra": 1 });
                 let one = back.predict_row(|k| row.get(k), &mut scratch).unwrap();
                 match &after {
-                    Predictions::Classes { class, proba, n_classes } => {
+                    Predictions::Classes {
+                        class,
+                        proba,
+                        n_classes,
+                    } => {
                         assert_eq!(one.prediction, Label::Int(class[i] as i64).to_json());
                         assert_eq!(
                             one.probabilities.as_deref().unwrap(),
@@ -380,10 +397,14 @@ mod tests {
             }
             // The schema is checked: a missing input, a wrong type.
             let missing = serde_json::json!({ "x1": 1.0, "plan": "a" });
-            let e = back.predict_row(|k| missing.get(k), &mut scratch).unwrap_err();
+            let e = back
+                .predict_row(|k| missing.get(k), &mut scratch)
+                .unwrap_err();
             assert_eq!(e.column(), "x2");
             let wrong = serde_json::json!({ "x1": "one", "x2": 1.0, "plan": "a" });
-            let e = back.predict_row(|k| wrong.get(k), &mut scratch).unwrap_err();
+            let e = back
+                .predict_row(|k| wrong.get(k), &mut scratch)
+                .unwrap_err();
             assert!(e.to_string().contains("expected float"), "{e}");
         }
     }

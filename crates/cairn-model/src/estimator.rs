@@ -8,9 +8,9 @@ use serde_json::Value;
 
 use crate::forest::{ForestClassifier, ForestParams, ForestRegressor};
 use crate::linear::{
-    GaussianNb, GaussianNbParams, KnnClassifier, KnnDistance, KnnParams, KnnRegressor,
-    KnnWeights, LinearParams, LinearRegression, LinearSolver, LogisticParams, LogisticRegression,
-    RidgeParams, RidgeRegression, RidgeSolver,
+    GaussianNb, GaussianNbParams, KnnClassifier, KnnDistance, KnnParams, KnnRegressor, KnnWeights,
+    LinearParams, LinearRegression, LinearSolver, LogisticParams, LogisticRegression, RidgeParams,
+    RidgeRegression, RidgeSolver,
 };
 use crate::tree::{MaxFeatures, TreeParams};
 use crate::{FitError, Matrix};
@@ -19,7 +19,10 @@ use crate::{FitError, Matrix};
 #[derive(Debug, Clone, Copy)]
 pub enum Target<'a> {
     /// Class indices in `0..n_classes`.
-    Classes { y: &'a [u32], n_classes: usize },
+    Classes {
+        y: &'a [u32],
+        n_classes: usize,
+    },
     Values(&'a [f64]),
 }
 
@@ -204,7 +207,10 @@ impl<'a> Params<'a> {
             .map(|(_, v)| *v)
             .ok_or_else(|| {
                 let names: Vec<String> = choices.iter().map(|(n, _)| format!("\"{n}\"")).collect();
-                param_err(name, format!("expected {}, got {value}", names.join(" or ")))
+                param_err(
+                    name,
+                    format!("expected {}, got {value}", names.join(" or ")),
+                )
             })
     }
 
@@ -213,7 +219,10 @@ impl<'a> Params<'a> {
             k: self.count("k", 5, 1)?,
             weights: self.choice(
                 "weights",
-                &[("uniform", KnnWeights::Uniform), ("distance", KnnWeights::Distance)],
+                &[
+                    ("uniform", KnnWeights::Uniform),
+                    ("distance", KnnWeights::Distance),
+                ],
             )?,
             distance: self.choice(
                 "distance",
@@ -320,7 +329,10 @@ pub fn fit(
         }
         Algorithm::LinearRegression => {
             let lp = LinearParams {
-                solver: p.choice("solver", &[("svd", LinearSolver::Svd), ("qr", LinearSolver::Qr)])?,
+                solver: p.choice(
+                    "solver",
+                    &[("svd", LinearSolver::Svd), ("qr", LinearSolver::Qr)],
+                )?,
             };
             let m = LinearRegression::fit(x, values(algorithm, target)?, &lp)?;
             progress(1, 1);
@@ -331,7 +343,10 @@ pub fn fit(
                 alpha: p.number("alpha", 1.0)?,
                 solver: p.choice(
                     "solver",
-                    &[("cholesky", RidgeSolver::Cholesky), ("svd", RidgeSolver::Svd)],
+                    &[
+                        ("cholesky", RidgeSolver::Cholesky),
+                        ("svd", RidgeSolver::Svd),
+                    ],
                 )?,
             };
             let m = RidgeRegression::fit(x, values(algorithm, target)?, &rp)?;
@@ -361,7 +376,11 @@ pub fn fit(
             Fitted::GaussianNb(m)
         }
     };
-    debug_assert!(p.resolved.keys().all(|k| param_names(p.algorithm).contains(&k.as_str())));
+    debug_assert!(
+        p.resolved
+            .keys()
+            .all(|k| param_names(p.algorithm).contains(&k.as_str()))
+    );
     let unused: BTreeSet<_> = param_names(algorithm)
         .iter()
         .filter(|k| !p.resolved.contains_key(**k))

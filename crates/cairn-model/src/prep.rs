@@ -159,7 +159,11 @@ fn invalid(column: &str, reason: impl Into<String>) -> InputError {
 }
 
 /// Reads a column as numbers or text, checking the declared type.
-fn read_column(frame: &DataFrame, name: &str, declared: Option<&str>) -> Result<Values, InputError> {
+fn read_column(
+    frame: &DataFrame,
+    name: &str,
+    declared: Option<&str>,
+) -> Result<Values, InputError> {
     let column = frame
         .column(name)
         .map_err(|_| InputError::MissingColumn {
@@ -231,7 +235,9 @@ fn read_column(frame: &DataFrame, name: &str, declared: Option<&str>) -> Result<
             if kind != NumberType::Bool && dtype == DataType::Boolean {
                 return Err(invalid(
                     name,
-                    format!("declared {t}, but the table holds booleans; declare `type = \"bool\"`"),
+                    format!(
+                        "declared {t}, but the table holds booleans; declare `type = \"bool\"`"
+                    ),
                 ));
             }
             if kind == NumberType::Bool && dtype != DataType::Boolean && !dtype.is_null() {
@@ -331,9 +337,7 @@ pub fn fit_inputs(
                             "has no value in the training rows to impute from",
                         ));
                     }
-                    Some(ImputeRule::Mean) => {
-                        Some(train.iter().sum::<f64>() / train.len() as f64)
-                    }
+                    Some(ImputeRule::Mean) => Some(train.iter().sum::<f64>() / train.len() as f64),
                     Some(ImputeRule::Median) => Some(median(train)),
                     Some(ImputeRule::MostFrequent) => Some(most_frequent_number(&train)),
                     Some(ImputeRule::Constant(value)) => Some(match value {
@@ -452,8 +456,7 @@ pub fn transform(frame: &DataFrame, inputs: &[Input]) -> Result<Matrix, InputErr
         let values = read_column(frame, &input.name, declared)?;
         match (&input.kind, values) {
             (InputKind::Number { fill, .. }, Values::Numbers(values, _)) => {
-                let column: Vec<Option<f64>> =
-                    values.into_iter().map(|v| v.or(*fill)).collect();
+                let column: Vec<Option<f64>> = values.into_iter().map(|v| v.or(*fill)).collect();
                 first_missing(&column, &input.name)?;
                 columns.push(column.into_iter().map(|v| v.unwrap_or(0.0)).collect());
             }
@@ -524,10 +527,7 @@ pub fn encode_row<'a>(
                     serde_json::Value::Number(n) => {
                         let x = n.as_f64().unwrap_or(f64::NAN);
                         if *dtype == NumberType::Int && x.fract() != 0.0 {
-                            return Err(invalid(
-                                &input.name,
-                                format!("expected an int, got {n}"),
-                            ));
+                            return Err(invalid(&input.name, format!("expected an int, got {n}")));
                         }
                         if *dtype == NumberType::Bool {
                             return Err(invalid(
@@ -568,7 +568,9 @@ pub fn encode_row<'a>(
                 match encode {
                     Encoding::Ordinal => out.push(code.map_or(-1.0, |c| c as f64)),
                     Encoding::OneHot => {
-                        out.extend((0..categories.len()).map(|k| f64::from(u8::from(code == Some(k)))));
+                        out.extend(
+                            (0..categories.len()).map(|k| f64::from(u8::from(code == Some(k)))),
+                        );
                     }
                 }
             }
@@ -674,7 +676,10 @@ mod tests {
             },
         )];
         let e = fit_inputs(&frame, &columns, &[0, 1]).unwrap_err();
-        assert!(e.to_string().contains("declared float") && e.to_string().contains("row 2: \"two\""), "{e}");
+        assert!(
+            e.to_string().contains("declared float") && e.to_string().contains("row 2: \"two\""),
+            "{e}"
+        );
         let e = fit_inputs(&frame, &[("x".to_owned(), rule(None, None))], &[0, 1]).unwrap_err();
         assert!(e.to_string().contains("encode"), "{e}");
     }

@@ -8,8 +8,10 @@ use cairn_core::runs::{RunRow, RunsDb};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let (Some(dir), Some(n)) = (args.get(1), args.get(2).and_then(|n| n.parse::<usize>().ok()))
-    else {
+    let (Some(dir), Some(n)) = (
+        args.get(1),
+        args.get(2).and_then(|n| n.parse::<usize>().ok()),
+    ) else {
         eprintln!("usage: seed_runs PROJECT_DIR N");
         std::process::exit(2);
     };

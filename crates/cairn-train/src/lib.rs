@@ -77,9 +77,7 @@ pub enum TrainError {
     /// A spec or an override that cannot work; names the key.
     #[error("{0}")]
     Spec(String),
-    #[error(
-        "`model.{model}.{key}`: {path} is not tracked, so the run could not be reproduced"
-    )]
+    #[error("`model.{model}.{key}`: {path} is not tracked, so the run could not be reproduced")]
     Untracked {
         model: String,
         key: &'static str,
@@ -165,9 +163,7 @@ fn apply_overrides(
             .and_then(|mut t| t.remove("v"))
             .unwrap_or_else(|| toml::Value::String(raw.clone()));
         let bad = |what: &str| {
-            TrainError::Spec(format!(
-                "--set {key}={raw}: `model.{name}.{key}` {what}"
-            ))
+            TrainError::Spec(format!("--set {key}={raw}: `model.{name}.{key}` {what}"))
         };
         match key.as_str() {
             "seed" => {
@@ -185,8 +181,8 @@ fn apply_overrides(
             "split.stratify" => {
                 spec.split.stratify = Some(value.as_bool().ok_or_else(|| bad("is true or false"))?);
             }
-            "target" | "data" | "algorithm" | "features" | "entities" | "service"
-            | "timestamp" | "exclude" | "columns" | "split" | "params" => {
+            "target" | "data" | "algorithm" | "features" | "entities" | "service" | "timestamp"
+            | "exclude" | "columns" | "split" | "params" => {
                 return Err(bad(
                     "cannot be overridden: it changes what the model is; edit cairn.toml",
                 ));
@@ -220,7 +216,8 @@ fn check_tracked(
     key: &'static str,
     path: &str,
 ) -> Result<Digest, TrainError> {
-    let rel = RelPath::new(path).map_err(|e| TrainError::Spec(format!("`model.{model}.{key}`: {e}")))?;
+    let rel =
+        RelPath::new(path).map_err(|e| TrainError::Spec(format!("`model.{model}.{key}`: {e}")))?;
     let lock = project.read_lock()?;
     let untracked = || TrainError::Untracked {
         model: model.to_owned(),
@@ -273,7 +270,11 @@ fn check_tracked(
             let expected: BTreeMap<&str, &Digest> = manifest
                 .entries()
                 .iter()
-                .filter(|e| below.is_empty() || e.path.as_str() == below || e.path.as_str().starts_with(&prefix))
+                .filter(|e| {
+                    below.is_empty()
+                        || e.path.as_str() == below
+                        || e.path.as_str().starts_with(&prefix)
+                })
                 .map(|e| (e.path.as_str(), &e.digest))
                 .collect();
             if full.is_file() {
@@ -360,7 +361,12 @@ enum Targets {
     Values(Vec<f64>),
 }
 
-fn read_target(frame: &DataFrame, model: &str, target: &str, classifier: bool) -> Result<Targets, TrainError> {
+fn read_target(
+    frame: &DataFrame,
+    model: &str,
+    target: &str,
+    classifier: bool,
+) -> Result<Targets, TrainError> {
     let data = |message: String| TrainError::Data {
         model: model.to_owned(),
         message,
@@ -392,9 +398,16 @@ fn read_target(frame: &DataFrame, model: &str, target: &str, classifier: bool) -
                 "the target `{target}` holds {dtype}, and a regressor predicts numbers"
             )));
         }
-        let values = column.cast(&DataType::Float64).map_err(|e| data(e.to_string()))?;
+        let values = column
+            .cast(&DataType::Float64)
+            .map_err(|e| data(e.to_string()))?;
         let mut out = Vec::with_capacity(values.len());
-        for (i, v) in values.f64().map_err(|e| data(e.to_string()))?.iter().enumerate() {
+        for (i, v) in values
+            .f64()
+            .map_err(|e| data(e.to_string()))?
+            .iter()
+            .enumerate()
+        {
             match v {
                 Some(x) if !x.is_nan() => out.push(x),
                 _ => return Err(missing(i + 1)),
@@ -416,10 +429,15 @@ fn read_target(frame: &DataFrame, model: &str, target: &str, classifier: bool) -
             .map_err(|e| data(e.to_string()))?
             .iter()
             .enumerate()
-            .map(|(i, v)| v.map(|s| Label::Text(s.to_owned())).ok_or_else(|| missing(i + 1)))
+            .map(|(i, v)| {
+                v.map(|s| Label::Text(s.to_owned()))
+                    .ok_or_else(|| missing(i + 1))
+            })
             .collect::<Result<_, _>>()?
     } else if dtype.is_primitive_numeric() {
-        let values = column.cast(&DataType::Float64).map_err(|e| data(e.to_string()))?;
+        let values = column
+            .cast(&DataType::Float64)
+            .map_err(|e| data(e.to_string()))?;
         values
             .f64()
             .map_err(|e| data(e.to_string()))?
@@ -457,14 +475,15 @@ pub fn train(
     progress: &dyn TrainProgress,
 ) -> Result<TrainOutcome, TrainError> {
     let config = project.config();
-    let spec = config
-        .model
-        .get(&options.model)
-        .cloned()
-        .ok_or_else(|| TrainError::NoSuchModel {
-            name: options.model.clone(),
-            declared: config.model.keys().cloned().collect(),
-        })?;
+    let spec =
+        config
+            .model
+            .get(&options.model)
+            .cloned()
+            .ok_or_else(|| TrainError::NoSuchModel {
+                name: options.model.clone(),
+                declared: config.model.keys().cloned().collect(),
+            })?;
     // The index first: a newer or damaged one stops the run before any work.
     open_index(project)?;
     let (spec, overrides) = apply_overrides(
@@ -528,7 +547,14 @@ pub fn train(
                 .to_owned(),
         );
     }
-    let result = run(project, options, &spec, &mut record, &mut warnings, progress);
+    let result = run(
+        project,
+        options,
+        &spec,
+        &mut record,
+        &mut warnings,
+        progress,
+    );
     let ended = now_micros();
     record.ended = format_micros(ended);
     record.duration_s = clock.elapsed().as_secs_f64();
@@ -570,21 +596,22 @@ fn save_record(project: &Project, record: &RunRecord) -> Result<Digest, TrainErr
     })?;
     let state = project.state_dir();
     let store = project.store()?;
-    let _guard = cairn_store::WriteGuard::acquire(&state, &cairn_store::NoProgress).map_err(
-        |source| TrainError::Io {
-            path: state.join("lock").display().to_string(),
-            source,
-        },
-    )?;
+    let _guard =
+        cairn_store::WriteGuard::acquire(&state, &cairn_store::NoProgress).map_err(|source| {
+            TrainError::Io {
+                path: state.join("lock").display().to_string(),
+                source,
+            }
+        })?;
     let put = store.put_bytes(json.as_bytes())?;
     if let Some(artifact) = &record.artifact {
         // Stored before the lock was taken: a gc in between may have removed it.
-        let digest: Digest = artifact.parse().map_err(|e: cairn_store::ParseDigestError| {
-            TrainError::Record {
+        let digest: Digest = artifact
+            .parse()
+            .map_err(|e: cairn_store::ParseDigestError| TrainError::Record {
                 id: record.id.clone(),
                 message: e.to_string(),
-            }
-        })?;
+            })?;
         if !store.contains(&digest) {
             return Err(TrainError::Record {
                 id: record.id.clone(),
@@ -672,7 +699,9 @@ fn run(
             Err(e @ (TrainError::Untracked { .. } | TrainError::Modified { .. }))
                 if options.allow_untracked =>
             {
-                warnings.push(format!("{e}; training anyway (--allow-untracked, recorded)"));
+                warnings.push(format!(
+                    "{e}; training anyway (--allow-untracked, recorded)"
+                ));
                 content_digest(&project.root().join(path)).map_err(|source| TrainError::Io {
                     path: path.to_owned(),
                     source,
@@ -1003,7 +1032,10 @@ pub fn list_runs(project: &Project, model: Option<&str>) -> Result<Vec<RunRecord
 
 /// The runs index, in line with the refs (rebuilt from the records if needed).
 fn open_index(project: &Project) -> Result<RunsDb, TrainError> {
-    Ok(RunsDb::open_project(&project.state_dir(), &project.store()?)?)
+    Ok(RunsDb::open_project(
+        &project.state_dir(),
+        &project.store()?,
+    )?)
 }
 
 fn parse_record(row: &RunRow) -> Result<RunRecord, TrainError> {

@@ -54,7 +54,9 @@ pub fn parse_where(text: &str) -> Result<Vec<Condition>, String> {
         let field = part[..at].trim();
         let raw = part[at + token.len()..].trim();
         if field.is_empty() || raw.is_empty() {
-            return Err(format!("`{part}`: expected NAME OP VALUE, e.g. `accuracy>0.9`"));
+            return Err(format!(
+                "`{part}`: expected NAME OP VALUE, e.g. `accuracy>0.9`"
+            ));
         }
         let value = match raw.parse::<f64>() {
             Ok(x) => x.into(),
@@ -65,7 +67,9 @@ pub fn parse_where(text: &str) -> Result<Vec<Condition>, String> {
             },
         };
         if !matches!(op, Op::Eq | Op::Ne) && !value.is_number() {
-            return Err(format!("`{part}`: `{token}` compares numbers, and `{raw}` is not one"));
+            return Err(format!(
+                "`{part}`: `{token}` compares numbers, and `{raw}` is not one"
+            ));
         }
         out.push(Condition {
             field: field.to_owned(),
@@ -84,9 +88,10 @@ fn compare(a: &Value, b: &Value) -> Option<Ordering> {
         (Value::String(x), Value::Number(_)) => x.parse::<f64>().ok().and_then(|x| {
             serde_json::Number::from_f64(x).and_then(|x| compare(&Value::Number(x), b))
         }),
-        (Value::Number(_), Value::String(y)) => {
-            compare(a, &Value::Number(serde_json::Number::from_f64(y.parse().ok()?)?))
-        }
+        (Value::Number(_), Value::String(y)) => compare(
+            a,
+            &Value::Number(serde_json::Number::from_f64(y.parse().ok()?)?),
+        ),
         _ => None,
     }
 }
@@ -142,7 +147,15 @@ mod tests {
         assert_eq!(c.len(), 3);
         assert_eq!(c[1].op, Op::Ge);
         assert_eq!(c[2].value, Value::String("risk".into()));
-        assert!(parse_where("accuracy").unwrap_err().contains("NAME OP VALUE"));
-        assert!(parse_where("model>abc").unwrap_err().contains("compares numbers"));
+        assert!(
+            parse_where("accuracy")
+                .unwrap_err()
+                .contains("NAME OP VALUE")
+        );
+        assert!(
+            parse_where("model>abc")
+                .unwrap_err()
+                .contains("compares numbers")
+        );
     }
 }

@@ -49,7 +49,12 @@ pub fn random(n: usize, test_size: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
 
 /// A stratified split: each class contributes its share of test rows (rounded so that the
 /// total is `test_count`, largest remainders first).
-pub fn stratified(classes: &[u32], n_classes: usize, test_size: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+pub fn stratified(
+    classes: &[u32],
+    n_classes: usize,
+    test_size: f64,
+    seed: u64,
+) -> (Vec<usize>, Vec<usize>) {
     let n = classes.len();
     let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
     for (i, c) in classes.iter().enumerate() {

@@ -201,7 +201,10 @@ pub fn train(ctx: &Context<'_>, args: TrainArgs) -> CmdResult {
     }
     p.line(format!(
         "  code      {}{}",
-        run.code.commit.as_deref().map_or("(no commit)", |c| &c[..c.len().min(12)]),
+        run.code
+            .commit
+            .as_deref()
+            .map_or("(no commit)", |c| &c[..c.len().min(12)]),
         if run.code.dirty { " (dirty)" } else { "" }
     ))?;
     let fit = run.phases.get("fit").copied().unwrap_or_default();
@@ -313,7 +316,11 @@ fn show(ctx: &Context<'_>, args: RunsShowArgs) -> CmdResult {
         format!(
             "{}{}",
             run.code.commit.as_deref().unwrap_or("(no commit)"),
-            if run.code.dirty { " (dirty worktree)" } else { "" }
+            if run.code.dirty {
+                " (dirty worktree)"
+            } else {
+                ""
+            }
         ),
     )?;
     for (path, digest) in &run.data {
@@ -328,7 +335,10 @@ fn show(ctx: &Context<'_>, args: RunsShowArgs) -> CmdResult {
     field("validation", run.validation.clone())?;
     field("seed", run.seed.to_string())?;
     field("split", run.split.to_string())?;
-    field("rows", format!("{} train, {} test", run.train_rows, run.test_rows))?;
+    field(
+        "rows",
+        format!("{} train, {} test", run.train_rows, run.test_rows),
+    )?;
     if let Some(a) = &run.artifact {
         field(
             "artifact",
@@ -341,10 +351,15 @@ fn show(ctx: &Context<'_>, args: RunsShowArgs) -> CmdResult {
     }
     p.line(paint(BOLD, "params:"))?;
     for (k, v) in &run.params {
-        let overridden = run.overrides.contains_key(k) || run.overrides.contains_key(&format!("params.{k}"));
+        let overridden =
+            run.overrides.contains_key(k) || run.overrides.contains_key(&format!("params.{k}"));
         p.line(format!(
             "  {k:<20}{v}{}",
-            if overridden { paint(DIM, "  (--set)") } else { String::new() }
+            if overridden {
+                paint(DIM, "  (--set)")
+            } else {
+                String::new()
+            }
         ))?;
     }
     p.line(paint(BOLD, "metrics:"))?;
@@ -353,7 +368,10 @@ fn show(ctx: &Context<'_>, args: RunsShowArgs) -> CmdResult {
     }
     if let Some(report) = &run.report {
         if let Some(Value::Array(rows)) = report.get("confusion") {
-            p.line(paint(BOLD, "confusion (rows: true class, columns: predicted):"))?;
+            p.line(paint(
+                BOLD,
+                "confusion (rows: true class, columns: predicted):",
+            ))?;
             for row in rows {
                 p.line(format!("  {row}"))?;
             }
@@ -361,11 +379,10 @@ fn show(ctx: &Context<'_>, args: RunsShowArgs) -> CmdResult {
         if let Some(Value::Array(classes)) = report.get("per_class") {
             p.line(paint(BOLD, "per class:"))?;
             for (i, c) in classes.iter().enumerate() {
-                let label = run
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(i))
-                    .map_or_else(|| i.to_string(), |l| l.as_str().map_or_else(|| l.to_string(), str::to_owned));
+                let label = run.labels.as_ref().and_then(|l| l.get(i)).map_or_else(
+                    || i.to_string(),
+                    |l| l.as_str().map_or_else(|| l.to_string(), str::to_owned),
+                );
                 let num = |k: &str| c.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN);
                 p.line(format!(
                     "  {label:<12} precision {:.4}  recall {:.4}  f1 {:.4}  support {}",
@@ -383,7 +400,11 @@ fn show(ctx: &Context<'_>, args: RunsShowArgs) -> CmdResult {
             .iter()
             .map(|(k, v)| format!("{k} {v:.3} s"))
             .collect();
-        p.line(format!("{:<14}{}", "phases:", paint(DIM, phases.join(", "))))?;
+        p.line(format!(
+            "{:<14}{}",
+            "phases:",
+            paint(DIM, phases.join(", "))
+        ))?;
     }
     Ok(Exit::Ok)
 }
@@ -435,7 +456,12 @@ fn compare(ctx: &Context<'_>, args: RunsCompareArgs) -> CmdResult {
         p.json("runs-compare", &doc)?;
         return Ok(Exit::Ok);
     }
-    let width = table.iter().map(|(n, _, _)| n.len()).max().unwrap_or(5).max(5);
+    let width = table
+        .iter()
+        .map(|(n, _, _)| n.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
     let col = runs
         .iter()
         .map(|r| r.id.len())
