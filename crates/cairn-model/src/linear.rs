@@ -13,18 +13,22 @@
 //! | [`GaussianNb`] | cairn | scikit-learn's `var_smoothing`; a numerically stable variance |
 //!
 //! Common input rules: `x` must have at least one row and one feature column, every column
-//! `x.rows` long, every value finite, and the target as long as `x`. Classifiers take labels
-//! `0..n_classes` and need at least two distinct labels in `y`; a label in `0..n_classes` that
-//! does not occur in `y` gets probability 0. Violations are [`FitError::Data`]; a parameter out
-//! of range is [`FitError::Param`] naming the field of the params struct. Fitting never panics.
+//! `x.rows` long, every value finite (and at most [`MAX_MAGNITUDE`] in absolute value, target
+//! included, for the models fitted by smartcore), and the target as long as `x`. Classifiers
+//! take labels `0..n_classes` and need at least two distinct labels in `y`; a label in
+//! `0..n_classes` that does not occur in `y` gets probability 0. Violations are
+//! [`FitError::Data`]; a parameter out of range is [`FitError::Param`] naming the field of the
+//! params struct. Fitting never panics.
 //!
 //! Prediction methods take a row of `n_features` values and panic if it has another length (and,
 //! for probabilities, if `out` is not `n_classes` long): that is a caller bug, not bad data.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::panic::{self, AssertUnwindSafe};
 
 use serde::{Deserialize, Serialize};
+use smartcore::error::Failed;
 use smartcore::linalg::basic::arrays::Array;
 use smartcore::linalg::basic::matrix::DenseMatrix;
 use smartcore::linalg::traits::qr::QRDecomposable;
@@ -109,15 +113,14 @@ impl LogisticRegression {
             ));
         }
         check_x(x)?;
+        check_magnitude(x, None)?;
         let classes = check_labels(y, x.rows, n_classes)?;
         let dense = dense_matrix(x)?;
         let params = LogisticRegressionParameters::default().with_alpha(p.alpha);
-        let model = ScLogisticRegression::<f64, u32, DenseMatrix<f64>, Vec<u32>>::fit(
-            &dense,
-            &y.to_vec(),
-            params,
-        )
-        .map_err(|e| FitError::Data(format!("logistic regression failed: {e}")))?;
+        let y = y.to_vec();
+        let model = guarded("logistic regression", || {
+            ScLogisticRegression::<f64, u32, DenseMatrix<f64>, Vec<u32>>::fit(&dense, &y, params)
+        })?;
 
         let n_features = x.cols();
         let functions = if classes.len() == 2 { 1 } else { classes.len() };
@@ -214,11 +217,16 @@ impl LogisticRegression {
 #[serde(rename_all = "snake_case")]
 pub enum LinearSolver {
     /// Singular value decomposition (smartcore's default): collinear or constant features get
-    /// the minimum-norm solution, like `numpy.linalg.lstsq` and scikit-learn.
+    /// the minimum-norm solution, like `numpy.linalg.lstsq` and scikit-learn. Singular values
+    /// below about `1e-15 ×` the largest are treated as zero, and smartcore's design matrix
+    /// includes the intercept's column of ones, so a feature whose centred values are all
+    /// smaller than about 1e-15 is ignored (gets coefficient 0).
     #[default]
     Svd,
-    /// Householder QR: faster, but fails with [`FitError::Data`] when the features are
-    /// collinear (or one is constant).
+    /// Householder QR: fails with [`FitError::Data`] when the features are collinear (or one
+    /// is constant) instead of returning a minimum-norm solution. The decomposition runs twice:
+    /// once to check the rank (smartcore's own check only catches exact zeros), once inside
+    /// smartcore's solver.
     Qr,
 }
 
@@ -250,6 +258,7 @@ impl LinearRegression {
     pub fn fit(x: &Matrix, y: &[f64], p: &LinearParams) -> Result<Self, FitError> {
         check_x(x)?;
         check_target(y, x.rows)?;
+        check_magnitude(x, Some(y))?;
         let (rows, cols) = (x.rows, x.cols());
         if rows < cols + 1 {
             return Err(FitError::Data(format!(
@@ -258,20 +267,20 @@ impl LinearRegression {
                 cols + 1
             )));
         }
-        let centred = Centred::new(x, y);
-        let dense = centred.dense()?;
+        let centred = Centred::new(x, y)?;
         if p.solver == LinearSolver::Qr {
-            check_full_rank(&dense)?;
+            check_full_rank(&centred.x)?;
         }
         let solver = match p.solver {
             LinearSolver::Svd => LinearRegressionSolverName::SVD,
             LinearSolver::Qr => LinearRegressionSolverName::QR,
         };
         let params = LinearRegressionParameters::default().with_solver(solver);
-        let model = ScLinearRegression::<f64, f64, DenseMatrix<f64>, Vec<f64>>::fit(
-            &dense, &centred.y, params,
-        )
-        .map_err(|e| FitError::Data(format!("linear regression failed: {e}")))?;
+        let model = guarded("linear regression", || {
+            ScLinearRegression::<f64, f64, DenseMatrix<f64>, Vec<f64>>::fit(
+                &centred.x, &centred.y, params,
+            )
+        })?;
         let coef = model.coefficients();
         if coef.shape() != (cols, 1) {
             return Err(FitError::Data(format!(
@@ -366,14 +375,14 @@ impl RidgeRegression {
         }
         check_x(x)?;
         check_target(y, x.rows)?;
+        check_magnitude(x, Some(y))?;
         let (rows, cols) = (x.rows, x.cols());
         if rows <= cols {
             return Err(FitError::Data(format!(
                 "ridge regression needs more rows than features: {cols} features, {rows} rows"
             )));
         }
-        let centred = Centred::new(x, y);
-        let dense = centred.dense()?;
+        let centred = Centred::new(x, y)?;
         let solver = match p.solver {
             RidgeSolver::Cholesky => RidgeRegressionSolverName::Cholesky,
             RidgeSolver::Svd => RidgeRegressionSolverName::SVD,
@@ -382,18 +391,17 @@ impl RidgeRegression {
             .with_alpha(p.alpha)
             .with_solver(solver)
             .with_normalize(false);
-        let model = ScRidgeRegression::<f64, f64, DenseMatrix<f64>, Vec<f64>>::fit(
-            &dense, &centred.y, params,
-        )
-        .map_err(|e| {
-            FitError::Data(format!(
-                "ridge regression failed: {e}{}",
-                if p.alpha == 0.0 {
-                    " (with alpha = 0, collinear or constant features make the system singular)"
-                } else {
-                    ""
-                }
-            ))
+        let model = guarded("ridge regression", || {
+            ScRidgeRegression::<f64, f64, DenseMatrix<f64>, Vec<f64>>::fit(
+                &centred.x, &centred.y, params,
+            )
+        })
+        .map_err(|e| match e {
+            FitError::Data(message) if p.alpha == 0.0 => FitError::Data(format!(
+                "{message} (with alpha = 0, collinear or constant features make the system \
+                 singular)"
+            )),
+            other => other,
         })?;
         let coef = model.coefficients();
         if coef.shape() != (cols, 1) {
@@ -432,35 +440,27 @@ impl RidgeRegression {
 
 /// Centred copies of `x` (column-major, one buffer) and `y`, with their means.
 struct Centred {
-    rows: usize,
-    cols: usize,
-    x: Vec<f64>,
+    x: DenseMatrix<f64>,
     x_mean: Vec<f64>,
     y: Vec<f64>,
     y_mean: f64,
 }
 
 impl Centred {
-    fn new(x: &Matrix, y: &[f64]) -> Centred {
+    fn new(x: &Matrix, y: &[f64]) -> Result<Centred, FitError> {
         let x_mean: Vec<f64> = x.columns.iter().map(|c| mean(c)).collect();
         let mut values = Vec::with_capacity(x.rows * x.cols());
         for (column, m) in x.columns.iter().zip(&x_mean) {
             values.extend(column.iter().map(|v| v - m));
         }
         let y_mean = mean(y);
-        Centred {
-            rows: x.rows,
-            cols: x.cols(),
-            x: values,
+        Ok(Centred {
+            x: DenseMatrix::new(x.rows, x.cols(), values, true)
+                .map_err(|e| FitError::Data(format!("cannot build the feature matrix: {e}")))?,
             x_mean,
             y: y.iter().map(|v| v - y_mean).collect(),
             y_mean,
-        }
-    }
-
-    fn dense(&self) -> Result<DenseMatrix<f64>, FitError> {
-        DenseMatrix::new(self.rows, self.cols, self.x.clone(), true)
-            .map_err(|e| FitError::Data(format!("cannot build the feature matrix: {e}")))
+        })
     }
 
     /// The intercept on the original scale, given the coefficients and the intercept fitted on
@@ -474,9 +474,7 @@ impl Centred {
 /// diagonal of R in smartcore's Householder QR.
 fn check_full_rank(a: &DenseMatrix<f64>) -> Result<(), FitError> {
     let (rows, cols) = a.shape();
-    let qr = a
-        .qr()
-        .map_err(|e| FitError::Data(format!("QR decomposition failed: {e}")))?;
+    let qr = guarded("QR decomposition", || a.qr())?;
     let r = qr.R();
     let diag: Vec<f64> = (0..cols).map(|j| r.get((j, j)).abs()).collect();
     let largest = diag.iter().copied().fold(0.0, f64::max);
@@ -622,12 +620,12 @@ impl Neighbours {
         let k = self.params.k;
         let mut heap: BinaryHeap<Candidate> = BinaryHeap::with_capacity(k + 1);
         for (index, row) in self.rows.chunks_exact(self.n_features.max(1)).enumerate() {
-            // A row is admitted only if strictly closer than the current k-th neighbour: on a
-            // tie the earlier row (already in the heap) wins.
+            // Once k rows are held, a row is admitted only if strictly closer than the k-th: on
+            // a tie the earlier row (already held) wins, as the `(distance, index)` order says.
             let bound = if heap.len() == k {
-                heap.peek().map_or(f64::INFINITY, |c| c.distance)
+                heap.peek().map(|c| c.distance)
             } else {
-                f64::INFINITY
+                None
             };
             let Some(distance) = self.partial_distance(query, row, bound) else {
                 continue;
@@ -647,7 +645,7 @@ impl Neighbours {
     }
 
     /// The (squared, for Euclidean) distance, or `None` as soon as it reaches `bound`.
-    fn partial_distance(&self, a: &[f64], b: &[f64], bound: f64) -> Option<f64> {
+    fn partial_distance(&self, a: &[f64], b: &[f64], bound: Option<f64>) -> Option<f64> {
         let mut sum = 0.0;
         for (x, y) in a.iter().zip(b) {
             let d = x - y;
@@ -655,27 +653,33 @@ impl Neighbours {
                 KnnDistance::Euclidean => d * d,
                 KnnDistance::Manhattan => d.abs(),
             };
-            if sum >= bound {
+            if bound.is_some_and(|b| sum >= b) {
                 return None;
             }
         }
         Some(sum)
     }
 
-    /// The weights of `found`, in the same order (not normalised).
+    /// The weights of `found`, in the same order (not normalised; their sum is positive and
+    /// finite).
+    ///
+    /// Distance weights: a neighbour whose `1 / d` is infinite (d = 0, or subnormal) takes the
+    /// place of smartcore's and scikit-learn's "distance 0" neighbours; if every distance
+    /// overflowed to infinity the weights fall back to uniform.
     fn weights(&self, found: &[Candidate]) -> Vec<f64> {
-        match self.params.weights {
-            KnnWeights::Uniform => vec![1.0; found.len()],
-            KnnWeights::Distance => {
-                if found.iter().any(|c| c.distance == 0.0) {
-                    found
-                        .iter()
-                        .map(|c| if c.distance == 0.0 { 1.0 } else { 0.0 })
-                        .collect()
-                } else {
-                    found.iter().map(|c| 1.0 / c.distance).collect()
-                }
-            }
+        if self.params.weights == KnnWeights::Uniform {
+            return vec![1.0; found.len()];
+        }
+        let inverse: Vec<f64> = found.iter().map(|c| 1.0 / c.distance).collect();
+        if inverse.iter().any(|w| w.is_infinite()) {
+            inverse
+                .iter()
+                .map(|w| if w.is_infinite() { 1.0 } else { 0.0 })
+                .collect()
+        } else if inverse.iter().sum::<f64>() > 0.0 {
+            inverse
+        } else {
+            vec![1.0; found.len()]
         }
     }
 }
@@ -1014,6 +1018,51 @@ fn check_x(x: &Matrix) -> Result<(), FitError> {
     Ok(())
 }
 
+/// The largest magnitude of a feature value (or regression target) that the models fitted by
+/// smartcore accept. Beyond it, sums of squares inside smartcore's solvers can overflow: its
+/// SVD then panics ("no convergence") and its logistic regression returns coefficients whose
+/// scores overflow to NaN probabilities.
+pub const MAX_MAGNITUDE: f64 = 1e100;
+
+fn check_magnitude(x: &Matrix, y: Option<&[f64]>) -> Result<(), FitError> {
+    for (j, column) in x.columns.iter().enumerate() {
+        if let Some(v) = column.iter().find(|v| v.abs() > MAX_MAGNITUDE) {
+            return Err(FitError::Data(format!(
+                "feature column {j} has the value {v:e}, beyond the ±{MAX_MAGNITUDE:e} the \
+                 solver handles; rescale the feature"
+            )));
+        }
+    }
+    if let Some(v) = y.into_iter().flatten().find(|v| v.abs() > MAX_MAGNITUDE) {
+        return Err(FitError::Data(format!(
+            "the target has the value {v:e}, beyond the ±{MAX_MAGNITUDE:e} the solver handles; \
+             rescale the target"
+        )));
+    }
+    Ok(())
+}
+
+/// Runs a smartcore fit, turning its error or, as a last resort, its panic into
+/// [`FitError::Data`]. Inputs are checked before smartcore sees them, so a panic is not
+/// expected; if one happens anyway, the process's panic hook still runs (by default it prints
+/// the message to stderr) but the caller gets an error instead of an unwinding thread.
+fn guarded<T>(what: &str, fit: impl FnOnce() -> Result<T, Failed>) -> Result<T, FitError> {
+    match panic::catch_unwind(AssertUnwindSafe(fit)) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(FitError::Data(format!("{what} failed: {e}"))),
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".to_string());
+            Err(FitError::Data(format!(
+                "{what} failed inside smartcore: {message}"
+            )))
+        }
+    }
+}
+
 fn check_target(y: &[f64], rows: usize) -> Result<(), FitError> {
     if y.len() != rows {
         return Err(FitError::Data(format!(
@@ -1092,8 +1141,23 @@ fn sigmoid(z: f64) -> f64 {
 }
 
 /// Softmax of `scores` written to `out[classes[r]]`; other entries of `out` are left alone.
+///
+/// Scores that overflowed (a row far outside the training data) do not give NaN: if the
+/// largest score is infinite, the classes with that score share the probability equally; if
+/// every score is `-inf` (or NaN), all classes do.
 fn softmax_into(scores: &[f64], classes: &[u32], out: &mut [f64]) {
     let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !max.is_finite() {
+        let tied = scores.iter().filter(|&&s| s == max && max > 0.0).count();
+        for (&s, &c) in scores.iter().zip(classes) {
+            out[c as usize] = match tied {
+                0 => 1.0 / classes.len() as f64,
+                _ if s == max => 1.0 / tied as f64,
+                _ => 0.0,
+            };
+        }
+        return;
+    }
     let exps: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
     let total: f64 = exps.iter().sum();
     for (e, &c) in exps.iter().zip(classes) {
@@ -1190,17 +1254,13 @@ mod tests {
     const LOGIT_Y: [u32; 20] = [0, 1, 1, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1, 0, 1];
 
     /// scikit-learn `LogisticRegression(C=1.0, tol=1e-12)`: P(class 1) of the rows of LOGIT_X.
-    const LOGIT_SKLEARN_P1: [[f64; 2]; 10] = [
-        [0.11371920690036301, 0.8694922666580343],
-        [0.5531212388687375, 0.6259503059429081],
-        [0.9619851761418388, 0.8453685450821792],
-        [0.6820956494734695, 0.22167564298184475],
-        [0.7338313980315082, 0.21117086297657894],
-        [0.722062599100968, 0.7676833552564907],
-        [0.23334199520281862, 0.721822317424807],
-        [0.12986220632962725, 0.7591909747141823],
-        [0.17370907548226525, 0.7379001921908622],
-        [0.2636166931822511, 0.6724003430924951],
+    #[rustfmt::skip]
+    const LOGIT_SKLEARN_P1: [[f64; 4]; 5] = [
+        [0.11371920690036301, 0.8694922666580343, 0.5531212388687375, 0.6259503059429081],
+        [0.9619851761418388, 0.8453685450821792, 0.6820956494734695, 0.22167564298184475],
+        [0.7338313980315082, 0.21117086297657894, 0.722062599100968, 0.7676833552564907],
+        [0.23334199520281862, 0.721822317424807, 0.12986220632962725, 0.7591909747141823],
+        [0.17370907548226525, 0.7379001921908622, 0.2636166931822511, 0.6724003430924951],
     ];
 
     #[test]
@@ -1235,7 +1295,7 @@ mod tests {
         assert_close(w, &[0.742644845995347, -1.7469627940639727], 1e-4, "coef");
         assert_close(b, &[-0.9069592885960521], 1e-4, "intercept");
         let p1: Vec<f64> = proba.chunks(2).map(|r| r[1]).collect();
-        assert_close(&p1, &LOGIT_SKLEARN_P1.concat(), 1e-5, "P(class 1)");
+        assert_close(&p1, &LOGIT_SKLEARN_P1.concat(), 1e-6, "P(class 1)");
     }
 
     const MULTI_X: [[f64; 2]; 24] = [
@@ -1269,49 +1329,26 @@ mod tests {
     ];
 
     /// scikit-learn `LogisticRegression(C=0.5)` (multinomial) probabilities of the rows of MULTI_X.
+    #[rustfmt::skip]
     const MULTI_SKLEARN: [[f64; 3]; 24] = [
         [0.7324125471181214, 0.1166192117070613, 0.1509682411748174],
         [0.8852617890035959, 0.06635774165943471, 0.04838046933696945],
         [0.8831587896373393, 0.1030397127975571, 0.013801497565103607],
         [0.7557349201577911, 0.2008079351591096, 0.043457144683099296],
-        [
-            0.8302419599708382,
-            0.14611103063019928,
-            0.023647009398962637,
-        ],
+        [0.8302419599708382, 0.14611103063019928, 0.023647009398962637],
         [0.5085752998594861, 0.39272721022999374, 0.09869748991052014],
         [0.7545442090914691, 0.12073325301194374, 0.1247225378965871],
         [0.22634133904496068, 0.46383163824409784, 0.3098270227109415],
         [0.264131167085575, 0.2851530888766325, 0.4507157440377926],
-        [
-            0.10976815174062522,
-            0.8348941983718111,
-            0.055337649887563685,
-        ],
+        [0.10976815174062522, 0.8348941983718111, 0.055337649887563685],
         [0.13746518600006938, 0.3865056189088293, 0.4760291950911012],
         [0.2946240945782975, 0.385176338679069, 0.32019956674263356],
-        [
-            0.10802676850166927,
-            0.8865460050326208,
-            0.005427226465709957,
-        ],
+        [0.10802676850166927, 0.8865460050326208, 0.005427226465709957],
         [0.4204072076208939, 0.5538740130570146, 0.02571877932209172],
-        [
-            0.042378252109170844,
-            0.6830636916233253,
-            0.27455805626750374,
-        ],
-        [
-            0.05203179796434635,
-            0.945753137650151,
-            0.0022150643855027175,
-        ],
+        [0.042378252109170844, 0.6830636916233253, 0.27455805626750374],
+        [0.05203179796434635, 0.945753137650151, 0.0022150643855027175],
         [0.05206366755178754, 0.06334812729596234, 0.8845882051522501],
-        [
-            0.03127273467174213,
-            0.48063563187235797,
-            0.48809163345589984,
-        ],
+        [0.03127273467174213, 0.48063563187235797, 0.48809163345589984],
         [0.09611167530682604, 0.07326039942804595, 0.8306279252651281],
         [0.1482547014940267, 0.20622981306731192, 0.6455154854386613],
         [0.08461880907303651, 0.06926472078566127, 0.8461164701413023],
@@ -1352,7 +1389,7 @@ mod tests {
             );
         }
         // scikit-learn LogisticRegression(C=0.5) (multinomial): C = 1 / alpha.
-        assert_close(&proba, &MULTI_SKLEARN.concat(), 1e-5, "proba vs sklearn");
+        assert_close(&proba, &MULTI_SKLEARN.concat(), 1e-6, "proba vs sklearn");
     }
 
     #[test]
@@ -1565,6 +1602,7 @@ mod tests {
     ];
 
     /// scikit-learn `KNeighborsClassifier(4, weights="distance", metric="euclidean")` probabilities of KNN_Q.
+    #[rustfmt::skip]
     const KNN_SKLEARN_DISTANCE_EUCLIDEAN: [[f64; 3]; 6] = [
         [0.0, 1.0, 0.0],
         [0.35189605003533364, 0.0, 0.6481039499646664],
@@ -1575,6 +1613,7 @@ mod tests {
     ];
 
     /// scikit-learn `KNeighborsClassifier(4, weights="distance", metric="manhattan")` probabilities of KNN_Q.
+    #[rustfmt::skip]
     const KNN_SKLEARN_DISTANCE_MANHATTAN: [[f64; 3]; 6] = [
         [0.0, 1.0, 0.0],
         [0.3254395916052184, 0.0, 0.6745604083947816],
@@ -1782,135 +1821,42 @@ mod tests {
     ];
 
     /// scikit-learn `GaussianNB()` probabilities of the rows of NB_X.
+    #[rustfmt::skip]
     const NB_SKLEARN_TRAIN: [[f64; 3]; 18] = [
-        [
-            0.9848389745897028,
-            6.291805851354448e-10,
-            0.015161024781116533,
-        ],
-        [
-            0.974853399104604,
-            0.0003260942868329481,
-            0.024820506608562953,
-        ],
-        [
-            0.9844541896263773,
-            7.92168271920808e-11,
-            0.01554581029440598,
-        ],
-        [
-            0.3679689744334045,
-            0.6320310251641253,
-            4.0247000489275653e-10,
-        ],
-        [
-            0.9997400690609307,
-            0.00020326849555049806,
-            5.666244351893666e-05,
-        ],
-        [
-            0.8970307134287998,
-            2.216275498673048e-09,
-            0.10296928435492465,
-        ],
-        [
-            5.97715622631795e-05,
-            0.9999402284371786,
-            5.583937820503926e-13,
-        ],
-        [
-            3.8858206113798016e-06,
-            0.9999961141793884,
-            2.1727736756911865e-18,
-        ],
-        [
-            0.003964925683590586,
-            0.996035074316221,
-            1.8848039017530548e-13,
-        ],
-        [
-            0.0039866171382921525,
-            0.9960133827964641,
-            6.524373982386214e-11,
-        ],
-        [
-            7.993140606568294e-06,
-            0.9999920068593935,
-            3.994024093816193e-18,
-        ],
-        [
-            8.900904678774009e-05,
-            0.9999109909523963,
-            8.158154145648941e-13,
-        ],
-        [
-            0.008444687559377615,
-            1.3940452538285086e-13,
-            0.9915553124404829,
-        ],
-        [
-            0.3746743052017328,
-            3.069559752158778e-11,
-            0.6253256947675714,
-        ],
-        [
-            0.0007497095625515727,
-            2.229544177209951e-12,
-            0.9992502904352188,
-        ],
-        [
-            2.9316507129131066e-05,
-            1.5437461582361046e-19,
-            0.9999706834928711,
-        ],
-        [
-            2.0884392839931873e-06,
-            5.978070831875871e-16,
-            0.9999979115607157,
-        ],
-        [
-            0.0021260642240626994,
-            2.0224409700514045e-15,
-            0.9978739357759353,
-        ],
+        [0.9848389745897028, 6.291805851354448e-10, 0.015161024781116533],
+        [0.974853399104604, 0.0003260942868329481, 0.024820506608562953],
+        [0.9844541896263773, 7.92168271920808e-11, 0.01554581029440598],
+        [0.3679689744334045, 0.6320310251641253, 4.0247000489275653e-10],
+        [0.9997400690609307, 0.00020326849555049806, 5.666244351893666e-05],
+        [0.8970307134287998, 2.216275498673048e-09, 0.10296928435492465],
+        [5.97715622631795e-05, 0.9999402284371786, 5.583937820503926e-13],
+        [3.8858206113798016e-06, 0.9999961141793884, 2.1727736756911865e-18],
+        [0.003964925683590586, 0.996035074316221, 1.8848039017530548e-13],
+        [0.0039866171382921525, 0.9960133827964641, 6.524373982386214e-11],
+        [7.993140606568294e-06, 0.9999920068593935, 3.994024093816193e-18],
+        [8.900904678774009e-05, 0.9999109909523963, 8.158154145648941e-13],
+        [0.008444687559377615, 1.3940452538285086e-13, 0.9915553124404829],
+        [0.3746743052017328, 3.069559752158778e-11, 0.6253256947675714],
+        [0.0007497095625515727, 2.229544177209951e-12, 0.9992502904352188],
+        [2.9316507129131066e-05, 1.5437461582361046e-19, 0.9999706834928711],
+        [2.0884392839931873e-06, 5.978070831875871e-16, 0.9999979115607157],
+        [0.0021260642240626994, 2.0224409700514045e-15, 0.9978739357759353],
     ];
 
     /// scikit-learn `GaussianNB()` probabilities of NB_Q.
+    #[rustfmt::skip]
     const NB_SKLEARN_QUERY: [[f64; 3]; 5] = [
-        [
-            0.9885211623887863,
-            0.01086969258244968,
-            0.0006091450287640505,
-        ],
-        [
-            0.9966334719978275,
-            0.003355193730773005,
-            1.1334271399566576e-05,
-        ],
-        [
-            0.9995006537678647,
-            9.356131330316966e-06,
-            0.0004899901008053121,
-        ],
-        [
-            0.9920216498662259,
-            0.006524474878474518,
-            0.001453875255300062,
-        ],
-        [
-            0.48873478382536145,
-            0.5112586047993655,
-            6.6113752727982345e-06,
-        ],
+        [0.9885211623887863, 0.01086969258244968, 0.0006091450287640505],
+        [0.9966334719978275, 0.003355193730773005, 1.1334271399566576e-05],
+        [0.9995006537678647, 9.356131330316966e-06, 0.0004899901008053121],
+        [0.9920216498662259, 0.006524474878474518, 0.001453875255300062],
+        [0.48873478382536145, 0.5112586047993655, 6.6113752727982345e-06],
     ];
 
     /// scikit-learn `GaussianNB(var_smoothing=0.5)` probabilities of NB_Q.
+    #[rustfmt::skip]
     const NB_SKLEARN_QUERY_SMOOTH: [[f64; 3]; 5] = [
-        [
-            0.33113671301958736,
-            0.37653857406393776,
-            0.29232471291647455,
-        ],
+        [0.33113671301958736, 0.37653857406393776, 0.29232471291647455],
         [0.6813355475601637, 0.2643306050809548, 0.0543338473588814],
         [0.5190776284673216, 0.22238669690126484, 0.2585356746314132],
         [0.2865434892864571, 0.3455421564824226, 0.36791435423111996],
@@ -1994,6 +1940,9 @@ mod tests {
         let mut out = [0.0; 2];
         model.predict_proba_into(&rows[3], &mut out);
         assert!(out[1] > 0.99 && out.iter().all(|p| p.is_finite()));
+        // A row far outside the data (every log-likelihood -inf) gets no NaN.
+        model.predict_proba_into(&[1e200, 0.0], &mut out);
+        assert_eq!(out, [0.5, 0.5]);
         // Without smoothing, the within-class constant feature is an error naming it.
         let error = GaussianNb::fit(
             &matrix(&rows),
@@ -2236,6 +2185,25 @@ mod tests {
                 assert!(matches!(e, FitError::Data(_)), "{name}: {e:?}");
             }
         }
+        // Values too large for smartcore's solvers (its SVD would panic).
+        let mut huge = x.clone();
+        huge.columns[0][2] = 3e150;
+        let message = data_message(
+            LinearRegression::fit(&huge, &reg_y, &LinearParams::default()).unwrap_err(),
+        );
+        assert!(message.contains("feature column 0"), "{message}");
+        let e = RidgeRegression::fit(&x, &[-2e200; 20], &RidgeParams::default()).unwrap_err();
+        assert!(data_message(e).contains("target"));
+        let e = LogisticRegression::fit(&huge, &y, 2, &LogisticParams::default()).unwrap_err();
+        assert!(matches!(e, FitError::Data(_)));
+        // k-NN has no such limit: distances that overflow to infinity still give neighbours.
+        let p = knn_params(3, KnnWeights::Distance, KnnDistance::Euclidean);
+        let mut far = x.clone();
+        far.columns[0].iter_mut().for_each(|v| *v *= 1e307);
+        let model = KnnClassifier::fit(&far, &y, 2, &p).unwrap();
+        let mut out = [0.0; 2];
+        model.predict_proba_into(&[-1.7e308, 1.7e308], &mut out);
+        assert!(out.iter().all(|p| p.is_finite()) && (out[0] + out[1] - 1.0).abs() < 1e-12);
         // Too few rows for the linear models.
         let small = x.take(&[0, 1]);
         let e = LinearRegression::fit(&small, &[1.0, 2.0], &LinearParams::default());
