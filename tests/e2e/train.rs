@@ -505,6 +505,12 @@ fn the_runs_index_is_rebuilt_from_the_refs_and_gc_never_loses_a_run() {
     let shown = p.json(&["runs", "show", id], 0);
     assert_eq!(shown["metrics"], run["metrics"]);
     assert_eq!(shown["artifact"], run["artifact"]);
+    // A lost ref comes back from the index before gc could miss the run.
+    std::fs::remove_file(p.path(&format!(".cairn/runs/{id}"))).unwrap();
+    p.cairn(&["runs", "list"]).ok();
+    assert!(p.exists(&format!(".cairn/runs/{id}")));
+    p.cairn(&["data", "gc"]).ok();
+    assert!(p.object_path(run["artifact"].as_str().unwrap()).exists());
     // A damaged ref is named.
     p.write(&format!(".cairn/runs/{id}"), "garbage\n");
     p.cairn(&["runs", "list"])

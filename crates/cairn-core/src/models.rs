@@ -378,7 +378,7 @@ pub fn check(
                 && (rule.encode.is_some() || rule.impute.is_some() || rule.dtype.is_some())
             {
                 return Err(format!(
-                    "{}: the target is not preprocessed (a row without a target cannot be learned from)",
+                    "{}: the target is not an input: it takes no type, imputation or encoding (its labels or values come from the data as they are)",
                     at(&format!("columns.{column}"))
                 ));
             }

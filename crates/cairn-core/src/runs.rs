@@ -243,6 +243,22 @@ impl RunsDb {
         Ok(())
     }
 
+    /// Every run's id with its record and artifact digests.
+    pub fn digests(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, (String, Option<String>)>, RunsError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, record_digest, artifact FROM runs")
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))
+            .map_err(self.err())?
+            .collect::<Result<_, _>>()
+            .map_err(self.err())?;
+        Ok(rows)
+    }
+
     /// The digests of every run record and artifact in the index (`data gc` keeps them).
     pub fn referenced_digests(&self) -> Result<Vec<String>, RunsError> {
         let mut stmt = self
@@ -349,16 +365,13 @@ pub fn read_refs(state: &Path) -> Result<Vec<RunRef>, RunsError> {
 
 impl RunsDb {
     /// Opens the index of a project's state directory, first bringing it in line with the refs:
-    /// runs whose ref is gone are dropped, runs with a ref but no row are read back from their
-    /// record objects (after `cairn.db` was deleted, or a process died between the two).
+    /// runs with a ref but no row are read back from their record objects (after `cairn.db`
+    /// was deleted), and rows without a ref get their ref back (a lost ref must not let
+    /// `data gc` delete a run). Removing a run is `runs rm`: both go.
     pub fn open_project(state: &Path, store: &cairn_store::Store) -> Result<RunsDb, RunsError> {
         let db = RunsDb::open(&state.join("cairn.db"))?;
         let refs = read_refs(state)?;
-        let mut indexed: std::collections::BTreeMap<String, (String, Option<String>)> = db
-            .list(None)?
-            .into_iter()
-            .map(|r| (r.id, (r.record_digest, r.artifact)))
-            .collect();
+        let mut indexed = db.digests()?;
         let mut missing = Vec::new();
         for r in &refs {
             match indexed.remove(&r.id) {
@@ -366,8 +379,15 @@ impl RunsDb {
                 _ => missing.push(r),
             }
         }
-        for gone in indexed.keys() {
-            db.remove(gone)?;
+        for (id, (record, artifact)) in indexed {
+            write_ref(
+                state,
+                &RunRef {
+                    id,
+                    record,
+                    artifact,
+                },
+            )?;
         }
         if missing.is_empty() {
             return Ok(db);

@@ -145,8 +145,8 @@ pub fn gc(
         }
     }
 
-    // Training runs: their records and model artifacts, as the local runs index lists them
-    // (`cairn runs rm` drops a run from the index; its objects go with the next gc).
+    // Training runs: their records and model artifacts (`cairn runs rm` drops a run; its
+    // objects go with the next gc).
     // The refs in .cairn/runs/ are what keeps a run; the index is read too, in case a ref
     // was lost.
     let state = project.state_dir();

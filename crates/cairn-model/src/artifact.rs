@@ -164,7 +164,15 @@ impl Artifact {
     /// Reads only the header (cheap: the fitted model is not decoded).
     pub fn read_header(bytes: &[u8]) -> Result<Header, ArtifactError> {
         let (header, _) = split(bytes)?;
-        serde_json::from_slice(header).map_err(|e| ArtifactError::Corrupt(e.to_string()))
+        let header: Header =
+            serde_json::from_slice(header).map_err(|e| ArtifactError::Corrupt(e.to_string()))?;
+        if header.format != FORMAT_VERSION {
+            return Err(ArtifactError::Corrupt(format!(
+                "the header says format {}, the file format {FORMAT_VERSION}",
+                header.format
+            )));
+        }
+        Ok(header)
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Artifact, ArtifactError> {
@@ -182,7 +190,8 @@ impl Artifact {
         }
         let algorithm: Option<cairn_core::models::Algorithm> =
             serde_json::from_value(serde_json::Value::String(header.algorithm.clone())).ok();
-        if !algorithm.is_some_and(|a| fitted.is_from(a)) {
+        let classifier = matches!(header.task, Task::Classification { .. });
+        if !algorithm.is_some_and(|a| fitted.is_from(a) && a.is_classifier() == classifier) {
             return corrupt(format!(
                 "the header's algorithm `{}` does not match the fitted model",
                 header.algorithm

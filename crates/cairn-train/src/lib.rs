@@ -60,6 +60,20 @@ pub trait TrainProgress: Sync {
     fn phase(&self, phase: &str);
     /// Fitting progress (trees built, for forests).
     fn fit(&self, done: usize, total: usize);
+    /// Another cairn process holds the project's write lock; the run waits for it.
+    fn waiting_for_lock(&self, _holder: &str) {}
+}
+
+/// The store's progress interface over a run's, for the write lock.
+struct LockWait<'a>(&'a dyn TrainProgress);
+
+impl cairn_store::Progress for LockWait<'_> {
+    fn start(&self, _: &str, _: u64, _: u64) {}
+    fn advance(&self, _: u64, _: u64) {}
+    fn finish(&self) {}
+    fn waiting_for_lock(&self, holder: &str) {
+        self.0.waiting_for_lock(holder);
+    }
 }
 
 /// No progress reporting.
@@ -561,7 +575,7 @@ pub fn train(
     match result {
         Ok(()) => {
             record.status = RunStatus::Finished;
-            let digest = save_record(project, &record)?;
+            let digest = save_record(project, &record, progress)?;
             Ok(TrainOutcome {
                 record,
                 record_digest: digest,
@@ -572,7 +586,7 @@ pub fn train(
             record.error = Some(e.to_string());
             // A failed run is recorded as such; if even that fails, the training error is
             // what the user needs to see.
-            let _ = save_record(project, &record);
+            let _ = save_record(project, &record, progress);
             Err(e)
         }
     }
@@ -589,7 +603,11 @@ fn run_id(model: &str, started_us: i64) -> String {
 /// Records a run: the record object, the objects synced, then the ref (from here on the run
 /// exists: gc keeps its objects), then the index row. Under the project's write lock, so that
 /// a concurrent `data gc` sees either no run or all of it.
-fn save_record(project: &Project, record: &RunRecord) -> Result<Digest, TrainError> {
+fn save_record(
+    project: &Project,
+    record: &RunRecord,
+    progress: &dyn TrainProgress,
+) -> Result<Digest, TrainError> {
     let json = serde_json::to_string_pretty(record).map_err(|e| TrainError::Record {
         id: record.id.clone(),
         message: e.to_string(),
@@ -597,7 +615,7 @@ fn save_record(project: &Project, record: &RunRecord) -> Result<Digest, TrainErr
     let state = project.state_dir();
     let store = project.store()?;
     let _guard =
-        cairn_store::WriteGuard::acquire(&state, &cairn_store::NoProgress).map_err(|source| {
+        cairn_store::WriteGuard::acquire(&state, &LockWait(progress)).map_err(|source| {
             TrainError::Io {
                 path: state.join("lock").display().to_string(),
                 source,

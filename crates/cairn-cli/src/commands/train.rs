@@ -17,6 +17,7 @@ use crate::printer::{BOLD, DIM, GREEN, RED, YELLOW, bytes, paint, plural};
 /// Phases on a spinner, trees on a bar; stderr, terminals only.
 struct TrainBars {
     enabled: bool,
+    quiet: bool,
     bar: Mutex<Option<ProgressBar>>,
 }
 
@@ -45,6 +46,17 @@ impl cairn_train::TrainProgress for TrainBars {
         bar.set_prefix(phase.to_owned());
         bar.enable_steady_tick(Duration::from_millis(120));
         *state = Some(bar);
+    }
+
+    fn waiting_for_lock(&self, holder: &str) {
+        if !self.quiet {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!(
+                    "waiting for {holder} to release the project's write lock (.cairn/lock)…"
+                );
+            }
+        }
     }
 
     fn fit(&self, done: usize, total: usize) {
@@ -103,6 +115,7 @@ pub fn train(ctx: &Context<'_>, args: TrainArgs) -> CmdResult {
         .collect::<Result<BTreeMap<_, _>, _>>()?;
     let bars = TrainBars {
         enabled: p.progress_enabled(),
+        quiet: p.quiet,
         bar: Mutex::new(None),
     };
     // A spec over an entity table: the point-in-time join to its feature views first, by the
@@ -290,7 +303,7 @@ fn list(ctx: &Context<'_>, args: RunsListArgs) -> CmdResult {
             let tags: Vec<String> = run.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
             line.push_str(&format!("  {}", paint(DIM, tags.join(","))));
         }
-        p.line(line)?;
+        p.line(line.trim_end())?;
     }
     p.status(plural(runs.len() as u64, "run", "runs"));
     Ok(Exit::Ok)
