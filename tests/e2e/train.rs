@@ -488,6 +488,13 @@ fn data_push_shares_run_records_and_model_artifacts() {
                 .is_some_and(|v| v["id"] == run["id"])
         });
     assert!(record_on_remote, "the run record was not pushed");
+    // The run's ref goes too: a teammate's `gc --remote` keeps what it names.
+    let id = run["id"].as_str().unwrap();
+    assert!(remote.path().join(format!("runs/{id}")).exists());
+    p.commit("remote");
+    let clone = p.clone_repo();
+    clone.cairn(&["data", "gc", "--remote", "--yes"]).ok();
+    assert!(on_remote(run["artifact"].as_str().unwrap()));
 }
 
 #[test]

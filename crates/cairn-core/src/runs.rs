@@ -296,6 +296,32 @@ fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
+impl RunRef {
+    /// The ref file's content: `RECORD ARTIFACT|-` and a newline.
+    pub fn line(&self) -> String {
+        format!(
+            "{} {}\n",
+            self.record,
+            self.artifact.as_deref().unwrap_or("-")
+        )
+    }
+
+    /// Parses a ref file's content.
+    pub fn parse(id: &str, text: &str) -> Option<RunRef> {
+        let mut parts = text.split_whitespace();
+        let (Some(record), Some(artifact), None) = (parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        let hex = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
+        (valid_id(id) && hex(record) && (artifact == "-" || hex(artifact))).then(|| RunRef {
+            id: id.to_owned(),
+            record: record.to_owned(),
+            artifact: (artifact != "-").then(|| artifact.to_owned()),
+        })
+    }
+}
+
 /// Writes (atomically, durably) the ref of a run.
 pub fn write_ref(state: &Path, r: &RunRef) -> Result<(), RunsError> {
     let dir = refs_dir(state);
@@ -305,7 +331,7 @@ pub fn write_ref(state: &Path, r: &RunRef) -> Result<(), RunsError> {
         source,
     };
     std::fs::create_dir_all(&dir).map_err(err)?;
-    let line = format!("{} {}\n", r.record, r.artifact.as_deref().unwrap_or("-"));
+    let line = r.line();
     cairn_store::atomic::write_atomic_beside(&path, line.as_bytes(), 0o644).map_err(err)
 }
 
@@ -344,20 +370,7 @@ pub fn read_refs(state: &Path) -> Result<Vec<RunRef>, RunsError> {
             path: path.clone(),
             source,
         })?;
-        let mut parts = text.split_whitespace();
-        let (Some(record), Some(artifact), None) = (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(RunsError::BadRef { path });
-        };
-        let hex = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
-        if !hex(record) || !(artifact == "-" || hex(artifact)) {
-            return Err(RunsError::BadRef { path });
-        }
-        out.push(RunRef {
-            id: id.to_owned(),
-            record: record.to_owned(),
-            artifact: (artifact != "-").then(|| artifact.to_owned()),
-        });
+        out.push(RunRef::parse(id, &text).ok_or(RunsError::BadRef { path })?);
     }
     out.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(out)

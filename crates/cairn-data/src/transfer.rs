@@ -285,6 +285,24 @@ pub fn push(
     } else {
         remote.upload(&store, &send, jobs.unwrap_or(default_jobs), progress)?
     };
+    // Then the refs of the runs whose objects are all on the remote now, so that a `gc
+    // --remote` from any machine keeps them.
+    if paths.is_empty() {
+        let not_there: std::collections::HashSet<Digest> = missing
+            .iter()
+            .map(|m| m.digest)
+            .chain(uploaded.failures.iter().map(|f| f.digest))
+            .collect();
+        for run in cairn_core::runs::read_refs(&project.state_dir())? {
+            let digests = std::iter::once(&run.record).chain(run.artifact.as_ref());
+            if digests
+                .filter_map(|d| d.parse::<Digest>().ok())
+                .all(|d| !not_there.contains(&d))
+            {
+                remote.put_named("runs", &run.id, run.line().as_bytes())?;
+            }
+        }
+    }
     Ok(PushOutcome {
         remote: info,
         needed: need.objects.len() as u64,

@@ -762,6 +762,39 @@ impl Remote {
         Ok(removed)
     }
 
+    /// Writes a small named file beside the objects (`DIR/NAME`: run refs are `runs/ID`).
+    pub fn put_named(&mut self, dir: &str, name: &str, bytes: &[u8]) -> Result<(), RemoteError> {
+        self.ensure_writable()?;
+        let key = self.key(&[dir, name]);
+        let payload = object_store::PutPayload::from(bytes.to_vec());
+        self.run(self.store.put(&key, payload))
+            .map(drop)
+            .map_err(|e| self.classify(e))
+    }
+
+    /// Every named file in `DIR` with its content (a remote that does not exist has none).
+    pub fn list_named(&self, dir: &str) -> Result<Vec<(String, Vec<u8>)>, RemoteError> {
+        if self.local_dir.is_some() {
+            return Ok(Vec::new());
+        }
+        let prefix = self.key(&[dir]);
+        let metas: Vec<object_store::ObjectMeta> = self
+            .run(self.store.list(Some(&prefix)).try_collect())
+            .map_err(|e| self.classify(e))?;
+        let mut out = Vec::with_capacity(metas.len());
+        for meta in metas {
+            let Some(name) = meta.location.filename().map(str::to_owned) else {
+                continue;
+            };
+            let bytes = self
+                .run(async { self.store.get(&meta.location).await?.bytes().await })
+                .map_err(|e| self.classify(e))?;
+            out.push((name, bytes.to_vec()));
+        }
+        out.sort();
+        Ok(out)
+    }
+
     /// Reads one object, verified, without storing it.
     pub fn read(&self, digest: &Digest) -> Result<Option<Vec<u8>>, RemoteError> {
         self.require_exists()?;
