@@ -304,16 +304,7 @@ impl OnlineReader {
         for keys in entities {
             self.check_entity(keys)?;
         }
-        self.read_entities(entities, now, |i| {
-            entities[i]
-                .iter()
-                .map(|(k, v)| match v {
-                    serde_json::Value::String(s) => format!("{k}={s}"),
-                    other => format!("{k}={other}"),
-                })
-                .collect::<Vec<_>>()
-                .join(",")
-        })
+        self.read_entities(entities, now, |i| entity_text(&entities[i]))
     }
 
     /// An entity's keys are join keys of the requested views, of their declared types.
@@ -333,7 +324,7 @@ impl OnlineReader {
                 (Some(t), v) => format!("`{k}` is a {} key; `{v}` is not a string", t.as_str()),
             };
             return Err(FeatureError::BadEntity {
-                text: serde_json::to_string(keys).unwrap_or_default(),
+                text: entity_text(keys),
                 reason,
             });
         }
@@ -435,6 +426,17 @@ impl OnlineReader {
         }
         Ok(out)
     }
+}
+
+/// An entity as `cairn feature online --entity` takes it: `key=value[,key=value…]`.
+fn entity_text(keys: &BTreeMap<String, serde_json::Value>) -> String {
+    keys.iter()
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => format!("{k}={s}"),
+            other => format!("{k}={other}"),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Decodes the requested features from a row's JSON object into `values` (in the order of

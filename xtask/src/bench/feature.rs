@@ -471,7 +471,7 @@ pub(super) fn run(quick: bool) -> Result<()> {
     );
     println!(
         "{:<34} median {:>10}  p99 {:>10}  ({} reads)",
-        format!("in-process online, {}", fmt_count(inprocess.batch)),
+        format!("in-process online, {} entities", fmt_count(inprocess.batch)),
         fmt_short(inprocess.many_median),
         fmt_short(inprocess.many_p99),
         fmt_count(INPROCESS_MANY_READS as u64)
