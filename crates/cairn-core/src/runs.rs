@@ -152,12 +152,16 @@ impl RunsDb {
 
     /// Many rows in one transaction (benchmarks, reindexing).
     pub fn insert_many(&mut self, rows: &[RunRow]) -> Result<(), RunsError> {
+        self.insert_rows(rows)
+    }
+
+    fn insert_rows(&self, rows: &[RunRow]) -> Result<(), RunsError> {
         let path = self.path.clone();
         let err = |source| RunsError::Sqlite {
             path: path.clone(),
             source,
         };
-        let tx = self.conn.transaction().map_err(err)?;
+        let tx = self.conn.unchecked_transaction().map_err(err)?;
         {
             let mut stmt = tx
                 .prepare(
@@ -322,6 +326,28 @@ impl RunRef {
     }
 }
 
+/// The refs directory's mtime (ns) mixed with its number of entries; `None` when it does not
+/// exist.
+fn refs_signature(state: &Path) -> Result<Option<i64>, RunsError> {
+    let dir = refs_dir(state);
+    let err = |source| RunsError::Ref {
+        path: dir.clone(),
+        source,
+    };
+    let meta = match std::fs::metadata(&dir) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(err(e)),
+    };
+    let mtime = meta
+        .modified()
+        .map_err(err)?
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64);
+    let entries = std::fs::read_dir(&dir).map_err(err)?.count() as i64;
+    Ok(Some(mtime.wrapping_mul(31).wrapping_add(entries)))
+}
+
 /// Writes (atomically, durably) the ref of a run.
 pub fn write_ref(state: &Path, r: &RunRef) -> Result<(), RunsError> {
     let dir = refs_dir(state);
@@ -381,8 +407,44 @@ impl RunsDb {
     /// runs with a ref but no row are read back from their record objects (after `cairn.db`
     /// was deleted), and rows without a ref get their ref back (a lost ref must not let
     /// `data gc` delete a run). Removing a run is `runs rm`: both go.
+    ///
+    /// Reading every ref costs a file read per run, so the directory's signature (its mtime and
+    /// number of entries; refs are only ever created, replaced and removed by rename or unlink,
+    /// which change both or the mtime) is remembered, and an unchanged directory is not read.
     pub fn open_project(state: &Path, store: &cairn_store::Store) -> Result<RunsDb, RunsError> {
         let db = RunsDb::open(&state.join("cairn.db"))?;
+        let before = refs_signature(state)?;
+        if before.is_some() && before == db.meta("runs_refs_signature")? {
+            return Ok(db);
+        }
+        db.reconcile(state, store)?;
+        if let Some(after) = refs_signature(state)? {
+            db.set_meta("runs_refs_signature", after)?;
+        }
+        Ok(db)
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<i64>, RunsError> {
+        self.conn
+            .query_row("SELECT value FROM cairn_meta WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(self.err())
+    }
+
+    fn set_meta(&self, key: &str, value: i64) -> Result<(), RunsError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO cairn_meta (key, value) VALUES (?1, ?2)",
+                params![key, value],
+            )
+            .map(drop)
+            .map_err(self.err())
+    }
+
+    fn reconcile(&self, state: &Path, store: &cairn_store::Store) -> Result<(), RunsError> {
+        let db = self;
         let refs = read_refs(state)?;
         let mut indexed = db.digests()?;
         let mut missing = Vec::new();
@@ -403,7 +465,7 @@ impl RunsDb {
             )?;
         }
         if missing.is_empty() {
-            return Ok(db);
+            return Ok(());
         }
         let mut rows = Vec::with_capacity(missing.len());
         for r in missing {
@@ -439,9 +501,7 @@ impl RunsDb {
                 artifact: r.artifact.clone(),
             });
         }
-        let mut db = db;
-        db.insert_many(&rows)?;
-        Ok(db)
+        db.insert_rows(&rows)
     }
 }
 
