@@ -19,9 +19,10 @@ use crate::util::{
 
 mod feature;
 mod remote;
+mod runs;
 mod train;
 
-const AREAS: &str = "data, remote, feature, train";
+const AREAS: &str = "data, remote, feature, train, runs";
 const SEED: u64 = 0xBE4C_4DA7_A5EE_D001;
 const CHUNK: usize = 8 << 20;
 const MIB: f64 = (1u64 << 20) as f64;
@@ -58,6 +59,7 @@ pub fn run(args: &[String]) -> Result<()> {
         }
         "feature" => feature::run(quick),
         "train" => train::run(quick),
+        "runs" => runs::run().map(drop),
         other => Err(Error::usage(format!(
             "unknown bench area `{other}`; the areas are: {AREAS}"
         ))),

@@ -25,7 +25,7 @@ use cairn_store::{Digest, Manifest, RelPath};
 use polars::prelude::*;
 use serde_json::Value;
 
-pub use record::{Code, Environment, RUN_FORMAT, RunRecord, RunStatus};
+pub use record::{Code, Environment, Fields, RUN_FORMAT, RunRecord, RunStatus, RunSummary};
 
 /// Training rows already joined to feature views (the caller runs the point-in-time join of
 /// a spec's `entities` table; this crate does not depend on the feature store).
@@ -1045,6 +1045,35 @@ pub fn list_runs(project: &Project, model: Option<&str>) -> Result<Vec<RunRecord
     db.list(model)?
         .into_iter()
         .map(|row| parse_record(&row))
+        .collect()
+}
+
+/// What `runs list` shows of every run (of `model`), oldest first; cheaper than
+/// [`list_runs`].
+pub fn list_summaries(
+    project: &Project,
+    model: Option<&str>,
+) -> Result<Vec<RunSummary>, TrainError> {
+    let db = open_index(project)?;
+    db.list(model)?
+        .into_iter()
+        .map(|row| {
+            let summary: RunSummary =
+                serde_json::from_str(&row.record).map_err(|e| TrainError::Record {
+                    id: row.id.clone(),
+                    message: format!("the record is unreadable ({e})"),
+                })?;
+            if summary.format > RUN_FORMAT {
+                return Err(TrainError::Record {
+                    id: row.id.clone(),
+                    message: format!(
+                        "the record has format {}, but this cairn reads format {RUN_FORMAT}: it was written by a newer cairn",
+                        summary.format
+                    ),
+                });
+            }
+            Ok(summary)
+        })
         .collect()
 }
 

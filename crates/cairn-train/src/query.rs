@@ -4,7 +4,7 @@ use std::cmp::Ordering;
 
 use serde_json::Value;
 
-use crate::record::RunRecord;
+use crate::record::Fields;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
@@ -97,7 +97,7 @@ fn compare(a: &Value, b: &Value) -> Option<Ordering> {
 }
 
 /// Whether a run meets every condition; a run without the field does not.
-pub fn matches(run: &RunRecord, conditions: &[Condition]) -> bool {
+pub fn matches(run: &impl Fields, conditions: &[Condition]) -> bool {
     conditions.iter().all(|c| {
         let Some(v) = run.field(&c.field) else {
             return false;
@@ -124,7 +124,7 @@ pub fn smaller_is_better(name: &str) -> bool {
 
 /// Sorts runs by a field: best first (see [`smaller_is_better`]) unless `ascending` is given;
 /// runs without the field go last, in their previous order.
-pub fn sort(runs: &mut [RunRecord], field: &str, ascending: Option<bool>) {
+pub fn sort<T: Fields>(runs: &mut [T], field: &str, ascending: Option<bool>) {
     let ascending = ascending.unwrap_or_else(|| smaller_is_better(field));
     runs.sort_by(|a, b| match (a.field(field), b.field(field)) {
         (Some(x), Some(y)) => {

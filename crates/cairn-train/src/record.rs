@@ -109,6 +109,63 @@ pub struct RunRecord {
     pub environment: Environment,
 }
 
+/// What `runs list` shows and filters on: the part of a record that is cheap to read (the
+/// rest of the record is skipped while parsing, not built).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub format: u32,
+    pub id: String,
+    pub model: String,
+    pub status: RunStatus,
+    pub started: String,
+    pub duration_s: f64,
+    pub algorithm: String,
+    #[serde(default)]
+    pub params: BTreeMap<String, Value>,
+    pub seed: u64,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default)]
+    pub metrics: BTreeMap<String, f64>,
+}
+
+/// Named fields of a run, for `--where` and `--sort`.
+pub trait Fields {
+    /// A metric by name, `params.NAME`, `tags.NAME`, or one of `model`, `status`,
+    /// `algorithm`, `seed`, `duration_s`, `started`, `id`.
+    fn field(&self, name: &str) -> Option<Value>;
+}
+
+impl Fields for RunSummary {
+    fn field(&self, name: &str) -> Option<Value> {
+        if let Some(v) = self.metrics.get(name) {
+            return Some((*v).into());
+        }
+        if let Some(p) = name.strip_prefix("params.") {
+            return self.params.get(p).cloned();
+        }
+        if let Some(t) = name.strip_prefix("tags.") {
+            return self.tags.get(t).map(|v| Value::String(v.clone()));
+        }
+        match name {
+            "model" => Some(self.model.clone().into()),
+            "status" => Some(self.status.as_str().into()),
+            "algorithm" => Some(self.algorithm.clone().into()),
+            "seed" => Some(self.seed.into()),
+            "duration_s" => Some(self.duration_s.into()),
+            "started" => Some(self.started.clone().into()),
+            "id" => Some(self.id.clone().into()),
+            _ => None,
+        }
+    }
+}
+
+impl Fields for RunRecord {
+    fn field(&self, name: &str) -> Option<Value> {
+        RunRecord::field(self, name)
+    }
+}
+
 impl RunRecord {
     /// A field for `runs list --where/--sort`: a metric by name, `params.NAME`, `tags.NAME`,
     /// or one of `model`, `status`, `algorithm`, `seed`, `duration_s`, `started`.

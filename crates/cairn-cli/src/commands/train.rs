@@ -94,8 +94,8 @@ fn key_value(flag: &str, text: &str) -> Result<(String, String), CliError> {
 const CLASSIFICATION: [&str; 4] = ["accuracy", "f1", "roc_auc", "log_loss"];
 const REGRESSION: [&str; 3] = ["rmse", "mae", "r2"];
 
-fn metric_text(run: &RunRecord, name: &str) -> String {
-    run.metrics
+fn metric_text(metrics: &BTreeMap<String, f64>, name: &str) -> String {
+    metrics
         .get(name)
         .map_or_else(|| "-".to_owned(), |v| format!("{v:.4}"))
 }
@@ -249,27 +249,40 @@ fn list(ctx: &Context<'_>, args: RunsListArgs) -> CmdResult {
         })?,
         None => Vec::new(),
     };
-    let mut runs: Vec<RunRecord> = cairn_train::list_runs(&project, args.model.as_deref())?
-        .into_iter()
-        .filter(|r| cairn_train::query::matches(r, &conditions))
-        .collect();
-    if let Some(field) = &args.sort {
-        let ascending = if args.asc {
-            Some(true)
-        } else if args.desc {
-            Some(false)
-        } else {
-            None
-        };
-        cairn_train::query::sort(&mut runs, field, ascending);
-    }
-    if let Some(n) = args.limit {
-        runs.truncate(n);
+    let ascending = if args.asc {
+        Some(true)
+    } else if args.desc {
+        Some(false)
+    } else {
+        None
+    };
+    // Filter, sort and cut: the same for whole records (JSON) and summaries (the table).
+    fn select<T: cairn_train::Fields>(
+        runs: Vec<T>,
+        conditions: &[cairn_train::query::Condition],
+        args: &RunsListArgs,
+        ascending: Option<bool>,
+    ) -> Vec<T> {
+        let mut runs: Vec<T> = runs
+            .into_iter()
+            .filter(|r| cairn_train::query::matches(r, conditions))
+            .collect();
+        if let Some(field) = &args.sort {
+            cairn_train::query::sort(&mut runs, field, ascending);
+        }
+        if let Some(n) = args.limit {
+            runs.truncate(n);
+        }
+        runs
     }
     if p.json {
+        let runs = cairn_train::list_runs(&project, args.model.as_deref())?;
+        let runs = select(runs, &conditions, &args, ascending);
         p.json("runs-list", &serde_json::json!({ "runs": runs }))?;
         return Ok(Exit::Ok);
     }
+    let runs = cairn_train::list_summaries(&project, args.model.as_deref())?;
+    let runs = select(runs, &conditions, &args, ascending);
     let any_classification = runs.iter().any(|r| r.metrics.contains_key("accuracy"));
     let any_regression = runs.iter().any(|r| r.metrics.contains_key("rmse"));
     let mut columns: Vec<&str> = Vec::new();
@@ -297,7 +310,7 @@ fn list(ctx: &Context<'_>, args: RunsListArgs) -> CmdResult {
             run.id, run.model, run.started, run.algorithm
         );
         for c in &columns {
-            line.push_str(&format!("  {:>9}", metric_text(run, c)));
+            line.push_str(&format!("  {:>9}", metric_text(&run.metrics, c)));
         }
         if !run.tags.is_empty() {
             let tags: Vec<String> = run.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
