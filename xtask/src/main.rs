@@ -9,6 +9,7 @@
 //!   source, next to Feast figures quoted from its issue.
 //! - `cargo xtask bench train [--quick]`: cairn's random forest against scikit-learn's on the
 //!   same seeded table, fitted in the same run.
+//! - `cargo xtask bench runs`: `cairn runs list` over 10,000 runs (also run by `bench train`).
 //!
 //! This is a developer tool: it prints directly and writes files without the atomic helper.
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::disallowed_methods)]
@@ -44,7 +45,9 @@ tasks:
                           on a seeded 200,000 x 20 classification table, in the same run;
                           compare fit time, accuracy, predict latency (builds an example in
                           release mode; installs scikit-learn in <target>/bench-venv if
-                          missing); --quick uses 20,000 rows
+                          missing), then `bench runs`; --quick uses 20,000 rows
+  bench runs              time `cairn runs list` over 10,000 runs (cairn built with the
+                          bench-lite profile unless XTASK_CAIRN_BIN is set)
 
   s3-server [BUCKET...]   run the benchmark's S3 server (objects in memory) on 127.0.0.1
                           with the given buckets, print its environment, serve until
@@ -53,7 +56,8 @@ tasks:
 environment:
   XTASK_CAIRN_BIN=PATH    use this cairn binary for demo and bench instead of building one
   XTASK_RELEASE_TARGET_DIR=DIR
-                          where `bench train` builds its release example
+                          where `bench train` and `bench feature` build their release
+                          examples
                           (default ~/.cache/cairn-target-rel)
 ";
 

@@ -219,6 +219,8 @@ pub(super) fn run(quick: bool) -> Result<()> {
             "roc_auc": QUOTED_ROC_AUC,
         },
         "checks": rows_out.iter().map(Row::json).collect::<Vec<_>>(),
+        // `runs list` over 10,000 runs: the last training figure.
+        "runs": super::runs::run()?,
     });
     finish(tmp, document, &target.join("bench-train.json"))
 }
