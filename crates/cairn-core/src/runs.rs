@@ -132,22 +132,7 @@ impl RunsDb {
     }
 
     pub fn insert(&self, row: &RunRow) -> Result<(), RunsError> {
-        self.conn
-            .execute(
-                "INSERT OR REPLACE INTO runs (id, model, status, started_us, record, record_digest, artifact)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    row.id,
-                    row.model,
-                    row.status,
-                    row.started_us,
-                    row.record,
-                    row.record_digest,
-                    row.artifact
-                ],
-            )
-            .map_err(self.err())?;
-        Ok(())
+        self.insert_rows(std::slice::from_ref(row))
     }
 
     /// Many rows in one transaction (benchmarks, reindexing).

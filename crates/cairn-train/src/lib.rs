@@ -1056,25 +1056,31 @@ pub fn list_summaries(
 ) -> Result<Vec<RunSummary>, TrainError> {
     let db = open_index(project)?;
     db.list(model)?
-        .into_iter()
-        .map(|row| {
-            let summary: RunSummary =
-                serde_json::from_str(&row.record).map_err(|e| TrainError::Record {
-                    id: row.id.clone(),
-                    message: format!("the record is unreadable ({e})"),
-                })?;
-            if summary.format > RUN_FORMAT {
-                return Err(TrainError::Record {
-                    id: row.id.clone(),
-                    message: format!(
-                        "the record has format {}, but this cairn reads format {RUN_FORMAT}: it was written by a newer cairn",
-                        summary.format
-                    ),
-                });
-            }
-            Ok(summary)
-        })
+        .iter()
+        .map(|row| parse_row(row, |s: &RunSummary| s.format))
         .collect()
+}
+
+/// A run record (or the part of it that `T` holds) from its index row; a record of a newer
+/// format is refused.
+fn parse_row<T: serde::de::DeserializeOwned>(
+    row: &RunRow,
+    format: impl Fn(&T) -> u32,
+) -> Result<T, TrainError> {
+    let record: T = serde_json::from_str(&row.record).map_err(|e| TrainError::Record {
+        id: row.id.clone(),
+        message: format!("the record is unreadable ({e})"),
+    })?;
+    if format(&record) > RUN_FORMAT {
+        return Err(TrainError::Record {
+            id: row.id.clone(),
+            message: format!(
+                "the record has format {}, but this cairn reads format {RUN_FORMAT}: it was written by a newer cairn",
+                format(&record)
+            ),
+        });
+    }
+    Ok(record)
 }
 
 /// The runs index, in line with the refs (rebuilt from the records if needed).
@@ -1086,20 +1092,7 @@ fn open_index(project: &Project) -> Result<RunsDb, TrainError> {
 }
 
 fn parse_record(row: &RunRow) -> Result<RunRecord, TrainError> {
-    let record: RunRecord = serde_json::from_str(&row.record).map_err(|e| TrainError::Record {
-        id: row.id.clone(),
-        message: format!("the record is unreadable ({e})"),
-    })?;
-    if record.format > RUN_FORMAT {
-        return Err(TrainError::Record {
-            id: row.id.clone(),
-            message: format!(
-                "the record has format {}, but this cairn reads format {RUN_FORMAT}: it was written by a newer cairn",
-                record.format
-            ),
-        });
-    }
-    Ok(record)
+    parse_row(row, |r: &RunRecord| r.format)
 }
 
 /// One run by id or unique prefix.

@@ -136,8 +136,22 @@ pub trait Fields {
     fn field(&self, name: &str) -> Option<Value>;
 }
 
-impl Fields for RunSummary {
-    fn field(&self, name: &str) -> Option<Value> {
+/// The fields of a run that `--where` and `--sort` read, borrowed from either type.
+struct FieldView<'a> {
+    id: &'a str,
+    model: &'a str,
+    status: RunStatus,
+    started: &'a str,
+    duration_s: f64,
+    algorithm: &'a str,
+    params: &'a BTreeMap<String, Value>,
+    seed: u64,
+    tags: &'a BTreeMap<String, String>,
+    metrics: &'a BTreeMap<String, f64>,
+}
+
+impl FieldView<'_> {
+    fn get(&self, name: &str) -> Option<Value> {
         if let Some(v) = self.metrics.get(name) {
             return Some((*v).into());
         }
@@ -148,15 +162,33 @@ impl Fields for RunSummary {
             return self.tags.get(t).map(|v| Value::String(v.clone()));
         }
         match name {
-            "model" => Some(self.model.clone().into()),
+            "model" => Some(self.model.into()),
             "status" => Some(self.status.as_str().into()),
-            "algorithm" => Some(self.algorithm.clone().into()),
+            "algorithm" => Some(self.algorithm.into()),
             "seed" => Some(self.seed.into()),
             "duration_s" => Some(self.duration_s.into()),
-            "started" => Some(self.started.clone().into()),
-            "id" => Some(self.id.clone().into()),
+            "started" => Some(self.started.into()),
+            "id" => Some(self.id.into()),
             _ => None,
         }
+    }
+}
+
+impl Fields for RunSummary {
+    fn field(&self, name: &str) -> Option<Value> {
+        FieldView {
+            id: &self.id,
+            model: &self.model,
+            status: self.status,
+            started: &self.started,
+            duration_s: self.duration_s,
+            algorithm: &self.algorithm,
+            params: &self.params,
+            seed: self.seed,
+            tags: &self.tags,
+            metrics: &self.metrics,
+        }
+        .get(name)
     }
 }
 
@@ -167,27 +199,20 @@ impl Fields for RunRecord {
 }
 
 impl RunRecord {
-    /// A field for `runs list --where/--sort`: a metric by name, `params.NAME`, `tags.NAME`,
-    /// or one of `model`, `status`, `algorithm`, `seed`, `duration_s`, `started`.
+    /// A field for `runs list --where/--sort` (see [`Fields::field`]).
     pub fn field(&self, name: &str) -> Option<Value> {
-        if let Some(v) = self.metrics.get(name) {
-            return Some((*v).into());
+        FieldView {
+            id: &self.id,
+            model: &self.model,
+            status: self.status,
+            started: &self.started,
+            duration_s: self.duration_s,
+            algorithm: &self.algorithm,
+            params: &self.params,
+            seed: self.seed,
+            tags: &self.tags,
+            metrics: &self.metrics,
         }
-        if let Some(p) = name.strip_prefix("params.") {
-            return self.params.get(p).cloned();
-        }
-        if let Some(t) = name.strip_prefix("tags.") {
-            return self.tags.get(t).map(|v| Value::String(v.clone()));
-        }
-        match name {
-            "model" => Some(self.model.clone().into()),
-            "status" => Some(self.status.as_str().into()),
-            "algorithm" => Some(self.algorithm.clone().into()),
-            "seed" => Some(self.seed.into()),
-            "duration_s" => Some(self.duration_s.into()),
-            "started" => Some(self.started.clone().into()),
-            "id" => Some(self.id.clone().into()),
-            _ => None,
-        }
+        .get(name)
     }
 }
