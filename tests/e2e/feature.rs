@@ -1097,8 +1097,7 @@ fn a_removed_view_is_forgotten() {
 }
 
 /// A source with a header and no rows (or a column without a value) has no types to check:
-/// its columns take the declared ones, and the view is empty. (A view with SQL over such a
-/// source still sees text columns in its SQL.)
+/// its columns take the declared ones, and the view is empty, with or without SQL.
 #[test]
 fn an_empty_source_gives_an_empty_view() {
     let p = project(DEFINITIONS);
@@ -1126,6 +1125,9 @@ fn an_empty_source_gives_an_empty_view() {
         column(&csv(&p, "o.csv"), "amount"),
         ["", "", "", "", "", ""]
     );
+    // The view with SQL (`amount / n` over text columns) is empty too.
+    let doc = p.json(&["feature", "materialize", "ratio"], 0);
+    assert_eq!(doc["views"][0]["rows"], 0);
     // A column with no value at all in a non-empty source is typed as declared too.
     p.write(
         "data/events.csv",

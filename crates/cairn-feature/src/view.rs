@@ -106,11 +106,33 @@ pub fn compute_from(
     let table = match &spec.sql {
         None => source,
         Some(sql) => {
+            let empty = source.height() == 0;
             let mut ctx = polars::sql::SQLContext::new();
             ctx.register("source", source.lazy());
-            ctx.execute(sql)
-                .and_then(LazyFrame::collect)
-                .map_err(|e| err("sql", e.to_string()))?
+            match ctx.execute(sql).and_then(LazyFrame::collect) {
+                Ok(table) => table,
+                // A source without rows (a CSV file with only a header) has text columns, on
+                // which the SQL's arithmetic may not type-check. Over no rows, the view has no
+                // rows: its declared columns, untyped, so that they take the declared types.
+                Err(_) if empty => {
+                    let mut names: Vec<String> = join_keys(project, spec)
+                        .into_iter()
+                        .map(|(k, _)| k)
+                        .collect();
+                    names.push(spec.timestamp.clone());
+                    names.extend(spec.created.clone());
+                    names.extend(spec.features.keys().cloned());
+                    DataFrame::new(
+                        0,
+                        names
+                            .iter()
+                            .map(|n| Column::full_null(n.as_str().into(), 0, &DataType::Null))
+                            .collect(),
+                    )
+                    .map_err(polars)?
+                }
+                Err(e) => return Err(err("sql", e.to_string())),
+            }
         }
     };
     let schema = table.schema().clone();
