@@ -11,7 +11,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// The version of the runs tables (in `cairn_meta`, key `runs_schema`).
-pub const RUNS_SCHEMA: i64 = 1;
+pub const RUNS_SCHEMA: i64 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunsError {
@@ -60,6 +60,9 @@ pub struct RunRow {
     pub record_digest: String,
     /// The model artifact's digest (finished runs).
     pub artifact: Option<String>,
+    /// The part of the record `runs list` reads (JSON), when the writer stored one; readers
+    /// fall back to `record`.
+    pub summary: Option<String>,
 }
 
 pub struct RunsDb {
@@ -99,6 +102,15 @@ impl RunsDb {
                     found: v,
                 });
             }
+            // 2 added the summary column.
+            Some(1) => conn
+                .execute_batch(
+                    "BEGIN IMMEDIATE;
+                     ALTER TABLE runs ADD COLUMN summary TEXT;
+                     UPDATE cairn_meta SET value = 2 WHERE key = 'runs_schema';
+                     COMMIT;",
+                )
+                .map_err(err)?,
             Some(_) => {}
             None => conn
                 .execute_batch(&format!(
@@ -110,7 +122,8 @@ impl RunsDb {
                          started_us INTEGER NOT NULL,
                          record TEXT NOT NULL,
                          record_digest TEXT NOT NULL,
-                         artifact TEXT
+                         artifact TEXT,
+                         summary TEXT
                      ) WITHOUT ROWID;
                      CREATE INDEX IF NOT EXISTS runs_by_model ON runs (model, started_us);
                      INSERT OR REPLACE INTO cairn_meta (key, value) VALUES ('runs_schema', {RUNS_SCHEMA});
@@ -150,8 +163,8 @@ impl RunsDb {
         {
             let mut stmt = tx
                 .prepare(
-                    "INSERT OR REPLACE INTO runs (id, model, status, started_us, record, record_digest, artifact)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT OR REPLACE INTO runs (id, model, status, started_us, record, record_digest, artifact, summary)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )
                 .map_err(err)?;
             for row in rows {
@@ -162,7 +175,8 @@ impl RunsDb {
                     row.started_us,
                     row.record,
                     row.record_digest,
-                    row.artifact
+                    row.artifact,
+                    row.summary
                 ])
                 .map_err(err)?;
             }
@@ -170,12 +184,30 @@ impl RunsDb {
         tx.commit().map_err(err)
     }
 
+    /// Every run's (of `model`, if given) summary, or its record where it has none: id and
+    /// JSON text, oldest first. Much less to read than [`RunsDb::list`].
+    pub fn list_summaries(&self, model: Option<&str>) -> Result<Vec<(String, String)>, RunsError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, COALESCE(summary, record) FROM runs
+                 WHERE ?1 IS NULL OR model = ?1 ORDER BY started_us, id",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([model], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(self.err())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.err())?;
+        Ok(rows)
+    }
+
     /// Every run (of `model`, if given), oldest first.
     pub fn list(&self, model: Option<&str>) -> Result<Vec<RunRow>, RunsError> {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT id, model, status, started_us, record, record_digest, artifact FROM runs
+                "SELECT id, model, status, started_us, record, record_digest, artifact, summary FROM runs
                  WHERE ?1 IS NULL OR model = ?1 ORDER BY started_us, id",
             )
             .map_err(self.err())?;
@@ -198,7 +230,7 @@ impl RunsDb {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT id, model, status, started_us, record, record_digest, artifact FROM runs
+                "SELECT id, model, status, started_us, record, record_digest, artifact, summary FROM runs
                  WHERE id >= ?1 AND id < ?1 || '~' ORDER BY id LIMIT 6",
             )
             .map_err(self.err())?;
@@ -484,6 +516,7 @@ impl RunsDb {
                 record: String::from_utf8_lossy(&bytes).into_owned(),
                 record_digest: r.record.clone(),
                 artifact: r.artifact.clone(),
+                summary: None,
             });
         }
         db.insert_rows(&rows)
@@ -499,6 +532,7 @@ fn row_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
         record: r.get(4)?,
         record_digest: r.get(5)?,
         artifact: r.get(6)?,
+        summary: r.get(7)?,
     })
 }
 
@@ -515,7 +549,36 @@ mod tests {
             record: "{}".into(),
             record_digest: format!("r{id}"),
             artifact: Some(format!("a{id}")),
+            summary: None,
         }
+    }
+
+    #[test]
+    fn a_version_1_index_gains_the_summary_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cairn.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE cairn_meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL) WITHOUT ROWID;
+             CREATE TABLE runs (id TEXT PRIMARY KEY NOT NULL, model TEXT NOT NULL, status TEXT NOT NULL,
+                 started_us INTEGER NOT NULL, record TEXT NOT NULL, record_digest TEXT NOT NULL,
+                 artifact TEXT) WITHOUT ROWID;
+             INSERT INTO cairn_meta VALUES ('runs_schema', 1);
+             INSERT INTO runs VALUES ('abcd0000', 'm', 'finished', 1, '{\"id\":1}', 'r', NULL);",
+        )
+        .unwrap();
+        drop(conn);
+        let db = RunsDb::open(&path).unwrap();
+        // Without a summary, the record is what list_summaries returns.
+        assert_eq!(
+            db.list_summaries(None).unwrap(),
+            [("abcd0000".to_owned(), "{\"id\":1}".to_owned())]
+        );
+        let mut with = row("abcd1111", "m", 2);
+        with.summary = Some("{}".into());
+        db.insert(&with).unwrap();
+        assert_eq!(db.list_summaries(Some("m")).unwrap()[1].1, "{}");
+        assert_eq!(db.get("abcd1").unwrap().summary.as_deref(), Some("{}"));
     }
 
     #[test]

@@ -655,6 +655,7 @@ fn save_record(
         record: json,
         record_digest: put.digest.to_hex(),
         artifact: record.artifact.clone(),
+        summary: serde_json::to_string(&RunSummary::of(record)).ok(),
     })?;
     Ok(put.digest)
 }
@@ -1055,25 +1056,26 @@ pub fn list_summaries(
     model: Option<&str>,
 ) -> Result<Vec<RunSummary>, TrainError> {
     let db = open_index(project)?;
-    db.list(model)?
-        .iter()
-        .map(|row| parse_row(row, |s: &RunSummary| s.format))
+    db.list_summaries(model)?
+        .into_iter()
+        .map(|(id, text)| parse_json(&id, &text, |s: &RunSummary| s.format))
         .collect()
 }
 
 /// A run record (or the part of it that `T` holds) from its index row; a record of a newer
 /// format is refused.
-fn parse_row<T: serde::de::DeserializeOwned>(
-    row: &RunRow,
+fn parse_json<T: serde::de::DeserializeOwned>(
+    id: &str,
+    text: &str,
     format: impl Fn(&T) -> u32,
 ) -> Result<T, TrainError> {
-    let record: T = serde_json::from_str(&row.record).map_err(|e| TrainError::Record {
-        id: row.id.clone(),
+    let record: T = serde_json::from_str(text).map_err(|e| TrainError::Record {
+        id: id.to_owned(),
         message: format!("the record is unreadable ({e})"),
     })?;
     if format(&record) > RUN_FORMAT {
         return Err(TrainError::Record {
-            id: row.id.clone(),
+            id: id.to_owned(),
             message: format!(
                 "the record has format {}, but this cairn reads format {RUN_FORMAT}: it was written by a newer cairn",
                 format(&record)
@@ -1092,7 +1094,7 @@ fn open_index(project: &Project) -> Result<RunsDb, TrainError> {
 }
 
 fn parse_record(row: &RunRow) -> Result<RunRecord, TrainError> {
-    parse_row(row, |r: &RunRecord| r.format)
+    parse_json(&row.id, &row.record, |r: &RunRecord| r.format)
 }
 
 /// One run by id or unique prefix.

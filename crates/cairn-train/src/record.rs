@@ -129,6 +129,24 @@ pub struct RunSummary {
     pub metrics: BTreeMap<String, f64>,
 }
 
+impl RunSummary {
+    pub fn of(r: &RunRecord) -> RunSummary {
+        RunSummary {
+            format: r.format,
+            id: r.id.clone(),
+            model: r.model.clone(),
+            status: r.status,
+            started: r.started.clone(),
+            duration_s: r.duration_s,
+            algorithm: r.algorithm.clone(),
+            params: r.params.clone(),
+            seed: r.seed,
+            tags: r.tags.clone(),
+            metrics: r.metrics.clone(),
+        }
+    }
+}
+
 /// Named fields of a run, for `--where` and `--sort`.
 pub trait Fields {
     /// A metric by name, `params.NAME`, `tags.NAME`, or one of `model`, `status`,

@@ -42,10 +42,15 @@ for i in range(n):
         r["started_us"] / 1e6, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     r["metrics"] = {k: v - ((i * 7919 + len(k)) % 1000) / 100_000 for k, v in template["metrics"].items()}
     r["params"] = dict(template["params"], n_trees=10 + i % 200)
-    rows.append((rid, model, status, r["started_us"], json.dumps(r), record_digest, artifact))
+    summary = {k: r[k] for k in ("format", "id", "model", "status", "started", "duration_s",
+                                 "algorithm", "params", "seed", "tags", "metrics") if k in r}
+    rows.append((rid, model, status, r["started_us"], json.dumps(r), record_digest, artifact,
+                 json.dumps(summary)))
     with open(os.path.join(refs, rid), "w") as f:
         f.write("%s %s\n" % (record_digest, artifact or "-"))
-db.executemany("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+db.executemany(
+    "INSERT OR REPLACE INTO runs (id, model, status, started_us, record, record_digest, "
+    "artifact, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 db.commit()
 print(len(rows))
 "#;
