@@ -1,13 +1,13 @@
-#![allow(clippy::print_stdout)]
-// A benchmark tool: it reports on stderr and writes its answers file directly.
-#![allow(clippy::print_stderr, clippy::disallowed_methods)]
 //! In-process latency of online reads, through the API a model server uses: an
 //! [`OnlineReader`] opened once on a materialized project, then many reads.
 //!
 //! ```text
 //! online_latency PROJECT_DIR (--features VIEW:F,... | --service NAME) --entities FILE
-//!                [--one N] [--many N] [--batch N] [--answers FILE]
+//!                --out OUT.json [--one N] [--many N] [--batch N] [--answers FILE]
 //! ```
+//!
+//! The figures go to `OUT.json` (one JSON document); nothing is printed. A failure is the
+//! `Err` of `main` (exit code 1).
 //!
 //! `FILE` holds one entity per line as a JSON object of its join keys (`{"customer_id":7}`).
 //! The one-entity reads go through the entities in turn (`--one`, 10,000 by default); the
@@ -21,7 +21,6 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
 use cairn_core::Project;
@@ -39,6 +38,7 @@ struct Args {
     many: usize,
     batch: usize,
     answers: Option<PathBuf>,
+    out: PathBuf,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -52,6 +52,7 @@ fn parse_args() -> Result<Args, String> {
         many: 200,
         batch: 1_000,
         answers: None,
+        out: PathBuf::new(),
     };
     let mut project = None;
     let mut entities = None;
@@ -69,6 +70,7 @@ fn parse_args() -> Result<Args, String> {
             "--many" => parsed.many = number(value()?)?,
             "--batch" => parsed.batch = number(value()?)?,
             "--answers" => parsed.answers = Some(PathBuf::from(value()?)),
+            "--out" => parsed.out = PathBuf::from(value()?),
             other if !other.starts_with('-') && project.is_none() => {
                 project = Some(PathBuf::from(other));
             }
@@ -77,6 +79,9 @@ fn parse_args() -> Result<Args, String> {
     }
     parsed.project = project.ok_or("the project directory is missing")?;
     parsed.entities = entities.ok_or("--entities FILE is missing")?;
+    if parsed.out.as_os_str().is_empty() {
+        return Err("--out OUT.json is missing".into());
+    }
     Ok(parsed)
 }
 
@@ -183,9 +188,7 @@ fn run(args: &Args) -> Result<Value, String> {
         if i == 0
             && let Some(path) = &args.answers
         {
-            let doc = json!({ "entities": answer });
-            std::fs::write(path, doc.to_string())
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            write(path, &json!({ "entities": answer }))?;
         }
     }
 
@@ -200,15 +203,12 @@ fn run(args: &Args) -> Result<Value, String> {
     }))
 }
 
-fn main() -> ExitCode {
-    match parse_args().and_then(|args| run(&args)) {
-        Ok(doc) => {
-            println!("{doc}");
-            ExitCode::SUCCESS
-        }
-        Err(message) => {
-            eprintln!("online_latency: {message}");
-            ExitCode::from(1)
-        }
-    }
+fn write(path: &std::path::Path, doc: &serde_json::Value) -> Result<(), String> {
+    cairn_store::atomic::write_atomic_beside(path, doc.to_string().as_bytes(), 0o644)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn main() -> Result<(), String> {
+    let args = parse_args()?;
+    write(&args.out, &run(&args)?)
 }

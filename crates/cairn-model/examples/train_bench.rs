@@ -1,15 +1,14 @@
 //! The cairn side of `cargo xtask bench train`: fits a random forest on a CSV file and prints
 //! its figures as one JSON document.
 //!
-//! `train_bench DATA.csv [N_TREES]`: the CSV file has a header, numeric feature columns and
+//! `train_bench DATA.csv OUT.json [N_TREES]`: the CSV file has a header, numeric feature columns and
 //! an integer class label in the last column. The first 80% of the rows train a forest of
 //! `N_TREES` (100) trees, max depth 10, `sqrt` features, bootstrap, seed 0; the last 20% are
-//! scored. Printed: fit wall and CPU seconds, accuracy and ROC-AUC on the held-out rows, the
+//! scored. Written to `OUT.json` as one JSON document (nothing is printed; a failure is the
+//! `Err` of `main`): fit wall and CPU seconds, accuracy and ROC-AUC on the held-out rows, the
 //! median and 99th percentile of single-row `predict_proba` latency, the time to score
 //! 100,000 rows in one batch, and the size of the forest serialized with postcard.
-#![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use cairn_model::Matrix;
@@ -19,22 +18,12 @@ use cairn_model::tree::{MaxFeatures, TreeParams};
 const LATENCY_CALLS: usize = 10_000;
 const BATCH_ROWS: usize = 100_000;
 
-fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn run() -> Result<(), String> {
+fn main() -> Result<(), String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let path = args
-        .first()
-        .ok_or("usage: train_bench DATA.csv [N_TREES]")?;
-    let n_trees: usize = match args.get(1) {
+    let (Some(path), Some(out_path)) = (args.first(), args.get(1)) else {
+        return Err("usage: train_bench DATA.csv OUT.json [N_TREES]".into());
+    };
+    let n_trees: usize = match args.get(2) {
         Some(n) => n.parse().map_err(|e| format!("N_TREES {n:?}: {e}"))?,
         None => 100,
     };
@@ -168,8 +157,10 @@ fn run() -> Result<(), String> {
         "serialize_s": serialize_s,
         "deserialize_s": deserialize_s,
     });
-    println!("{document}");
-    Ok(())
+    // A benchmark's scratch file: written directly, not through cairn's atomic writes.
+    #[allow(clippy::disallowed_methods)]
+    std::fs::write(out_path, document.to_string())
+        .map_err(|e| format!("cannot write {out_path}: {e}"))
 }
 
 /// Numeric columns and the last column as class labels.

@@ -848,6 +848,7 @@ fn inprocess_reads(
     let ids = distinct_ids(pick, scale.entities, scale.entities);
     let entities_path = bench.tmp.join("online-entities.jsonl");
     let answers_path = bench.tmp.join("online-answers.json");
+    let doc_path = bench.tmp.join("online-latency.json");
     let text: String = ids
         .iter()
         .map(|id| format!("{{\"customer_id\":{id}}}\n"))
@@ -867,14 +868,15 @@ fn inprocess_reads(
             &scale.many.to_string(),
             "--answers",
         ])
-        .arg(&answers_path);
+        .arg(&answers_path)
+        .arg("--out")
+        .arg(&doc_path);
     let shown = "online_latency (in-process reads)";
     bench.run(shown, &mut cmd)?;
-    let out = bench.tmp.join("child.stdout");
-    let text =
-        std::fs::read_to_string(&out).context(|| format!("cannot read {}", out.display()))?;
-    let doc: serde_json::Value = serde_json::from_str(text.lines().last().unwrap_or_default())
-        .context(|| format!("`{shown}` printed no JSON document"))?;
+    let text = std::fs::read_to_string(&doc_path)
+        .context(|| format!("cannot read {}", doc_path.display()))?;
+    let doc: serde_json::Value =
+        serde_json::from_str(&text).context(|| format!("`{shown}` wrote no JSON document"))?;
     let answers = std::fs::read_to_string(&answers_path)
         .context(|| format!("cannot read {}", answers_path.display()))?;
     let answers: serde_json::Value = serde_json::from_str(&answers)

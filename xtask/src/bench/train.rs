@@ -141,10 +141,11 @@ pub(super) fn run(quick: bool) -> Result<()> {
     );
 
     println!("\nfitting cairn's forest (100 trees, max depth 10, sqrt features)...");
+    let cairn_json = tmp.path().join("cairn.json");
     let cairn = run_json(
         "train_bench",
-        Command::new(&example).arg(&csv),
-        &tmp.path().join("cairn.json"),
+        Command::new(&example).arg(&csv).arg(&cairn_json),
+        &cairn_json,
     )?;
     println!(
         "  fit {:.2} s wall, {:.2} s CPU; accuracy {:.4}",
