@@ -66,6 +66,41 @@ pub fn run(args: &[String]) -> Result<()> {
     }
 }
 
+/// Builds `example` of `package` in release mode, in the release target directory
+/// (`$XTASK_RELEASE_TARGET_DIR`, default `~/.cache/cairn-target-rel`, where polars is already
+/// built), and returns the binary's absolute path.
+fn build_release_example(package: &str, example: &str) -> Result<PathBuf> {
+    let target = match std::env::var_os("XTASK_RELEASE_TARGET_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let home = std::env::var_os("HOME")
+                .ok_or("HOME is not set; set XTASK_RELEASE_TARGET_DIR to a target directory")?;
+            Path::new(&home).join(".cache").join("cairn-target-rel")
+        }
+    };
+    println!(
+        "building {package}'s example {example} (release) in {}",
+        target.display()
+    );
+    let status = Command::new(cargo())
+        .args(["build", "--release", "-p", package, "--example", example])
+        .env("CARGO_TARGET_DIR", &target)
+        .current_dir(workspace_root())
+        .status()
+        .context(|| "cannot run `cargo build`".to_owned())?;
+    if !status.success() {
+        return Err(format!("building {example} failed ({})", describe(status)).into());
+    }
+    let bin = target
+        .join("release")
+        .join("examples")
+        .join(format!("{example}{}", std::env::consts::EXE_SUFFIX));
+    if !bin.is_file() {
+        return Err(format!("cargo built {example} but {} is missing", bin.display()).into());
+    }
+    std::path::absolute(&bin).context(|| format!("cannot resolve {}", bin.display()))
+}
+
 /// Runs `cargo xtask bench ARGS` again in an optimised xtask: `bench remote` runs the S3
 /// server in its own process, and an unoptimised server takes 2-3x as long to answer (measured:
 /// pulling 64 MiB took 2.7 s instead of 0.9 s), which would be charged to cairn.

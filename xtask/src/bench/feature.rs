@@ -23,7 +23,7 @@
 //! is a FAIL in the table, with examples, not an error: the timings are still reported.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -31,9 +31,7 @@ use serde_json::json;
 
 use super::{Bench, Check, Figure, MIB, Measured, SEED, Setup, finish, print_table, report};
 use crate::rng::Rng;
-use crate::util::{
-    Context, Result, cargo, describe, fmt_bytes, fmt_count, fmt_duration, median, workspace_root,
-};
+use crate::util::{Context, Result, fmt_bytes, fmt_count, fmt_duration, median};
 
 /// The data's seed: another stream than `bench data`'s.
 const DATA_SEED: u64 = SEED ^ 0xFEA7;
@@ -174,7 +172,7 @@ pub(super) fn run(quick: bool) -> Result<()> {
         source,
         results,
     } = super::setup("bench-feature.json", scale.quick)?;
-    let latency_bin = build_latency_example()?;
+    let latency_bin = super::build_release_example("cairn-feature", "online_latency")?;
 
     // The data: the source, then the entity table and the answers it must get.
     let started = Instant::now();
@@ -775,50 +773,6 @@ pub(super) fn run(quick: bool) -> Result<()> {
         "checks": checks.iter().map(Check::json).collect::<Vec<_>>(),
     });
     finish(tmp, document, &results)
-}
-
-/// Builds the release example that times in-process online reads; returns its path.
-fn build_latency_example() -> Result<PathBuf> {
-    let target = match std::env::var_os("XTASK_RELEASE_TARGET_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => {
-            let home = std::env::var_os("HOME")
-                .ok_or("HOME is not set; set XTASK_RELEASE_TARGET_DIR to a target directory")?;
-            Path::new(&home).join(".cache").join("cairn-target-rel")
-        }
-    };
-    println!(
-        "building the example online_latency (release) in {}",
-        target.display()
-    );
-    let status = Command::new(cargo())
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "cairn-feature",
-            "--example",
-            "online_latency",
-        ])
-        .env("CARGO_TARGET_DIR", &target)
-        .current_dir(workspace_root())
-        .status()
-        .context(|| "cannot run `cargo build`".to_owned())?;
-    if !status.success() {
-        return Err(format!("building online_latency failed ({})", describe(status)).into());
-    }
-    let bin = target
-        .join("release")
-        .join("examples")
-        .join(format!("online_latency{}", std::env::consts::EXE_SUFFIX));
-    if !bin.is_file() {
-        return Err(format!(
-            "cargo built online_latency but {} is missing",
-            bin.display()
-        )
-        .into());
-    }
-    std::path::absolute(&bin).context(|| format!("cannot resolve {}", bin.display()))
 }
 
 /// What the in-process reads measured (seconds) and how their answers checked out.

@@ -28,9 +28,7 @@ use serde_json::{Value, json};
 
 use super::{SEED, finish, load_average, machine_info, machine_line, source_info};
 use crate::rng::Rng;
-use crate::util::{
-    Context, Result, cargo, describe, fmt_bytes, fmt_count, target_dir, workspace_root,
-};
+use crate::util::{Context, Result, describe, fmt_bytes, fmt_count, target_dir};
 
 /// The data's seed: another stream than the other benches'.
 const DATA_SEED: u64 = SEED ^ 0x7EA1_F0E5;
@@ -126,7 +124,7 @@ pub(super) fn run(quick: bool) -> Result<()> {
         println!("quick run: 20,000 rows; the targets are for the full run of 200,000");
     }
 
-    let example = build_example()?;
+    let example = super::build_release_example("cairn-model", "train_bench")?;
 
     let csv = tmp.path().join(CSV);
     let started = Instant::now();
@@ -224,50 +222,6 @@ pub(super) fn run(quick: bool) -> Result<()> {
         "runs": super::runs::run()?,
     });
     finish(tmp, document, &target.join("bench-train.json"))
-}
-
-/// Builds the example in release mode, in the release target directory, and returns its path.
-fn build_example() -> Result<PathBuf> {
-    let dir = match std::env::var_os("XTASK_RELEASE_TARGET_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => {
-            let home = std::env::var_os("HOME")
-                .ok_or("HOME is not set; set XTASK_RELEASE_TARGET_DIR to a target directory")?;
-            Path::new(&home).join(".cache").join("cairn-target-rel")
-        }
-    };
-    println!(
-        "building cairn-model's train_bench example (release) in {}",
-        dir.display()
-    );
-    let status = Command::new(cargo())
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "cairn-model",
-            "--example",
-            "train_bench",
-        ])
-        .env("CARGO_TARGET_DIR", &dir)
-        .current_dir(workspace_root())
-        .status()
-        .context(|| "cannot run `cargo build`".to_owned())?;
-    if !status.success() {
-        return Err(format!("building train_bench failed ({})", describe(status)).into());
-    }
-    let bin = dir
-        .join("release")
-        .join("examples")
-        .join(format!("train_bench{}", std::env::consts::EXE_SUFFIX));
-    if !bin.is_file() {
-        return Err(format!(
-            "cargo built train_bench but {} does not exist",
-            bin.display()
-        )
-        .into());
-    }
-    Ok(bin)
 }
 
 /// The virtual environment's python with scikit-learn importable: made (and scikit-learn
