@@ -199,9 +199,7 @@ impl From<cairn_train::TrainError> for CliError {
             T::Runs(r) => runs_hint(r),
             T::Git(_) => (Exit::Usage, None),
             T::Io { .. } => (Exit::Usage, Some("check that the file exists and is readable".into())),
-            T::Record { message, .. } if message.contains("newer cairn") => {
-                (Exit::Usage, Some("upgrade cairn".into()))
-            }
+            T::NewerRecord { .. } => (Exit::Usage, Some("upgrade cairn".into())),
             T::Record { .. } => (Exit::Internal, None),
         };
         CliError {

@@ -6,7 +6,6 @@
 //! ([`RunsDb::open_project`]).
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -77,12 +76,7 @@ impl RunsDb {
             path: path.to_path_buf(),
             source,
         };
-        let conn = Connection::open(path).map_err(err)?;
-        conn.busy_timeout(Duration::from_secs(30)).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(err)?;
+        let conn = cairn_store::open_metadata_db(path).map_err(err)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS cairn_meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL) WITHOUT ROWID;",
         )

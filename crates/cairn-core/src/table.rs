@@ -145,6 +145,27 @@ pub fn table_files(path: &Path) -> Result<(Format, Vec<PathBuf>), TableError> {
     Ok((expected, files.into_iter().map(|(p, _)| p).collect()))
 }
 
+/// The digest of a table's content: each of its files' path (relative to the table) and
+/// BLAKE3 digest. What a feature view pins as its source, and what a run records for a table
+/// that is not tracked.
+pub fn content_digest(path: &Path) -> Result<cairn_store::Digest, TableError> {
+    let (_, files) = table_files(path)?;
+    let mut hasher = blake3::Hasher::new();
+    for file in files {
+        let io = |source| TableError::Io {
+            path: file.clone(),
+            source,
+        };
+        let len = std::fs::metadata(&file).map_err(io)?.len();
+        let (digest, _) = cairn_store::hash::hash_file(&file, len).map_err(io)?;
+        let rel = file.strip_prefix(path).unwrap_or(Path::new(""));
+        hasher.update(rel.to_string_lossy().as_bytes());
+        hasher.update(&[0]);
+        hasher.update(digest.as_bytes());
+    }
+    Ok(hasher.finalize().into())
+}
+
 /// Reads the table at `path` (a file, or a directory of files of one format with the same
 /// columns) into memory.
 pub fn read_table(path: &Path) -> Result<DataFrame, TableError> {

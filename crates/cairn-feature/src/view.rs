@@ -2,12 +2,10 @@
 //! and its timestamps normalised to UTC microseconds. One code path for the offline table and
 //! the online store.
 
-use std::path::Path;
-
 use cairn_core::Project;
 use cairn_core::dataset::ColumnType;
 use cairn_core::features::FeatureViewSpec;
-use cairn_core::table::{read_table, table_files};
+use cairn_core::table::read_table;
 use cairn_store::Digest;
 use polars::prelude::*;
 
@@ -53,27 +51,9 @@ pub fn definition_digest(project: &Project, name: &str, spec: &FeatureViewSpec) 
 /// The digest of a source table's content: each file's path (relative to the source) and
 /// BLAKE3 digest.
 pub fn source_digest(project: &Project, spec: &FeatureViewSpec) -> Result<Digest, FeatureError> {
-    let root = project.root().join(&spec.source);
-    let (_, files) = table_files(&root)?;
-    let mut hasher = blake3::Hasher::new();
-    for file in files {
-        let len = std::fs::metadata(&file)
-            .map_err(|source| FeatureError::Read {
-                path: file.clone(),
-                source,
-            })?
-            .len();
-        let (digest, _) =
-            cairn_store::hash::hash_file(&file, len).map_err(|source| FeatureError::Read {
-                path: file.clone(),
-                source,
-            })?;
-        let rel = file.strip_prefix(&root).unwrap_or(Path::new(""));
-        hasher.update(rel.to_string_lossy().as_bytes());
-        hasher.update(&[0]);
-        hasher.update(digest.as_bytes());
-    }
-    Ok(hasher.finalize().into())
+    Ok(cairn_core::table::content_digest(
+        &project.root().join(&spec.source),
+    )?)
 }
 
 /// Computes a view: keys, `event_timestamp`, `created_timestamp` (if declared) and the

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use cairn_model::Matrix;
 use cairn_model::forest::{ForestClassifier, ForestParams};
+use cairn_model::metrics::argmax;
 use cairn_model::tree::{MaxFeatures, TreeParams};
 
 const LATENCY_CALLS: usize = 10_000;
@@ -190,16 +191,6 @@ fn read_csv(path: &str) -> Result<(Vec<Vec<f64>>, Vec<u32>), String> {
         );
     }
     Ok((columns, labels))
-}
-
-fn argmax(values: &[f64]) -> usize {
-    let mut best = 0;
-    for (k, v) in values.iter().enumerate() {
-        if *v > values[best] {
-            best = k;
-        }
-    }
-    best
 }
 
 /// The probability that a random positive scores above a random negative (ties count half):

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Matrix;
 use crate::estimator::Fitted;
+use crate::metrics::argmax;
 use crate::prep::{Input, InputError, encode_row, transform};
 
 /// The first bytes of every artifact.
@@ -129,17 +130,6 @@ pub enum Predictions {
         n_classes: usize,
     },
     Values(Vec<f64>),
-}
-
-/// The class with the largest probability; ties go to the first.
-pub fn argmax(p: &[f64]) -> usize {
-    let mut best = 0;
-    for (i, v) in p.iter().enumerate() {
-        if *v > p[best] {
-            best = i;
-        }
-    }
-    best
 }
 
 impl Artifact {

@@ -271,13 +271,7 @@ impl ForestRegressor {
 }
 
 fn argmax(values: &[f64]) -> u32 {
-    let mut best = 0;
-    for (k, v) in values.iter().enumerate() {
-        if *v > values[best] {
-            best = k;
-        }
-    }
-    best as u32
+    crate::metrics::argmax(values) as u32
 }
 
 fn check_data(x: &Matrix, targets: usize) -> Result<(), FitError> {

@@ -599,20 +599,25 @@ impl Objective for SquaredError {
 // Growing
 
 /// A small deterministic generator (SplitMix64): a tree's draws depend only on the forest's
-/// seed and the tree's index.
+/// seed and the tree's index; `cairn-train` shuffles its splits with it too.
 #[derive(Debug, Clone)]
-pub(crate) struct Rng {
+pub struct Rng {
     state: u64,
 }
 
 impl Rng {
+    /// The generator whose first state is `seed`.
+    pub fn new(seed: u64) -> Rng {
+        Rng { state: seed }
+    }
+
     pub(crate) fn for_tree(seed: u64, tree: u64) -> Rng {
         Rng {
             state: mix(seed ^ mix(tree.wrapping_add(0x243F_6A88_85A3_08D3))),
         }
     }
 
-    pub(crate) fn next_u64(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
         mix(self.state)
     }

@@ -28,5 +28,7 @@ pub use manifest::{MANIFEST_VERSION, Manifest, ManifestEntry, ManifestError};
 pub use progress::{NoProgress, Progress};
 pub use relpath::{RelPath, RelPathError};
 pub use remote::{REMOTE_VERSION, Remote, RemoteError, RemoteOptions, Transfer, TransferFailure};
-pub use statcache::{CacheRows, CachedStat, FileStat, StatCache, StatCacheError, now_ns};
+pub use statcache::{
+    CacheRows, CachedStat, FileStat, StatCache, StatCacheError, now_ns, open_metadata_db,
+};
 pub use store::{LinkMode, Put, STORE_VERSION, Store, StoredObject, link_target_digest};

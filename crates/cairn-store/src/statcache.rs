@@ -132,18 +132,23 @@ pub fn now_ns() -> i64 {
         .unwrap_or(0)
 }
 
+/// Opens the metadata database `.cairn/cairn.db` as every user of it does: WAL, synchronous
+/// NORMAL, waiting up to 30 s for another process's write.
+pub fn open_metadata_db(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(30))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(conn)
+}
+
 impl StatCache {
     pub fn open(path: &Path) -> Result<Self, StatCacheError> {
         let err = |source| StatCacheError::Sqlite {
             path: path.to_path_buf(),
             source,
         };
-        let conn = Connection::open(path).map_err(err)?;
-        conn.busy_timeout(Duration::from_secs(30)).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(err)?;
+        let conn = open_metadata_db(path).map_err(err)?;
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(err)?;

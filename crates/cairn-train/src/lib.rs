@@ -145,6 +145,10 @@ pub enum TrainError {
     },
     #[error("run record {id}: {message}")]
     Record { id: String, message: String },
+    #[error(
+        "run record {id} has format {found}, but this cairn reads format {RUN_FORMAT}: it was written by a newer cairn"
+    )]
+    NewerRecord { id: String, found: u32 },
 }
 
 fn list(declared: &[String]) -> String {
@@ -349,24 +353,6 @@ fn walk(dir: &Path, f: &mut dyn FnMut(&Path) -> std::io::Result<()>) -> std::io:
         }
     }
     Ok(())
-}
-
-/// The digest of an untracked table's content (files by relative path).
-fn content_digest(path: &Path) -> std::io::Result<Digest> {
-    if path.is_file() {
-        return Ok(cairn_store::hash::hash_file(path, 0)?.0);
-    }
-    // Each file's relative path and digest, length-prefixed, hashed once.
-    let mut bytes = Vec::new();
-    walk(path, &mut |file| {
-        let (d, _) = cairn_store::hash::hash_file(file, 0)?;
-        let name = file.strip_prefix(path).unwrap_or(file).to_string_lossy();
-        bytes.extend_from_slice(&(name.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(name.as_bytes());
-        bytes.extend_from_slice(d.as_bytes());
-        Ok(())
-    })?;
-    Ok(Digest::of(&bytes))
 }
 
 /// The target column as class indices (classification) or numbers (regression).
@@ -721,10 +707,9 @@ fn run(
                 warnings.push(format!(
                     "{e}; training anyway (--allow-untracked, recorded)"
                 ));
-                content_digest(&project.root().join(path)).map_err(|source| TrainError::Io {
-                    path: path.to_owned(),
-                    source,
-                })
+                Ok(cairn_core::table::content_digest(
+                    &project.root().join(path),
+                )?)
             }
             Err(e) => Err(e),
         }
@@ -1074,12 +1059,9 @@ fn parse_json<T: serde::de::DeserializeOwned>(
         message: format!("the record is unreadable ({e})"),
     })?;
     if format(&record) > RUN_FORMAT {
-        return Err(TrainError::Record {
+        return Err(TrainError::NewerRecord {
             id: id.to_owned(),
-            message: format!(
-                "the record has format {}, but this cairn reads format {RUN_FORMAT}: it was written by a newer cairn",
-                format(&record)
-            ),
+            found: format(&record),
         });
     }
     Ok(record)

@@ -154,6 +154,24 @@ pub trait Fields {
     fn field(&self, name: &str) -> Option<Value>;
 }
 
+/// A [`FieldView`] of a [`RunRecord`] or a [`RunSummary`] (same field names).
+macro_rules! field_view {
+    ($run:expr) => {
+        FieldView {
+            id: &$run.id,
+            model: &$run.model,
+            status: $run.status,
+            started: &$run.started,
+            duration_s: $run.duration_s,
+            algorithm: &$run.algorithm,
+            params: &$run.params,
+            seed: $run.seed,
+            tags: &$run.tags,
+            metrics: &$run.metrics,
+        }
+    };
+}
+
 /// The fields of a run that `--where` and `--sort` read, borrowed from either type.
 struct FieldView<'a> {
     id: &'a str,
@@ -194,19 +212,7 @@ impl FieldView<'_> {
 
 impl Fields for RunSummary {
     fn field(&self, name: &str) -> Option<Value> {
-        FieldView {
-            id: &self.id,
-            model: &self.model,
-            status: self.status,
-            started: &self.started,
-            duration_s: self.duration_s,
-            algorithm: &self.algorithm,
-            params: &self.params,
-            seed: self.seed,
-            tags: &self.tags,
-            metrics: &self.metrics,
-        }
-        .get(name)
+        field_view!(self).get(name)
     }
 }
 
@@ -219,18 +225,6 @@ impl Fields for RunRecord {
 impl RunRecord {
     /// A field for `runs list --where/--sort` (see [`Fields::field`]).
     pub fn field(&self, name: &str) -> Option<Value> {
-        FieldView {
-            id: &self.id,
-            model: &self.model,
-            status: self.status,
-            started: &self.started,
-            duration_s: self.duration_s,
-            algorithm: &self.algorithm,
-            params: &self.params,
-            seed: self.seed,
-            tags: &self.tags,
-            metrics: &self.metrics,
-        }
-        .get(name)
+        field_view!(self).get(name)
     }
 }

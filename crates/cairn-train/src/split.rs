@@ -1,33 +1,22 @@
 //! Splitting rows into training and test rows, reproducibly from the seed.
 
-/// SplitMix64: a small, well-known generator; the split only needs a reproducible shuffle.
-struct SplitMix64(u64);
+use cairn_model::tree::Rng;
 
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (n > 0), by rejection so that no value is favoured.
-    fn below(&mut self, n: u64) -> u64 {
-        let zone = u64::MAX - u64::MAX % n;
-        loop {
-            let x = self.next();
-            if x < zone {
-                return x % n;
-            }
+/// Uniform in `0..n` (n > 0), by rejection so that no value is favoured.
+fn below(rng: &mut Rng, n: u64) -> u64 {
+    let zone = u64::MAX - u64::MAX % n;
+    loop {
+        let x = rng.next_u64();
+        if x < zone {
+            return x % n;
         }
     }
 }
 
-/// A Fisher–Yates shuffle driven by `seed`.
-fn shuffle(items: &mut [usize], rng: &mut SplitMix64) {
+/// A Fisher–Yates shuffle.
+fn shuffle(items: &mut [usize], rng: &mut Rng) {
     for i in (1..items.len()).rev() {
-        let j = rng.below(i as u64 + 1) as usize;
+        let j = below(rng, i as u64 + 1) as usize;
         items.swap(i, j);
     }
 }
@@ -40,7 +29,7 @@ pub fn test_count(n: usize, test_size: f64) -> usize {
 /// A random split: (train, test) row indices, each sorted.
 pub fn random(n: usize, test_size: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
     let mut rows: Vec<usize> = (0..n).collect();
-    shuffle(&mut rows, &mut SplitMix64(seed));
+    shuffle(&mut rows, &mut Rng::new(seed));
     let mut test = rows.split_off(n - test_count(n, test_size));
     rows.sort_unstable();
     test.sort_unstable();
@@ -82,7 +71,7 @@ pub fn stratified(
             missing -= 1;
         }
     }
-    let mut rng = SplitMix64(seed);
+    let mut rng = Rng::new(seed);
     let (mut train, mut test) = (Vec::new(), Vec::new());
     for (rows, k) in by_class.iter_mut().zip(take) {
         shuffle(rows, &mut rng);
