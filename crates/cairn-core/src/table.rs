@@ -166,68 +166,199 @@ pub fn content_digest(path: &Path) -> Result<cairn_store::Digest, TableError> {
     Ok(hasher.finalize().into())
 }
 
-/// Reads the table at `path` (a file, or a directory of files of one format with the same
-/// columns) into memory.
-pub fn read_table(path: &Path) -> Result<DataFrame, TableError> {
+/// How many rows of a CSV file its column types are guessed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inference {
+    /// The first [`CSV_INFER_ROWS`] rows: fast, and right unless a later value does not fit.
+    FirstRows,
+    /// Every row: a second, slower read for files where a later value did not fit the guess.
+    EveryRow,
+}
+
+/// The format of the table at `path` (a file, or a directory of files of one format).
+pub fn table_format(path: &Path) -> Result<Format, TableError> {
+    Ok(table_files(path)?.0)
+}
+
+/// Scans the table at `path` lazily: the same rows and types as [`read_table`], read only as
+/// the query built on it runs, so that polars' streaming engine can process a table larger
+/// than memory. Column types are known now (from each file's schema, or the first rows of a
+/// CSV file); a CSV value further down that does not fit its column's guessed type makes the
+/// query fail, and the caller runs it again over [`scan_table_with`]`(path,
+/// Inference::EveryRow)` (see [`read_table`]).
+pub fn scan_table(path: &Path) -> Result<LazyFrame, TableError> {
+    scan_table_with(path, Inference::FirstRows)
+}
+
+/// [`scan_table`] with the CSV type inference chosen.
+pub fn scan_table_with(path: &Path, inference: Inference) -> Result<LazyFrame, TableError> {
     let (format, files) = table_files(path)?;
-    let mut frames = files
-        .iter()
-        .map(|file| read_file(file, format))
-        .collect::<Result<Vec<_>, _>>()?;
-    if format == Format::Csv {
-        widen_csv_types(&mut frames).map_err(|e| TableError::Malformed {
-            path: path.to_path_buf(),
-            format,
-            reason: e.to_string(),
-        })?;
+    let mut frames = Vec::with_capacity(files.len());
+    let mut schemas = Vec::with_capacity(files.len());
+    for file in &files {
+        let mut frame = scan_file(file, format, inference)?;
+        let schema = frame
+            .collect_schema()
+            .map_err(|e| malformed(file, format, e))?;
+        frames.push(frame);
+        schemas.push(schema);
     }
-    let mut frames = frames.into_iter();
-    let mut table = frames
-        .next()
-        .expect("table_files returns at least one file");
-    for (file, frame) in files.iter().skip(1).zip(frames) {
-        if frame.schema() != table.schema() {
+    if format == Format::Csv && files.len() > 1 {
+        widen_csv_types(&files, &mut frames, &mut schemas)?;
+    }
+    for (file, schema) in files.iter().zip(&schemas).skip(1) {
+        if schema.as_ref() != schemas[0].as_ref() {
             return Err(TableError::SchemaMismatch {
                 path: file.clone(),
                 first: files[0].clone(),
-                reason: describe_difference(table.schema(), frame.schema()),
+                reason: describe_difference(&schemas[0], schema),
             });
         }
-        table
-            .vstack_mut(&frame)
-            .map_err(|e| TableError::SchemaMismatch {
-                path: file.clone(),
-                first: files[0].clone(),
-                reason: e.to_string(),
-            })?;
     }
-    table.rechunk_mut();
-    normalize(table).map_err(|e| TableError::Malformed {
+    let table = if frames.len() == 1 {
+        frames.pop().expect("one frame")
+    } else {
+        concat(
+            frames,
+            UnionArgs {
+                rechunk: false,
+                maintain_order: true,
+                ..UnionArgs::default()
+            },
+        )
+        .map_err(|e| malformed(path, format, e))?
+    };
+    Ok(normalize(table, &schemas[0]))
+}
+
+/// Reads the table at `path` (a file, or a directory of files of one format with the same
+/// columns) into memory.
+pub fn read_table(path: &Path) -> Result<DataFrame, TableError> {
+    let format = table_format(path)?;
+    with_table(
+        path,
+        |table| table.collect().map_err(|e| malformed(path, format, e)),
+        |e| matches!(e, TableError::Malformed { .. }),
+    )
+}
+
+/// Runs `query` over the table at `path`, scanned lazily ([`scan_table`]). If it fails with an
+/// error for which `from_reading` is true and the table is CSV, it runs again with types
+/// guessed from every row (a value below the first rows did not fit its column's guess); if
+/// that fails too and one of the table's files cannot be read on its own, the error names that
+/// file.
+pub fn with_table<T, E: From<TableError>>(
+    path: &Path,
+    query: impl Fn(LazyFrame) -> Result<T, E>,
+    from_reading: impl Fn(&E) -> bool,
+) -> Result<T, E> {
+    let format = table_format(path)?;
+    match query(scan_table(path)?) {
+        Err(e) if from_reading(&e) && format == Format::Csv => {
+            match query(scan_table_with(path, Inference::EveryRow)?) {
+                Err(e) if from_reading(&e) => Err(bad_file(path, format).map_or(e, E::from)),
+                other => other,
+            }
+        }
+        Err(e) if from_reading(&e) => Err(bad_file(path, format).map_or(e, E::from)),
+        other => other,
+    }
+}
+
+/// The first of the table's files that cannot be read on its own (only on an error path: it
+/// reads them one by one).
+fn bad_file(path: &Path, format: Format) -> Option<TableError> {
+    let (_, files) = table_files(path).ok()?;
+    files.iter().find_map(|file| {
+        scan_file(file, format, Inference::EveryRow)
+            .and_then(|frame| {
+                collect_streaming(frame)
+                    .map(drop)
+                    .map_err(|e| malformed(file, format, e))
+            })
+            .err()
+    })
+}
+
+/// Runs a query with polars' streaming engine, which reads its sources in batches as the query
+/// consumes them, so that only what the query keeps (aggregates, a sort's rows) is in memory.
+pub fn collect_streaming(query: LazyFrame) -> PolarsResult<DataFrame> {
+    query
+        .collect_with_engine(Engine::Streaming)
+        .map(|r| r.unwrap_single())
+}
+
+fn malformed(path: &Path, format: Format, e: PolarsError) -> TableError {
+    TableError::Malformed {
         path: path.to_path_buf(),
         format,
         reason: e.to_string(),
-    })
+    }
 }
 
 /// CSV files carry no types: each file's are guessed from its own values, so the parts of one
 /// table can disagree (a float column that holds only whole numbers in one file, a column
 /// that is empty in another). When the files have the same column names, each column gets
 /// one type: the type of the files that have values in it if they agree, a float if they are
-/// all numbers, text otherwise.
-fn widen_csv_types(frames: &mut [DataFrame]) -> PolarsResult<()> {
-    let Some(first) = frames.first() else {
-        return Ok(());
-    };
-    let names: Vec<PlSmallStr> = first.get_column_names_owned();
-    if frames.iter().any(|f| f.get_column_names_owned() != names) {
+/// all numbers, text otherwise. A column without any value is guessed as text; whether a text
+/// column of one file has values is asked of that file only when the files disagree.
+fn widen_csv_types(
+    files: &[PathBuf],
+    frames: &mut [LazyFrame],
+    schemas: &mut [SchemaRef],
+) -> Result<(), TableError> {
+    let names: Vec<PlSmallStr> = schemas[0].iter_names().cloned().collect();
+    if schemas.iter().any(|s| !s.iter_names().eq(names.iter())) {
         return Ok(()); // reported as a schema mismatch by the caller
     }
-    for name in &names {
-        let typed: Vec<DataType> = frames
+    let disagreeing: Vec<&PlSmallStr> = names
+        .iter()
+        .filter(|n| {
+            let first = schemas[0].get(n.as_str());
+            schemas.iter().any(|s| s.get(n.as_str()) != first)
+        })
+        .collect();
+    if disagreeing.is_empty() {
+        return Ok(());
+    }
+    // For each file, which of the disagreeing text columns hold no value at all.
+    let mut empty: Vec<Vec<bool>> = Vec::with_capacity(frames.len());
+    for ((file, frame), schema) in files.iter().zip(frames.iter()).zip(schemas.iter()) {
+        let text: Vec<&PlSmallStr> = disagreeing
             .iter()
-            .map(|f| f.column(name).expect("same names"))
-            .filter(|c| c.null_count() < c.len())
-            .map(|c| c.dtype().clone())
+            .copied()
+            .filter(|n| schema.get(n.as_str()) == Some(&DataType::String))
+            .collect();
+        let mut row = vec![false; disagreeing.len()];
+        if !text.is_empty() {
+            let counts = frame
+                .clone()
+                .select(
+                    text.iter()
+                        .map(|n| col(n.as_str()).null_count().eq(len()).alias(n.as_str()))
+                        .collect::<Vec<_>>(),
+                )
+                .collect()
+                .map_err(|e| malformed(file, Format::Csv, e))?;
+            for (i, name) in disagreeing.iter().enumerate() {
+                if let Ok(c) = counts.column(name.as_str()) {
+                    row[i] = c
+                        .get(0)
+                        .ok()
+                        .and_then(|v| v.extract_bool())
+                        .unwrap_or(false);
+                }
+            }
+        }
+        empty.push(row);
+    }
+    let mut casts: Vec<Vec<Expr>> = vec![Vec::new(); frames.len()];
+    for (i, name) in disagreeing.iter().enumerate() {
+        let typed: Vec<DataType> = schemas
+            .iter()
+            .zip(&empty)
+            .filter(|(_, e)| !e[i])
+            .map(|(s, _)| s.get(name.as_str()).expect("same names").clone())
             .collect();
         let target = match typed.first() {
             None => continue,
@@ -241,13 +372,20 @@ fn widen_csv_types(frames: &mut [DataFrame]) -> PolarsResult<()> {
             }
             Some(_) => DataType::String,
         };
-        for frame in frames.iter_mut() {
-            let column = frame.column(name).expect("same names");
-            if column.dtype() != &target {
-                let cast = column.cast(&target)?;
-                frame.with_column(cast)?;
+        for (f, schema) in schemas.iter().enumerate() {
+            if schema.get(name.as_str()) != Some(&target) {
+                casts[f].push(col(name.as_str()).cast(target.clone()));
             }
         }
+    }
+    for ((frame, schema), casts) in frames.iter_mut().zip(schemas.iter_mut()).zip(casts) {
+        if casts.is_empty() {
+            continue;
+        }
+        *frame = frame.clone().with_columns(casts);
+        *schema = frame
+            .collect_schema()
+            .map_err(|e| malformed(&files[0], Format::Csv, e))?;
     }
     Ok(())
 }
@@ -255,26 +393,30 @@ fn widen_csv_types(frames: &mut [DataFrame]) -> PolarsResult<()> {
 /// The same kinds of values, whatever wrote the file: categorical strings become strings,
 /// decimals become 64-bit floats, and zoned timestamps become naive UTC timestamps (the same
 /// instants; every timestamp in cairn is UTC).
-fn normalize(mut table: DataFrame) -> PolarsResult<DataFrame> {
-    let mut replaced = Vec::new();
-    for column in table.columns() {
-        let new = match column.dtype() {
-            DataType::Categorical(..) | DataType::Enum(..) => column.cast(&DataType::String)?,
-            DataType::Decimal(..) => column.cast(&DataType::Float64)?,
-            DataType::Datetime(unit, Some(_)) => column
-                .to_physical_repr()
-                .cast(&DataType::Datetime(*unit, None))?,
-            _ => continue,
-        };
-        replaced.push(new);
+fn normalize(table: LazyFrame, schema: &Schema) -> LazyFrame {
+    let replaced: Vec<Expr> = schema
+        .iter()
+        .filter_map(|(name, dtype)| {
+            let c = col(name.as_str());
+            let new = match dtype {
+                DataType::Categorical(..) | DataType::Enum(..) => c.cast(DataType::String),
+                DataType::Decimal(..) => c.cast(DataType::Float64),
+                DataType::Datetime(unit, Some(_)) => {
+                    c.to_physical().cast(DataType::Datetime(*unit, None))
+                }
+                _ => return None,
+            };
+            Some(new.alias(name.as_str()))
+        })
+        .collect();
+    if replaced.is_empty() {
+        table
+    } else {
+        table.with_columns(replaced)
     }
-    for column in replaced {
-        table.with_column(column)?;
-    }
-    Ok(table)
 }
 
-fn read_file(path: &Path, format: Format) -> Result<DataFrame, TableError> {
+fn scan_file(path: &Path, format: Format, inference: Inference) -> Result<LazyFrame, TableError> {
     let meta = std::fs::metadata(path).map_err(|source| TableError::Io {
         path: path.to_path_buf(),
         source,
@@ -284,37 +426,31 @@ fn read_file(path: &Path, format: Format) -> Result<DataFrame, TableError> {
             path: path.to_path_buf(),
         });
     }
-    let malformed = |e: PolarsError| TableError::Malformed {
-        path: path.to_path_buf(),
-        format,
-        reason: e.to_string(),
+    let Some(text) = path.to_str() else {
+        return Err(TableError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "the path is not valid UTF-8",
+            ),
+        });
     };
+    let source = PlRefPath::new(text);
     match format {
         // Dates and timestamps in ISO 8601 become date and datetime columns (naive = UTC).
-        Format::Csv => {
-            // Types are guessed from the first rows (guessing dates on every value of a large
-            // file costs most of the read); if a later value does not fit the guess, the file
-            // is read again with types guessed from every row.
-            let read = |rows: Option<usize>| {
-                CsvReadOptions::default()
-                    .with_has_header(true)
-                    .map_parse_options(|o| o.with_try_parse_dates(true))
-                    .with_infer_schema_length(rows)
-                    .try_into_reader_with_file_path(Some(path.to_path_buf()))
-                    .and_then(|reader| reader.finish())
-            };
-            read(Some(CSV_INFER_ROWS))
-                .or_else(|_| read(None))
-                .map_err(malformed)
-        }
-        Format::Parquet => {
-            let file = std::fs::File::open(path).map_err(|source| TableError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            ParquetReader::new(file).finish().map_err(malformed)
-        }
+        // Types are guessed from the first rows: guessing dates on every value of a large
+        // file costs most of the read.
+        Format::Csv => LazyCsvReader::new(source)
+            .with_has_header(true)
+            .with_try_parse_dates(true)
+            .with_infer_schema_length(match inference {
+                Inference::FirstRows => Some(CSV_INFER_ROWS),
+                Inference::EveryRow => None,
+            })
+            .finish(),
+        Format::Parquet => LazyFrame::scan_parquet(source, ScanArgsParquet::default()),
     }
+    .map_err(|e| malformed(path, format, e))
 }
 
 /// The first difference between two schemas, in words.

@@ -10,7 +10,7 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::dataset::{ColumnType, DatasetSpec};
-use crate::table::{TableError, read_table};
+use crate::table::{TableError, collect_streaming};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ValidationError {
@@ -93,8 +93,12 @@ pub fn check_table(
     spec: &DatasetSpec,
     now: SystemTime,
 ) -> Result<DatasetReport, ValidationError> {
-    let df = read_table(&root.join(path))?;
-    check_frame(&df, path, spec, now)
+    let full = root.join(path);
+    crate::table::with_table(
+        &full,
+        |table| check_lazy(table, path, spec, now),
+        |e| matches!(e, ValidationError::Polars { .. }),
+    )
 }
 
 /// Checks a table already read (from `path`, named in the report) against `spec`.
@@ -104,17 +108,34 @@ pub fn check_frame(
     spec: &DatasetSpec,
     now: SystemTime,
 ) -> Result<DatasetReport, ValidationError> {
+    check_lazy(df.clone().lazy(), path, spec, now)
+}
+
+/// Checks a table scanned lazily (from `path`, named in the report) against `spec`, with
+/// polars' streaming engine: one pass for the row count, every row-level check and the
+/// freshness, one group-by for the uniqueness of keys, and, for a failed check only, one more
+/// for its example rows. The table is never wholly in memory.
+pub fn check_lazy(
+    mut table: LazyFrame,
+    path: &str,
+    spec: &DatasetSpec,
+    now: SystemTime,
+) -> Result<DatasetReport, ValidationError> {
     let polars_err = |e: PolarsError| ValidationError::Polars {
         path: path.to_owned(),
         message: e.to_string(),
     };
-    let rows = df.height() as u64;
-    let schema = df.schema().clone();
+    let schema = table.collect_schema().map_err(polars_err)?;
     let mut checks = Vec::new();
     let mut pending = Vec::new();
+    // Checks whose outcome depends on the row count, settled after the pass: a dtype check
+    // (its expected type; a CSV file without rows says nothing about its columns' types), or
+    // a bound on a column that is not a number (failed only if there are rows).
+    let mut dtype_checks: Vec<(usize, ColumnType, DataType)> = Vec::new();
+    let mut text_bounds: Vec<usize> = Vec::new();
+    let mut rows_check = None;
 
     if let Some(bounds) = spec.rows {
-        let (min, max) = (bounds.min.unwrap_or(0), bounds.max.unwrap_or(u64::MAX));
         let rows_of = |n: u64| {
             if n == 1 {
                 "1 row".to_owned()
@@ -128,12 +149,8 @@ pub fn check_frame(
             (None, Some(b)) => format!("at most {}", rows_of(b)),
             (None, None) => "any number of rows".to_owned(),
         };
-        let mut check = CheckReport::new("rows", None, expected);
-        check.observed = Some(rows.to_string());
-        if !(min..=max).contains(&rows) {
-            check = check.fail(rows.to_string());
-        }
-        checks.push(check);
+        rows_check = Some((checks.len(), bounds));
+        checks.push(CheckReport::new("rows", None, expected));
     }
 
     for (name, column) in &spec.columns {
@@ -146,16 +163,12 @@ pub fn check_frame(
         };
         let numeric = dtype.is_primitive_numeric();
         if let Some(want) = column.dtype {
-            let mut check = CheckReport::new("dtype", Some(name), want.as_str().to_owned());
-            check.observed = Some(dtype.to_string());
-            // A CSV file without rows says nothing about its columns' types.
-            let unknown = rows == 0 && matches!(dtype, DataType::String);
-            if unknown {
-                check.observed = Some("unknown (no rows)".into());
-            } else if !dtype_matches(want, dtype) {
-                check = check.fail(dtype.to_string());
-            }
-            checks.push(check);
+            dtype_checks.push((checks.len(), want, dtype.clone()));
+            checks.push(CheckReport::new(
+                "dtype",
+                Some(name),
+                want.as_str().to_owned(),
+            ));
         }
         let missing = if dtype.is_float() {
             col(name.as_str()).is_null().or(col(name.as_str()).is_nan())
@@ -193,11 +206,9 @@ pub fn check_frame(
             } else {
                 format!("<= {bound}")
             };
-            if !numeric && rows > 0 {
-                checks.push(
-                    CheckReport::new(check, Some(name), expected)
-                        .fail(format!("the column is {dtype}, not a number")),
-                );
+            if !numeric {
+                text_bounds.push(checks.len());
+                checks.push(CheckReport::new(check, Some(name), expected));
                 continue;
             }
             // Missing values (null, NaN) are the business of not_null, not of the bounds.
@@ -250,33 +261,81 @@ pub fn check_frame(
         }
     }
 
-    // Every row-level count in one pass over the table.
-    if !pending.is_empty() {
-        let counts = df
+    // The freshness column's newest value, if it is a date or datetime.
+    let freshness = spec.freshness.as_ref().and_then(|fresh| {
+        let dtype = schema.get(fresh.column.as_str())?;
+        matches!(dtype, DataType::Date | DataType::Datetime(..)).then(|| {
+            [
+                col(fresh.column.as_str()).max().alias("__newest"),
+                col(fresh.column.as_str())
+                    .max()
+                    .to_physical()
+                    .cast(DataType::Int64)
+                    .alias("__newest_raw"),
+            ]
+        })
+    });
+
+    // The row count, every row-level count and the newest time in one pass over the table.
+    let mut exprs = vec![len().cast(DataType::UInt64).alias("__rows")];
+    exprs.extend(pending.iter().enumerate().map(|(i, p)| {
+        p.failing
             .clone()
-            .lazy()
-            .select(
-                pending
-                    .iter()
-                    .enumerate()
-                    .map(|(i, p)| {
-                        p.failing
-                            .clone()
-                            .cast(DataType::UInt64)
-                            .sum()
-                            .alias(format!("c{i}"))
-                    })
-                    .collect::<Vec<_>>(),
-            )
-            .collect()
-            .map_err(polars_err)?;
+            .cast(DataType::UInt64)
+            .sum()
+            .alias(format!("c{i}"))
+    }));
+    exprs.extend(freshness.into_iter().flatten());
+    // Every column is read, so that a row that does not parse (a ragged CSV line) fails the
+    // validation even when no check names its column.
+    exprs.extend(
+        schema
+            .iter_names()
+            .enumerate()
+            .map(|(i, name)| col(name.as_str()).null_count().alias(format!("__read{i}"))),
+    );
+    let counts = collect_streaming(table.clone().select(exprs)).map_err(polars_err)?;
+    let first = |name: &str| {
+        counts
+            .column(name)
+            .and_then(|c| c.get(0))
+            .map_err(polars_err)
+    };
+    let rows = first("__rows")?.extract::<u64>().unwrap_or(0);
+
+    if let Some((index, bounds)) = rows_check {
+        let (min, max) = (bounds.min.unwrap_or(0), bounds.max.unwrap_or(u64::MAX));
+        let check = &mut checks[index];
+        check.observed = Some(rows.to_string());
+        check.passed = (min..=max).contains(&rows);
+    }
+    for (index, want, dtype) in dtype_checks {
+        let check = &mut checks[index];
+        check.observed = Some(dtype.to_string());
+        // A CSV file without rows says nothing about its columns' types.
+        if rows == 0 && matches!(dtype, DataType::String) {
+            check.observed = Some("unknown (no rows)".into());
+        } else if !dtype_matches(want, &dtype) {
+            check.passed = false;
+        }
+    }
+    for index in text_bounds {
+        let check = &mut checks[index];
+        if rows > 0 {
+            let dtype = check
+                .column
+                .as_deref()
+                .and_then(|c| schema.get(c))
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            check.passed = false;
+            check.observed = Some(format!("the column is {dtype}, not a number"));
+        }
+    }
+
+    {
         for (i, p) in pending.iter().enumerate() {
-            let failing = counts
-                .column(&format!("c{i}"))
-                .and_then(|c| c.get(0))
-                .map_err(polars_err)?
-                .extract::<u64>()
-                .unwrap_or(0);
+            let failing = first(&format!("c{i}"))?.extract::<u64>().unwrap_or(0);
             let check = &mut checks[p.report];
             check.failing = failing;
             let passed = match check.check {
@@ -298,7 +357,7 @@ pub fn check_frame(
             }
             if !passed {
                 check.passed = false;
-                check.examples = examples(df, &p.failing, &p.column).map_err(polars_err)?;
+                check.examples = examples(&table, &p.failing, &p.column).map_err(polars_err)?;
             }
         }
     }
@@ -311,29 +370,55 @@ pub fn check_frame(
             .filter(|c| schema.get(c.as_str()).is_none())
             .collect();
         if absent.is_empty() {
-            let keys = df
-                .select(spec.unique.iter().map(String::as_str))
-                .map_err(polars_err)?;
-            let duplicated = keys.is_duplicated().map_err(polars_err)?;
-            let failing = duplicated.sum().unwrap_or(0) as u64;
+            let keys: Vec<Expr> = spec.unique.iter().map(|k| col(k.as_str())).collect();
+            // The keys that more than one row has, with their row counts: as many entries as
+            // there are distinct duplicated keys, not rows.
+            let shared = table
+                .clone()
+                .group_by(keys.clone())
+                .agg([len().cast(DataType::UInt64).alias("__n")])
+                .filter(col("__n").gt(lit(1u64)));
+            let total =
+                collect_streaming(shared.clone().select([col("__n").sum()])).map_err(polars_err)?;
+            let failing = total
+                .column("__n")
+                .and_then(|c| c.get(0))
+                .map_err(polars_err)?
+                .extract::<u64>()
+                .unwrap_or(0);
             let mut check = CheckReport::new("unique", None, expected);
             check.failing = failing;
             if failing > 0 {
                 check.passed = false;
                 check.observed = Some(format!("{failing} rows share their key with another"));
-                let shown = keys
-                    .filter(&duplicated)
-                    .map_err(polars_err)?
-                    .head(Some(EXAMPLES));
-                let positions: Vec<u64> = duplicated
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, d)| *d == Some(true))
-                    .take(EXAMPLES)
-                    .map(|(i, _)| i as u64 + 1)
-                    .collect();
-                for (n, row) in positions.into_iter().enumerate() {
-                    let value = shown
+                let shown = table
+                    .clone()
+                    .select(keys.clone())
+                    .with_row_index("__cairn_row", None)
+                    .join(
+                        shared.select(keys.clone()),
+                        keys.clone(),
+                        keys,
+                        JoinArgs {
+                            nulls_equal: true,
+                            ..JoinArgs::new(JoinType::Inner)
+                        },
+                    )
+                    .sort(["__cairn_row"], SortMultipleOptions::default())
+                    .limit(EXAMPLES as IdxSize);
+                let shown = collect_streaming(shown).map_err(polars_err)?;
+                let positions = shown.column("__cairn_row").map_err(polars_err)?;
+                let values = shown
+                    .select(spec.unique.iter().map(String::as_str))
+                    .map_err(polars_err)?;
+                for n in 0..shown.height() {
+                    let row = positions
+                        .get(n)
+                        .map_err(polars_err)?
+                        .extract::<u64>()
+                        .unwrap_or(0)
+                        + 1;
+                    let value = values
                         .get_row(n)
                         .map(|r| r.0.iter().map(show).collect::<Vec<_>>().join(", "))
                         .unwrap_or_default();
@@ -361,7 +446,7 @@ pub fn check_frame(
         let check = CheckReport::new("freshness", Some(&fresh.column), expected);
         checks.push(match schema.get(fresh.column.as_str()) {
             None => check.fail(format!("missing; the table has {}", column_list(&schema))),
-            Some(dtype) => match newest_seconds(df, &fresh.column, dtype).map_err(polars_err)? {
+            Some(dtype) => match newest_seconds(&counts, dtype).map_err(polars_err)? {
                 Err(why) => check.fail(why),
                 Ok(None) => check.fail("no value (the column is empty or all null)".into()),
                 Ok(Some((seconds, shown))) => {
@@ -393,15 +478,15 @@ pub fn check_frame(
 }
 
 /// Up to [`EXAMPLES`] rows where `failing` holds: their position and the column's value.
-fn examples(df: &DataFrame, failing: &Expr, column: &str) -> PolarsResult<Vec<Example>> {
-    let found = df
-        .clone()
-        .lazy()
-        .with_row_index("__cairn_row", None)
-        .filter(failing.clone())
-        .select([col("__cairn_row"), col(column)])
-        .limit(EXAMPLES as IdxSize)
-        .collect()?;
+fn examples(table: &LazyFrame, failing: &Expr, column: &str) -> PolarsResult<Vec<Example>> {
+    let found = collect_streaming(
+        table
+            .clone()
+            .with_row_index("__cairn_row", None)
+            .filter(failing.clone())
+            .select([col("__cairn_row"), col(column)])
+            .limit(EXAMPLES as IdxSize),
+    )?;
     let rows = found.column("__cairn_row")?;
     let values = found.column(column)?;
     (0..found.height())
@@ -414,11 +499,10 @@ fn examples(df: &DataFrame, failing: &Expr, column: &str) -> PolarsResult<Vec<Ex
         .collect()
 }
 
-/// The newest value of a date or datetime column, as seconds since the epoch (UTC) and as
-/// text; `Err` says why the column cannot be used.
+/// The newest value of a date or datetime column (`__newest` and `__newest_raw` of the pass),
+/// as seconds since the epoch (UTC) and as text; `Err` says why the column cannot be used.
 fn newest_seconds(
-    df: &DataFrame,
-    column: &str,
+    counts: &DataFrame,
     dtype: &DataType,
 ) -> PolarsResult<Result<Option<(f64, String)>, String>> {
     let per_second = match dtype {
@@ -432,19 +516,11 @@ fn newest_seconds(
             )));
         }
     };
-    let newest = df
-        .clone()
-        .lazy()
-        .select([
-            col(column).max().alias("newest"),
-            col(column).max().cast(DataType::Int64).alias("raw"),
-        ])
-        .collect()?;
-    let raw = newest.column("raw")?.get(0)?;
+    let raw = counts.column("__newest_raw")?.get(0)?;
     let Some(raw) = raw.extract::<i64>() else {
         return Ok(Ok(None));
     };
-    let shown = show(&newest.column("newest")?.get(0)?);
+    let shown = show(&counts.column("__newest")?.get(0)?);
     Ok(Ok(Some((raw as f64 / per_second, shown))))
 }
 

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::online::{NewRow, OnlineStore, ViewInfo};
 use crate::view::{self, CREATED, TS};
 use crate::{FeatureError, format_micros};
+use cairn_core::table::collect_streaming;
 
 pub struct MaterializeOptions {
     /// Views to materialize; empty: every declared view.
@@ -137,17 +138,14 @@ pub fn materialize(
             let entities = match online.view(name)? {
                 Some(info) if info.offline == entry.digest.to_hex() => info.rows,
                 _ => {
-                    let table =
-                        ParquetReader::new(std::io::Cursor::new(store.read(&entry.digest)?))
-                            .finish()
-                            .map_err(polars)?;
+                    store.verify(&entry.digest)?;
                     let keys: Vec<String> = view::join_keys(project, spec)
                         .into_iter()
                         .map(|(k, _)| k)
                         .collect();
-                    let latest = table
-                        .unique_stable(Some(&keys), UniqueKeepStrategy::Last, None)
-                        .map_err(polars)?;
+                    let latest =
+                        latest_rows(scan_object(&store, &entry.digest).map_err(polars)?, &keys);
+                    let latest = collect_streaming(latest).map_err(polars)?;
                     let rows = online_rows(&latest, &keys, spec.features.keys()).map_err(polars)?;
                     online.replace_view(
                         &ViewInfo {
@@ -176,96 +174,121 @@ pub fn materialize(
             progress.advance(1, 0);
             continue;
         }
-        // The source is read once: checked against its declared expectations, then the view
-        // is built from it.
-        let source_table = cairn_core::table::read_table(&project.root().join(&spec.source))?;
-        let validation = match project.config().dataset.get(&spec.source) {
-            None => None,
-            Some(expectations) => {
-                let report = cairn_core::validation::check_frame(
-                    &source_table,
-                    &spec.source,
-                    expectations,
-                    options.now,
-                )?;
-                if report.passed {
-                    Some("passed".to_owned())
-                } else if options.skip_validation {
-                    Some("skipped".to_owned())
-                } else {
-                    return Err(FeatureError::ValidationFailed {
-                        view: name.clone(),
-                        report: Box::new(report),
-                    });
-                }
+        // The pinned table extended by --incremental, checked against its digest before it is
+        // read.
+        let extended = match previous.as_ref() {
+            Some(prev) if options.incremental && store.has(&prev.digest, prev.size) => {
+                store.verify(&prev.digest)?;
+                Some(prev)
             }
+            _ => None,
         };
-        let mut table = view::compute_from(project, name, spec, source_table)?;
+        let after = extended.map(|prev| {
+            prev.end
+                .as_deref()
+                .and_then(crate::parse_time)
+                .unwrap_or(i64::MIN)
+        });
         let keys: Vec<String> = view::join_keys(project, spec)
             .into_iter()
             .map(|(k, _)| k)
             .collect();
-        if options.start.is_some() || options.end.is_some() {
-            let ts = col(TS).to_physical().cast(DataType::Int64);
-            let mut keep = lit(true);
-            if let Some(start) = options.start {
-                keep = keep.and(ts.clone().gt_eq(lit(start)));
+        // The source is scanned, not read: the validation pass, the view's query and the
+        // offline table's Parquet writer all run on polars' streaming engine, which holds what
+        // a query keeps (the sorted view's columns) rather than the source.
+        let built = view::with_source(project, spec, |source| {
+            let validation = match project.config().dataset.get(&spec.source) {
+                None => None,
+                Some(expectations) => {
+                    let report = cairn_core::validation::check_lazy(
+                        source.clone(),
+                        &spec.source,
+                        expectations,
+                        options.now,
+                    )?;
+                    if report.passed {
+                        Some("passed".to_owned())
+                    } else if options.skip_validation {
+                        Some("skipped".to_owned())
+                    } else {
+                        return Err(FeatureError::ValidationFailed {
+                            view: name.clone(),
+                            report: Box::new(report),
+                        });
+                    }
+                }
+            };
+            let mut table = view::compute(project, name, spec, source)?;
+            let ts = || col(TS).to_physical().cast(DataType::Int64);
+            if options.start.is_some() || options.end.is_some() {
+                let mut keep = lit(true);
+                if let Some(start) = options.start {
+                    keep = keep.and(ts().gt_eq(lit(start)));
+                }
+                if let Some(end) = options.end {
+                    keep = keep.and(ts().lt(lit(end)));
+                }
+                table = table.filter(keep);
             }
-            if let Some(end) = options.end {
-                keep = keep.and(ts.lt(lit(end)));
-            }
-            table = table.lazy().filter(keep).collect().map_err(polars)?;
-        }
-        // Incremental: the rows newer than the pinned table's newest event time are appended
-        // to it (the view is computed whole, so SQL aggregates see all the history).
-        let mut appended = None;
-        if options.incremental
-            && let Some(prev) = previous.as_ref().filter(|p| store.has(&p.digest, p.size))
-        {
-            let after = prev
-                .end
-                .as_deref()
-                .and_then(crate::parse_time)
-                .unwrap_or(i64::MIN);
-            let new_rows = table
-                .clone()
-                .lazy()
-                .filter(col(TS).to_physical().cast(DataType::Int64).gt(lit(after)))
-                .collect()
-                .map_err(polars)?;
-            let old = ParquetReader::new(std::io::Cursor::new(store.read(&prev.digest)?))
-                .finish()
-                .map_err(polars)?;
-            let mut order = keys.clone();
-            order.push(TS.to_owned());
-            if table.column(CREATED).is_ok() {
-                order.push(CREATED.to_owned());
-            }
-            table = old
-                .vstack(&new_rows)
+            // Incremental: the rows newer than the pinned table's newest event time are
+            // appended to it (the view is computed whole, so SQL aggregates see all the
+            // history).
+            if let (Some(prev), Some(after)) = (extended, after) {
+                let old = scan_object(&store, &prev.digest).map_err(polars)?;
+                let mut order = keys.clone();
+                order.push(TS.to_owned());
+                if table
+                    .collect_schema()
+                    .map_err(polars)?
+                    .get(CREATED)
+                    .is_some()
+                {
+                    order.push(CREATED.to_owned());
+                }
+                table = concat(
+                    [old, table.filter(ts().gt(lit(after)))],
+                    UnionArgs {
+                        rechunk: false,
+                        ..UnionArgs::default()
+                    },
+                )
                 .map_err(polars)?
-                .lazy()
                 .sort(
                     order,
                     SortMultipleOptions::default().with_maintain_order(true),
-                )
-                .collect()
-                .map_err(polars)?;
-            appended = Some(new_rows);
-        }
-        let mut bytes = Vec::new();
-        ParquetWriter::new(&mut bytes)
-            .finish(&mut table)
-            .map_err(polars)?;
-        let put = store.put_bytes(&bytes)?;
-        // Sorted by keys, event time, created time: the last row of each entity is its latest.
-        let latest = appended
-            .as_ref()
-            .unwrap_or(&table)
-            .unique_stable(Some(&keys), UniqueKeepStrategy::Last, None)
-            .map_err(polars)?;
+                );
+            }
+            let put = sink_object(&store, table)?.map_err(polars)?;
+            Ok((put, validation))
+        })?;
+        let (put, validation) = built;
+        // What the online store needs, read back from the table just stored (its Parquet
+        // statistics answer the count and the newest time). Sorted by keys, event time,
+        // created time: the last row of each entity is its latest.
+        let written = scan_object(&store, &put.digest).map_err(polars)?;
+        let summary = collect_streaming(
+            written.clone().select([
+                len().cast(DataType::UInt64).alias("rows"),
+                col(TS)
+                    .max()
+                    .to_physical()
+                    .cast(DataType::Int64)
+                    .alias("end"),
+            ]),
+        )
+        .map_err(polars)?;
+        let value = |c: &str| summary.column(c).and_then(|c| c.get(0)).map_err(polars);
+        let table_rows = value("rows")?.extract::<u64>().unwrap_or(0);
+        let end = value("end")?.extract::<i64>().map(format_micros);
+        let latest = match after {
+            Some(after) => {
+                written.filter(col(TS).to_physical().cast(DataType::Int64).gt(lit(after)))
+            }
+            None => written,
+        };
+        let latest = collect_streaming(latest_rows(latest, &keys)).map_err(polars)?;
+        let appended = after.is_some();
         let rows = online_rows(&latest, &keys, spec.features.keys()).map_err(polars)?;
-        let end = newest(&table).map_err(polars)?.map(format_micros);
         let info = ViewInfo {
             view: name.clone(),
             rows: rows.len() as u64,
@@ -274,7 +297,7 @@ pub fn materialize(
             ttl_seconds: spec.ttl().map(|d| d.as_secs()),
             materialized_at: now_micros(),
         };
-        let entities = if appended.is_some() {
+        let entities = if appended {
             online.upsert_rows(&info, &rows)?;
             online.view(name)?.map_or(0, |i| i.rows)
         } else {
@@ -286,21 +309,13 @@ pub fn materialize(
             FeatureEntry {
                 digest: put.digest,
                 size: put.size,
-                rows: table.height() as u64,
+                rows: table_rows,
                 definition,
                 source,
                 end: end.clone(),
-                window_start: if appended.is_some() {
-                    None
-                } else {
-                    window_start.clone()
-                },
-                window_end: if appended.is_some() {
-                    None
-                } else {
-                    window_end.clone()
-                },
-                incremental: appended.is_some(),
+                window_start: if appended { None } else { window_start.clone() },
+                window_end: if appended { None } else { window_end.clone() },
+                incremental: appended,
                 validation: validation.clone(),
             },
         );
@@ -316,7 +331,7 @@ pub fn materialize(
         outcomes.push(ViewOutcome {
             view: name.clone(),
             skipped: false,
-            rows: table.height() as u64,
+            rows: table_rows,
             entities,
             digest: put.digest,
             size: put.size,
@@ -369,14 +384,47 @@ fn now_micros() -> i64 {
         .map_or(0, |d| d.as_micros() as i64)
 }
 
-/// The newest event time of a computed view, in UTC microseconds.
-pub(crate) fn newest(table: &DataFrame) -> PolarsResult<Option<i64>> {
-    let max = table
-        .column(TS)?
-        .as_materialized_series()
-        .to_physical_repr()
-        .max::<i64>()?;
-    Ok(max)
+/// Runs `table`'s query on the streaming engine into a new Parquet object (see
+/// [`cairn_store::Store::put_written`]; not synced).
+fn sink_object(
+    store: &cairn_store::Store,
+    table: LazyFrame,
+) -> Result<Result<cairn_store::Put, PolarsError>, cairn_store::StoreError> {
+    store.put_written(|file| {
+        let target = SinkTarget::Dyn(SpecialEq::new(Arc::new(std::sync::Mutex::new(Some(
+            polars::io::utils::file::Writable::Local(file),
+        )))));
+        table
+            .sink(
+                SinkDestination::File { target },
+                FileWriteFormat::Parquet(Arc::new(ParquetWriteOptions::default())),
+                UnifiedSinkArgs {
+                    maintain_order: true,
+                    ..UnifiedSinkArgs::default()
+                },
+            )?
+            .collect_with_engine(Engine::Streaming)
+            .map(drop)
+    })
+}
+
+/// The last row of each entity of a table sorted by keys, event time and created time: its
+/// latest.
+fn latest_rows(table: LazyFrame, keys: &[String]) -> LazyFrame {
+    table.unique_stable_generic(
+        Some(keys.iter().map(|k| col(k.as_str())).collect()),
+        UniqueKeepStrategy::Last,
+    )
+}
+
+/// Scans a Parquet object of the store (whose content the caller trusts: it was just written,
+/// or verified).
+fn scan_object(store: &cairn_store::Store, digest: &Digest) -> PolarsResult<LazyFrame> {
+    let path = store.object_path(digest);
+    LazyFrame::scan_parquet(
+        PlRefPath::new(path.to_string_lossy().as_ref()),
+        ScanArgsParquet::default(),
+    )
 }
 
 /// The online rows of the latest table: a JSON key, the times, the features as JSON.

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use cairn_core::Project;
 use cairn_store::Digest;
+use polars::prelude::len;
 use serde::Serialize;
 
 use crate::FeatureError;
@@ -28,14 +29,23 @@ pub struct PlannedView {
     pub action: &'static str,
 }
 
-/// Computes every view in memory (nothing is written): a missing column, a wrong type, a
+/// Computes every view, streaming (nothing is written): a missing column, a wrong type, a
 /// timestamp that is not one, a missing join key or a SQL error stops with the view, the
 /// column and the reason.
 pub fn plan(project: &Project) -> Result<PlanOutcome, FeatureError> {
     let lock = project.read_lock()?;
     let mut views = Vec::new();
     for (name, spec) in &project.config().feature_view {
-        let table = view::compute(project, name, spec)?;
+        let rows = view::with_source(project, spec, |source| {
+            let table = view::compute(project, name, spec, source)?;
+            let count = cairn_core::table::collect_streaming(table.select([len().alias("rows")]))
+                .and_then(|c| c.column("rows")?.get(0).map(|v| v.extract::<u64>()))
+                .map_err(|e| FeatureError::Polars {
+                    view: name.clone(),
+                    message: e.to_string(),
+                })?;
+            Ok(count.unwrap_or(0))
+        })?;
         let definition = view::definition_digest(project, name, spec);
         let source = view::source_digest(project, spec)?;
         let up_to_date = lock.feature.get(name).is_some_and(|e| {
@@ -48,7 +58,7 @@ pub fn plan(project: &Project) -> Result<PlanOutcome, FeatureError> {
         views.push(PlannedView {
             view: name.clone(),
             source: spec.source.clone(),
-            rows: table.height() as u64,
+            rows,
             features: spec.features.keys().cloned().collect(),
             action: if up_to_date { "up to date" } else { "compute" },
         });

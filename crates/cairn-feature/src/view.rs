@@ -5,7 +5,7 @@
 use cairn_core::Project;
 use cairn_core::dataset::ColumnType;
 use cairn_core::features::FeatureViewSpec;
-use cairn_core::table::read_table;
+use cairn_core::table::collect_streaming;
 use cairn_store::Digest;
 use polars::prelude::*;
 
@@ -56,24 +56,29 @@ pub fn source_digest(project: &Project, spec: &FeatureViewSpec) -> Result<Digest
     )?)
 }
 
-/// Computes a view: keys, `event_timestamp`, `created_timestamp` (if declared) and the
-/// features, sorted by keys, then event time, then created time.
+/// Runs `query` over the view's source, scanned lazily (see
+/// [`cairn_core::table::with_table`]: a CSV value that does not fit the type guessed from the
+/// first rows makes the query run again with types guessed from every row).
+pub fn with_source<T>(
+    project: &Project,
+    spec: &FeatureViewSpec,
+    query: impl Fn(LazyFrame) -> Result<T, FeatureError>,
+) -> Result<T, FeatureError> {
+    cairn_core::table::with_table(&project.root().join(&spec.source), query, |e| {
+        matches!(e, FeatureError::Polars { .. } | FeatureError::Validation(_))
+    })
+}
+
+/// Computes a view, lazily: keys, `event_timestamp`, `created_timestamp` (if declared) and
+/// the features, sorted by keys, then event time, then created time. Nothing is read here
+/// but the source's schema (and, for a text column that must take another type, whether it
+/// holds any value); the caller runs the query, with polars' streaming engine.
 pub fn compute(
     project: &Project,
     name: &str,
     spec: &FeatureViewSpec,
-) -> Result<DataFrame, FeatureError> {
-    let source = read_table(&project.root().join(&spec.source))?;
-    compute_from(project, name, spec, source)
-}
-
-/// [`compute`] over a source table already read.
-pub fn compute_from(
-    project: &Project,
-    name: &str,
-    spec: &FeatureViewSpec,
-    source: DataFrame,
-) -> Result<DataFrame, FeatureError> {
+    source: LazyFrame,
+) -> Result<LazyFrame, FeatureError> {
     let err = |column: &str, reason: String| FeatureError::View {
         view: name.to_owned(),
         column: column.to_owned(),
@@ -83,18 +88,20 @@ pub fn compute_from(
         view: name.to_owned(),
         message: e.to_string(),
     };
-    let table = match &spec.sql {
+    let mut table = match &spec.sql {
         None => source,
         Some(sql) => {
-            let empty = source.height() == 0;
             let mut ctx = polars::sql::SQLContext::new();
-            ctx.register("source", source.lazy());
-            match ctx.execute(sql).and_then(LazyFrame::collect) {
-                Ok(table) => table,
+            ctx.register("source", source.clone());
+            match ctx
+                .execute(sql)
+                .and_then(|mut view| view.collect_schema().map(|_| view))
+            {
+                Ok(view) => view,
                 // A source without rows (a CSV file with only a header) has text columns, on
                 // which the SQL's arithmetic may not type-check. Over no rows, the view has no
                 // rows: its declared columns, untyped, so that they take the declared types.
-                Err(_) if empty => {
+                Err(_) if is_empty(source.clone()).map_err(polars)? => {
                     let mut names: Vec<String> = join_keys(project, spec)
                         .into_iter()
                         .map(|(k, _)| k)
@@ -110,12 +117,13 @@ pub fn compute_from(
                             .collect(),
                     )
                     .map_err(polars)?
+                    .lazy()
                 }
                 Err(e) => return Err(err("sql", e.to_string())),
             }
         }
     };
-    let schema = table.schema().clone();
+    let schema = table.collect_schema().map_err(polars)?;
     let available = || {
         schema
             .iter_names()
@@ -124,17 +132,10 @@ pub fn compute_from(
             .join(", ")
     };
     // A text column without a single value (a CSV file with only a header, an empty column)
-    // carries no type: it takes the declared one.
-    let untyped = |name: &str| {
-        table.column(name).is_ok_and(|c| {
-            matches!(c.dtype(), DataType::String | DataType::Null) && c.null_count() == c.len()
-        })
-    };
-    let column = |column: &str, what: &str| -> Result<DataType, FeatureError> {
-        if untyped(column) {
-            return Ok(DataType::Null);
-        }
-        schema.get(column).cloned().ok_or_else(|| {
+    // carries no type: it takes the declared one. Asked of the data only for a text column
+    // that must become something else.
+    let column = |column: &str, what: &str, text: bool| -> Result<DataType, FeatureError> {
+        let dtype = schema.get(column).cloned().ok_or_else(|| {
             err(
                 column,
                 format!(
@@ -142,12 +143,29 @@ pub fn compute_from(
                     available()
                 ),
             )
-        })
+        })?;
+        let untyped = match dtype {
+            DataType::Null => true,
+            DataType::String if !text => {
+                let all_null = table
+                    .clone()
+                    .select([col(column).null_count().eq(len()).alias("untyped")]);
+                let answer = collect_streaming(all_null).map_err(polars)?;
+                answer
+                    .column("untyped")
+                    .and_then(|c| c.get(0))
+                    .map_err(polars)?
+                    .extract_bool()
+                    .unwrap_or(false)
+            }
+            _ => false,
+        };
+        Ok(if untyped { DataType::Null } else { dtype })
     };
     let mut exprs = Vec::new();
     let mut sort_by = Vec::new();
     for (key, dtype) in join_keys(project, spec) {
-        let have = column(&key, "join key")?;
+        let have = column(&key, "join key", dtype == ColumnType::String)?;
         exprs.push(
             cast_to(&key, &have, dtype)
                 .map_err(|r| err(&key, r))?
@@ -155,7 +173,7 @@ pub fn compute_from(
         );
         sort_by.push(key);
     }
-    let ts = column(&spec.timestamp, "timestamp")?;
+    let ts = column(&spec.timestamp, "timestamp", false)?;
     exprs.push(
         to_utc_micros(&spec.timestamp, &ts)
             .map_err(|r| err(&spec.timestamp, r))?
@@ -163,7 +181,7 @@ pub fn compute_from(
     );
     sort_by.push(TS.to_owned());
     if let Some(created) = &spec.created {
-        let dtype = column(created, "created")?;
+        let dtype = column(created, "created", false)?;
         exprs.push(
             to_utc_micros(created, &dtype)
                 .map_err(|r| err(created, r))?
@@ -172,7 +190,7 @@ pub fn compute_from(
         sort_by.push(CREATED.to_owned());
     }
     for (feature, want) in &spec.features {
-        let have = column(feature, "feature")?;
+        let have = column(feature, "feature", *want == ColumnType::String)?;
         exprs.push(
             cast_to(feature, &have, *want)
                 .map_err(|r| err(feature, r))?
@@ -187,16 +205,17 @@ pub fn compute_from(
         .map(|c| col(c.as_str()).is_not_null())
         .reduce(Expr::and)
         .unwrap_or(lit(true));
-    table
-        .lazy()
-        .select(exprs)
-        .filter(keys_present)
-        .sort(
-            sort_by,
-            SortMultipleOptions::default().with_maintain_order(true),
-        )
-        .collect()
-        .map_err(polars)
+    table = table.select(exprs).filter(keys_present).sort(
+        sort_by,
+        SortMultipleOptions::default().with_maintain_order(true),
+    );
+    Ok(table)
+}
+
+/// Whether a table has no rows (a count, streamed).
+fn is_empty(table: LazyFrame) -> PolarsResult<bool> {
+    let count = collect_streaming(table.select([len().alias("rows")]))?;
+    Ok(count.column("rows")?.get(0)?.extract::<u64>() == Some(0))
 }
 
 /// A column cast to a declared type, if the types are compatible (widening only).

@@ -282,6 +282,41 @@ impl Store {
         })
     }
 
+    /// Stores what `write` writes into the file it is given (a handle to a new temporary
+    /// file of the store): once `write` returns, the file is hashed and moved into place, or
+    /// dropped if the store has the object already. `write`'s own error comes back inside
+    /// `Ok`, with nothing stored. Not synced, like [`Store::put_file`].
+    pub fn put_written<E>(
+        &self,
+        write: impl FnOnce(File) -> Result<(), E>,
+    ) -> Result<Result<Put, E>, StoreError> {
+        let mut tmp =
+            TempFile::new_in(&self.tmp, OBJECT_MODE).map_err(StoreError::write(&self.tmp))?;
+        let handle = tmp
+            .file()
+            .try_clone()
+            .map_err(StoreError::write(tmp.path()))?;
+        if let Err(e) = write(handle) {
+            return Ok(Err(e));
+        }
+        let size = tmp
+            .file()
+            .metadata()
+            .map_err(StoreError::read(tmp.path()))?
+            .len();
+        let (digest, size) =
+            crate::hash::hash_file(tmp.path(), size).map_err(StoreError::read(tmp.path()))?;
+        let stored = !self.has(&digest, size);
+        if stored {
+            self.commit_object(tmp, &digest)?;
+        }
+        Ok(Ok(Put {
+            digest,
+            size,
+            stored,
+        }))
+    }
+
     /// A new temporary file for an object whose digest is known in advance (a download);
     /// hand it to [`Store::commit_object`] once its content is verified.
     pub fn temp_object(&self) -> Result<TempFile, StoreError> {
