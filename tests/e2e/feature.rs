@@ -1136,3 +1136,125 @@ fn an_empty_source_gives_an_empty_view() {
     let doc = p.json(&["feature", "materialize", "stats"], 0);
     assert_eq!(doc["views"][0]["rows"], 1);
 }
+
+/// A directory source whose files disagree on a column's type, with a value below the first
+/// 10,000 rows of one file that does not fit the type guessed from those rows: materialize
+/// (which scans the source and streams the view into the store) gives every row, the latest
+/// value per entity, and the same table bytes on one thread as on two.
+#[test]
+fn a_streamed_source_gives_the_same_table_on_any_number_of_threads() {
+    let definitions = r#"
+[entity.customer]
+join_keys = { customer_id = "int" }
+
+[feature_view.spend]
+source = "data/events"
+entities = ["customer"]
+timestamp = "ts"
+features = { amount = "float", n = "int" }
+"#;
+    // Part a: whole-number amounts for 10,500 rows, then one with a fraction (the guess from
+    // the first 10,000 rows is an integer column). Part b: fractional amounts. Part c: the
+    // amount column is empty (guessed as text).
+    let mut a = String::from("customer_id,ts,amount,n\n");
+    let mut expected_last = std::collections::BTreeMap::new();
+    let mut rows = 0;
+    for i in 0..10_501u64 {
+        let customer = i % 97;
+        let amount = if i == 10_500 {
+            "2.5".to_owned()
+        } else {
+            (i % 13).to_string()
+        };
+        let ts = format!("2026-01-01T00:00:00.{:06}", i);
+        a.push_str(&format!("{customer},{ts},{amount},{}\n", i % 5));
+        expected_last.insert(customer, amount.parse::<f64>().unwrap());
+        rows += 1;
+    }
+    let mut b = String::from("customer_id,ts,amount,n\n");
+    for i in 0..3_000u64 {
+        let customer = 100 + i % 50;
+        b.push_str(&format!(
+            "{customer},2026-01-02T00:00:{:02}.{:06},{}.25,{}\n",
+            i / 1_000,
+            i,
+            i % 7,
+            i % 3
+        ));
+        expected_last.insert(customer, (i % 7) as f64 + 0.25);
+        rows += 1;
+    }
+    let c = "customer_id,ts,amount,n\n500,2026-01-03T00:00:00,,1\n";
+    rows += 1;
+    let digests: Vec<String> = ["1", "2"]
+        .iter()
+        .map(|threads| {
+            let p = project(definitions);
+            p.write("data/events/a.csv", &a);
+            p.write("data/events/b.csv", &b);
+            p.write("data/events/c.csv", c);
+            let env = [("POLARS_MAX_THREADS".to_owned(), (*threads).to_owned())];
+            let doc = p
+                .cairn_env(&["--json", "feature", "materialize"], &env)
+                .ok()
+                .json();
+            let view = &doc["views"][0];
+            assert_eq!(view["rows"], rows, "{doc}");
+            assert_eq!(view["entities"], 97 + 50 + 1, "{doc}");
+            let online = p.json(
+                &[
+                    "feature",
+                    "online",
+                    "--entity",
+                    "customer_id=24",
+                    "--entity",
+                    "customer_id=42",
+                    "--entity",
+                    "customer_id=120",
+                    "--entity",
+                    "customer_id=500",
+                    "--features",
+                    "spend:amount",
+                ],
+                0,
+            );
+            let amounts: Vec<serde_json::Value> = online["entities"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{online}"))
+                .iter()
+                .map(|e| e["features"]["amount"].clone())
+                .collect();
+            assert_eq!(
+                amounts,
+                [
+                    // The value that did not fit the guess from the first rows.
+                    serde_json::json!(2.5),
+                    serde_json::json!(expected_last[&42]),
+                    serde_json::json!(expected_last[&120]),
+                    serde_json::Value::Null
+                ],
+                "{online}"
+            );
+            view["digest"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(
+        digests[0], digests[1],
+        "the table depends on the thread count"
+    );
+}
+
+/// A malformed source is an error naming the file, whether or not the view reads the broken
+/// column; nothing is pinned.
+#[test]
+fn a_malformed_source_names_the_file_and_pins_nothing() {
+    let p = project(DEFINITIONS);
+    p.write(
+        "data/events.csv",
+        "customer_id,ts,created,amount,n\n1,2026-01-01T00:00:00,2026-01-01T00:00:00,1.0,1,7,8\n",
+    );
+    p.cairn(&["feature", "materialize", "stats"])
+        .code(2)
+        .stderr_has("data/events.csv");
+    assert!(!p.lock_text().contains("[feature"), "{}", p.lock_text());
+}
