@@ -673,17 +673,26 @@ fn print_table(checks: &[Check]) {
             ]
         })
         .collect();
-    let mut widths = header.map(str::len);
-    for row in &rows {
+    print_columns(header, &rows);
+}
+
+/// Prints rows as columns padded to their widest cell (in characters), under a header and a
+/// rule.
+fn print_columns<const N: usize>(header: [&str; N], rows: &[[String; N]]) {
+    let mut widths = header.map(|h| h.chars().count());
+    for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.len());
+            *width = (*width).max(cell.chars().count());
         }
     }
-    let line = |cells: [&str; 6]| {
+    let line = |cells: [&str; N]| {
         let padded: Vec<String> = cells
             .iter()
             .zip(widths)
-            .map(|(cell, width)| format!("{cell:<width$}"))
+            .map(|(cell, width)| {
+                let pad = width - cell.chars().count();
+                format!("{cell}{}", " ".repeat(pad))
+            })
             .collect();
         println!("{}", padded.join("  ").trim_end());
     };
@@ -694,7 +703,7 @@ fn print_table(checks: &[Check]) {
             .each_ref()
             .map(String::as_str),
     );
-    for row in &rows {
+    for row in rows {
         line(row.each_ref().map(String::as_str));
     }
 }

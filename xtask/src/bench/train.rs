@@ -476,33 +476,7 @@ fn print_rows(rows: &[Row]) {
             ]
         })
         .collect();
-    let mut widths = header.map(|h| h.chars().count());
-    for row in &cells {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let line = |cells: [&str; 5]| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(widths)
-            .map(|(cell, width)| {
-                let pad = width - cell.chars().count();
-                format!("{cell}{}", " ".repeat(pad))
-            })
-            .collect();
-        println!("{}", padded.join("  ").trim_end());
-    };
-    line(header);
-    line(
-        widths
-            .map(|width| "-".repeat(width))
-            .each_ref()
-            .map(String::as_str),
-    );
-    for row in &cells {
-        line(row.each_ref().map(String::as_str));
-    }
+    super::print_columns(header, &cells);
 }
 
 /// Writes the seeded table to `path`; returns its size in bytes and the number of positive
