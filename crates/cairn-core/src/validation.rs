@@ -333,32 +333,30 @@ pub fn check_lazy(
         }
     }
 
-    {
-        for (i, p) in pending.iter().enumerate() {
-            let failing = first(&format!("c{i}"))?.extract::<u64>().unwrap_or(0);
-            let check = &mut checks[p.report];
-            check.failing = failing;
-            let passed = match check.check {
-                "max_null_share" => {
-                    let share = spec.columns[&p.column].max_null_share.unwrap_or(1.0);
-                    rows == 0 || failing as f64 <= share * rows as f64
-                }
-                _ => failing == 0,
-            };
-            if check.check == "max_null_share" {
-                check.observed = Some(format!(
-                    "{} missing ({failing} of {rows})",
-                    percent(if rows == 0 {
-                        0.0
-                    } else {
-                        failing as f64 / rows as f64
-                    })
-                ));
+    for (i, p) in pending.iter().enumerate() {
+        let failing = first(&format!("c{i}"))?.extract::<u64>().unwrap_or(0);
+        let check = &mut checks[p.report];
+        check.failing = failing;
+        let passed = match check.check {
+            "max_null_share" => {
+                let share = spec.columns[&p.column].max_null_share.unwrap_or(1.0);
+                rows == 0 || failing as f64 <= share * rows as f64
             }
-            if !passed {
-                check.passed = false;
-                check.examples = examples(&table, &p.failing, &p.column).map_err(polars_err)?;
-            }
+            _ => failing == 0,
+        };
+        if check.check == "max_null_share" {
+            check.observed = Some(format!(
+                "{} missing ({failing} of {rows})",
+                percent(if rows == 0 {
+                    0.0
+                } else {
+                    failing as f64 / rows as f64
+                })
+            ));
+        }
+        if !passed {
+            check.passed = false;
+            check.examples = examples(&table, &p.failing, &p.column).map_err(polars_err)?;
         }
     }
 

@@ -196,7 +196,7 @@ pub fn materialize(
         // The source is scanned, not read: the validation pass, the view's query and the
         // offline table's Parquet writer all run on polars' streaming engine, which holds what
         // a query keeps (the sorted view's columns) rather than the source.
-        let built = view::with_source(project, spec, |source| {
+        let (put, validation) = view::with_source(project, spec, |source| {
             let validation = match project.config().dataset.get(&spec.source) {
                 None => None,
                 Some(expectations) => {
@@ -261,7 +261,6 @@ pub fn materialize(
             let put = sink_object(&store, table)?.map_err(polars)?;
             Ok((put, validation))
         })?;
-        let (put, validation) = built;
         // What the online store needs, read back from the table just stored (its Parquet
         // statistics answer the count and the newest time). Sorted by keys, event time,
         // created time: the last row of each entity is its latest.
