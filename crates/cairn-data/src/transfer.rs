@@ -67,6 +67,16 @@ struct Needed {
     unresolved: Vec<MissingObject>,
 }
 
+impl Needed {
+    fn absorb(&mut self, other: Needed) {
+        self.objects.extend(other.objects);
+        for (digest, owner) in other.owners {
+            self.owners.entry(digest).or_insert(owner);
+        }
+        self.unresolved.extend(other.unresolved);
+    }
+}
+
 fn needed(
     store: &Store,
     remote: Option<&Remote>,
@@ -342,6 +352,18 @@ pub fn fetch(
     options: &FetchOptions,
     progress: &dyn Progress,
 ) -> Result<FetchOutcome, DataError> {
+    fetch_for(project, options, false, progress)
+}
+
+/// [`fetch`]; `checkout` says that a checkout of the same paths follows in this process, so
+/// that the downloads of large files also write their workspace copies, in parallel (see
+/// `Store::want_copies`).
+fn fetch_for(
+    project: &Project,
+    options: &FetchOptions,
+    checkout: bool,
+    progress: &dyn Progress,
+) -> Result<FetchOutcome, DataError> {
     let FetchOptions {
         paths,
         cwd,
@@ -368,13 +390,17 @@ pub fn fetch(
     } else {
         Vec::new()
     };
-    let mut entries: Vec<_> = select(project, cwd, &lock, paths)?
+    let selected: Vec<_> = select(project, cwd, &lock, paths)?
         .into_iter()
         .map(|s| (s.path, s.entry))
         .collect();
-    entries.extend(features.iter().map(|(p, e)| (p, e)));
     // Directory manifests first (from the remote when needed), then everything they list.
-    let need = needed(&store, Some(&remote), &entries)?;
+    let mut need = needed(&store, Some(&remote), &selected)?;
+    if checkout && store.copies_needed(&project.config().cache.link) {
+        store.want_copies(need.objects.iter().map(|(digest, size)| (*digest, *size)));
+    }
+    let features: Vec<_> = features.iter().map(|(p, e)| (p, e)).collect();
+    need.absorb(needed(&store, Some(&remote), &features)?);
     let mut get = Vec::new();
     let mut already_here = 0;
     let mut absent = Vec::new();
@@ -429,7 +455,7 @@ pub fn pull(
     force: bool,
     progress: &dyn Progress,
 ) -> Result<PullOutcome, DataError> {
-    let fetched = fetch(project, fetch_options, progress)?;
+    let fetched = fetch_for(project, fetch_options, true, progress)?;
     if !fetched.complete() {
         return Err(DataError::FetchIncomplete {
             failures: fetched.downloaded.failures,

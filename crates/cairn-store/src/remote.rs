@@ -33,6 +33,12 @@ const MULTIPART_THRESHOLD: u64 = 32 << 20;
 const PART_SIZE: usize = 16 << 20;
 /// Parts of one object in flight at once.
 const PART_CONCURRENCY: usize = 4;
+/// Objects at least this large are downloaded in ranges of [`RANGE_SIZE`], up to
+/// [`RANGE_CONCURRENCY`] at once: one stream keeps one core busy receiving, several spread the
+/// work over all of them.
+const RANGED: u64 = 2 * RANGE_SIZE;
+const RANGE_SIZE: u64 = 16 << 20;
+const RANGE_CONCURRENCY: usize = 4;
 
 /// Where a remote is and how to reach it.
 #[derive(Debug, Clone, Default)]
@@ -527,21 +533,31 @@ impl Remote {
                 .map_err(remote_err)?;
             return Ok(());
         }
-        // Verified up front with all cores (a memory map), so the parts need no hashing.
-        let verify = || match store.verify(digest) {
-            Ok(_) => Ok(()),
-            Err(StoreError::Corrupt { actual, .. }) => Err(ObjectError::Corrupt(format!(
+        // The parts are slices of a memory map of the object: sent from the page cache, with
+        // no copy into buffers of our own. The object is hashed with all cores while the parts
+        // go out, and the upload is completed only if it matches its name.
+        let data = map_object(&path).map_err(|e| local_error(digest, e))?;
+        let verify = {
+            let data = data.clone();
+            std::thread::spawn(move || {
+                let mut hasher = blake3::Hasher::new();
+                hasher.update_rayon(&data);
+                Digest::from(hasher.finalize())
+            })
+        };
+        let mut upload = self.store.put_multipart(&key).await.map_err(remote_err)?;
+        let sent = self.send_parts(upload.as_mut(), &data).await;
+        let verified = match verify.join() {
+            Ok(actual) if actual == *digest => Ok(()),
+            Ok(actual) => Err(ObjectError::Corrupt(format!(
                 "the local copy is damaged: it hashes to {actual}"
             ))),
-            Err(e) => Err(ObjectError::Remote(e.into())),
+            Err(_) => Err(local_error(
+                digest,
+                std::io::Error::other("the hashing thread panicked"),
+            )),
         };
-        if in_runtime() {
-            tokio::task::block_in_place(verify)?;
-        } else {
-            verify()?;
-        }
-        let mut upload = self.store.put_multipart(&key).await.map_err(remote_err)?;
-        match self.send_parts(upload.as_mut(), digest, &path).await {
+        match sent.and(verified) {
             Ok(()) => {
                 upload.complete().await.map_err(remote_err)?;
                 Ok(())
@@ -569,8 +585,15 @@ impl Remote {
         let tmp_dir = dir.join("tmp");
         std::fs::create_dir_all(&tmp_dir).map_err(|e| failed(&tmp_dir, e))?;
         let mut tmp = TempFile::new_in(&tmp_dir, 0o644).map_err(|e| failed(&tmp_dir, e))?;
-        let (hashed, copied) =
-            crate::store::copy_while_hashing(&src, &src_path, len, &mut tmp, false, |_, _| false);
+        let (hashed, copied, _) = crate::store::copy_while_hashing(
+            &src,
+            &src_path,
+            len,
+            &mut tmp,
+            None,
+            false,
+            |_, _| false,
+        );
         let (actual, size) = hashed.map_err(|e| local_error(digest, e))?;
         if actual != *digest {
             return Err(ObjectError::Corrupt(format!(
@@ -593,26 +616,14 @@ impl Remote {
     async fn send_parts(
         &self,
         upload: &mut dyn object_store::MultipartUpload,
-        digest: &Digest,
-        path: &Path,
+        data: &bytes::Bytes,
     ) -> Result<(), ObjectError> {
         use futures::stream::FuturesUnordered;
         let remote_err = |e: object_store::Error| ObjectError::Remote(self.classify(e));
-        let mut file = Source::open(path)
-            .await
-            .map_err(|e| local_error(digest, e))?;
         let mut in_flight = FuturesUnordered::new();
-        loop {
-            let mut buf = vec![0u8; PART_SIZE];
-            let n = file
-                .read_full(&mut buf)
-                .await
-                .map_err(|e| local_error(digest, e))?;
-            if n == 0 {
-                break;
-            }
-            buf.truncate(n);
-            in_flight.push(upload.put_part(PutPayload::from(buf)));
+        for start in (0..data.len()).step_by(PART_SIZE) {
+            let part = data.slice(start..data.len().min(start + PART_SIZE));
+            in_flight.push(upload.put_part(PutPayload::from(part)));
             while in_flight.len() >= PART_CONCURRENCY {
                 if let Some(r) = in_flight.next().await {
                     r.map_err(remote_err)?;
@@ -638,7 +649,7 @@ impl Remote {
         let total: u64 = objects.iter().map(|o| o.1).sum();
         progress.start("fetching", objects.len() as u64, total);
         let results = self.run_all(objects, jobs, |&(digest, size)| async move {
-            let r = self.download_one(store, &digest).await;
+            let r = self.download_one(store, &digest, size).await;
             if r.is_ok() {
                 progress.advance(1, size);
             }
@@ -648,7 +659,12 @@ impl Remote {
         collect(results)
     }
 
-    async fn download_one(&self, store: &Store, digest: &Digest) -> Result<(), ObjectError> {
+    async fn download_one(
+        &self,
+        store: &Store,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<(), ObjectError> {
         if let Some(dir) = &self.dir {
             // A large object in a local directory is copied in the kernel while it is hashed
             // with all cores, and enters the store only if it matches its name.
@@ -670,6 +686,9 @@ impl Remote {
                 _ => {}
             }
         }
+        if size >= RANGED && in_runtime() {
+            return self.download_ranges(store, digest, size).await;
+        }
         let key = self.object_key(digest);
         let result = match self.store.get(&key).await {
             Ok(r) => r,
@@ -690,28 +709,119 @@ impl Remote {
                 .map_err(|e| ObjectError::Remote(e.into()))?;
             return Ok(());
         }
-        let mut tmp = store
-            .temp_object()
-            .map_err(|e| ObjectError::Remote(e.into()))?;
-        // The object streams into the temporary file, hashed on the way.
-        let mut hasher = blake3::Hasher::new();
+        let store_err = |e: StoreError| ObjectError::Remote(e.into());
+        let mut tmp = store.temp_object().map_err(store_err)?;
+        // The object streams into the temporary file; the hash, and the workspace copy a
+        // checkout wants (see `Store::want_copies`), are made from the same chunks on threads
+        // of their own.
+        let hasher = Tee::spawn(blake3::Hasher::new(), |hasher, chunk| {
+            hasher.update(chunk);
+            Ok(())
+        });
+        let copy = store
+            .copy_target(digest)
+            .map_err(store_err)?
+            .map(|copy| Tee::spawn(copy, |copy, chunk| copy.file().write_all(chunk)));
         let mut stream = result.into_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(remote_err)?;
-            hasher.update(&chunk);
+            hasher.send(chunk.clone()).await;
+            if let Some(copy) = &copy {
+                copy.send(chunk.clone()).await;
+            }
             tmp.file()
                 .write_all(&chunk)
                 .map_err(|e| local_error(digest, e))?;
         }
-        let actual: Digest = hasher.finalize().into();
+        let actual: Digest = hasher
+            .finish()
+            .map_err(|e| local_error(digest, e))?
+            .finalize()
+            .into();
         if actual != *digest {
             return Err(ObjectError::Corrupt(format!(
                 "its content hashes to {actual}"
             )));
         }
-        store
-            .commit_object(tmp, digest)
-            .map_err(|e| ObjectError::Remote(e.into()))?;
+        store.commit_object(tmp, digest).map_err(store_err)?;
+        // A copy that could not be written is not offered: the checkout copies instead.
+        if let Some(Ok(copy)) = copy.map(Tee::finish) {
+            store.offer_copy(digest, copy);
+        }
+        Ok(())
+    }
+
+    /// Downloads a large object in ranges, several at once, each written at its offset into
+    /// the temporary file (and into the workspace copy a checkout wants, see
+    /// `Store::want_copies`); then hashes the file with all cores and stores it only if it
+    /// matches its name.
+    async fn download_ranges(
+        &self,
+        store: &Store,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<(), ObjectError> {
+        let key = self.object_key(digest);
+        let remote_err = |e: object_store::Error| ObjectError::Remote(self.classify(e));
+        let store_err = |e: StoreError| ObjectError::Remote(e.into());
+        let local = |e: std::io::Error| local_error(digest, e);
+        let meta = match self.store.head(&key).await {
+            Ok(meta) => meta,
+            Err(object_store::Error::NotFound { .. }) => return Err(ObjectError::Missing),
+            Err(e) => return Err(remote_err(e)),
+        };
+        if meta.size != size {
+            return Err(ObjectError::Corrupt(format!(
+                "the remote copy has {} bytes instead of {size}",
+                meta.size
+            )));
+        }
+        let mut tmp = store.temp_object().map_err(store_err)?;
+        let mut copy = store.copy_target(digest).map_err(store_err)?;
+        let mut files = vec![tmp.file().try_clone().map_err(local)?];
+        if let Some(copy) = &mut copy {
+            files.push(copy.file().try_clone().map_err(local)?);
+        }
+        let files: Arc<[std::fs::File]> = files.into();
+        let mut ranges = (0..size)
+            .step_by(RANGE_SIZE as usize)
+            .map(|start| start..size.min(start + RANGE_SIZE));
+        // A task each, so that the ranges are received on all of the runtime's threads; the
+        // set aborts those still running if one fails.
+        let mut running = tokio::task::JoinSet::new();
+        loop {
+            while running.len() < RANGE_CONCURRENCY
+                && let Some(range) = ranges.next()
+            {
+                let (remote, key, files) = (Arc::clone(&self.store), key.clone(), files.clone());
+                running.spawn(fetch_range(remote, key, range, files));
+            }
+            let Some(joined) = running.join_next().await else {
+                break;
+            };
+            match joined {
+                Ok(Ok(())) => {}
+                Ok(Err(RangeError::Remote(e))) => return Err(remote_err(e)),
+                Ok(Err(RangeError::Local(e))) => return Err(local(e)),
+                Ok(Err(RangeError::Length)) => {
+                    return Err(ObjectError::Corrupt(
+                        "the remote sent a range of the wrong length".to_string(),
+                    ));
+                }
+                Err(e) => return Err(local(std::io::Error::other(e))),
+            }
+        }
+        let hashed = || crate::hash::hash_file(tmp.path(), size);
+        let (actual, _) = tokio::task::block_in_place(hashed).map_err(local)?;
+        if actual != *digest {
+            return Err(ObjectError::Corrupt(format!(
+                "its content hashes to {actual}"
+            )));
+        }
+        store.commit_object(tmp, digest).map_err(store_err)?;
+        if let Some(copy) = copy {
+            store.offer_copy(digest, copy);
+        }
         Ok(())
     }
 
@@ -898,38 +1008,94 @@ async fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
     }
 }
 
-/// A local object being read in parts.
-enum Source {
-    Tokio(tokio::fs::File),
-    Std(std::fs::File),
+/// A consumer of a download's chunks on a thread of its own (the hash, a second copy), so that
+/// it runs beside the write of the object instead of after it.
+struct Tee<T> {
+    chunks: tokio::sync::mpsc::Sender<bytes::Bytes>,
+    thread: std::thread::JoinHandle<std::io::Result<T>>,
 }
 
-impl Source {
-    async fn open(path: &Path) -> std::io::Result<Self> {
-        if in_runtime() {
-            Ok(Self::Tokio(tokio::fs::File::open(path).await?))
-        } else {
-            Ok(Self::Std(std::fs::File::open(path)?))
-        }
+impl<T: Send + 'static> Tee<T> {
+    fn spawn(
+        mut state: T,
+        mut consume: impl FnMut(&mut T, &[u8]) -> std::io::Result<()> + Send + 'static,
+    ) -> Self {
+        let (chunks, mut receiver) = tokio::sync::mpsc::channel::<bytes::Bytes>(64);
+        let thread = std::thread::spawn(move || {
+            while let Some(chunk) = receiver.blocking_recv() {
+                consume(&mut state, &chunk)?;
+            }
+            Ok(state)
+        });
+        Self { chunks, thread }
     }
 
-    /// Fills `buf` unless the file ends first; returns the bytes read.
-    async fn read_full(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        use std::io::Read;
-        use tokio::io::AsyncReadExt;
-        let mut filled = 0;
-        while filled < buf.len() {
-            let n = match self {
-                Self::Tokio(f) => f.read(&mut buf[filled..]).await?,
-                Self::Std(f) => f.read(&mut buf[filled..])?,
-            };
-            if n == 0 {
-                break;
-            }
-            filled += n;
-        }
-        Ok(filled)
+    /// Hands a chunk over (waiting while the thread is 64 chunks behind). After a failure of
+    /// the consumer, chunks are dropped: [`Tee::finish`] reports it.
+    async fn send(&self, chunk: bytes::Bytes) {
+        let _ = self.chunks.send(chunk).await;
     }
+
+    /// Waits for the thread to consume everything sent, and returns its state.
+    fn finish(self) -> std::io::Result<T> {
+        drop(self.chunks);
+        self.thread
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("a download thread panicked")))
+    }
+}
+
+enum RangeError {
+    Remote(object_store::Error),
+    Local(std::io::Error),
+    /// The server sent more or fewer bytes than the range holds.
+    Length,
+}
+
+/// Fetches one range of an object and writes it at its offset into each of `files`.
+async fn fetch_range(
+    remote: Arc<dyn ObjectStore>,
+    key: ObjectPath,
+    range: std::ops::Range<u64>,
+    files: Arc<[std::fs::File]>,
+) -> Result<(), RangeError> {
+    use std::os::unix::fs::FileExt;
+    let options = object_store::GetOptions {
+        range: Some(object_store::GetRange::Bounded(range.clone())),
+        ..Default::default()
+    };
+    let result = remote
+        .get_opts(&key, options)
+        .await
+        .map_err(RangeError::Remote)?;
+    let mut offset = range.start;
+    let mut stream = result.into_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(RangeError::Remote)?;
+        if offset + chunk.len() as u64 > range.end {
+            return Err(RangeError::Length);
+        }
+        for file in files.iter() {
+            file.write_all_at(&chunk, offset)
+                .map_err(RangeError::Local)?;
+        }
+        offset += chunk.len() as u64;
+    }
+    if offset != range.end {
+        return Err(RangeError::Length);
+    }
+    Ok(())
+}
+
+/// A memory map of a stored object, as shareable bytes.
+fn map_object(path: &Path) -> std::io::Result<bytes::Bytes> {
+    let file = std::fs::File::open(path)?;
+    // SAFETY: objects are read-only files that cairn writes once under a temporary name and
+    // renames into place; nothing writes to one in place. A file damaged behind cairn's back
+    // is caught by the hash taken over the same map before the upload is completed.
+    #[allow(unsafe_code)]
+    let map = unsafe { memmap2::Mmap::map(&file) }?;
+    Ok(bytes::Bytes::from_owner(map))
 }
 
 #[cfg(test)]

@@ -82,6 +82,20 @@ pub struct Store {
     /// leave such files behind, a marker in `tmp/` says so: [`Store::clean_tmp`] sweeps the
     /// shards when it finds one left by a process that was killed.
     shard_marker: Arc<std::sync::OnceLock<Option<TempFile>>>,
+    /// Workspace copies of large objects, written during their download (see
+    /// [`Store::want_copies`]).
+    copies: Arc<std::sync::Mutex<Copies>>,
+}
+
+/// Copies of large objects that a download writes at the same time as the object itself, so
+/// that a pull's checkout (in copy mode) renames one into the workspace instead of copying
+/// the object again: the two writes then run in parallel instead of one after the other.
+#[derive(Debug, Default)]
+struct Copies {
+    /// Objects that a checkout in this process will copy out.
+    wanted: std::collections::HashSet<Digest>,
+    /// Verified copies, waiting for the checkout.
+    ready: std::collections::HashMap<Digest, TempFile>,
 }
 
 impl Store {
@@ -132,6 +146,7 @@ impl Store {
             failed_modes: Arc::default(),
             fresh: Arc::default(),
             shard_marker: Arc::default(),
+            copies: Arc::default(),
         })
     }
 
@@ -215,19 +230,27 @@ impl Store {
             let bytes = fs::read(path).map_err(StoreError::read(path))?;
             return self.put_bytes(&bytes);
         }
-        self.put_large_file(path, None)
+        self.put_large_file(path, None, None)
     }
 
     /// Stores a large file whose digest is known in advance (a download from a local
     /// directory remote): copied and hashed at once like [`Store::put_file`], and stored only
     /// if the content matches `expected` ([`StoreError::Corrupt`] otherwise, nothing stored).
     pub fn put_file_expecting(&self, path: &Path, expected: &Digest) -> Result<Put, StoreError> {
-        self.put_large_file(path, Some(expected))
+        let copy = self.copy_target(expected)?;
+        self.put_large_file(path, Some(expected), copy)
     }
 
     /// Hashes and copies a large file at the same time (see [`copy_while_hashing`]). The copy
-    /// stops early when the object turns out to be stored already.
-    fn put_large_file(&self, path: &Path, expected: Option<&Digest>) -> Result<Put, StoreError> {
+    /// stops early when the object turns out to be stored already. With `copy`, the file is
+    /// also copied there, in parallel, and the copy is offered to the checkout
+    /// ([`Store::offer_copy`]) once the content is verified.
+    fn put_large_file(
+        &self,
+        path: &Path,
+        expected: Option<&Digest>,
+        mut copy: Option<TempFile>,
+    ) -> Result<Put, StoreError> {
         let before = fs::metadata(path).map_err(StoreError::read(path))?;
         let src = File::open(path).map_err(StoreError::read(path))?;
         let mut tmp =
@@ -235,10 +258,15 @@ impl Store {
         // An add syncs before it writes the lock: start the writeback during the copy. A
         // download is not synced (see `data fetch`).
         let writeback = expected.is_none();
-        let (hashed, copied) =
-            copy_while_hashing(&src, path, before.len(), &mut tmp, writeback, |d, n| {
-                self.has(d, n)
-            });
+        let (hashed, copied, also) = copy_while_hashing(
+            &src,
+            path,
+            before.len(),
+            &mut tmp,
+            copy.as_mut(),
+            writeback,
+            |d, n| self.has(d, n),
+        );
         let (digest, size) = hashed.map_err(StoreError::read(path))?;
         let after = fs::metadata(path).map_err(StoreError::read(path))?;
         if !same_file_state(&before, &after) || size != before.len() {
@@ -275,6 +303,12 @@ impl Store {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(digest);
+        // A copy that failed or came out short is not offered: the checkout copies instead.
+        if let Some(copy) = copy
+            && also.is_ok_and(|n| n == size)
+        {
+            self.offer_copy(&digest, copy);
+        }
         Ok(Put {
             digest,
             size,
@@ -315,6 +349,86 @@ impl Store {
             size,
             stored,
         }))
+    }
+
+    /// Says that a checkout in this process will copy these objects (digest, size) into the
+    /// workspace. A download of one of the large ones then also writes the copy, in parallel with the
+    /// object, and [`Store::materialize`] in copy mode moves it into place. Only worth it when
+    /// the checkout will really copy: see [`Store::copies_needed`].
+    pub fn want_copies(&self, objects: impl IntoIterator<Item = (Digest, u64)>) {
+        self.lock_copies().wanted.extend(
+            objects
+                .into_iter()
+                .filter(|(_, size)| *size >= LARGE_FILE)
+                .map(|(digest, _)| digest),
+        );
+    }
+
+    /// Whether a checkout with these link modes would copy large objects: it would not when a
+    /// reflink works here (tried once on a small file) or a link mode comes before `copy`.
+    pub fn copies_needed(&self, modes: &[LinkMode]) -> bool {
+        for &mode in modes {
+            match mode {
+                LinkMode::Copy => return true,
+                LinkMode::Hardlink | LinkMode::Symlink => return false,
+                LinkMode::Reflink if self.failed_modes[mode as usize].load(Ordering::Relaxed) => {}
+                LinkMode::Reflink => {
+                    if self.reflink_works() {
+                        return false;
+                    }
+                    self.failed_modes[mode as usize].store(true, Ordering::Relaxed);
+                }
+            }
+        }
+        // An empty list means a copy.
+        true
+    }
+
+    fn reflink_works(&self) -> bool {
+        let Ok(mut probe) = TempFile::new_in(&self.tmp, 0o644) else {
+            return false;
+        };
+        if probe.file().write_all(b"reflink probe").is_err() {
+            return false;
+        }
+        let clone = atomic::temp_path(&self.tmp);
+        let works = reflink_copy::reflink(probe.path(), &clone).is_ok();
+        let _ = fs::remove_file(&clone);
+        works
+    }
+
+    fn lock_copies(&self) -> std::sync::MutexGuard<'_, Copies> {
+        self.copies.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// For a download of `digest`: a new temporary file for the workspace copy, if a
+    /// checkout wants one ([`Store::want_copies`]); hand it to [`Store::offer_copy`] once the
+    /// object is verified and stored, or drop it.
+    pub fn copy_target(&self, digest: &Digest) -> Result<Option<TempFile>, StoreError> {
+        if !self.lock_copies().wanted.remove(digest) {
+            return Ok(None);
+        }
+        TempFile::new_in(&self.tmp, 0o644)
+            .map(Some)
+            .map_err(StoreError::write(&self.tmp))
+    }
+
+    /// Keeps a verified copy of a stored object for the checkout that wanted it.
+    pub fn offer_copy(&self, digest: &Digest, copy: TempFile) {
+        self.lock_copies().ready.insert(*digest, copy);
+    }
+
+    /// Moves the prepared copy of `digest`, if there is one, to `dest`. `None` when there is
+    /// none or it cannot be moved there (another file system): the caller copies instead.
+    fn place_prepared(&self, digest: &Digest, dest: &Path, mode: u32) -> Option<FileStat> {
+        let mut copy = self.lock_copies().ready.remove(digest)?;
+        let file = copy.file();
+        file.set_permissions(fs::Permissions::from_mode(mode))
+            .ok()?;
+        // The inode and mtime survive the rename: no need to stat the destination.
+        let stat = FileStat::from_metadata(&file.metadata().ok()?);
+        copy.persist(dest).ok()?;
+        Some(stat)
     }
 
     /// A new temporary file for an object whose digest is known in advance (a download);
@@ -441,6 +555,12 @@ impl Store {
             if i < last && failed.load(Ordering::Relaxed) {
                 continue;
             }
+            if mode == LinkMode::Copy
+                && small.is_none()
+                && let Some(stat) = self.place_prepared(digest, dest, file_mode)
+            {
+                return Ok((LinkMode::Copy, stat));
+            }
             if mode == LinkMode::Copy && !verified.get() {
                 match self.place_large_copy(digest, &obj, dest, file_mode) {
                     Err(StoreError::Write { .. }) if i < last => {
@@ -507,8 +627,8 @@ impl Store {
             let src = File::open(obj).map_err(|e| self.missing_or(digest, obj, e))?;
             let len = src.metadata().map_err(StoreError::read(obj))?.len();
             let mut tmp = TempFile::new_in(dir, mode).map_err(StoreError::write(dir))?;
-            let (hashed, copied) =
-                copy_while_hashing(&src, obj, len, &mut tmp, false, |_, _| false);
+            let (hashed, copied, _) =
+                copy_while_hashing(&src, obj, len, &mut tmp, None, false, |_, _| false);
             let (actual, _) = hashed.map_err(StoreError::read(obj))?;
             if actual != *digest {
                 return Err(StoreError::Corrupt {
@@ -662,9 +782,20 @@ impl Store {
             .get()
             .and_then(|m| m.as_ref())
             .map(|m| m.path());
+        // This process's own copies for a checkout stay (see `Store::want_copies`).
+        let own_copies: std::collections::HashSet<PathBuf> = self
+            .lock_copies()
+            .ready
+            .values()
+            .map(|copy| copy.path().to_path_buf())
+            .collect();
         for entry in fs::read_dir(&self.tmp).map_err(StoreError::read(&self.tmp))? {
             let entry = entry.map_err(StoreError::read(&self.tmp))?;
-            if Some(entry.path().as_path()) != own_marker && fs::remove_file(entry.path()).is_ok() {
+            let path = entry.path();
+            if Some(path.as_path()) != own_marker
+                && !own_copies.contains(&path)
+                && fs::remove_file(&path).is_ok()
+            {
                 removed += 1;
             }
         }
@@ -693,18 +824,20 @@ impl Store {
 /// The path of `to` relative to directory `from` (both absolute and normalised), lexically.
 /// Copies `src` (the file at `path`, `len` bytes) into `dest` in the kernel
 /// (`copy_file_range`) while hashing it on a memory map with all cores, so each byte is read
-/// from the page cache once per consumer and written once. Returns the hash and the number of
-/// bytes copied. The copy stops early when `stop(digest, size)` says the result is not needed;
-/// with `writeback`, the copied data starts going to disk during the copy, so a later sync has
-/// little left to do.
+/// from the page cache once per consumer and written once. With `also`, a second copy goes
+/// there at the same time, on a thread of its own. Returns the hash and the number of bytes
+/// copied to each destination. The copies stop early when `stop(digest, size)` says the
+/// result is not needed; with `writeback`, the data copied to `dest` starts going to disk
+/// during the copy, so a later sync has little left to do.
 pub fn copy_while_hashing(
     src: &File,
     path: &Path,
     len: u64,
     dest: &mut TempFile,
+    also: Option<&mut TempFile>,
     writeback: bool,
     stop: impl Fn(&Digest, u64) -> bool,
-) -> (io::Result<(Digest, u64)>, io::Result<u64>) {
+) -> (io::Result<(Digest, u64)>, io::Result<u64>, io::Result<u64>) {
     let cancel = &AtomicBool::new(false);
     let flush_handle = if writeback {
         dest.file().try_clone().ok()
@@ -725,17 +858,29 @@ pub fn copy_while_hashing(
         } else {
             drop(chunks);
         }
-        let copier = scope.spawn(move || -> io::Result<u64> {
+        // Copies `from` (its own file offset) to `to` in chunks until it ends or is cancelled.
+        let copy = move |from: &File, to: &mut File, done: &dyn Fn()| -> io::Result<u64> {
             let mut total = 0;
             while !cancel.load(Ordering::Relaxed) {
-                let n = io::copy(&mut src.take(COPY_CHUNK), dest.file())?;
+                let n = io::copy(&mut from.take(COPY_CHUNK), to)?;
                 if n == 0 {
                     break;
                 }
                 total += n;
-                let _ = chunk_done.send(());
+                done();
             }
             Ok(total)
+        };
+        let copier = scope.spawn(move || {
+            copy(src, dest.file(), &|| {
+                let _ = chunk_done.send(());
+            })
+        });
+        let second = also.map(|also| {
+            scope.spawn(move || {
+                let from = File::open(path)?;
+                copy(&from, also.file(), &|| ())
+            })
         });
         let hashed = hash_file(path, len);
         if let Ok((digest, size)) = &hashed
@@ -743,10 +888,14 @@ pub fn copy_while_hashing(
         {
             cancel.store(true, Ordering::Relaxed);
         }
-        let copied = copier
-            .join()
-            .unwrap_or_else(|_| Err(io::Error::other("copy thread panicked")));
-        (hashed, copied)
+        let joined = |handle: std::thread::ScopedJoinHandle<'_, io::Result<u64>>| {
+            handle
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("copy thread panicked")))
+        };
+        let copied = joined(copier);
+        let also = second.map_or(Ok(0), joined);
+        (hashed, copied, also)
     })
 }
 
