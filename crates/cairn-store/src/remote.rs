@@ -711,6 +711,7 @@ impl Remote {
         }
         let store_err = |e: StoreError| ObjectError::Remote(e.into());
         let mut tmp = store.temp_object().map_err(store_err)?;
+        tmp.preallocate(result.meta.size);
         // The object streams into the temporary file; the hash, and the workspace copy a
         // checkout wants (see `Store::want_copies`), are made from the same chunks on threads
         // of their own.
@@ -721,7 +722,10 @@ impl Remote {
         let copy = store
             .copy_target(digest)
             .map_err(store_err)?
-            .map(|copy| Tee::spawn(copy, |copy, chunk| copy.file().write_all(chunk)));
+            .map(|mut copy| {
+                copy.preallocate(result.meta.size);
+                Tee::spawn(copy, |copy, chunk| copy.file().write_all(chunk))
+            });
         let mut stream = result.into_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(remote_err)?;
@@ -753,8 +757,8 @@ impl Remote {
 
     /// Downloads a large object in ranges, several at once, each written at its offset into
     /// the temporary file (and into the workspace copy a checkout wants, see
-    /// `Store::want_copies`); then hashes the file with all cores and stores it only if it
-    /// matches its name.
+    /// `Store::want_copies`) and hashed as it arrives; the ranges' hashes are joined into the
+    /// object's, and the object is stored only if that matches its name.
     async fn download_ranges(
         &self,
         store: &Store,
@@ -778,32 +782,36 @@ impl Remote {
         }
         let mut tmp = store.temp_object().map_err(store_err)?;
         let mut copy = store.copy_target(digest).map_err(store_err)?;
+        tmp.preallocate(size);
         let mut files = vec![tmp.file().try_clone().map_err(local)?];
         if let Some(copy) = &mut copy {
+            copy.preallocate(size);
             files.push(copy.file().try_clone().map_err(local)?);
         }
         let files: Arc<[std::fs::File]> = files.into();
         let mut ranges = (0..size)
             .step_by(RANGE_SIZE as usize)
-            .map(|start| start..size.min(start + RANGE_SIZE));
+            .map(|start| start..size.min(start + RANGE_SIZE))
+            .enumerate();
+        let mut cvs = vec![[0u8; 32]; size.div_ceil(RANGE_SIZE) as usize];
         // A task each, so that the ranges are received on all of the runtime's threads; the
         // set aborts those still running if one fails.
         let mut running = tokio::task::JoinSet::new();
         loop {
             while running.len() < RANGE_CONCURRENCY
-                && let Some(range) = ranges.next()
+                && let Some((i, range)) = ranges.next()
             {
                 let (remote, key, files) = (Arc::clone(&self.store), key.clone(), files.clone());
-                running.spawn(fetch_range(remote, key, range, files));
+                running.spawn(async move { (i, fetch_range(remote, key, range, files).await) });
             }
             let Some(joined) = running.join_next().await else {
                 break;
             };
             match joined {
-                Ok(Ok(())) => {}
-                Ok(Err(RangeError::Remote(e))) => return Err(remote_err(e)),
-                Ok(Err(RangeError::Local(e))) => return Err(local(e)),
-                Ok(Err(RangeError::Length)) => {
+                Ok((i, Ok(cv))) => cvs[i] = cv,
+                Ok((_, Err(RangeError::Remote(e)))) => return Err(remote_err(e)),
+                Ok((_, Err(RangeError::Local(e)))) => return Err(local(e)),
+                Ok((_, Err(RangeError::Length))) => {
                     return Err(ObjectError::Corrupt(
                         "the remote sent a range of the wrong length".to_string(),
                     ));
@@ -811,8 +819,7 @@ impl Remote {
                 Err(e) => return Err(local(std::io::Error::other(e))),
             }
         }
-        let hashed = || crate::hash::hash_file(tmp.path(), size);
-        let (actual, _) = tokio::task::block_in_place(hashed).map_err(local)?;
+        let actual = crate::hash::combine_pieces(&cvs, RANGE_SIZE, size);
         if actual != *digest {
             return Err(ObjectError::Corrupt(format!(
                 "its content hashes to {actual}"
@@ -1052,14 +1059,18 @@ enum RangeError {
     Length,
 }
 
-/// Fetches one range of an object and writes it at its offset into each of `files`.
+/// Fetches one range of an object and writes it at its offset into each of `files`; returns
+/// the range's chaining value as a piece of the object's BLAKE3 tree (see
+/// [`crate::hash::combine_pieces`]), hashed as the bytes arrive.
 async fn fetch_range(
     remote: Arc<dyn ObjectStore>,
     key: ObjectPath,
     range: std::ops::Range<u64>,
     files: Arc<[std::fs::File]>,
-) -> Result<(), RangeError> {
+) -> Result<blake3::hazmat::ChainingValue, RangeError> {
+    use blake3::hazmat::HasherExt;
     use std::os::unix::fs::FileExt;
+    let mut hasher = crate::hash::piece_hasher(range.start);
     let options = object_store::GetOptions {
         range: Some(object_store::GetRange::Bounded(range.clone())),
         ..Default::default()
@@ -1075,6 +1086,7 @@ async fn fetch_range(
         if offset + chunk.len() as u64 > range.end {
             return Err(RangeError::Length);
         }
+        hasher.update(&chunk);
         for file in files.iter() {
             file.write_all_at(&chunk, offset)
                 .map_err(RangeError::Local)?;
@@ -1084,7 +1096,7 @@ async fn fetch_range(
     if offset != range.end {
         return Err(RangeError::Length);
     }
-    Ok(())
+    Ok(hasher.finalize_non_root())
 }
 
 /// A memory map of a stored object, as shareable bytes.

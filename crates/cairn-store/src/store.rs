@@ -677,6 +677,7 @@ impl Store {
                 Some(bytes) => tmp.file().write_all(bytes)?,
                 None => {
                     let mut src = File::open(obj)?;
+                    tmp.preallocate(src.metadata()?.len());
                     io::copy(&mut src, tmp.file())?;
                 }
             }
@@ -838,6 +839,11 @@ pub fn copy_while_hashing(
     writeback: bool,
     stop: impl Fn(&Digest, u64) -> bool,
 ) -> (io::Result<(Digest, u64)>, io::Result<u64>, io::Result<u64>) {
+    dest.preallocate(len);
+    let also = also.map(|also| {
+        also.preallocate(len);
+        also
+    });
     let cancel = &AtomicBool::new(false);
     let flush_handle = if writeback {
         dest.file().try_clone().ok()
