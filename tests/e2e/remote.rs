@@ -133,10 +133,74 @@ fn a_damaged_large_object_in_a_directory_remote_is_never_used() {
         .stderr_has("hashes to");
     assert!(!clone.object_path(&digest).exists());
     assert!(!clone.exists("large.bin"));
+    assert_eq!(temporaries(&clone), Vec::<std::path::PathBuf>::new());
     // Repaired from the good copy (same size, so `push` cannot tell): pull works again.
     std::fs::write(&object, p.read("large.bin")).unwrap();
     clone.cairn(&["data", "pull"]).ok();
     assert_eq!(clone.read("large.bin"), p.read("large.bin"));
+    assert_eq!(temporaries(&clone), Vec::<std::path::PathBuf>::new());
+    clone.cairn(&["data", "fsck"]).ok();
+}
+
+/// Files left in the store's temporary directory (a pull's workspace copies are made there).
+fn temporaries(p: &Project) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(p.path(".cairn/tmp"))
+        .map(|entries| entries.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default()
+}
+
+/// A large object on S3 is downloaded in ranges, in parallel, each hashed as it arrives, and
+/// written to the store and the workspace at once: one flipped byte in a middle range, or an
+/// object cut short, and nothing enters either; the intact object comes down byte for byte.
+#[test]
+fn a_damaged_large_object_on_s3_is_never_used() {
+    use std::os::unix::fs::PermissionsExt;
+    let s3 = S3Server::start();
+    s3.create_bucket("cairn-data");
+    let p = Project::new();
+    // Three ranges of 16 MiB, the last one short.
+    p.write("large.bin", Rng(33).bytes((40 << 20) + 123));
+    let doc = p.json(&["data", "add", "large.bin"], 0);
+    let digest = doc["entries"][0]["digest"].as_str().unwrap().to_string();
+    add_s3_remote(&p, &s3, "cairn-data");
+    p.commit("large file");
+    p.cairn_env(&["data", "push"], &s3.env()).ok();
+    let key = format!("projects/demo/objects/{}/{}", &digest[..2], &digest[2..]);
+    let object = s3.object_path("cairn-data", &key);
+    let good = p.read("large.bin");
+
+    let mut flipped = good.clone();
+    flipped[(16 << 20) + 7] ^= 0x80;
+    std::fs::write(&object, &flipped).unwrap();
+    let clone = p.clone_repo();
+    clone
+        .cairn_env(&["data", "pull"], &s3.env())
+        .code(2)
+        .stderr_has(&digest)
+        .stderr_has("hashes to");
+    assert!(!clone.object_path(&digest).exists());
+    assert!(!clone.exists("large.bin"));
+    assert_eq!(temporaries(&clone), Vec::<std::path::PathBuf>::new());
+
+    std::fs::write(&object, &good[..30 << 20]).unwrap();
+    clone
+        .cairn_env(&["data", "pull"], &s3.env())
+        .code(2)
+        .stderr_has(&digest)
+        .stderr_has(&format!("{} bytes instead of {}", 30 << 20, good.len()));
+    assert!(!clone.object_path(&digest).exists());
+    assert!(!clone.exists("large.bin"));
+
+    std::fs::write(&object, &good).unwrap();
+    clone.cairn_env(&["data", "pull"], &s3.env()).ok();
+    assert!(clone.read("large.bin") == good, "the pulled file differs");
+    let mode = std::fs::metadata(clone.path("large.bin"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o644, "a copy in the workspace is writable");
+    assert_eq!(temporaries(&clone), Vec::<std::path::PathBuf>::new());
+    clone.cairn(&["data", "status", "--check"]).ok();
     clone.cairn(&["data", "fsck"]).ok();
 }
 

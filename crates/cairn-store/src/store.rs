@@ -1090,6 +1090,64 @@ mod tests {
     }
 
     #[test]
+    fn a_download_writes_the_workspace_copy_that_the_checkout_moves_into_place() {
+        use std::os::unix::fs::MetadataExt;
+        let (dir, store) = store();
+        let src = dir.path().join("remote-object");
+        let content: Vec<u8> = (0..(LARGE_FILE as usize + 999))
+            .map(|i| (i * 17 % 253) as u8)
+            .collect();
+        atomic::write_atomic_beside(&src, &content, 0o644).unwrap();
+        let digest = Digest::of(&content);
+        let temporaries = || -> Vec<PathBuf> {
+            fs::read_dir(store.tmp_dir())
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect()
+        };
+        assert!(store.copies_needed(&[LinkMode::Copy]));
+        assert!(!store.copies_needed(&[LinkMode::Hardlink, LinkMode::Copy]));
+
+        // Content that does not match: neither the object nor the copy stays.
+        store.want_copies([(Digest::of(b"something else"), content.len() as u64)]);
+        let err = store
+            .put_file_expecting(&src, &Digest::of(b"something else"))
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+        assert_eq!(temporaries(), Vec::<PathBuf>::new());
+
+        store.want_copies([(digest, content.len() as u64)]);
+        assert!(store.put_file_expecting(&src, &digest).unwrap().stored);
+        // The copy waits in tmp/, and a clean-up by this process leaves it.
+        store.clean_tmp().unwrap();
+        let waiting = temporaries();
+        assert_eq!(waiting.len(), 1, "{waiting:?}");
+        let inode = fs::metadata(&waiting[0]).unwrap().ino();
+
+        let dest = dir.path().join("out.bin");
+        let (mode, stat) = store
+            .materialize(&digest, &dest, &[LinkMode::Copy], false)
+            .unwrap();
+        assert_eq!(mode, LinkMode::Copy);
+        let meta = fs::metadata(&dest).unwrap();
+        assert_eq!(meta.ino(), inode, "the prepared copy is moved, not copied again");
+        assert_eq!(stat, FileStat::from_metadata(&meta));
+        assert_eq!(meta.permissions().mode() & 0o777, 0o644);
+        assert_eq!(fs::read(&dest).unwrap(), content);
+        assert_eq!(temporaries(), Vec::<PathBuf>::new());
+
+        // A second file with the same content is copied from the object.
+        let second = dir.path().join("again.bin");
+        store
+            .materialize(&digest, &second, &[LinkMode::Copy], true)
+            .unwrap();
+        let meta = fs::metadata(&second).unwrap();
+        assert_ne!(meta.ino(), inode);
+        assert_eq!(meta.permissions().mode() & 0o777, 0o755);
+        assert_eq!(fs::read(&second).unwrap(), content);
+    }
+
+    #[test]
     fn corrupt_objects_are_detected_and_never_materialised() {
         let (dir, store) = store();
         let put = store.put_bytes(b"precious").unwrap();
