@@ -91,8 +91,20 @@ mod tests {
             .collect();
         // Lengths around every shape of tree: exact powers of two of pieces, one byte more or
         // less, a last piece of one byte, odd numbers of pieces.
-        let mut lengths = vec![piece + 1, 2 * piece - 1, 2 * piece, 2 * piece + 1, 3 * piece];
-        lengths.extend([4 * piece, 4 * piece + 1, 5 * piece - 7, 8 * piece, 9 * piece + 1000]);
+        let mut lengths = vec![
+            piece + 1,
+            2 * piece - 1,
+            2 * piece,
+            2 * piece + 1,
+            3 * piece,
+        ];
+        lengths.extend([
+            4 * piece,
+            4 * piece + 1,
+            5 * piece - 7,
+            8 * piece,
+            9 * piece + 1000,
+        ]);
         for len in lengths {
             let whole = &input[..len as usize];
             let cvs: Vec<_> = whole

@@ -840,10 +840,10 @@ pub fn copy_while_hashing(
     stop: impl Fn(&Digest, u64) -> bool,
 ) -> (io::Result<(Digest, u64)>, io::Result<u64>, io::Result<u64>) {
     dest.preallocate(len);
-    let also = also.map(|also| {
+    let mut also = also;
+    if let Some(also) = &mut also {
         also.preallocate(len);
-        also
-    });
+    }
     let cancel = &AtomicBool::new(false);
     let flush_handle = if writeback {
         dest.file().try_clone().ok()
@@ -1130,7 +1130,11 @@ mod tests {
             .unwrap();
         assert_eq!(mode, LinkMode::Copy);
         let meta = fs::metadata(&dest).unwrap();
-        assert_eq!(meta.ino(), inode, "the prepared copy is moved, not copied again");
+        assert_eq!(
+            meta.ino(),
+            inode,
+            "the prepared copy is moved, not copied again"
+        );
         assert_eq!(stat, FileStat::from_metadata(&meta));
         assert_eq!(meta.permissions().mode() & 0o777, 0o644);
         assert_eq!(fs::read(&dest).unwrap(), content);
