@@ -265,14 +265,15 @@ pub fn push(
         }
     }
     // A local-directory remote that does not exist yet is created by the upload.
-    let on_remote = if remote.exists() {
+    if remote.exists() {
         remote.check_version()?;
-        remote.list()?
-    } else {
-        HashMap::new()
-    };
+        remote.probe()?;
+    }
     // Old manifests this machine never fetched can be read from the remote.
     let need = needed(&store, remote.exists().then_some(&remote), &entries)?;
+    let jobs = jobs.unwrap_or(default_jobs);
+    let digests: Vec<Digest> = need.objects.keys().copied().collect();
+    let on_remote = remote.present(&digests, jobs)?;
     let mut send = Vec::new();
     let mut missing = need.unresolved.clone();
     let mut already_there = 0;
@@ -293,7 +294,7 @@ pub fn push(
     let uploaded = if send.is_empty() {
         Transfer::default()
     } else {
-        remote.upload(&store, &send, jobs.unwrap_or(default_jobs), progress)?
+        remote.upload(&store, &send, jobs, progress)?
     };
     // Then the refs of the runs whose objects are all on the remote now, so that a `gc
     // --remote` from any machine keeps them.
@@ -377,13 +378,9 @@ fn fetch_for(
     let _guard = crate::write_guard(&store, progress)?;
     store.clean_tmp()?;
     remote.check_version()?;
-    // One listing up front: a missing bucket or directory is an error about the remote, not a
-    // failure of each object. Plain web servers cannot list: there, each object is asked for.
-    let on_remote = if remote.can_list() {
-        Some(remote.list()?)
-    } else {
-        None
-    };
+    // A missing bucket or directory is an error about the remote, not a failure of each
+    // object.
+    remote.probe()?;
     let lock = locks(project, rev.as_deref(), false)?.remove(0);
     let features = if paths.is_empty() {
         feature_entries(&lock)
@@ -401,6 +398,19 @@ fn fetch_for(
     }
     let features: Vec<_> = features.iter().map(|(p, e)| (p, e)).collect();
     need.absorb(needed(&store, Some(&remote), &features)?);
+    // Which of the objects this store lacks the remote has. Plain web servers cannot list:
+    // there, each object is asked for.
+    let lacking: Vec<Digest> = need
+        .objects
+        .iter()
+        .filter(|(digest, size)| !store.has(digest, **size))
+        .map(|(digest, _)| *digest)
+        .collect();
+    let on_remote = if remote.can_list() {
+        Some(remote.present(&lacking, jobs)?)
+    } else {
+        None
+    };
     let mut get = Vec::new();
     let mut already_here = 0;
     let mut absent = Vec::new();

@@ -33,6 +33,9 @@ const MULTIPART_THRESHOLD: u64 = 32 << 20;
 const PART_SIZE: usize = 16 << 20;
 /// Parts of one object in flight at once.
 const PART_CONCURRENCY: usize = 4;
+/// Up to this many objects, [`Remote::present`] asks about each one instead of listing the
+/// remote.
+const HEAD_LIMIT: usize = 100;
 /// Objects at least this large are downloaded in ranges of [`RANGE_SIZE`], up to
 /// [`RANGE_CONCURRENCY`] at once: one stream keeps one core busy receiving, several spread the
 /// work over all of them.
@@ -447,6 +450,57 @@ impl Remote {
                 }
             }
         }
+    }
+
+    /// Fails if the remote as a whole cannot be reached or does not exist (a bucket that is
+    /// not there, wrong credentials), at the cost of one request: the first page of a
+    /// listing. Requests about single objects cannot tell a missing bucket from a missing
+    /// object.
+    pub fn probe(&self) -> Result<(), RemoteError> {
+        self.require_exists()?;
+        if self.dir.is_some() || !self.can_list() {
+            return Ok(());
+        }
+        let prefix = self.key(&["objects"]);
+        match self.run(async { self.store.list(Some(&prefix)).next().await }) {
+            Some(Err(e)) => Err(self.classify(e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Which of `digests` the remote has, with their sizes. For up to [`HEAD_LIMIT`] objects,
+    /// one HEAD request each, `jobs` at a time; for more, one listing of the whole remote
+    /// (its pages of 1,000 objects come one after the other, and pulling one file from a
+    /// remote of 20,000 objects should not wait for 20 of them). Call [`Remote::probe`] first: a HEAD cannot
+    /// tell a missing bucket from a missing object.
+    pub fn present(
+        &self,
+        digests: &[Digest],
+        jobs: usize,
+    ) -> Result<HashMap<Digest, u64>, RemoteError> {
+        if self.local_dir.is_some() {
+            return Ok(HashMap::new());
+        }
+        if digests.len() > HEAD_LIMIT {
+            let mut listed = self.list()?;
+            let wanted: std::collections::HashSet<&Digest> = digests.iter().collect();
+            listed.retain(|digest, _| wanted.contains(digest));
+            return Ok(listed);
+        }
+        let results = self.run_all(digests, jobs, |digest| async move {
+            match self.store.head(&self.object_key(digest)).await {
+                Ok(meta) => Ok(Some((*digest, meta.size))),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        });
+        let mut out = HashMap::new();
+        for result in results {
+            if let Some((digest, size)) = result.map_err(|e| self.classify(e))? {
+                out.insert(digest, size);
+            }
+        }
+        Ok(out)
     }
 
     /// Every object on the remote, with its size: one listing instead of a request per
