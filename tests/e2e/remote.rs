@@ -331,26 +331,28 @@ fn unsigned_payloads_can_be_chosen_in_the_local_config() {
     assert_eq!(snapshot(&clone.path("data")), snapshot(&p.path("data")));
 }
 
-#[test]
-fn a_corrupt_object_on_the_server_is_reported_and_never_used() {
+/// A project with `a.csv` and `b.csv` pushed to a new S3 server; returns the server, the
+/// project, and `a.csv`'s digest and the path of its object on the server.
+fn two_files_pushed_to_s3(a: &str, b: &str) -> (S3Server, Project, String, std::path::PathBuf) {
     let s3 = S3Server::start();
     s3.create_bucket("cairn-data");
     let p = Project::new();
-    p.write("a.csv", "the real content\n");
-    p.write("b.csv", "other content\n");
-    let digest = p.json(&["data", "add", "a.csv", "b.csv"], 0)["entries"][0]["digest"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    p.write("a.csv", a);
+    p.write("b.csv", b);
+    let doc = p.json(&["data", "add", "a.csv", "b.csv"], 0);
+    let digest = doc["entries"][0]["digest"].as_str().unwrap().to_string();
     add_s3_remote(&p, &s3, "cairn-data");
     p.commit("data");
     p.cairn_env(&["data", "push"], &s3.env()).ok();
     let key = format!("projects/demo/objects/{}/{}", &digest[..2], &digest[2..]);
-    std::fs::write(
-        s3.object_path("cairn-data", &key),
-        "tampered on the server\n",
-    )
-    .unwrap();
+    let object = s3.object_path("cairn-data", &key);
+    (s3, p, digest, object)
+}
+
+#[test]
+fn a_corrupt_object_on_the_server_is_reported_and_never_used() {
+    let (s3, p, digest, object) = two_files_pushed_to_s3("the real content\n", "other content\n");
+    std::fs::write(&object, "tampered on the server\n").unwrap();
 
     let clone = p.clone_repo();
     clone
@@ -381,18 +383,8 @@ fn a_corrupt_object_on_the_server_is_reported_and_never_used() {
 /// worth a listing of the whole remote); the others arrive.
 #[test]
 fn an_object_missing_on_the_server_is_reported_by_digest() {
-    let s3 = S3Server::start();
-    s3.create_bucket("cairn-data");
-    let p = Project::new();
-    p.write("a.csv", "lost on the server\n");
-    p.write("b.csv", "still there\n");
-    let doc = p.json(&["data", "add", "a.csv", "b.csv"], 0);
-    let digest = doc["entries"][0]["digest"].as_str().unwrap().to_string();
-    add_s3_remote(&p, &s3, "cairn-data");
-    p.commit("data");
-    p.cairn_env(&["data", "push"], &s3.env()).ok();
-    let key = format!("projects/demo/objects/{}/{}", &digest[..2], &digest[2..]);
-    std::fs::remove_file(s3.object_path("cairn-data", &key)).unwrap();
+    let (s3, p, digest, object) = two_files_pushed_to_s3("lost on the server\n", "still there\n");
+    std::fs::remove_file(&object).unwrap();
 
     let clone = p.clone_repo();
     clone
