@@ -497,6 +497,60 @@ fn data_push_shares_run_records_and_model_artifacts() {
     assert!(on_remote(run["artifact"].as_str().unwrap()));
 }
 
+/// A teammate's `data pull` brings the runs pushed from another machine: records, model
+/// artifacts and refs, so that `runs list` and `runs show` work there too. A run whose objects
+/// are not all on the remote is not recorded.
+#[test]
+fn data_pull_brings_the_runs_other_machines_pushed() {
+    let p = project();
+    let first = p.json(&["train", "churn"], 0);
+    let remote = tempfile::tempdir().unwrap();
+    p.cairn(&["remote", "add", "shared", remote.path().to_str().unwrap()])
+        .ok();
+    p.cairn(&["data", "push"]).ok();
+    p.commit("remote");
+
+    let clone = p.clone_repo();
+    assert_eq!(
+        clone.json(&["runs", "list"], 0)["runs"],
+        serde_json::json!([])
+    );
+    let pulled = clone.json(&["data", "pull"], 0);
+    assert_eq!(
+        pulled["fetch"]["runs_added"],
+        serde_json::json!([first["id"]])
+    );
+    let listed = clone.json(&["runs", "list"], 0);
+    assert_eq!(listed["runs"][0]["id"], first["id"]);
+    let id = first["id"].as_str().unwrap();
+    let shown = clone.json(&["runs", "show", id], 0);
+    assert_eq!(shown["artifact"], first["artifact"]);
+    let artifact = first["artifact"].as_str().unwrap();
+    assert!(clone.object_path(artifact).exists());
+    // Nothing new the second time.
+    let again = clone.json(&["data", "fetch"], 0);
+    assert_eq!(again["runs_added"], serde_json::json!([]));
+
+    // A second run whose artifact the remote lost: the fetch reports the object, and the run
+    // is not recorded.
+    let second = p.json(&["train", "churn"], 0);
+    p.cairn(&["data", "push"]).ok();
+    let lost = second["artifact"].as_str().unwrap();
+    std::fs::remove_file(
+        remote
+            .path()
+            .join(format!("objects/{}/{}", &lost[..2], &lost[2..])),
+    )
+    .unwrap();
+    clone
+        .cairn(&["data", "fetch"])
+        .code(2)
+        .stderr_has(lost)
+        .stderr_has("not on the remote");
+    let listed = clone.json(&["runs", "list"], 0);
+    assert_eq!(listed["runs"].as_array().unwrap().len(), 1);
+}
+
 #[test]
 fn the_runs_index_is_rebuilt_from_the_refs_and_gc_never_loses_a_run() {
     let p = project();

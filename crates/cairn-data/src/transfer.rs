@@ -153,6 +153,27 @@ pub(crate) fn feature_entries(lock: &Lock) -> Vec<(cairn_store::RelPath, cairn_c
         .collect()
 }
 
+/// The runs on `remote` (its `runs/ID` refs, written by `data push`) that this machine does not
+/// have. A ref that does not parse is not cairn's, and is skipped.
+fn remote_runs(
+    project: &Project,
+    remote: &Remote,
+) -> Result<Vec<cairn_core::runs::RunRef>, DataError> {
+    let local: std::collections::HashSet<String> =
+        cairn_core::runs::read_refs(&project.state_dir())?
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+    Ok(remote
+        .list_named("runs")?
+        .into_iter()
+        .filter(|(id, _)| !local.contains(id))
+        .filter_map(|(id, bytes)| {
+            cairn_core::runs::RunRef::parse(&id, &String::from_utf8_lossy(&bytes))
+        })
+        .collect())
+}
+
 /// Training runs (their refs in `.cairn/runs/`): each run's record and model artifact, as entries
 /// named `run:ID` and `run:ID/model`, so that `data push` shares them.
 pub(crate) fn run_entries(
@@ -339,6 +360,8 @@ pub struct FetchOutcome {
     /// Of those, already in the local store.
     pub already_here: u64,
     pub downloaded: Transfer,
+    /// Runs that other machines pushed, now recorded here (their refs written), by id.
+    pub runs_added: Vec<String>,
 }
 
 impl FetchOutcome {
@@ -398,6 +421,42 @@ fn fetch_for(
     }
     let features: Vec<_> = features.iter().map(|(p, e)| (p, e)).collect();
     need.absorb(needed(&store, Some(&remote), &features)?);
+    // Without paths, the runs other machines pushed come too: their records and model
+    // artifacts, then their refs (below), so that `cairn runs` shows them here.
+    let new_runs = if paths.is_empty() && remote.can_list() {
+        remote_runs(project, &remote)?
+    } else {
+        Vec::new()
+    };
+    let run_objects: Vec<(String, Digest)> = new_runs
+        .iter()
+        .flat_map(|run| {
+            let record = (format!("run:{}", run.id), run.record.parse().ok());
+            let artifact = (
+                format!("run:{}/model", run.id),
+                run.artifact.as_ref().and_then(|a| a.parse().ok()),
+            );
+            [record, artifact]
+        })
+        .filter_map(|(name, digest)| Some((name, digest?)))
+        .collect();
+    if !run_objects.is_empty() {
+        let digests: Vec<Digest> = run_objects.iter().map(|(_, d)| *d).collect();
+        // Sizes are not in the refs: the remote says them (an absent object gets 0 and is
+        // reported below as not on the remote).
+        let sizes = remote.present(&digests, jobs)?;
+        for (name, digest) in &run_objects {
+            let size = sizes
+                .get(digest)
+                .copied()
+                .or_else(|| store.object_meta(digest).ok().map(|(size, _)| size))
+                .unwrap_or(0);
+            need.objects.entry(*digest).or_insert(size);
+            if let Ok(name) = cairn_store::RelPath::new(name.clone()) {
+                need.owners.entry(*digest).or_insert(name);
+            }
+        }
+    }
     // Which of the objects this store lacks the remote has. Plain web servers cannot list:
     // there, each object is asked for.
     let lacking: Vec<Digest> = need
@@ -441,14 +500,30 @@ fn fetch_for(
             reason: "not on the remote".into(),
         });
     }
+    // A run is recorded here once all its objects are: its ref last.
+    let stored = |digest: &str| digest.parse::<Digest>().is_ok_and(|d| store.contains(&d));
+    let complete: Vec<_> = new_runs
+        .into_iter()
+        .filter(|run| stored(&run.record) && run.artifact.as_deref().is_none_or(stored))
+        .collect();
+    if !complete.is_empty() {
+        store.sync()?;
+    }
+    let mut runs_added = Vec::new();
+    for run in complete {
+        cairn_core::runs::write_ref(&project.state_dir(), &run)?;
+        runs_added.push(run.id);
+    }
     // No sync: a fetched object can be fetched again, and every reader verifies what it reads
     // (checkout hashes each object it writes out, push each one it sends), so an object a
-    // power failure damaged is found, never used (docs/formats/store.md, Durability).
+    // power failure damaged is found, never used (docs/formats/store.md, Durability). A run's
+    // ref is the exception: it keeps its objects from `data gc`, so they are synced first.
     Ok(FetchOutcome {
         remote: info,
         needed: need.objects.len() as u64,
         already_here,
         downloaded,
+        runs_added,
     })
 }
 

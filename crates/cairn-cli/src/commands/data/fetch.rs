@@ -14,11 +14,12 @@ pub fn run(ctx: &Context<'_>, args: FetchArgs) -> CmdResult {
     p.json("data-fetch", &outcome)?;
     describe_remote(p, &outcome.remote);
     p.line(format!(
-        "fetched {} ({}) from {}; {} already here",
+        "fetched {} ({}) from {}; {} already here{}",
         plural(outcome.downloaded.objects, "object", "objects"),
         bytes(outcome.downloaded.bytes),
         outcome.remote.name,
         plural(outcome.already_here, "object was", "objects were"),
+        runs_added(&outcome.runs_added),
     ))?;
     if outcome.complete() {
         Ok(Exit::Ok)
@@ -43,6 +44,15 @@ pub fn options(ctx: &Context<'_>, args: FetchArgs) -> FetchOptions {
         remote,
         rev,
         jobs: jobs.map(std::num::NonZeroUsize::get),
+    }
+}
+
+/// `; 2 runs added` when a fetch recorded runs that other machines pushed.
+pub fn runs_added(ids: &[String]) -> String {
+    if ids.is_empty() {
+        String::new()
+    } else {
+        format!("; {} added", plural(ids.len() as u64, "run", "runs"))
     }
 }
 

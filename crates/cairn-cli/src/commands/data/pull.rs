@@ -14,13 +14,14 @@ pub fn run(ctx: &Context<'_>, args: PullArgs) -> CmdResult {
     p.json("data-pull", &outcome)?;
     super::fetch::describe_remote(p, &outcome.fetch.remote);
     p.line(format!(
-        "fetched {} ({}) from {}, wrote {} ({}), removed {}",
+        "fetched {} ({}) from {}, wrote {} ({}), removed {}{}",
         plural(outcome.fetch.downloaded.objects, "object", "objects"),
         bytes(outcome.fetch.downloaded.bytes),
         outcome.fetch.remote.name,
         plural(outcome.checkout.files_written, "file", "files"),
         bytes(outcome.checkout.bytes_written),
         plural(outcome.checkout.files_removed, "file", "files"),
+        super::fetch::runs_added(&outcome.fetch.runs_added),
     ))?;
     Ok(Exit::Ok)
 }
