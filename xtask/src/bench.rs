@@ -13,8 +13,8 @@ use serde_json::json;
 
 use crate::rng::Rng;
 use crate::util::{
-    Context, Error, Result, build_cairn, cargo, describe, fmt_bytes, fmt_count, fmt_duration,
-    median, on_path, target_dir, workspace_root,
+    Context, Error, Result, build_cairn, cargo_command, describe, fmt_bytes, fmt_count,
+    fmt_duration, median, on_path, target_dir, workspace_root,
 };
 
 mod feature;
@@ -82,7 +82,7 @@ fn build_release_example(package: &str, example: &str) -> Result<PathBuf> {
         "building {package}'s example {example} (release) in {}",
         target.display()
     );
-    let status = Command::new(cargo())
+    let status = cargo_command()
         .args(["build", "--release", "-p", package, "--example", example])
         .env("CARGO_TARGET_DIR", &target)
         .current_dir(workspace_root())
@@ -107,21 +107,15 @@ fn build_release_example(package: &str, example: &str) -> Result<PathBuf> {
 fn optimised_self(args: &[String]) -> Result<()> {
     use std::os::unix::process::CommandExt as _;
     println!("building xtask in release mode: the S3 server of this bench runs inside it");
-    // In a target directory of its own: built beside cairn, xtask's dependencies (s3s, hyper)
-    // unify the features of crates cairn shares with it (object_store, reqwest) differently,
-    // and cargo then rebuilds them, and polars above them, for cairn's next release build
-    // (11 minutes on 2 cores, each time).
-    let target = target_dir()?.join("xtask");
-    let status = Command::new(cargo())
+    let status = cargo_command()
         .args(["build", "--release", "-p", "xtask"])
-        .env("CARGO_TARGET_DIR", &target)
         .current_dir(workspace_root())
         .status()
         .context(|| "cannot run `cargo build`".to_owned())?;
     if !status.success() {
         return Err(format!("building xtask failed ({})", describe(status)).into());
     }
-    let bin = target
+    let bin = target_dir()?
         .join("release")
         .join(format!("xtask{}", std::env::consts::EXE_SUFFIX));
     let _ = std::io::stdout().flush();

@@ -46,8 +46,31 @@ impl<T, E: std::fmt::Display> Context<T> for std::result::Result<T, E> {
 }
 
 /// The cargo that runs us (`$CARGO`), or `cargo` from PATH.
-pub fn cargo() -> OsString {
+fn cargo() -> OsString {
     std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"))
+}
+
+/// A `cargo` command without the variables that `cargo run` (how `cargo xtask` starts this
+/// program) sets for it: `CARGO_MANIFEST_DIR`, `CARGO_PKG_NAME` and the like. Build scripts
+/// declare some of them with `rerun-if-env-changed` (ring does), and cargo compares them with
+/// its own environment: inherited, they made every build started from here rebuild ring and
+/// everything above it (object_store, polars: 11 minutes in release), and the next build
+/// started from a shell rebuild it all again.
+pub fn cargo_command() -> Command {
+    let mut cmd = Command::new(cargo());
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        if key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_MANIFEST_")
+            || matches!(
+                key,
+                "CARGO_BIN_NAME" | "CARGO_CRATE_NAME" | "CARGO_PRIMARY_PACKAGE"
+            )
+        {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
 }
 
 /// The workspace root: the parent of this crate's manifest directory.
@@ -60,7 +83,7 @@ pub fn workspace_root() -> PathBuf {
 /// `build.target-dir` in config files, and so on).
 pub fn target_dir() -> Result<PathBuf> {
     let root = workspace_root();
-    let output = Command::new(cargo())
+    let output = cargo_command()
         .args([
             "metadata",
             "--format-version",
@@ -95,7 +118,7 @@ pub fn build_cairn(release: bool) -> Result<PathBuf> {
         println!("using {} (from XTASK_CAIRN_BIN)", bin.display());
         return std::path::absolute(&bin).context(|| format!("cannot resolve {}", bin.display()));
     }
-    let mut cmd = Command::new(cargo());
+    let mut cmd = cargo_command();
     cmd.arg("build");
     if release {
         cmd.arg("--release");
@@ -120,7 +143,7 @@ pub fn build_cairn(release: bool) -> Result<PathBuf> {
 
 /// `cargo xtask test`: `cargo test --workspace [ARGS...]`, exiting with its exit code.
 pub fn cargo_test(args: &[String]) -> Result<()> {
-    let status = Command::new(cargo())
+    let status = cargo_command()
         .args(["test", "--workspace"])
         .args(args)
         .current_dir(workspace_root())

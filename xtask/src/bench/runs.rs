@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::util::{Context, Result, cargo, describe, median, target_dir, workspace_root};
+use crate::util::{Context, Result, cargo_command, describe, median, target_dir, workspace_root};
 
 const RUNS: usize = 10_000;
 const TARGET_MS: f64 = 200.0;
@@ -65,7 +65,7 @@ fn binary() -> Result<PathBuf> {
         return Ok(PathBuf::from(bin));
     }
     println!("building cairn with the bench-lite profile");
-    let status = Command::new(cargo())
+    let status = cargo_command()
         .args(["build", "--profile", "bench-lite", "-p", "cairn-cli"])
         .current_dir(workspace_root())
         .status()
