@@ -367,9 +367,6 @@ impl Store {
     /// Whether a checkout with these link modes would copy large objects: it would not when a
     /// reflink works here (tried once on a small file) or a link mode comes before `copy`.
     pub fn copies_needed(&self, modes: &[LinkMode]) -> bool {
-        if std::env::var_os("CAIRN_EXP_NO_COPIES").is_some() {
-            return false;
-        }
         for &mode in modes {
             match mode {
                 LinkMode::Copy => return true,
