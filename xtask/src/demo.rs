@@ -150,7 +150,7 @@ pub fn run(keep: bool) -> Result<()> {
         println!(
             "- push sent the pinned objects (data, feature tables, run records and models) to a \
              directory remote (a second push sent nothing), and `data pull` in a fresh clone \
-             restored them, verified"
+             restored them, verified, with the runs (`runs list` shows them there)"
         );
     }
     let _ = std::io::stdout().flush();
@@ -281,6 +281,12 @@ impl Demo {
         self.cairn(&["data", "pull"], 0)?;
         self.cairn(&["data", "status", "--check"], 0)?;
         self.expect_content(CSV, v2.as_bytes(), "the pulled table")?;
+        let runs = self.cairn_json(&["runs", "list"])?;
+        let pulled = runs["runs"].as_array().map_or(0, Vec::len);
+        if pulled == 0 {
+            return Err("the clone's `data pull` brought none of the pushed runs".into());
+        }
+        println!("(the {pulled} runs trained in the first checkout came too)");
         println!("(the pinned feature tables came too: the online store is rebuilt from them)");
         self.cairn(&["feature", "materialize"], 0)?;
         self.cairn(
