@@ -442,6 +442,12 @@ params = { max_depth = 3 }
     );
     p.cairn(&["data", "add", "data/events.csv", "data/labels.csv"])
         .ok();
+    // The runs index and refs are checked before the join: a damaged ref is named first.
+    p.write(".cairn/runs/damaged-ref", "garbage\n");
+    p.cairn(&["train", "churn_fs"])
+        .code(2)
+        .stderr_has(".cairn/runs/damaged-ref");
+    std::fs::remove_file(p.path(".cairn/runs/damaged-ref")).unwrap();
     p.cairn(&["train", "churn_fs"])
         .code(2)
         .stderr_has("materialize");

@@ -1067,6 +1067,12 @@ fn parse_json<T: serde::de::DeserializeOwned>(
     Ok(record)
 }
 
+/// Fails as [`train`] would on a runs index that is newer than this cairn or damaged, or a
+/// damaged ref: for work that comes before `train`, like an entity table's feature join.
+pub fn check_index(project: &Project) -> Result<(), TrainError> {
+    open_index(project).map(drop)
+}
+
 /// The runs index, in line with the refs (rebuilt from the records if needed).
 fn open_index(project: &Project) -> Result<RunsDb, TrainError> {
     Ok(RunsDb::open_project(

@@ -123,6 +123,8 @@ pub fn train(ctx: &Context<'_>, args: TrainArgs) -> CmdResult {
     let prepared = match project.config().model.get(&args.model) {
         Some(spec) if spec.entities.is_some() => {
             let entities = spec.entities.as_deref().unwrap_or_default();
+            // What would stop `train` stops it before the join.
+            cairn_train::check_index(&project)?;
             cairn_train::TrainProgress::phase(&bars, "join");
             let joined = cairn_feature::historical_frame(
                 &project,
