@@ -740,7 +740,9 @@ impl Remote {
                 _ => {}
             }
         }
-        if size >= RANGED && in_runtime() {
+        // Object stores serve byte ranges; a plain web server (an http remote) may not, and
+        // answers a range request with the whole object, which object_store refuses.
+        if size >= RANGED && in_runtime() && self.writable {
             return self.download_ranges(store, digest, size).await;
         }
         let key = self.object_key(digest);
