@@ -98,6 +98,57 @@ fn local_directory_remote_round_trip() {
     clone.cairn(&["data", "fsck"]).ok();
 }
 
+/// A plain static web server (no WebDAV listing, no Range requests: Python's `http.server`)
+/// serving a directory remote's files: `data pull` needs neither, and gets every file, the
+/// 40 MiB one in one streamed GET.
+#[test]
+fn a_plain_web_server_serves_a_pull() {
+    use std::io::BufRead;
+    let p = project_with_data();
+    let remote_dir = tempfile::tempdir().unwrap();
+    p.cairn(&[
+        "remote",
+        "add",
+        "shared",
+        remote_dir.path().to_str().unwrap(),
+    ])
+    .ok();
+    p.cairn(&["data", "push"]).ok();
+    p.commit("data and remote");
+    let mut server = std::process::Command::new("python3")
+        .args(["-u", "-m", "http.server", "0", "--bind", "127.0.0.1"])
+        .current_dir(remote_dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 runs Python's http.server");
+    let mut banner = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut banner)
+        .unwrap();
+    // "Serving HTTP on 127.0.0.1 port 41234 (http://127.0.0.1:41234/) ..."
+    let port = banner
+        .split_whitespace()
+        .skip_while(|word| *word != "port")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no port in {banner:?}"))
+        .to_owned();
+
+    let clone = p.clone_repo();
+    clone
+        .cairn(&["remote", "add", "web", &format!("http://127.0.0.1:{port}")])
+        .ok();
+    let pulled = clone.cairn(&["data", "pull", "--remote", "web"]);
+    let _ = server.kill();
+    let _ = server.wait();
+    pulled.ok();
+    assert!(
+        snapshot(&clone.path("data")) == snapshot(&p.path("data")),
+        "byte for byte"
+    );
+    clone.cairn(&["data", "fsck"]).ok();
+}
+
 /// A large object damaged in a directory remote (same size, one byte flipped) is hashed
 /// while it is copied and never enters the store or the workspace.
 #[test]
