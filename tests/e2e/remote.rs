@@ -23,6 +23,12 @@ fn project_with_data() -> Project {
     p
 }
 
+/// `cairn remote add shared DIR`.
+fn add_dir_remote(p: &Project, dir: &std::path::Path) {
+    p.cairn(&["remote", "add", "shared", dir.to_str().unwrap()])
+        .ok();
+}
+
 fn add_s3_remote(p: &Project, s3: &S3Server, bucket: &str) {
     let url = format!("s3://{bucket}/projects/demo");
     let endpoint = s3.endpoint();
@@ -106,13 +112,7 @@ fn a_plain_web_server_serves_a_pull() {
     use std::io::BufRead;
     let p = project_with_data();
     let remote_dir = tempfile::tempdir().unwrap();
-    p.cairn(&[
-        "remote",
-        "add",
-        "shared",
-        remote_dir.path().to_str().unwrap(),
-    ])
-    .ok();
+    add_dir_remote(&p, remote_dir.path());
     p.cairn(&["data", "push"]).ok();
     p.commit("data and remote");
     let mut server = std::process::Command::new("python3")
@@ -156,13 +156,7 @@ fn a_damaged_large_object_in_a_directory_remote_is_never_used() {
     use std::os::unix::fs::PermissionsExt;
     let remote_dir = tempfile::tempdir().unwrap();
     let p = Project::new();
-    p.cairn(&[
-        "remote",
-        "add",
-        "shared",
-        remote_dir.path().to_str().unwrap(),
-    ])
-    .ok();
+    add_dir_remote(&p, remote_dir.path());
     p.write("large.bin", Rng(32).bytes(12 << 20));
     let doc = p.json(&["data", "add", "large.bin"], 0);
     let digest = doc["entries"][0]["digest"].as_str().unwrap().to_string();
@@ -206,18 +200,8 @@ fn temporaries(p: &Project) -> Vec<std::path::PathBuf> {
 #[test]
 fn a_damaged_large_object_on_s3_is_never_used() {
     use std::os::unix::fs::PermissionsExt;
-    let s3 = S3Server::start();
-    s3.create_bucket("cairn-data");
-    let p = Project::new();
     // Three ranges of 16 MiB, the last one short.
-    p.write("large.bin", Rng(33).bytes((40 << 20) + 123));
-    let doc = p.json(&["data", "add", "large.bin"], 0);
-    let digest = doc["entries"][0]["digest"].as_str().unwrap().to_string();
-    add_s3_remote(&p, &s3, "cairn-data");
-    p.commit("large file");
-    p.cairn_env(&["data", "push"], &s3.env()).ok();
-    let key = format!("projects/demo/objects/{}/{}", &digest[..2], &digest[2..]);
-    let object = s3.object_path("cairn-data", &key);
+    let (s3, p, digest, object) = pushed_to_s3(&[("large.bin", &Rng(33).bytes((40 << 20) + 123))]);
     let good = p.read("large.bin");
 
     let mut flipped = good.clone();
@@ -382,15 +366,18 @@ fn unsigned_payloads_can_be_chosen_in_the_local_config() {
     assert_eq!(snapshot(&clone.path("data")), snapshot(&p.path("data")));
 }
 
-/// A project with `a.csv` and `b.csv` pushed to a new S3 server; returns the server, the
-/// project, and `a.csv`'s digest and the path of its object on the server.
-fn two_files_pushed_to_s3(a: &str, b: &str) -> (S3Server, Project, String, std::path::PathBuf) {
+/// A project with these files tracked, committed and pushed to a new S3 server; returns the
+/// server, the project, and the first file's digest and the path of its object on the server.
+fn pushed_to_s3(files: &[(&str, &[u8])]) -> (S3Server, Project, String, std::path::PathBuf) {
     let s3 = S3Server::start();
     s3.create_bucket("cairn-data");
     let p = Project::new();
-    p.write("a.csv", a);
-    p.write("b.csv", b);
-    let doc = p.json(&["data", "add", "a.csv", "b.csv"], 0);
+    let mut args = vec!["data", "add"];
+    for (path, bytes) in files {
+        p.write(path, bytes);
+        args.push(path);
+    }
+    let doc = p.json(&args, 0);
     let digest = doc["entries"][0]["digest"].as_str().unwrap().to_string();
     add_s3_remote(&p, &s3, "cairn-data");
     p.commit("data");
@@ -402,7 +389,10 @@ fn two_files_pushed_to_s3(a: &str, b: &str) -> (S3Server, Project, String, std::
 
 #[test]
 fn a_corrupt_object_on_the_server_is_reported_and_never_used() {
-    let (s3, p, digest, object) = two_files_pushed_to_s3("the real content\n", "other content\n");
+    let (s3, p, digest, object) = pushed_to_s3(&[
+        ("a.csv", b"the real content\n"),
+        ("b.csv", b"other content\n"),
+    ]);
     std::fs::write(&object, "tampered on the server\n").unwrap();
 
     let clone = p.clone_repo();
@@ -434,7 +424,10 @@ fn a_corrupt_object_on_the_server_is_reported_and_never_used() {
 /// worth a listing of the whole remote); the others arrive.
 #[test]
 fn an_object_missing_on_the_server_is_reported_by_digest() {
-    let (s3, p, digest, object) = two_files_pushed_to_s3("lost on the server\n", "still there\n");
+    let (s3, p, digest, object) = pushed_to_s3(&[
+        ("a.csv", b"lost on the server\n"),
+        ("b.csv", b"still there\n"),
+    ]);
     std::fs::remove_file(&object).unwrap();
 
     let clone = p.clone_repo();
@@ -563,13 +556,7 @@ fn remote_management_and_credentials_policy() {
 fn gc_on_a_remote_lists_first_and_keeps_history_on_request() {
     let remote_dir = tempfile::tempdir().unwrap();
     let p = Project::new();
-    p.cairn(&[
-        "remote",
-        "add",
-        "shared",
-        remote_dir.path().to_str().unwrap(),
-    ])
-    .ok();
+    add_dir_remote(&p, remote_dir.path());
     p.write("data.csv", "v1\n");
     let v1 = p.json(&["data", "add", "data.csv"], 0)["entries"][0]["digest"]
         .as_str()
@@ -672,13 +659,7 @@ fn a_damaged_local_object_is_never_pushed() {
     use std::os::unix::fs::PermissionsExt;
     let remote_dir = tempfile::tempdir().unwrap();
     let p = Project::new();
-    p.cairn(&[
-        "remote",
-        "add",
-        "shared",
-        remote_dir.path().to_str().unwrap(),
-    ])
-    .ok();
+    add_dir_remote(&p, remote_dir.path());
     p.write("small.csv", "small\n");
     p.write("large.bin", Rng(31).bytes(36 << 20));
     let doc = p.json(&["data", "add", "small.csv", "large.bin"], 0);
