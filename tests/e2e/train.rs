@@ -537,8 +537,8 @@ fn data_pull_brings_the_runs_other_machines_pushed() {
     let again = clone.json(&["data", "fetch"], 0);
     assert_eq!(again["runs_added"], serde_json::json!([]));
 
-    // A second run whose artifact the remote lost: the fetch reports the object, and the run
-    // is not recorded.
+    // A second run whose artifact the remote lost: the pull warns about it and does not
+    // record it, but the data is not held back by it.
     let second = p.json(&["train", "churn"], 0);
     p.cairn(&["data", "push"]).ok();
     let lost = second["artifact"].as_str().unwrap();
@@ -548,13 +548,19 @@ fn data_pull_brings_the_runs_other_machines_pushed() {
             .join(format!("objects/{}/{}", &lost[..2], &lost[2..])),
     )
     .unwrap();
+    std::fs::remove_file(clone.path("data/train.csv")).unwrap();
     clone
-        .cairn(&["data", "fetch"])
-        .code(2)
+        .cairn(&["data", "pull"])
+        .ok()
+        .stderr_has(second["id"].as_str().unwrap())
         .stderr_has(lost)
         .stderr_has("not on the remote");
+    assert!(clone.exists("data/train.csv"), "the data was checked out");
     let listed = clone.json(&["runs", "list"], 0);
     assert_eq!(listed["runs"].as_array().unwrap().len(), 1);
+    let fetched = clone.json(&["data", "fetch"], 0);
+    assert_eq!(fetched["runs_skipped"][0]["id"], second["id"]);
+    assert_eq!(fetched["runs_skipped"][0]["digest"], second["artifact"]);
 }
 
 #[test]

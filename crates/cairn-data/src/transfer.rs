@@ -153,6 +153,80 @@ pub(crate) fn feature_entries(lock: &Lock) -> Vec<(cairn_store::RelPath, cairn_c
         .collect()
 }
 
+/// Fetches the objects of `runs` (a record and a model artifact each) and records each run
+/// whose objects are all here, its ref last (after a sync: the ref keeps its objects from
+/// `data gc`). A run that cannot be fetched whole is skipped, not an error: the data the lock
+/// pins does not depend on it. Its objects count in `downloaded`, their failures do not.
+fn fetch_runs(
+    project: &Project,
+    store: &Store,
+    remote: &Remote,
+    runs: Vec<cairn_core::runs::RunRef>,
+    jobs: usize,
+    downloaded: &mut Transfer,
+    progress: &dyn Progress,
+) -> Result<(Vec<String>, Vec<SkippedRun>), DataError> {
+    // `RunRef::parse` accepts only 64 hex digits: every digest parses.
+    let objects = |run: &cairn_core::runs::RunRef| -> Vec<Digest> {
+        std::iter::once(&run.record)
+            .chain(&run.artifact)
+            .filter_map(|d| d.parse::<Digest>().ok())
+            .collect()
+    };
+    let lacking: Vec<Digest> = runs
+        .iter()
+        .flat_map(objects)
+        .filter(|digest| !store.contains(digest))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut failed: HashMap<Digest, String> = HashMap::new();
+    if !lacking.is_empty() {
+        let sizes = remote.present(&lacking, jobs)?;
+        let get: Vec<(Digest, u64)> = lacking
+            .iter()
+            .filter_map(|digest| sizes.get(digest).map(|size| (*digest, *size)))
+            .collect();
+        for digest in lacking.iter().filter(|d| !sizes.contains_key(d)) {
+            failed.insert(*digest, "not on the remote".to_owned());
+        }
+        if !get.is_empty() {
+            let transfer = remote.download(store, &get, jobs, progress)?;
+            downloaded.objects += transfer.objects;
+            downloaded.bytes += transfer.bytes;
+            failed.extend(transfer.failures.into_iter().map(|f| (f.digest, f.reason)));
+        }
+    }
+    let mut complete = Vec::new();
+    let mut skipped = Vec::new();
+    for run in runs {
+        let problem = objects(&run)
+            .into_iter()
+            .find(|digest| !store.contains(digest))
+            .map(|digest| {
+                let reason = failed.get(&digest).cloned();
+                (digest, reason.unwrap_or_else(|| "not fetched".to_owned()))
+            });
+        match problem {
+            None => complete.push(run),
+            Some((digest, reason)) => skipped.push(SkippedRun {
+                id: run.id,
+                digest,
+                reason,
+            }),
+        }
+    }
+    if !complete.is_empty() {
+        store.sync()?;
+    }
+    let mut added = Vec::new();
+    for run in complete {
+        cairn_core::runs::write_ref(&project.state_dir(), &run)?;
+        added.push(run.id);
+    }
+    Ok((added, skipped))
+}
+
 /// The runs on `remote` (its `runs/ID` refs, written by `data push`) that this machine does not
 /// have. A ref that does not parse is not cairn's, and is skipped.
 fn remote_runs(
@@ -362,6 +436,16 @@ pub struct FetchOutcome {
     pub downloaded: Transfer,
     /// Runs that other machines pushed, now recorded here (their refs written), by id.
     pub runs_added: Vec<String>,
+    /// Runs on the remote that could not be fetched whole, so were not recorded here.
+    pub runs_skipped: Vec<SkippedRun>,
+}
+
+/// A run on the remote that a fetch did not record: one of its objects could not be fetched.
+#[derive(Debug, Clone, Serialize)]
+pub struct SkippedRun {
+    pub id: String,
+    pub digest: Digest,
+    pub reason: String,
 }
 
 impl FetchOutcome {
@@ -428,35 +512,6 @@ fn fetch_for(
     } else {
         Vec::new()
     };
-    let run_objects: Vec<(String, Digest)> = new_runs
-        .iter()
-        .flat_map(|run| {
-            let record = (format!("run:{}", run.id), run.record.parse().ok());
-            let artifact = (
-                format!("run:{}/model", run.id),
-                run.artifact.as_ref().and_then(|a| a.parse().ok()),
-            );
-            [record, artifact]
-        })
-        .filter_map(|(name, digest)| Some((name, digest?)))
-        .collect();
-    if !run_objects.is_empty() {
-        let digests: Vec<Digest> = run_objects.iter().map(|(_, d)| *d).collect();
-        // Sizes are not in the refs: the remote says them (an absent object gets 0 and is
-        // reported below as not on the remote).
-        let sizes = remote.present(&digests, jobs)?;
-        for (name, digest) in &run_objects {
-            let size = sizes
-                .get(digest)
-                .copied()
-                .or_else(|| store.object_meta(digest).ok().map(|(size, _)| size))
-                .unwrap_or(0);
-            need.objects.entry(*digest).or_insert(size);
-            if let Ok(name) = cairn_store::RelPath::new(name.clone()) {
-                need.owners.entry(*digest).or_insert(name);
-            }
-        }
-    }
     // Which of the objects this store lacks the remote has. Plain web servers cannot list:
     // there, each object is asked for.
     let lacking: Vec<Digest> = need
@@ -500,20 +555,15 @@ fn fetch_for(
             reason: "not on the remote".into(),
         });
     }
-    // A run is recorded here once all its objects are: its ref last.
-    let stored = |digest: &str| digest.parse::<Digest>().is_ok_and(|d| store.contains(&d));
-    let complete: Vec<_> = new_runs
-        .into_iter()
-        .filter(|run| stored(&run.record) && run.artifact.as_deref().is_none_or(stored))
-        .collect();
-    if !complete.is_empty() {
-        store.sync()?;
-    }
-    let mut runs_added = Vec::new();
-    for run in complete {
-        cairn_core::runs::write_ref(&project.state_dir(), &run)?;
-        runs_added.push(run.id);
-    }
+    let (runs_added, runs_skipped) = fetch_runs(
+        project,
+        &store,
+        &remote,
+        new_runs,
+        jobs,
+        &mut downloaded,
+        progress,
+    )?;
     // No sync: a fetched object can be fetched again, and every reader verifies what it reads
     // (checkout hashes each object it writes out, push each one it sends), so an object a
     // power failure damaged is found, never used (docs/formats/store.md, Durability). A run's
@@ -524,6 +574,7 @@ fn fetch_for(
         already_here,
         downloaded,
         runs_added,
+        runs_skipped,
     })
 }
 

@@ -13,6 +13,7 @@ pub fn run(ctx: &Context<'_>, args: FetchArgs) -> CmdResult {
     let outcome = cairn_data::fetch(&project, &options(ctx, args), &Bars::new(p))?;
     p.json("data-fetch", &outcome)?;
     describe_remote(p, &outcome.remote);
+    warn_skipped_runs(p, &outcome.runs_skipped);
     p.line(format!(
         "fetched {} ({}) from {}; {} already here{}",
         plural(outcome.downloaded.objects, "object", "objects"),
@@ -44,6 +45,16 @@ pub fn options(ctx: &Context<'_>, args: FetchArgs) -> FetchOptions {
         remote,
         rev,
         jobs: jobs.map(std::num::NonZeroUsize::get),
+    }
+}
+
+/// One warning per run on the remote that could not be fetched whole (not recorded here).
+pub fn warn_skipped_runs(p: &Printer, skipped: &[cairn_data::SkippedRun]) {
+    for run in skipped {
+        p.warn(format!(
+            "run {} not fetched (object {}: {}); the rest was fetched all the same",
+            run.id, run.digest, run.reason
+        ));
     }
 }
 

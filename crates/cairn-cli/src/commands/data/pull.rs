@@ -13,6 +13,7 @@ pub fn run(ctx: &Context<'_>, args: PullArgs) -> CmdResult {
     let outcome = cairn_data::pull(&project, &options, force, &Bars::new(p))?;
     p.json("data-pull", &outcome)?;
     super::fetch::describe_remote(p, &outcome.fetch.remote);
+    super::fetch::warn_skipped_runs(p, &outcome.fetch.runs_skipped);
     p.line(format!(
         "fetched {} ({}) from {}, wrote {} ({}), removed {}{}",
         plural(outcome.fetch.downloaded.objects, "object", "objects"),
