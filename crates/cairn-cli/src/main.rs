@@ -44,6 +44,14 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { Exit::Usage as u8 } else { 0 });
         }
     };
+    // A panic inside a smartcore fit is caught and reported as the run's error (cairn-model's
+    // guard): Rust's default hook would print it to stderr first, with a backtrace hint.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !cairn_train::panic_is_caught() {
+            default_hook(info);
+        }
+    }));
     let printer = Printer::new(&cli.global);
     match commands::run(cli, &printer) {
         Ok(exit) => exit.into(),

@@ -1042,12 +1042,26 @@ fn check_magnitude(x: &Matrix, y: Option<&[f64]>) -> Result<(), FitError> {
     Ok(())
 }
 
+thread_local! {
+    static CATCHING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether a panic on this thread, now, would be caught by a smartcore fit's guard and turned
+/// into an error. The process's panic hook runs before the catch (Rust's default hook prints
+/// the message and a backtrace hint to stderr): a program's own hook can stay quiet for these.
+pub fn panic_is_caught() -> bool {
+    CATCHING.with(std::cell::Cell::get)
+}
+
 /// Runs a smartcore fit, turning its error or, as a last resort, its panic into
 /// [`FitError::Data`]. Inputs are checked before smartcore sees them, so a panic is not
-/// expected; if one happens anyway, the process's panic hook still runs (by default it prints
-/// the message to stderr) but the caller gets an error instead of an unwinding thread.
+/// expected; if one happens anyway, the caller gets an error instead of an unwinding thread,
+/// and [`panic_is_caught`] says so to the panic hook while it runs.
 fn guarded<T>(what: &str, fit: impl FnOnce() -> Result<T, Failed>) -> Result<T, FitError> {
-    match panic::catch_unwind(AssertUnwindSafe(fit)) {
+    let outer = CATCHING.with(|c| c.replace(true));
+    let caught = panic::catch_unwind(AssertUnwindSafe(fit));
+    CATCHING.with(|c| c.set(outer));
+    match caught {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => Err(FitError::Data(format!("{what} failed: {e}"))),
         Err(payload) => {
@@ -1167,6 +1181,7 @@ fn softmax_into(scores: &[f64], classes: &[u32], out: &mut [f64]) {
 
 #[cfg(test)]
 mod tests {
+
     //! Expected values come from scikit-learn 1.9.1 / numpy 2.4 on the same literal data
     //! (printed with `repr`, pasted here).
 
@@ -2219,5 +2234,19 @@ mod tests {
         };
         let e = RidgeRegression::fit(&constant, &LIN_Y, &p).unwrap_err();
         assert!(matches!(e, FitError::Data(_)), "{e:?}");
+    }
+
+    #[test]
+    fn a_panic_inside_a_guarded_fit_is_known_to_be_caught() {
+        assert!(!panic_is_caught());
+        let result: Result<(), FitError> = guarded("a fit", || {
+            assert!(panic_is_caught());
+            panic!("smartcore gave up")
+        });
+        match result {
+            Err(FitError::Data(message)) => assert!(message.contains("smartcore gave up")),
+            other => panic!("expected a data error, got {other:?}"),
+        }
+        assert!(!panic_is_caught(), "outside the guard again");
     }
 }

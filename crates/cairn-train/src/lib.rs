@@ -19,6 +19,8 @@ use cairn_core::time::{format_micros, now_micros};
 use cairn_core::{EntryKind, Project};
 use cairn_model::artifact::{Artifact, FORMAT_VERSION, Header, Label, Provenance, Task};
 use cairn_model::estimator::{self, Target};
+/// See [`cairn_model::linear::panic_is_caught`]: for the CLI's panic hook.
+pub use cairn_model::linear::panic_is_caught;
 use cairn_model::prep::{self, Encoding, ImputeRule, InputError, InputRule};
 use cairn_model::{FitError, Matrix, metrics};
 use cairn_store::{Digest, Manifest, RelPath};
