@@ -202,9 +202,8 @@ impl MemS3 {
 /// Bodies larger than this are spilled to a temporary file (see the module's documentation).
 const SPILL: u64 = 1 << 20;
 
-/// Reads a request body: kept as its buffers, or spilled to a file once it passes [`SPILL`]
-/// (a file preallocated to the body's declared length, as a server writing to disk would).
-async fn collect(body: Option<StreamingBlob>, declared: Option<i64>) -> S3Result<Blob> {
+/// Reads a request body: kept as its buffers, or spilled to a file once it passes [`SPILL`].
+async fn collect(body: Option<StreamingBlob>) -> S3Result<Blob> {
     let Some(mut body) = body else {
         return Err(s3_error!(IncompleteBody));
     };
@@ -215,10 +214,6 @@ async fn collect(body: Option<StreamingBlob>, declared: Option<i64>) -> S3Result
         let chunk = chunk.map_err(|e| s3_error!(IncompleteBody, "{e}"))?;
         if spill.is_none() && blob.len + chunk.len() as u64 > SPILL {
             let mut file = tempfile::tempfile().map_err(internal)?;
-            if let Some(len) = declared.and_then(|n| u64::try_from(n).ok()) {
-                // Best effort: the writes then skip ext4's page-by-page block reservation.
-                let _ = rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, len);
-            }
             for kept in &blob.segments {
                 if let Segment::Memory(bytes) = kept {
                     file.write_all(bytes).map_err(internal)?;
@@ -271,7 +266,7 @@ impl S3 for MemS3 {
         {
             return Err(s3_error!(PreconditionFailed, "Object already exists"));
         }
-        let data = collect(input.body, input.content_length).await?;
+        let data = collect(input.body).await?;
         let e_tag = self.next_id();
         self.put(&input.bucket, input.key, data, e_tag.clone())?;
         Ok(S3Response::new(PutObjectOutput {
@@ -434,7 +429,7 @@ impl S3 for MemS3 {
                 "part numbers run from 1 to 10000"
             ));
         }
-        let data = collect(input.body, input.content_length).await?;
+        let data = collect(input.body).await?;
         let e_tag = self.next_id();
         let mut uploads = self.0.uploads.lock().unwrap();
         let upload = uploads
