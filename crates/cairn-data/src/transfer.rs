@@ -500,8 +500,11 @@ fn fetch_for(
         .collect();
     // Directory manifests first (from the remote when needed), then everything they list.
     let mut need = needed(&store, Some(&remote), &selected)?;
-    if checkout && store.copies_needed(&project.config().cache.link) {
-        store.want_copies(need.objects.iter().map(|(digest, size)| (*digest, *size)));
+    if checkout {
+        store.want_copies(
+            need.objects.iter().map(|(digest, size)| (*digest, *size)),
+            &project.config().cache.link,
+        );
     }
     let features: Vec<_> = features.iter().map(|(p, e)| (p, e)).collect();
     need.absorb(needed(&store, Some(&remote), &features)?);
@@ -514,35 +517,30 @@ fn fetch_for(
     };
     // Which of the objects this store lacks the remote has. Plain web servers cannot list:
     // there, each object is asked for.
-    let lacking: Vec<Digest> = need
+    let lacking: Vec<(Digest, u64)> = need
         .objects
         .iter()
         .filter(|(digest, size)| !store.has(digest, **size))
-        .map(|(digest, _)| *digest)
+        .map(|(digest, size)| (*digest, *size))
         .collect();
+    let already_here = (need.objects.len() - lacking.len()) as u64;
     let on_remote = if remote.can_list() {
-        Some(remote.present(&lacking, jobs)?)
+        let digests: Vec<Digest> = lacking.iter().map(|(digest, _)| *digest).collect();
+        Some(remote.present(&digests, jobs)?)
     } else {
         None
     };
-    let mut get = Vec::new();
-    let mut already_here = 0;
-    let mut absent = Vec::new();
-    for (digest, size) in &need.objects {
-        if store.has(digest, *size) {
-            already_here += 1;
-        } else if on_remote
+    let (get, absent): (Vec<_>, Vec<_>) = lacking.into_iter().partition(|(digest, _)| {
+        on_remote
             .as_ref()
             .is_none_or(|listed| listed.contains_key(digest))
-        {
-            get.push((*digest, *size));
-        } else {
-            absent.push(cairn_store::TransferFailure {
-                digest: *digest,
-                reason: "not on the remote".into(),
-            });
-        }
-    }
+    });
+    let absent = absent
+        .into_iter()
+        .map(|(digest, _)| cairn_store::TransferFailure {
+            digest,
+            reason: "not on the remote".into(),
+        });
     let mut downloaded = if get.is_empty() {
         Transfer::default()
     } else {

@@ -352,16 +352,24 @@ impl Store {
     }
 
     /// Says that a checkout in this process will copy these objects (digest, size) into the
-    /// workspace. A download of one of the large ones then also writes the copy, in parallel with the
-    /// object, and [`Store::materialize`] in copy mode moves it into place. Only worth it when
-    /// the checkout will really copy: see [`Store::copies_needed`].
-    pub fn want_copies(&self, objects: impl IntoIterator<Item = (Digest, u64)>) {
-        self.lock_copies().wanted.extend(
-            objects
-                .into_iter()
-                .filter(|(_, size)| *size >= LARGE_FILE)
-                .map(|(digest, _)| digest),
-        );
+    /// workspace with these link modes. A download of one of the large ones that the store
+    /// lacks then also writes the copy, in parallel with the object, and
+    /// [`Store::materialize`] in copy mode moves it into place. Nothing is wanted unless the
+    /// checkout will really copy (see [`Store::copies_needed`]).
+    pub fn want_copies(
+        &self,
+        objects: impl IntoIterator<Item = (Digest, u64)>,
+        modes: &[LinkMode],
+    ) {
+        let large: Vec<Digest> = objects
+            .into_iter()
+            .filter(|(digest, size)| *size >= LARGE_FILE && !self.has(digest, *size))
+            .map(|(digest, _)| digest)
+            .collect();
+        // The reflink probe only when there is something to copy.
+        if !large.is_empty() && self.copies_needed(modes) {
+            self.lock_copies().wanted.extend(large);
+        }
     }
 
     /// Whether a checkout with these link modes would copy large objects: it would not when a
@@ -1109,14 +1117,17 @@ mod tests {
         assert!(!store.copies_needed(&[LinkMode::Hardlink, LinkMode::Copy]));
 
         // Content that does not match: neither the object nor the copy stays.
-        store.want_copies([(Digest::of(b"something else"), content.len() as u64)]);
+        store.want_copies(
+            [(Digest::of(b"something else"), content.len() as u64)],
+            &[LinkMode::Copy],
+        );
         let err = store
             .put_file_expecting(&src, &Digest::of(b"something else"))
             .unwrap_err();
         assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
         assert_eq!(temporaries(), Vec::<PathBuf>::new());
 
-        store.want_copies([(digest, content.len() as u64)]);
+        store.want_copies([(digest, content.len() as u64)], &[LinkMode::Copy]);
         assert!(store.put_file_expecting(&src, &digest).unwrap().stored);
         // The copy waits in tmp/, and a clean-up by this process leaves it.
         store.clean_tmp().unwrap();
