@@ -149,11 +149,13 @@ fn a_plain_web_server_serves_a_pull() {
     clone.cairn(&["data", "fsck"]).ok();
 }
 
-/// A large object damaged in a directory remote (same size, one byte flipped) is hashed
-/// while it is copied and never enters the store or the workspace.
+/// A large object damaged in a directory remote (same size, one byte flipped) never enters
+/// the store or the workspace, whether the pull would share the remote's read-only file or
+/// copy a writable one. The intact object is shared: the store's object is the remote's file,
+/// and the workspace file is a copy of its own.
 #[test]
 fn a_damaged_large_object_in_a_directory_remote_is_never_used() {
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let remote_dir = tempfile::tempdir().unwrap();
     let p = Project::new();
     add_dir_remote(&p, remote_dir.path());
@@ -165,26 +167,66 @@ fn a_damaged_large_object_in_a_directory_remote_is_never_used() {
     let object = remote_dir
         .path()
         .join(format!("objects/{}/{}", &digest[..2], &digest[2..]));
-    std::fs::set_permissions(&object, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode();
+    assert_eq!(mode(&object) & 0o777, 0o444, "pushed objects are read-only");
+    let rewrite = |bytes: &[u8], mode: u32| {
+        std::fs::set_permissions(&object, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::write(&object, bytes).unwrap();
+        std::fs::set_permissions(&object, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
     let mut bytes = std::fs::read(&object).unwrap();
     bytes[5 << 20] ^= 0x01;
-    std::fs::write(&object, bytes).unwrap();
 
     let clone = p.clone_repo();
-    clone
-        .cairn(&["data", "pull"])
-        .code(2)
-        .stderr_has(&digest)
-        .stderr_has("hashes to");
-    assert!(!clone.object_path(&digest).exists());
-    assert!(!clone.exists("large.bin"));
-    assert_eq!(temporaries(&clone), Vec::<std::path::PathBuf>::new());
+    for mode in [0o444, 0o644] {
+        rewrite(&bytes, mode);
+        clone
+            .cairn(&["data", "pull"])
+            .code(2)
+            .stderr_has(&digest)
+            .stderr_has("hashes to");
+        assert!(!clone.object_path(&digest).exists(), "{mode:o}");
+        assert!(!clone.exists("large.bin"));
+        assert_eq!(temporaries(&clone), Vec::<std::path::PathBuf>::new());
+        assert_eq!(std::fs::metadata(&object).unwrap().nlink(), 1);
+    }
     // Repaired from the good copy (same size, so `push` cannot tell): pull works again.
-    std::fs::write(&object, p.read("large.bin")).unwrap();
+    rewrite(&p.read("large.bin"), 0o444);
     clone.cairn(&["data", "pull"]).ok();
     assert_eq!(clone.read("large.bin"), p.read("large.bin"));
     assert_eq!(temporaries(&clone), Vec::<std::path::PathBuf>::new());
+    let remote_inode = std::fs::metadata(&object).unwrap().ino();
+    let stored = std::fs::metadata(clone.object_path(&digest)).unwrap();
+    assert_eq!(
+        stored.ino(),
+        remote_inode,
+        "the store shares the remote's file"
+    );
+    let workspace = std::fs::metadata(clone.path("large.bin")).unwrap();
+    assert_ne!(workspace.ino(), remote_inode);
+    assert_eq!(workspace.permissions().mode() & 0o777, 0o644);
     clone.cairn(&["data", "fsck"]).ok();
+
+    // Where checkouts link workspace files to objects, nothing is shared with the remote.
+    let linked = p.clone_repo();
+    let config = String::from_utf8(linked.read("cairn.toml")).unwrap();
+    let default_modes = "link = [\"reflink\", \"copy\"]";
+    assert!(config.contains(default_modes), "{config}");
+    linked.write(
+        "cairn.toml",
+        config.replace(default_modes, "link = [\"hardlink\", \"copy\"]"),
+    );
+    linked.cairn(&["data", "pull"]).ok();
+    assert_eq!(linked.read("large.bin"), p.read("large.bin"));
+    let stored = std::fs::metadata(linked.object_path(&digest)).unwrap();
+    assert_ne!(stored.ino(), remote_inode);
+    let workspace = std::fs::metadata(linked.path("large.bin")).unwrap();
+    assert_eq!(
+        workspace.ino(),
+        stored.ino(),
+        "hardlink mode links the workspace"
+    );
+    assert_eq!(std::fs::metadata(&object).unwrap().nlink(), 2);
 }
 
 /// Files left in the store's temporary directory (a pull's workspace copies are made there).

@@ -500,6 +500,7 @@ fn fetch_for(
         .collect();
     // Directory manifests first (from the remote when needed), then everything they list.
     let mut need = needed(&store, Some(&remote), &selected)?;
+    store.share_objects(&project.config().cache.link);
     if checkout {
         store.want_copies(
             need.objects.iter().map(|(digest, size)| (*digest, *size)),

@@ -50,6 +50,24 @@ impl TempFile {
         }
     }
 
+    /// Gives the file at `src` a second name (a hard link: no byte is copied), a new
+    /// temporary one in `dir`, and opens it for reading. Dropped without
+    /// [`TempFile::persist`], the new name is removed and `src` is left as it was.
+    pub fn link_in(dir: &Path, src: &Path) -> io::Result<Self> {
+        loop {
+            let path = temp_path(dir);
+            match fs::hard_link(src, &path) {
+                Ok(()) => {
+                    let mut linked = Self { path, file: None };
+                    linked.file = Some(File::open(&linked.path)?);
+                    return Ok(linked);
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -159,6 +177,19 @@ mod tests {
         write_atomic(&dest, dir.path(), b"two", 0o644).unwrap();
         assert_eq!(fs::read(&dest).unwrap(), b"two");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_dropped_link_leaves_its_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        fs::write(&src, b"shared").unwrap();
+        let linked = TempFile::link_in(dir.path(), &src).unwrap();
+        let path = linked.path().to_path_buf();
+        assert_eq!(fs::read(&path).unwrap(), b"shared");
+        drop(linked);
+        assert!(!path.exists());
+        assert_eq!(fs::read(&src).unwrap(), b"shared");
     }
 
     #[test]

@@ -638,7 +638,8 @@ impl Remote {
         };
         let tmp_dir = dir.join("tmp");
         std::fs::create_dir_all(&tmp_dir).map_err(|e| failed(&tmp_dir, e))?;
-        let mut tmp = TempFile::new_in(&tmp_dir, 0o644).map_err(|e| failed(&tmp_dir, e))?;
+        // Read-only, as in the store: a pull on the same file system may share the file.
+        let mut tmp = TempFile::new_in(&tmp_dir, 0o444).map_err(|e| failed(&tmp_dir, e))?;
         let (hashed, copied, _) = crate::store::copy_while_hashing(
             &src,
             &src_path,
@@ -720,13 +721,19 @@ impl Remote {
         size: u64,
     ) -> Result<(), ObjectError> {
         if let Some(dir) = &self.dir {
-            // A large object in a local directory is copied in the kernel while it is hashed
-            // with all cores, and enters the store only if it matches its name.
+            // A large object in a local directory is hashed with all cores and enters the
+            // store only if it matches its name: shared with the remote (a hard link) when
+            // it can be, or else copied in the kernel while it is hashed.
             let hex = digest.to_hex();
             let path = dir.join("objects").join(&hex[..2]).join(&hex[2..]);
             match std::fs::metadata(&path) {
                 Ok(meta) if meta.len() >= LARGE_FILE => {
-                    return match store.put_file_expecting(&path, digest) {
+                    let stored = match store.link_file_expecting(&path, digest) {
+                        Ok(Some(put)) => Ok(put),
+                        Ok(None) => store.put_file_expecting(&path, digest),
+                        Err(e) => Err(e),
+                    };
+                    return match stored {
                         Ok(_) => Ok(()),
                         Err(StoreError::Corrupt { actual, .. }) => Err(ObjectError::Corrupt(
                             format!("its content hashes to {actual}"),

@@ -85,6 +85,9 @@ pub struct Store {
     /// Workspace copies of large objects, written during their download (see
     /// [`Store::want_copies`]).
     copies: Arc<std::sync::Mutex<Copies>>,
+    /// Whether read-only object files of a directory remote on the same file system may be
+    /// hard-linked into the store (see [`Store::share_objects`]).
+    share: Arc<AtomicBool>,
 }
 
 /// Copies of large objects that a download writes at the same time as the object itself, so
@@ -147,6 +150,7 @@ impl Store {
             fresh: Arc::default(),
             shard_marker: Arc::default(),
             copies: Arc::default(),
+            share: Arc::default(),
         })
     }
 
@@ -409,6 +413,98 @@ impl Store {
         self.copies.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Allows downloads from a directory remote on the same file system to share the remote's
+    /// read-only object files (hard links, see [`Store::link_file_expecting`]), unless the
+    /// checkout's link modes would link workspace files to objects: then an edit of a
+    /// workspace file could reach the remote's copy through the shared file.
+    pub fn share_objects(&self, modes: &[LinkMode]) {
+        let workspace_links = modes
+            .iter()
+            .any(|mode| matches!(mode, LinkMode::Hardlink | LinkMode::Symlink));
+        self.share.store(!workspace_links, Ordering::Relaxed);
+    }
+
+    /// Stores the large file `path` of a directory remote as object `expected` by giving it a
+    /// second name in the store (a hard link), as `git clone` of a local repository does: its
+    /// bytes are read, to verify them and to write the workspace copy a checkout wants
+    /// ([`Store::want_copies`]), but not written again. `Ok(None)` when it is not shared: not
+    /// allowed ([`Store::share_objects`]), a file that is not read-only, or another file
+    /// system; the caller copies it instead. A file whose content does not match `expected`
+    /// is reported as [`StoreError::Corrupt`] and leaves no trace in the store.
+    pub fn link_file_expecting(
+        &self,
+        path: &Path,
+        expected: &Digest,
+    ) -> Result<Option<Put>, StoreError> {
+        if !self.share.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        let Ok(mut linked) = TempFile::link_in(&self.tmp, path) else {
+            return Ok(None);
+        };
+        let before = linked.file().metadata().map_err(StoreError::read(path))?;
+        // Only files nobody may write are shared (the mode of the linked file itself, so no
+        // one changes it in between).
+        if before.permissions().mode() & 0o222 != 0 {
+            return Ok(None);
+        }
+        let size = before.len();
+        let mut copy = self.copy_target(expected)?;
+        let name = linked.path().to_path_buf();
+        let (hashed, copied) = std::thread::scope(|scope| {
+            let copier = copy.as_mut().map(|copy| {
+                let name = &name;
+                scope.spawn(move || -> io::Result<u64> {
+                    copy.preallocate(size);
+                    io::copy(&mut File::open(name)?, copy.file())
+                })
+            });
+            let hashed = hash_file(&name, size);
+            let copied = copier.map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|_| Err(io::Error::other("copy thread panicked")))
+            });
+            (hashed, copied)
+        });
+        let (digest, hashed_len) = hashed.map_err(StoreError::read(path))?;
+        let after = linked.file().metadata().map_err(StoreError::read(path))?;
+        if !same_file_state(&before, &after) || hashed_len != size {
+            return Err(StoreError::ChangedWhileReading {
+                path: path.to_path_buf(),
+            });
+        }
+        if digest != *expected {
+            return Err(StoreError::Corrupt {
+                digest: *expected,
+                actual: digest,
+                path: path.to_path_buf(),
+            });
+        }
+        let stored = !self.has(&digest, size);
+        if stored {
+            let dest = self.object_path(&digest);
+            linked
+                .persist_creating_parent(&dest)
+                .map_err(StoreError::write(&dest))?;
+            self.fresh
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(digest);
+        }
+        // A copy that failed or came out short is not offered: the checkout copies instead.
+        if let (Some(copy), Some(Ok(n))) = (copy, copied)
+            && n == size
+        {
+            self.offer_copy(&digest, copy);
+        }
+        Ok(Some(Put {
+            digest,
+            size,
+            stored,
+        }))
+    }
+
     /// For a download of `digest`: a new temporary file for the workspace copy, if a
     /// checkout wants one ([`Store::want_copies`]); hand it to [`Store::offer_copy`] once the
     /// object is verified and stored, or drop it.
@@ -511,7 +607,13 @@ impl Store {
     ) -> Result<(LinkMode, FileStat), StoreError> {
         let obj = self.object_path(digest);
         let mut file = File::open(&obj).map_err(|e| self.missing_or(digest, &obj, e))?;
-        let len = file.metadata().map_err(StoreError::read(&obj))?.len();
+        let meta = file.metadata().map_err(StoreError::read(&obj))?;
+        let len = meta.len();
+        // An object file with another name (shared with a directory remote, see
+        // `Store::link_file_expecting`, or linked into the workspace already) gets no
+        // workspace link: an edit through one would change every copy at once.
+        // Only large objects are shared with a remote.
+        let shared = len >= LARGE_FILE && std::os::unix::fs::MetadataExt::nlink(&meta) > 1;
         // Small objects are read once: verified in memory, then written from memory.
         let small = if len < LARGE_FILE {
             let mut bytes = Vec::with_capacity(len as usize);
@@ -561,6 +663,9 @@ impl Store {
         for (i, &mode) in modes.iter().enumerate() {
             let failed = &self.failed_modes[mode as usize];
             if i < last && failed.load(Ordering::Relaxed) {
+                continue;
+            }
+            if shared && matches!(mode, LinkMode::Hardlink | LinkMode::Symlink) {
                 continue;
             }
             if mode == LinkMode::Copy
@@ -1160,6 +1265,104 @@ mod tests {
         assert_ne!(meta.ino(), inode);
         assert_eq!(meta.permissions().mode() & 0o777, 0o755);
         assert_eq!(fs::read(&second).unwrap(), content);
+    }
+
+    /// A read-only file of a directory remote enters the store as a second name of the same
+    /// file, once verified; the workspace still gets a file of its own, and no link mode ever
+    /// links the workspace to it.
+    #[test]
+    fn a_read_only_remote_file_is_shared_not_copied() {
+        use std::os::unix::fs::MetadataExt;
+        let (dir, store) = store();
+        let temporaries = || -> Vec<PathBuf> {
+            fs::read_dir(store.tmp_dir())
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect()
+        };
+        let content: Vec<u8> = (0..LARGE_FILE + 4321).map(|i| (i % 251) as u8).collect();
+        let digest = Digest::of(&content);
+        let remote = dir.path().join("remote-object");
+        fs::write(&remote, &content).unwrap();
+        fs::set_permissions(&remote, fs::Permissions::from_mode(0o444)).unwrap();
+
+        // Not allowed until the link modes are known, nor when they link workspace files.
+        assert!(
+            store
+                .link_file_expecting(&remote, &digest)
+                .unwrap()
+                .is_none()
+        );
+        store.share_objects(&[LinkMode::Hardlink, LinkMode::Copy]);
+        assert!(
+            store
+                .link_file_expecting(&remote, &digest)
+                .unwrap()
+                .is_none()
+        );
+        store.share_objects(&[LinkMode::Reflink, LinkMode::Copy]);
+
+        // Content that does not match its name: nothing stays, the remote's file is untouched.
+        let err = store
+            .link_file_expecting(&remote, &Digest::of(b"something else"))
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+        assert_eq!(temporaries(), Vec::<PathBuf>::new());
+        assert_eq!(fs::metadata(&remote).unwrap().nlink(), 1);
+
+        // A file someone may write is not shared.
+        let writable = dir.path().join("writable");
+        fs::write(&writable, &content).unwrap();
+        assert!(
+            store
+                .link_file_expecting(&writable, &digest)
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(temporaries(), Vec::<PathBuf>::new());
+        assert!(!store.contains(&digest));
+
+        store.want_copies([(digest, content.len() as u64)], &[LinkMode::Copy]);
+        let put = store
+            .link_file_expecting(&remote, &digest)
+            .unwrap()
+            .unwrap();
+        assert!(put.stored);
+        let remote_inode = fs::metadata(&remote).unwrap().ino();
+        let object = fs::metadata(store.object_path(&digest)).unwrap();
+        assert_eq!(
+            object.ino(),
+            remote_inode,
+            "the object is the remote's file"
+        );
+        assert_eq!(object.nlink(), 2);
+        // The workspace copy was written during the verification, and is moved into place.
+        let waiting = temporaries();
+        assert_eq!(waiting.len(), 1, "{waiting:?}");
+        let copy_inode = fs::metadata(&waiting[0]).unwrap().ino();
+        let dest = dir.path().join("out.bin");
+        store
+            .materialize(&digest, &dest, &[LinkMode::Copy], false)
+            .unwrap();
+        assert_eq!(fs::metadata(&dest).unwrap().ino(), copy_inode);
+        assert_eq!(fs::read(&dest).unwrap(), content);
+
+        // A shared object is never linked into the workspace: an edit there would reach the
+        // remote. Hard link and symbolic link modes copy it instead.
+        for (i, mode) in [LinkMode::Hardlink, LinkMode::Symlink]
+            .into_iter()
+            .enumerate()
+        {
+            let dest = dir.path().join(format!("linked-{i}.bin"));
+            let (used, _) = store.materialize(&digest, &dest, &[mode], false).unwrap();
+            assert_eq!(used, LinkMode::Copy, "{mode:?}");
+            let meta = fs::symlink_metadata(&dest).unwrap();
+            assert!(meta.file_type().is_file());
+            assert_ne!(meta.ino(), remote_inode);
+            assert!(!meta.permissions().readonly());
+            assert_eq!(fs::read(&dest).unwrap(), content);
+        }
+        assert_eq!(fs::metadata(&remote).unwrap().nlink(), 2);
     }
 
     #[test]
