@@ -774,6 +774,7 @@ impl Remote {
         }
         let store_err = |e: StoreError| ObjectError::Remote(e.into());
         let mut tmp = store.temp_object().map_err(store_err)?;
+        let tmp_path = tmp.path().to_path_buf();
         tmp.preallocate(result.meta.size);
         // The object streams into the temporary file; the hash, and the workspace copy a
         // checkout wants (see `Store::want_copies`), are made from the same chunks on threads
@@ -798,11 +799,11 @@ impl Remote {
             }
             tmp.file()
                 .write_all(&chunk)
-                .map_err(|e| local_error(digest, e))?;
+                .map_err(|e| store_write(&tmp_path, e))?;
         }
         let actual: Digest = hasher
             .finish()
-            .map_err(|e| local_error(digest, e))?
+            .map_err(|e| store_write(&tmp_path, e))?
             .finalize()
             .into();
         if actual != *digest {
@@ -831,7 +832,6 @@ impl Remote {
         let key = self.object_key(digest);
         let remote_err = |e: object_store::Error| ObjectError::Remote(self.classify(e));
         let store_err = |e: StoreError| ObjectError::Remote(e.into());
-        let local = |e: std::io::Error| local_error(digest, e);
         let meta = match self.store.head(&key).await {
             Ok(meta) => meta,
             Err(object_store::Error::NotFound { .. }) => return Err(ObjectError::Missing),
@@ -845,6 +845,9 @@ impl Remote {
         }
         let mut tmp = store.temp_object().map_err(store_err)?;
         let mut copy = store.copy_target(digest).map_err(store_err)?;
+        // Writes go to the object's temporary file and to the workspace copy, both in the
+        // store's `tmp/`.
+        let local = |e: std::io::Error| store_write(store.tmp_dir(), e);
         tmp.preallocate(size);
         let mut files = vec![tmp.file().try_clone().map_err(local)?];
         if let Some(copy) = &mut copy {
@@ -879,7 +882,12 @@ impl Remote {
                         "the remote sent a range of the wrong length".to_string(),
                     ));
                 }
-                Err(e) => return Err(local(std::io::Error::other(e))),
+                Err(e) => {
+                    return Err(ObjectError::Remote(RemoteError::Failed {
+                        url: self.url.clone(),
+                        message: format!("a download task failed: {e}"),
+                    }));
+                }
             }
         }
         let actual = crate::hash::combine_pieces(&cvs, RANGE_SIZE, size);
@@ -1043,8 +1051,21 @@ fn collect(results: Vec<(Digest, u64, Result<(), ObjectError>)>) -> Result<Trans
     Ok(transfer)
 }
 
+/// An upload that cannot read its local object fails for that object alone.
 fn local_error(digest: &Digest, e: std::io::Error) -> ObjectError {
     ObjectError::Corrupt(format!("cannot read the local object {digest}: {e}"))
+}
+
+/// A download that cannot write into the local store (a full disk, a read-only `.cairn/`)
+/// stops the whole fetch: every other object would fail the same way.
+fn store_write(path: &Path, e: std::io::Error) -> ObjectError {
+    ObjectError::Remote(
+        StoreError::Write {
+            path: path.to_path_buf(),
+            source: e,
+        }
+        .into(),
+    )
 }
 
 /// Applies `object_store` options given by name (`.cairn/config.toml`) to a builder; on an
