@@ -1013,6 +1013,35 @@ fn machine_info(dir: &Path) -> serde_json::Value {
     })
 }
 
+/// Fails, before any data is generated, when the file system of `dir` has less than `need`
+/// bytes free: a bench that runs out of space half way wastes its first minutes and leaves
+/// the disk full.
+#[allow(unsafe_code)]
+fn require_free_space(dir: &Path, need: u64, why: &str) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| format!("{} contains a NUL byte", dir.display()))?;
+    // SAFETY: `statvfs` is a plain C struct of integers, for which all-zero is a valid value;
+    // the pointers are to a NUL-terminated string and a local, both live for the call.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(path.as_ptr(), &mut stat) } != 0 {
+        // Unknown: the bench will tell soon enough.
+        return Ok(());
+    }
+    let free = stat.f_bavail.saturating_mul(stat.f_frsize);
+    if free < need {
+        return Err(format!(
+            "{} has {} free; this bench needs about {} ({why}). Free some space, or set \
+             CARGO_TARGET_DIR to a directory on a larger file system",
+            dir.display(),
+            fmt_bytes(free),
+            fmt_bytes(need)
+        )
+        .into());
+    }
+    Ok(())
+}
+
 /// The 1-minute load average.
 fn load_average() -> Option<f64> {
     std::fs::read_to_string("/proc/loadavg")
