@@ -1363,6 +1363,15 @@ mod tests {
             assert_eq!(fs::read(&dest).unwrap(), content);
         }
         assert_eq!(fs::metadata(&remote).unwrap().nlink(), 2);
+
+        // A pull killed between the link and the rename leaves a name in tmp/: the next
+        // clean-up removes that name only.
+        std::mem::forget(TempFile::link_in(store.tmp_dir(), &remote).unwrap());
+        assert_eq!(fs::metadata(&remote).unwrap().nlink(), 3);
+        assert_eq!(store.clean_tmp().unwrap(), 1);
+        assert_eq!(fs::metadata(&remote).unwrap().nlink(), 2);
+        assert_eq!(fs::read(&remote).unwrap(), content);
+        store.verify(&digest).unwrap();
     }
 
     #[test]
