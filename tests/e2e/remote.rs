@@ -192,7 +192,9 @@ fn a_damaged_large_object_in_a_directory_remote_is_never_used() {
     }
     // Repaired from the good copy (same size, so `push` cannot tell): pull works again.
     rewrite(&p.read("large.bin"), 0o444);
-    clone.cairn(&["data", "pull"]).ok();
+    let doc = clone.json(&["data", "pull"], 0);
+    assert_eq!(doc["fetch"]["downloaded"]["objects"], 1, "{doc}");
+    assert_eq!(doc["fetch"]["downloaded"]["shared"], 1, "{doc}");
     assert_eq!(clone.read("large.bin"), p.read("large.bin"));
     assert_eq!(temporaries(&clone), Vec::<std::path::PathBuf>::new());
     let remote_inode = std::fs::metadata(&object).unwrap().ino();
@@ -216,7 +218,8 @@ fn a_damaged_large_object_in_a_directory_remote_is_never_used() {
         "cairn.toml",
         config.replace(default_modes, "link = [\"hardlink\", \"copy\"]"),
     );
-    linked.cairn(&["data", "pull"]).ok();
+    let doc = linked.json(&["data", "pull"], 0);
+    assert_eq!(doc["fetch"]["downloaded"]["shared"], 0, "{doc}");
     assert_eq!(linked.read("large.bin"), p.read("large.bin"));
     let stored = std::fs::metadata(linked.object_path(&digest)).unwrap();
     assert_ne!(stored.ino(), remote_inode);
@@ -227,6 +230,12 @@ fn a_damaged_large_object_in_a_directory_remote_is_never_used() {
         "hardlink mode links the workspace"
     );
     assert_eq!(std::fs::metadata(&object).unwrap().nlink(), 2);
+
+    // The summary says what was shared.
+    p.clone_repo()
+        .cairn(&["data", "fetch"])
+        .ok()
+        .stdout_has("fetched 1 object (12.00 MiB; 1 shared with the remote's file by a hard link)");
 }
 
 /// Files left in the store's temporary directory (a pull's workspace copies are made there).

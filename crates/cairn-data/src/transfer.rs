@@ -194,6 +194,7 @@ fn fetch_runs(
             let transfer = remote.download(store, &get, jobs, progress)?;
             downloaded.objects += transfer.objects;
             downloaded.bytes += transfer.bytes;
+            downloaded.shared += transfer.shared;
             failed.extend(transfer.failures.into_iter().map(|f| (f.digest, f.reason)));
         }
     }

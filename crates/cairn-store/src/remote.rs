@@ -105,7 +105,19 @@ pub struct TransferFailure {
 pub struct Transfer {
     pub objects: u64,
     pub bytes: u64,
+    /// Of `objects`, how many a download stored as a second name of the remote's own file (a
+    /// hard link: a directory remote on the same file system, see
+    /// [`Store::link_file_expecting`]); always 0 for uploads.
+    pub shared: u64,
     pub failures: Vec<TransferFailure>,
+}
+
+/// How one object was transferred.
+enum Done {
+    /// Its bytes were copied.
+    Copied,
+    /// It is the remote's own file under a second name (downloads from a directory remote).
+    Shared,
 }
 
 /// An opened remote.
@@ -553,7 +565,7 @@ impl Remote {
             if r.is_ok() {
                 progress.advance(1, size);
             }
-            (digest, size, r)
+            (digest, size, r.map(|()| Done::Copied))
         });
         progress.finish();
         collect(results)
@@ -719,7 +731,7 @@ impl Remote {
         store: &Store,
         digest: &Digest,
         size: u64,
-    ) -> Result<(), ObjectError> {
+    ) -> Result<Done, ObjectError> {
         if let Some(dir) = &self.dir {
             // A large object in a local directory is hashed with all cores and enters the
             // store only if it matches its name: shared with the remote (a hard link) when
@@ -729,12 +741,14 @@ impl Remote {
             match std::fs::metadata(&path) {
                 Ok(meta) if meta.len() >= LARGE_FILE => {
                     let stored = match store.link_file_expecting(&path, digest) {
-                        Ok(Some(put)) => Ok(put),
-                        Ok(None) => store.put_file_expecting(&path, digest),
+                        Ok(Some(_)) => Ok(Done::Shared),
+                        Ok(None) => store
+                            .put_file_expecting(&path, digest)
+                            .map(|_| Done::Copied),
                         Err(e) => Err(e),
                     };
                     return match stored {
-                        Ok(_) => Ok(()),
+                        Ok(done) => Ok(done),
                         Err(StoreError::Corrupt { actual, .. }) => Err(ObjectError::Corrupt(
                             format!("its content hashes to {actual}"),
                         )),
@@ -750,7 +764,10 @@ impl Remote {
         // Object stores serve byte ranges; a plain web server (an http remote) may not, and
         // answers a range request with the whole object, which object_store refuses.
         if size >= RANGED && in_runtime() && self.writable {
-            return self.download_ranges(store, digest, size).await;
+            return self
+                .download_ranges(store, digest, size)
+                .await
+                .map(|()| Done::Copied);
         }
         let key = self.object_key(digest);
         let result = match self.store.get(&key).await {
@@ -770,7 +787,7 @@ impl Remote {
             store
                 .put_bytes(&bytes)
                 .map_err(|e| ObjectError::Remote(e.into()))?;
-            return Ok(());
+            return Ok(Done::Copied);
         }
         let store_err = |e: StoreError| ObjectError::Remote(e.into());
         let mut tmp = store.temp_object().map_err(store_err)?;
@@ -816,7 +833,7 @@ impl Remote {
         if let Some(Ok(copy)) = copy.map(Tee::finish) {
             store.offer_copy(digest, copy);
         }
-        Ok(())
+        Ok(Done::Copied)
     }
 
     /// Downloads a large object in ranges, several at once, each written at its offset into
@@ -1028,13 +1045,18 @@ impl Remote {
     }
 }
 
-fn collect(results: Vec<(Digest, u64, Result<(), ObjectError>)>) -> Result<Transfer, RemoteError> {
+fn collect(
+    results: Vec<(Digest, u64, Result<Done, ObjectError>)>,
+) -> Result<Transfer, RemoteError> {
     let mut transfer = Transfer::default();
     for (digest, size, result) in results {
         match result {
-            Ok(()) => {
+            Ok(done) => {
                 transfer.objects += 1;
                 transfer.bytes += size;
+                if matches!(done, Done::Shared) {
+                    transfer.shared += 1;
+                }
             }
             Err(ObjectError::Corrupt(reason)) => {
                 transfer.failures.push(TransferFailure { digest, reason })

@@ -15,9 +15,8 @@ pub fn run(ctx: &Context<'_>, args: FetchArgs) -> CmdResult {
     describe_remote(p, &outcome.remote);
     warn_skipped_runs(p, &outcome.runs_skipped);
     p.line(format!(
-        "fetched {} ({}) from {}; {} already here{}",
-        plural(outcome.downloaded.objects, "object", "objects"),
-        bytes(outcome.downloaded.bytes),
+        "fetched {} from {}; {} already here{}",
+        fetched(&outcome.downloaded),
         outcome.remote.name,
         plural(outcome.already_here, "object was", "objects were"),
         runs_added(&outcome.runs_added),
@@ -55,6 +54,19 @@ pub fn warn_skipped_runs(p: &Printer, skipped: &[cairn_data::SkippedRun]) {
             "run {} not fetched (object {}: {}); the rest was fetched all the same",
             run.id, run.digest, run.reason
         ));
+    }
+}
+
+/// `3 objects (1.2 GiB)`, and how many of them share the remote's file (a hard link).
+pub fn fetched(downloaded: &cairn_store::Transfer) -> String {
+    let what = format!(
+        "{} ({}",
+        plural(downloaded.objects, "object", "objects"),
+        bytes(downloaded.bytes)
+    );
+    match downloaded.shared {
+        0 => format!("{what})"),
+        n => format!("{what}; {n} shared with the remote's file by a hard link)"),
     }
 }
 

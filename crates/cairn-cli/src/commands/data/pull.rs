@@ -15,9 +15,8 @@ pub fn run(ctx: &Context<'_>, args: PullArgs) -> CmdResult {
     super::fetch::describe_remote(p, &outcome.fetch.remote);
     super::fetch::warn_skipped_runs(p, &outcome.fetch.runs_skipped);
     p.line(format!(
-        "fetched {} ({}) from {}, wrote {} ({}), removed {}{}",
-        plural(outcome.fetch.downloaded.objects, "object", "objects"),
-        bytes(outcome.fetch.downloaded.bytes),
+        "fetched {} from {}, wrote {} ({}), removed {}{}",
+        super::fetch::fetched(&outcome.fetch.downloaded),
         outcome.fetch.remote.name,
         plural(outcome.checkout.files_written, "file", "files"),
         bytes(outcome.checkout.bytes_written),
