@@ -438,6 +438,53 @@ fn pushed_to_s3(files: &[(&str, &[u8])]) -> (S3Server, Project, String, std::pat
     (s3, p, digest, object)
 }
 
+/// `cmd` run with writes limited to files of 2 MiB or so (`ulimit -f 4096`: blocks of 512
+/// bytes in dash, 1 KiB in bash) and SIGXFSZ ignored: a write past the limit then fails with
+/// `EFBIG`, as one fails on a full disk. (Tests run as root, which a read-only directory does
+/// not stop.)
+fn with_small_files(cmd: &std::process::Command) -> std::process::Command {
+    let mut sh = std::process::Command::new("sh");
+    sh.arg("-c")
+        .arg("ulimit -f 4096 && trap '' XFSZ && exec \"$0\" \"$@\"")
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => sh.env(key, value),
+            None => sh.env_remove(key),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        sh.current_dir(dir);
+    }
+    sh.stdin(Stdio::null());
+    sh
+}
+
+/// A download that cannot write into the store (here: a file size limit, as a full disk
+/// would) stops the fetch with the store's error naming the file, not one "damaged object"
+/// per object; nothing partial stays, and the next pull works.
+#[test]
+fn a_download_that_cannot_write_stops_with_the_store_error() {
+    let (s3, p, digest, _) = pushed_to_s3(&[("large.bin", &Rng(34).bytes(12 << 20))]);
+    let clone = p.clone_repo();
+    let mut cmd = clone.command(&["data", "pull"]);
+    cmd.envs(s3.env());
+    let out = with_small_files(&cmd).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("cannot write"), "{stderr}");
+    assert!(stderr.contains(".cairn/tmp/"), "{stderr}");
+    assert!(stderr.contains("File too large"), "{stderr}");
+    assert!(!stderr.contains("cannot read the local object"), "{stderr}");
+    assert!(!clone.object_path(&digest).exists());
+    assert!(!clone.exists("large.bin"));
+    assert_eq!(temporaries(&clone), Vec::<std::path::PathBuf>::new());
+
+    clone.cairn_env(&["data", "pull"], &s3.env()).ok();
+    assert_eq!(clone.read("large.bin"), p.read("large.bin"));
+}
+
 #[test]
 fn a_corrupt_object_on_the_server_is_reported_and_never_used() {
     let (s3, p, digest, object) = pushed_to_s3(&[
