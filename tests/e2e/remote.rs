@@ -726,7 +726,27 @@ fn an_interrupted_fetch_resumes_and_leaves_no_partial_object() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    // Killed as soon as the first object is in the store (not after a fixed time: on a busy
+    // machine the fetch may not have stored anything yet, on a quiet one it may be done).
+    let started = std::time::Instant::now();
+    let objects = clone.path(".cairn/objects");
+    let stored = || {
+        std::fs::read_dir(&objects).map_or(0, |shards| {
+            shards
+                .flatten()
+                .filter_map(|shard| std::fs::read_dir(shard.path()).ok())
+                .flat_map(|entries| entries.flatten())
+                .filter(|e| !e.file_name().to_string_lossy().ends_with(".tmp"))
+                .count()
+        })
+    };
+    while stored() == 0 && child.try_wait().unwrap().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the fetch stored nothing in 2 minutes"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let _ = child.kill();
     let _ = child.wait();
     // Whatever arrived is whole and verified.
@@ -743,6 +763,10 @@ fn an_interrupted_fetch_resumes_and_leaves_no_partial_object() {
     assert!(
         here > 0,
         "the first fetch stored objects before it was killed"
+    );
+    assert!(
+        here < needed,
+        "the kill interrupted the first fetch ({here} of {needed} objects were stored)"
     );
     assert_eq!(
         std::fs::read_dir(clone.path(".cairn/tmp")).unwrap().count(),
