@@ -307,7 +307,22 @@ fn s3_push_pull_and_resume() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(250));
+    // Killed as soon as the server has a first object (not after a fixed time, which a
+    // busy machine may miss).
+    let started = std::time::Instant::now();
+    let on_server = || {
+        s3.list("cairn-data")
+            .iter()
+            .filter(|k| k.contains("/objects/"))
+            .count()
+    };
+    while on_server() == 0 && child.try_wait().unwrap().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the push sent nothing in 2 minutes"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let _ = child.kill();
     let _ = child.wait();
     let run = p.cairn_env(&["--json", "data", "push"], &env);
