@@ -161,6 +161,10 @@ struct Measured {
     /// This process's CPU time while the child ran: the work of any server it runs for the
     /// child (`bench remote`'s S3 server).
     host_cpu: Duration,
+    /// Direct compactions the kernel counted while the child ran (`compact_stall` in
+    /// `/proc/vmstat`, machine-wide): a process that allocates page cache when memory is
+    /// fragmented compacts it first, which can add seconds to a run (see docs/benchmarks.md).
+    compact_stalls: u64,
 }
 
 /// Repeated timings of one command.
@@ -170,6 +174,7 @@ struct Figure {
     cpu: Vec<Duration>,
     sys: Vec<Duration>,
     host_cpu: Vec<Duration>,
+    compact_stalls: Vec<u64>,
 }
 
 impl Figure {
@@ -180,6 +185,7 @@ impl Figure {
             cpu: Vec::new(),
             sys: Vec::new(),
             host_cpu: Vec::new(),
+            compact_stalls: Vec::new(),
         }
     }
 
@@ -189,6 +195,7 @@ impl Figure {
         self.cpu.push(m.cpu);
         self.sys.push(m.sys);
         self.host_cpu.push(m.host_cpu);
+        self.compact_stalls.push(m.compact_stalls);
     }
 
     fn median(&self) -> Duration {
@@ -208,6 +215,7 @@ impl Figure {
             "cpu_median_s": median(&self.cpu).as_secs_f64(),
             "sys_median_s": median(&self.sys).as_secs_f64(),
             "host_cpu_median_s": median(&self.host_cpu).as_secs_f64(),
+            "compact_stalls": self.compact_stalls,
         })
     }
 }
@@ -715,6 +723,13 @@ fn report(what: &str, figure: &Figure) {
         line.push_str(&format!("  max {:>10}", fmt_duration(figure.max())));
     }
     line.push_str(&format!("  ({})", samples.join(", ")));
+    let compacted = figure.compact_stalls.iter().filter(|n| **n > 0).count();
+    if compacted > 0 {
+        line.push_str(&format!(
+            "  [direct compaction in {compacted} of {} runs]",
+            figure.samples.len()
+        ));
+    }
     println!("{line}");
 }
 
@@ -742,12 +757,14 @@ impl Bench {
         sync();
         reset_peak_rss();
         let host_before = own_cpu();
+        let stalls_before = compact_stalls();
         let start = Instant::now();
         let child = cmd.spawn().context(|| format!("cannot run `{shown}`"))?;
         let (status, maxrss, cpu, sys) =
             wait_with_rusage(child).context(|| format!("waiting for `{shown}`"))?;
         let wall = start.elapsed();
         let host_cpu = own_cpu().saturating_sub(host_before);
+        let compact_stalls = compact_stalls().saturating_sub(stalls_before);
         if !status.success() {
             let _ = std::io::stdout().flush();
             for (name, path) in [("stdout", &out_path), ("stderr", &err_path)] {
@@ -764,6 +781,7 @@ impl Bench {
             cpu,
             sys,
             host_cpu,
+            compact_stalls,
         })
     }
 
@@ -1040,6 +1058,19 @@ fn require_free_space(dir: &Path, need: u64, why: &str) -> Result<()> {
         .into());
     }
     Ok(())
+}
+
+/// The kernel's count of direct compactions so far (`compact_stall` in `/proc/vmstat`); 0 where
+/// it cannot be read.
+fn compact_stalls() -> u64 {
+    std::fs::read_to_string("/proc/vmstat")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|line| line.strip_prefix("compact_stall "))
+                .and_then(|n| n.trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 /// The 1-minute load average.
