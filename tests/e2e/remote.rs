@@ -195,6 +195,7 @@ fn a_damaged_large_object_in_a_directory_remote_is_never_used() {
     let doc = clone.json(&["data", "pull"], 0);
     assert_eq!(doc["fetch"]["downloaded"]["objects"], 1, "{doc}");
     assert_eq!(doc["fetch"]["downloaded"]["shared"], 1, "{doc}");
+    assert!(clone.path(".cairn/shared-objects").exists());
     assert_eq!(clone.read("large.bin"), p.read("large.bin"));
     assert_eq!(temporaries(&clone), Vec::<std::path::PathBuf>::new());
     let remote_inode = std::fs::metadata(&object).unwrap().ino();
@@ -220,6 +221,7 @@ fn a_damaged_large_object_in_a_directory_remote_is_never_used() {
     );
     let doc = linked.json(&["data", "pull"], 0);
     assert_eq!(doc["fetch"]["downloaded"]["shared"], 0, "{doc}");
+    assert!(!linked.path(".cairn/shared-objects").exists());
     assert_eq!(linked.read("large.bin"), p.read("large.bin"));
     let stored = std::fs::metadata(linked.object_path(&digest)).unwrap();
     assert_ne!(stored.ino(), remote_inode);

@@ -17,6 +17,11 @@ pub const STORE_VERSION: u32 = 1;
 /// Objects are read-only once written.
 const OBJECT_MODE: u32 = 0o444;
 
+/// An empty file in `.cairn/` that exists once the store has shared an object with a directory
+/// remote (see [`Store::link_file_expecting`]): from then on, checkouts never link a large
+/// object that has another name into the workspace.
+const SHARED_MARKER: &str = "shared-objects";
+
 /// Large files are copied in chunks of this size so that a copy can stop early when the hash
 /// shows the object is already stored.
 const COPY_CHUNK: u64 = 64 << 20;
@@ -483,6 +488,13 @@ impl Store {
         }
         let stored = !self.has(&digest, size);
         if stored {
+            // The marker first: an object shared without it could be linked into the
+            // workspace by a later checkout in hardlink mode.
+            let marker = self.dir.join(SHARED_MARKER);
+            if !marker.exists() {
+                atomic::write_atomic(&marker, &self.tmp, b"", 0o644)
+                    .map_err(StoreError::write(&marker))?;
+            }
             let dest = self.object_path(&digest);
             linked
                 .persist_creating_parent(&dest)
@@ -609,11 +621,13 @@ impl Store {
         let mut file = File::open(&obj).map_err(|e| self.missing_or(digest, &obj, e))?;
         let meta = file.metadata().map_err(StoreError::read(&obj))?;
         let len = meta.len();
-        // An object file with another name (shared with a directory remote, see
-        // `Store::link_file_expecting`, or linked into the workspace already) gets no
-        // workspace link: an edit through one would change every copy at once.
-        // Only large objects are shared with a remote.
-        let shared = len >= LARGE_FILE && std::os::unix::fs::MetadataExt::nlink(&meta) > 1;
+        // In a store that has shared objects with a directory remote (see
+        // `Store::link_file_expecting`; only large ones are), a large object file with
+        // another name gets no workspace link: an edit through it would change the remote's
+        // file too. (Without the marker, another name is a workspace link of the same data.)
+        let shared = len >= LARGE_FILE
+            && std::os::unix::fs::MetadataExt::nlink(&meta) > 1
+            && self.dir.join(SHARED_MARKER).exists();
         // Small objects are read once: verified in memory, then written from memory.
         let small = if len < LARGE_FILE {
             let mut bytes = Vec::with_capacity(len as usize);
@@ -1321,6 +1335,8 @@ mod tests {
         );
         assert_eq!(temporaries(), Vec::<PathBuf>::new());
         assert!(!store.contains(&digest));
+        let marker = store.dir().join(SHARED_MARKER);
+        assert!(!marker.exists(), "nothing was shared yet");
 
         store.want_copies([(digest, content.len() as u64)], &[LinkMode::Copy]);
         let put = store
@@ -1328,6 +1344,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(put.stored);
+        assert!(marker.exists());
         let remote_inode = fs::metadata(&remote).unwrap().ino();
         let object = fs::metadata(store.object_path(&digest)).unwrap();
         assert_eq!(
@@ -1372,6 +1389,29 @@ mod tests {
         assert_eq!(fs::metadata(&remote).unwrap().nlink(), 2);
         assert_eq!(fs::read(&remote).unwrap(), content);
         store.verify(&digest).unwrap();
+    }
+
+    /// In a store that never shared an object with a remote, hard links of one large object
+    /// at several workspace paths are fine: every name is the same read-only data.
+    #[test]
+    fn hardlink_mode_links_a_large_object_at_several_paths() {
+        use std::os::unix::fs::MetadataExt;
+        let (dir, store) = store();
+        let content: Vec<u8> = (0..LARGE_FILE + 99).map(|i| (i % 241) as u8).collect();
+        let put = store.put_bytes(&content).unwrap();
+        for name in ["one.bin", "two.bin"] {
+            let dest = dir.path().join(name);
+            let (used, _) = store
+                .materialize(&put.digest, &dest, &[LinkMode::Hardlink], false)
+                .unwrap();
+            assert_eq!(used, LinkMode::Hardlink, "{name}");
+        }
+        assert_eq!(
+            fs::metadata(store.object_path(&put.digest))
+                .unwrap()
+                .nlink(),
+            3
+        );
     }
 
     #[test]
