@@ -292,6 +292,21 @@ fn a_damaged_large_object_on_s3_is_never_used() {
     clone.cairn(&["data", "fsck"]).ok();
 }
 
+/// Kills `child` as soon as `arrived` holds, or once it has exited: not after a fixed time,
+/// which a busy machine may miss (nothing arrived yet) and a quiet one overshoot (all done).
+fn kill_once(child: &mut std::process::Child, nothing: &str, arrived: impl Fn() -> bool) {
+    let started = std::time::Instant::now();
+    while !arrived() && child.try_wait().unwrap().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "{nothing} in 2 minutes"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 #[test]
 fn s3_push_pull_and_resume() {
     let s3 = S3Server::start();
@@ -309,24 +324,11 @@ fn s3_push_pull_and_resume() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // Killed as soon as the server has a first object (not after a fixed time, which a
-    // busy machine may miss).
-    let started = std::time::Instant::now();
-    let on_server = || {
+    kill_once(&mut child, "the push sent nothing", || {
         s3.list("cairn-data")
             .iter()
-            .filter(|k| k.contains("/objects/"))
-            .count()
-    };
-    while on_server() == 0 && child.try_wait().unwrap().is_none() {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "the push sent nothing in 2 minutes"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+            .any(|k| k.contains("/objects/"))
+    });
     let run = p.cairn_env(&["--json", "data", "push"], &env);
     run.ok();
     let resumed = run.json();
@@ -743,29 +745,16 @@ fn an_interrupted_fetch_resumes_and_leaves_no_partial_object() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // Killed as soon as the first object is in the store (not after a fixed time: on a busy
-    // machine the fetch may not have stored anything yet, on a quiet one it may be done).
-    let started = std::time::Instant::now();
     let objects = clone.path(".cairn/objects");
-    let stored = || {
-        std::fs::read_dir(&objects).map_or(0, |shards| {
+    kill_once(&mut child, "the fetch stored nothing", || {
+        std::fs::read_dir(&objects).is_ok_and(|shards| {
             shards
                 .flatten()
                 .filter_map(|shard| std::fs::read_dir(shard.path()).ok())
                 .flat_map(|entries| entries.flatten())
-                .filter(|e| !e.file_name().to_string_lossy().ends_with(".tmp"))
-                .count()
+                .any(|e| !e.file_name().to_string_lossy().ends_with(".tmp"))
         })
-    };
-    while stored() == 0 && child.try_wait().unwrap().is_none() {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "the fetch stored nothing in 2 minutes"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+    });
     // Whatever arrived is whole and verified.
     clone.cairn(&["data", "fsck"]).ok();
     let run = clone.cairn_env(&["--json", "data", "fetch"], &env);
