@@ -1181,7 +1181,6 @@ fn softmax_into(scores: &[f64], classes: &[u32], out: &mut [f64]) {
 
 #[cfg(test)]
 mod tests {
-
     //! Expected values come from scikit-learn 1.9.1 / numpy 2.4 on the same literal data
     //! (printed with `repr`, pasted here).
 

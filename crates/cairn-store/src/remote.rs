@@ -740,20 +740,14 @@ impl Remote {
             let path = dir.join("objects").join(&hex[..2]).join(&hex[2..]);
             match std::fs::metadata(&path) {
                 Ok(meta) if meta.len() >= LARGE_FILE => {
-                    let stored = match store.link_file_expecting(&path, digest) {
-                        Ok(Some(_)) => Ok(Done::Shared),
-                        Ok(None) => store
-                            .put_file_expecting(&path, digest)
-                            .map(|_| Done::Copied),
-                        Err(e) => Err(e),
+                    let stored = match store.link_file_expecting(&path, digest)? {
+                        Some(_) => Done::Shared,
+                        None => {
+                            store.put_file_expecting(&path, digest)?;
+                            Done::Copied
+                        }
                     };
-                    return match stored {
-                        Ok(done) => Ok(done),
-                        Err(StoreError::Corrupt { actual, .. }) => Err(ObjectError::Corrupt(
-                            format!("its content hashes to {actual}"),
-                        )),
-                        Err(e) => Err(ObjectError::Remote(e.into())),
-                    };
+                    return Ok(stored);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     return Err(ObjectError::Missing);
@@ -784,13 +778,10 @@ impl Remote {
                     "its content hashes to {actual}"
                 )));
             }
-            store
-                .put_bytes(&bytes)
-                .map_err(|e| ObjectError::Remote(e.into()))?;
+            store.put_bytes(&bytes)?;
             return Ok(Done::Copied);
         }
-        let store_err = |e: StoreError| ObjectError::Remote(e.into());
-        let mut tmp = store.temp_object().map_err(store_err)?;
+        let mut tmp = store.temp_object()?;
         let tmp_path = tmp.path().to_path_buf();
         tmp.preallocate(result.meta.size);
         // The object streams into the temporary file; the hash, and the workspace copy a
@@ -800,13 +791,10 @@ impl Remote {
             hasher.update(chunk);
             Ok(())
         });
-        let copy = store
-            .copy_target(digest)
-            .map_err(store_err)?
-            .map(|mut copy| {
-                copy.preallocate(result.meta.size);
-                Tee::spawn(copy, |copy, chunk| copy.file().write_all(chunk))
-            });
+        let copy = store.copy_target(digest)?.map(|mut copy| {
+            copy.preallocate(result.meta.size);
+            Tee::spawn(copy, |copy, chunk| copy.file().write_all(chunk))
+        });
         let mut stream = result.into_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(remote_err)?;
@@ -828,7 +816,7 @@ impl Remote {
                 "its content hashes to {actual}"
             )));
         }
-        store.commit_object(tmp, digest).map_err(store_err)?;
+        store.commit_object(tmp, digest)?;
         // A copy that could not be written is not offered: the checkout copies instead.
         if let Some(Ok(copy)) = copy.map(Tee::finish) {
             store.offer_copy(digest, copy);
@@ -848,7 +836,6 @@ impl Remote {
     ) -> Result<(), ObjectError> {
         let key = self.object_key(digest);
         let remote_err = |e: object_store::Error| ObjectError::Remote(self.classify(e));
-        let store_err = |e: StoreError| ObjectError::Remote(e.into());
         let meta = match self.store.head(&key).await {
             Ok(meta) => meta,
             Err(object_store::Error::NotFound { .. }) => return Err(ObjectError::Missing),
@@ -860,8 +847,8 @@ impl Remote {
                 meta.size
             )));
         }
-        let mut tmp = store.temp_object().map_err(store_err)?;
-        let mut copy = store.copy_target(digest).map_err(store_err)?;
+        let mut tmp = store.temp_object()?;
+        let mut copy = store.copy_target(digest)?;
         // Writes go to the object's temporary file and to the workspace copy, both in the
         // store's `tmp/`.
         let local = |e: std::io::Error| store_write(store.tmp_dir(), e);
@@ -913,7 +900,7 @@ impl Remote {
                 "its content hashes to {actual}"
             )));
         }
-        store.commit_object(tmp, digest).map_err(store_err)?;
+        store.commit_object(tmp, digest)?;
         if let Some(copy) = copy {
             store.offer_copy(digest, copy);
         }
@@ -1081,13 +1068,20 @@ fn local_error(digest: &Digest, e: std::io::Error) -> ObjectError {
 /// A download that cannot write into the local store (a full disk, a read-only `.cairn/`)
 /// stops the whole fetch: every other object would fail the same way.
 fn store_write(path: &Path, e: std::io::Error) -> ObjectError {
-    ObjectError::Remote(
-        StoreError::Write {
-            path: path.to_path_buf(),
-            source: e,
+    StoreError::write(path)(e).into()
+}
+
+/// A store error about one object: its content does not match its name (reported for that
+/// object alone), or anything else, which stops the batch.
+impl From<StoreError> for ObjectError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Corrupt { actual, .. } => {
+                Self::Corrupt(format!("its content hashes to {actual}"))
+            }
+            e => Self::Remote(e.into()),
         }
-        .into(),
-    )
+    }
 }
 
 /// Applies `object_store` options given by name (`.cairn/config.toml`) to a builder; on an

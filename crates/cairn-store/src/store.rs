@@ -456,22 +456,16 @@ impl Store {
         let size = before.len();
         let mut copy = self.copy_target(expected)?;
         let name = linked.path().to_path_buf();
-        let (hashed, copied) = std::thread::scope(|scope| {
-            let copier = copy.as_mut().map(|copy| {
-                let name = &name;
-                scope.spawn(move || -> io::Result<u64> {
-                    copy.preallocate(size);
-                    io::copy(&mut File::open(name)?, copy.file())
-                })
-            });
-            let hashed = hash_file(&name, size);
-            let copied = copier.map(|handle| {
-                handle
-                    .join()
-                    .unwrap_or_else(|_| Err(io::Error::other("copy thread panicked")))
-            });
-            (hashed, copied)
-        });
+        // The workspace copy, if one is wanted, is written while the file is hashed.
+        let (hashed, copied) = match copy.as_mut() {
+            Some(copy) => {
+                let src = File::open(&name).map_err(StoreError::read(path))?;
+                let (hashed, copied, _) =
+                    copy_while_hashing(&src, &name, size, copy, None, false, |_, _| false);
+                (hashed, Some(copied))
+            }
+            None => (hash_file(&name, size), None),
+        };
         let (digest, hashed_len) = hashed.map_err(StoreError::read(path))?;
         let after = linked.file().metadata().map_err(StoreError::read(path))?;
         if !same_file_state(&before, &after) || hashed_len != size {

@@ -431,7 +431,8 @@ pub(super) fn run(scale: Scale, s3_fs: bool) -> Result<()> {
                     println!(
                         "  ({}: the clone's object of big.bin {})",
                         kind.label(),
-                        if shares_inode(&clone, scale.big_bytes)? {
+                        // Objects stored as a second name of the remote's file.
+                        if doc["fetch"]["downloaded"]["shared"].as_u64() > Some(0) {
                             "is the remote's file, shared by a hard link"
                         } else {
                             "is a file of its own"
@@ -983,20 +984,6 @@ fn warm_small(dir: &Path) -> Result<()> {
 }
 
 /// The bucket of an S3 remote (bucket names have at least 3 characters).
-/// Whether the clone's store holds an object of `size` bytes that has another name (the
-/// remote's file, see `Store::link_file_expecting`).
-fn shares_inode(clone: &Path, size: u64) -> Result<bool> {
-    use std::os::unix::fs::MetadataExt;
-    for object in super::walk(&clone.join(".cairn").join("objects"))? {
-        let meta =
-            std::fs::metadata(&object).context(|| format!("cannot stat {}", object.display()))?;
-        if meta.len() == size {
-            return Ok(meta.nlink() > 1);
-        }
-    }
-    Err(format!("no object of {size} bytes in {}", clone.display()).into())
-}
-
 fn bucket(remote: &str) -> String {
     format!("bench-{remote}")
 }
