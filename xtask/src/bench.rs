@@ -165,6 +165,11 @@ struct Measured {
     /// `/proc/vmstat`, machine-wide): a process that allocates page cache when memory is
     /// fragmented compacts it first, which can add seconds to a run (see docs/benchmarks.md).
     compact_stalls: u64,
+    /// Free memory the guest handed back to its host while the child ran, in KiB (free page
+    /// reporting, `reported_kib` of the `page_reporting` module; 0 where the kernel does not
+    /// count it). Memory handed back costs a fault in the host the next time it is used, so
+    /// a run that writes into it is slower (see docs/benchmarks.md).
+    reported_kib: u64,
 }
 
 /// Repeated timings of one command.
@@ -175,6 +180,7 @@ struct Figure {
     sys: Vec<Duration>,
     host_cpu: Vec<Duration>,
     compact_stalls: Vec<u64>,
+    reported_kib: Vec<u64>,
 }
 
 impl Figure {
@@ -186,6 +192,7 @@ impl Figure {
             sys: Vec::new(),
             host_cpu: Vec::new(),
             compact_stalls: Vec::new(),
+            reported_kib: Vec::new(),
         }
     }
 
@@ -196,6 +203,7 @@ impl Figure {
         self.sys.push(m.sys);
         self.host_cpu.push(m.host_cpu);
         self.compact_stalls.push(m.compact_stalls);
+        self.reported_kib.push(m.reported_kib);
     }
 
     fn median(&self) -> Duration {
@@ -216,6 +224,7 @@ impl Figure {
             "sys_median_s": median(&self.sys).as_secs_f64(),
             "host_cpu_median_s": median(&self.host_cpu).as_secs_f64(),
             "compact_stalls": self.compact_stalls,
+            "host_reported_kib": self.reported_kib,
         })
     }
 }
@@ -730,6 +739,14 @@ fn report(what: &str, figure: &Figure) {
             figure.samples.len()
         ));
     }
+    let reported: Vec<u64> = figure.reported_kib.iter().map(|kib| kib / 1024).collect();
+    if reported.iter().any(|mib| *mib > 0) {
+        let each: Vec<String> = reported.iter().map(u64::to_string).collect();
+        line.push_str(&format!(
+            "  [MiB handed back to the host per run: {}]",
+            each.join(", ")
+        ));
+    }
     println!("{line}");
 }
 
@@ -758,6 +775,7 @@ impl Bench {
         reset_peak_rss();
         let host_before = own_cpu();
         let stalls_before = compact_stalls();
+        let reported_before = reported_kib();
         let start = Instant::now();
         let child = cmd.spawn().context(|| format!("cannot run `{shown}`"))?;
         let (status, maxrss, cpu, sys) =
@@ -765,6 +783,7 @@ impl Bench {
         let wall = start.elapsed();
         let host_cpu = own_cpu().saturating_sub(host_before);
         let compact_stalls = compact_stalls().saturating_sub(stalls_before);
+        let reported_kib = reported_kib().saturating_sub(reported_before);
         if !status.success() {
             let _ = std::io::stdout().flush();
             for (name, path) in [("stdout", &out_path), ("stderr", &err_path)] {
@@ -782,6 +801,7 @@ impl Bench {
             sys,
             host_cpu,
             compact_stalls,
+            reported_kib,
         })
     }
 
@@ -1070,6 +1090,15 @@ fn compact_stalls() -> u64 {
                 .find_map(|line| line.strip_prefix("compact_stall "))
                 .and_then(|n| n.trim().parse().ok())
         })
+        .unwrap_or(0)
+}
+
+/// How much free memory this guest has reported to its host so far, in KiB (free page
+/// reporting, as the VMs this is measured on have it); 0 where the kernel does not count it.
+fn reported_kib() -> u64 {
+    std::fs::read_to_string("/sys/module/page_reporting/parameters/reported_kib")
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
         .unwrap_or(0)
 }
 

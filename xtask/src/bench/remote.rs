@@ -459,6 +459,69 @@ pub(super) fn run(scale: Scale, s3_fs: bool) -> Result<()> {
          big.bin and data.csv, and `cairn data status --check` in the clone",
         remotes.samples.len()
     );
+
+    // References for the S3 pull of big.bin, each beside a cp of its own: the same pull
+    // writing once (the workspace file a hard link of the stored object, as with
+    // `cache.link = ["hardlink", "copy"]`), and curl getting the object into a file (a plain
+    // client: one write, no verification).
+    let mut cp_refs = Figure::new();
+    let mut pull_once = Figure::new();
+    let mut curl_get = Figure::new();
+    let curl = remotes.curl_command(&bench.proj.join("cairn.lock"), "big.bin")?;
+    if curl.is_none() {
+        println!("(no curl with --aws-sigv4 here: the curl reference is left out)");
+    }
+    for _ in 0..BIG_RUNS {
+        paired_cp(&mut cp_refs)?;
+        if let Some(curl) = &curl {
+            let out = remotes.clones.join("curl.out");
+            let mut cmd = Command::new("curl");
+            cmd.args(curl).arg("-o").arg(&out);
+            curl_get.push(&bench.run("curl GET big.bin's object", &mut cmd)?);
+            if std::fs::metadata(&out).map(|m| m.len()).ok() != Some(scale.big_bytes) {
+                return Err(
+                    format!("curl did not get the whole object into {}", out.display()).into(),
+                );
+            }
+            std::fs::remove_file(&out).context(|| format!("cannot remove {}", out.display()))?;
+        }
+        let clone = remotes.clone_project()?;
+        let config = clone.join("cairn.toml");
+        let text = std::fs::read_to_string(&config)
+            .context(|| format!("cannot read {}", config.display()))?;
+        let linked = text.replacen(
+            "link = [\"reflink\", \"copy\"]",
+            "link = [\"hardlink\", \"copy\"]",
+            1,
+        );
+        if linked == text {
+            return Err(
+                format!("{} has no default `link` line to change", config.display()).into(),
+            );
+        }
+        std::fs::write(&config, linked).context(|| format!("cannot write {}", config.display()))?;
+        let (measured, _) =
+            remotes.cairn(&clone, &["data", "pull", "-r", Kind::S3.id(), "big.bin"])?;
+        remotes.verify(&clone, Some(Path::new("big.bin")))?;
+        pull_once.push(&measured);
+        remotes.discard_deep(&clone)?;
+    }
+    report("cp big.bin, beside the references", &cp_refs);
+    report_cpu(
+        "pull big.bin, S3, written once",
+        &pull_once,
+        Kind::S3,
+        false,
+    );
+    if curl.is_some() {
+        report_cpu_of(
+            "curl GET big.bin's object to a file",
+            &curl_get,
+            Kind::S3,
+            false,
+            "curl",
+        );
+    }
     for kind in Kind::ALL {
         report(
             &format!("cp big.bin, beside push ({})", kind.label()),
@@ -620,6 +683,28 @@ pub(super) fn run(scale: Scale, s3_fs: bool) -> Result<()> {
             pass: Some(ratio(f, cp_paired) <= 2.0),
         });
     }
+    checks.push(Check {
+        id: "pull_big_s3_once",
+        value: secs(&pull_once),
+        name: "pull big.bin, S3, written once (hardlink)".to_owned(),
+        measured: fmt_duration(pull_once.median()),
+        reference: format!("cp beside {}", fmt_duration(cp_refs.median())),
+        ratio: Some(ratio(&pull_once, &cp_refs)),
+        target: "- (not the default)",
+        pass: None,
+    });
+    if curl.is_some() {
+        checks.push(Check {
+            id: "curl_get_big_s3",
+            value: secs(&curl_get),
+            name: "curl GET of big.bin's object to a file, S3".to_owned(),
+            measured: fmt_duration(curl_get.median()),
+            reference: format!("cp beside {}", fmt_duration(cp_refs.median())),
+            ratio: Some(ratio(&curl_get, &cp_refs)),
+            target: "- (reference)",
+            pass: None,
+        });
+    }
     for kind in Kind::ALL {
         let f = &push_all[&kind];
         checks.push(Check {
@@ -708,6 +793,11 @@ pub(super) fn run(scale: Scale, s3_fs: bool) -> Result<()> {
         }
     }
     figures.insert("push_big_s3_signed".to_owned(), push_big_signed.json());
+    figures.insert("pull_big_s3_once".to_owned(), pull_once.json());
+    figures.insert("cp_big_refs".to_owned(), cp_refs.json());
+    if curl.is_some() {
+        figures.insert("curl_get_big_s3".to_owned(), curl_get.json());
+    }
     figures.insert("cp_big".to_owned(), cp_big.json());
     for kind in Kind::ALL {
         figures.insert(format!("cp_big_push_{}", kind.id()), cp_push[&kind].json());
@@ -755,9 +845,14 @@ pub(super) fn run(scale: Scale, s3_fs: bool) -> Result<()> {
 /// is this process's while cairn ran; `capped` says whether the figure stops after one run
 /// longer than [`LONG`].
 fn report_cpu(what: &str, figure: &Figure, kind: Kind, capped: bool) {
+    report_cpu_of(what, figure, kind, capped, "cairn");
+}
+
+/// [`report_cpu`] of a command other than cairn.
+fn report_cpu_of(what: &str, figure: &Figure, kind: Kind, capped: bool, client: &str) {
     report(what, figure);
     let mut line = format!(
-        "{:<34} cpu    {:>10} cairn ({} system)",
+        "{:<34} cpu    {:>10} {client} ({} system)",
         "",
         fmt_duration(median(&figure.cpu)),
         fmt_duration(median(&figure.sys))
@@ -840,6 +935,54 @@ impl Remotes<'_> {
         let doc = serde_json::from_str(text.lines().last().unwrap_or_default())
             .context(|| format!("`{shown}` printed no JSON document"))?;
         Ok((measured, doc))
+    }
+
+    /// curl's arguments for a GET of the S3 remote's copy of the object that `lock` pins at
+    /// `path` (SigV4 with the server's credentials, unsigned body as cairn sends), or `None`
+    /// when this curl cannot sign (`--aws-sigv4` came in curl 7.75).
+    fn curl_command(&self, lock: &Path, path: &str) -> Result<Option<Vec<String>>> {
+        let help = Command::new("curl").args(["--help", "all"]).output();
+        if !help.is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("--aws-sigv4")) {
+            return Ok(None);
+        }
+        let text =
+            std::fs::read_to_string(lock).context(|| format!("cannot read {}", lock.display()))?;
+        let header = format!("[data.\"{path}\"]");
+        let digest = text
+            .split_once(&header)
+            .and_then(|(_, rest)| {
+                rest.lines()
+                    .find_map(|line| line.strip_prefix("digest = \""))
+                    .and_then(|d| d.strip_suffix('"'))
+            })
+            .ok_or_else(|| format!("{} pins no digest for {path}", lock.display()))?;
+        let var = |name: &str| -> Result<String> {
+            self.env
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .ok_or_else(|| format!("the S3 server's environment has no {name}").into())
+        };
+        Ok(Some(vec![
+            "-sSf".into(),
+            "--aws-sigv4".into(),
+            format!("aws:amz:{}:s3", self.server.region()),
+            "--user".into(),
+            format!(
+                "{}:{}",
+                var("AWS_ACCESS_KEY_ID")?,
+                var("AWS_SECRET_ACCESS_KEY")?
+            ),
+            "-H".into(),
+            "x-amz-content-sha256: UNSIGNED-PAYLOAD".into(),
+            format!(
+                "{}/{}/cairn/objects/{}/{}",
+                self.server.endpoint(),
+                bucket(Kind::S3.id()),
+                &digest[..2],
+                &digest[2..]
+            ),
+        ]))
     }
 
     /// A fresh `git clone` of the project (no `.cairn/`, no data).
