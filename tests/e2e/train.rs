@@ -563,6 +563,170 @@ fn data_pull_brings_the_runs_other_machines_pushed() {
     assert_eq!(fetched["runs_skipped"][0]["digest"], second["artifact"]);
 }
 
+/// `runs list --remote` shows the runs pushed to a remote, read from there: a teammate sees
+/// them (filtered and sorted as local runs are) before fetching anything, and a record that is
+/// damaged or gone on the remote is named in a warning while the others are listed.
+#[test]
+fn runs_list_remote_reads_the_pushed_runs_without_fetching_them() {
+    let p = project();
+    let first = p.json(&["train", "churn", "--tag", "team=risk"], 0);
+    let second = p.json(&["train", "churn", "--set", "max_depth=3"], 0);
+    let remote = tempfile::tempdir().unwrap();
+    p.cairn(&["remote", "add", "shared", remote.path().to_str().unwrap()])
+        .ok();
+    p.cairn(&["data", "push"]).ok();
+    p.commit("remote");
+
+    let clone = p.clone_repo();
+    let listed = clone.json(&["runs", "list", "--remote"], 0);
+    assert_eq!(listed["remote"], "shared");
+    let ids: Vec<&serde_json::Value> = listed["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["id"])
+        .collect();
+    assert_eq!(ids, [&first["id"], &second["id"]], "oldest first");
+    assert_eq!(listed["runs"][0]["metrics"], first["metrics"]);
+    assert_eq!(listed["runs"][0]["tags"]["team"], "risk");
+    let deep = clone.json(
+        &[
+            "runs",
+            "list",
+            "--remote",
+            "shared",
+            "--where",
+            "params.max_depth<=3",
+        ],
+        0,
+    );
+    assert_eq!(deep["runs"].as_array().unwrap().len(), 1);
+    assert_eq!(deep["runs"][0]["id"], second["id"]);
+    let other = clone.json(
+        &["runs", "list", "--remote", "shared", "--model", "other"],
+        0,
+    );
+    assert_eq!(other["runs"], serde_json::json!([]));
+    // The table, as for local runs.
+    clone
+        .cairn(&["runs", "list", "--remote"])
+        .ok()
+        .stdout_has(first["id"].as_str().unwrap())
+        .stdout_has(second["id"].as_str().unwrap())
+        .stdout_has("accuracy");
+    // Nothing was fetched: no run here, no object in the store.
+    assert_eq!(
+        clone.json(&["runs", "list"], 0)["runs"],
+        serde_json::json!([])
+    );
+    let record_of = |run: &serde_json::Value| -> String {
+        let id = run["id"].as_str().unwrap();
+        let line = String::from_utf8(p.read(&format!(".cairn/runs/{id}"))).unwrap();
+        line.split_whitespace().next().unwrap().to_owned()
+    };
+    let (first_record, second_record) = (record_of(&first), record_of(&second));
+    assert!(!clone.object_path(&first_record).exists());
+    assert!(!clone.object_path(&second_record).exists());
+
+    // A damaged record on the remote is named, by run and digest; the other run is listed.
+    let on_remote = |digest: &str| {
+        remote
+            .path()
+            .join(format!("objects/{}/{}", &digest[..2], &digest[2..]))
+    };
+    let damaged = on_remote(&first_record);
+    let mut perms = std::fs::metadata(&damaged).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&damaged, perms).unwrap();
+    std::fs::write(&damaged, b"{\"id\": \"not the record\"}").unwrap();
+    let run = clone.cairn(&["--json", "runs", "list", "--remote"]);
+    run.ok()
+        .stderr_has(first["id"].as_str().unwrap())
+        .stderr_has(&first_record)
+        .stderr_has("hashes to");
+    let listed = run.json();
+    assert_eq!(listed["runs"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["runs"][0]["id"], second["id"]);
+    // A ref naming an object that is not a run record (the data file).
+    let lock = String::from_utf8(p.read("cairn.lock")).unwrap();
+    let data_digest = lock
+        .lines()
+        .find_map(|l| l.strip_prefix("digest = \""))
+        .and_then(|d| d.strip_suffix('"'))
+        .unwrap();
+    std::fs::write(
+        remote.path().join("runs/0000feedbeef"),
+        format!("{data_digest} -\n"),
+    )
+    .unwrap();
+    clone
+        .cairn(&["runs", "list", "--remote"])
+        .ok()
+        .stderr_has("run 0000feedbeef on shared not listed")
+        .stderr_has("cannot be used")
+        .stdout_has(second["id"].as_str().unwrap());
+    // A record the remote lost.
+    std::fs::remove_file(on_remote(&second_record)).unwrap();
+    clone
+        .cairn(&["runs", "list", "--remote"])
+        .ok()
+        .stderr_has(second["id"].as_str().unwrap())
+        .stderr_has("not on the remote");
+    // A remote that is not configured: a usage error.
+    clone
+        .cairn(&["runs", "list", "--remote", "nowhere"])
+        .code(2)
+        .stderr_has("nowhere");
+}
+
+/// The same from an S3 server: the records come over the S3 protocol, and a run this machine
+/// already has is read from its own store.
+#[test]
+fn runs_list_remote_reads_runs_from_s3() {
+    let s3 = cairn_e2e::s3::S3Server::start();
+    s3.create_bucket("cairn-runs");
+    let p = project();
+    let run = p.json(&["train", "churn"], 0);
+    p.cairn(&[
+        "remote",
+        "add",
+        "origin",
+        "s3://cairn-runs/team",
+        "--endpoint",
+        &s3.endpoint(),
+        "--region",
+        s3.region(),
+        "--allow-http",
+        "--path-style",
+    ])
+    .ok();
+    let env = s3.env();
+    p.cairn_env(&["data", "push"], &env).ok();
+    p.commit("remote");
+    let clone = p.clone_repo();
+    let listed = clone.cairn_env(&["--json", "runs", "list", "--remote", "origin"], &env);
+    listed.ok();
+    assert_eq!(listed.json()["runs"][0]["id"], run["id"]);
+    assert_eq!(listed.json()["runs"][0]["metrics"], run["metrics"]);
+    // In the project that trained it, the record comes from the local store.
+    let here = p.cairn_env(&["--json", "runs", "list", "--remote"], &env);
+    here.ok();
+    assert_eq!(here.json()["runs"][0]["id"], run["id"]);
+    // Wrong credentials: the listing fails with the remote's error, not an empty list.
+    let wrong: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| match k.as_str() {
+            "AWS_SECRET_ACCESS_KEY" => (k.clone(), "wrong-secret".to_owned()),
+            _ => (k.clone(), v.clone()),
+        })
+        .collect();
+    clone
+        .cairn_env(&["runs", "list", "--remote"], &wrong)
+        .code(2)
+        .stderr_has("access denied");
+}
+
 #[test]
 fn the_runs_index_is_rebuilt_from_the_refs_and_gc_never_loses_a_run() {
     let p = project();

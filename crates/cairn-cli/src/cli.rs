@@ -114,6 +114,10 @@ pub struct RunsListArgs {
     /// At most this many runs (after sorting).
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+    /// The runs pushed to a remote (the default one without NAME) instead of this machine's:
+    /// their records are read, nothing is fetched.
+    #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "")]
+    pub remote: Option<String>,
 }
 
 #[derive(Debug, Args)]

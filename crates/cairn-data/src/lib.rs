@@ -31,7 +31,7 @@ pub use ls::{LsEntry, LsOptions, LsOutcome, ls};
 pub use status::{EntryState, EntryStatus, StatusOptions, StatusOutcome, status};
 pub use transfer::{
     DEFAULT_JOBS, FetchOptions, FetchOutcome, PullOutcome, PushOptions, PushOutcome, RemoteInfo,
-    RemotePresence, SkippedRun, fetch, pull, push,
+    RemotePresence, RemoteRun, RemoteRuns, SkippedRun, fetch, list_remote_runs, pull, push,
 };
 pub use validate::{
     CheckReport, DatasetReport, Example, ValidateOptions, ValidateOutcome, validate,

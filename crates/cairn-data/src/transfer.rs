@@ -249,6 +249,85 @@ fn remote_runs(
         .collect())
 }
 
+/// A run that was pushed to a remote (its ref `runs/ID` there), with its record: what
+/// `runs list --remote` shows without fetching anything.
+#[derive(Debug)]
+pub struct RemoteRun {
+    pub id: String,
+    /// The record's digest, as the ref names it.
+    pub record: Digest,
+    /// The record's JSON, verified against its digest, or why it could not be read (a
+    /// predicate of the record: "is not on the remote").
+    pub json: Result<Vec<u8>, String>,
+}
+
+/// The runs on a remote, ordered by id.
+#[derive(Debug)]
+pub struct RemoteRuns {
+    pub remote: RemoteInfo,
+    pub runs: Vec<RemoteRun>,
+}
+
+/// Lists the runs pushed to a remote (`None`: the default one) and reads their records, from
+/// this machine's store when it has them and otherwise from the remote, `jobs` at a time.
+/// Nothing is stored: the runs are not added here (that is `data fetch`). A ref that does not
+/// parse is not cairn's, and is skipped; a record that is missing or damaged is reported in
+/// its run's `json`.
+pub fn list_remote_runs(
+    project: &Project,
+    remote: Option<&str>,
+    jobs: Option<usize>,
+) -> Result<RemoteRuns, DataError> {
+    let (remote, info, configured_jobs) = open_remote(project, remote)?;
+    let jobs = jobs.unwrap_or(configured_jobs);
+    let store = project.store()?;
+    let mut runs = Vec::new();
+    let mut wanted = Vec::new();
+    for (id, bytes) in remote.list_named("runs")? {
+        let Some(run) = cairn_core::runs::RunRef::parse(&id, &String::from_utf8_lossy(&bytes))
+        else {
+            continue;
+        };
+        let Ok(record) = run.record.parse::<Digest>() else {
+            continue;
+        };
+        let json = match store.contains(&record) {
+            true => store
+                .read(&record)
+                .map_err(|e| format!("could not be read from this machine's store: {e}")),
+            false => {
+                wanted.push(record);
+                Err("was not read".to_owned())
+            }
+        };
+        runs.push(RemoteRun {
+            id: run.id,
+            record,
+            json,
+        });
+    }
+    wanted.sort();
+    wanted.dedup();
+    let mut read: HashMap<Digest, Result<Vec<u8>, String>> = HashMap::new();
+    for (digest, result) in remote.read_all(&wanted, jobs)? {
+        let result = match result {
+            Ok(Some(bytes)) => Ok(bytes),
+            Ok(None) => Err("is not on the remote".to_owned()),
+            Err(cairn_store::RemoteError::Corrupt { actual, .. }) => Err(format!(
+                "is damaged on the remote: its content hashes to {actual}"
+            )),
+            Err(e) => Err(format!("could not be read: {e}")),
+        };
+        read.insert(digest, result);
+    }
+    for run in &mut runs {
+        if let Some(result) = read.get(&run.record) {
+            run.json = result.clone();
+        }
+    }
+    Ok(RemoteRuns { remote: info, runs })
+}
+
 /// Training runs (their refs in `.cairn/runs/`): each run's record and model artifact, as entries
 /// named `run:ID` and `run:ID/model`, so that `data push` shares them.
 pub(crate) fn run_entries(

@@ -1087,6 +1087,16 @@ fn parse_record(row: &RunRow) -> Result<RunRecord, TrainError> {
     parse_json(&row.id, &row.record, |r: &RunRecord| r.format)
 }
 
+/// A run record from the content of its record object (a run on a remote, read without
+/// fetching it); a record of a newer format is refused.
+pub fn parse_run_record(id: &str, json: &[u8]) -> Result<RunRecord, TrainError> {
+    let text = std::str::from_utf8(json).map_err(|_| TrainError::Record {
+        id: id.to_owned(),
+        message: "the record is not UTF-8 text".to_owned(),
+    })?;
+    parse_json(id, text, |r: &RunRecord| r.format)
+}
+
 /// One run by id or unique prefix.
 pub fn get_run(project: &Project, id: &str) -> Result<RunRecord, TrainError> {
     let db = open_index(project)?;

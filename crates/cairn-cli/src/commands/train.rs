@@ -277,14 +277,28 @@ fn list(ctx: &Context<'_>, args: RunsListArgs) -> CmdResult {
         }
         runs
     }
-    if p.json {
+    let runs = if let Some(remote) = &args.remote {
+        let remote = (!remote.is_empty()).then_some(remote.as_str());
+        let (info, records) = remote_records(p, &project, remote, args.model.as_deref())?;
+        let runs = select(records, &conditions, &args, ascending);
+        if p.json {
+            p.json(
+                "runs-list",
+                &serde_json::json!({ "runs": runs, "remote": info.name }),
+            )?;
+            return Ok(Exit::Ok);
+        }
+        p.status(format!("runs on {} ({})", info.name, info.url));
+        runs.iter().map(cairn_train::RunSummary::of).collect()
+    } else if p.json {
         let runs = cairn_train::list_runs(&project, args.model.as_deref())?;
         let runs = select(runs, &conditions, &args, ascending);
         p.json("runs-list", &serde_json::json!({ "runs": runs }))?;
         return Ok(Exit::Ok);
-    }
-    let runs = cairn_train::list_summaries(&project, args.model.as_deref())?;
-    let runs = select(runs, &conditions, &args, ascending);
+    } else {
+        let runs = cairn_train::list_summaries(&project, args.model.as_deref())?;
+        select(runs, &conditions, &args, ascending)
+    };
     let any_classification = runs.iter().any(|r| r.metrics.contains_key("accuracy"));
     let any_regression = runs.iter().any(|r| r.metrics.contains_key("rmse"));
     let mut columns: Vec<&str> = Vec::new();
@@ -322,6 +336,34 @@ fn list(ctx: &Context<'_>, args: RunsListArgs) -> CmdResult {
     }
     p.status(plural(runs.len() as u64, "run", "runs"));
     Ok(Exit::Ok)
+}
+
+/// The records of the runs on a remote (of `model`), oldest first, with a warning for each one
+/// that cannot be read (missing, damaged, or written by a newer cairn).
+fn remote_records(
+    p: &crate::printer::Printer,
+    project: &cairn_core::Project,
+    remote: Option<&str>,
+    model: Option<&str>,
+) -> Result<(cairn_data::RemoteInfo, Vec<cairn_train::RunRecord>), CliError> {
+    let listed = cairn_data::list_remote_runs(project, remote, None)?;
+    let mut records = Vec::new();
+    for run in listed.runs {
+        let parsed = run.json.and_then(|json| {
+            cairn_train::parse_run_record(&run.id, &json)
+                .map_err(|e| format!("cannot be used ({e})"))
+        });
+        match parsed {
+            Ok(record) if model.is_none_or(|m| record.model == m) => records.push(record),
+            Ok(_) => {}
+            Err(reason) => p.warn(format!(
+                "run {} on {} not listed: its record {} {reason}",
+                run.id, listed.remote.name, run.record
+            )),
+        }
+    }
+    records.sort_by(|a, b| a.started.cmp(&b.started).then_with(|| a.id.cmp(&b.id)));
+    Ok((listed.remote, records))
 }
 
 fn show(ctx: &Context<'_>, args: RunsShowArgs) -> CmdResult {
