@@ -973,16 +973,22 @@ impl Remote {
         let metas: Vec<object_store::ObjectMeta> = self
             .run(self.store.list(Some(&prefix)).try_collect())
             .map_err(|e| self.classify(e))?;
-        let mut out = Vec::with_capacity(metas.len());
-        for meta in metas {
-            let Some(name) = meta.location.filename().map(str::to_owned) else {
-                continue;
-            };
-            let bytes = self
-                .run(async { self.store.get(&meta.location).await?.bytes().await })
-                .map_err(|e| self.classify(e))?;
-            out.push((name, bytes.to_vec()));
-        }
+        let named: Vec<(String, ObjectPath)> = metas
+            .into_iter()
+            .filter_map(|meta| Some((meta.location.filename()?.to_owned(), meta.location)))
+            .collect();
+        // The files are small and many (a ref per run): read several at once.
+        let mut out: Vec<(String, Vec<u8>)> = self
+            .run(
+                futures::stream::iter(named)
+                    .map(|(name, location)| async move {
+                        let bytes = self.store.get(&location).await?.bytes().await?;
+                        Ok::<_, object_store::Error>((name, bytes.to_vec()))
+                    })
+                    .buffer_unordered(NAMED_READS)
+                    .try_collect(),
+            )
+            .map_err(|e| self.classify(e))?;
         out.sort();
         Ok(out)
     }
@@ -1115,6 +1121,9 @@ where
     }
     Ok(builder)
 }
+
+/// Named files (run refs) read at once by [`Remote::list_named`].
+const NAMED_READS: usize = 16;
 
 /// One object of [`Remote::read_all`]: its bytes, `None` when the remote does not have it, or
 /// why it could not be read.
