@@ -149,8 +149,9 @@ pub fn run(keep: bool) -> Result<()> {
         );
         println!(
             "- push sent the pinned objects (data, feature tables, run records and models) to a \
-             directory remote (a second push sent nothing), and `data pull` in a fresh clone \
-             restored them, verified, with the runs (`runs list` shows them there)"
+             directory remote (a second push sent nothing); a fresh clone listed the runs on the \
+             remote before fetching anything (`runs list --remote`), and `data pull` there \
+             restored everything, verified, with the runs (`runs list` shows them there)"
         );
     }
     let _ = std::io::stdout().flush();
@@ -278,13 +279,23 @@ impl Demo {
         println!("(now in {})", self.dir.display());
         self.cairn(&["data", "status", "--check"], 1)?;
         println!("(exit 1, as expected: a clone has the lock but not the data)");
+        self.cairn(&["runs", "list", "--remote", "--sort", "roc_auc"], 0)?;
+        let listed = self.cairn_json(&["runs", "list", "--remote"])?;
+        let on_remote = listed["runs"].as_array().map_or(0, Vec::len);
+        if on_remote == 0 {
+            return Err("`runs list --remote` shows none of the pushed runs".into());
+        }
+        println!("(the {on_remote} runs on the remote, read before anything was fetched)");
         self.cairn(&["data", "pull"], 0)?;
         self.cairn(&["data", "status", "--check"], 0)?;
         self.expect_content(CSV, v2.as_bytes(), "the pulled table")?;
         let runs = self.cairn_json(&["runs", "list"])?;
         let pulled = runs["runs"].as_array().map_or(0, Vec::len);
-        if pulled == 0 {
-            return Err("the clone's `data pull` brought none of the pushed runs".into());
+        if pulled != on_remote {
+            return Err(format!(
+                "the clone's `data pull` brought {pulled} runs, and the remote lists {on_remote}"
+            )
+            .into());
         }
         println!("(the {pulled} runs trained in the first checkout came too)");
         println!("(the pinned feature tables came too: the online store is rebuilt from them)");
