@@ -54,6 +54,16 @@ fn project() -> Project {
     p
 }
 
+/// A directory remote `shared` (the default), everything pushed to it, and the config committed.
+fn push_to_new_remote(p: &Project) -> tempfile::TempDir {
+    let remote = tempfile::tempdir().unwrap();
+    p.cairn(&["remote", "add", "shared", remote.path().to_str().unwrap()])
+        .ok();
+    p.cairn(&["data", "push"]).ok();
+    p.commit("remote");
+    remote
+}
+
 fn add_spec(p: &Project, spec: &str) {
     let mut config = String::from_utf8(p.read("cairn.toml")).unwrap();
     config.push_str(spec);
@@ -510,11 +520,7 @@ fn data_push_shares_run_records_and_model_artifacts() {
 fn data_pull_brings_the_runs_other_machines_pushed() {
     let p = project();
     let first = p.json(&["train", "churn"], 0);
-    let remote = tempfile::tempdir().unwrap();
-    p.cairn(&["remote", "add", "shared", remote.path().to_str().unwrap()])
-        .ok();
-    p.cairn(&["data", "push"]).ok();
-    p.commit("remote");
+    let remote = push_to_new_remote(&p);
 
     let clone = p.clone_repo();
     assert_eq!(
@@ -571,11 +577,7 @@ fn runs_list_remote_reads_the_pushed_runs_without_fetching_them() {
     let p = project();
     let first = p.json(&["train", "churn", "--tag", "team=risk"], 0);
     let second = p.json(&["train", "churn", "--set", "max_depth=3"], 0);
-    let remote = tempfile::tempdir().unwrap();
-    p.cairn(&["remote", "add", "shared", remote.path().to_str().unwrap()])
-        .ok();
-    p.cairn(&["data", "push"]).ok();
-    p.commit("remote");
+    let remote = push_to_new_remote(&p);
 
     let clone = p.clone_repo();
     let listed = clone.json(&["runs", "list", "--remote"], 0);
