@@ -626,6 +626,23 @@ fn runs_list_remote_reads_the_pushed_runs_without_fetching_them() {
         let line = String::from_utf8(p.read(&format!(".cairn/runs/{id}"))).unwrap();
         line.split_whitespace().next().unwrap().to_owned()
     };
+    // One run, and runs side by side, by id prefix, from the remote.
+    let first_id = first["id"].as_str().unwrap();
+    let shown = clone.json(&["runs", "show", "--remote=shared", &first_id[..6]], 0);
+    assert_eq!(shown["id"], first["id"]);
+    assert_eq!(shown["metrics"], first["metrics"]);
+    assert_eq!(shown["artifact"], first["artifact"]);
+    let second_id = second["id"].as_str().unwrap();
+    let compared = clone.json(&["runs", "compare", "--remote", first_id, second_id], 0);
+    assert_eq!(
+        compared["runs"],
+        serde_json::json!([first["id"], second["id"]])
+    );
+    clone
+        .cairn(&["runs", "show", "--remote=shared", "zzzz"])
+        .code(2)
+        .stderr_has("no run `zzzz` on shared")
+        .stderr_has("runs list --remote shared");
     let (first_record, second_record) = (record_of(&first), record_of(&second));
     assert!(!clone.object_path(&first_record).exists());
     assert!(!clone.object_path(&second_record).exists());
@@ -711,6 +728,18 @@ fn runs_list_remote_reads_runs_from_s3() {
     listed.ok();
     assert_eq!(listed.json()["runs"][0]["id"], run["id"]);
     assert_eq!(listed.json()["runs"][0]["metrics"], run["metrics"]);
+    let shown = clone.cairn_env(
+        &[
+            "--json",
+            "runs",
+            "show",
+            "--remote=origin",
+            run["id"].as_str().unwrap(),
+        ],
+        &env,
+    );
+    shown.ok();
+    assert_eq!(shown.json()["metrics"], run["metrics"]);
     // In the project that trained it, the record comes from the local store.
     let here = p.cairn_env(&["--json", "runs", "list", "--remote"], &env);
     here.ok();

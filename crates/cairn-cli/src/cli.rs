@@ -124,6 +124,16 @@ pub struct RunsListArgs {
 pub struct RunsShowArgs {
     /// A run id (or a unique prefix of at least 4 characters).
     pub id: String,
+    /// A run pushed to a remote (the default one without =NAME), read from there without
+    /// fetching it.
+    #[arg(
+        long,
+        value_name = "NAME",
+        num_args = 0..=1,
+        default_missing_value = "",
+        require_equals = true
+    )]
+    pub remote: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -131,6 +141,16 @@ pub struct RunsCompareArgs {
     /// Two or more run ids (or unique prefixes).
     #[arg(required = true, num_args = 2..)]
     pub ids: Vec<String>,
+    /// Runs pushed to a remote (the default one without =NAME), read from there without
+    /// fetching them.
+    #[arg(
+        long,
+        value_name = "NAME",
+        num_args = 0..=1,
+        default_missing_value = "",
+        require_equals = true
+    )]
+    pub remote: Option<String>,
 }
 
 #[derive(Debug, Args)]

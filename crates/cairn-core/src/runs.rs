@@ -215,12 +215,7 @@ impl RunsDb {
 
     /// The run whose id is `id` or starts with it (at least 4 characters).
     pub fn get(&self, id: &str) -> Result<RunRow, RunsError> {
-        if !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-            return Err(RunsError::NotFound(id.to_owned()));
-        }
-        if id.len() < 4 {
-            return Err(RunsError::ShortPrefix(id.to_owned()));
-        }
+        check_prefix(id)?;
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -301,6 +296,39 @@ pub struct RunRef {
     pub id: String,
     pub record: String,
     pub artifact: Option<String>,
+}
+
+/// A run id or prefix that could name a run: only id characters, at least 4 of them.
+fn check_prefix(id: &str) -> Result<(), RunsError> {
+    if !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err(RunsError::NotFound(id.to_owned()));
+    }
+    if id.len() < 4 {
+        return Err(RunsError::ShortPrefix(id.to_owned()));
+    }
+    Ok(())
+}
+
+/// Which of `ids` `id` names (its position), as [`RunsDb::get`] resolves it in the index: the
+/// id itself, or the only one that starts with it (a prefix of at least 4 characters).
+pub fn resolve_id(ids: &[&str], id: &str) -> Result<usize, RunsError> {
+    check_prefix(id)?;
+    if let Some(exact) = ids.iter().position(|c| *c == id) {
+        return Ok(exact);
+    }
+    let matching: Vec<usize> = (0..ids.len()).filter(|&i| ids[i].starts_with(id)).collect();
+    match matching.as_slice() {
+        [] => Err(RunsError::NotFound(id.to_owned())),
+        [one] => Ok(*one),
+        _ => {
+            let mut named: Vec<String> = matching.iter().map(|&i| ids[i].to_owned()).collect();
+            named.sort_unstable();
+            Err(RunsError::Ambiguous {
+                prefix: id.to_owned(),
+                ids: named,
+            })
+        }
+    }
 }
 
 fn refs_dir(state: &Path) -> PathBuf {
@@ -533,6 +561,37 @@ fn row_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_id_resolves_as_in_the_index_exact_first_then_a_unique_prefix() {
+        let ids = ["abcd1234", "abcd5678", "abcd", "ffff0000"];
+        assert_eq!(resolve_id(&ids, "abcd").unwrap(), 2, "an exact id wins");
+        assert_eq!(resolve_id(&ids, "ffff").unwrap(), 3);
+        assert_eq!(resolve_id(&ids, "abcd5").unwrap(), 1);
+        match resolve_id(&ids, "abcd1") {
+            Ok(0) => {}
+            other => panic!("{other:?}"),
+        }
+        match resolve_id(&["abcd1234", "abcd5678"], "abcd") {
+            Err(RunsError::Ambiguous { prefix, ids }) => {
+                assert_eq!(prefix, "abcd");
+                assert_eq!(ids, ["abcd1234", "abcd5678"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            resolve_id(&ids, "abc"),
+            Err(RunsError::ShortPrefix(_))
+        ));
+        assert!(matches!(
+            resolve_id(&ids, "0000"),
+            Err(RunsError::NotFound(_))
+        ));
+        assert!(matches!(
+            resolve_id(&ids, "ab/d"),
+            Err(RunsError::NotFound(_))
+        ));
+    }
 
     fn row(id: &str, model: &str, t: i64) -> RunRow {
         RunRow {

@@ -366,10 +366,37 @@ fn remote_records(
     Ok((listed.remote, records))
 }
 
+/// The records of the runs on a remote (`""`: the default one) that `ids` name, in that order;
+/// an id that names none of them (or several) is an error, as for local runs.
+fn remote_runs_named(
+    p: &crate::printer::Printer,
+    project: &cairn_core::Project,
+    remote: &str,
+    ids: &[String],
+) -> Result<Vec<RunRecord>, CliError> {
+    let remote = (!remote.is_empty()).then_some(remote);
+    let (info, records) = remote_records(p, project, remote, None)?;
+    let known: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
+    ids.iter()
+        .map(|id| {
+            let at = cairn_core::runs::resolve_id(&known, id).map_err(|e| {
+                let hint = format!("`cairn runs list --remote {}` shows them", info.name);
+                CliError::usage(format!("{e} on {}", info.name), Some(&hint))
+            })?;
+            Ok(records[at].clone())
+        })
+        .collect()
+}
+
 fn show(ctx: &Context<'_>, args: RunsShowArgs) -> CmdResult {
     let project = ctx.project()?;
     let p = ctx.printer;
-    let run = cairn_train::get_run(&project, &args.id)?;
+    let run = match &args.remote {
+        Some(remote) => {
+            remote_runs_named(p, &project, remote, std::slice::from_ref(&args.id))?.remove(0)
+        }
+        None => cairn_train::get_run(&project, &args.id)?,
+    };
     p.json("runs-show", &run)?;
     let field = |k: &str, v: String| p.line(format!("{:<14}{v}", format!("{k}:")));
     field("run", paint(BOLD, &run.id))?;
@@ -482,11 +509,14 @@ fn show(ctx: &Context<'_>, args: RunsShowArgs) -> CmdResult {
 fn compare(ctx: &Context<'_>, args: RunsCompareArgs) -> CmdResult {
     let project = ctx.project()?;
     let p = ctx.printer;
-    let runs = args
-        .ids
-        .iter()
-        .map(|id| cairn_train::get_run(&project, id))
-        .collect::<Result<Vec<_>, _>>()?;
+    let runs = match &args.remote {
+        Some(remote) => remote_runs_named(p, &project, remote, &args.ids)?,
+        None => args
+            .ids
+            .iter()
+            .map(|id| cairn_train::get_run(&project, id))
+            .collect::<Result<Vec<_>, _>>()?,
+    };
     // Rows: identity, then every param and metric any run has.
     let mut rows: Vec<String> = ["model", "algorithm", "status", "seed", "started"]
         .map(str::to_owned)
