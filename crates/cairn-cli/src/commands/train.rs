@@ -278,7 +278,6 @@ fn list(ctx: &Context<'_>, args: RunsListArgs) -> CmdResult {
         runs
     }
     let runs = if let Some(remote) = &args.remote {
-        let remote = (!remote.is_empty()).then_some(remote.as_str());
         let (info, records) = remote_records(p, &project, remote, args.model.as_deref())?;
         let runs = select(records, &conditions, &args, ascending);
         if p.json {
@@ -338,14 +337,15 @@ fn list(ctx: &Context<'_>, args: RunsListArgs) -> CmdResult {
     Ok(Exit::Ok)
 }
 
-/// The records of the runs on a remote (of `model`), oldest first, with a warning for each one
-/// that cannot be read (missing, damaged, or written by a newer cairn).
+/// The records of the runs on a remote (`""`: the default one; of `model`), oldest first, with
+/// a warning for each one that cannot be read (missing, damaged, or written by a newer cairn).
 fn remote_records(
     p: &crate::printer::Printer,
     project: &cairn_core::Project,
-    remote: Option<&str>,
+    remote: &str,
     model: Option<&str>,
 ) -> Result<(cairn_data::RemoteInfo, Vec<cairn_train::RunRecord>), CliError> {
+    let remote = (!remote.is_empty()).then_some(remote);
     let listed = cairn_data::list_remote_runs(project, remote, None)?;
     let mut records = Vec::new();
     for run in listed.runs {
@@ -374,7 +374,6 @@ fn remote_runs_named(
     remote: &str,
     ids: &[String],
 ) -> Result<Vec<RunRecord>, CliError> {
-    let remote = (!remote.is_empty()).then_some(remote);
     let (info, records) = remote_records(p, project, remote, None)?;
     let known: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
     ids.iter()
