@@ -459,9 +459,8 @@ impl Store {
         // The workspace copy, if one is wanted, is written while the file is hashed.
         let (hashed, copied) = match copy.as_mut() {
             Some(copy) => {
-                let src = File::open(&name).map_err(StoreError::read(path))?;
                 let (hashed, copied, _) =
-                    copy_while_hashing(&src, &name, size, copy, None, false, |_, _| false);
+                    copy_while_hashing(linked.file(), &name, size, copy, None, false, |_, _| false);
                 (hashed, Some(copied))
             }
             None => (hash_file(&name, size), None),
