@@ -159,16 +159,12 @@ pub fn gc(
     }
     // On a remote, also the runs other machines pushed (their refs in `runs/`).
     if let Some((r, _, _)) = &remote {
-        for (id, bytes) in r.list_named("runs")? {
-            if let Some(run) =
-                cairn_core::runs::RunRef::parse(&id, &String::from_utf8_lossy(&bytes))
-            {
-                keep.extend(
-                    std::iter::once(run.record)
-                        .chain(run.artifact)
-                        .filter_map(|d| d.parse::<Digest>().ok()),
-                );
-            }
+        for run in crate::transfer::run_refs(r)? {
+            keep.extend(
+                std::iter::once(run.record)
+                    .chain(run.artifact)
+                    .filter_map(|d| d.parse::<Digest>().ok()),
+            );
         }
     }
     let db_path = state.join("cairn.db");

@@ -239,10 +239,18 @@ fn remote_runs(
             .into_iter()
             .map(|r| r.id)
             .collect();
+    Ok(run_refs(remote)?
+        .into_iter()
+        .filter(|run| !local.contains(&run.id))
+        .collect())
+}
+
+/// The run refs on `remote` (`runs/ID`, written by `data push`), ordered by id. A ref that does
+/// not parse is not cairn's, and is skipped.
+pub(crate) fn run_refs(remote: &Remote) -> Result<Vec<cairn_core::runs::RunRef>, DataError> {
     Ok(remote
         .list_named("runs")?
         .into_iter()
-        .filter(|(id, _)| !local.contains(id))
         .filter_map(|(id, bytes)| {
             cairn_core::runs::RunRef::parse(&id, &String::from_utf8_lossy(&bytes))
         })
@@ -269,62 +277,51 @@ pub struct RemoteRuns {
 }
 
 /// Lists the runs pushed to a remote (`None`: the default one) and reads their records, from
-/// this machine's store when it has them and otherwise from the remote, `jobs` at a time.
-/// Nothing is stored: the runs are not added here (that is `data fetch`). A ref that does not
-/// parse is not cairn's, and is skipped; a record that is missing or damaged is reported in
-/// its run's `json`.
-pub fn list_remote_runs(
-    project: &Project,
-    remote: Option<&str>,
-    jobs: Option<usize>,
-) -> Result<RemoteRuns, DataError> {
-    let (remote, info, configured_jobs) = open_remote(project, remote)?;
-    let jobs = jobs.unwrap_or(configured_jobs);
+/// this machine's store when it has them and otherwise from the remote (as many at once as the
+/// remote's `jobs`). Nothing is stored: the runs are not added here (that is `data fetch`). A
+/// ref that does not parse is not cairn's, and is skipped; a record that is missing or damaged
+/// is reported in its run's `json`.
+pub fn list_remote_runs(project: &Project, remote: Option<&str>) -> Result<RemoteRuns, DataError> {
+    let (remote, info, jobs) = open_remote(project, remote)?;
     let store = project.store()?;
-    let mut runs = Vec::new();
-    let mut wanted = Vec::new();
-    for (id, bytes) in remote.list_named("runs")? {
-        let Some(run) = cairn_core::runs::RunRef::parse(&id, &String::from_utf8_lossy(&bytes))
-        else {
-            continue;
-        };
-        let Ok(record) = run.record.parse::<Digest>() else {
-            continue;
-        };
-        let json = match store.contains(&record) {
-            true => store
-                .read(&record)
-                .map_err(|e| format!("could not be read from this machine's store: {e}")),
-            false => {
-                wanted.push(record);
-                Err("was not read".to_owned())
-            }
-        };
-        runs.push(RemoteRun {
-            id: run.id,
-            record,
-            json,
-        });
-    }
+    let refs: Vec<(String, Digest)> = run_refs(&remote)?
+        .into_iter()
+        .filter_map(|run| Some((run.id, run.record.parse::<Digest>().ok()?)))
+        .collect();
+    let mut wanted: Vec<Digest> = refs
+        .iter()
+        .map(|(_, record)| *record)
+        .filter(|record| !store.contains(record))
+        .collect();
     wanted.sort();
     wanted.dedup();
-    let mut read: HashMap<Digest, Result<Vec<u8>, String>> = HashMap::new();
-    for (digest, result) in remote.read_all(&wanted, jobs)? {
-        let result = match result {
-            Ok(Some(bytes)) => Ok(bytes),
-            Ok(None) => Err("is not on the remote".to_owned()),
-            Err(cairn_store::RemoteError::Corrupt { actual, .. }) => Err(format!(
-                "is damaged on the remote: its content hashes to {actual}"
-            )),
-            Err(e) => Err(format!("could not be read: {e}")),
-        };
-        read.insert(digest, result);
-    }
-    for run in &mut runs {
-        if let Some(result) = read.get(&run.record) {
-            run.json = result.clone();
-        }
-    }
+    let read: HashMap<Digest, Result<Vec<u8>, String>> = remote
+        .read_all(&wanted, jobs)?
+        .into_iter()
+        .map(|(digest, result)| {
+            let result = match result {
+                Ok(Some(bytes)) => Ok(bytes),
+                Ok(None) => Err("is not on the remote".to_owned()),
+                Err(cairn_store::RemoteError::Corrupt { actual, .. }) => Err(format!(
+                    "is damaged on the remote: its content hashes to {actual}"
+                )),
+                Err(e) => Err(format!("could not be read: {e}")),
+            };
+            (digest, result)
+        })
+        .collect();
+    let runs = refs
+        .into_iter()
+        .map(|(id, record)| {
+            let json = match read.get(&record) {
+                Some(result) => result.clone(),
+                None => store
+                    .read(&record)
+                    .map_err(|e| format!("could not be read from this machine's store: {e}")),
+            };
+            RemoteRun { id, record, json }
+        })
+        .collect();
     Ok(RemoteRuns { remote: info, runs })
 }
 

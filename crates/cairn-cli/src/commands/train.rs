@@ -346,7 +346,7 @@ fn remote_records(
     model: Option<&str>,
 ) -> Result<(cairn_data::RemoteInfo, Vec<cairn_train::RunRecord>), CliError> {
     let remote = (!remote.is_empty()).then_some(remote);
-    let listed = cairn_data::list_remote_runs(project, remote, None)?;
+    let listed = cairn_data::list_remote_runs(project, remote)?;
     let mut records = Vec::new();
     for run in listed.runs {
         let parsed = run.json.and_then(|json| {
