@@ -124,16 +124,8 @@ pub struct RunsListArgs {
 pub struct RunsShowArgs {
     /// A run id (or a unique prefix of at least 4 characters).
     pub id: String,
-    /// A run pushed to a remote (the default one without =NAME), read from there without
-    /// fetching it.
-    #[arg(
-        long,
-        value_name = "NAME",
-        num_args = 0..=1,
-        default_missing_value = "",
-        require_equals = true
-    )]
-    pub remote: Option<String>,
+    #[command(flatten)]
+    pub on: RemoteRuns,
 }
 
 #[derive(Debug, Args)]
@@ -141,6 +133,14 @@ pub struct RunsCompareArgs {
     /// Two or more run ids (or unique prefixes).
     #[arg(required = true, num_args = 2..)]
     pub ids: Vec<String>,
+    #[command(flatten)]
+    pub on: RemoteRuns,
+}
+
+/// `--remote[=NAME]` of the run commands that take run ids: the `=` is required, since an id
+/// follows.
+#[derive(Debug, Args)]
+pub struct RemoteRuns {
     /// Runs pushed to a remote (the default one without =NAME), read from there without
     /// fetching them.
     #[arg(

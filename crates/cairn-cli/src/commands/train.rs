@@ -390,7 +390,7 @@ fn remote_runs_named(
 fn show(ctx: &Context<'_>, args: RunsShowArgs) -> CmdResult {
     let project = ctx.project()?;
     let p = ctx.printer;
-    let run = match &args.remote {
+    let run = match &args.on.remote {
         Some(remote) => {
             remote_runs_named(p, &project, remote, std::slice::from_ref(&args.id))?.remove(0)
         }
@@ -508,7 +508,7 @@ fn show(ctx: &Context<'_>, args: RunsShowArgs) -> CmdResult {
 fn compare(ctx: &Context<'_>, args: RunsCompareArgs) -> CmdResult {
     let project = ctx.project()?;
     let p = ctx.printer;
-    let runs = match &args.remote {
+    let runs = match &args.on.remote {
         Some(remote) => remote_runs_named(p, &project, remote, &args.ids)?,
         None => args
             .ids
