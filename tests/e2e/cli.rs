@@ -56,3 +56,47 @@ fn quiet_mode_prints_nothing_on_success() {
     run.ok();
     assert_eq!(run.stderr, "");
 }
+
+#[test]
+fn a_failed_write_to_stdout_is_an_error_and_a_closed_pipe_is_not() {
+    let p = Project::new();
+    p.write("a.csv", "a\n");
+    p.cairn(&["data", "add", "a.csv"]).ok();
+    // A full disk: /dev/full refuses every write with ENOSPC.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let out = p
+        .command(&["data", "ls"])
+        .stdout(full)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("cairn runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("cannot write to standard output"),
+        "{stderr}"
+    );
+    // A reader that went away: quiet, exit 0.
+    let mut child = p
+        .command(&["data", "ls"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("cairn runs");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("cairn ends");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

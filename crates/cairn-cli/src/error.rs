@@ -8,6 +8,10 @@ use cairn_data::DataError;
 use cairn_store::StoreError;
 
 /// Exit codes, decided here and nowhere else.
+///
+/// One rule for failures to write: whatever the command and whatever it writes (an object, the
+/// lock, an output file, `.gitignore`, standard output), a write that fails is the machine's
+/// fault (a full disk, permissions, an I/O error), not the input's: exit 3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     /// Everything went as asked.
@@ -115,8 +119,12 @@ impl From<cairn_feature::FeatureError> for CliError {
                 Exit::Usage,
                 Some(format!("run `cairn feature materialize {view}`")),
             ),
-            F::Output { .. } => (
+            F::OutputDirectory { .. } => (
                 Exit::Usage,
+                Some("create the directory first, or name an output in one that exists".into()),
+            ),
+            F::Output { .. } => (
+                Exit::Internal,
                 Some("check that the directory exists and is writable".into()),
             ),
             F::NotMaterialized { view } => (
@@ -256,7 +264,7 @@ impl From<DataError> for CliError {
             DataError::Overlap { .. } => (Exit::Usage, Some("track a directory or files inside it, not both".into())),
             DataError::NotTracked { .. } => (Exit::Usage, Some("`cairn data ls` lists what is tracked".into())),
             DataError::Read { .. } => (Exit::Usage, Some("check that the file exists and is readable".into())),
-            DataError::Write { .. } => (Exit::Usage, Some("check the free space and the permissions of the directory".into())),
+            DataError::Write { .. } => (Exit::Internal, Some("check the free space and the permissions of the directory".into())),
             DataError::StatCache(cairn_store::StatCacheError::Version { .. }) => (
                 Exit::Usage,
                 Some("upgrade cairn, or delete .cairn/cairn.db (a cache: it is rebuilt, more slowly, on the next run)".into()),
@@ -269,7 +277,7 @@ impl From<DataError> for CliError {
             DataError::Lock(l) => (Exit::Usage, lock_hint(l).map(str::to_owned)),
             DataError::Runs(r) => runs_hint(r),
             DataError::Git(_) => (Exit::Usage, None),
-            DataError::Gitignore(_) => (Exit::Usage, Some("check the permissions of .gitignore".into())),
+            DataError::Gitignore(_) => (Exit::Internal, Some("check the permissions of .gitignore".into())),
             DataError::Manifest { .. } => (Exit::Usage, Some(FSCK_HINT.into())),
             DataError::MissingObjects { .. } => (
                 Exit::Usage,
@@ -421,9 +429,10 @@ impl From<InitError> for CliError {
                 Exit::Usage,
                 Some("run `git init` first, or pass `--no-git` for a project without git"),
             ),
-            InitError::Write { .. } | InitError::Gitignore(_) => {
-                (Exit::Usage, Some("check the permissions of the directory"))
-            }
+            InitError::Write { .. } | InitError::Gitignore(_) => (
+                Exit::Internal,
+                Some("check the free space and the permissions of the directory"),
+            ),
             InitError::Git(_) => (Exit::Usage, None),
             InitError::Store(s) => store_hint(s),
             InitError::StatCache(cairn_store::StatCacheError::Version { .. }) => {

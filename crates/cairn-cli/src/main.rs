@@ -13,14 +13,14 @@ use clap::Parser;
 
 use crate::cli::Cli;
 use crate::error::{CliError, Exit};
-use crate::printer::{BrokenPipe, Printer};
+use crate::printer::{OutputError, Printer};
 
 /// What a command returns: the exit status it asks for, or an error.
 pub type CmdResult = Result<Exit, CmdError>;
 
 pub enum CmdError {
     Cli(CliError),
-    BrokenPipe,
+    Output(OutputError),
 }
 
 impl<E: Into<CliError>> From<E> for CmdError {
@@ -29,9 +29,9 @@ impl<E: Into<CliError>> From<E> for CmdError {
     }
 }
 
-impl From<BrokenPipe> for CmdError {
-    fn from(_: BrokenPipe) -> Self {
-        Self::BrokenPipe
+impl From<OutputError> for CmdError {
+    fn from(e: OutputError) -> Self {
+        Self::Output(e)
     }
 }
 
@@ -55,15 +55,30 @@ fn main() -> ExitCode {
     let printer = Printer::new(&cli.global);
     match commands::run(cli, &printer) {
         Ok(exit) => exit.into(),
-        Err(CmdError::BrokenPipe) => ExitCode::SUCCESS,
+        Err(CmdError::Output(OutputError::BrokenPipe)) => ExitCode::SUCCESS,
+        Err(CmdError::Output(OutputError::Failed(e))) => {
+            // Standard output is gone: the error goes to stderr only.
+            printer.error(
+                &format!("cannot write to standard output: {e}"),
+                Some("check the free space of the file system that standard output goes to"),
+            );
+            Exit::Internal.into()
+        }
         Err(CmdError::Cli(e)) => {
             printer.error(&e.message, e.hint.as_deref());
             if printer.json {
-                let doc = serde_json::json!({
-                    "message": e.message,
-                    "hint": e.hint,
-                    "exit_code": e.exit as u8,
-                });
+                /// The JSON document of a failed command.
+                #[derive(serde::Serialize)]
+                struct ErrorDoc<'a> {
+                    message: &'a str,
+                    hint: Option<&'a str>,
+                    exit_code: u8,
+                }
+                let doc = ErrorDoc {
+                    message: &e.message,
+                    hint: e.hint.as_deref(),
+                    exit_code: e.exit as u8,
+                };
                 let _ = printer.json("error", &doc);
             }
             e.exit.into()

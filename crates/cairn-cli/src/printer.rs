@@ -28,9 +28,14 @@ pub fn paint(style: Style, text: impl std::fmt::Display) -> String {
     format!("{style}{text}{style:#}")
 }
 
-/// Writing to stdout failed because the reader went away (`cairn … | head`).
+/// Writing to stdout failed.
 #[derive(Debug)]
-pub struct BrokenPipe;
+pub enum OutputError {
+    /// The reader went away (`cairn … | head`): not an error, the command stops quietly.
+    BrokenPipe,
+    /// Anything else (a full disk, an I/O error): the output is lost, so the command fails.
+    Failed(io::Error),
+}
 
 impl Printer {
     pub fn new(global: &GlobalArgs) -> Self {
@@ -54,7 +59,7 @@ impl Printer {
 
     /// A line of human output on stdout (suppressed in JSON and quiet mode: then the exit
     /// code is the answer).
-    pub fn line(&self, text: impl AsRef<str>) -> Result<(), BrokenPipe> {
+    pub fn line(&self, text: impl AsRef<str>) -> Result<(), OutputError> {
         if self.json || self.quiet {
             return Ok(());
         }
@@ -90,7 +95,7 @@ impl Printer {
     }
 
     /// The JSON document of a command (only in JSON mode).
-    pub fn json<T: Serialize>(&self, kind: &str, outcome: &T) -> Result<(), BrokenPipe> {
+    pub fn json<T: Serialize>(&self, kind: &str, outcome: &T) -> Result<(), OutputError> {
         if !self.json {
             return Ok(());
         }
@@ -113,11 +118,13 @@ impl Printer {
     }
 }
 
-fn write_stdout(text: &str) -> Result<(), BrokenPipe> {
+fn write_stdout(text: &str) -> Result<(), OutputError> {
     let mut out = anstream::stdout();
+    // Rust's stdout is line-buffered: the newline flushes, so a failed write shows here.
     match writeln!(out, "{text}") {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(BrokenPipe),
-        _ => Ok(()),
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(OutputError::BrokenPipe),
+        Err(e) => Err(OutputError::Failed(e)),
     }
 }
 

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Cursor;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use cairn_core::Project;
 use cairn_core::table::read_table;
@@ -73,6 +73,18 @@ pub fn historical(
     project: &Project,
     options: &HistoricalOptions,
 ) -> Result<HistoricalOutcome, FeatureError> {
+    // An output into a directory that does not exist is the input's fault, found before the
+    // join; a write that fails later is the machine's.
+    let parent = options
+        .output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        return Err(FeatureError::OutputDirectory {
+            path: options.output.clone(),
+        });
+    }
     let HistoricalFrame {
         frame: mut out,
         tables,

@@ -50,6 +50,8 @@ pub enum FeatureError {
     NotMaterialized { view: String },
     #[error("feature view `{view}` changed in cairn.toml since it was last materialized")]
     Stale { view: String },
+    #[error("cannot write {path}: its directory does not exist")]
+    OutputDirectory { path: PathBuf },
     #[error("cannot write {path}: {source}")]
     Output {
         path: PathBuf,

@@ -5,7 +5,7 @@ use super::Context;
 use crate::CmdResult;
 use crate::cli::DiffArgs;
 use crate::error::Exit;
-use crate::printer::{BrokenPipe, DIM, GREEN, Printer, RED, YELLOW, bytes, paint, plural};
+use crate::printer::{DIM, GREEN, OutputError, Printer, RED, YELLOW, bytes, paint, plural};
 
 /// Without -v, at most this many files are listed per kind of change in a directory.
 const LIST_LIMIT: usize = 20;
@@ -78,7 +78,7 @@ fn label(change: DiffChange) -> String {
     }
 }
 
-fn entry_lines(p: &Printer, e: &DiffEntry) -> Result<(), BrokenPipe> {
+fn entry_lines(p: &Printer, e: &DiffEntry) -> Result<(), OutputError> {
     let detail = match (&e.old, &e.new) {
         (None, Some(v)) | (Some(v), None) => size_and_count(v),
         (Some(old), Some(new)) => modified_detail(e, old, new),
@@ -175,7 +175,7 @@ fn modified_detail(e: &DiffEntry, old: &DiffVersion, new: &DiffVersion) -> Strin
     }
 }
 
-fn file_lines(p: &Printer, change: DiffChange, files: &[DiffFile]) -> Result<(), BrokenPipe> {
+fn file_lines(p: &Printer, change: DiffChange, files: &[DiffFile]) -> Result<(), OutputError> {
     let limit = if p.verbose > 0 {
         usize::MAX
     } else {

@@ -49,7 +49,7 @@ pub fn run(ctx: &Context<'_>, args: ValidateArgs) -> CmdResult {
 pub(crate) fn print_dataset(
     p: &crate::printer::Printer,
     dataset: &cairn_data::DatasetReport,
-) -> Result<(), crate::printer::BrokenPipe> {
+) -> Result<(), crate::printer::OutputError> {
     p.line(format!(
         "{}  {}",
         dataset.path,
