@@ -510,4 +510,54 @@ mod tests {
         let e = parse("[m]\ntarget = \"y\"\nalgorithm = \"gaussian_nb\"\n").unwrap_err();
         assert!(e.contains("`model.m`") && e.contains("data"), "{e}");
     }
+
+    #[test]
+    fn entity_specs_are_checked_and_their_time_column_defaults() {
+        let e = parse(
+            "[m]\ndata = \"t.csv\"\nentities = \"e.csv\"\ntarget = \"y\"\nalgorithm = \"gaussian_nb\"\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("not both"), "{e}");
+        let e = parse(
+            "[m]\ndata = \"t.csv\"\ntimestamp = \"ts\"\ntarget = \"y\"\nalgorithm = \"gaussian_nb\"\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("`model.m.timestamp`"), "{e}");
+        let e = parse("[m]\nentities = \"e.csv\"\ntarget = \"y\"\nalgorithm = \"gaussian_nb\"\n")
+            .unwrap_err();
+        assert!(e.contains("`view:feature`"), "{e}");
+        let e = parse(
+            "[m]\nentities = \"e.csv\"\nfeatures = [\"plain\"]\ntarget = \"y\"\nalgorithm = \"gaussian_nb\"\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("`model.m.features`: `plain`"), "{e}");
+        let text = "[m]\nentities = \"e.csv\"\nfeatures = [\"v:x\"]\ntarget = \"y\"\nalgorithm = \"gaussian_nb\"\n";
+        parse(text).unwrap();
+        let models: BTreeMap<String, ModelSpec> = toml::from_str(text).unwrap();
+        assert_eq!(models["m"].entity_timestamp(), DEFAULT_ENTITY_TIMESTAMP);
+        let mut named = models["m"].clone();
+        named.timestamp = Some("at".into());
+        assert_eq!(named.entity_timestamp(), "at");
+    }
+
+    #[test]
+    fn column_rules_are_checked() {
+        let spec = |rule: &str| {
+            parse(&format!(
+                "[m]\ndata = \"t.csv\"\ntarget = \"y\"\nalgorithm = \"gaussian_nb\"\n[m.columns.a]\n{rule}\n"
+            ))
+        };
+        spec("impute = \"constant\"\nfill = 0").unwrap();
+        let e = spec("impute = \"mean\"\nfill = 0").unwrap_err();
+        assert!(e.contains("`model.m.columns.a.fill`"), "{e}");
+        let e = spec("impute = \"constant\"\nfill = [1]").unwrap_err();
+        assert!(e.contains("a string, a number or a boolean"), "{e}");
+        let e = spec("type = \"int\"\nencode = \"one_hot\"").unwrap_err();
+        assert!(e.contains("`model.m.columns.a.encode`"), "{e}");
+        let e = parse(
+            "[m]\ndata = \"t.csv\"\ntarget = \"y\"\nalgorithm = \"gaussian_nb\"\n[m.columns.y]\nencode = \"ordinal\"\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("the target is not an input"), "{e}");
+    }
 }

@@ -4,7 +4,7 @@
 //! run (an object in the store, a ref and a row in `.cairn/cairn.db`). Listing, showing,
 //! comparing and removing runs query the records, this machine's or a remote's.
 //!
-//! Each step of a run is a module: [`overrides`], `join`, `load` (load and check), [`split`],
+//! Each step of a run is a module: `overrides`, `join`, `load` (load and check), [`split`],
 //! `target`, `fit`, `evaluate`, `store`, and `runs` (record). Libraries never print: progress
 //! goes through [`TrainProgress`], warnings come back as [`TrainWarning`]s.
 
@@ -24,6 +24,9 @@ mod store;
 mod target;
 mod tracked;
 mod warning;
+
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
