@@ -302,7 +302,7 @@ fn runs_are_listed_selected_compared_and_removed() {
             conditions: parse_where("params.max_depth>=4").unwrap(),
             ..everything()
         }),
-        [deep.id.clone()]
+        [deep.id.as_str()]
     );
     assert_eq!(
         picked(Selection {
@@ -319,7 +319,7 @@ fn runs_are_listed_selected_compared_and_removed() {
             limit: Some(1),
             ..everything()
         }),
-        [shallow.id.clone()]
+        [shallow.id.as_str()]
     );
     assert!(
         picked(Selection {
@@ -359,14 +359,14 @@ fn runs_are_listed_selected_compared_and_removed() {
     assert_eq!(comparison.rows[0].field, "model");
 
     let removed = remove_runs(&project, &[shallow.id[..6].to_owned()]).unwrap();
-    assert_eq!(removed.removed, [shallow.id.clone()]);
+    assert_eq!(removed.removed, [shallow.id.as_str()]);
     assert!(matches!(
         get_run(&project, &shallow.id),
         Err(TrainError::Runs(RunsError::NotFound(_)))
     ));
     assert_eq!(
         ids(&list_runs(&project, &everything()).unwrap().runs),
-        [deep.id.clone()]
+        [deep.id.as_str()]
     );
     assert!(!project.state_dir().join("runs").join(&shallow.id).exists());
     // An unknown id removes nothing.
