@@ -1,6 +1,92 @@
 //! Training and tracking: `cairn train`, `cairn runs list | show | compare | rm`.
 
+use std::collections::BTreeMap;
+
 use cairn_e2e::{Project, Rng};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// The documented JSON of the run commands (docs/guide/train.md#json-output), decoded so that a
+/// renamed or missing field fails the test.
+#[derive(Debug, Deserialize)]
+struct RunDoc {
+    id: String,
+    model: String,
+    status: String,
+    #[serde(default)]
+    error: Option<String>,
+    params: BTreeMap<String, Value>,
+    #[serde(default)]
+    overrides: BTreeMap<String, Value>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+    metrics: BTreeMap<String, f64>,
+    #[serde(default)]
+    artifact: Option<String>,
+    untracked: bool,
+    validation: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct RunsListDoc {
+    kind: String,
+    runs: Vec<RunDoc>,
+    #[serde(default)]
+    remote: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompareDoc {
+    kind: String,
+    schema_version: u32,
+    runs: Vec<String>,
+    rows: Vec<ComparedRow>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ComparedRow {
+    field: String,
+    values: Vec<Option<Value>>,
+    differs: bool,
+    shown: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RemovedDoc {
+    kind: String,
+    schema_version: u32,
+    removed: Vec<String>,
+}
+
+/// The `data-validate` report that a refused `train` prints.
+#[derive(Debug, Deserialize)]
+struct ValidateDoc {
+    kind: String,
+    passed: bool,
+    datasets: Vec<DatasetDoc>,
+}
+
+#[derive(Debug, Deserialize)]
+struct DatasetDoc {
+    path: String,
+    checks: Vec<CheckDoc>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CheckDoc {
+    check: String,
+    passed: bool,
+}
+
+#[track_caller]
+fn decode<T: DeserializeOwned>(doc: Value) -> T {
+    serde_json::from_value(doc.clone())
+        .unwrap_or_else(|e| panic!("not the documented JSON ({e}):\n{doc:#}"))
+}
 
 /// A seeded table: two informative numbers, a category, an int with gaps, a binary label, a
 /// three-class label and a numeric target.
@@ -202,52 +288,74 @@ fn runs_are_listed_filtered_sorted_compared_and_removed() {
     let p = project();
     let mut ids = Vec::new();
     for depth in ["2", "6"] {
-        let run = p.json(
+        let run: RunDoc = decode(p.json(
             &["train", "churn", "--set", &format!("max_depth={depth}")],
             0,
-        );
-        ids.push(run["id"].as_str().unwrap().to_owned());
+        ));
+        ids.push(run.id);
     }
-    let all = p.json(&["runs", "list", "--model", "churn"], 0);
-    assert_eq!(all["runs"].as_array().unwrap().len(), 2);
-    let deep = p.json(&["runs", "list", "--where", "params.max_depth>=6"], 0);
-    assert_eq!(deep["runs"].as_array().unwrap().len(), 1);
-    assert_eq!(deep["runs"][0]["id"], ids[1]);
-    let none = p.json(&["runs", "list", "--where", "accuracy>1.5"], 0);
-    assert_eq!(none["runs"].as_array().unwrap().len(), 0);
-    let sorted = p.json(&["runs", "list", "--sort", "params.max_depth"], 0);
-    assert_eq!(sorted["runs"][0]["id"], ids[1], "largest first");
-    let sorted = p.json(&["runs", "list", "--sort", "params.max_depth", "--asc"], 0);
-    assert_eq!(sorted["runs"][0]["id"], ids[0]);
+    let list = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["runs", "list"];
+        all.extend_from_slice(args);
+        let doc: RunsListDoc = decode(p.json(&all, 0));
+        assert_eq!(doc.kind, "runs-list");
+        assert_eq!(doc.remote, None);
+        doc.runs.into_iter().map(|r| r.id).collect()
+    };
+    assert_eq!(list(&["--model", "churn"]), ids);
+    assert_eq!(list(&["--where", "params.max_depth>=6"]), [ids[1].clone()]);
+    assert!(list(&["--where", "accuracy>1.5"]).is_empty());
+    assert_eq!(
+        list(&["--sort", "params.max_depth"]),
+        [ids[1].clone(), ids[0].clone()],
+        "largest first"
+    );
+    assert_eq!(
+        list(&["--sort", "params.max_depth", "--asc", "--limit", "1"]),
+        [ids[0].clone()]
+    );
     p.cairn(&["runs", "list", "--where", "accuracy"])
         .code(2)
-        .stderr_has("NAME OP VALUE");
+        .stderr_has("--where: `accuracy`: expected NAME OP VALUE");
 
-    let compared = p.json(&["runs", "compare", &ids[0], &ids[1]], 0);
-    let rows = compared["rows"].as_array().unwrap();
-    let depth = rows
-        .iter()
-        .find(|r| r["field"] == "params.max_depth")
-        .unwrap();
-    assert_eq!(depth["differs"], true);
-    assert_eq!(depth["values"], serde_json::json!([2, 6]));
-    let trees = rows
-        .iter()
-        .find(|r| r["field"] == "params.n_trees")
-        .unwrap();
-    assert_eq!(trees["differs"], false);
+    let compared: CompareDoc = decode(p.json(&["runs", "compare", &ids[0], &ids[1]], 0));
+    assert_eq!(
+        (compared.kind.as_str(), compared.schema_version),
+        ("runs-compare", 1)
+    );
+    assert_eq!(compared.runs, ids);
+    let row = |field: &str| {
+        compared
+            .rows
+            .iter()
+            .find(|r| r.field == field)
+            .unwrap_or_else(|| panic!("no row {field}: {compared:#?}"))
+    };
+    let depth = row("params.max_depth");
+    assert!(depth.differs);
+    assert_eq!(depth.values, [Some(Value::from(2)), Some(Value::from(6))]);
+    assert_eq!(depth.shown, ["2", "6"]);
+    let trees = row("params.n_trees");
+    assert!(!trees.differs);
+    let accuracy = row("accuracy");
+    assert!(accuracy.shown.iter().all(|s| s.len() == "0.0000".len()));
     p.cairn(&["runs", "compare", &ids[0], &ids[1]])
         .ok()
         .stdout_has("max_depth");
 
     // Removing a run drops it from the index; gc then removes its artifact, not the other's.
-    let first = p.json(&["runs", "show", &ids[0]], 0);
-    let second = p.json(&["runs", "show", &ids[1]], 0);
-    p.cairn(&["runs", "rm", &ids[0]]).ok();
+    let first: RunDoc = decode(p.json(&["runs", "show", &ids[0]], 0));
+    let second: RunDoc = decode(p.json(&["runs", "show", &ids[1]], 0));
+    let removed: RemovedDoc = decode(p.json(&["runs", "rm", &ids[0][..6]], 0));
+    assert_eq!(
+        (removed.kind.as_str(), removed.schema_version),
+        ("runs-rm", 1)
+    );
+    assert_eq!(removed.removed, [ids[0].clone()]);
     p.cairn(&["runs", "show", &ids[0]]).code(2);
     p.cairn(&["data", "gc"]).ok();
-    assert!(!p.object_path(first["artifact"].as_str().unwrap()).exists());
-    assert!(p.object_path(second["artifact"].as_str().unwrap()).exists());
+    assert!(!p.object_path(first.artifact.as_deref().unwrap()).exists());
+    assert!(p.object_path(second.artifact.as_deref().unwrap()).exists());
 }
 
 #[test]
@@ -262,16 +370,23 @@ fn untracked_or_modified_training_data_is_refused_unless_allowed() {
         .code(2)
         .stderr_has("`model.loose.data`: loose.csv is not tracked")
         .stderr_has("--allow-untracked");
-    let run = p.json(&["train", "loose", "--allow-untracked"], 0);
-    assert_eq!(run["untracked"], true);
+    let run = p.cairn(&["--json", "train", "loose", "--allow-untracked"]);
+    run.ok()
+        .stderr_has("warning: `model.loose.data`: loose.csv is not tracked, so the run could not be reproduced; training anyway (--allow-untracked, recorded)");
+    let run: RunDoc = decode(run.json());
+    assert!(run.untracked);
 
     // The tracked table edited after `data add`.
     p.write("data/train.csv", table(400, 3));
     p.cairn(&["train", "churn"])
         .code(2)
         .stderr_has("differs from what cairn.lock pins");
-    let run = p.json(&["train", "churn", "--allow-untracked"], 0);
-    assert_eq!(run["untracked"], true);
+    let run: RunDoc = decode(p.json(&["train", "churn", "--allow-untracked"], 0));
+    assert!(run.untracked);
+    // Tracked and unchanged: allowed, but not untracked.
+    p.cairn(&["data", "add", "data/train.csv"]).ok();
+    let run: RunDoc = decode(p.json(&["train", "churn", "--allow-untracked"], 0));
+    assert!(!run.untracked);
 }
 
 #[test]
@@ -362,17 +477,18 @@ params = { n_trees = 3 }
         .stderr_has("no model `nope` is declared");
     p.cairn(&["train", "churn", "--set", "split.test_size=2"])
         .code(2)
-        .stderr_has("split.test_size");
+        .stderr_has("error: after --set: `model.churn.split.test_size`: 2 is not between 0 and 1");
     // Each failure after the spec was read is a failed run with its error; nothing else.
-    let runs = p.json(&["runs", "list", "--where", "status=failed"], 0);
-    let runs = runs["runs"].as_array().unwrap();
-    assert_eq!(runs.len(), 7, "{runs:#?}");
+    let failed: RunsListDoc = decode(p.json(&["runs", "list", "--where", "status=failed"], 0));
+    assert_eq!(failed.runs.len(), 7, "{failed:#?}");
     assert!(
-        runs.iter()
-            .all(|r| r["artifact"].is_null() && r["error"].is_string())
+        failed
+            .runs
+            .iter()
+            .all(|r| r.status == "failed" && r.artifact.is_none() && r.error.is_some())
     );
-    let ok = p.json(&["runs", "list", "--where", "status=finished"], 0);
-    assert_eq!(ok["runs"].as_array().unwrap().len(), 0);
+    let ok: RunsListDoc = decode(p.json(&["runs", "list", "--where", "status=finished"], 0));
+    assert!(ok.runs.is_empty());
     // A malformed spec is refused when cairn.toml is read.
     add_spec(
         &p,
@@ -400,9 +516,30 @@ fn validation_failures_stop_training_unless_skipped() {
     );
     p.cairn(&["train", "churn"])
         .code(1)
-        .stderr_has("failed validation");
-    let run = p.json(&["train", "churn", "--skip-validation"], 0);
-    assert_eq!(run["validation"], "skipped");
+        .stderr_has("failed validation")
+        .stdout_has("FAIL");
+    // With --json, the one document is the validation report; the error goes to stderr.
+    let refused = p.cairn(&["--json", "train", "churn"]);
+    refused.code(1).stderr_has("--skip-validation");
+    let report: ValidateDoc = decode(refused.json());
+    assert_eq!(report.kind, "data-validate");
+    assert!(!report.passed);
+    assert_eq!(report.datasets.len(), 1);
+    assert_eq!(report.datasets[0].path, "data/train.csv");
+    assert!(
+        report.datasets[0]
+            .checks
+            .iter()
+            .any(|c| c.check == "rows" && !c.passed),
+        "{report:#?}"
+    );
+    let run = p.cairn(&["--json", "train", "churn", "--skip-validation"]);
+    run.ok().stderr_has(
+        "warning: data/train.csv failed validation; training anyway (--skip-validation, recorded)",
+    );
+    let run: RunDoc = decode(run.json());
+    assert_eq!(run.validation, "skipped");
+    assert_eq!(run.status, "finished");
 }
 
 #[test]
@@ -580,18 +717,24 @@ fn runs_list_remote_reads_the_pushed_runs_without_fetching_them() {
     let remote = push_to_new_remote(&p);
 
     let clone = p.clone_repo();
-    let listed = clone.json(&["runs", "list", "--remote"], 0);
-    assert_eq!(listed["remote"], "shared");
-    let ids: Vec<&serde_json::Value> = listed["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| &r["id"])
-        .collect();
-    assert_eq!(ids, [&first["id"], &second["id"]], "oldest first");
-    assert_eq!(listed["runs"][0]["metrics"], first["metrics"]);
-    assert_eq!(listed["runs"][0]["tags"]["team"], "risk");
-    let deep = clone.json(
+    let listed: RunsListDoc = decode(clone.json(&["runs", "list", "--remote"], 0));
+    assert_eq!(listed.kind, "runs-list");
+    assert_eq!(listed.remote.as_deref(), Some("shared"));
+    let ids: Vec<&str> = listed.runs.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            first["id"].as_str().unwrap(),
+            second["id"].as_str().unwrap()
+        ],
+        "oldest first"
+    );
+    let first_metrics: BTreeMap<String, f64> = decode(first["metrics"].clone());
+    assert_eq!(listed.runs[0].metrics, first_metrics, "exactly");
+    assert_eq!(listed.runs[0].model, "churn");
+    assert_eq!(listed.runs[0].tags["team"], "risk");
+    assert_eq!(listed.runs[1].overrides["max_depth"], 3);
+    let deep: RunsListDoc = decode(clone.json(
         &[
             "runs",
             "list",
@@ -601,14 +744,15 @@ fn runs_list_remote_reads_the_pushed_runs_without_fetching_them() {
             "params.max_depth<=3",
         ],
         0,
-    );
-    assert_eq!(deep["runs"].as_array().unwrap().len(), 1);
-    assert_eq!(deep["runs"][0]["id"], second["id"]);
-    let other = clone.json(
+    ));
+    assert_eq!(deep.runs.len(), 1);
+    assert_eq!(deep.runs[0].id, second["id"].as_str().unwrap());
+    assert_eq!(deep.runs[0].params["max_depth"], 3);
+    let other: RunsListDoc = decode(clone.json(
         &["runs", "list", "--remote", "shared", "--model", "other"],
         0,
-    );
-    assert_eq!(other["runs"], serde_json::json!([]));
+    ));
+    assert!(other.runs.is_empty());
     // The table, as for local runs.
     clone
         .cairn(&["runs", "list", "--remote"])
@@ -633,11 +777,9 @@ fn runs_list_remote_reads_the_pushed_runs_without_fetching_them() {
     assert_eq!(shown["metrics"], first["metrics"]);
     assert_eq!(shown["artifact"], first["artifact"]);
     let second_id = second["id"].as_str().unwrap();
-    let compared = clone.json(&["runs", "compare", "--remote", first_id, second_id], 0);
-    assert_eq!(
-        compared["runs"],
-        serde_json::json!([first["id"], second["id"]])
-    );
+    let compared: CompareDoc =
+        decode(clone.json(&["runs", "compare", "--remote", first_id, second_id], 0));
+    assert_eq!(compared.runs, [first_id, second_id]);
     clone
         .cairn(&["runs", "show", "--remote=shared", "zzzz"])
         .code(2)
@@ -805,7 +947,10 @@ split = { time_column = "plan" }
         .stderr_has("`model.by_plan.split.time_column`: `plan` holds str");
     p.cairn(&["train", "churn", "--set", "entities=x.csv"])
         .code(2)
-        .stderr_has("cannot be overridden");
+        .stderr_has("error: --set entities=x.csv: `model.churn.entities` cannot be overridden");
+    p.cairn(&["train", "churn", "--set", "columns.plan.encode=ordinal"])
+        .code(2)
+        .stderr_has("is not something --set changes");
     p.cairn(&["train", "churn", "--set", "nonsense"])
         .code(2)
         .stderr_has("expected KEY=VALUE");

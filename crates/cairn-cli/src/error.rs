@@ -174,7 +174,19 @@ impl From<cairn_feature::FeatureError> for CliError {
 impl From<cairn_train::TrainError> for CliError {
     fn from(e: cairn_train::TrainError) -> Self {
         use cairn_train::TrainError as T;
+        // The join to the feature views fails as `feature historical` would.
+        let e = match e {
+            T::Feature(f) => return f.into(),
+            e => e,
+        };
         let (exit, hint): (Exit, Option<String>) = match &e {
+            T::Feature(_) => (Exit::Usage, None), // returned above
+            T::Override { .. } | T::OverriddenSpec(_) => {
+                return CliError::usage(
+                    override_message(&e),
+                    Some("fix the spec in cairn.toml (docs/guide/train.md lists each algorithm's params)"),
+                );
+            }
             T::NoSuchModel { .. } => (Exit::Usage, Some("declare it as `[model.NAME]` in cairn.toml (docs/guide/train.md)".into())),
             T::Spec(_) | T::Param { .. } => (Exit::Usage, Some("fix the spec in cairn.toml (docs/guide/train.md lists each algorithm's params)".into())),
             T::Untracked { path, .. } => (
@@ -215,6 +227,27 @@ impl From<cairn_train::TrainError> for CliError {
             hint,
             exit,
         }
+    }
+}
+
+/// An override that cannot be applied, named as the `--set` that gave it.
+fn override_message(e: &cairn_train::TrainError) -> String {
+    use cairn_train::{OverrideProblem as P, TrainError as T};
+    match e {
+        T::Override {
+            model,
+            key,
+            value,
+            problem,
+        } => {
+            let problem = match problem {
+                P::Unknown => "is not something --set changes (seed, split.test_size, split.stratify, or a param)".to_owned(),
+                other => other.to_string(),
+            };
+            format!("--set {key}={value}: `model.{model}.{key}` {problem}")
+        }
+        T::OverriddenSpec(check) => format!("after --set: {check}"),
+        other => other.to_string(),
     }
 }
 

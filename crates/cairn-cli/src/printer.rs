@@ -85,6 +85,18 @@ impl Printer {
         }
     }
 
+    /// Another cairn process holds the project's write lock and this one waits for it
+    /// (stderr; shown even with `--json`, hidden by `--quiet`). Every progress reporter says
+    /// it through here.
+    pub fn waiting_for_lock(&self, holder: &str) {
+        if !self.quiet {
+            let _ = writeln!(
+                anstream::stderr(),
+                "waiting for {holder} to release the project's write lock (.cairn/lock)…"
+            );
+        }
+    }
+
     /// An error and its hint on stderr; always shown.
     pub fn error(&self, message: &str, hint: Option<&str>) {
         let mut err = anstream::stderr();

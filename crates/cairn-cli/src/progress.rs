@@ -1,3 +1,7 @@
+//! Progress on stderr, drawn with indicatif on a terminal only, never in JSON or quiet mode:
+//! [`Bars`] for the store's transfers, [`TrainBars`] for a training run. What is not a bar
+//! (waiting for the write lock) goes through the [`Printer`].
+
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -5,25 +9,24 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::printer::Printer;
 
-/// Progress bars on stderr (bytes, files, rate, ETA), drawn only on a terminal and never in
-/// JSON or quiet mode.
-pub struct Bars {
+/// Progress bars on stderr (bytes, files, rate, ETA).
+pub struct Bars<'a> {
+    printer: &'a Printer,
     enabled: bool,
-    quiet: bool,
     state: Mutex<Option<(ProgressBar, u64, u64)>>,
 }
 
-impl Bars {
-    pub fn new(printer: &Printer) -> Self {
+impl<'a> Bars<'a> {
+    pub fn new(printer: &'a Printer) -> Self {
         Self {
+            printer,
             enabled: printer.progress_enabled(),
-            quiet: printer.quiet,
             state: Mutex::new(None),
         }
     }
 }
 
-impl cairn_store::Progress for Bars {
+impl cairn_store::Progress for Bars<'_> {
     fn start(&self, phase: &str, files: u64, bytes: u64) {
         if !self.enabled {
             return;
@@ -59,13 +62,74 @@ impl cairn_store::Progress for Bars {
     }
 
     fn waiting_for_lock(&self, holder: &str) {
-        if !self.quiet {
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!(
-                    "waiting for {holder} to release the project's write lock (.cairn/lock)…"
+        self.printer.waiting_for_lock(holder);
+    }
+}
+
+/// A training run's progress: phases on a spinner, trees on a bar.
+pub struct TrainBars<'a> {
+    printer: &'a Printer,
+    enabled: bool,
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl<'a> TrainBars<'a> {
+    pub fn new(printer: &'a Printer) -> Self {
+        Self {
+            printer,
+            enabled: printer.progress_enabled(),
+            bar: Mutex::new(None),
+        }
+    }
+
+    /// Clears the last phase's spinner.
+    pub fn finish(&self) {
+        if let Some(bar) = self.bar.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl cairn_train::TrainProgress for TrainBars<'_> {
+    fn phase(&self, phase: &str) {
+        if !self.enabled {
+            return;
+        }
+        let mut state = self.bar.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(bar) = state.take() {
+            bar.finish_and_clear();
+        }
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{prefix:>12.cyan.bold} {spinner} {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_prefix(phase.to_owned());
+        bar.enable_steady_tick(Duration::from_millis(120));
+        *state = Some(bar);
+    }
+
+    fn waiting_for_lock(&self, holder: &str) {
+        self.printer.waiting_for_lock(holder);
+    }
+
+    fn fit(&self, done: usize, total: usize) {
+        if !self.enabled || total <= 1 {
+            return;
+        }
+        let state = self.bar.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(bar) = state.as_ref() {
+            if bar.length() != Some(total as u64) {
+                bar.set_length(total as u64);
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{prefix:>12.cyan.bold} [{bar:25}] {pos}/{len} trees {elapsed} ETA {eta}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
                 );
             }
+            bar.set_position(done as u64);
         }
     }
 }

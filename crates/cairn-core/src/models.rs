@@ -194,195 +194,270 @@ fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+/// The time column of an entity table when a spec does not name one.
+pub const DEFAULT_ENTITY_TIMESTAMP: &str = "event_timestamp";
+
+impl ModelSpec {
+    /// With `entities`: the entity table's time column (`timestamp`, or
+    /// [`DEFAULT_ENTITY_TIMESTAMP`]).
+    pub fn entity_timestamp(&self) -> &str {
+        self.timestamp
+            .as_deref()
+            .unwrap_or(DEFAULT_ENTITY_TIMESTAMP)
+    }
+}
+
 /// Checks what serde cannot. Errors name the key.
 pub fn check(
     models: &BTreeMap<String, ModelSpec>,
     services: &BTreeMap<String, crate::features::FeatureServiceSpec>,
 ) -> Result<(), String> {
     for (name, spec) in models {
-        let at = |key: &str| format!("`model.{name}.{key}`");
-        if !valid_name(name) {
-            return Err(format!(
-                "`model.{name}`: names use letters, digits, `-` and `_`"
+        let spec = Named { name, spec };
+        check_name(&spec)?;
+        check_source(&spec)?;
+        check_entity_inputs(&spec, services)?;
+        check_target(&spec)?;
+        check_features(&spec)?;
+        check_split(&spec)?;
+        for (column, rule) in &spec.spec.columns {
+            check_column(&spec, column, rule)?;
+        }
+    }
+    Ok(())
+}
+
+/// A spec with its name, for messages that name the key.
+struct Named<'a> {
+    name: &'a str,
+    spec: &'a ModelSpec,
+}
+
+impl Named<'_> {
+    /// `` `model.NAME.KEY` ``
+    fn at(&self, key: &str) -> String {
+        format!("`model.{}.{key}`", self.name)
+    }
+
+    /// `` `model.NAME`: MESSAGE ``
+    fn whole(&self, message: &str) -> String {
+        format!("`model.{}`: {message}", self.name)
+    }
+}
+
+fn check_name(spec: &Named<'_>) -> Result<(), String> {
+    if valid_name(spec.name) {
+        Ok(())
+    } else {
+        Err(spec.whole("names use letters, digits, `-` and `_`"))
+    }
+}
+
+/// What the model trains on: `data` or `entities` (a project path), not both; `timestamp` and
+/// `service` only with `entities`.
+fn check_source(spec: &Named<'_>) -> Result<(), String> {
+    let s = spec.spec;
+    match (&s.data, &s.entities) {
+        (Some(_), Some(_)) => {
+            return Err(spec
+                .whole("give `data` (a table) or `entities` (joined to feature views), not both"));
+        }
+        (None, None) => {
+            return Err(spec.whole(
+                "say what to train on: `data = \"path/to/table.csv\"`, or `entities` with `features`/`service`",
             ));
         }
-        match (&spec.data, &spec.entities) {
-            (Some(_), Some(_)) => {
-                return Err(format!(
-                    "`model.{name}`: give `data` (a table) or `entities` (joined to feature views), not both"
-                ));
-            }
-            (None, None) => {
-                return Err(format!(
-                    "`model.{name}`: say what to train on: `data = \"path/to/table.csv\"`, or `entities` with `features`/`service`"
-                ));
-            }
-            (Some(path), None) | (None, Some(path)) => {
-                if let Err(e) = cairn_store::RelPath::new(path) {
-                    let key = if spec.data.is_some() {
-                        "data"
-                    } else {
-                        "entities"
-                    };
-                    return Err(format!("{}: {e}", at(key)));
-                }
+        (Some(path), None) | (None, Some(path)) => {
+            if let Err(e) = cairn_store::RelPath::new(path) {
+                let key = if s.data.is_some() { "data" } else { "entities" };
+                return Err(format!("{}: {e}", spec.at(key)));
             }
         }
-        if spec.data.is_some() && spec.timestamp.is_some() {
+    }
+    if s.data.is_some() && s.timestamp.is_some() {
+        return Err(format!(
+            "{}: the time column of an entity table goes with `entities`, not `data`",
+            spec.at("timestamp")
+        ));
+    }
+    if s.data.is_some() && s.service.is_some() {
+        return Err(format!(
+            "{}: a feature service needs `entities`, not `data`",
+            spec.at("service")
+        ));
+    }
+    Ok(())
+}
+
+/// With `entities`: a declared `service`, or `features` as `view:feature` references.
+fn check_entity_inputs(
+    spec: &Named<'_>,
+    services: &BTreeMap<String, crate::features::FeatureServiceSpec>,
+) -> Result<(), String> {
+    let s = spec.spec;
+    if let Some(service) = &s.service {
+        if !services.contains_key(service) {
             return Err(format!(
-                "{}: the time column of an entity table goes with `entities`, not `data`",
-                at("timestamp")
+                "{}: no feature service `{service}` is declared",
+                spec.at("service")
             ));
         }
-        if spec.data.is_some() && spec.service.is_some() {
+        if s.features.is_some() {
+            return Err(spec.whole("give `features` or `service`, not both"));
+        }
+    }
+    if s.entities.is_none() {
+        return Ok(());
+    }
+    match &s.features {
+        None if s.service.is_none() => {
+            Err(spec
+                .whole("with `entities`, list `features` as `view:feature` or name a `service`"))
+        }
+        Some(features) => match features
+            .iter()
+            .find(|f| crate::features::FeatureRef::parse(f).is_none())
+        {
+            Some(bad) => Err(format!(
+                "{}: `{bad}` is not a `view:feature` reference",
+                spec.at("features")
+            )),
+            None => Ok(()),
+        },
+        None => Ok(()),
+    }
+}
+
+fn check_target(spec: &Named<'_>) -> Result<(), String> {
+    if spec.spec.target.trim().is_empty() {
+        return Err(format!("{} is empty", spec.at("target")));
+    }
+    Ok(())
+}
+
+/// `features`: not empty, no name twice, not the target; `exclude` only without it.
+fn check_features(spec: &Named<'_>) -> Result<(), String> {
+    let s = spec.spec;
+    let Some(features) = &s.features else {
+        return Ok(());
+    };
+    if features.is_empty() {
+        return Err(format!("{} is empty", spec.at("features")));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for f in features {
+        if !seen.insert(f) {
+            return Err(format!("{}: `{f}` is listed twice", spec.at("features")));
+        }
+        if *f == s.target {
             return Err(format!(
-                "{}: a feature service needs `entities`, not `data`",
-                at("service")
+                "{}: `{f}` is the target; a model cannot take its target as an input",
+                spec.at("features")
             ));
         }
-        if let Some(service) = &spec.service {
-            if !services.contains_key(service) {
-                return Err(format!(
-                    "{}: no feature service `{service}` is declared",
-                    at("service")
-                ));
-            }
-            if spec.features.is_some() {
-                return Err(format!(
-                    "`model.{name}`: give `features` or `service`, not both"
-                ));
-            }
-        }
-        if spec.entities.is_some() {
-            match &spec.features {
-                None if spec.service.is_none() => {
-                    return Err(format!(
-                        "`model.{name}`: with `entities`, list `features` as `view:feature` or name a `service`"
-                    ));
-                }
-                Some(features) => {
-                    if let Some(bad) = features
-                        .iter()
-                        .find(|f| crate::features::FeatureRef::parse(f).is_none())
-                    {
-                        return Err(format!(
-                            "{}: `{bad}` is not a `view:feature` reference",
-                            at("features")
-                        ));
-                    }
-                }
-                None => {}
-            }
-        }
-        if spec.target.trim().is_empty() {
-            return Err(format!("{} is empty", at("target")));
-        }
-        if let Some(features) = &spec.features {
-            if features.is_empty() {
-                return Err(format!("{} is empty", at("features")));
-            }
-            let mut seen = std::collections::BTreeSet::new();
-            for f in features {
-                if !seen.insert(f) {
-                    return Err(format!("{}: `{f}` is listed twice", at("features")));
-                }
-                if *f == spec.target {
-                    return Err(format!(
-                        "{}: `{f}` is the target; a model cannot take its target as an input",
-                        at("features")
-                    ));
-                }
-            }
-            if !spec.exclude.is_empty() {
-                return Err(format!(
-                    "`model.{name}`: `exclude` only applies when `features` is not given"
-                ));
-            }
-        }
-        let split = &spec.split;
-        if !(split.test_size > 0.0 && split.test_size < 1.0) {
+    }
+    if !s.exclude.is_empty() {
+        return Err(spec.whole("`exclude` only applies when `features` is not given"));
+    }
+    Ok(())
+}
+
+/// `split`: a test share in (0, 1); stratified only for classifiers and not by time.
+fn check_split(spec: &Named<'_>) -> Result<(), String> {
+    let split = &spec.spec.split;
+    if !(split.test_size > 0.0 && split.test_size < 1.0) {
+        return Err(format!(
+            "{}: {} is not between 0 and 1 (exclusive); 0.2 holds out a fifth of the rows",
+            spec.at("split.test_size"),
+            split.test_size
+        ));
+    }
+    if split.time_column.is_some() && split.stratify == Some(true) {
+        return Err(format!(
+            "`model.{}.split`: a time split cannot also be stratified",
+            spec.name
+        ));
+    }
+    if split.stratify == Some(true) && !spec.spec.algorithm.is_classifier() {
+        return Err(format!(
+            "{}: only classification splits can be stratified ({} is a regressor)",
+            spec.at("split.stratify"),
+            spec.spec.algorithm
+        ));
+    }
+    Ok(())
+}
+
+/// `columns.COLUMN`: a type a model input can have, `fill` exactly with `impute =
+/// "constant"`, encoding only for strings, nothing for the target.
+fn check_column(spec: &Named<'_>, column: &str, rule: &ColumnRule) -> Result<(), String> {
+    let key = |k: &str| spec.at(&format!("columns.{column}.{k}"));
+    if let Some(t) = rule.dtype
+        && !matches!(
+            t,
+            ColumnType::Int | ColumnType::Float | ColumnType::Bool | ColumnType::String
+        )
+    {
+        return Err(format!(
+            "{}: a model input is \"int\", \"float\", \"bool\" or \"string\", not \"{}\"",
+            key("type"),
+            t.as_str()
+        ));
+    }
+    check_fill(rule, &key)?;
+    if rule.encode.is_some() && rule.dtype.is_some_and(|t| t != ColumnType::String) {
+        return Err(format!(
+            "{}: only string columns are encoded",
+            key("encode")
+        ));
+    }
+    if column == spec.spec.target
+        && (rule.encode.is_some() || rule.impute.is_some() || rule.dtype.is_some())
+    {
+        return Err(format!(
+            "{}: the target is not an input: it takes no type, imputation or encoding (its labels or values come from the data as they are)",
+            spec.at(&format!("columns.{column}"))
+        ));
+    }
+    Ok(())
+}
+
+/// `fill` goes with `impute = "constant"`, which needs it, and is a scalar.
+fn check_fill(rule: &ColumnRule, key: &dyn Fn(&str) -> String) -> Result<(), String> {
+    match (rule.impute, &rule.fill) {
+        (Some(Impute::Constant), None) => {
             return Err(format!(
-                "{}: {} is not between 0 and 1 (exclusive); 0.2 holds out a fifth of the rows",
-                at("split.test_size"),
-                split.test_size
+                "{}: `impute = \"constant\"` needs the value: `fill = ...`",
+                key("fill")
             ));
         }
-        if split.time_column.is_some() && split.stratify == Some(true) {
+        (Some(i), Some(_)) if i != Impute::Constant => {
             return Err(format!(
-                "`model.{name}.split`: a time split cannot also be stratified"
+                "{}: `fill` goes with `impute = \"constant\"`",
+                key("fill")
             ));
         }
-        if split.stratify == Some(true) && !spec.algorithm.is_classifier() {
+        (None, Some(_)) => {
             return Err(format!(
-                "{}: only classification splits can be stratified ({} is a regressor)",
-                at("split.stratify"),
-                spec.algorithm
+                "{}: `fill` goes with `impute = \"constant\"`",
+                key("fill")
             ));
         }
-        for (column, rule) in &spec.columns {
-            let key = |k: &str| at(&format!("columns.{column}.{k}"));
-            if let Some(t) = rule.dtype
-                && !matches!(
-                    t,
-                    ColumnType::Int | ColumnType::Float | ColumnType::Bool | ColumnType::String
-                )
-            {
-                return Err(format!(
-                    "{}: a model input is \"int\", \"float\", \"bool\" or \"string\", not \"{}\"",
-                    key("type"),
-                    t.as_str()
-                ));
-            }
-            match (rule.impute, &rule.fill) {
-                (Some(Impute::Constant), None) => {
-                    return Err(format!(
-                        "{}: `impute = \"constant\"` needs the value: `fill = ...`",
-                        key("fill")
-                    ));
-                }
-                (Some(i), Some(_)) if i != Impute::Constant => {
-                    return Err(format!(
-                        "{}: `fill` goes with `impute = \"constant\"`",
-                        key("fill")
-                    ));
-                }
-                (None, Some(_)) => {
-                    return Err(format!(
-                        "{}: `fill` goes with `impute = \"constant\"`",
-                        key("fill")
-                    ));
-                }
-                _ => {}
-            }
-            if let Some(fill) = &rule.fill
-                && !matches!(
-                    fill,
-                    toml::Value::String(_)
-                        | toml::Value::Integer(_)
-                        | toml::Value::Float(_)
-                        | toml::Value::Boolean(_)
-                )
-            {
-                return Err(format!(
-                    "{}: a fill value is a string, a number or a boolean",
-                    key("fill")
-                ));
-            }
-            if rule.encode.is_some() && rule.dtype.is_some_and(|t| t != ColumnType::String) {
-                return Err(format!(
-                    "{}: only string columns are encoded",
-                    key("encode")
-                ));
-            }
-            if *column == spec.target
-                && (rule.encode.is_some() || rule.impute.is_some() || rule.dtype.is_some())
-            {
-                return Err(format!(
-                    "{}: the target is not an input: it takes no type, imputation or encoding (its labels or values come from the data as they are)",
-                    at(&format!("columns.{column}"))
-                ));
-            }
-        }
+        _ => {}
+    }
+    if let Some(fill) = &rule.fill
+        && !matches!(
+            fill,
+            toml::Value::String(_)
+                | toml::Value::Integer(_)
+                | toml::Value::Float(_)
+                | toml::Value::Boolean(_)
+        )
+    {
+        return Err(format!(
+            "{}: a fill value is a string, a number or a boolean",
+            key("fill")
+        ));
     }
     Ok(())
 }
@@ -434,5 +509,55 @@ mod tests {
         assert!(e.contains("`model.m.columns.a.fill`"), "{e}");
         let e = parse("[m]\ntarget = \"y\"\nalgorithm = \"gaussian_nb\"\n").unwrap_err();
         assert!(e.contains("`model.m`") && e.contains("data"), "{e}");
+    }
+
+    #[test]
+    fn entity_specs_are_checked_and_their_time_column_defaults() {
+        let e = parse(
+            "[m]\ndata = \"t.csv\"\nentities = \"e.csv\"\ntarget = \"y\"\nalgorithm = \"gaussian_nb\"\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("not both"), "{e}");
+        let e = parse(
+            "[m]\ndata = \"t.csv\"\ntimestamp = \"ts\"\ntarget = \"y\"\nalgorithm = \"gaussian_nb\"\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("`model.m.timestamp`"), "{e}");
+        let e = parse("[m]\nentities = \"e.csv\"\ntarget = \"y\"\nalgorithm = \"gaussian_nb\"\n")
+            .unwrap_err();
+        assert!(e.contains("`view:feature`"), "{e}");
+        let e = parse(
+            "[m]\nentities = \"e.csv\"\nfeatures = [\"plain\"]\ntarget = \"y\"\nalgorithm = \"gaussian_nb\"\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("`model.m.features`: `plain`"), "{e}");
+        let text = "[m]\nentities = \"e.csv\"\nfeatures = [\"v:x\"]\ntarget = \"y\"\nalgorithm = \"gaussian_nb\"\n";
+        parse(text).unwrap();
+        let models: BTreeMap<String, ModelSpec> = toml::from_str(text).unwrap();
+        assert_eq!(models["m"].entity_timestamp(), DEFAULT_ENTITY_TIMESTAMP);
+        let mut named = models["m"].clone();
+        named.timestamp = Some("at".into());
+        assert_eq!(named.entity_timestamp(), "at");
+    }
+
+    #[test]
+    fn column_rules_are_checked() {
+        let spec = |rule: &str| {
+            parse(&format!(
+                "[m]\ndata = \"t.csv\"\ntarget = \"y\"\nalgorithm = \"gaussian_nb\"\n[m.columns.a]\n{rule}\n"
+            ))
+        };
+        spec("impute = \"constant\"\nfill = 0").unwrap();
+        let e = spec("impute = \"mean\"\nfill = 0").unwrap_err();
+        assert!(e.contains("`model.m.columns.a.fill`"), "{e}");
+        let e = spec("impute = \"constant\"\nfill = [1]").unwrap_err();
+        assert!(e.contains("a string, a number or a boolean"), "{e}");
+        let e = spec("type = \"int\"\nencode = \"one_hot\"").unwrap_err();
+        assert!(e.contains("`model.m.columns.a.encode`"), "{e}");
+        let e = parse(
+            "[m]\ndata = \"t.csv\"\ntarget = \"y\"\nalgorithm = \"gaussian_nb\"\n[m.columns.y]\nencode = \"ordinal\"\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("the target is not an input"), "{e}");
     }
 }

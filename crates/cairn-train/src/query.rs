@@ -1,10 +1,54 @@
-//! `runs list --where` and `--sort`: filters and orderings over run records.
+//! Which runs a listing shows: conditions on their fields, an order, a limit.
 
 use std::cmp::Ordering;
 
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::record::Fields;
+
+/// Which runs a listing picks, and in what order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Selection {
+    /// Only runs of this model.
+    pub model: Option<String>,
+    /// Only runs that meet every condition (see [`parse_where`]).
+    pub conditions: Vec<Condition>,
+    /// Sort by this field (see [`sort`]); otherwise oldest first.
+    pub sort: Option<String>,
+    /// With `sort`: smallest first (`true`) or largest first (`false`) instead of best first.
+    pub ascending: Option<bool>,
+    /// At most this many runs, after sorting.
+    pub limit: Option<usize>,
+}
+
+impl Selection {
+    /// Filters, sorts and cuts `runs` (given oldest first).
+    pub fn apply<T: Fields>(&self, runs: Vec<T>) -> Vec<T> {
+        let model = self.model.as_deref().map(Value::from);
+        let mut runs: Vec<T> = runs
+            .into_iter()
+            .filter(|r| model.is_none() || r.field("model") == model)
+            .filter(|r| matches(r, &self.conditions))
+            .collect();
+        if let Some(field) = &self.sort {
+            sort(&mut runs, field, self.ascending);
+        }
+        if let Some(n) = self.limit {
+            runs.truncate(n);
+        }
+        runs
+    }
+}
+
+/// A listing of runs: whole records or summaries.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunList<T> {
+    pub runs: Vec<T>,
+    /// The remote the runs were read from, by name; `None` for this machine's runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
@@ -116,7 +160,7 @@ pub fn matches(run: &impl Fields, conditions: &[Condition]) -> bool {
     })
 }
 
-/// Metrics where smaller is better: `--sort` puts the smallest first for these, the largest
+/// Metrics where smaller is better: a sort puts the smallest first for these, the largest
 /// first for the others.
 pub fn smaller_is_better(name: &str) -> bool {
     matches!(name, "rmse" | "mae" | "log_loss" | "duration_s" | "mse")

@@ -66,7 +66,7 @@ pub struct RunRecord {
     pub algorithm: String,
     /// Every param as used (defaults included; empty if the run failed before the fit).
     pub params: BTreeMap<String, Value>,
-    /// What `--set` changed, as given.
+    /// What the run's overrides changed, by key as given.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub overrides: BTreeMap<String, Value>,
     pub seed: u64,
@@ -93,10 +93,11 @@ pub struct RunRecord {
     /// Feature tables read: view → digest.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub features: BTreeMap<String, String>,
-    /// Trained from data that is not tracked or differs from the lock (`--allow-untracked`).
+    /// Trained from data that is not tracked or differs from the lock, as allowed
+    /// ([`TrainOptions::allow_untracked`](crate::TrainOptions::allow_untracked)).
     #[serde(default)]
     pub untracked: bool,
-    /// `passed`, `skipped` (`--skip-validation`) or `none` (no expectations declared).
+    /// `passed`, `skipped` (failed, and skipped as allowed) or `none` (no expectations declared).
     pub validation: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifact: Option<String>,
@@ -147,7 +148,7 @@ impl RunSummary {
     }
 }
 
-/// Named fields of a run, for `--where` and `--sort`.
+/// Named fields of a run, for selections ([`Selection`](crate::Selection)) and comparisons.
 pub trait Fields {
     /// A metric by name, `params.NAME`, `tags.NAME`, or one of `model`, `status`,
     /// `algorithm`, `seed`, `duration_s`, `started`, `id`.
@@ -172,7 +173,7 @@ macro_rules! field_view {
     };
 }
 
-/// The fields of a run that `--where` and `--sort` read, borrowed from either type.
+/// The fields of a run that selections read, borrowed from either type.
 struct FieldView<'a> {
     id: &'a str,
     model: &'a str,
@@ -223,8 +224,14 @@ impl Fields for RunRecord {
 }
 
 impl RunRecord {
-    /// A field for `runs list --where/--sort` (see [`Fields::field`]).
+    /// A field for selections and comparisons (see [`Fields::field`]).
     pub fn field(&self, name: &str) -> Option<Value> {
         field_view!(self).get(name)
+    }
+
+    /// Whether an override of the run set the param `name` (given as `NAME` or
+    /// `params.NAME`).
+    pub fn param_overridden(&self, name: &str) -> bool {
+        self.overrides.contains_key(name) || self.overrides.contains_key(&format!("params.{name}"))
     }
 }

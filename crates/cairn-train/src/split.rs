@@ -1,6 +1,11 @@
 //! Splitting rows into training and test rows, reproducibly from the seed.
 
+use cairn_core::models::ModelSpec;
 use cairn_model::tree::Rng;
+use polars::prelude::{DataFrame, DataType};
+
+use crate::TrainError;
+use crate::target::Targets;
 
 /// Uniform in `0..n` (n > 0), by rejection so that no value is favoured.
 fn below(rng: &mut Rng, n: u64) -> u64 {
@@ -92,6 +97,87 @@ pub fn by_time(times: &[i64], test_size: f64) -> (Vec<usize>, Vec<usize>) {
     rows.sort_unstable();
     test.sort_unstable();
     (rows, test)
+}
+
+/// The training and test rows of a run, each sorted.
+pub(crate) struct Rows {
+    pub train: Vec<usize>,
+    pub test: Vec<usize>,
+}
+
+/// The split a spec asks for: by time with `split.time_column`, stratified for a classifier
+/// (unless `split.stratify = false`), random otherwise. Neither part may be empty.
+pub(crate) fn rows(
+    frame: &DataFrame,
+    model: &str,
+    spec: &ModelSpec,
+    target: &Targets,
+) -> Result<Rows, TrainError> {
+    let split = &spec.split;
+    let (train, test) = match (&split.time_column, target) {
+        (Some(column), _) => by_time(&times(frame, model, column)?, split.test_size),
+        (None, Targets::Classes { y, labels }) if split.stratify != Some(false) => {
+            stratified(y, labels.len(), split.test_size, spec.seed)
+        }
+        (None, _) => random(frame.height(), split.test_size, spec.seed),
+    };
+    if train.is_empty() || test.is_empty() {
+        return Err(TrainError::Data {
+            model: model.to_owned(),
+            message: format!(
+                "the split leaves {} training and {} test rows (of {}, test_size {}): add rows or change `split.test_size`",
+                train.len(),
+                test.len(),
+                if frame.height() == 1 {
+                    "1 row".to_owned()
+                } else {
+                    format!("{} rows", frame.height())
+                },
+                split.test_size
+            ),
+        });
+    }
+    Ok(Rows { train, test })
+}
+
+/// A time split's column as numbers (dates, datetimes or integers; none missing).
+fn times(frame: &DataFrame, model: &str, column: &str) -> Result<Vec<i64>, TrainError> {
+    let data_err = |message: String| TrainError::Data {
+        model: model.to_owned(),
+        message,
+    };
+    let series = frame
+        .column(column)
+        .map_err(|_| {
+            TrainError::Spec(format!(
+                "`model.{model}.split.time_column`: the data has no column `{column}`"
+            ))
+        })?
+        .as_materialized_series();
+    let dtype = series.dtype();
+    if !(dtype.is_temporal() || dtype.is_integer()) {
+        return Err(TrainError::Spec(format!(
+            "`model.{model}.split.time_column`: `{column}` holds {dtype}; a time split needs dates, datetimes or integers"
+        )));
+    }
+    let times = series
+        .to_physical_repr()
+        .cast(&DataType::Int64)
+        .map_err(|e| data_err(format!("split.time_column `{column}`: {e}")))?;
+    times
+        .i64()
+        .map_err(|e| data_err(e.to_string()))?
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            t.ok_or_else(|| {
+                data_err(format!(
+                    "split.time_column `{column}` is missing at row {}: every row needs a time for a time split",
+                    i + 1
+                ))
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@ mod data;
 mod feature;
 mod init;
 mod remote;
+mod runs;
 mod train;
 
 use std::path::PathBuf;
@@ -41,7 +42,7 @@ pub fn run(cli: Cli, printer: &Printer) -> CmdResult {
         Command::Data(cmd) => data::run(&ctx, cmd),
         Command::Remote(cmd) => remote::run(&ctx, cmd),
         Command::Feature(cmd) => feature::run(&ctx, cmd),
-        Command::Train(args) => train::train(&ctx, args),
-        Command::Runs(cmd) => train::runs(&ctx, cmd),
+        Command::Train(args) => train::run(&ctx, args),
+        Command::Runs(cmd) => runs::run(&ctx, cmd),
     }
 }
