@@ -41,16 +41,15 @@ pub fn run(ctx: &Context<'_>, args: MaterializeArgs) -> CmdResult {
         &Bars::new(p),
     );
     let outcome = match result {
-        Err(e @ FeatureError::ValidationFailed { .. }) => {
+        Err(FeatureError::ValidationFailed { view, report }) => {
             // The report is the answer (the one JSON document); the error goes to stderr.
-            if let FeatureError::ValidationFailed { report, .. } = &e {
-                let failed = cairn_data::ValidateOutcome {
-                    passed: false,
-                    datasets: vec![(**report).clone()],
-                };
-                p.json("data-validate", &failed)?;
-                super::super::data::validate::print_dataset(p, report)?;
-            }
+            let failed = cairn_data::ValidateOutcome {
+                passed: false,
+                datasets: vec![(*report).clone()],
+            };
+            p.json("data-validate", &failed)?;
+            super::super::data::validate::print_dataset(p, &report)?;
+            let e = FeatureError::ValidationFailed { view, report };
             return Ok(crate::error::report_after_outcome(p, CliError::from(e)));
         }
         other => other?,
