@@ -1,6 +1,232 @@
-//! The feature store: `cairn feature plan | materialize | historical | online | list`.
+//! The feature store: `cairn feature plan | materialize | historical | online | list`. The
+//! JSON documents are decoded into structs that mirror docs/guide/features.md#json-output,
+//! with unknown fields refused, so that a renamed or added field fails here.
 
-use cairn_e2e::Project;
+use std::collections::BTreeMap;
+
+use cairn_e2e::{Project, Run};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// A document's kind, as the printer wraps every outcome.
+trait Document: DeserializeOwned {
+    const KIND: &'static str;
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    kind: String,
+    schema_version: u32,
+}
+
+/// Decodes stdout as one document of kind `T::KIND`, schema version 1.
+#[track_caller]
+fn decode<T: Document>(run: &Run) -> T {
+    let envelope: Envelope = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout, run.stderr));
+    assert_eq!(
+        (envelope.kind.as_str(), envelope.schema_version),
+        (T::KIND, 1)
+    );
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+}
+
+/// Runs `cairn --json ARGS`, expects exit 0 and decodes the document.
+#[track_caller]
+fn json<T: Document>(p: &Project, args: &[&str]) -> T {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let run = p.cairn(&all);
+    run.ok();
+    decode(&run)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Materialized {
+    #[serde(rename = "kind")]
+    _kind: String,
+    #[serde(rename = "schema_version")]
+    _schema_version: u32,
+    views: Vec<MaterializedView>,
+    #[serde(default)]
+    removed: Option<Vec<String>>,
+}
+
+impl Document for Materialized {
+    const KIND: &'static str = "feature-materialize";
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MaterializedView {
+    view: String,
+    skipped: bool,
+    rows: u64,
+    entities: u64,
+    digest: String,
+    #[serde(rename = "size")]
+    _size: u64,
+    end: Option<String>,
+    validation: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Historical {
+    #[serde(rename = "kind")]
+    _kind: String,
+    #[serde(rename = "schema_version")]
+    _schema_version: u32,
+    rows: u64,
+    columns: Vec<String>,
+    views: Vec<String>,
+    output: std::path::PathBuf,
+}
+
+impl Document for Historical {
+    const KIND: &'static str = "feature-historical";
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Online {
+    #[serde(rename = "kind")]
+    _kind: String,
+    #[serde(rename = "schema_version")]
+    _schema_version: u32,
+    entities: Vec<OnlineEntity>,
+    at: Option<String>,
+}
+
+impl Document for Online {
+    const KIND: &'static str = "feature-online";
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OnlineEntity {
+    keys: BTreeMap<String, Value>,
+    features: BTreeMap<String, Value>,
+    event_times: BTreeMap<String, String>,
+    #[serde(default)]
+    expired: Vec<String>,
+    #[serde(default)]
+    missing: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Plan {
+    #[serde(rename = "kind")]
+    _kind: String,
+    #[serde(rename = "schema_version")]
+    _schema_version: u32,
+    views: Vec<PlannedView>,
+    services: Vec<String>,
+}
+
+impl Document for Plan {
+    const KIND: &'static str = "feature-plan";
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlannedView {
+    view: String,
+    #[serde(rename = "source")]
+    _source: String,
+    rows: u64,
+    features: Vec<String>,
+    action: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Listed {
+    #[serde(rename = "kind")]
+    _kind: String,
+    #[serde(rename = "schema_version")]
+    _schema_version: u32,
+    views: Vec<ListedView>,
+}
+
+impl Document for Listed {
+    const KIND: &'static str = "feature-list";
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListedView {
+    view: String,
+    source: String,
+    entities: Vec<String>,
+    join_keys: Vec<(String, String)>,
+    features: BTreeMap<String, String>,
+    ttl: Option<String>,
+    #[serde(rename = "definition")]
+    _definition: String,
+    /// The view's `[feature.VIEW]` lock entry (docs/formats/lock.md).
+    offline: Option<LockEntry>,
+    materialized_at: Option<String>,
+    online_entities: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct LockEntry {
+    digest: String,
+    rows: u64,
+    window_start: Option<String>,
+}
+
+/// A failed validation: `materialize` prints the report as its one document.
+#[derive(Debug, Deserialize)]
+struct Validated {
+    passed: bool,
+    datasets: Vec<Value>,
+}
+
+impl Document for Validated {
+    const KIND: &'static str = "data-validate";
+}
+
+/// The parts of `data status --remote` and `data push` documents these tests read
+/// (docs/guide/data.md, docs/guide/remotes.md).
+#[derive(Debug, Deserialize)]
+struct Status {
+    entries: Vec<StatusEntry>,
+    features: Vec<StatusEntry>,
+}
+
+impl Document for Status {
+    const KIND: &'static str = "data-status";
+}
+
+#[derive(Debug, Deserialize)]
+struct StatusEntry {
+    remote: RemoteState,
+}
+
+#[derive(Debug, Deserialize)]
+struct RemoteState {
+    missing: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct Pushed {
+    needed: u64,
+    uploaded: Uploaded,
+}
+
+impl Document for Pushed {
+    const KIND: &'static str = "data-push";
+}
+
+#[derive(Debug, Deserialize)]
+struct Uploaded {
+    objects: u64,
+}
 
 const EVENTS: &str = "\
 customer_id,ts,created,amount,n
@@ -75,7 +301,8 @@ fn column(table: &[Vec<String>], name: &str) -> Vec<String> {
 fn point_in_time_joins_follow_the_documented_rules() {
     let p = project(DEFINITIONS);
     p.cairn(&["feature", "materialize"]).ok();
-    let doc = p.json(
+    let doc: Historical = json(
+        &p,
         &[
             "feature",
             "historical",
@@ -86,10 +313,12 @@ fn point_in_time_joins_follow_the_documented_rules() {
             "-o",
             "out.csv",
         ],
-        0,
     );
-    assert_eq!(doc["rows"], 6);
+    assert_eq!(doc.rows, 6);
+    assert_eq!(doc.views, ["ratio", "stats"]);
+    assert_eq!(doc.output, p.root().canonicalize().unwrap().join("out.csv"));
     let out = csv(&p, "out.csv");
+    assert_eq!(out[0], doc.columns);
     assert_eq!(
         out[0],
         [
@@ -163,48 +392,38 @@ fn a_null_in_the_chosen_row_stays_null() {
 #[test]
 fn materialize_pins_tables_skips_what_is_unchanged_and_gc_keeps_them() {
     let p = project(DEFINITIONS);
-    let first = p.json(&["feature", "materialize"], 0);
-    let views = first["views"].as_array().unwrap();
-    assert_eq!(views.len(), 2);
-    assert!(views.iter().all(|v| v["skipped"] == false));
-    let stats = views.iter().find(|v| v["view"] == "stats").unwrap();
-    assert_eq!(
-        (stats["rows"].as_u64(), stats["entities"].as_u64()),
-        (Some(4), Some(2))
-    );
-    assert_eq!(stats["end"], "2026-01-02T00:00:00Z");
+    let first: Materialized = json(&p, &["feature", "materialize"]);
+    assert_eq!(first.views.len(), 2);
+    assert!(first.views.iter().all(|v| !v.skipped));
+    assert_eq!(first.removed, None);
+    let stats = first.views.iter().find(|v| v.view == "stats").unwrap();
+    assert_eq!((stats.rows, stats.entities), (4, 2));
+    assert_eq!(stats.end.as_deref(), Some("2026-01-02T00:00:00Z"));
+    assert_eq!(stats.validation, None);
     let lock = p.lock_text();
     assert!(
         lock.contains("[feature.stats]") && lock.contains("[feature.ratio]"),
         "{lock}"
     );
 
-    let again = p.json(&["feature", "materialize"], 0);
-    assert!(
-        again["views"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|v| v["skipped"] == true)
-    );
+    let again: Materialized = json(&p, &["feature", "materialize"]);
+    assert!(again.views.iter().all(|v| v.skipped));
     assert_eq!(p.lock_text(), lock);
 
     // A new source row: both views are computed again.
     let mut events = EVENTS.to_owned();
     events.push_str("3,2026-01-03T00:00:00,2026-01-03T00:00:00,7.0,1\n");
     p.write("data/events.csv", events);
-    let changed = p.json(&["feature", "materialize", "stats"], 0);
-    assert_eq!(changed["views"][0]["skipped"], false);
-    assert_eq!(changed["views"][0]["entities"], 3);
+    let changed: Materialized = json(&p, &["feature", "materialize", "stats"]);
+    assert!(!changed.views[0].skipped);
+    assert_eq!(changed.views[0].entities, 3);
     // A changed definition (ttl) too.
     let config = String::from_utf8(p.read("cairn.toml"))
         .unwrap()
         .replace("ttl = \"2d\"", "ttl = \"3d\"");
     p.write("cairn.toml", config);
-    assert_eq!(
-        p.json(&["feature", "materialize", "stats"], 0)["views"][0]["skipped"],
-        false
-    );
+    let recomputed: Materialized = json(&p, &["feature", "materialize", "stats"]);
+    assert!(!recomputed.views[0].skipped);
 
     // The offline tables are objects the lock pins: gc keeps them.
     p.cairn(&["data", "gc"]).ok();
@@ -220,19 +439,32 @@ fn materialize_pins_tables_skips_what_is_unchanged_and_gc_keeps_them() {
     ])
     .ok();
     assert!(p.exists("o.parquet"));
-    let list = p.json(&["feature", "list"], 0);
-    let listed = list["views"].as_array().unwrap();
-    assert_eq!(listed.len(), 2);
-    assert_eq!(listed[1]["view"], "stats");
-    assert_eq!(listed[1]["online_entities"], 3);
-    assert_eq!(listed[1]["features"]["n"], "int");
+    let list: Listed = json(&p, &["feature", "list"]);
+    assert_eq!(list.views.len(), 2);
+    let stats = &list.views[1];
+    assert_eq!(stats.view, "stats");
+    assert_eq!(stats.source, "data/events.csv");
+    assert_eq!(stats.entities, ["customer"]);
+    assert_eq!(
+        stats.join_keys,
+        [("customer_id".to_owned(), "int".to_owned())]
+    );
+    assert_eq!(stats.ttl.as_deref(), Some("3d"));
+    assert_eq!(stats.online_entities, Some(3));
+    assert!(stats.materialized_at.is_some());
+    assert_eq!(stats.features["n"], "int");
+    let offline = stats.offline.as_ref().unwrap();
+    assert_eq!(offline.rows, 5);
+    assert_eq!(offline.digest, recomputed.views[0].digest);
+    assert_eq!(offline.window_start, None);
 }
 
 #[test]
 fn online_reads_enforce_ttl_and_say_what_is_missing() {
     let p = project(DEFINITIONS);
     p.cairn(&["feature", "materialize"]).ok();
-    let doc = p.json(
+    let doc: Online = json(
+        &p,
         &[
             "feature",
             "online",
@@ -243,27 +475,25 @@ fn online_reads_enforce_ttl_and_say_what_is_missing() {
             "--service",
             "fraud",
         ],
-        0,
     );
-    let entities = doc["entities"].as_array().unwrap();
+    let entities = &doc.entities;
     assert_eq!(entities.len(), 2);
+    assert_eq!(doc.at, None);
     // The events are from January 2026 and stats has a 2-day ttl: expired, so null.
-    assert_eq!(entities[0]["keys"]["customer_id"], 1);
-    assert_eq!(entities[0]["features"]["amount"], serde_json::Value::Null);
-    assert_eq!(entities[0]["expired"], serde_json::json!(["stats"]));
-    assert_eq!(entities[0]["features"]["per_item"], 5.0);
-    assert_eq!(entities[0]["event_times"]["ratio"], "2026-01-02T00:00:00Z");
-    assert_eq!(
-        entities[1]["missing"],
-        serde_json::json!(["stats", "ratio"])
-    );
+    assert_eq!(entities[0].keys["customer_id"], 1);
+    assert_eq!(entities[0].features["amount"], Value::Null);
+    assert_eq!(entities[0].expired, ["stats"]);
+    assert_eq!(entities[0].features["per_item"], 5.0);
+    assert_eq!(entities[0].event_times["ratio"], "2026-01-02T00:00:00Z");
+    assert_eq!(entities[1].missing, ["stats", "ratio"]);
     // Without a ttl nothing expires.
     let config = String::from_utf8(p.read("cairn.toml"))
         .unwrap()
         .replace("ttl = \"2d\"\n", "");
     p.write("cairn.toml", config);
     p.cairn(&["feature", "materialize"]).ok();
-    let doc = p.json(
+    let doc: Online = json(
+        &p,
         &[
             "feature",
             "online",
@@ -272,10 +502,9 @@ fn online_reads_enforce_ttl_and_say_what_is_missing() {
             "--features",
             "stats:amount,stats:n",
         ],
-        0,
     );
-    assert_eq!(doc["entities"][0]["features"]["amount"], 25.0);
-    assert_eq!(doc["entities"][0]["features"]["n"], 5);
+    assert_eq!(doc.entities[0].features["amount"], 25.0);
+    assert_eq!(doc.entities[0].features["n"], 5);
     // Bad entities are usage errors.
     p.cairn(&[
         "feature",
@@ -286,7 +515,10 @@ fn online_reads_enforce_ttl_and_say_what_is_missing() {
         "fraud",
     ])
     .code(2)
-    .stderr_has("not an integer");
+    .stderr_has(
+        "error: entity customer_id=abc: `customer_id` is an int key; `abc` is not an integer",
+    )
+    .stderr_has("hint: give each entity as --entity key=value");
     p.cairn(&[
         "feature",
         "online",
@@ -349,7 +581,8 @@ features = { risk = "float" }
     let out = csv(&p, "o.csv");
     assert_eq!(column(&out, "spend"), ["7.0", ""]);
     assert_eq!(column(&out, "risk"), ["0.9", "0.9"]);
-    let doc = p.json(
+    let doc: Online = json(
+        &p,
         &[
             "feature",
             "online",
@@ -358,10 +591,9 @@ features = { risk = "float" }
             "--features",
             "pair:spend,merchant:risk",
         ],
-        0,
     );
-    assert_eq!(doc["entities"][0]["features"]["spend"], 5.0);
-    assert_eq!(doc["entities"][0]["features"]["risk"], 0.1);
+    assert_eq!(doc.entities[0].features["spend"], 5.0);
+    assert_eq!(doc.entities[0].features["risk"], 0.1);
     p.cairn(&[
         "feature",
         "online",
@@ -424,13 +656,17 @@ fn plan_names_the_view_the_column_and_the_reason() {
         }
     }
     let p = project(DEFINITIONS);
-    let plan = p.json(&["feature", "plan"], 0);
-    assert_eq!(plan["views"][0]["action"], "compute");
-    p.cairn(&["feature", "materialize"]).ok();
+    let plan: Plan = json(&p, &["feature", "plan"]);
+    assert_eq!(plan.services, ["fraud"]);
     assert_eq!(
-        p.json(&["feature", "plan"], 0)["views"][0]["action"],
-        "up to date"
+        (plan.views[0].view.as_str(), plan.views[0].rows),
+        ("ratio", 4)
     );
+    assert_eq!(plan.views[1].features, ["amount", "n"]);
+    assert_eq!(plan.views[0].action, "compute");
+    p.cairn(&["feature", "materialize"]).ok();
+    let plan: Plan = json(&p, &["feature", "plan"]);
+    assert!(plan.views.iter().all(|v| v.action == "up to date"));
 }
 
 #[test]
@@ -456,14 +692,11 @@ fn declarations_are_checked_when_cairn_toml_is_read() {
             "a join key is",
         ),
         (
-            DEFINITIONS
-                .replace(
-                    "features = { per_item = \"float\" }",
-                    "features = { amount = \"float\" }",
-                )
-                .replace("AS per_item", "AS amount")
-                .replace("\"ratio:per_item\"", "\"ratio:amount\""),
-            "comes from both",
+            DEFINITIONS.replace(
+                "\"ratio:per_item\"]",
+                "\"ratio:per_item\", \"ratio:per_item\"]",
+            ),
+            "is listed twice",
         ),
     ];
     for (definitions, expected) in cases {
@@ -513,7 +746,8 @@ fn declarations_are_checked_when_cairn_toml_is_read() {
         "o.csv",
     ])
     .code(2)
-    .stderr_has("no time column `when`");
+    .stderr_has("no time column `when` (it has: customer_id, event_timestamp, label)\n")
+    .stderr_has("hint: name the entity table's time column with --timestamp");
     p.cairn(&[
         "feature",
         "historical",
@@ -543,8 +777,11 @@ fn materialize_validates_the_source_first() {
         .stderr_has("feature_view.stats: its source data/events.csv failed validation")
         .stderr_has("--skip-validation");
     assert!(!p.lock_text().contains("[feature."), "nothing is pinned");
-    let doc = p.json(&["feature", "materialize", "stats", "--skip-validation"], 0);
-    assert_eq!(doc["views"][0]["validation"], "skipped");
+    let doc: Materialized = json(
+        &p,
+        &["feature", "materialize", "stats", "--skip-validation"],
+    );
+    assert_eq!(doc.views[0].validation.as_deref(), Some("skipped"));
     assert!(
         p.lock_text().contains("validation = \"skipped\""),
         "{}",
@@ -552,8 +789,8 @@ fn materialize_validates_the_source_first() {
     );
     // Fixed data passes, and the lock says so.
     p.write("data/events.csv", EVENTS.replace(",,4", ",1.0,4"));
-    let doc = p.json(&["feature", "materialize", "stats"], 0);
-    assert_eq!(doc["views"][0]["validation"], "passed");
+    let doc: Materialized = json(&p, &["feature", "materialize", "stats"]);
+    assert_eq!(doc.views[0].validation.as_deref(), Some("passed"));
     assert!(p.lock_text().contains("validation = \"passed\""));
 }
 
@@ -571,19 +808,13 @@ fn feature_tables_travel_with_push_and_pull() {
     p.cairn(&["data", "push", "data/events.csv"]).ok();
     let status = p.cairn(&["--json", "data", "status", "--remote", "--check"]);
     status.code(1);
-    let doc = status.json();
-    assert_eq!(doc["entries"][0]["remote"]["missing"], 0);
-    assert_eq!(doc["features"].as_array().unwrap().len(), 2);
-    assert!(
-        doc["features"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|f| f["remote"]["missing"] == 1)
-    );
-    let pushed = p.json(&["data", "push"], 0);
-    assert_eq!(pushed["needed"], 3, "the events and two feature tables");
-    assert_eq!(pushed["uploaded"]["objects"], 2);
+    let doc: Status = decode(&status);
+    assert_eq!(doc.entries[0].remote.missing, 0);
+    assert_eq!(doc.features.len(), 2);
+    assert!(doc.features.iter().all(|f| f.remote.missing == 1));
+    let pushed: Pushed = json(&p, &["data", "push"]);
+    assert_eq!(pushed.needed, 3, "the events and two feature tables");
+    assert_eq!(pushed.uploaded.objects, 2);
     p.cairn(&["data", "status", "--remote", "--check"])
         .ok()
         .stdout_has("feature:stats");
@@ -618,20 +849,15 @@ fn feature_tables_travel_with_push_and_pull() {
         .ok();
         csv(&p, "o.csv")
     });
-    let rebuilt = clone.json(&["feature", "materialize"], 0);
-    assert!(
-        rebuilt["views"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|v| v["skipped"] == true)
-    );
+    let rebuilt: Materialized = json(&clone, &["feature", "materialize"]);
+    assert!(rebuilt.views.iter().all(|v| v.skipped));
     assert_eq!(
         clone.lock_text(),
         p.lock_text(),
         "nothing was computed again"
     );
-    let doc = clone.json(
+    let doc: Online = json(
+        &clone,
         &[
             "feature",
             "online",
@@ -640,9 +866,8 @@ fn feature_tables_travel_with_push_and_pull() {
             "--features",
             "ratio:per_item",
         ],
-        0,
     );
-    assert_eq!(doc["entities"][0]["features"]["per_item"], 5.0);
+    assert_eq!(doc.entities[0].features["per_item"], 5.0);
 }
 
 /// Rows that tie on (event time, created) go to the one that comes last in the source, in
@@ -686,7 +911,8 @@ fn ties_are_broken_the_same_way_offline_and_online() {
         .flat_map(|c| std::iter::repeat_n((c * 10 + 2).to_string(), 5))
         .collect();
     assert_eq!(column(&out, "amount"), expected);
-    let doc = p.json(
+    let doc: Online = json(
+        &p,
         &[
             "feature",
             "online",
@@ -695,9 +921,8 @@ fn ties_are_broken_the_same_way_offline_and_online() {
             "--features",
             "v:amount",
         ],
-        0,
     );
-    assert_eq!(doc["entities"][0]["features"]["amount"], 72);
+    assert_eq!(doc.entities[0].features["amount"], 72);
 }
 
 #[test]
@@ -708,9 +933,9 @@ fn incremental_appends_newer_events_and_windows_limit_the_table() {
     let mut events = EVENTS.to_owned();
     events.push_str("1,2026-01-04T00:00:00,2026-01-04T00:00:00,40.0,8\n");
     p.write("data/events.csv", &events);
-    let doc = p.json(&["feature", "materialize", "stats", "--incremental"], 0);
-    assert_eq!(doc["views"][0]["rows"], 5);
-    assert_eq!(doc["views"][0]["end"], "2026-01-04T00:00:00Z");
+    let doc: Materialized = json(&p, &["feature", "materialize", "stats", "--incremental"]);
+    assert_eq!(doc.views[0].rows, 5);
+    assert_eq!(doc.views[0].end.as_deref(), Some("2026-01-04T00:00:00Z"));
     p.write(
         "e.csv",
         "customer_id,event_timestamp\n1,2026-01-04T12:00:00\n1,2026-01-02T00:00:00\n",
@@ -751,7 +976,8 @@ fn incremental_appends_newer_events_and_windows_limit_the_table() {
     );
 
     // A window keeps only the events in [start, end).
-    let doc = p.json(
+    let doc: Materialized = json(
+        &p,
         &[
             "feature",
             "materialize",
@@ -761,9 +987,8 @@ fn incremental_appends_newer_events_and_windows_limit_the_table() {
             "--end",
             "2026-01-04",
         ],
-        0,
     );
-    assert_eq!(doc["views"][0]["rows"], 2);
+    assert_eq!(doc.views[0].rows, 2);
     let lock = p.lock_text();
     assert!(
         lock.contains("window_start = \"2026-01-02T00:00:00Z\""),
@@ -790,9 +1015,9 @@ fn incremental_appends_newer_events_and_windows_limit_the_table() {
     p.cairn(&["feature", "materialize", "stats", "--incremental"])
         .code(2)
         .stderr_has("limited to a window");
+    let plan: Plan = json(&p, &["feature", "plan"]);
     assert_eq!(
-        p.json(&["feature", "plan"], 0)["views"][1]["action"],
-        "compute",
+        plan.views[1].action, "compute",
         "a windowed table is not what a plain materialize makes"
     );
 }
@@ -809,29 +1034,25 @@ fn a_plain_materialize_after_incremental_picks_up_late_events() {
 ",
     );
     p.write("data/events.csv", &events);
-    assert_eq!(
-        p.json(&["feature", "materialize", "stats", "--incremental"], 0)["views"][0]["rows"],
-        5
-    );
+    let appended: Materialized = json(&p, &["feature", "materialize", "stats", "--incremental"]);
+    assert_eq!(appended.views[0].rows, 5);
     events.push_str(
         "2,2026-01-01T18:00:00,2026-01-05T00:00:00,9.0,1
 ",
     );
     p.write("data/events.csv", &events);
-    let late = p.json(&["feature", "materialize", "stats", "--incremental"], 0);
+    let late: Materialized = json(&p, &["feature", "materialize", "stats", "--incremental"]);
     assert_eq!(
-        late["views"][0]["rows"], 5,
+        late.views[0].rows, 5,
         "older than the table's newest event: not appended"
     );
     assert!(p.lock_text().contains("incremental = true"));
-    let full = p.json(&["feature", "materialize", "stats"], 0);
-    assert_eq!(full["views"][0]["skipped"], false);
-    assert_eq!(full["views"][0]["rows"], 6);
+    let full: Materialized = json(&p, &["feature", "materialize", "stats"]);
+    assert!(!full.views[0].skipped);
+    assert_eq!(full.views[0].rows, 6);
     assert!(!p.lock_text().contains("incremental = true"));
-    assert_eq!(
-        p.json(&["feature", "materialize", "stats"], 0)["views"][0]["skipped"],
-        true
-    );
+    let again: Materialized = json(&p, &["feature", "materialize", "stats"]);
+    assert!(again.views[0].skipped);
 }
 
 #[test]
@@ -874,14 +1095,8 @@ fn stale_views_reserved_names_rows_without_time_and_bad_outputs() {
     events
         .push_str("3,,2026-01-01T00:00:00,1.0,1\n,2026-01-01T00:00:00,2026-01-01T00:00:00,1.0,1\n");
     p.write("data/events.csv", events);
-    let doc = p.json(&["feature", "materialize", "stats"], 0);
-    assert_eq!(
-        (
-            doc["views"][0]["rows"].as_u64(),
-            doc["views"][0]["entities"].as_u64()
-        ),
-        (Some(4), Some(2))
-    );
+    let doc: Materialized = json(&p, &["feature", "materialize", "stats"]);
+    assert_eq!((doc.views[0].rows, doc.views[0].entities), (4, 2));
     // An output in a directory that does not exist is a usage error.
     p.cairn(&[
         "feature",
@@ -903,7 +1118,9 @@ fn stale_views_reserved_names_rows_without_time_and_bad_outputs() {
     let run = p.cairn(&["--json", "feature", "materialize", "stats"]);
     run.code(1).stderr_has("failed validation");
     assert_eq!(run.stdout.trim().lines().count(), 1, "{}", run.stdout);
-    assert_eq!(run.json()["kind"], "data-validate");
+    let report: Validated = decode(&run);
+    assert!(!report.passed);
+    assert_eq!(report.datasets.len(), 1);
 }
 
 /// The two ways of joining (one sort and a fill for the default, a join and a filter with
@@ -1005,9 +1222,10 @@ fn nanosecond_zoned_timestamps_from_other_writers() {
          features = { amount = \"float\" }\n",
     );
     p.write("cairn.toml", config);
-    let doc = p.json(&["feature", "materialize"], 0);
-    assert_eq!(doc["views"][0]["end"], "2026-01-02T00:00:00Z");
-    let doc = p.json(
+    let doc: Materialized = json(&p, &["feature", "materialize"]);
+    assert_eq!(doc.views[0].end.as_deref(), Some("2026-01-02T00:00:00Z"));
+    let doc: Online = json(
+        &p,
         &[
             "feature",
             "online",
@@ -1018,13 +1236,12 @@ fn nanosecond_zoned_timestamps_from_other_writers() {
             "--features",
             "v:amount",
         ],
-        0,
     );
     assert_eq!(
-        doc["entities"][0]["event_times"]["v"],
+        doc.entities[0].event_times["v"],
         "1969-12-31T23:59:59.999999Z"
     );
-    assert_eq!(doc["entities"][1]["features"]["amount"], 3.5);
+    assert_eq!(doc.entities[1].features["amount"], 3.5);
     p.write(
         "e.csv",
         "customer_id,event_timestamp\n1,2026-01-01T12:00:00.123456\n1,2026-01-01T12:00:00.123455\n",
@@ -1052,9 +1269,9 @@ fn nanosecond_zoned_timestamps_from_other_writers() {
 #[test]
 fn a_removed_view_is_forgotten() {
     let p = project(DEFINITIONS);
-    let first = p.json(&["feature", "materialize"], 0);
-    let ratio_table = first["views"][0]["digest"].as_str().unwrap().to_owned();
-    assert_eq!(first["views"][0]["view"], "ratio");
+    let first: Materialized = json(&p, &["feature", "materialize"]);
+    let ratio_table = first.views[0].digest.clone();
+    assert_eq!(first.views[0].view, "ratio");
     let without = DEFINITIONS
         .replace(", \"ratio:per_item\"]", "]")
         .replace(
@@ -1066,14 +1283,11 @@ fn a_removed_view_is_forgotten() {
     config = config.replace(DEFINITIONS, &without);
     p.write("cairn.toml", config);
     // Naming views forgets nothing.
-    assert!(
-        p.json(&["feature", "materialize", "stats"], 0)
-            .get("removed")
-            .is_none()
-    );
+    let named: Materialized = json(&p, &["feature", "materialize", "stats"]);
+    assert_eq!(named.removed, None);
     assert!(p.lock_text().contains("[feature.ratio]"));
-    let doc = p.json(&["feature", "materialize"], 0);
-    assert_eq!(doc["removed"], serde_json::json!(["ratio"]));
+    let doc: Materialized = json(&p, &["feature", "materialize"]);
+    assert_eq!(doc.removed, Some(vec!["ratio".to_owned()]));
     assert!(!p.lock_text().contains("[feature.ratio]"));
     let tables = std::process::Command::new("python3")
         .args([
@@ -1102,14 +1316,9 @@ fn a_removed_view_is_forgotten() {
 fn an_empty_source_gives_an_empty_view() {
     let p = project(DEFINITIONS);
     p.write("data/events.csv", "customer_id,ts,created,amount,n\n");
-    let doc = p.json(&["feature", "materialize", "stats"], 0);
-    assert_eq!(
-        (
-            doc["views"][0]["rows"].as_u64(),
-            doc["views"][0]["entities"].as_u64()
-        ),
-        (Some(0), Some(0))
-    );
+    let doc: Materialized = json(&p, &["feature", "materialize", "stats"]);
+    assert_eq!((doc.views[0].rows, doc.views[0].entities), (0, 0));
+    assert_eq!(doc.views[0].end, None);
     p.cairn(&[
         "feature",
         "historical",
@@ -1126,15 +1335,15 @@ fn an_empty_source_gives_an_empty_view() {
         ["", "", "", "", "", ""]
     );
     // The view with SQL (`amount / n` over text columns) is empty too.
-    let doc = p.json(&["feature", "materialize", "ratio"], 0);
-    assert_eq!(doc["views"][0]["rows"], 0);
+    let doc: Materialized = json(&p, &["feature", "materialize", "ratio"]);
+    assert_eq!(doc.views[0].rows, 0);
     // A column with no value at all in a non-empty source is typed as declared too.
     p.write(
         "data/events.csv",
         "customer_id,ts,created,amount,n\n1,2026-01-01T00:00:00,2026-01-01T00:00:00,,\n",
     );
-    let doc = p.json(&["feature", "materialize", "stats"], 0);
-    assert_eq!(doc["views"][0]["rows"], 1);
+    let doc: Materialized = json(&p, &["feature", "materialize", "stats"]);
+    assert_eq!(doc.views[0].rows, 1);
 }
 
 /// A directory source whose files disagree on a column's type, with a value below the first
@@ -1194,14 +1403,14 @@ features = { amount = "float", n = "int" }
             p.write("data/events/b.csv", &b);
             p.write("data/events/c.csv", c);
             let env = [("POLARS_MAX_THREADS".to_owned(), (*threads).to_owned())];
-            let doc = p
-                .cairn_env(&["--json", "feature", "materialize"], &env)
-                .ok()
-                .json();
-            let view = &doc["views"][0];
-            assert_eq!(view["rows"], rows, "{doc}");
-            assert_eq!(view["entities"], 97 + 50 + 1, "{doc}");
-            let online = p.json(
+            let run = p.cairn_env(&["--json", "feature", "materialize"], &env);
+            run.ok();
+            let doc: Materialized = decode(&run);
+            let view = &doc.views[0];
+            assert_eq!(view.rows, rows, "{doc:?}");
+            assert_eq!(view.entities, 97 + 50 + 1, "{doc:?}");
+            let online: Online = json(
+                &p,
                 &[
                     "feature",
                     "online",
@@ -1216,13 +1425,11 @@ features = { amount = "float", n = "int" }
                     "--features",
                     "spend:amount",
                 ],
-                0,
             );
-            let amounts: Vec<serde_json::Value> = online["entities"]
-                .as_array()
-                .unwrap_or_else(|| panic!("{online}"))
+            let amounts: Vec<Value> = online
+                .entities
                 .iter()
-                .map(|e| e["features"]["amount"].clone())
+                .map(|e| e.features["amount"].clone())
                 .collect();
             assert_eq!(
                 amounts,
@@ -1231,11 +1438,11 @@ features = { amount = "float", n = "int" }
                     serde_json::json!(2.5),
                     serde_json::json!(expected_last[&42]),
                     serde_json::json!(expected_last[&120]),
-                    serde_json::Value::Null
+                    Value::Null
                 ],
-                "{online}"
+                "{online:?}"
             );
-            view["digest"].as_str().unwrap().to_owned()
+            view.digest.clone()
         })
         .collect();
     assert_eq!(
@@ -1257,4 +1464,227 @@ fn a_malformed_source_names_the_file_and_pins_nothing() {
         .code(2)
         .stderr_has("data/events.csv");
     assert!(!p.lock_text().contains("[feature"), "{}", p.lock_text());
+}
+
+/// Two views may share a feature name: a service may list both; `historical` and `online`
+/// name them apart with `--full-names` and refuse them without it, as `train` does (it names
+/// the model's inputs by feature).
+#[test]
+fn one_feature_name_from_two_views_is_asked_for_with_full_names() {
+    let p = project(&format!(
+        "{DEFINITIONS}
+[feature_view.doubled]
+source = \"data/events.csv\"
+entities = [\"customer\"]
+timestamp = \"ts\"
+sql = \"SELECT customer_id, ts, amount * 2 AS amount FROM source\"
+features = {{ amount = \"float\" }}
+
+[feature_service.both]
+features = [\"stats:amount\", \"doubled:amount\"]
+
+[model.both]
+entities = \"entities.csv\"
+service = \"both\"
+target = \"label\"
+algorithm = \"gaussian_nb\"
+"
+    ));
+    p.cairn(&["feature", "materialize"]).ok();
+    let historical = |extra: &[&str]| {
+        let mut args = vec![
+            "--json",
+            "feature",
+            "historical",
+            "--entities",
+            "entities.csv",
+            "--service",
+            "both",
+            "-o",
+            "o.csv",
+        ];
+        args.extend_from_slice(extra);
+        p.cairn(&args)
+    };
+    historical(&[])
+        .code(2)
+        .stderr_has("error: feature `amount` comes from both `stats` and `doubled`")
+        .stderr_has("hint: pass --full-names");
+    let run = historical(&["--full-names"]);
+    run.ok();
+    let doc: Historical = decode(&run);
+    assert_eq!(
+        doc.columns,
+        [
+            "customer_id",
+            "event_timestamp",
+            "label",
+            "stats__amount",
+            "doubled__amount"
+        ]
+    );
+    let out = csv(&p, "o.csv");
+    assert_eq!(
+        column(&out, "stats__amount"),
+        ["10.0", "25.0", "", "", "", "25.0"]
+    );
+    assert_eq!(
+        column(&out, "doubled__amount"),
+        ["20.0", "50.0", "50.0", "", "", "50.0"]
+    );
+    let online = |extra: &[&str]| {
+        let mut args = vec![
+            "--json",
+            "feature",
+            "online",
+            "--entity",
+            "customer_id=1",
+            "--service",
+            "both",
+            "--at",
+            "2026-01-03",
+        ];
+        args.extend_from_slice(extra);
+        p.cairn(&args)
+    };
+    online(&[]).code(2).stderr_has("comes from both");
+    let run = online(&["--full-names"]);
+    run.ok();
+    let doc: Online = decode(&run);
+    assert_eq!(doc.entities[0].features["stats__amount"], 25.0);
+    assert_eq!(doc.entities[0].features["doubled__amount"], 50.0);
+    p.cairn(&["train", "both"])
+        .code(2)
+        .stderr_has("comes from both");
+    // A feature named like a column of the entity table needs full names too.
+    p.write(
+        "e.csv",
+        "customer_id,event_timestamp,amount\n1,2026-01-02T00:00:00,7\n",
+    );
+    p.cairn(&[
+        "feature",
+        "historical",
+        "--entities",
+        "e.csv",
+        "--features",
+        "stats:amount",
+        "-o",
+        "e.out.csv",
+    ])
+    .code(2)
+    .stderr_has("the entity table already has a column `amount`")
+    .stderr_has("hint: rename the entity table's column, or pass --full-names");
+}
+
+/// `online --at TIME` serves a past moment: the ttl counts from it, and a row newer than it
+/// is missing (the store keeps only the latest row).
+#[test]
+fn online_reads_as_of_a_past_moment() {
+    let p = project(DEFINITIONS);
+    p.cairn(&["feature", "materialize"]).ok();
+    let at = |time: &str| -> Online {
+        json(
+            &p,
+            &[
+                "feature",
+                "online",
+                "--entity",
+                "customer_id=1",
+                "--entity",
+                "customer_id=2",
+                "--features",
+                "stats:n",
+                "--at",
+                time,
+            ],
+        )
+    };
+    let doc = at("2026-01-01T12:00:00");
+    assert_eq!(doc.at.as_deref(), Some("2026-01-01T12:00:00Z"));
+    assert_eq!(doc.entities[0].missing, ["stats"]);
+    assert!(doc.entities[0].event_times.is_empty());
+    assert_eq!(doc.entities[1].features["n"], 4);
+    let doc = at("2026-01-03T12:00:00Z");
+    assert_eq!(doc.entities[0].features["n"], 5);
+    assert_eq!(doc.entities[1].features["n"], 4, "exactly the ttl: served");
+    let doc = at("2026-01-03 12:00:01");
+    assert_eq!(doc.entities[1].expired, ["stats"]);
+    assert_eq!(doc.entities[1].features["n"], Value::Null);
+    // The human output is the same JSON array.
+    let run = p.cairn(&[
+        "feature",
+        "online",
+        "--entity",
+        "customer_id=1",
+        "--features",
+        "stats:n",
+        "--at",
+        "2026-01-03",
+    ]);
+    run.ok();
+    let entities: Vec<OnlineEntity> = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(entities[0].features["n"], 5);
+    p.cairn(&[
+        "feature",
+        "online",
+        "--entity",
+        "customer_id=1",
+        "--features",
+        "stats:n",
+        "--at",
+        "2026-01-03T12:00:00+01:00",
+    ])
+    .code(2)
+    .stderr_has("error: --at 2026-01-03T12:00:00+01:00: not a time")
+    .stderr_has("hint: write YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS (UTC)");
+}
+
+/// An entity table whose time column has a zone: rows are compared on the instant, and the
+/// column is passed through (the library's tests check that its type keeps the zone).
+#[test]
+fn a_zoned_entity_table_is_joined_on_the_instant() {
+    let p = project(DEFINITIONS);
+    p.cairn(&["feature", "materialize", "stats"]).ok();
+    // 00:00 UTC on 01-02 (the tie, inclusive) and 23:59 UTC on 01-01.
+    p.write(
+        "zoned.csv",
+        "customer_id,event_timestamp\n1,2026-01-02T01:00:00+01:00\n1,2026-01-01T22:59:00-01:00\n",
+    );
+    for out in ["zoned.out.csv", "zoned.out.parquet"] {
+        let doc: Historical = json(
+            &p,
+            &[
+                "feature",
+                "historical",
+                "--entities",
+                "zoned.csv",
+                "--features",
+                "stats:amount",
+                "-o",
+                out,
+            ],
+        );
+        assert_eq!(doc.rows, 2);
+        assert_eq!(doc.columns, ["customer_id", "event_timestamp", "amount"]);
+    }
+    let out = csv(&p, "zoned.out.csv");
+    assert_eq!(column(&out, "amount"), ["25.0", "10.0"]);
+    assert_eq!(
+        column(&out, "event_timestamp"),
+        ["2026-01-02T00:00:00.000000", "2026-01-01T23:59:00.000000"],
+        "CSV shows the instants in UTC"
+    );
+    // The Parquet output is an entity table like any other: joined again, the same answer.
+    p.cairn(&[
+        "feature",
+        "historical",
+        "--entities",
+        "zoned.out.parquet",
+        "--features",
+        "stats:n",
+        "-o",
+        "again.csv",
+    ])
+    .ok();
+    assert_eq!(column(&csv(&p, "again.csv"), "n"), ["5", "1"]);
 }

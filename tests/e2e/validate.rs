@@ -1,6 +1,7 @@
 //! `cairn data validate`: expectations from `[dataset."PATH"]` checked against CSV tables.
 
 use cairn_e2e::Project;
+use serde::Deserialize;
 
 const TABLE: &str = "\
 id,amount,country,ts
@@ -37,72 +38,118 @@ fn project(table: &str, expectations: &str) -> Project {
     p
 }
 
-fn check<'a>(
-    doc: &'a serde_json::Value,
-    kind: &str,
-    column: Option<&str>,
-) -> &'a serde_json::Value {
-    doc["datasets"][0]["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["check"] == kind && c["column"].as_str() == column)
-        .unwrap_or_else(|| panic!("no {kind} check for {column:?} in {doc}"))
+/// The `data-validate` document (docs/guide/validate.md#json-output), unknown fields refused.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Validated {
+    kind: String,
+    schema_version: u32,
+    passed: bool,
+    datasets: Vec<Dataset>,
 }
 
-fn rows(check: &serde_json::Value) -> Vec<u64> {
-    check["examples"]
-        .as_array()
-        .map(|e| e.iter().map(|x| x["row"].as_u64().unwrap()).collect())
-        .unwrap_or_default()
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Dataset {
+    path: String,
+    rows: u64,
+    passed: bool,
+    checks: Vec<Check>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Check {
+    check: String,
+    column: Option<String>,
+    expected: String,
+    passed: bool,
+    failing: u64,
+    observed: Option<String>,
+    #[serde(default)]
+    examples: Vec<Example>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Example {
+    row: u64,
+    value: String,
+}
+
+/// Runs `cairn --json data validate ARGS`, expects `code`, decodes the document.
+#[track_caller]
+fn validate(p: &Project, args: &[&str], code: i32) -> Validated {
+    let mut all = vec!["--json", "data", "validate"];
+    all.extend_from_slice(args);
+    let run = p.cairn(&all);
+    run.code(code);
+    let doc: Validated = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout, run.stderr));
+    assert_eq!(
+        (doc.kind.as_str(), doc.schema_version),
+        ("data-validate", 1)
+    );
+    assert_eq!(doc.passed, doc.datasets.iter().all(|d| d.passed), "{doc:?}");
+    for dataset in &doc.datasets {
+        assert_eq!(dataset.passed, dataset.checks.iter().all(|c| c.passed));
+    }
+    doc
+}
+
+/// The check of kind `kind` on `column` (`None`: a table-level check) of the first dataset.
+#[track_caller]
+fn check<'a>(doc: &'a Validated, kind: &str, column: Option<&str>) -> &'a Check {
+    doc.datasets[0]
+        .checks
+        .iter()
+        .find(|c| c.check == kind && c.column.as_deref() == column)
+        .unwrap_or_else(|| panic!("no {kind} check for {column:?} in {doc:?}"))
+}
+
+fn rows(check: &Check) -> Vec<u64> {
+    check.examples.iter().map(|x| x.row).collect()
+}
+
+fn observed(check: &Check) -> &str {
+    check.observed.as_deref().unwrap_or_default()
 }
 
 #[test]
 fn every_kind_of_failure_is_counted_with_example_rows() {
     let p = project(TABLE, EXPECTATIONS);
-    let doc = p.json(&["data", "validate"], 1);
-    assert_eq!(doc["kind"], "data-validate");
-    assert_eq!(doc["passed"], false);
-    assert_eq!(doc["datasets"][0]["rows"], 5);
+    let doc = validate(&p, &[], 1);
+    assert!(!doc.passed);
+    assert_eq!(doc.datasets.len(), 1);
+    assert_eq!(doc.datasets[0].path, "data/t.csv");
+    assert_eq!(doc.datasets[0].rows, 5);
+    assert_eq!(doc.datasets[0].checks.len(), 9);
 
     let rows_check = check(&doc, "rows", None);
     assert_eq!(
-        (
-            rows_check["passed"].as_bool(),
-            rows_check["observed"].as_str()
-        ),
-        (Some(false), Some("5"))
+        (rows_check.passed, rows_check.observed.as_deref()),
+        (false, Some("5"))
     );
-    assert_eq!(check(&doc, "dtype", Some("amount"))["passed"], true);
+    assert!(check(&doc, "dtype", Some("amount")).passed);
     // NaN and an empty field are both missing.
     let not_null = check(&doc, "not_null", Some("amount"));
-    assert_eq!(not_null["failing"], 2);
+    assert_eq!(not_null.failing, 2);
     assert_eq!(rows(not_null), [3, 4]);
     let share = check(&doc, "max_null_share", Some("amount"));
-    assert_eq!(
-        (share["passed"].as_bool(), share["failing"].as_u64()),
-        (Some(false), Some(2))
-    );
+    assert_eq!((share.passed, share.failing), (false, 2));
     // Bounds ignore missing values: NaN is not "above the maximum".
     let min = check(&doc, "min", Some("amount"));
-    assert_eq!((min["failing"].as_u64(), rows(min)), (Some(1), vec![2]));
-    assert_eq!(min["examples"][0]["value"], "-3");
+    assert_eq!((min.failing, rows(min)), (1, vec![2]));
+    assert_eq!(min.examples[0].value, "-3");
     let max = check(&doc, "max", Some("amount"));
-    assert_eq!((max["failing"].as_u64(), rows(max)), (Some(1), vec![5]));
+    assert_eq!((max.failing, rows(max)), (1, vec![5]));
     let allowed = check(&doc, "allowed", Some("country"));
-    assert_eq!(allowed["failing"], 2);
-    let values: Vec<&str> = allowed["examples"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["value"].as_str().unwrap())
-        .collect();
+    assert_eq!(allowed.failing, 2);
+    assert_eq!(allowed.expected, "one of DE, FR, NL");
+    let values: Vec<&str> = allowed.examples.iter().map(|e| e.value.as_str()).collect();
     assert_eq!(values, ["XX", "UK"]);
     let unique = check(&doc, "unique", None);
-    assert_eq!(
-        (unique["failing"].as_u64(), rows(unique)),
-        (Some(2), vec![3, 4])
-    );
+    assert_eq!((unique.failing, rows(unique)), (2, vec![3, 4]));
 
     // The human report names the check, the column and the rows.
     p.cairn(&["data", "validate"])
@@ -119,11 +166,11 @@ fn a_table_that_meets_its_expectations_passes() {
         clean,
         &EXPECTATIONS.replace("min = 10 }", "min = 1, max = 5 }"),
     );
-    let doc = p.json(&["data", "validate", "data/t.csv"], 0);
-    assert_eq!(doc["passed"], true);
-    let checks = doc["datasets"][0]["checks"].as_array().unwrap();
+    let doc = validate(&p, &["data/t.csv"], 0);
+    assert!(doc.passed);
+    let checks = &doc.datasets[0].checks;
     assert_eq!(checks.len(), 9);
-    assert!(checks.iter().all(|c| c["passed"] == true), "{doc}");
+    assert!(checks.iter().all(|c| c.passed && c.failing == 0), "{doc:?}");
     p.cairn(&["data", "validate"])
         .ok()
         .stderr_has("9 checks passed in 1 dataset");
@@ -146,51 +193,30 @@ not_null = true
 allowed = ["north"]
 "#,
     );
-    let doc = p.json(&["data", "validate"], 1);
-    assert_eq!(doc["datasets"][0]["rows"], 0);
-    assert_eq!(check(&doc, "rows", None)["passed"], false);
-    assert_eq!(
-        check(&doc, "not_null", Some("amount"))["passed"],
-        true,
+    let doc = validate(&p, &[], 1);
+    assert_eq!(doc.datasets[0].rows, 0);
+    assert!(!check(&doc, "rows", None).passed);
+    assert!(
+        check(&doc, "not_null", Some("amount")).passed,
         "nothing is missing from no rows"
     );
     let column = check(&doc, "column", Some("region"));
-    assert!(
-        column["observed"]
-            .as_str()
-            .unwrap()
-            .contains("id, amount, ts"),
-        "{column}"
-    );
-    assert!(
-        check(&doc, "unique", None)["observed"]
-            .as_str()
-            .unwrap()
-            .contains("region")
-    );
-    assert_eq!(check(&doc, "freshness", Some("ts"))["passed"], false);
+    assert!(observed(column).contains("id, amount, ts"), "{column:?}");
+    assert!(observed(check(&doc, "unique", None)).contains("region"));
+    assert!(!check(&doc, "freshness", Some("ts")).passed);
 
     // A timestamp that is old, and one that is text.
     p.write(
         "data/t.csv",
         "id,amount,ts,region\n1,1,2020-01-01T00:00:00,north\n",
     );
-    let doc = p.json(&["data", "validate"], 1);
+    let doc = validate(&p, &[], 1);
     let fresh = check(&doc, "freshness", Some("ts"));
-    assert!(
-        fresh["observed"]
-            .as_str()
-            .unwrap()
-            .starts_with("2020-01-01"),
-        "{fresh}"
-    );
+    assert!(observed(fresh).starts_with("2020-01-01"), "{fresh:?}");
     p.write("data/t.csv", "id,amount,ts,region\n1,1,yesterday,north\n");
-    let doc = p.json(&["data", "validate"], 1);
+    let doc = validate(&p, &[], 1);
     let fresh = check(&doc, "freshness", Some("ts"));
-    assert!(
-        fresh["observed"].as_str().unwrap().contains("not a date"),
-        "{fresh}"
-    );
+    assert!(observed(fresh).contains("not a date"), "{fresh:?}");
 }
 
 #[test]
@@ -202,9 +228,10 @@ fn a_directory_of_csv_files_is_one_table() {
     let mut config = String::from_utf8(p.read("cairn.toml")).unwrap();
     config.push_str("\n[dataset.\"data/parts\"]\nrows = { min = 3, max = 3 }\nunique = [\"id\"]\n");
     p.write("cairn.toml", config);
-    let doc = p.json(&["data", "validate", "data/parts"], 1);
-    assert_eq!(doc["datasets"][0]["rows"], 3);
-    assert_eq!(check(&doc, "rows", None)["passed"], true);
+    let doc = validate(&p, &["data/parts"], 1);
+    assert_eq!(doc.datasets[0].path, "data/parts");
+    assert_eq!(doc.datasets[0].rows, 3);
+    assert!(check(&doc, "rows", None).passed);
     assert_eq!(rows(check(&doc, "unique", None)), [2, 3]);
     // Files with other columns cannot be stacked: exit 2, the file named.
     p.write("data/parts/c.csv", "id,w\n9,9\n");
@@ -297,28 +324,24 @@ allowed = ["red"]
 "#,
     );
     std::fs::copy(fixture, p.path("data/o.parquet")).unwrap();
-    let doc = p.json(&["data", "validate", "data/o.parquet"], 1);
-    assert_eq!(check(&doc, "dtype", Some("id"))["passed"], true);
-    assert_eq!(check(&doc, "allowed", Some("id"))["passed"], true);
-    assert_eq!(
-        check(&doc, "dtype", Some("price"))["passed"],
-        true,
+    let doc = validate(&p, &["data/o.parquet"], 1);
+    assert!(check(&doc, "dtype", Some("id")).passed);
+    assert!(check(&doc, "allowed", Some("id")).passed);
+    assert!(
+        check(&doc, "dtype", Some("price")).passed,
         "decimals are floats"
     );
     let max = check(&doc, "max", Some("price"));
-    assert_eq!((max["failing"].as_u64(), rows(max)), (Some(1), vec![2]));
-    assert_eq!(check(&doc, "max_null_share", Some("price"))["passed"], true);
+    assert_eq!((max.failing, rows(max)), (1, vec![2]));
+    assert!(check(&doc, "max_null_share", Some("price")).passed);
     let color = check(&doc, "allowed", Some("color"));
-    assert_eq!(color["examples"][0]["value"], "blue");
-    assert_eq!(check(&doc, "unique", None)["passed"], true);
+    assert_eq!(color.examples[0].value, "blue");
+    assert!(check(&doc, "unique", None).passed);
     let fresh = check(&doc, "freshness", Some("at"));
-    assert_eq!(fresh["passed"], false);
+    assert!(!fresh.passed);
     assert!(
-        fresh["observed"]
-            .as_str()
-            .unwrap()
-            .starts_with("2026-01-02 12:00:00"),
-        "the zoned time in UTC: {fresh}"
+        observed(fresh).starts_with("2026-01-02 12:00:00"),
+        "the zoned time in UTC: {fresh:?}"
     );
     // A passing share is not reported as failing rows.
     let human = p.cairn(&["data", "validate"]);
@@ -340,16 +363,15 @@ allowed = [1, 2]
 allowed = ["a", "b", "c"]
 "#,
     );
-    let doc = p.json(&["data", "validate"], 1);
+    let doc = validate(&p, &[], 1);
     let code = check(&doc, "allowed", Some("code"));
     assert_eq!(
-        (code["failing"].as_u64(), rows(code)),
-        (Some(1), vec![4]),
+        (code.failing, rows(code)),
+        (1, vec![4]),
         "1.0 is 1, NaN is missing"
     );
-    assert_eq!(
-        check(&doc, "allowed", Some("label"))["passed"],
-        true,
+    assert!(
+        check(&doc, "allowed", Some("label")).passed,
         "an empty field is missing"
     );
     let bad = project(

@@ -232,6 +232,10 @@ pub struct OnlineArgs {
     /// Name features view__feature.
     #[arg(long)]
     pub full_names: bool,
+    /// Serve the features as of this time instead of now (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS,
+    /// UTC): the ttl counts from it, and a row newer than it is missing.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -133,9 +133,25 @@ impl From<cairn_feature::FeatureError> for CliError {
             ),
             F::NameClash { .. } => (
                 Exit::Usage,
-                Some("pass --full-names to name columns view__feature".into()),
+                Some("pass --full-names to name columns view__feature (`cairn train` names them by feature: give the model only one of the two)".into()),
             ),
-            F::Entities { .. } | F::BadEntity { .. } => (Exit::Usage, None),
+            F::Entities { .. } => (Exit::Usage, None),
+            F::NoTimeColumn { .. } => (
+                Exit::Usage,
+                Some("name the entity table's time column with --timestamp (for `cairn train`, with `timestamp` in the model's spec)".into()),
+            ),
+            F::NoJoinKey { key, .. } => (
+                Exit::Usage,
+                Some(format!("add a `{key}` column to the entity table")),
+            ),
+            F::ColumnTaken { .. } => (
+                Exit::Usage,
+                Some("rename the entity table's column, or pass --full-names to name the features view__feature".into()),
+            ),
+            F::BadEntity { .. } => (
+                Exit::Usage,
+                Some("give each entity as --entity key=value[,key=value...], with every join key of the requested views (`cairn feature list` shows them)".into()),
+            ),
             F::Read { .. } => (Exit::Usage, Some("check that the file exists and is readable".into())),
             F::Write { .. } => (
                 Exit::Internal,
@@ -160,7 +176,7 @@ impl From<cairn_feature::FeatureError> for CliError {
             ),
             F::ValidationFailed { .. } => (
                 Exit::CheckFailed,
-                Some("fix the data (`cairn data validate` shows the checks), or pass --skip-validation".into()),
+                Some("fix the data (`cairn data validate` shows the checks), or pass --skip-validation, which is recorded in cairn.lock".into()),
             ),
         };
         CliError {

@@ -179,7 +179,10 @@ pub fn check(
         if service.features.is_empty() {
             return Err(format!("{at} is empty"));
         }
-        let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+        // Two views may share a feature name (`a:amount`, `b:amount`): their columns are apart
+        // when named `view__feature`, and a request that names them unqualified is refused
+        // where those names are made, by the feature store.
+        let mut seen = std::collections::BTreeSet::new();
         for text in &service.features {
             let r = FeatureRef::parse(text)
                 .ok_or_else(|| format!("{at}: `{text}` is not `view:feature`"))?;
@@ -198,23 +201,8 @@ pub fn check(
                     names(view.features.keys())
                 ));
             }
-            if seen.get(r.feature.as_str()) == Some(&r.view.as_str()) {
+            if !seen.insert(r) {
                 return Err(format!("{at}: `{text}` is listed twice"));
-            }
-            if let Some(other) = seen.insert(
-                view.features
-                    .get_key_value(&r.feature)
-                    .map(|(k, _)| k.as_str())
-                    .unwrap_or(""),
-                views
-                    .get_key_value(&r.view)
-                    .map(|(k, _)| k.as_str())
-                    .unwrap_or(""),
-            ) {
-                return Err(format!(
-                    "{at}: feature `{}` comes from both `{other}` and `{}`; two columns would have the same name",
-                    r.feature, r.view
-                ));
             }
         }
     }
@@ -246,5 +234,54 @@ mod tests {
         for bad in ["stats", ":a", "a:", "a:b:c"] {
             assert_eq!(FeatureRef::parse(bad), None, "{bad}");
         }
+    }
+
+    fn declarations(services: &[&[&str]]) -> Result<(), String> {
+        let view = |feature: &str| FeatureViewSpec {
+            source: "data/t.csv".into(),
+            entities: vec!["customer".into()],
+            timestamp: "ts".into(),
+            created: None,
+            ttl: None,
+            sql: None,
+            features: BTreeMap::from([(feature.to_owned(), ColumnType::Float)]),
+        };
+        let entities = BTreeMap::from([(
+            "customer".to_owned(),
+            EntitySpec {
+                join_keys: BTreeMap::from([("customer_id".to_owned(), ColumnType::Int)]),
+                description: None,
+            },
+        )]);
+        let views = BTreeMap::from([
+            ("a".to_owned(), view("amount")),
+            ("b".to_owned(), view("amount")),
+        ]);
+        let services = services
+            .iter()
+            .enumerate()
+            .map(|(i, features)| {
+                (
+                    format!("s{i}"),
+                    FeatureServiceSpec {
+                        features: features.iter().map(|f| (*f).to_owned()).collect(),
+                    },
+                )
+            })
+            .collect();
+        check(&entities, &views, &services)
+    }
+
+    #[test]
+    fn a_service_may_take_one_feature_name_from_two_views() {
+        assert_eq!(declarations(&[&["a:amount", "b:amount"]]), Ok(()));
+        let twice = declarations(&[&["a:amount", "b:amount", " a : amount"]]).unwrap_err();
+        assert!(twice.contains("` a : amount` is listed twice"), "{twice}");
+        let unknown = declarations(&[&["c:amount"]]).unwrap_err();
+        assert!(unknown.contains("no feature view `c`"), "{unknown}");
+        let missing = declarations(&[&["a:n"]]).unwrap_err();
+        assert!(missing.contains("view `a` has no feature `n`"), "{missing}");
+        let empty = declarations(&[&[]]).unwrap_err();
+        assert!(empty.contains("is empty"), "{empty}");
     }
 }

@@ -175,6 +175,18 @@ pub enum Inference {
     EveryRow,
 }
 
+/// What a datetime column with a time zone becomes when a table is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Zones {
+    /// A naive datetime holding the same instants in UTC: every timestamp cairn computes with
+    /// is UTC, whatever wrote the file.
+    #[default]
+    Utc,
+    /// Kept as written, zone and all (the instants are the same either way): for a table whose
+    /// columns are handed back to the user, such as the entity table of a historical join.
+    Keep,
+}
+
 /// The format of the table at `path` (a file, or a directory of files of one format).
 pub fn table_format(path: &Path) -> Result<Format, TableError> {
     Ok(table_files(path)?.0)
@@ -192,6 +204,11 @@ pub fn scan_table(path: &Path) -> Result<LazyFrame, TableError> {
 
 /// [`scan_table`] with the CSV type inference chosen.
 pub fn scan_table_with(path: &Path, inference: Inference) -> Result<LazyFrame, TableError> {
+    scan(path, inference, Zones::Utc)
+}
+
+/// [`scan_table_with`] with the treatment of zoned datetimes chosen.
+fn scan(path: &Path, inference: Inference, zones: Zones) -> Result<LazyFrame, TableError> {
     let (format, files) = table_files(path)?;
     let mut frames = Vec::with_capacity(files.len());
     let mut schemas = Vec::with_capacity(files.len());
@@ -228,15 +245,22 @@ pub fn scan_table_with(path: &Path, inference: Inference) -> Result<LazyFrame, T
         )
         .map_err(|e| malformed(path, format, e))?
     };
-    Ok(normalize(table, &schemas[0]))
+    Ok(normalize(table, &schemas[0], zones))
 }
 
 /// Reads the table at `path` (a file, or a directory of files of one format with the same
 /// columns) into memory.
 pub fn read_table(path: &Path) -> Result<DataFrame, TableError> {
+    read_table_with_zones(path, Zones::Utc)
+}
+
+/// [`read_table`], with zoned datetime columns made naive UTC ([`Zones::Utc`], as everywhere
+/// else) or kept with their zone ([`Zones::Keep`]).
+pub fn read_table_with_zones(path: &Path, zones: Zones) -> Result<DataFrame, TableError> {
     let format = table_format(path)?;
-    with_table(
+    with_table_zoned(
         path,
+        zones,
         |table| table.collect().map_err(|e| malformed(path, format, e)),
         |e| matches!(e, TableError::Malformed { .. }),
     )
@@ -252,10 +276,20 @@ pub fn with_table<T, E: From<TableError>>(
     query: impl Fn(LazyFrame) -> Result<T, E>,
     from_reading: impl Fn(&E) -> bool,
 ) -> Result<T, E> {
+    with_table_zoned(path, Zones::Utc, query, from_reading)
+}
+
+/// [`with_table`] with the treatment of zoned datetimes chosen.
+fn with_table_zoned<T, E: From<TableError>>(
+    path: &Path,
+    zones: Zones,
+    query: impl Fn(LazyFrame) -> Result<T, E>,
+    from_reading: impl Fn(&E) -> bool,
+) -> Result<T, E> {
     let format = table_format(path)?;
-    match query(scan_table(path)?) {
+    match query(scan(path, Inference::FirstRows, zones)?) {
         Err(e) if from_reading(&e) && format == Format::Csv => {
-            match query(scan_table_with(path, Inference::EveryRow)?) {
+            match query(scan(path, Inference::EveryRow, zones)?) {
                 Err(e) if from_reading(&e) => Err(bad_file(path, format).map_or(e, E::from)),
                 other => other,
             }
@@ -391,9 +425,9 @@ fn widen_csv_types(
 }
 
 /// The same kinds of values, whatever wrote the file: categorical strings become strings,
-/// decimals become 64-bit floats, and zoned timestamps become naive UTC timestamps (the same
-/// instants; every timestamp in cairn is UTC).
-fn normalize(table: LazyFrame, schema: &Schema) -> LazyFrame {
+/// decimals become 64-bit floats, and (with [`Zones::Utc`]) zoned timestamps become naive UTC
+/// timestamps (the same instants; every timestamp cairn computes with is UTC).
+fn normalize(table: LazyFrame, schema: &Schema, zones: Zones) -> LazyFrame {
     let replaced: Vec<Expr> = schema
         .iter()
         .filter_map(|(name, dtype)| {
@@ -401,7 +435,7 @@ fn normalize(table: LazyFrame, schema: &Schema) -> LazyFrame {
             let new = match dtype {
                 DataType::Categorical(..) | DataType::Enum(..) => c.cast(DataType::String),
                 DataType::Decimal(..) => c.cast(DataType::Float64),
-                DataType::Datetime(unit, Some(_)) => {
+                DataType::Datetime(unit, Some(_)) if zones == Zones::Utc => {
                     c.to_physical().cast(DataType::Datetime(*unit, None))
                 }
                 _ => return None,
@@ -528,6 +562,70 @@ mod tests {
         // The same instant, as naive UTC: 2026-01-01T12:00:00Z.
         let at = df.column("at").unwrap().to_physical_repr();
         assert_eq!(at.i64().unwrap().get(0), Some(1_767_268_800_000_000));
+    }
+
+    #[test]
+    fn zones_are_kept_when_asked() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/other_writer.parquet");
+        let df = read_table_with_zones(&path, Zones::Keep).unwrap();
+        let at = df.column("at").unwrap();
+        match at.dtype() {
+            DataType::Datetime(_, Some(zone)) => assert_eq!(zone.as_str(), "Europe/Berlin"),
+            other => panic!("the zone is gone: {other}"),
+        }
+        // The same instant as read_table's naive UTC, and the other columns as read_table
+        // makes them.
+        let physical = at.to_physical_repr();
+        let us = match at.dtype() {
+            DataType::Datetime(TimeUnit::Nanoseconds, _) => {
+                physical.i64().unwrap().get(0).map(|v| v / 1000)
+            }
+            DataType::Datetime(TimeUnit::Milliseconds, _) => {
+                physical.i64().unwrap().get(0).map(|v| v * 1000)
+            }
+            _ => physical.i64().unwrap().get(0),
+        };
+        assert_eq!(us, Some(1_767_268_800_000_000));
+        assert_eq!(df.column("color").unwrap().dtype(), &DataType::String);
+        assert_eq!(df.column("price").unwrap().dtype(), &DataType::Float64);
+
+        // A CSV file with offsets: polars reads the instants in UTC, and the zone stays.
+        let dir = tempfile::tempdir().unwrap();
+        let csv = write(
+            dir.path(),
+            "z.csv",
+            "at\n2026-01-01T13:00:00+01:00\n2026-01-01T11:00:00-01:00\n",
+        );
+        let zoned = read_table_with_zones(&csv, Zones::Keep).unwrap();
+        assert!(
+            matches!(
+                zoned.column("at").unwrap().dtype(),
+                DataType::Datetime(_, Some(_))
+            ),
+            "{zoned}"
+        );
+        let naive = read_table(&csv).unwrap();
+        assert!(matches!(
+            naive.column("at").unwrap().dtype(),
+            DataType::Datetime(_, None)
+        ));
+        assert_eq!(
+            zoned
+                .column("at")
+                .unwrap()
+                .to_physical_repr()
+                .i64()
+                .unwrap()
+                .get(1),
+            naive
+                .column("at")
+                .unwrap()
+                .to_physical_repr()
+                .i64()
+                .unwrap()
+                .get(1),
+        );
     }
 
     #[test]

