@@ -33,6 +33,7 @@ pub(crate) fn open_remote(
         secrets,
         credentials,
         root,
+        env,
     } = resolved;
     let options = RemoteOptions {
         url: config.url.clone(),
@@ -41,6 +42,7 @@ pub(crate) fn open_remote(
         allow_http: config.allow_http,
         virtual_hosted_style: config.virtual_hosted_style,
         extra: secrets,
+        env,
         root,
     };
     let remote = Remote::open(&options)?;
