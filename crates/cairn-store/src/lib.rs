@@ -18,6 +18,7 @@ mod manifest;
 mod progress;
 mod relpath;
 pub mod remote;
+pub mod scan;
 mod statcache;
 mod store;
 
