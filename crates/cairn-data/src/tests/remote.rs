@@ -251,7 +251,7 @@ fn runs_pushed_by_one_machine_are_listed_and_fetched_by_another() {
     );
 
     let fetched = fetch(&s.second.project(), &s.fetch_options(), &NoProgress).unwrap();
-    assert_eq!(fetched.runs_added, [run.id.clone()]);
+    assert_eq!(fetched.runs_added, std::slice::from_ref(&run.id));
     assert!(fetched.runs_skipped.is_empty());
     let refs = cairn_core::runs::read_refs(&s.second.project().state_dir()).unwrap();
     assert_eq!(refs, [run]);
