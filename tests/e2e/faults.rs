@@ -4,12 +4,32 @@ use std::time::Duration;
 use cairn_e2e::{Project, Rng};
 
 /// SIGKILL at several points during `data add`: the store holds only complete objects, the
-/// lock is the old or the new one, and running add again finishes the job.
+/// lock is the old or the new one, byte for byte, and running add again finishes the job.
 #[test]
 fn killed_add_leaves_a_consistent_project() {
+    let fixture = |p: &Project| {
+        p.tree("data/tree", 1500, 7);
+        p.write("data/big.bin", Rng(8).bytes(24 << 20));
+    };
+    // The new lock, as a complete add of the same files writes it in a twin project.
+    let twin = Project::new();
+    fixture(&twin);
+    twin.cairn(&["data", "add", "data/tree", "data/big.bin"])
+        .ok();
+    let lock_after = twin.lock_text();
+    let entries = parse_lock(&lock_after);
+    assert_eq!(
+        entries,
+        [
+            ("data/big.bin".to_owned(), "file", 24 << 20, None),
+            ("data/tree".to_owned(), "dir", entries[1].2, Some(1500)),
+        ],
+        "{lock_after}"
+    );
+    drop(twin);
+
     let p = Project::new();
-    p.tree("data/tree", 1500, 7);
-    p.write("data/big.bin", Rng(8).bytes(24 << 20));
+    fixture(&p);
     let mut killed_mid_way = 0;
     for delay_ms in [5u64, 20, 40, 80, 150, 300] {
         let lock_before = p.lock_text();
@@ -34,8 +54,8 @@ fn killed_add_leaves_a_consistent_project() {
         assert_eq!(fsck["strays"], serde_json::json!([]));
         let lock = p.lock_text();
         assert!(
-            lock == lock_before || lock.contains("data/big.bin"),
-            "torn lock:\n{lock}"
+            lock == lock_before || lock == lock_after,
+            "after kill at {delay_ms} ms, the lock is neither the old nor the new one:\n{lock}"
         );
         // Reset, so every round starts from an untracked state.
         std::fs::write(p.path("cairn.lock"), "version = 1\n").unwrap();
@@ -45,6 +65,7 @@ fn killed_add_leaves_a_consistent_project() {
         "no add was killed while running; make the fixture larger"
     );
     p.cairn(&["data", "add", "data/tree", "data/big.bin"]).ok();
+    assert_eq!(p.lock_text(), lock_after);
     p.cairn(&["data", "status", "--check"]).ok();
     p.cairn(&["data", "fsck"]).ok();
     assert_eq!(
@@ -52,6 +73,49 @@ fn killed_add_leaves_a_consistent_project() {
         0,
         "temp files cleaned"
     );
+}
+
+/// A strict parse of `cairn.lock` in the form cairn writes (docs/formats/lock.md, "The form
+/// cairn writes"): the header, `version = 1`, then `[data."PATH"]` blocks separated by one
+/// blank line, keys in the documented order. Returns (path, type, size, files) per entry.
+fn parse_lock(text: &str) -> Vec<(String, &str, u64, Option<u64>)> {
+    let header = "# cairn.lock: what cairn pins (format: docs/formats/lock.md).\n\
+                  # Written by cairn; commit it, do not edit it by hand.\n\
+                  version = 1\n";
+    let body = text
+        .strip_prefix(header)
+        .unwrap_or_else(|| panic!("no header:\n{text}"));
+    let number = |line: &str, key: &str| -> u64 {
+        line.strip_prefix(key)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("expected `{key}N`, found `{line}`"))
+    };
+    let mut entries = Vec::new();
+    for block in body.split("\n\n").filter(|b| !b.is_empty()) {
+        let lines: Vec<&str> = block.trim_start_matches('\n').lines().collect();
+        let path = lines[0]
+            .strip_prefix("[data.\"")
+            .and_then(|l| l.strip_suffix("\"]"))
+            .unwrap_or_else(|| panic!("not a data entry: `{}`", lines[0]));
+        let kind = match lines.get(1) {
+            Some(&"type = \"file\"") => "file",
+            Some(&"type = \"dir\"") => "dir",
+            other => panic!("bad type line {other:?}"),
+        };
+        let digest = lines[2]
+            .strip_prefix("digest = \"")
+            .and_then(|l| l.strip_suffix('"'))
+            .unwrap_or_else(|| panic!("bad digest line `{}`", lines[2]));
+        assert!(
+            digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{digest}"
+        );
+        let size = number(lines[3], "size = ");
+        let files = lines.get(4).map(|line| number(line, "files = "));
+        assert!(lines.len() <= 5, "unexpected keys in {block}");
+        entries.push((path.to_owned(), kind, size, files));
+    }
+    entries
 }
 
 #[test]

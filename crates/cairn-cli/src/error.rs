@@ -300,19 +300,17 @@ impl From<DataError> for CliError {
         let (exit, hint): (Exit, Option<String>) = match &e {
             DataError::Path(p) => return p_error(p, e.to_string()),
             DataError::NotFound { .. } => (Exit::Usage, Some("check the path; `cairn data ls` lists what is tracked".into())),
-            DataError::Symlink { .. } => (
-                Exit::Usage,
-                Some("cairn does not follow symbolic links: add the link's target, or replace the link with what it points to".into()),
-            ),
-            DataError::SpecialFile { .. } => (Exit::Usage, Some("remove sockets, pipes and device files from the data".into())),
-            DataError::NonUtf8 { .. } | DataError::BadPath(_) => (Exit::Usage, Some("rename the file".into())),
+            DataError::Scan(e) => {
+                let (exit, hint) = scan_hint(e);
+                (exit, hint.map(str::to_owned))
+            }
+            DataError::BadPath(_) => (Exit::Usage, Some("rename the file".into())),
             DataError::TrackedByGit { path, .. } => (
                 Exit::Usage,
                 Some(format!("stop tracking it in git first: `git rm -r --cached {path}` (the files stay on disk)")),
             ),
             DataError::Overlap { .. } => (Exit::Usage, Some("track a directory or files inside it, not both".into())),
             DataError::NotTracked { .. } => (Exit::Usage, Some("`cairn data ls` lists what is tracked".into())),
-            DataError::Read { .. } => (Exit::Usage, Some("check that the file exists and is readable".into())),
             DataError::Write { .. } => (Exit::Internal, Some("check the free space and the permissions of the directory".into())),
             DataError::StatCache(cairn_store::StatCacheError::Version { .. }) => (
                 Exit::Usage,
@@ -380,6 +378,36 @@ impl From<DataError> for CliError {
             hint,
             exit,
         }
+    }
+}
+
+/// The exit code and hint for a workspace that cannot be read. Also meant for the workspace
+/// check's errors in other commands (`cairn_core::workspace::WorkspaceError::Scan`).
+pub fn scan_hint(e: &cairn_store::scan::ScanError) -> (Exit, Option<&'static str>) {
+    use cairn_store::scan::ScanError as S;
+    match e {
+        S::Symlink { .. } => (
+            Exit::Usage,
+            Some(
+                "cairn does not follow symbolic links: add the link's target, or replace the link with what it points to",
+            ),
+        ),
+        S::SpecialFile { .. } => (
+            Exit::Usage,
+            Some("remove sockets, pipes and device files from the data"),
+        ),
+        S::NonUtf8 { .. } | S::BadPath(_) => (Exit::Usage, Some("rename the file")),
+        S::Read { .. } => (
+            Exit::Usage,
+            Some("check that the file exists and is readable"),
+        ),
+        S::StatCache(cairn_store::StatCacheError::Version { .. }) => (
+            Exit::Usage,
+            Some(
+                "upgrade cairn, or delete .cairn/cairn.db (a cache: it is rebuilt, more slowly, on the next run)",
+            ),
+        ),
+        S::StatCache(_) => (Exit::Internal, None),
     }
 }
 

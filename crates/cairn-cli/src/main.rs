@@ -6,6 +6,7 @@ mod commands;
 mod error;
 mod printer;
 mod progress;
+mod settings;
 
 use std::process::ExitCode;
 
@@ -53,7 +54,9 @@ fn main() -> ExitCode {
         }
     }));
     let printer = Printer::new(&cli.global);
-    match commands::run(cli, &printer) {
+    // The environment is read here, once; the libraries get values.
+    let settings = settings::Settings::from_env();
+    match commands::run(cli, &printer, &settings) {
         Ok(exit) => exit.into(),
         Err(CmdError::Output(OutputError::BrokenPipe)) => ExitCode::SUCCESS,
         Err(CmdError::Output(OutputError::Failed(e))) => {

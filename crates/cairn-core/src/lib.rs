@@ -16,6 +16,7 @@ pub mod table;
 pub mod time;
 mod toml_error;
 pub mod validation;
+pub mod workspace;
 
 pub use config::{CONFIG_VERSION, CacheConfig, Config, ConfigError, CoreConfig, RemoteConfig};
 pub use git::{Git, GitError};

@@ -2,7 +2,7 @@ use std::io;
 use std::path::{Component, Path, PathBuf};
 
 use cairn_store::atomic::write_atomic;
-use cairn_store::{RelPath, RelPathError, StatCache, StatCacheError, Store, StoreError};
+use cairn_store::{RelPath, RelPathError, RemoteEnv, StatCache, StatCacheError, Store, StoreError};
 
 use crate::gitignore::{GitignoreError, add_lines, ignore_pattern};
 use crate::{Config, ConfigError, Git, GitError, Lock, LockError};
@@ -18,6 +18,9 @@ pub struct Project {
     /// Opened once per process: the store remembers what it verified and which link modes
     /// failed, for every command that runs after it (pull = fetch + checkout).
     store: std::sync::OnceLock<Store>,
+    /// The environment variables that configure remotes, as the binary read them (see
+    /// [`Project::with_remote_env`]); empty unless given.
+    remote_env: RemoteEnv,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -93,7 +96,22 @@ impl Project {
             root,
             config,
             store: std::sync::OnceLock::new(),
+            remote_env: RemoteEnv::default(),
         })
+    }
+
+    /// The project, with the environment variables that configure its remotes (credentials,
+    /// endpoints: `AWS_*`, `GOOGLE_*`, `AZURE_*`…). The library never reads the process
+    /// environment itself: the binary reads it once and passes it here; without it, remotes
+    /// are opened with the project's configuration alone.
+    pub fn with_remote_env(mut self, env: RemoteEnv) -> Self {
+        self.remote_env = env;
+        self
+    }
+
+    /// The environment variables given by [`Project::with_remote_env`].
+    pub fn remote_env(&self) -> &RemoteEnv {
+        &self.remote_env
     }
 
     /// Creates a project in `dir`: `cairn.toml`, an empty `cairn.lock`, `.cairn/`, and a

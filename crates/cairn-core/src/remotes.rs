@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use cairn_store::RemoteEnv;
 use cairn_store::atomic::write_atomic;
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +52,9 @@ pub struct ResolvedRemote {
     pub credentials: CredentialSource,
     /// The project root, against which a relative local-directory URL is resolved.
     pub root: PathBuf,
+    /// The environment variables that configure remotes, as the project was given them
+    /// ([`Project::with_remote_env`]).
+    pub env: RemoteEnv,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -95,7 +99,7 @@ impl Project {
             .unwrap_or_default();
         let credentials = if !secrets.is_empty() {
             CredentialSource::LocalConfig
-        } else if env_has_credentials(&remote.url) {
+        } else if env_has_credentials(self.remote_env(), &remote.url) {
             CredentialSource::Environment
         } else {
             CredentialSource::None
@@ -106,6 +110,7 @@ impl Project {
             secrets,
             credentials,
             root: self.root().to_path_buf(),
+            env: self.remote_env().clone(),
         })
     }
 
@@ -277,7 +282,7 @@ fn known(config: &Config) -> String {
 }
 
 /// Whether the environment carries credentials for the kind of store `url` names.
-fn env_has_credentials(url: &str) -> bool {
+fn env_has_credentials(env: &RemoteEnv, url: &str) -> bool {
     let vars: &[&str] = if url.starts_with("s3://") || url.starts_with("s3a://") {
         &["AWS_ACCESS_KEY_ID", "AWS_WEB_IDENTITY_TOKEN_FILE"]
     } else if url.starts_with("gs://") {
@@ -297,6 +302,72 @@ fn env_has_credentials(url: &str) -> bool {
     } else {
         &[]
     };
-    vars.iter()
-        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+    vars.iter().any(|v| env.is_set(v))
+}
+
+#[cfg(test)]
+#[allow(clippy::disallowed_methods)] // fixtures are written directly
+mod tests {
+    use super::*;
+    use crate::InitOptions;
+
+    fn project_with_remote(url: &str) -> (tempfile::TempDir, Project) {
+        let dir = tempfile::tempdir().unwrap();
+        Project::init(dir.path(), &InitOptions { no_git: true }).unwrap();
+        let project = Project::discover(dir.path()).unwrap();
+        let remote = RemoteConfig {
+            url: url.to_owned(),
+            endpoint: None,
+            region: None,
+            allow_http: None,
+            virtual_hosted_style: None,
+            jobs: None,
+        };
+        assert!(project.add_remote("origin", &remote, false).unwrap());
+        let project = Project::discover(dir.path()).unwrap();
+        (dir, project)
+    }
+
+    fn env(vars: &[(&str, &str)]) -> RemoteEnv {
+        RemoteEnv::from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    #[test]
+    fn credentials_come_from_the_local_config_then_the_environment_given() {
+        let (dir, project) = project_with_remote("s3://bucket/prefix");
+        // The process environment is never read: only what the project was given counts.
+        let resolved = project.remote(None).unwrap();
+        assert_eq!(resolved.credentials, CredentialSource::None);
+        assert!(resolved.env.is_empty());
+
+        let given = env(&[("AWS_ACCESS_KEY_ID", "key"), ("AWS_REGION", "eu-west-1")]);
+        let project = project.with_remote_env(given.clone());
+        let resolved = project.remote(Some("origin")).unwrap();
+        assert_eq!(resolved.credentials, CredentialSource::Environment);
+        assert_eq!(resolved.env, given);
+
+        // Variables of another kind of store, or empty ones, are not credentials for S3.
+        let other = env(&[
+            ("GOOGLE_SERVICE_ACCOUNT", "/sa.json"),
+            ("AWS_ACCESS_KEY_ID", ""),
+        ]);
+        let project = project.with_remote_env(other);
+        assert_eq!(
+            project.remote(None).unwrap().credentials,
+            CredentialSource::None
+        );
+
+        std::fs::write(
+            dir.path().join(".cairn/config.toml"),
+            "[remote.origin]\naws_access_key_id = \"local\"\n",
+        )
+        .unwrap();
+        let project = project.with_remote_env(given);
+        let resolved = project.remote(None).unwrap();
+        assert_eq!(resolved.credentials, CredentialSource::LocalConfig);
+        assert_eq!(
+            resolved.secrets,
+            [("aws_access_key_id".to_owned(), "local".to_owned())]
+        );
+    }
 }

@@ -2,12 +2,13 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use cairn_core::{DataEntry, EntryKind, Project};
+use cairn_store::scan::{self, Digester, WsFile, WsNode};
 use cairn_store::{Manifest, ManifestEntry, Progress, RelPath, StatCache, Store, now_ns};
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::DataError;
-use crate::scan::{self, Digester, WsFile, WsNode};
+use crate::guard::write_guard;
 
 pub struct AddOptions {
     /// Paths as the user gave them, relative to `cwd` or absolute.
@@ -99,7 +100,7 @@ pub fn add(
         targets.push(Target { path, dir, files });
     }
 
-    let _guard = crate::write_guard(&store, progress)?;
+    let _guard = write_guard(&store, progress)?;
     store.clean_tmp()?;
     // Read the lock under the guard: another process may just have changed it.
     let mut lock = project.read_lock()?;
@@ -287,11 +288,7 @@ pub fn add(
     })
 }
 
-pub(crate) fn write_lock(
-    project: &Project,
-    store: &Store,
-    lock: &cairn_core::Lock,
-) -> Result<(), DataError> {
+fn write_lock(project: &Project, store: &Store, lock: &cairn_core::Lock) -> Result<(), DataError> {
     project
         .write_lock(lock, store)
         .map_err(|source| DataError::Write {

@@ -3,14 +3,16 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
-use cairn_core::{EntryKind, LOCK_FILE, Lock, Project};
+use cairn_core::{EntryKind, Project};
+use cairn_store::scan::{self, Digester, WsFile, WsNode, exec_differs, key};
 use cairn_store::{Digest, FileStat, Progress, RelPath, Store, now_ns};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::scan::{self, Digester, WsFile, WsNode, key};
+use crate::guard::write_guard;
+use crate::history::lock_of;
+use crate::manifest::load_manifest;
 use crate::select::select;
-use crate::status::{exec_differs, load_manifest};
 use crate::{Conflict, DataError, MissingObject};
 
 pub struct CheckoutOptions {
@@ -79,11 +81,8 @@ pub fn checkout(
     } = options;
     let store = project.store()?;
     // The lock is read under the write lock: a concurrent add may be about to replace it.
-    let _guard = crate::write_guard(&store, progress)?;
-    let lock = match rev {
-        None => project.read_lock()?,
-        Some(rev) => lock_at(project, rev)?,
-    };
+    let _guard = write_guard(&store, progress)?;
+    let lock = lock_of(project, rev.as_deref())?;
     let selected = select(project, cwd, &lock, paths)?;
 
     store.clean_tmp()?;
@@ -403,16 +402,4 @@ impl Plan {
         }
         Ok(false)
     }
-}
-
-/// The lock as committed at git revision `rev`.
-pub(crate) fn lock_at(project: &Project, rev: &str) -> Result<Lock, DataError> {
-    let git = project.git()?.ok_or(DataError::NoGit)?;
-    let text = git
-        .file_at(rev, LOCK_FILE)?
-        .ok_or_else(|| DataError::NoLockInRevision {
-            rev: rev.to_string(),
-        })?;
-    let text = String::from_utf8_lossy(&text);
-    Ok(Lock::parse(&text, &format!("{LOCK_FILE}@{rev}"))?)
 }

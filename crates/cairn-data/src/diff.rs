@@ -1,13 +1,14 @@
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
-use cairn_core::{DataEntry, EntryKind, Git, LOCK_FILE, Lock, Project};
+use cairn_core::{DataEntry, EntryKind, Git, Lock, Project};
+use cairn_store::scan::key;
 use cairn_store::{Digest, Manifest, ManifestEntry, RelPath, Store, StoreError};
 use serde::Serialize;
 
 use crate::DataError;
-use crate::scan::key;
-use crate::status::load_manifest;
+use crate::history::committed_lock;
+use crate::manifest::load_manifest;
 
 pub struct DiffOptions {
     /// The old side: a git revision; `None` means HEAD.
@@ -208,12 +209,8 @@ fn lock_at(git: &Git, rev: &str) -> Result<(Lock, DiffSide), DataError> {
         rev: Some(rev.to_string()),
         lock_found,
     };
-    match git.file_at(rev, LOCK_FILE)? {
-        Some(text) => {
-            let text = String::from_utf8_lossy(&text);
-            let lock = Lock::parse(&text, &format!("{LOCK_FILE}@{rev}"))?;
-            Ok((lock, side(true)))
-        }
+    match committed_lock(git, rev)? {
+        Some(lock) => Ok((lock, side(true))),
         None => Ok((Lock::default(), side(false))),
     }
 }

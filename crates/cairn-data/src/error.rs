@@ -1,7 +1,9 @@
 use std::io;
 use std::path::PathBuf;
 
+use cairn_core::workspace::WorkspaceError;
 use cairn_core::{GitError, GitignoreError, LockError, PathError};
+use cairn_store::scan::ScanError;
 use cairn_store::{Digest, ManifestError, RelPath, StatCacheError, StoreError};
 use serde::Serialize;
 
@@ -26,12 +28,10 @@ pub enum DataError {
     Path(#[from] PathError),
     #[error("{path} does not exist")]
     NotFound { path: PathBuf },
-    #[error("{path} is a symbolic link; cairn tracks regular files and directories only")]
-    Symlink { path: PathBuf },
-    #[error("{path} is not a regular file or directory")]
-    SpecialFile { path: PathBuf },
-    #[error("{path}: file names must be valid UTF-8")]
-    NonUtf8 { path: PathBuf },
+    /// Reading the workspace failed: a symbolic link, a special file, a name that is not
+    /// UTF-8, a file that cannot be read.
+    #[error(transparent)]
+    Scan(ScanError),
     #[error("cannot add {path}: {tracked} is tracked by git")]
     TrackedByGit { path: RelPath, tracked: String },
     #[error("cannot add {path}: it overlaps the tracked path {tracked}")]
@@ -40,8 +40,6 @@ pub enum DataError {
     BadPath(#[from] cairn_store::RelPathError),
     #[error("{path} is not tracked")]
     NotTracked { path: RelPath },
-    #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: io::Error },
     #[error("cannot write {path}: {source}")]
     Write { path: PathBuf, source: io::Error },
     #[error("cannot take the project's write lock {path}: {source}")]
@@ -64,7 +62,7 @@ pub enum DataError {
         digest: Digest,
         source: ManifestError,
     },
-    #[error("{} object(s) needed are not in the local store and must be pulled from a remote: {}", .objects.len(), list_missing(.objects))]
+    #[error("{} object(s) needed are not in the local store: {}", .objects.len(), list_missing(.objects))]
     MissingObjects { objects: Vec<MissingObject> },
     #[error("{} local change(s) would be lost: {}", .conflicts.len(), list_conflicts(.conflicts))]
     Conflicts { conflicts: Vec<Conflict> },
@@ -93,6 +91,37 @@ pub enum DataError {
         None => "no expectations are declared in cairn.toml".to_owned(),
     })]
     NoExpectations { path: Option<String> },
+}
+
+/// The scan's own kinds of error; a path or stat cache error keeps its usual variant.
+impl From<ScanError> for DataError {
+    fn from(e: ScanError) -> Self {
+        match e {
+            ScanError::BadPath(e) => Self::BadPath(e),
+            ScanError::StatCache(e) => Self::StatCache(e),
+            e => Self::Scan(e),
+        }
+    }
+}
+
+/// The workspace check's errors, as the ones the data commands report themselves.
+impl From<WorkspaceError> for DataError {
+    fn from(e: WorkspaceError) -> Self {
+        match e {
+            WorkspaceError::Scan(e) => e.into(),
+            WorkspaceError::Store(e) => Self::Store(e),
+            WorkspaceError::StatCache(e) => Self::StatCache(e),
+            WorkspaceError::Manifest {
+                path,
+                digest,
+                source,
+            } => Self::Manifest {
+                path,
+                digest,
+                source,
+            },
+        }
+    }
 }
 
 fn list_missing(objects: &[MissingObject]) -> String {

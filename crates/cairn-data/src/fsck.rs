@@ -5,6 +5,7 @@ use cairn_store::{Digest, Manifest, Progress, StoreError};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::guard::write_guard;
 use crate::{DataError, MissingObject};
 
 pub struct FsckOptions {
@@ -44,7 +45,7 @@ pub fn fsck(
     let FsckOptions { remove_corrupt } = options;
     let store = project.store()?;
     let _guard = if *remove_corrupt {
-        Some(crate::write_guard(&store, progress)?)
+        Some(write_guard(&store, progress)?)
     } else {
         None
     };

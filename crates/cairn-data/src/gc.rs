@@ -1,10 +1,15 @@
 use std::collections::HashSet;
 
-use cairn_core::{EntryKind, LOCK_FILE, Lock, Project};
+use cairn_core::{EntryKind, Project};
 use cairn_store::{Digest, Manifest, Progress, StoreError};
 use serde::Serialize;
 
 use crate::DataError;
+use crate::guard::write_guard;
+pub use crate::history::SkippedLock;
+use crate::history::history_locks;
+use crate::remote::{RemoteInfo, open_remote};
+use crate::runs::run_refs;
 
 pub struct GcOptions {
     /// Also keep everything any `cairn.lock` in the git history refers to.
@@ -42,40 +47,12 @@ pub struct GcOutcome {
     pub skipped_locks: Vec<SkippedLock>,
     /// With `--remote`: the remote that was collected.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub remote: Option<crate::RemoteInfo>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct SkippedLock {
-    pub commit: String,
-    pub reason: String,
+    pub remote: Option<RemoteInfo>,
 }
 
 /// A partial upload in a directory remote that has not changed for this long belongs to a
 /// push that was killed, not to one that is running.
 const STALE_UPLOAD: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// Every distinct `cairn.lock` committed in the git history. A lock that cannot be read
-/// (conflict markers committed by mistake, a newer format) pins nothing that could be checked
-/// out: it is returned as skipped, with the reason.
-pub(crate) fn history_locks(project: &Project) -> Result<(Vec<Lock>, Vec<SkippedLock>), DataError> {
-    let git = project.git()?.ok_or(DataError::NoGit)?;
-    let mut locks = Vec::new();
-    let mut skipped = Vec::new();
-    for (commit, text) in git.file_in_history(LOCK_FILE)? {
-        match Lock::parse(
-            &String::from_utf8_lossy(&text),
-            &format!("{LOCK_FILE}@{commit}"),
-        ) {
-            Ok(lock) => locks.push(lock),
-            Err(e) => skipped.push(SkippedLock {
-                commit,
-                reason: e.to_string(),
-            }),
-        }
-    }
-    Ok((locks, skipped))
-}
 
 /// `cairn data gc`: deletes objects that no lock refers to.
 pub fn gc(
@@ -89,9 +66,9 @@ pub fn gc(
         remote,
     } = options;
     let store = project.store()?;
-    let _guard = crate::write_guard(&store, progress)?;
+    let _guard = write_guard(&store, progress)?;
     let mut remote = match remote {
-        Some(name) => Some(crate::transfer::open_remote(project, name.as_deref())?),
+        Some(name) => Some(open_remote(project, name.as_deref())?),
         None => None,
     };
     let mut temp_files_removed = if *dry_run || remote.is_some() {
@@ -159,7 +136,7 @@ pub fn gc(
     }
     // On a remote, also the runs other machines pushed (their refs in `runs/`).
     if let Some((r, _, _)) = &remote {
-        for run in crate::transfer::run_refs(r)? {
+        for run in run_refs(r)? {
             keep.extend(
                 std::iter::once(run.record)
                     .chain(run.artifact)

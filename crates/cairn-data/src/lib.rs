@@ -4,18 +4,37 @@
 //! Each operation takes an options struct and returns a serializable outcome or a
 //! [`DataError`]; none of them prints. Progress is reported through
 //! [`cairn_store::Progress`].
+//!
+//! Modules, leaves first (a module imports only modules above it in this list):
+//! - `error`; `guard` (the project's write lock); `select` (which tracked paths the path
+//!   arguments name); `history` (locks committed in git); `manifest` (directory manifests,
+//!   the objects a set of entries needs); `remote` (opening a remote); `entries` (feature
+//!   tables and runs as entries that transfers carry); `runs` (runs shared through a remote);
+//! - one module per operation: `add`, `checkout`, `diff`, `fsck`, `gc`, `ls`, `status`,
+//!   `push`, `fetch`, `validate`; and `pull`, the only one that composes two others (fetch,
+//!   then checkout).
+//!
+//! The comparison of the workspace with the lock is `cairn_core::workspace`, which `status`
+//! uses; the workspace scan is `cairn_store::scan`.
 
 mod add;
 mod checkout;
 mod diff;
+mod entries;
 mod error;
+mod fetch;
 mod fsck;
 mod gc;
+mod guard;
+mod history;
 mod ls;
-mod scan;
+mod manifest;
+mod pull;
+mod push;
+mod remote;
+mod runs;
 mod select;
 mod status;
-mod transfer;
 mod validate;
 
 pub use add::{AddOptions, AddOutcome, AddedEntry, Change, add};
@@ -25,25 +44,20 @@ pub use diff::{
     DiffSide, DiffVersion, diff,
 };
 pub use error::{Conflict, DataError, MissingObject};
+pub use fetch::{FetchOptions, FetchOutcome, fetch};
 pub use fsck::{CorruptObject, FsckOptions, FsckOutcome, fsck};
 pub use gc::{GcOptions, GcOutcome, RemovedObject, SkippedLock, gc};
 pub use ls::{LsEntry, LsOptions, LsOutcome, ls};
-pub use status::{EntryState, EntryStatus, StatusOptions, StatusOutcome, status};
-pub use transfer::{
-    DEFAULT_JOBS, FetchOptions, FetchOutcome, PullOutcome, PushOptions, PushOutcome, RemoteInfo,
-    RemotePresence, RemoteRun, RemoteRuns, SkippedRun, fetch, list_remote_runs, pull, push,
+pub use pull::{PullOutcome, pull};
+pub use push::{PushOptions, PushOutcome, push};
+pub use remote::{DEFAULT_JOBS, RemoteInfo};
+pub use runs::{RemoteRun, RemoteRuns, SkippedRun, list_remote_runs};
+pub use status::{
+    EntryState, EntryStatus, FeatureStatus, RemotePresence, StatusOptions, StatusOutcome, status,
 };
 pub use validate::{
     CheckReport, DatasetReport, Example, ValidateOptions, ValidateOutcome, validate,
 };
 
-/// Takes the project's write lock, reporting a wait through `progress`.
-fn write_guard(
-    store: &cairn_store::Store,
-    progress: &dyn cairn_store::Progress,
-) -> Result<cairn_store::WriteGuard, DataError> {
-    cairn_store::WriteGuard::acquire(store.dir(), progress).map_err(|source| DataError::Guard {
-        path: store.dir().join("lock"),
-        source,
-    })
-}
+#[cfg(test)]
+mod tests;

@@ -18,6 +18,7 @@ mod manifest;
 mod progress;
 mod relpath;
 pub mod remote;
+pub mod scan;
 mod statcache;
 mod store;
 
@@ -27,7 +28,9 @@ pub use guard::WriteGuard;
 pub use manifest::{MANIFEST_VERSION, Manifest, ManifestEntry, ManifestError};
 pub use progress::{NoProgress, Progress};
 pub use relpath::{RelPath, RelPathError};
-pub use remote::{REMOTE_VERSION, Remote, RemoteError, RemoteOptions, Transfer, TransferFailure};
+pub use remote::{
+    REMOTE_VERSION, Remote, RemoteEnv, RemoteError, RemoteOptions, Transfer, TransferFailure,
+};
 pub use statcache::{
     CacheRows, CachedStat, FileStat, StatCache, StatCacheError, now_ns, open_metadata_db,
 };

@@ -13,20 +13,24 @@ use crate::CmdResult;
 use crate::cli::{Cli, Command};
 use crate::error::CliError;
 use crate::printer::Printer;
+use crate::settings::Settings;
 
-/// Where the command runs: the process's directory, or `-C DIR`.
+/// Where the command runs (the process's directory, or `-C DIR`), where its output goes, and
+/// what the environment says.
 pub struct Context<'a> {
     pub cwd: PathBuf,
     pub printer: &'a Printer,
+    pub settings: &'a Settings,
 }
 
 impl Context<'_> {
+    /// The project around the working directory, with the environment its remotes use.
     pub fn project(&self) -> Result<Project, CliError> {
-        Ok(Project::discover(&self.cwd)?)
+        Ok(Project::discover(&self.cwd)?.with_remote_env(self.settings.remote_env.clone()))
     }
 }
 
-pub fn run(cli: Cli, printer: &Printer) -> CmdResult {
+pub fn run(cli: Cli, printer: &Printer, settings: &Settings) -> CmdResult {
     let Cli { global, command } = cli;
     let base = std::env::current_dir()
         .map_err(|e| CliError::usage(format!("cannot read the current directory: {e}"), None))?;
@@ -36,7 +40,11 @@ pub fn run(cli: Cli, printer: &Printer) -> CmdResult {
         })?,
         None => base,
     };
-    let ctx = Context { cwd, printer };
+    let ctx = Context {
+        cwd,
+        printer,
+        settings,
+    };
     match command {
         Command::Init(args) => init::run(&ctx, args),
         Command::Data(cmd) => data::run(&ctx, cmd),

@@ -27,9 +27,20 @@ pub fn run(ctx: &Context<'_>, args: RemoteAddArgs) -> CmdResult {
     };
     let is_default = project.add_remote(&name, &remote, default)?;
     let p = ctx.printer;
+    /// The JSON outcome of `remote add`.
+    #[derive(serde::Serialize)]
+    struct Added<'a> {
+        name: &'a str,
+        url: &'a str,
+        default: bool,
+    }
     p.json(
         "remote-add",
-        &serde_json::json!({ "name": name, "url": remote.url, "default": is_default }),
+        &Added {
+            name: &name,
+            url: &remote.url,
+            default: is_default,
+        },
     )?;
     let suffix = if is_default { " (default)" } else { "" };
     p.line(format!("added remote {name}: {}{suffix}", remote.url))?;

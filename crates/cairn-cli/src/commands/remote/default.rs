@@ -8,7 +8,7 @@ pub fn run(ctx: &Context<'_>, args: RemoteNameArgs) -> CmdResult {
     let project = ctx.project()?;
     project.set_default_remote(&name)?;
     let p = ctx.printer;
-    p.json("remote-default", &serde_json::json!({ "name": name }))?;
+    p.json("remote-default", &super::Named { name: &name })?;
     p.line(format!("default remote: {name}"))?;
     Ok(Exit::Ok)
 }

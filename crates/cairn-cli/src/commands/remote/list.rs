@@ -9,7 +9,12 @@ pub fn run(ctx: &Context<'_>, args: RemoteListArgs) -> CmdResult {
     let project = ctx.project()?;
     let remotes = project.list_remotes();
     let p = ctx.printer;
-    p.json("remote-list", &serde_json::json!({ "remotes": remotes }))?;
+    /// The JSON outcome of `remote list`.
+    #[derive(serde::Serialize)]
+    struct Listed<'a> {
+        remotes: &'a [cairn_core::RemoteListing],
+    }
+    p.json("remote-list", &Listed { remotes: &remotes })?;
     for r in &remotes {
         let marker = if r.default {
             paint(BOLD, "* ")

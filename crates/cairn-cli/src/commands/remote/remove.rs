@@ -8,7 +8,7 @@ pub fn run(ctx: &Context<'_>, args: RemoteNameArgs) -> CmdResult {
     let project = ctx.project()?;
     project.remove_remote(&name)?;
     let p = ctx.printer;
-    p.json("remote-remove", &serde_json::json!({ "name": name }))?;
+    p.json("remote-remove", &super::Named { name: &name })?;
     p.line(format!("removed remote {name} (its data was not touched)"))?;
     Ok(Exit::Ok)
 }

@@ -1,18 +1,43 @@
-//! Reading the workspace: what is at a tracked path, and every file below a tracked directory.
+//! Reading the workspace: what is at a tracked path, every file below a tracked directory,
+//! and their digests, from the [`StatCache`] when their stat data proves them and by hashing
+//! otherwise. Symbolic links are refused, except the links into the store that a checkout in
+//! `symlink` mode makes. `data add`, `data checkout` and the workspace-vs-lock check
+//! (`cairn_core::workspace`) all read the workspace through here.
 
 use std::fs::{self, Metadata};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use cairn_store::{CacheRows, Digest, FileStat, RelPath, StatCache, Store, hash};
 use rayon::prelude::*;
 
-use crate::DataError;
+use crate::{
+    CacheRows, Digest, FileStat, RelPath, RelPathError, StatCache, StatCacheError, Store, hash,
+};
+
+/// What can go wrong while reading the workspace.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is a symbolic link; cairn tracks regular files and directories only")]
+    Symlink { path: PathBuf },
+    #[error("{path} is not a regular file or directory")]
+    SpecialFile { path: PathBuf },
+    #[error("{path}: file names must be valid UTF-8")]
+    NonUtf8 { path: PathBuf },
+    #[error(transparent)]
+    BadPath(#[from] RelPathError),
+    #[error(transparent)]
+    StatCache(#[from] StatCacheError),
+}
 
 /// A file in the workspace.
 #[derive(Debug, Clone)]
-pub(crate) struct WsFile {
+pub struct WsFile {
     /// Relative to the tracked directory (empty for a tracked file).
     pub rel: String,
     /// The directory that holds the file, shared by its siblings (one allocation per
@@ -27,7 +52,8 @@ pub(crate) struct WsFile {
 }
 
 /// What is at a tracked path in the workspace.
-pub(crate) enum WsNode {
+#[derive(Debug)]
+pub enum WsNode {
     Missing,
     File(WsFile),
     Dir,
@@ -43,7 +69,7 @@ impl WsFile {
     }
 }
 
-pub(crate) fn file_from_metadata(rel: String, parent: Arc<Path>, meta: &Metadata) -> WsFile {
+fn file_from_metadata(rel: String, parent: Arc<Path>, meta: &Metadata) -> WsFile {
     WsFile {
         rel,
         parent,
@@ -56,14 +82,14 @@ pub(crate) fn file_from_metadata(rel: String, parent: Arc<Path>, meta: &Metadata
 
 /// Refuses a tracked path whose parent directories include a symbolic link: writing through
 /// it could leave the project.
-pub(crate) fn check_ancestors(root: &Path, path: &RelPath) -> Result<(), DataError> {
+pub fn check_ancestors(root: &Path, path: &RelPath) -> Result<(), ScanError> {
     let mut dir = root.to_path_buf();
     let parts: Vec<&str> = path.as_str().split('/').collect();
     for part in &parts[..parts.len() - 1] {
         dir.push(part);
         match fs::symlink_metadata(&dir) {
             Ok(meta) if meta.file_type().is_symlink() => {
-                return Err(DataError::Symlink { path: dir });
+                return Err(ScanError::Symlink { path: dir });
             }
             Ok(_) => {}
             Err(_) => break,
@@ -73,12 +99,12 @@ pub(crate) fn check_ancestors(root: &Path, path: &RelPath) -> Result<(), DataErr
 }
 
 /// Looks at a tracked path without following a final symbolic link.
-pub(crate) fn node(store: &Store, abs: &Path) -> Result<WsNode, DataError> {
+pub fn node(store: &Store, abs: &Path) -> Result<WsNode, ScanError> {
     let meta = match fs::symlink_metadata(abs) {
         Ok(meta) => meta,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(WsNode::Missing),
         Err(e) => {
-            return Err(DataError::Read {
+            return Err(ScanError::Read {
                 path: abs.to_path_buf(),
                 source: e,
             });
@@ -95,14 +121,14 @@ pub(crate) fn node(store: &Store, abs: &Path) -> Result<WsNode, DataError> {
             &meta,
         )))
     } else if ft.is_symlink() {
-        let digest = store_link_target(store, abs).ok_or_else(|| DataError::Symlink {
+        let digest = store_link_target(store, abs).ok_or_else(|| ScanError::Symlink {
             path: abs.to_path_buf(),
         })?;
         let mut file = file_from_metadata(String::new(), own.clone(), &meta);
         file.store_link = Some(digest);
         Ok(WsNode::File(file))
     } else {
-        Err(DataError::SpecialFile {
+        Err(ScanError::SpecialFile {
             path: abs.to_path_buf(),
         })
     }
@@ -110,12 +136,12 @@ pub(crate) fn node(store: &Store, abs: &Path) -> Result<WsNode, DataError> {
 
 /// The object a symbolic link points to, if it points into this store.
 fn store_link_target(store: &Store, link: &Path) -> Option<Digest> {
-    cairn_store::link_target_digest(store.objects_dir(), link)
+    crate::link_target_digest(store.objects_dir(), link)
 }
 
 /// Every file below `dir`, sorted by relative path, read in parallel. Symbolic links are
 /// refused (except cairn's own links into the store); empty directories are not listed.
-pub(crate) fn scan_dir(store: &Store, dir: &Path) -> Result<Vec<WsFile>, DataError> {
+pub fn scan_dir(store: &Store, dir: &Path) -> Result<Vec<WsFile>, ScanError> {
     let files = Mutex::new(Vec::new());
     let error = Mutex::new(None);
     rayon::scope(|scope| walk(scope, store, Arc::from(dir), String::new(), &files, &error));
@@ -133,16 +159,16 @@ fn walk<'s>(
     dir: Arc<Path>,
     prefix: String,
     files: &'s Mutex<Vec<WsFile>>,
-    error: &'s Mutex<Option<DataError>>,
+    error: &'s Mutex<Option<ScanError>>,
 ) {
-    let fail = |e: DataError| {
+    let fail = |e: ScanError| {
         let mut slot = error.lock().unwrap_or_else(|p| p.into_inner());
         slot.get_or_insert(e);
     };
     let entries = match fs::read_dir(&dir) {
         Ok(entries) => entries,
         Err(e) => {
-            return fail(DataError::Read {
+            return fail(ScanError::Read {
                 path: dir.to_path_buf(),
                 source: e,
             });
@@ -153,7 +179,7 @@ fn walk<'s>(
         let entry = match entry {
             Ok(entry) => entry,
             Err(e) => {
-                return fail(DataError::Read {
+                return fail(ScanError::Read {
                     path: dir.to_path_buf(),
                     source: e,
                 });
@@ -161,7 +187,7 @@ fn walk<'s>(
         };
         let file_name = entry.file_name();
         let Some(name) = file_name.to_str() else {
-            return fail(DataError::NonUtf8 { path: entry.path() });
+            return fail(ScanError::NonUtf8 { path: entry.path() });
         };
         let rel = if prefix.is_empty() {
             name.to_owned()
@@ -169,12 +195,12 @@ fn walk<'s>(
             format!("{prefix}/{name}")
         };
         if let Err(e) = RelPath::check(&rel) {
-            return fail(DataError::BadPath(e));
+            return fail(ScanError::BadPath(e));
         }
         let meta = match entry.metadata() {
             Ok(meta) => meta,
             Err(e) => {
-                return fail(DataError::Read {
+                return fail(ScanError::Read {
                     path: entry.path(),
                     source: e,
                 });
@@ -193,10 +219,10 @@ fn walk<'s>(
                     file.store_link = Some(digest);
                     local.push(file);
                 }
-                None => return fail(DataError::Symlink { path: entry.path() }),
+                None => return fail(ScanError::Symlink { path: entry.path() }),
             }
         } else {
-            return fail(DataError::SpecialFile { path: entry.path() });
+            return fail(ScanError::SpecialFile { path: entry.path() });
         }
     }
     files
@@ -207,7 +233,7 @@ fn walk<'s>(
 
 /// Finds the digests of the workspace files of one tracked path, from the stat cache when
 /// their stat data is unchanged, by hashing otherwise; remembers what it hashed for the cache.
-pub(crate) struct Digester {
+pub struct Digester {
     base: RelPath,
     /// Cache rows keyed by the path relative to `base` (empty for a tracked file).
     cache: CacheRows,
@@ -215,6 +241,7 @@ pub(crate) struct Digester {
 }
 
 impl Digester {
+    /// A digester for the files of tracked path `base`, with its cache rows.
     pub fn new(base: &RelPath, cache: CacheRows) -> Self {
         Self {
             base: base.clone(),
@@ -224,7 +251,7 @@ impl Digester {
     }
 
     /// The cache rows of a tracked path: a file's own row, or the rows below a directory.
-    pub fn load(base: &RelPath, dir: bool, cache: &StatCache) -> Result<Self, DataError> {
+    pub fn load(base: &RelPath, dir: bool, cache: &StatCache) -> Result<Self, ScanError> {
         let rows = if dir {
             cache.load_under(base.as_str())?
         } else {
@@ -243,12 +270,13 @@ impl Digester {
             .and_then(|c| c.digest_if_fresh(&file.stat))
     }
 
-    pub fn digest(&self, file: &WsFile) -> Result<Digest, DataError> {
+    /// The file's digest: the cache's when it vouches for it, or hashed (and remembered).
+    pub fn digest(&self, file: &WsFile) -> Result<Digest, ScanError> {
         if let Some(d) = self.cached(file) {
             return Ok(d);
         }
         let abs = file.abs();
-        let (digest, _) = hash::hash_file(&abs, file.stat.size).map_err(|e| DataError::Read {
+        let (digest, _) = hash::hash_file(&abs, file.stat.size).map_err(|e| ScanError::Read {
             path: abs,
             source: e,
         })?;
@@ -256,6 +284,7 @@ impl Digester {
         Ok(digest)
     }
 
+    /// Remembers a digest found by hashing, for [`Digester::into_hashed`].
     pub fn remember(&self, file: &WsFile, digest: Digest) {
         let key = key(&self.base, &file.rel);
         self.hashed
@@ -264,13 +293,15 @@ impl Digester {
             .push((key, file.stat, digest));
     }
 
+    /// What was hashed, as cache rows (project-relative path, stat data, digest) for
+    /// [`StatCache::record`].
     pub fn into_hashed(self) -> Vec<(String, FileStat, Digest)> {
         self.hashed.into_inner().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 /// The project-relative key of a file below tracked path `base`.
-pub(crate) fn key(base: &RelPath, rel: &str) -> String {
+pub fn key(base: &RelPath, rel: &str) -> String {
     if rel.is_empty() {
         base.to_string()
     } else {
@@ -279,10 +310,10 @@ pub(crate) fn key(base: &RelPath, rel: &str) -> String {
 }
 
 /// Digests many files in parallel.
-pub(crate) fn digest_all<'a>(
+pub fn digest_all<'a>(
     digester: &Digester,
     files: &'a [WsFile],
-) -> Result<Vec<(&'a WsFile, Digest)>, DataError> {
+) -> Result<Vec<(&'a WsFile, Digest)>, ScanError> {
     // Files and cache rows are both sorted by path: one merge pass instead of a lookup each;
     // only the files the cache cannot vouch for are hashed, in parallel.
     let mut rows = digester.cache.iter().peekable();
@@ -311,7 +342,7 @@ pub(crate) fn digest_all<'a>(
 
 /// A digest of the stat data of `files` (sorted by path): equal digests mean no file was
 /// added, removed, replaced, resized, touched or had its mode changed.
-pub(crate) fn stat_digest(files: &[WsFile]) -> Digest {
+pub fn stat_digest(files: &[WsFile]) -> Digest {
     let mut buf = Vec::with_capacity(files.len() * 64);
     for f in files {
         buf.extend_from_slice(f.rel.as_bytes());
@@ -328,4 +359,11 @@ pub(crate) fn stat_digest(files: &[WsFile]) -> Digest {
         }
     }
     Digest::of(&buf)
+}
+
+/// Whether the executable bit of an independent workspace copy differs from the lock. Files
+/// linked to the store (hard or symbolic links) share the object's read-only mode, so their
+/// bit is not compared.
+pub fn exec_differs(file: &WsFile, expected: bool) -> bool {
+    file.store_link.is_none() && !file.shared && file.executable != expected
 }

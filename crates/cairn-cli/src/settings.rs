@@ -1,0 +1,58 @@
+//! The process environment, read once at the top of the binary into typed settings (as uv's
+//! `EnvVars` and `settings.rs` do). The libraries never read environment variables: what
+//! they need is passed down from here.
+
+use cairn_store::RemoteEnv;
+
+/// What the environment says, read once per process. Colors (`NO_COLOR`, `CLICOLOR…`) are
+/// left to `anstream`, which the printer configures.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// The variables that configure remotes: every `AWS_*`, `GOOGLE_*` and `AZURE_*`
+    /// variable, `SERVICE_ACCOUNT` and `IDENTITY_ENDPOINT` (see [`RemoteEnv`]), applied as
+    /// `object_store`'s `from_env` builders would apply them; `.cairn/config.toml` wins.
+    pub remote_env: RemoteEnv,
+}
+
+impl Settings {
+    /// Reads the process environment. A variable whose name or value is not UTF-8 is skipped,
+    /// as `object_store` skips it.
+    pub fn from_env() -> Self {
+        Self::from_vars(std::env::vars_os().filter_map(|(name, value)| {
+            Some((name.into_string().ok()?, value.into_string().ok()?))
+        }))
+    }
+
+    /// The settings that these variables give (others are dropped).
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        Self {
+            remote_env: RemoteEnv::from_vars(vars),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_variables_of_remotes_are_kept() {
+        let vars = [
+            ("AWS_ACCESS_KEY_ID", "key"),
+            ("AZURE_STORAGE_ACCOUNT_NAME", "account"),
+            ("GOOGLE_SERVICE_ACCOUNT", "/sa.json"),
+            ("IDENTITY_ENDPOINT", "http://169.254.169.254/metadata"),
+            ("HOME", "/home/someone"),
+            ("NO_COLOR", "1"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let settings = Settings::from_vars(vars);
+        let env = &settings.remote_env;
+        assert_eq!(env.get("AWS_ACCESS_KEY_ID"), Some("key"));
+        assert_eq!(env.get("AZURE_STORAGE_ACCOUNT_NAME"), Some("account"));
+        assert_eq!(env.get("GOOGLE_SERVICE_ACCOUNT"), Some("/sa.json"));
+        assert!(env.is_set("IDENTITY_ENDPOINT"));
+        assert_eq!(env.get("HOME"), None);
+        assert_eq!(env.get("NO_COLOR"), None);
+    }
+}
