@@ -231,6 +231,10 @@ impl From<cairn_train::TrainError> for CliError {
                 let (exit, hint) = store_hint(s);
                 (exit, hint.map(str::to_owned))
             }
+            T::Workspace(w) => {
+                let (exit, hint) = workspace_hint(w);
+                (exit, hint.map(str::to_owned))
+            }
             T::Lock(l) => (Exit::Usage, lock_hint(l).map(str::to_owned)),
             T::Runs(r) => runs_hint(r),
             T::Git(_) => (Exit::Usage, None),
@@ -378,6 +382,23 @@ impl From<DataError> for CliError {
             hint,
             exit,
         }
+    }
+}
+
+/// The exit code and hint for the workspace-vs-lock check's errors.
+fn workspace_hint(e: &cairn_core::workspace::WorkspaceError) -> (Exit, Option<&'static str>) {
+    use cairn_core::workspace::WorkspaceError as W;
+    match e {
+        W::Scan(s) => scan_hint(s),
+        W::Store(s) => store_hint(s),
+        W::StatCache(cairn_store::StatCacheError::Version { .. }) => (
+            Exit::Usage,
+            Some(
+                "upgrade cairn, or delete .cairn/cairn.db (a cache: it is rebuilt, more slowly, on the next run)",
+            ),
+        ),
+        W::StatCache(_) => (Exit::Internal, None),
+        W::Manifest { .. } => (Exit::Usage, Some(FSCK_HINT)),
     }
 }
 

@@ -70,6 +70,8 @@ pub enum TrainError {
     #[error(transparent)]
     Store(#[from] cairn_store::StoreError),
     #[error(transparent)]
+    Workspace(#[from] cairn_core::workspace::WorkspaceError),
+    #[error(transparent)]
     Lock(#[from] cairn_core::LockError),
     #[error(transparent)]
     Runs(#[from] RunsError),

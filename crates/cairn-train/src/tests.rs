@@ -201,6 +201,37 @@ fn untracked_or_modified_data_is_refused_unless_allowed_and_the_decision_is_reco
 }
 
 #[test]
+fn the_data_check_is_the_one_data_status_makes() {
+    // A tracked table replaced by a symbolic link to the same bytes: `data add` would refuse
+    // the link, so it is not what the lock pins, though the bytes are equal.
+    let f = Fixture::new(SPEC);
+    let same = std::fs::read(f.root.join("data/t.csv")).unwrap();
+    std::fs::write(f.root.join("elsewhere.csv"), &same).unwrap();
+    std::fs::remove_file(f.root.join("data/t.csv")).unwrap();
+    std::os::unix::fs::symlink(f.root.join("elsewhere.csv"), f.root.join("data/t.csv")).unwrap();
+    match f.train(options("tree", &[])) {
+        Err(TrainError::Modified { detail, .. }) => {
+            assert!(detail.contains("symbolic link"), "{detail}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Allowed, the run reads through the link and says so.
+    let mut allowed = options("tree", &[]);
+    allowed.allow_untracked = true;
+    assert!(f.train(allowed).unwrap().record.untracked);
+
+    // A tracked table that is missing.
+    let g = Fixture::new(SPEC);
+    std::fs::remove_file(g.root.join("data/t.csv")).unwrap();
+    match g.train(options("tree", &[])) {
+        Err(TrainError::Modified { detail, .. }) => {
+            assert!(detail.contains("is missing"), "{detail}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn failed_validation_stops_the_run_unless_skipped() {
     let f = Fixture::new(&format!(
         "{SPEC}\n[dataset.\"data/t.csv\"]\nrows = {{ min = 1000 }}\n"

@@ -9,7 +9,7 @@ use super::Context;
 use crate::CmdResult;
 use crate::cli::TrainArgs;
 use crate::error::{CliError, Exit};
-use crate::printer::{BOLD, DIM, GREEN, Printer, bytes, paint};
+use crate::printer::{BOLD, DIM, GREEN, bytes, paint};
 use crate::progress::TrainBars;
 
 pub fn run(ctx: &Context<'_>, args: TrainArgs) -> CmdResult {
@@ -47,7 +47,7 @@ pub fn run(ctx: &Context<'_>, args: TrainArgs) -> CmdResult {
         Err(cairn_train::TrainError::ValidationFailed { model, report }) => {
             let failed = (*report).clone();
             let e = CliError::from(cairn_train::TrainError::ValidationFailed { model, report });
-            return validation_failed(p, failed, e);
+            return super::data::validate::validation_failed(p, failed, e);
         }
         other => other?,
     };
@@ -127,23 +127,4 @@ fn warning_text(w: &TrainWarning) -> String {
             format!("{w}; training anyway (--skip-validation, recorded)")
         }
     }
-}
-
-/// A command stopped by data that failed its expectations (`train`, `feature materialize`):
-/// the validation report is the outcome (the one JSON document, as from `data validate`, or
-/// the checks in human form) and `e` goes to stderr only.
-pub(crate) fn validation_failed(
-    p: &Printer,
-    report: cairn_data::DatasetReport,
-    e: CliError,
-) -> CmdResult {
-    let outcome = cairn_data::ValidateOutcome {
-        passed: false,
-        datasets: vec![report],
-    };
-    p.json("data-validate", &outcome)?;
-    for dataset in &outcome.datasets {
-        super::data::validate::print_dataset(p, dataset)?;
-    }
-    Ok(crate::error::report_after_outcome(p, e))
 }

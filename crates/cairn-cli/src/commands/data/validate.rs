@@ -45,6 +45,25 @@ pub fn run(ctx: &Context<'_>, args: ValidateArgs) -> CmdResult {
     }
 }
 
+/// A command stopped by data that failed its expectations (`train`, `feature materialize`):
+/// the validation report is the outcome (the one JSON document, as from `data validate`, or
+/// the checks in human form) and `e` goes to stderr only.
+pub(crate) fn validation_failed(
+    p: &crate::printer::Printer,
+    report: cairn_data::DatasetReport,
+    e: crate::error::CliError,
+) -> CmdResult {
+    let outcome = cairn_data::ValidateOutcome {
+        passed: false,
+        datasets: vec![report],
+    };
+    p.json("data-validate", &outcome)?;
+    for dataset in &outcome.datasets {
+        print_dataset(p, dataset)?;
+    }
+    Ok(crate::error::report_after_outcome(p, e))
+}
+
 /// One dataset's checks, a line each, with the example rows of failed ones.
 pub(crate) fn print_dataset(
     p: &crate::printer::Printer,

@@ -42,15 +42,9 @@ pub fn run(ctx: &Context<'_>, args: MaterializeArgs) -> CmdResult {
     );
     let outcome = match result {
         Err(FeatureError::ValidationFailed { view, report }) => {
-            // The report is the answer (the one JSON document); the error goes to stderr.
-            let failed = cairn_data::ValidateOutcome {
-                passed: false,
-                datasets: vec![(*report).clone()],
-            };
-            p.json("data-validate", &failed)?;
-            super::super::data::validate::print_dataset(p, &report)?;
-            let e = FeatureError::ValidationFailed { view, report };
-            return Ok(crate::error::report_after_outcome(p, CliError::from(e)));
+            let failed = (*report).clone();
+            let e = CliError::from(FeatureError::ValidationFailed { view, report });
+            return super::super::data::validate::validation_failed(p, failed, e);
         }
         other => other?,
     };
