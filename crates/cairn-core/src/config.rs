@@ -147,12 +147,6 @@ pub enum ConfigError {
 }
 
 /// Remote names: letters, digits, `-` and `_`.
-pub fn valid_remote_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
 
 impl Config {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -214,7 +208,7 @@ impl Config {
         crate::models::check(&config.model, &config.feature_service)
             .map_err(|e| ConfigError::Invalid(format!("{name}: {e}")))?;
         for (remote, spec) in &config.remote {
-            if !valid_remote_name(remote) {
+            if !crate::names::valid_name(remote) {
                 return Err(ConfigError::Invalid(format!(
                     "{name}: `remote.{remote}`: a remote name uses letters, digits, `-` and `_` only"
                 )));

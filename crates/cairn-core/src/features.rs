@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::{ColumnType, parse_age};
+use crate::names::valid_name;
 
 /// Something features describe (a customer, a merchant…), identified by its join keys.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -79,13 +80,6 @@ impl std::fmt::Display for FeatureRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}:{}", self.view, self.feature)
     }
-}
-
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Checks what serde cannot: names, references between the tables, ttl syntax. Errors name

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::ColumnType;
+use crate::names::valid_name;
 
 /// `[model.NAME]`: what to train, on what, how.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -185,13 +186,6 @@ pub enum Encode {
     OneHot,
     /// One input: the category's index in the sorted training categories; unseen = -1.
     Ordinal,
-}
-
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// The time column of an entity table when a spec does not name one.

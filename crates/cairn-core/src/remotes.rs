@@ -8,7 +8,7 @@ use cairn_store::RemoteEnv;
 use cairn_store::atomic::write_atomic;
 use serde::{Deserialize, Serialize};
 
-use crate::config::valid_remote_name;
+use crate::names::valid_name;
 use crate::{CONFIG_FILE, Config, ConfigError, Project, RemoteConfig};
 
 /// The git-ignored file with per-machine settings, such as credentials.
@@ -150,7 +150,7 @@ impl Project {
         remote: &RemoteConfig,
         make_default: bool,
     ) -> Result<bool, RemoteError> {
-        if !valid_remote_name(name) {
+        if !valid_name(name) {
             return Err(RemoteError::BadName {
                 name: name.to_string(),
             });
