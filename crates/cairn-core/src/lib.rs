@@ -9,6 +9,7 @@ mod git;
 mod gitignore;
 mod lock;
 pub mod models;
+pub mod registry;
 mod project;
 mod remotes;
 pub mod runs;
