@@ -5,9 +5,9 @@ use cairn_core::registry::{Action, HistoryEntry, Was, alias_problem};
 use cairn_store::Progress;
 use serde::Serialize;
 
+use crate::RegistryError;
 use crate::reference::{ModelRef, find, model};
 use crate::write::change;
-use crate::RegistryError;
 
 /// What [`alias`] changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

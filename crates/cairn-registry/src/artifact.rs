@@ -37,16 +37,15 @@ pub(crate) fn verified_bytes(
             source,
         })?;
     let run = cairn_train::parse_run_record(&entry.run, &record)?;
-    let inconsistent = |what: &'static str, pinned: String, found: String| {
-        RegistryError::Inconsistent {
+    let inconsistent =
+        |what: &'static str, pinned: String, found: String| RegistryError::Inconsistent {
             name: name.to_owned(),
             version: entry.version,
             what,
             pinned,
             found,
             record: entry.record,
-        }
-    };
+        };
     if run.id != entry.run {
         return Err(inconsistent("run", entry.run.clone(), run.id));
     }

@@ -19,12 +19,19 @@ impl std::fmt::Display for Existing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let versions: Vec<String> = self.versions.iter().map(u32::to_string).collect();
         write!(f, "versions: {}", or_none(&versions))?;
-        let stages: Vec<String> = [(Stage::Production, self.production), (Stage::Staging, self.staging)]
-            .into_iter()
-            .filter_map(|(s, v)| v.map(|v| format!("{s} = {v}")))
-            .collect();
+        let stages: Vec<String> = [
+            (Stage::Production, self.production),
+            (Stage::Staging, self.staging),
+        ]
+        .into_iter()
+        .filter_map(|(s, v)| v.map(|v| format!("{s} = {v}")))
+        .collect();
         write!(f, "; stages: {}", or_none(&stages))?;
-        let aliases: Vec<String> = self.aliases.iter().map(|(a, v)| format!("{a} = {v}")).collect();
+        let aliases: Vec<String> = self
+            .aliases
+            .iter()
+            .map(|(a, v)| format!("{a} = {v}"))
+            .collect();
         write!(f, "; aliases: {}", or_none(&aliases))
     }
 }
@@ -80,14 +87,18 @@ pub enum RegistryError {
         existing: Existing,
     },
     /// `NAME@archived` or `NAME@none`: those stages hold any number of versions.
-    #[error("{name}@{stage}: `{stage}` holds any number of versions; name one by its number ({existing})")]
+    #[error(
+        "{name}@{stage}: `{stage}` holds any number of versions; name one by its number ({existing})"
+    )]
     ManyInStage {
         name: String,
         stage: Stage,
         existing: Existing,
     },
     /// Neither a run nor a best-run choice, or both.
-    #[error("say which run to register: a run id, or the best run of a spec by a metric (not both)")]
+    #[error(
+        "say which run to register: a run id, or the best run of a spec by a metric (not both)"
+    )]
     WhichRun,
     #[error("run {id} {status}{}: only a finished run can be registered", .error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default())]
     RunNotFinished {
@@ -116,7 +127,9 @@ pub enum RegistryError {
         version: u32,
         stage: Stage,
     },
-    #[error("a version cannot be promoted back to `none`; promote it to staging, production or archived")]
+    #[error(
+        "a version cannot be promoted back to `none`; promote it to staging, production or archived"
+    )]
     NoneStage,
     #[error("{name}@{version} cannot go to production: {why}")]
     NotValidated {
@@ -127,7 +140,10 @@ pub enum RegistryError {
     #[error("a forced promotion needs a reason (it is recorded)")]
     ForceWithoutReason,
     #[error("`{alias}` cannot be an alias: {problem}")]
-    BadAlias { alias: String, problem: &'static str },
+    BadAlias {
+        alias: String,
+        problem: &'static str,
+    },
     #[error("{name}: alias `{alias}` already names version {version}")]
     AliasUnchanged {
         name: String,

@@ -161,10 +161,6 @@ pub(crate) fn existing(entry: &ModelEntry) -> Existing {
         versions: entry.versions.iter().map(|v| v.version).collect(),
         staging: entry.in_stage(Stage::Staging).map(|v| v.version),
         production: entry.in_stage(Stage::Production).map(|v| v.version),
-        aliases: entry
-            .aliases
-            .iter()
-            .map(|(a, v)| (a.clone(), *v))
-            .collect(),
+        aliases: entry.aliases.iter().map(|(a, v)| (a.clone(), *v)).collect(),
     }
 }

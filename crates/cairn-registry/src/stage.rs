@@ -6,12 +6,12 @@ use cairn_core::registry::{Action, HistoryEntry, ModelEntry, Stage, Was};
 use cairn_store::Progress;
 use serde::Serialize;
 
+use crate::RegistryError;
 use crate::artifact::verified_bytes;
 use crate::error::NoRollback;
 use crate::reference::{ModelRef, find, model};
 use crate::validation::check_passed;
 use crate::write::change;
-use crate::RegistryError;
 
 /// What to promote, and where.
 #[derive(Debug, Clone)]
@@ -87,10 +87,13 @@ pub fn promote(
             }
             forced = true;
         }
-        let entry = lock.model.get_mut(&name).ok_or_else(|| RegistryError::NoSuchModel {
-            name: name.clone(),
-            models: Vec::new(),
-        })?;
+        let entry = lock
+            .model
+            .get_mut(&name)
+            .ok_or_else(|| RegistryError::NoSuchModel {
+                name: name.clone(),
+                models: Vec::new(),
+            })?;
         let archived = move_to(entry, version.version, options.to);
         let history = HistoryEntry {
             from: Some(Was::Stage(version.stage)),
@@ -172,10 +175,13 @@ pub fn rollback(
             .rev()
             .find(|h| h.version == previous && h.to == Some(Was::Stage(Stage::Production)))
             .is_some_and(|h| h.forced);
-        let entry = lock.model.get_mut(name).ok_or_else(|| RegistryError::NoSuchModel {
-            name: name.to_owned(),
-            models: Vec::new(),
-        })?;
+        let entry = lock
+            .model
+            .get_mut(name)
+            .ok_or_else(|| RegistryError::NoSuchModel {
+                name: name.to_owned(),
+                models: Vec::new(),
+            })?;
         move_to(entry, previous, Stage::Production);
         let history = HistoryEntry {
             from: Some(Was::Stage(restored.stage)),

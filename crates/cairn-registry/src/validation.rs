@@ -8,10 +8,10 @@ use cairn_core::registry::{ModelVersion, Verdict};
 use cairn_store::{Digest, NoProgress, Store};
 use serde::Deserialize;
 
+use crate::RegistryError;
 use crate::error::Unvalidated;
 use crate::reference::{At, find, model};
 use crate::write::change;
-use crate::RegistryError;
 
 /// The validation record format this cairn reads.
 pub const VALIDATION_FORMAT: u32 = 1;
@@ -19,7 +19,6 @@ pub const VALIDATION_FORMAT: u32 = 1;
 /// The part of a validation record the registry reads (other fields are ignored).
 #[derive(Debug, Deserialize)]
 struct RecordHead {
-    format: u64,
     model: String,
     version: u32,
     artifact: Digest,
@@ -76,19 +75,24 @@ fn read_head(store: &Store, digest: &Digest) -> Result<RecordHead, RegistryError
         context: Some(format!("validation record {digest}")),
         source,
     })?;
-    let head: RecordHead =
-        serde_json::from_slice(&bytes).map_err(|e| RegistryError::ValidationRecord {
-            digest: *digest,
-            message: format!("is not a validation record ({e})"),
-        })?;
-    if head.format > u64::from(VALIDATION_FORMAT) {
+    let unreadable = |e: serde_json::Error| RegistryError::ValidationRecord {
+        digest: *digest,
+        message: format!("is not a validation record ({e})"),
+    };
+    // The format first: a newer record may lack the fields below.
+    #[derive(Deserialize)]
+    struct Format {
+        format: u64,
+    }
+    let format: Format = serde_json::from_slice(&bytes).map_err(unreadable)?;
+    if format.format > u64::from(VALIDATION_FORMAT) {
         return Err(RegistryError::NewerValidationRecord {
             digest: *digest,
-            found: head.format,
+            found: format.format,
             supported: VALIDATION_FORMAT,
         });
     }
-    Ok(head)
+    serde_json::from_slice(&bytes).map_err(unreadable)
 }
 
 /// What makes a record not this version's, if anything.
