@@ -29,6 +29,8 @@ pub use artifact::load_artifact;
 pub use cairn_core::registry::{
     Action, HistoryEntry, ModelEntry, ModelVersion, Stage, Verdict, Was,
 };
+/// What [`load_artifact`] returns, and why it can fail to decode.
+pub use cairn_model::artifact::{Artifact, ArtifactError};
 pub use error::{Existing, NoRollback, RegistryError, Unvalidated};
 pub use read::{History, ListedModel, ModelList, ModelShow, ShownVersion, history, list, show};
 pub use reference::{At, ModelRef, Resolved, resolve, resolve_in};
