@@ -522,7 +522,9 @@ fn register_promote_replace_roll_back_each_step_in_show_history_and_git() {
         ),
         ("models-history", 1, "churn")
     );
-    let summary: Vec<(&str, u32, Option<WasDoc>, Option<WasDoc>, Option<u32>)> = history
+    /// action, version, from, to, archived
+    type Change<'a> = (&'a str, u32, Option<WasDoc>, Option<WasDoc>, Option<u32>);
+    let summary: Vec<Change> = history
         .history
         .iter()
         .map(|h| {

@@ -242,7 +242,7 @@ fn a_run_registers_as_version_1_pinning_what_it_recorded() {
     // What the lock holds is what the outcome says.
     let lock = f.project().read_lock().unwrap();
     let model = &lock.model["tree"];
-    assert_eq!(model.versions, [registered.entry.clone()]);
+    assert_eq!(model.versions, std::slice::from_ref(&registered.entry));
     match model.history.as_slice() {
         [h] => {
             assert_eq!((h.action, h.version), (Action::Register, 1));
