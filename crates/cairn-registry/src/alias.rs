@@ -6,7 +6,7 @@ use cairn_store::Progress;
 use serde::Serialize;
 
 use crate::RegistryError;
-use crate::reference::{ModelRef, find, model};
+use crate::reference::{ModelRef, find, model, model_name};
 use crate::write::change;
 
 /// What [`alias`] changed.
@@ -89,6 +89,8 @@ pub fn unalias(
     alias: &str,
     progress: &dyn Progress,
 ) -> Result<Unaliased, RegistryError> {
+    let name = model_name(name)?;
+    let name = name.as_str();
     change(project, progress, |lock, _, stamp| {
         model(lock, name)?;
         let entry = lock

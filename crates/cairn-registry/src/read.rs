@@ -7,7 +7,7 @@ use cairn_core::registry::{HistoryEntry, ModelVersion, Stage};
 use serde::Serialize;
 
 use crate::RegistryError;
-use crate::reference::{find, model, parse_parts};
+use crate::reference::{find, model, model_name, parse_parts};
 
 /// Every registered model.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -105,14 +105,7 @@ pub struct History {
 
 /// The history of model `name`.
 pub fn history(project: &Project, name: &str) -> Result<History, RegistryError> {
-    let text = name;
-    let (name, at) = parse_parts(text)?;
-    if at.is_some() {
-        return Err(RegistryError::BadReference {
-            reference: text.to_owned(),
-            problem: "the history is a model's, not a version's: give the model's name".into(),
-        });
-    }
+    let name = model_name(name)?;
     let lock = project.read_lock()?;
     Ok(History {
         history: model(&lock, &name)?.history.clone(),

@@ -93,6 +93,17 @@ pub(crate) fn parse_parts(text: &str) -> Result<(String, Option<At>), RegistryEr
     Ok((name.to_owned(), at))
 }
 
+/// A model's name, where a model (not a version) is meant: `NAME@REF` is refused.
+pub(crate) fn model_name(text: &str) -> Result<String, RegistryError> {
+    match parse_parts(text)? {
+        (name, None) => Ok(name),
+        (_, Some(_)) => Err(RegistryError::BadReference {
+            reference: text.to_owned(),
+            problem: "a model is meant here, not a version: give the model's name".to_owned(),
+        }),
+    }
+}
+
 /// A reference resolved to one version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Resolved {

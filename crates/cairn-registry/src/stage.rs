@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::RegistryError;
 use crate::artifact::verified_bytes;
 use crate::error::NoRollback;
-use crate::reference::{ModelRef, find, model};
+use crate::reference::{ModelRef, find, model, model_name};
 use crate::validation::check_passed;
 use crate::write::change;
 
@@ -147,6 +147,8 @@ pub fn rollback(
     progress: &dyn Progress,
 ) -> Result<RolledBack, RegistryError> {
     let reason = self::reason(reason);
+    let name = model_name(name)?;
+    let name = name.as_str();
     change(project, progress, |lock, store, stamp| {
         let entry = model(lock, name)?;
         let no = |why| RegistryError::NoRollback {

@@ -697,9 +697,18 @@ fn one_version_per_stage_and_rollback_walks_production_back() {
             "promote 1 production->archived",
         ]
     );
+    // A model is meant: a version reference is refused.
     assert!(matches!(
         history(&f.project(), "tree@2"),
         Err(RegistryError::BadReference { .. })
+    ));
+    assert!(matches!(
+        refused(&f, || rollback(&f.project(), "tree@2", None, &NoProgress)),
+        RegistryError::BadReference { .. }
+    ));
+    assert!(matches!(
+        refused(&f, || unalias(&f.project(), "tree@1", "x", &NoProgress)),
+        RegistryError::BadReference { .. }
     ));
 }
 
