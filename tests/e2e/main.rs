@@ -10,6 +10,7 @@ mod faults;
 mod feature;
 mod gc_fsck;
 mod init;
+mod registry;
 mod remote;
 mod s3_harness;
 mod status;

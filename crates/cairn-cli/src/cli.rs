@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 /// cairn: version data, features and models of a tabular ML project, pinned in one lock file.
 #[derive(Debug, Parser)]
@@ -61,6 +61,121 @@ pub enum Command {
     /// Training runs: list, show, compare, remove.
     #[command(subcommand)]
     Runs(RunsCommand),
+    /// Register a finished run's model as the next version of a model (pinned in cairn.lock).
+    Register(RegisterArgs),
+    /// The model registry: versions, stages, aliases, promotion, rollback, history.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("which").required(true).args(["run", "best"])))]
+pub struct RegisterArgs {
+    /// A finished run's id (or a unique prefix of at least 4 characters).
+    pub run: Option<String>,
+    /// Instead of RUN: the best finished run of --model by this metric (largest first, or
+    /// smallest for rmse, mae, log_loss).
+    #[arg(
+        long,
+        value_name = "METRIC",
+        requires = "model",
+        conflicts_with = "run"
+    )]
+    pub best: Option<String>,
+    /// With --best: the spec whose runs are compared (`[model.SPEC]`).
+    #[arg(long, value_name = "SPEC", requires = "best")]
+    pub model: Option<String>,
+    /// With --best: the smallest value is the best.
+    #[arg(long, requires = "best")]
+    pub asc: bool,
+    /// The registered model's name (default: the run's spec name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// What this version is (recorded in cairn.lock).
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// The registered models: versions, the production and staging versions, aliases.
+    List,
+    /// A model's versions, or one version (NAME@REF): the run, lineage, validation.
+    Show(ModelsShowArgs),
+    /// Move a version to a stage (one version each in staging and production).
+    Promote(ModelsPromoteArgs),
+    /// Point an alias (champion, challenger…) at a version.
+    Alias(ModelsAliasArgs),
+    /// Remove an alias.
+    Unalias(ModelsUnaliasArgs),
+    /// Put the previous production version back in production.
+    Rollback(ModelsRollbackArgs),
+    /// Every register, promote, alias, unalias and rollback of a model: when, who, what.
+    History(ModelsHistoryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsShowArgs {
+    /// NAME (every version) or NAME@REF (REF: production, staging, a version number, an alias,
+    /// latest).
+    #[arg(value_name = "NAME[@REF]")]
+    pub reference: String,
+}
+
+/// The stages a version can be promoted to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StageArg {
+    Staging,
+    Production,
+    Archived,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsPromoteArgs {
+    /// The version: NAME@REF (REF: a version number, staging, an alias, latest).
+    #[arg(value_name = "NAME@REF")]
+    pub reference: String,
+    /// The stage.
+    #[arg(long, value_enum)]
+    pub to: StageArg,
+    /// Why (recorded in the history).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Promote to production without a passing validation (needs --reason; recorded).
+    #[arg(long, requires = "reason")]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsAliasArgs {
+    /// The version: NAME@REF.
+    #[arg(value_name = "NAME@REF")]
+    pub reference: String,
+    /// The alias (letters, digits, `-`, `_`; not a stage name, `latest` or a number).
+    pub alias: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsUnaliasArgs {
+    /// The model.
+    pub name: String,
+    /// The alias to remove.
+    pub alias: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsRollbackArgs {
+    /// The model.
+    pub name: String,
+    /// Why (recorded in the history).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsHistoryArgs {
+    /// The model.
+    pub name: String,
 }
 
 #[derive(Debug, Args)]

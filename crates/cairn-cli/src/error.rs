@@ -250,6 +250,99 @@ impl From<cairn_train::TrainError> for CliError {
     }
 }
 
+impl From<cairn_registry::RegistryError> for CliError {
+    fn from(e: cairn_registry::RegistryError) -> Self {
+        use cairn_registry::RegistryError as R;
+        // Finding the run to register fails as `runs show` would.
+        let e = match e {
+            R::Train(t) => return t.into(),
+            e => e,
+        };
+        let show = |name: &str| {
+            format!("`cairn models show {name}` lists its versions, stages and aliases")
+        };
+        let (exit, hint): (Exit, Option<String>) = match &e {
+            R::Train(_) => (Exit::Usage, None), // returned above
+            R::BadReference { .. } => (
+                Exit::Usage,
+                Some("name a version as NAME@REF: REF is production, staging, a version number, an alias or latest (a bare NAME is NAME@production)".into()),
+            ),
+            R::BadName { .. } => (Exit::Usage, Some("use letters, digits, `-` and `_`".into())),
+            R::NoSuchModel { .. } => (
+                Exit::Usage,
+                Some("`cairn models list` shows the registered models; `cairn register RUN` registers a finished run".into()),
+            ),
+            R::NoSuchVersion { name, .. } | R::ManyInStage { name, .. } => (Exit::Usage, Some(show(name))),
+            R::WhichRun => (
+                Exit::Usage,
+                Some("`cairn register RUN`, or `cairn register --best METRIC --model SPEC`".into()),
+            ),
+            R::RunNotFinished { .. } => (
+                Exit::Usage,
+                Some("`cairn runs list --where status=finished` shows the runs that can be registered".into()),
+            ),
+            R::NoFinishedRun { spec } => (
+                Exit::Usage,
+                Some(format!("train it first: `cairn train {spec}`")),
+            ),
+            R::NoSuchMetric { .. } => (Exit::Usage, Some("pick one of the metrics its runs have".into())),
+            R::AlreadyRegistered { name, version, .. } => (
+                Exit::Usage,
+                Some(format!("it is {name}@{version}: `cairn models show {name}@{version}`")),
+            ),
+            R::AlreadyInStage { name, .. } => (Exit::Usage, Some(show(name))),
+            R::NoneStage => (Exit::Usage, None),
+            R::NotValidated { name, version, .. } => (
+                Exit::Usage,
+                Some(format!(
+                    "validate it: `cairn validate {name}@{version}`; or promote it anyway with --force --reason TEXT (recorded)"
+                )),
+            ),
+            R::ForceWithoutReason => (Exit::Usage, Some("add --reason TEXT: a forced promotion is recorded with its reason".into())),
+            R::BadAlias { .. } => (
+                Exit::Usage,
+                Some("pick another alias, such as champion or challenger".into()),
+            ),
+            R::AliasUnchanged { .. } => (Exit::Usage, None),
+            R::NoSuchAlias { name, .. } => (Exit::Usage, Some(show(name))),
+            R::NoRollback { name, .. } => (
+                Exit::Usage,
+                Some(format!("`cairn models history {name}` shows what production held")),
+            ),
+            R::Inconsistent { .. } => (
+                Exit::Usage,
+                Some("cairn.lock was edited by hand, or the store's objects were replaced: restore cairn.lock from git (`git checkout HEAD -- cairn.lock`), and run `cairn data fsck`".into()),
+            ),
+            R::Artifact {
+                source: cairn_registry::ArtifactError::Version { .. },
+                ..
+            } => (Exit::Usage, Some("upgrade cairn".into())),
+            R::Artifact { .. } => (Exit::Usage, Some(FSCK_HINT.into())),
+            R::Store { source, .. } => {
+                let (exit, hint) = store_hint(source);
+                (exit, hint.map(str::to_owned))
+            }
+            R::ValidationRecord { .. } => (
+                Exit::Usage,
+                Some("validate the version again (`cairn validate NAME@VERSION`) to record a new verdict".into()),
+            ),
+            R::NewerValidationRecord { .. } => (Exit::Usage, Some("upgrade cairn".into())),
+            R::Lock(l) => (Exit::Usage, lock_hint(l).map(str::to_owned)),
+            R::Runs(r) => runs_hint(r),
+            R::Git(_) => (Exit::Usage, Some("check the repository's git configuration (`git config --list`)".into())),
+            R::Write { .. } => (
+                Exit::Internal,
+                Some("check the free space and permissions of the project directory".into()),
+            ),
+        };
+        CliError {
+            message: e.to_string(),
+            hint,
+            exit,
+        }
+    }
+}
+
 /// An override that cannot be applied, named as the `--set` that gave it.
 fn override_message(e: &cairn_train::TrainError) -> String {
     use cairn_train::{OverrideProblem as P, TrainError as T};

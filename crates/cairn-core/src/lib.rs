@@ -11,6 +11,7 @@ mod lock;
 pub mod models;
 pub mod names;
 mod project;
+pub mod registry;
 mod remotes;
 pub mod runs;
 pub mod table;

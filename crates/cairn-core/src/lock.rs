@@ -3,6 +3,7 @@ use std::collections::BTreeMap;
 use cairn_store::{Digest, RelPath};
 use serde::{Deserialize, Serialize};
 
+use crate::registry::ModelEntry;
 use crate::toml_error::describe;
 
 /// The version of the `cairn.lock` format this cairn reads and writes.
@@ -19,6 +20,8 @@ pub struct Lock {
     pub data: BTreeMap<RelPath, DataEntry>,
     /// Materialized feature views, by view name (`cairn feature materialize`).
     pub feature: BTreeMap<String, FeatureEntry>,
+    /// The model registry, by model name (`cairn register`, `cairn models`).
+    pub model: BTreeMap<String, ModelEntry>,
 }
 
 /// A feature view's offline table: a Parquet object in the store, with what it was computed
@@ -89,6 +92,8 @@ struct Wire {
     data: BTreeMap<RelPath, DataEntry>,
     #[serde(default)]
     feature: BTreeMap<String, FeatureEntry>,
+    #[serde(default)]
+    model: BTreeMap<String, ModelEntry>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -131,7 +136,7 @@ impl Lock {
             }
             Some(_) => {}
         }
-        let wire: Wire =
+        let mut wire: Wire =
             toml::from_str(text).map_err(|e| LockError::Invalid(describe(name, text, &e)))?;
         if wire.version != LOCK_VERSION {
             return Err(LockError::Invalid(format!(
@@ -139,9 +144,11 @@ impl Lock {
                 wire.version
             )));
         }
+        crate::registry::check(name, &mut wire.model).map_err(LockError::Invalid)?;
         let lock = Self {
             data: wire.data,
             feature: wire.feature,
+            model: wire.model,
         };
         if let Some((outer, inner)) = lock.first_overlap() {
             return Err(LockError::Overlap {
@@ -159,7 +166,8 @@ impl Lock {
             data: &self.data,
             feature: &self.feature,
         };
-        let body = toml::to_string(&wire).expect("a lock always serializes");
+        let mut body = toml::to_string(&wire).expect("a lock always serializes");
+        crate::registry::write_models(&mut body, &self.model);
         format!("{HEADER}{body}")
     }
 

@@ -1,6 +1,8 @@
 mod data;
 mod feature;
 mod init;
+mod models;
+mod register;
 mod remote;
 mod runs;
 mod train;
@@ -52,5 +54,7 @@ pub fn run(cli: Cli, printer: &Printer, settings: &Settings) -> CmdResult {
         Command::Feature(cmd) => feature::run(&ctx, cmd),
         Command::Train(args) => train::run(&ctx, args),
         Command::Runs(cmd) => runs::run(&ctx, cmd),
+        Command::Register(args) => register::run(&ctx, args),
+        Command::Models(cmd) => models::run(&ctx, cmd),
     }
 }
