@@ -50,6 +50,25 @@ impl Git {
         Ok(Some(Self { repo, prefix }))
     }
 
+    /// Who is acting, as git would record it: `user.name <user.email>` from the repository's
+    /// config, then the user's and the system's (as git reads them); `None` when neither is
+    /// set.
+    pub fn identity(&self) -> Option<String> {
+        let config = self.repo.config_snapshot();
+        let get = |key: &str| {
+            config
+                .string(key)
+                .map(|v| v.to_string().trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        match (get("user.name"), get("user.email")) {
+            (Some(name), Some(email)) => Some(format!("{name} <{email}>")),
+            (Some(name), None) => Some(name),
+            (None, Some(email)) => Some(format!("<{email}>")),
+            (None, None) => None,
+        }
+    }
+
     /// The commit HEAD points at, or `None` in a repository without commits.
     pub fn head_commit(&self) -> Result<Option<String>, GitError> {
         let head = self.repo.head().map_err(other)?;

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::names::valid_name;
 use cairn_store::Digest;
 use serde::{Deserialize, Serialize};
 
@@ -255,14 +256,6 @@ impl ModelEntry {
             .map(|(a, _)| a.clone())
             .collect()
     }
-}
-
-/// Model names and aliases: letters, digits, `-` and `_`.
-pub fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Why `alias` cannot be an alias, if it cannot: a reference must mean one thing.

@@ -3,7 +3,8 @@
 
 use std::fmt;
 
-use cairn_core::registry::{ModelEntry, ModelVersion, Stage, valid_name};
+use cairn_core::names::valid_name;
+use cairn_core::registry::{ModelEntry, ModelVersion, Stage};
 use cairn_core::{Lock, Project};
 use serde::Serialize;
 

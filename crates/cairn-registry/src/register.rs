@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use cairn_core::Project;
-use cairn_core::registry::{Action, ModelVersion, Stage, valid_name};
+use cairn_core::names::valid_name;
+use cairn_core::registry::{Action, ModelVersion, Stage};
 use cairn_core::runs::RunsDb;
 use cairn_store::{Digest, Progress, Store};
 use cairn_train::{RunRecord, RunStatus, Selection};

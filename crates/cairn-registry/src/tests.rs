@@ -940,7 +940,7 @@ fn the_actor_is_git_s_user_name_and_email() {
     git(&["config", "user.email", "ann@example.com"]);
     git(&["config", "user.name", "Ann Smith"]);
     assert_eq!(
-        crate::write::actor(&f.root).unwrap(),
+        crate::write::actor(&f.project()).unwrap(),
         "Ann Smith <ann@example.com>"
     );
     f.register(&f.train(2).record.id).unwrap();

@@ -1,8 +1,6 @@
 //! How the registry changes: under the project's write lock, on the lock file read inside it,
 //! written back atomically; and who and when, for the history.
 
-use std::path::Path;
-
 use cairn_core::registry::{Action, HistoryEntry};
 use cairn_core::time::format_micros;
 use cairn_core::{Lock, Project};
@@ -55,7 +53,7 @@ pub(crate) fn change<T>(
     let mut lock = project.read_lock()?;
     let stamp = Stamp {
         at: now(),
-        actor: actor(project.root())?,
+        actor: actor(project)?,
     };
     let out = change(&mut lock, &store, &stamp)?;
     project
@@ -73,25 +71,13 @@ fn now() -> String {
     format_micros(us - us.rem_euclid(1_000_000))
 }
 
-/// git's `user.name` and `user.email` for the repository that holds `root` (its config, then
-/// the user's and the system's, as git reads them); `unknown` outside git or when neither
-/// is set.
-pub(crate) fn actor(root: &Path) -> Result<String, RegistryError> {
-    if !root.ancestors().any(|dir| dir.join(".git").exists()) {
-        return Ok("unknown".to_owned());
-    }
-    let repo = gix::discover(root).map_err(|e| RegistryError::Git(e.to_string()))?;
-    let config = repo.config_snapshot();
-    let get = |key: &str| {
-        config
-            .string(key)
-            .map(|v| v.to_string().trim().to_owned())
-            .filter(|v| !v.is_empty())
-    };
-    Ok(match (get("user.name"), get("user.email")) {
-        (Some(name), Some(email)) => format!("{name} <{email}>"),
-        (Some(name), None) => name,
-        (None, Some(email)) => format!("<{email}>"),
-        (None, None) => "unknown".to_owned(),
-    })
+/// Who is acting: git's `user.name` and `user.email` (`Git::identity`); `unknown` outside
+/// git or when neither is set.
+pub(crate) fn actor(project: &Project) -> Result<String, RegistryError> {
+    let git = project
+        .git()
+        .map_err(|e| RegistryError::Git(e.to_string()))?;
+    Ok(git
+        .and_then(|git| git.identity())
+        .unwrap_or_else(|| "unknown".to_owned()))
 }
