@@ -296,7 +296,7 @@ fn a_manifest_missing_from_the_store_leaves_the_detail_unavailable() {
     assert_eq!(images.change, DiffChange::Modified);
     assert!(images.detail_unavailable);
     assert!(images.files.is_none());
-    assert_eq!(images.missing_manifests, [old.clone()]);
+    assert_eq!(images.missing_manifests, std::slice::from_ref(old));
     assert_eq!(side(&images.old).size, h.v1.entry("data/images").size);
     // The rest of the diff is unaffected.
     assert_eq!(doc.entry("mod.csv").change, DiffChange::Modified);
