@@ -1,18 +1,18 @@
 use cairn_e2e::Project;
 
+use crate::docs::{AddDoc, Change, EntryType, LsDoc, State, StatusDoc, json};
+
 #[test]
 fn add_files_and_directories_pins_them_and_ignores_them_in_git() {
     let p = Project::new();
     p.write("data/raw.csv", "id,amount\n1,2.5\n");
     p.tree("data/images", 40, 1);
-    let doc = p.json(&["data", "add", "data/raw.csv", "data/images"], 0);
-    assert_eq!(doc["kind"], "data-add");
-    assert_eq!(doc["schema_version"], 1);
-    let entries = doc["entries"].as_array().unwrap();
+    let doc: AddDoc = json(&p, &["data", "add", "data/raw.csv", "data/images"], 0);
+    let entries = &doc.entries;
     assert_eq!(entries.len(), 2);
-    assert_eq!(entries[0]["change"], "added");
-    assert_eq!(entries[1]["type"], "dir");
-    assert_eq!(entries[1]["files"], 40);
+    assert_eq!(entries[0].change, Change::Added);
+    assert_eq!(entries[1].kind, EntryType::Dir);
+    assert_eq!(entries[1].files, 40);
 
     let lock = p.lock_text();
     assert!(lock.contains("version = 1"));
@@ -26,12 +26,11 @@ fn add_files_and_directories_pins_them_and_ignores_them_in_git() {
     );
 
     // The objects are in the store, read-only, named by their BLAKE3 digest.
-    let digest = entries[0]["digest"].as_str().unwrap();
-    let object = p.object_path(digest);
+    let object = p.object_path(entries[0].digest.as_str());
     assert_eq!(std::fs::read(&object).unwrap(), p.read("data/raw.csv"));
     assert!(object.metadata().unwrap().permissions().readonly());
-    let ls = p.json(&["data", "ls"], 0);
-    assert_eq!(ls["total_files"], 41);
+    let ls: LsDoc = json(&p, &["data", "ls"], 0);
+    assert_eq!(ls.total_files, 41);
 }
 
 #[test]
@@ -44,10 +43,10 @@ fn re_adding_unchanged_data_changes_nothing() {
         .modified()
         .unwrap();
     let gitignore_before = p.read(".gitignore");
-    let doc = p.json(&["data", "add", "data"], 0);
-    assert_eq!(doc["entries"][0]["change"], "unchanged");
-    assert_eq!(doc["entries"][0]["new_objects"], 0);
-    assert_eq!(doc["lock_written"], false);
+    let doc: AddDoc = json(&p, &["data", "add", "data"], 0);
+    assert_eq!(doc.entries[0].change, Change::Unchanged);
+    assert_eq!(doc.entries[0].new_objects, 0);
+    assert!(!doc.lock_written);
     assert_eq!(
         std::fs::metadata(p.path("cairn.lock"))
             .unwrap()
@@ -59,10 +58,10 @@ fn re_adding_unchanged_data_changes_nothing() {
 
     // A changed file is an update that stores only the new content.
     p.write("data/d0/f0.bin", "changed");
-    let doc = p.json(&["data", "add", "data"], 0);
-    assert_eq!(doc["entries"][0]["change"], "updated");
+    let doc: AddDoc = json(&p, &["data", "add", "data"], 0);
+    assert_eq!(doc.entries[0].change, Change::Updated);
     assert_eq!(
-        doc["entries"][0]["new_objects"], 2,
+        doc.entries[0].new_objects, 2,
         "the new file and the new manifest"
     );
 }
@@ -178,6 +177,7 @@ fn executable_bit_is_recorded_and_restored() {
         std::fs::Permissions::from_mode(0o644),
     )
     .unwrap();
-    let doc = p.json(&["data", "status"], 0);
-    assert_eq!(doc["entries"][0]["modified"][0], "tools/run.sh");
+    let doc: StatusDoc = json(&p, &["data", "status"], 0);
+    assert_eq!(doc.entries[0].state, State::Modified);
+    assert_eq!(doc.entries[0].modified, ["tools/run.sh"]);
 }

@@ -2,6 +2,8 @@ use std::os::unix::fs::MetadataExt;
 
 use cairn_e2e::Project;
 
+use crate::docs::{AddDoc, Change, CheckoutDoc, json};
+
 #[test]
 fn checkout_restores_a_deleted_tree_and_rewrites_only_changed_files() {
     let p = Project::new();
@@ -9,16 +11,15 @@ fn checkout_restores_a_deleted_tree_and_rewrites_only_changed_files() {
     p.cairn(&["data", "add", "data"]).ok();
     let original = p.read("data/d3/f3.bin");
     std::fs::remove_dir_all(p.path("data")).unwrap();
-    let doc = p.json(&["data", "checkout"], 0);
-    assert_eq!(doc["kind"], "data-checkout");
-    assert_eq!(doc["files_written"], 60);
+    let doc: CheckoutDoc = json(&p, &["data", "checkout"], 0);
+    assert_eq!(doc.files_written, 60);
     assert_eq!(p.read("data/d3/f3.bin"), original);
 
     let untouched = p.path("data/d0/f0.bin").metadata().unwrap().ino();
     std::fs::remove_file(p.path("data/d1/f1.bin")).unwrap();
-    let doc = p.json(&["data", "checkout"], 0);
-    assert_eq!(doc["files_written"], 1);
-    assert_eq!(doc["entries"][0]["unchanged"], 59);
+    let doc: CheckoutDoc = json(&p, &["data", "checkout"], 0);
+    assert_eq!(doc.files_written, 1);
+    assert_eq!(doc.entries[0].unchanged, 59);
     assert_eq!(
         p.path("data/d0/f0.bin").metadata().unwrap().ino(),
         untouched,
@@ -80,8 +81,8 @@ fn a_missing_object_is_named_and_nothing_is_written() {
     let p = Project::new();
     p.write("a.csv", "aaa\n");
     p.write("b.csv", "bbb\n");
-    let doc = p.json(&["data", "add", "a.csv", "b.csv"], 0);
-    let digest_b = doc["entries"][1]["digest"].as_str().unwrap().to_string();
+    let doc: AddDoc = json(&p, &["data", "add", "a.csv", "b.csv"], 0);
+    let digest_b = doc.entries[1].digest.to_string();
     std::fs::remove_file(p.object_path(&digest_b)).unwrap();
     std::fs::remove_file(p.path("a.csv")).unwrap();
     std::fs::remove_file(p.path("b.csv")).unwrap();
@@ -120,8 +121,8 @@ fn link_modes_make_read_only_workspace_files() {
         let lock = p.lock_text();
         std::fs::remove_dir_all(p.path("data")).unwrap();
         std::fs::remove_file(p.path("single.csv")).unwrap();
-        let doc = p.json(&["data", "checkout"], 0);
-        assert_eq!(doc["link_modes"], serde_json::json!([mode]), "{mode}");
+        let doc: CheckoutDoc = json(&p, &["data", "checkout"], 0);
+        assert_eq!(doc.link_modes, [mode], "{mode}");
         assert_eq!(p.read("data/d2/f2.bin"), original);
         let meta = std::fs::metadata(p.path("data/d2/f2.bin")).unwrap();
         assert!(
@@ -141,9 +142,9 @@ fn link_modes_make_read_only_workspace_files() {
         p.cairn(&["data", "fsck"]).ok();
         // Adding linked files again records the same thing (sizes and executable bits of the
         // data, not of the links).
-        let doc = p.json(&["data", "add", "data", "single.csv"], 0);
-        assert_eq!(doc["entries"][0]["change"], "unchanged", "{mode}: {doc}");
-        assert_eq!(doc["entries"][1]["change"], "unchanged", "{mode}: {doc}");
+        let doc: AddDoc = json(&p, &["data", "add", "data", "single.csv"], 0);
+        assert_eq!(doc.entries[0].change, Change::Unchanged, "{mode}: {doc:?}");
+        assert_eq!(doc.entries[1].change, Change::Unchanged, "{mode}: {doc:?}");
         assert_eq!(p.lock_text(), lock);
         // Relative links survive moving the project.
         let moved = tempfile::tempdir().unwrap();

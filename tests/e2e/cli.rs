@@ -1,5 +1,11 @@
 use cairn_e2e::Project;
 
+use crate::docs::{
+    AddDoc, CheckoutDoc, DiffDoc, ErrorDoc, FetchDoc, FsckDoc, GcDoc, InitDoc, LsDoc, PullDoc,
+    PushDoc, RemoteAddDoc, RemoteDefaultDoc, RemoteListDoc, RemoteRemoveDoc, StatusDoc,
+    decode_value, json,
+};
+
 #[test]
 fn usage_errors_exit_2_and_help_exits_0() {
     let p = Project::bare();
@@ -11,27 +17,38 @@ fn usage_errors_exit_2_and_help_exits_0() {
     p.cairn(&["--color", "purple", "data", "ls"]).code(2);
 }
 
+/// Every document of init, data and remote commands decodes as its documented kind
+/// (`json` checks `kind` and `schema_version` and refuses unknown or missing fields).
 #[test]
 fn json_documents_carry_kind_and_schema_version() {
-    let p = Project::new();
+    let p = Project::bare();
+    p.git(&["init", "-q", "-b", "main"]);
+    let init: InitDoc = json(&p, &["init"], 0);
+    assert!(init.git);
+    assert_eq!(init.root, p.root().canonicalize().unwrap());
     p.write("a.csv", "a\n");
-    for (args, kind, code) in [
-        (vec!["data", "add", "a.csv"], "data-add", 0),
-        (vec!["data", "status"], "data-status", 0),
-        (vec!["data", "checkout"], "data-checkout", 0),
-        (vec!["data", "ls"], "data-ls", 0),
-        (vec!["data", "gc", "--dry-run"], "data-gc", 0),
-        (vec!["data", "fsck"], "data-fsck", 0),
-        (vec!["data", "add", "missing.csv"], "error", 2),
-    ] {
-        let doc = p.json(&args, code);
-        assert_eq!(doc["kind"], kind, "{args:?}");
-        assert_eq!(doc["schema_version"], 1, "{args:?}");
-    }
-    let err = p.json(&["data", "add", "missing.csv"], 2);
-    assert_eq!(err["exit_code"], 2);
-    assert!(err["message"].as_str().unwrap().contains("missing.csv"));
-    assert!(err["hint"].is_string());
+    let _: AddDoc = json(&p, &["data", "add", "a.csv"], 0);
+    let _: StatusDoc = json(&p, &["data", "status"], 0);
+    let _: CheckoutDoc = json(&p, &["data", "checkout"], 0);
+    let _: LsDoc = json(&p, &["data", "ls"], 0);
+    let _: DiffDoc = json(&p, &["data", "diff"], 0);
+    let _: GcDoc = json(&p, &["data", "gc", "--dry-run"], 0);
+    let _: FsckDoc = json(&p, &["data", "fsck"], 0);
+    let remote = tempfile::tempdir().unwrap();
+    let url = remote.path().to_str().unwrap();
+    let added: RemoteAddDoc = json(&p, &["remote", "add", "shared", url], 0);
+    assert_eq!((added.name.as_str(), added.url.as_str()), ("shared", url));
+    let listed: RemoteListDoc = decode_value(p.json(&["remote", "list"], 0));
+    assert_eq!(listed.remotes.len(), 1);
+    let _: RemoteDefaultDoc = json(&p, &["remote", "default", "shared"], 0);
+    let _: PushDoc = json(&p, &["data", "push"], 0);
+    let _: FetchDoc = json(&p, &["data", "fetch"], 0);
+    let _: PullDoc = json(&p, &["data", "pull"], 0);
+    let _: RemoteRemoveDoc = json(&p, &["remote", "remove", "shared"], 0);
+    let err: ErrorDoc = json(&p, &["data", "add", "missing.csv"], 2);
+    assert_eq!(err.exit_code, 2);
+    assert!(err.message.contains("missing.csv"), "{err:?}");
+    assert!(err.hint.is_some(), "{err:?}");
 }
 
 #[test]

@@ -3,6 +3,8 @@ use std::time::Duration;
 
 use cairn_e2e::{Project, Rng};
 
+use crate::docs::{AddDoc, FsckDoc, GcDoc, json};
+
 /// SIGKILL at several points during `data add`: the store holds only complete objects, the
 /// lock is the old or the new one, byte for byte, and running add again finishes the job.
 #[test]
@@ -45,13 +47,12 @@ fn killed_add_leaves_a_consistent_project() {
         }
         let _ = child.kill();
         let _ = child.wait();
-        let fsck = p.json(&["data", "fsck"], 0);
-        assert_eq!(
-            fsck["corrupt"],
-            serde_json::json!([]),
-            "after kill at {delay_ms} ms"
+        let fsck: FsckDoc = json(&p, &["data", "fsck"], 0);
+        assert!(
+            fsck.corrupt.is_empty(),
+            "after kill at {delay_ms} ms: {fsck:?}"
         );
-        assert_eq!(fsck["strays"], serde_json::json!([]));
+        assert!(fsck.strays.is_empty(), "{fsck:?}");
         let lock = p.lock_text();
         assert!(
             lock == lock_before || lock == lock_after,
@@ -194,8 +195,8 @@ fn a_crafted_manifest_cannot_write_outside_the_project() {
         format!(r#"{{"format":"cairn-manifest","version":1,"entries":[{{"path":"../../escaped","digest":"{empty}","size":0}}]}}"#),
     );
     p.write("empty", "");
-    let doc = p.json(&["data", "add", "evil.json", "empty"], 0);
-    let manifest = doc["entries"][0]["digest"].as_str().unwrap().to_string();
+    let doc: AddDoc = json(&p, &["data", "add", "evil.json", "empty"], 0);
+    let manifest = doc.entry("evil.json").digest.to_string();
     std::fs::write(
         p.path("cairn.lock"),
         format!("version = 1\n[data.victim]\ntype = \"dir\"\ndigest = \"{manifest}\"\nsize = 0\nfiles = 1\n"),
@@ -316,16 +317,15 @@ fn a_truncated_object_is_repaired_by_adding_again() {
     use std::os::unix::fs::PermissionsExt;
     let p = Project::new();
     p.write("a.csv", "the full content of the file\n");
-    let digest = p.json(&["data", "add", "a.csv"], 0)["entries"][0]["digest"]
-        .as_str()
-        .unwrap()
+    let digest = json::<AddDoc>(&p, &["data", "add", "a.csv"], 0).entries[0]
+        .digest
         .to_string();
     let object = p.object_path(&digest);
     std::fs::set_permissions(&object, std::fs::Permissions::from_mode(0o644)).unwrap();
     std::fs::write(&object, "").unwrap();
     // Force a cache miss too, as after a reboot.
     std::fs::remove_file(p.path(".cairn/cairn.db")).unwrap();
-    p.json(&["data", "add", "a.csv"], 0);
+    let _: AddDoc = json(&p, &["data", "add", "a.csv"], 0);
     p.cairn(&["data", "fsck"]).ok();
     assert_eq!(std::fs::read(&object).unwrap(), p.read("a.csv"));
 }
@@ -342,9 +342,9 @@ fn gc_all_commits_skips_an_unreadable_lock_in_history() {
     p.write("a.csv", "a\n");
     p.cairn(&["data", "add", "a.csv"]).ok();
     p.commit("fixed");
-    let doc = p.json(&["data", "gc", "--all-commits"], 0);
-    assert_eq!(doc["skipped_locks"].as_array().unwrap().len(), 1);
-    assert_eq!(doc["kept"], 1);
+    let doc: GcDoc = json(&p, &["data", "gc", "--all-commits"], 0);
+    assert_eq!(doc.skipped_locks.len(), 1, "{doc:?}");
+    assert_eq!(doc.kept, 1);
 }
 
 #[test]

@@ -1,5 +1,7 @@
 use cairn_e2e::Project;
 
+use crate::docs::{ErrorDoc, InitDoc, json};
+
 #[test]
 fn init_creates_the_project_and_refuses_twice() {
     let p = Project::new();
@@ -10,6 +12,9 @@ fn init_creates_the_project_and_refuses_twice() {
     p.cairn(&["init"])
         .code(2)
         .stderr_has("already a cairn project");
+    let err: ErrorDoc = json(&p, &["init"], 2);
+    assert_eq!(err.exit_code, 2);
+    assert!(err.message.contains("already a cairn project"), "{err:?}");
     assert_eq!(p.read("cairn.toml"), before);
 }
 
@@ -21,7 +26,12 @@ fn init_outside_git_needs_no_git() {
         .stderr_has("not inside a git repository")
         .stderr_has("--no-git");
     assert!(!p.exists("cairn.toml"));
-    p.cairn(&["init", "--no-git"]).ok();
+    let init: InitDoc = json(&p, &["init", "--no-git"], 0);
+    assert!(!init.git);
+    assert!(
+        init.created.iter().all(|c| !c.contains(".gitignore")),
+        "no .gitignore upkeep without git: {init:?}"
+    );
     assert!(p.exists("cairn.toml"));
     // Data commands work without git; history-aware ones say why they cannot.
     p.write("a.csv", "x\n");

@@ -6,6 +6,7 @@ mod add;
 mod checkout;
 mod cli;
 mod diff;
+mod docs;
 mod faults;
 mod feature;
 mod gc_fsck;

@@ -6,6 +6,11 @@ use std::time::Duration;
 use cairn_e2e::s3::S3Server;
 use cairn_e2e::{Project, Rng};
 
+use crate::docs::{
+    AddDoc, FetchDoc, GcDoc, PullDoc, PushDoc, RemoteAddDoc, RemoteDefaultDoc, RemoteListDoc,
+    RemoteRemoveDoc, StatusDoc, decode, decode_value, json, json_env,
+};
+
 /// A project with a tree, a large file (uploaded in parts) and a CSV, all committed.
 fn project_with_data() -> Project {
     let p = Project::new();
@@ -78,23 +83,26 @@ fn local_directory_remote_round_trip() {
     p.cairn(&["data", "status", "--remote", "--check"])
         .code(1)
         .stderr_has("data push");
-    let first = p.json(&["data", "push"], 0);
-    assert_eq!(first["kind"], "data-push");
-    assert_eq!(first["uploaded"]["objects"], first["needed"]);
-    assert!(first["needed"].as_u64().unwrap() > 120);
-    let second = p.json(&["data", "push"], 0);
-    assert_eq!(second["uploaded"]["objects"], 0, "nothing new to send");
-    assert_eq!(second["already_there"], first["needed"]);
-    let status = p.json(&["data", "status", "--remote"], 0);
-    assert_eq!(status["remote"]["name"], "shared");
-    assert_eq!(status["entries"][0]["remote"]["missing"], 0);
+    let first: PushDoc = json(&p, &["data", "push"], 0);
+    assert_eq!(first.uploaded.objects, first.needed);
+    assert!(first.needed > 120, "{first:?}");
+    let second: PushDoc = json(&p, &["data", "push"], 0);
+    assert_eq!(second.uploaded.objects, 0, "nothing new to send");
+    assert_eq!(second.already_there, first.needed);
+    let status: StatusDoc = json(&p, &["data", "status", "--remote"], 0);
+    let remote = status
+        .remote
+        .as_ref()
+        .expect("status --remote names the remote");
+    assert_eq!(remote.name, "shared");
+    let presence = status.entries[0].remote.as_ref();
+    assert_eq!(presence.map(|r| r.missing), Some(0), "{status:?}");
     p.commit("data and remote");
 
     let clone = p.clone_repo();
     assert!(!clone.exists(".cairn"));
     clone.cairn(&["data", "status", "--check"]).code(1);
-    let pulled = clone.json(&["data", "pull"], 0);
-    assert_eq!(pulled["kind"], "data-pull");
+    let _: PullDoc = json(&clone, &["data", "pull"], 0);
     assert_eq!(
         snapshot(&clone.path("data")),
         snapshot(&p.path("data")),
@@ -160,8 +168,8 @@ fn a_damaged_large_object_in_a_directory_remote_is_never_used() {
     let p = Project::new();
     add_dir_remote(&p, remote_dir.path());
     p.write("large.bin", Rng(32).bytes(12 << 20));
-    let doc = p.json(&["data", "add", "large.bin"], 0);
-    let digest = doc["entries"][0]["digest"].as_str().unwrap().to_string();
+    let doc: AddDoc = json(&p, &["data", "add", "large.bin"], 0);
+    let digest = doc.entries[0].digest.to_string();
     p.cairn(&["data", "push"]).ok();
     p.commit("large file");
     let object = remote_dir
@@ -192,9 +200,9 @@ fn a_damaged_large_object_in_a_directory_remote_is_never_used() {
     }
     // Repaired from the good copy (same size, so `push` cannot tell): pull works again.
     rewrite(&p.read("large.bin"), 0o444);
-    let doc = clone.json(&["data", "pull"], 0);
-    assert_eq!(doc["fetch"]["downloaded"]["objects"], 1, "{doc}");
-    assert_eq!(doc["fetch"]["downloaded"]["shared"], 1, "{doc}");
+    let doc: PullDoc = json(&clone, &["data", "pull"], 0);
+    assert_eq!(doc.fetch.downloaded.objects, 1, "{doc:?}");
+    assert_eq!(doc.fetch.downloaded.shared, 1, "{doc:?}");
     assert!(clone.path(".cairn/shared-objects").exists());
     assert_eq!(clone.read("large.bin"), p.read("large.bin"));
     assert_eq!(temporaries(&clone), Vec::<std::path::PathBuf>::new());
@@ -219,8 +227,8 @@ fn a_damaged_large_object_in_a_directory_remote_is_never_used() {
         "cairn.toml",
         config.replace(default_modes, "link = [\"hardlink\", \"copy\"]"),
     );
-    let doc = linked.json(&["data", "pull"], 0);
-    assert_eq!(doc["fetch"]["downloaded"]["shared"], 0, "{doc}");
+    let doc: PullDoc = json(&linked, &["data", "pull"], 0);
+    assert_eq!(doc.fetch.downloaded.shared, 0, "{doc:?}");
     assert!(!linked.path(".cairn/shared-objects").exists());
     assert_eq!(linked.read("large.bin"), p.read("large.bin"));
     let stored = std::fs::metadata(linked.object_path(&digest)).unwrap();
@@ -329,24 +337,17 @@ fn s3_push_pull_and_resume() {
             .iter()
             .any(|k| k.contains("/objects/"))
     });
-    let run = p.cairn_env(&["--json", "data", "push"], &env);
-    run.ok();
-    let resumed = run.json();
-    let needed = resumed["needed"].as_u64().unwrap();
-    let sent = resumed["uploaded"]["objects"].as_u64().unwrap();
-    let already = resumed["already_there"].as_u64().unwrap();
+    let resumed: PushDoc = json_env(&p, &["data", "push"], &env, 0);
+    let needed = resumed.needed;
+    let sent = resumed.uploaded.objects;
+    let already = resumed.already_there;
     assert_eq!(already + sent, needed);
     assert!(
         already > 0 && sent > 0,
         "the push was interrupted part-way: {already} there, {sent} sent"
     );
-    let again = p.cairn_env(&["--json", "data", "push"], &env);
-    again.ok();
-    assert_eq!(
-        again.json()["uploaded"]["objects"],
-        0,
-        "a second push sends nothing"
-    );
+    let again: PushDoc = json_env(&p, &["data", "push"], &env, 0);
+    assert_eq!(again.uploaded.objects, 0, "a second push sends nothing");
     // Only whole objects are visible on the server.
     let keys = s3.list("cairn-data");
     assert_eq!(
@@ -357,18 +358,19 @@ fn s3_push_pull_and_resume() {
 
     // A fresh clone with an empty .cairn/ gets everything back, verified.
     let clone = p.clone_repo();
-    let pulled = clone.cairn_env(&["--json", "data", "pull"], &env);
-    pulled.ok();
-    assert_eq!(
-        pulled.json()["fetch"]["downloaded"]["objects"]
-            .as_u64()
-            .unwrap(),
-        needed
-    );
+    let pulled: PullDoc = json_env(&clone, &["data", "pull"], &env, 0);
+    assert_eq!(pulled.fetch.downloaded.objects, needed);
     assert_eq!(snapshot(&clone.path("data")), snapshot(&p.path("data")));
     clone.cairn(&["data", "fsck"]).ok();
-    let status = clone.cairn_env(&["--json", "data", "status", "--remote", "--check"], &env);
-    status.ok();
+    let status: StatusDoc = json_env(&clone, &["data", "status", "--remote", "--check"], &env, 0);
+    assert!(status.clean, "{status:?}");
+    assert!(
+        status
+            .entries
+            .iter()
+            .all(|e| e.remote.as_ref().is_some_and(|r| r.missing == 0)),
+        "{status:?}"
+    );
 }
 
 /// The in-memory S3 backend the benchmark uses speaks the same protocol: a project with more
@@ -383,9 +385,8 @@ fn the_benchmark_s3_server_round_trips_a_project() {
     add_s3_remote(&p, &s3, "bench");
     p.commit("data and remote");
     let env = s3.env();
-    let first = p.cairn_env(&["--json", "data", "push"], &env);
-    first.ok();
-    let needed = first.json()["needed"].as_u64().unwrap();
+    let first: PushDoc = json_env(&p, &["data", "push"], &env, 0);
+    let needed = first.needed;
     assert!(needed > 1200, "{needed}");
     assert_eq!(
         s3.list("bench").len() as u64,
@@ -393,10 +394,9 @@ fn the_benchmark_s3_server_round_trips_a_project() {
         "objects and the version"
     );
     // A second push lists more than one page and sends nothing.
-    let second = p.cairn_env(&["--json", "data", "push"], &env);
-    second.ok();
-    assert_eq!(second.json()["uploaded"]["objects"], 0);
-    assert_eq!(second.json()["already_there"].as_u64(), Some(needed));
+    let second: PushDoc = json_env(&p, &["data", "push"], &env, 0);
+    assert_eq!(second.uploaded.objects, 0);
+    assert_eq!(second.already_there, needed);
 
     let clone = p.clone_repo();
     clone.cairn_env(&["data", "pull"], &env).ok();
@@ -447,8 +447,8 @@ fn pushed_to_s3(files: &[(&str, &[u8])]) -> (S3Server, Project, String, std::pat
         p.write(path, bytes);
         args.push(path);
     }
-    let doc = p.json(&args, 0);
-    let digest = doc["entries"][0]["digest"].as_str().unwrap().to_string();
+    let doc: AddDoc = json(&p, &args, 0);
+    let digest = doc.entries[0].digest.to_string();
     add_s3_remote(&p, &s3, "cairn-data");
     p.commit("data");
     p.cairn_env(&["data", "push"], &s3.env()).ok();
@@ -530,9 +530,8 @@ fn a_corrupt_object_on_the_server_is_reported_and_never_used() {
     clone.cairn_env(&["data", "pull", "b.csv"], &s3.env()).ok();
     assert_eq!(clone.read("b.csv"), b"other content\n");
     // A push from the machine with the good copy repairs the remote (the sizes differ).
-    let pushed = p.cairn_env(&["--json", "data", "push"], &s3.env());
-    pushed.ok();
-    assert_eq!(pushed.json()["uploaded"]["objects"], 1);
+    let pushed: PushDoc = json_env(&p, &["data", "push"], &s3.env(), 0);
+    assert_eq!(pushed.uploaded.objects, 1);
     clone.cairn_env(&["data", "pull"], &s3.env()).ok();
     assert_eq!(clone.read("a.csv"), b"the real content\n");
 }
@@ -557,9 +556,8 @@ fn an_object_missing_on_the_server_is_reported_by_digest() {
     assert_eq!(clone.read("b.csv"), b"still there\n");
     assert!(!clone.exists("a.csv"));
     // `push` asks the same way, and sends the lost object again.
-    let pushed = p.cairn_env(&["--json", "data", "push"], &s3.env());
-    pushed.ok();
-    assert_eq!(pushed.json()["uploaded"]["objects"], 1);
+    let pushed: PushDoc = json_env(&p, &["data", "push"], &s3.env(), 0);
+    assert_eq!(pushed.uploaded.objects, 1);
     clone.cairn_env(&["data", "pull"], &s3.env()).ok();
     assert_eq!(clone.read("a.csv"), b"lost on the server\n");
 }
@@ -608,27 +606,35 @@ fn wrong_credentials_and_missing_buckets_are_clear_errors() {
 #[test]
 fn remote_management_and_credentials_policy() {
     let p = Project::new();
-    p.cairn(&["remote", "add", "one", "../one"]).ok();
-    p.cairn(&[
-        "remote",
-        "add",
-        "two",
-        "s3://bucket/prefix",
-        "--region",
-        "eu-west-1",
-    ])
-    .ok();
-    let list = p.json(&["remote", "list"], 0);
-    assert_eq!(list["remotes"][0]["name"], "one");
-    assert_eq!(
-        list["remotes"][0]["default"], true,
-        "the first remote is the default"
+    let one: RemoteAddDoc = json(&p, &["remote", "add", "one", "../one"], 0);
+    assert_eq!((one.name.as_str(), one.url.as_str()), ("one", "../one"));
+    assert!(one.default, "the only remote is the default");
+    let two: RemoteAddDoc = json(
+        &p,
+        &[
+            "remote",
+            "add",
+            "two",
+            "s3://bucket/prefix",
+            "--region",
+            "eu-west-1",
+        ],
+        0,
     );
-    p.cairn(&["remote", "default", "two"]).ok();
-    assert_eq!(
-        p.json(&["remote", "list"], 0)["remotes"][1]["default"],
-        true
-    );
+    assert!(!two.default, "{two:?}");
+    let list: RemoteListDoc = decode_value(p.json(&["remote", "list"], 0));
+    let names: Vec<&str> = list.remotes.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["one", "two"]);
+    assert!(list.remotes[0].default, "the first remote is the default");
+    assert!(!list.remotes[1].default);
+    assert_eq!(list.remotes[1].url, "s3://bucket/prefix");
+    assert_eq!(list.remotes[1].region.as_deref(), Some("eu-west-1"));
+    assert_eq!(list.remotes[0].region, None, "unset settings are left out");
+    let default: RemoteDefaultDoc = json(&p, &["remote", "default", "two"], 0);
+    assert_eq!(default.name, "two");
+    let list: RemoteListDoc = decode_value(p.json(&["remote", "list"], 0));
+    assert!(list.remotes[1].default);
+    assert!(!list.remotes[0].default);
     p.cairn(&["remote", "add", "two", "../x"])
         .code(2)
         .stderr_has("already exists");
@@ -636,7 +642,8 @@ fn remote_management_and_credentials_policy() {
     p.cairn(&["remote", "default", "nope"])
         .code(2)
         .stderr_has("no remote named `nope`");
-    p.cairn(&["remote", "remove", "two"]).ok();
+    let removed: RemoteRemoveDoc = json(&p, &["remote", "remove", "two"], 0);
+    assert_eq!(removed.name, "two");
     let toml = String::from_utf8(p.read("cairn.toml")).unwrap();
     assert!(
         !toml.contains("two") && toml.contains("[remote.one]"),
@@ -675,9 +682,8 @@ fn gc_on_a_remote_lists_first_and_keeps_history_on_request() {
     let p = Project::new();
     add_dir_remote(&p, remote_dir.path());
     p.write("data.csv", "v1\n");
-    let v1 = p.json(&["data", "add", "data.csv"], 0)["entries"][0]["digest"]
-        .as_str()
-        .unwrap()
+    let v1 = json::<AddDoc>(&p, &["data", "add", "data.csv"], 0).entries[0]
+        .digest
         .to_string();
     p.cairn(&["data", "push"]).ok();
     p.commit("v1");
@@ -690,11 +696,17 @@ fn gc_on_a_remote_lists_first_and_keeps_history_on_request() {
         .join(format!("objects/{}/{}", &v1[..2], &v1[2..]));
     assert!(object.exists());
 
-    let kept = p.json(&["data", "gc", "--remote", "--all-commits", "--yes"], 0);
-    assert_eq!(kept["removed"], serde_json::json!([]), "history keeps v1");
-    let listed = p.json(&["data", "gc", "--remote"], 0);
-    assert_eq!(listed["dry_run"], true, "without --yes nothing is deleted");
-    assert_eq!(listed["removed"][0]["digest"], v1.as_str());
+    let kept: GcDoc = json(&p, &["data", "gc", "--remote", "--all-commits", "--yes"], 0);
+    assert!(kept.removed.is_empty(), "history keeps v1: {kept:?}");
+    assert!(!kept.dry_run);
+    let listed: GcDoc = json(&p, &["data", "gc", "--remote"], 0);
+    assert!(listed.dry_run, "without --yes nothing is deleted");
+    let remote = listed
+        .remote
+        .as_ref()
+        .expect("gc --remote names the remote");
+    assert_eq!(remote.name, "shared");
+    assert_eq!(listed.removed[0].digest, v1.as_str());
     assert!(object.exists());
     // What killed uploads leave in a directory remote: staging files beside the objects and
     // cairn's own temporary files. Old ones go with the next gc; recent ones may belong to a
@@ -716,9 +728,9 @@ fn gc_on_a_remote_lists_first_and_keeps_history_on_request() {
             .set_modified(two_hours_ago)
             .unwrap();
     }
-    let collected = p.json(&["data", "gc", "--remote", "--yes"], 0);
+    let collected: GcDoc = json(&p, &["data", "gc", "--remote", "--yes"], 0);
     assert!(!object.exists());
-    assert_eq!(collected["temp_files_removed"], 2);
+    assert_eq!(collected.temp_files_removed, 2);
     assert!(!old_staging.exists() && !old_tmp.exists());
     assert!(recent_tmp.exists(), "a recent upload is left alone");
     // What the lock pins is still there.
@@ -757,15 +769,10 @@ fn an_interrupted_fetch_resumes_and_leaves_no_partial_object() {
     });
     // Whatever arrived is whole and verified.
     clone.cairn(&["data", "fsck"]).ok();
-    let run = clone.cairn_env(&["--json", "data", "fetch"], &env);
-    run.ok();
-    let doc = run.json();
-    let needed = doc["needed"].as_u64().unwrap();
-    let here = doc["already_here"].as_u64().unwrap();
-    assert_eq!(
-        here + doc["downloaded"]["objects"].as_u64().unwrap(),
-        needed
-    );
+    let doc: FetchDoc = json_env(&clone, &["data", "fetch"], &env, 0);
+    let needed = doc.needed;
+    let here = doc.already_here;
+    assert_eq!(here + doc.downloaded.objects, needed);
     assert!(
         here > 0,
         "the first fetch stored objects before it was killed"
@@ -790,10 +797,9 @@ fn a_damaged_local_object_is_never_pushed() {
     add_dir_remote(&p, remote_dir.path());
     p.write("small.csv", "small\n");
     p.write("large.bin", Rng(31).bytes(36 << 20));
-    let doc = p.json(&["data", "add", "small.csv", "large.bin"], 0);
-    for entry in doc["entries"].as_array().unwrap() {
-        let digest = entry["digest"].as_str().unwrap();
-        let object = p.object_path(digest);
+    let doc: AddDoc = json(&p, &["data", "add", "small.csv", "large.bin"], 0);
+    for entry in &doc.entries {
+        let object = p.object_path(entry.digest.as_str());
         std::fs::set_permissions(&object, std::fs::Permissions::from_mode(0o644)).unwrap();
         let mut bytes = std::fs::read(&object).unwrap();
         bytes[0] ^= 0xff;
@@ -801,11 +807,18 @@ fn a_damaged_local_object_is_never_pushed() {
     }
     let run = p.cairn(&["--json", "data", "push"]);
     run.code(2).stderr_has("could not be pushed");
-    let failures = run.json()["uploaded"]["failures"].clone();
-    assert_eq!(failures.as_array().unwrap().len(), 2, "{failures}");
-    assert!(failures.to_string().contains("damaged"), "{failures}");
-    for entry in doc["entries"].as_array().unwrap() {
-        let d = entry["digest"].as_str().unwrap();
+    let pushed: PushDoc = decode(&run);
+    let failures = &pushed.uploaded.failures;
+    assert_eq!(failures.len(), 2, "{failures:?}");
+    for failure in failures {
+        assert!(
+            doc.entries.iter().any(|e| e.digest == failure.digest),
+            "{failure:?}"
+        );
+        assert!(failure.reason.contains("damaged"), "{failure:?}");
+    }
+    for entry in &doc.entries {
+        let d = entry.digest.as_str();
         assert!(
             !remote_dir
                 .path()

@@ -1,5 +1,7 @@
 use cairn_e2e::Project;
 
+use crate::docs::{EntryType, State, StatusDoc, json};
+
 #[test]
 fn status_reports_each_kind_of_change() {
     let p = Project::new();
@@ -7,9 +9,8 @@ fn status_reports_each_kind_of_change() {
     p.tree("data/images", 20, 3);
     p.cairn(&["data", "add", "data/raw.csv", "data/images"])
         .ok();
-    let doc = p.json(&["data", "status"], 0);
-    assert_eq!(doc["kind"], "data-status");
-    assert_eq!(doc["clean"], true);
+    let doc: StatusDoc = json(&p, &["data", "status"], 0);
+    assert!(doc.clean);
     p.cairn(&["data", "status", "--check"])
         .ok()
         .stderr_has("matches cairn.lock");
@@ -18,36 +19,26 @@ fn status_reports_each_kind_of_change() {
     p.write("data/images/new/extra.bin", "new");
     std::fs::remove_file(p.path("data/images/d2/f2.bin")).unwrap();
     std::fs::remove_file(p.path("data/raw.csv")).unwrap();
-    let doc = p.json(&["data", "status"], 0);
-    assert_eq!(doc["clean"], false);
-    let images = &doc["entries"][0];
-    assert_eq!(images["path"], "data/images");
-    assert_eq!(images["state"], "modified");
-    assert_eq!(
-        images["modified"],
-        serde_json::json!(["data/images/d1/f1.bin"])
-    );
-    assert_eq!(
-        images["added"],
-        serde_json::json!(["data/images/new/extra.bin"])
-    );
-    assert_eq!(
-        images["removed"],
-        serde_json::json!(["data/images/d2/f2.bin"])
-    );
-    assert_eq!(doc["entries"][1]["state"], "missing");
+    let doc: StatusDoc = json(&p, &["data", "status"], 0);
+    assert!(!doc.clean);
+    let images = &doc.entries[0];
+    assert_eq!(images.path, "data/images");
+    assert_eq!(images.kind, EntryType::Dir);
+    assert_eq!(images.state, State::Modified);
+    assert_eq!(images.modified, ["data/images/d1/f1.bin"]);
+    assert_eq!(images.added, ["data/images/new/extra.bin"]);
+    assert_eq!(images.removed, ["data/images/d2/f2.bin"]);
+    assert_eq!(doc.entries[1].path, "data/raw.csv");
+    assert_eq!(doc.entries[1].state, State::Missing);
 
     // --check says no with exit 1; a path filter narrows the report.
     p.cairn(&["data", "status", "--check"])
         .code(1)
         .stdout_has("modified")
         .stdout_has("missing");
-    let doc = p.json(&["data", "status", "--check", "data/images/d1"], 1);
-    assert_eq!(
-        doc["entries"][0]["modified"],
-        serde_json::json!(["data/images/d1/f1.bin"])
-    );
-    assert_eq!(doc["entries"][0]["added"], serde_json::json!([]));
+    let doc: StatusDoc = json(&p, &["data", "status", "--check", "data/images/d1"], 1);
+    assert_eq!(doc.entries[0].modified, ["data/images/d1/f1.bin"]);
+    assert!(doc.entries[0].added.is_empty(), "{doc:?}");
     p.cairn(&["data", "status", "untracked.csv"])
         .code(2)
         .stderr_has("not tracked");
@@ -107,11 +98,8 @@ fn status_sees_changes_behind_a_directory_snapshot() {
     changed[0] ^= 0xff;
     std::fs::write(p.path("data/d1/f1.bin"), &changed).unwrap();
     age("data/d1/f1.bin", old + Duration::from_secs(60));
-    let doc = p.json(&["data", "status"], 0);
-    assert_eq!(
-        doc["entries"][0]["modified"],
-        serde_json::json!(["data/d1/f1.bin"])
-    );
+    let doc: StatusDoc = json(&p, &["data", "status"], 0);
+    assert_eq!(doc.entries[0].modified, ["data/d1/f1.bin"]);
     std::fs::write(p.path("data/d1/f1.bin"), &before).unwrap();
     age("data/d1/f1.bin", old);
     p.cairn(&["data", "status", "--check"]).ok();
@@ -121,11 +109,8 @@ fn status_sees_changes_behind_a_directory_snapshot() {
         std::fs::Permissions::from_mode(0o755),
     )
     .unwrap();
-    let doc = p.json(&["data", "status"], 0);
-    assert_eq!(
-        doc["entries"][0]["modified"],
-        serde_json::json!(["data/d2/f2.bin"])
-    );
+    let doc: StatusDoc = json(&p, &["data", "status"], 0);
+    assert_eq!(doc.entries[0].modified, ["data/d2/f2.bin"]);
     std::fs::set_permissions(
         p.path("data/d2/f2.bin"),
         std::fs::Permissions::from_mode(0o644),
@@ -134,17 +119,11 @@ fn status_sees_changes_behind_a_directory_snapshot() {
 
     p.write("data/d0/extra.bin", "x");
     age("data/d0/extra.bin", old);
-    let doc = p.json(&["data", "status"], 0);
-    assert_eq!(
-        doc["entries"][0]["added"],
-        serde_json::json!(["data/d0/extra.bin"])
-    );
+    let doc: StatusDoc = json(&p, &["data", "status"], 0);
+    assert_eq!(doc.entries[0].added, ["data/d0/extra.bin"]);
     std::fs::remove_file(p.path("data/d0/extra.bin")).unwrap();
 
     std::fs::remove_file(p.path("data/d3/f3.bin")).unwrap();
-    let doc = p.json(&["data", "status"], 0);
-    assert_eq!(
-        doc["entries"][0]["removed"],
-        serde_json::json!(["data/d3/f3.bin"])
-    );
+    let doc: StatusDoc = json(&p, &["data", "status"], 0);
+    assert_eq!(doc.entries[0].removed, ["data/d3/f3.bin"]);
 }
