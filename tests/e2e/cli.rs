@@ -2,8 +2,7 @@ use cairn_e2e::Project;
 
 use crate::docs::{
     AddDoc, CheckoutDoc, DiffDoc, ErrorDoc, FetchDoc, FsckDoc, GcDoc, InitDoc, LsDoc, PullDoc,
-    PushDoc, RemoteAddDoc, RemoteDefaultDoc, RemoteListDoc, RemoteRemoveDoc, StatusDoc,
-    decode_value, json,
+    PushDoc, RemoteAddDoc, RemoteDefaultDoc, RemoteListDoc, RemoteRemoveDoc, StatusDoc, json,
 };
 
 #[test]
@@ -38,7 +37,7 @@ fn json_documents_carry_kind_and_schema_version() {
     let url = remote.path().to_str().unwrap();
     let added: RemoteAddDoc = json(&p, &["remote", "add", "shared", url], 0);
     assert_eq!((added.name.as_str(), added.url.as_str()), ("shared", url));
-    let listed: RemoteListDoc = decode_value(p.json(&["remote", "list"], 0));
+    let listed: RemoteListDoc = json(&p, &["remote", "list"], 0);
     assert_eq!(listed.remotes.len(), 1);
     let _: RemoteDefaultDoc = json(&p, &["remote", "default", "shared"], 0);
     let _: PushDoc = json(&p, &["data", "push"], 0);

@@ -46,21 +46,6 @@ pub fn decode<T: Document>(run: &Run) -> T {
         .unwrap_or_else(|e| panic!("not the documented {} ({e}):\n{}", T::KIND, run.stdout))
 }
 
-/// Decodes a document that was parsed as a `serde_json::Value` first, which keeps the last of
-/// two equal keys. Only for `remote list`, whose remotes carry `url` twice (the listing's own
-/// and the one of the flattened remote config): a bug of the binary, reported, that a direct
-/// [`decode`] refuses.
-#[track_caller]
-pub fn decode_value<T: Document>(value: serde_json::Value) -> T {
-    assert_eq!(
-        (&value["kind"], &value["schema_version"]),
-        (&serde_json::json!(T::KIND), &serde_json::json!(1)),
-        "{value}"
-    );
-    serde_json::from_value(value.clone())
-        .unwrap_or_else(|e| panic!("not the documented {} ({e}):\n{value}", T::KIND))
-}
-
 /// Runs `cairn --json ARGS`, asserts the exit code and decodes the document.
 #[track_caller]
 pub fn json<T: Document>(p: &Project, args: &[&str], code: i32) -> T {

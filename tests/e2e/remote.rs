@@ -8,7 +8,7 @@ use cairn_e2e::{Project, Rng};
 
 use crate::docs::{
     AddDoc, FetchDoc, GcDoc, PullDoc, PushDoc, RemoteAddDoc, RemoteDefaultDoc, RemoteListDoc,
-    RemoteRemoveDoc, StatusDoc, decode, decode_value, json, json_env,
+    RemoteRemoveDoc, StatusDoc, decode, json, json_env,
 };
 
 /// A project with a tree, a large file (uploaded in parts) and a CSV, all committed.
@@ -622,7 +622,7 @@ fn remote_management_and_credentials_policy() {
         0,
     );
     assert!(!two.default, "{two:?}");
-    let list: RemoteListDoc = decode_value(p.json(&["remote", "list"], 0));
+    let list: RemoteListDoc = json(&p, &["remote", "list"], 0);
     let names: Vec<&str> = list.remotes.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["one", "two"]);
     assert!(list.remotes[0].default, "the first remote is the default");
@@ -632,7 +632,7 @@ fn remote_management_and_credentials_policy() {
     assert_eq!(list.remotes[0].region, None, "unset settings are left out");
     let default: RemoteDefaultDoc = json(&p, &["remote", "default", "two"], 0);
     assert_eq!(default.name, "two");
-    let list: RemoteListDoc = decode_value(p.json(&["remote", "list"], 0));
+    let list: RemoteListDoc = json(&p, &["remote", "list"], 0);
     assert!(list.remotes[1].default);
     assert!(!list.remotes[0].default);
     p.cairn(&["remote", "add", "two", "../x"])

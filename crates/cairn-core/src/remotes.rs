@@ -67,6 +67,8 @@ struct LocalConfig {
 #[derive(Debug, Clone, Serialize)]
 pub struct RemoteListing {
     pub name: String,
+    /// The remote's url (also in `config`, which is what JSON output carries: one `url` key).
+    #[serde(skip_serializing)]
     pub url: String,
     pub default: bool,
     #[serde(flatten)]
