@@ -146,8 +146,6 @@ pub enum ConfigError {
     },
 }
 
-/// Remote names: letters, digits, `-` and `_`.
-
 impl Config {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
