@@ -2,8 +2,8 @@
 //! the workspace copy compared with it — by the same check as `data status`
 //! ([`cairn_core::workspace`]: the stat cache, no symbolic links followed).
 
-use cairn_core::Project;
 use cairn_core::workspace::{self, PathCheck, State, WorkspaceError};
+use cairn_core::{EntryKind, Project};
 use cairn_store::scan::ScanError;
 use cairn_store::{Digest, RelPath, StoreError};
 
@@ -48,6 +48,20 @@ pub(crate) fn check_tracked(
             Err(TrainError::Store(StoreError::Missing {
                 digest: lock.data[&status.path].digest,
             }))
+        }
+        // A tracked file: which content is where, as `data status -v` would say.
+        (State::Modified, _) if status.kind == EntryKind::File && status.path == rel => {
+            let pinned = lock.data[&status.path].digest;
+            let detail = match cairn_store::hash::hash_file(&project.root().join(path), 0) {
+                Ok((digest, _)) if digest != pinned => format!(
+                    "{} in the workspace, {} in the lock",
+                    digest.short(),
+                    pinned.short()
+                ),
+                Ok(_) => "its executable bit changed".to_owned(),
+                Err(e) => format!("it cannot be read: {e}"),
+            };
+            Err(modified(detail))
         }
         (State::Modified, _) => Err(modified(
             status
