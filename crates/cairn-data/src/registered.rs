@@ -107,18 +107,25 @@ pub(crate) fn model_entries(lock: &Lock, store: &Store) -> Vec<(RelPath, DataEnt
         .collect()
 }
 
-/// Each registered version of `lock` (model name, version number), with its objects as
-/// entries (their sizes unknown: 0).
-pub(crate) fn version_entries(lock: &Lock) -> Vec<(&str, u32, Vec<(RelPath, DataEntry)>)> {
+/// A registered version and its objects as entries.
+pub(crate) struct VersionEntries<'l> {
+    pub model: &'l str,
+    pub version: u32,
+    pub entries: Vec<(RelPath, DataEntry)>,
+}
+
+/// Each registered version of `lock`, with its objects as entries (their sizes unknown: 0).
+pub(crate) fn version_entries(lock: &Lock) -> Vec<VersionEntries<'_>> {
     lock.model
         .iter()
         .flat_map(|(model, m)| {
-            m.versions.iter().map(move |v| {
-                let objects = version_pins(model, v)
+            m.versions.iter().map(move |v| VersionEntries {
+                model,
+                version: v.version,
+                entries: version_pins(model, v)
                     .iter()
                     .filter_map(|pin| entry(pin, 0))
-                    .collect();
-                (model.as_str(), v.version, objects)
+                    .collect(),
             })
         })
         .collect()

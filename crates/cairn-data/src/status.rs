@@ -138,7 +138,7 @@ pub fn status(project: &Project, options: &StatusOptions) -> Result<StatusOutcom
             groups.extend(
                 versions
                     .iter()
-                    .map(|(_, _, objects)| objects.iter().map(|(p, e)| (p, e)).collect()),
+                    .map(|v| v.entries.iter().map(|(p, e)| (p, e)).collect()),
             );
             let (info, mut presence) = remote_presence(project, name.as_deref(), &groups)?;
             let of_models = presence.split_off(entries.len() + tables.len());
@@ -152,10 +152,10 @@ pub fn status(project: &Project, options: &StatusOptions) -> Result<StatusOutcom
                     remote: p,
                 });
             }
-            for ((model, version, _), p) in versions.iter().zip(of_models) {
+            for (v, p) in versions.iter().zip(of_models) {
                 models.push(ModelStatus {
-                    model: (*model).to_owned(),
-                    version: *version,
+                    model: v.model.to_owned(),
+                    version: v.version,
                     remote: p,
                 });
             }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use cairn_core::registry::{ModelEntry, ModelVersion, Stage, Verdict};
+use cairn_core::registry::{ModelVersion, Stage, Verdict};
 
 use super::*;
 
@@ -68,10 +68,7 @@ fn register(f: &Fixture, model: &str, version: u32, run: &str, objects: Objects,
     let store = project.store().unwrap();
     let size = store.object_meta(&objects.artifact).unwrap().0;
     let mut lock = project.read_lock().unwrap();
-    let entry = lock
-        .model
-        .entry(model.to_owned())
-        .or_insert_with(ModelEntry::default);
+    let entry = lock.model.entry(model.to_owned()).or_default();
     entry.versions.push(ModelVersion {
         version,
         stage,
