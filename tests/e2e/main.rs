@@ -14,6 +14,7 @@ mod init;
 mod registry;
 mod remote;
 mod s3_harness;
+mod sharing;
 mod status;
 mod train;
 mod validate;

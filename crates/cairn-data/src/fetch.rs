@@ -12,6 +12,7 @@ use crate::entries::feature_entries;
 use crate::guard::write_guard;
 use crate::history::lock_of;
 use crate::manifest::needed;
+use crate::registered::{ModelObjects, model_entries};
 use crate::remote::{RemoteInfo, open_remote};
 use crate::runs::{SkippedRun, fetch_runs, remote_runs};
 use crate::select::select;
@@ -36,6 +37,10 @@ pub struct FetchOutcome {
     pub runs_added: Vec<String>,
     /// Runs on the remote that could not be fetched whole, so were not recorded here.
     pub runs_skipped: Vec<SkippedRun>,
+    /// Without paths: the registered model versions of the lock, every one of them, and the
+    /// objects they pin (counted in `needed` too). Left out when there is none.
+    #[serde(skip_serializing_if = "ModelObjects::is_empty")]
+    pub models: ModelObjects,
 }
 
 impl FetchOutcome {
@@ -79,10 +84,14 @@ pub(crate) fn fetch_for(
     // object.
     remote.probe()?;
     let lock = lock_of(project, rev.as_deref())?;
-    let features = if paths.is_empty() {
-        feature_entries(&lock)
+    // Without paths, the feature tables the lock pins come too, and every registered model
+    // version's artifact, run record and validation record.
+    let (features, models) = if paths.is_empty() {
+        let mut entries = feature_entries(&lock);
+        entries.extend(model_entries(&lock, &store));
+        (entries, ModelObjects::of([&lock]))
     } else {
-        Vec::new()
+        (Vec::new(), ModelObjects::default())
     };
     let selected: Vec<_> = select(project, cwd, &lock, paths)?
         .into_iter()
@@ -121,11 +130,22 @@ pub(crate) fn fetch_for(
     } else {
         None
     };
-    let (get, absent): (Vec<_>, Vec<_>) = lacking.into_iter().partition(|(digest, _)| {
+    let (mut get, absent): (Vec<_>, Vec<_>) = lacking.into_iter().partition(|(digest, _)| {
         on_remote
             .as_ref()
             .is_none_or(|listed| listed.contains_key(digest))
     });
+    // A record this machine never had has no size in the lock (0): the remote's listing
+    // gives it, when the remote lists.
+    if let Some(listed) = &on_remote {
+        for (digest, size) in &mut get {
+            if *size == 0
+                && let Some(listed) = listed.get(digest)
+            {
+                *size = *listed;
+            }
+        }
+    }
     let absent = absent.into_iter().map(|(digest, _)| TransferFailure {
         digest,
         reason: "not on the remote".into(),
@@ -162,5 +182,6 @@ pub(crate) fn fetch_for(
         downloaded,
         runs_added,
         runs_skipped,
+        models,
     })
 }

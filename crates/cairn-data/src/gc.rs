@@ -8,6 +8,7 @@ use crate::DataError;
 use crate::guard::write_guard;
 pub use crate::history::SkippedLock;
 use crate::history::history_locks;
+use crate::registered::{ModelObjects, pins};
 use crate::remote::{RemoteInfo, open_remote};
 use crate::runs::run_refs;
 
@@ -48,6 +49,10 @@ pub struct GcOutcome {
     /// With `--remote`: the remote that was collected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote: Option<RemoteInfo>,
+    /// The registered model versions of the locks read, and the objects they pin (all kept:
+    /// those present are counted in `kept` too). Left out when there is none.
+    #[serde(skip_serializing_if = "ModelObjects::is_empty")]
+    pub models: ModelObjects,
 }
 
 /// A partial upload in a directory remote that has not changed for this long belongs to a
@@ -91,6 +96,9 @@ pub fn gc(
     for lock in &locks {
         // Offline feature tables are single objects.
         keep.extend(lock.feature.values().map(|f| f.digest));
+        // Registered model versions: their artifacts, run records and validation records,
+        // whether or not their runs are still here.
+        keep.extend(pins(lock).iter().map(|pin| pin.digest));
         for (path, entry) in &lock.data {
             keep.insert(entry.digest);
             if entry.kind != EntryKind::Dir || !manifests_seen.insert(entry.digest) {
@@ -213,5 +221,6 @@ pub fn gc(
         temp_files_removed,
         skipped_locks,
         remote: remote.map(|(_, info, _)| info),
+        models: ModelObjects::of(&locks),
     })
 }

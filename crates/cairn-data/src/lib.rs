@@ -9,7 +9,8 @@
 //! - `error`; `guard` (the project's write lock); `select` (which tracked paths the path
 //!   arguments name); `history` (locks committed in git); `manifest` (directory manifests,
 //!   the objects a set of entries needs); `remote` (opening a remote); `entries` (feature
-//!   tables and runs as entries that transfers carry); `runs` (runs shared through a remote);
+//!   tables and runs as entries that transfers carry); `registered` (the objects registered
+//!   model versions pin, as entries, and their checks); `runs` (runs shared through a remote);
 //! - one module per operation: `add`, `checkout`, `diff`, `fsck`, `gc`, `ls`, `status`,
 //!   `push`, `fetch`, `validate`; and `pull`, the only one that composes two others (fetch,
 //!   then checkout).
@@ -31,6 +32,7 @@ mod ls;
 mod manifest;
 mod pull;
 mod push;
+mod registered;
 mod remote;
 mod runs;
 mod select;
@@ -45,15 +47,17 @@ pub use diff::{
 };
 pub use error::{Conflict, DataError, MissingObject};
 pub use fetch::{FetchOptions, FetchOutcome, fetch};
-pub use fsck::{CorruptObject, FsckOptions, FsckOutcome, fsck};
+pub use fsck::{CorruptObject, FsckOptions, FsckOutcome, ModelInconsistency, fsck};
 pub use gc::{GcOptions, GcOutcome, RemovedObject, SkippedLock, gc};
 pub use ls::{LsEntry, LsOptions, LsOutcome, ls};
 pub use pull::{PullOutcome, pull};
 pub use push::{PushOptions, PushOutcome, push};
+pub use registered::{ModelObject, ModelObjects};
 pub use remote::{DEFAULT_JOBS, RemoteInfo};
 pub use runs::{RemoteRun, RemoteRuns, SkippedRun, list_remote_runs};
 pub use status::{
-    EntryState, EntryStatus, FeatureStatus, RemotePresence, StatusOptions, StatusOutcome, status,
+    EntryState, EntryStatus, FeatureStatus, ModelStatus, RemotePresence, StatusOptions,
+    StatusOutcome, status,
 };
 pub use validate::{
     CheckReport, DatasetReport, Example, ValidateOptions, ValidateOutcome, validate,

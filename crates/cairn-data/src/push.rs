@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::entries::{feature_entries, run_entries};
 use crate::history::{history_locks, lock_of};
 use crate::manifest::needed;
+use crate::registered::{ModelObjects, model_entries};
 use crate::remote::{RemoteInfo, open_remote};
 use crate::runs::share_run_refs;
 use crate::select::select;
@@ -33,6 +34,10 @@ pub struct PushOutcome {
     pub uploaded: Transfer,
     /// Pinned objects that neither this machine nor the remote has.
     pub missing: Vec<MissingObject>,
+    /// Without paths: the registered model versions of the selected locks, and the objects
+    /// they pin (counted in `needed` too). Left out when there is none.
+    #[serde(skip_serializing_if = "ModelObjects::is_empty")]
+    pub models: ModelObjects,
 }
 
 impl PushOutcome {
@@ -61,14 +66,16 @@ pub fn push(
     if *all_commits {
         locks.extend(history_locks(project)?.0);
     }
-    // Without paths, the feature tables the locks pin go too.
-    // And so do the training runs' records and model artifacts.
-    let features: Vec<_> = if paths.is_empty() {
+    // Without paths, the feature tables the locks pin go too, and the registered model
+    // versions' artifacts, run records and validation records; and so do the training runs'
+    // records and model artifacts.
+    let (features, models): (Vec<_>, _) = if paths.is_empty() {
         let mut entries: Vec<_> = locks.iter().flat_map(feature_entries).collect();
+        entries.extend(locks.iter().flat_map(|lock| model_entries(lock, &store)));
         entries.extend(run_entries(project, &store)?);
-        entries
+        (entries, ModelObjects::of(&locks))
     } else {
-        Vec::new()
+        (Vec::new(), ModelObjects::default())
     };
     let mut entries: Vec<_> = features.iter().map(|(p, e)| (p, e)).collect();
     for (i, lock) in locks.iter().enumerate() {
@@ -95,10 +102,22 @@ pub fn push(
     let mut send = Vec::new();
     let mut missing = need.unresolved.clone();
     let mut already_there = 0;
+    // Records this machine lacks (of runs and registered versions) have no known size: on
+    // the remote, any size will do.
+    let unknown_size: HashSet<Digest> = features
+        .iter()
+        .filter(|(_, e)| e.size == 0)
+        .map(|(_, e)| e.digest)
+        .collect();
     for (digest, size) in &need.objects {
         // An object of the wrong size on the remote (cut short, tampered with) is sent again.
         let local = store.object_meta(digest).ok().map(|(len, _)| len);
-        if on_remote.get(digest) == Some(local.as_ref().unwrap_or(size)) {
+        let expected = local.or_else(|| (!unknown_size.contains(digest)).then_some(*size));
+        let there = match expected {
+            Some(size) => on_remote.get(digest) == Some(&size),
+            None => on_remote.contains_key(digest),
+        };
+        if there {
             already_there += 1;
         } else if let Some(local_size) = local {
             send.push((*digest, local_size));
@@ -130,5 +149,6 @@ pub fn push(
         already_there,
         uploaded,
         missing,
+        models,
     })
 }

@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::DataError;
 use crate::entries::feature_entries;
 use crate::manifest::needed;
+use crate::registered::version_entries;
 use crate::remote::{RemoteInfo, open_remote};
 use crate::select::select;
 
@@ -73,11 +74,24 @@ pub struct StatusOutcome {
     /// With `--remote` and no paths: whether the remote has each pinned feature table.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub features: Vec<FeatureStatus>,
+    /// With `--remote` and no paths: how many of each registered model version's objects
+    /// (artifact, run record, validation record) the remote has.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<ModelStatus>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FeatureStatus {
     pub view: String,
+    pub remote: RemotePresence,
+}
+
+/// A registered model version (`[[model.NAME.versions]]`) and whether a remote has its
+/// objects.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelStatus {
+    pub model: String,
+    pub version: u32,
     pub remote: RemotePresence,
 }
 
@@ -102,18 +116,32 @@ pub fn status(project: &Project, options: &StatusOptions) -> Result<StatusOutcom
         .collect();
     let clean = entries.iter().all(|e| e.state == EntryState::Unchanged);
     let mut features = Vec::new();
+    let mut models = Vec::new();
     let remote = match remote {
         None => None,
         Some(name) => {
-            // Without paths, the pinned feature tables are asked about too.
+            // Without paths, the pinned feature tables and the registered model versions'
+            // objects are asked about too.
             let tables = if paths.is_empty() {
                 feature_entries(&lock)
             } else {
                 Vec::new()
             };
-            let mut pairs: Vec<_> = selected.iter().map(|t| (t.path, t.entry)).collect();
-            pairs.extend(tables.iter().map(|(p, e)| (p, e)));
-            let (info, mut presence) = remote_presence(project, name.as_deref(), &pairs)?;
+            let versions = if paths.is_empty() {
+                version_entries(&lock)
+            } else {
+                Vec::new()
+            };
+            let mut groups: Vec<Vec<(&RelPath, &DataEntry)>> =
+                selected.iter().map(|t| vec![(t.path, t.entry)]).collect();
+            groups.extend(tables.iter().map(|(p, e)| vec![(p, e)]));
+            groups.extend(
+                versions
+                    .iter()
+                    .map(|v| v.entries.iter().map(|(p, e)| (p, e)).collect()),
+            );
+            let (info, mut presence) = remote_presence(project, name.as_deref(), &groups)?;
+            let of_models = presence.split_off(entries.len() + tables.len());
             let of_tables = presence.split_off(entries.len());
             for (entry, p) in entries.iter_mut().zip(presence) {
                 entry.remote = Some(p);
@@ -121,6 +149,13 @@ pub fn status(project: &Project, options: &StatusOptions) -> Result<StatusOutcom
             for ((view, _), p) in lock.feature.iter().zip(of_tables) {
                 features.push(FeatureStatus {
                     view: view.clone(),
+                    remote: p,
+                });
+            }
+            for (v, p) in versions.iter().zip(of_models) {
+                models.push(ModelStatus {
+                    model: v.model.to_owned(),
+                    version: v.version,
                     remote: p,
                 });
             }
@@ -132,15 +167,16 @@ pub fn status(project: &Project, options: &StatusOptions) -> Result<StatusOutcom
         clean,
         remote,
         features,
+        models,
     })
 }
 
-/// How many of each entry's objects the remote has (manifests this machine lacks are read
-/// from the remote).
+/// How many of each group of entries' objects the remote has (manifests this machine lacks
+/// are read from the remote).
 fn remote_presence(
     project: &Project,
     remote: Option<&str>,
-    entries: &[(&RelPath, &DataEntry)],
+    groups: &[Vec<(&RelPath, &DataEntry)>],
 ) -> Result<(RemoteInfo, Vec<RemotePresence>), DataError> {
     let store = project.store()?;
     let (remote, info, _) = open_remote(project, remote)?;
@@ -152,12 +188,8 @@ fn remote_presence(
         HashMap::new()
     };
     let mut out = Vec::new();
-    for entry in entries {
-        let need = needed(
-            &store,
-            remote.exists().then_some(&remote),
-            std::slice::from_ref(entry),
-        )?;
+    for group in groups {
+        let need = needed(&store, remote.exists().then_some(&remote), group)?;
         let present = need
             .objects
             .keys()

@@ -3,6 +3,7 @@
 #![allow(clippy::disallowed_methods)] // fixtures are written directly
 
 mod local;
+mod models;
 mod remote;
 
 use std::fs;

@@ -15,11 +15,12 @@ pub fn run(ctx: &Context<'_>, args: FetchArgs) -> CmdResult {
     describe_remote(p, &outcome.remote);
     warn_skipped_runs(p, &outcome.runs_skipped);
     p.line(format!(
-        "fetched {} from {}; {} already here{}",
+        "fetched {} from {}; {} already here{}{}",
         fetched(&outcome.downloaded),
         outcome.remote.name,
         plural(outcome.already_here, "object was", "objects were"),
         runs_added(&outcome.runs_added),
+        models(&outcome.models),
     ))?;
     if outcome.complete() {
         Ok(Exit::Ok)
@@ -76,6 +77,20 @@ pub fn runs_added(ids: &[String]) -> String {
         String::new()
     } else {
         format!("; {} added", plural(ids.len() as u64, "run", "runs"))
+    }
+}
+
+/// `; registered models: 2 versions, 5 objects` when the command took registered model
+/// versions into account.
+pub fn models(models: &cairn_data::ModelObjects) -> String {
+    if models.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; registered models: {}, {}",
+            plural(models.versions, "version", "versions"),
+            plural(models.objects, "object", "objects")
+        )
     }
 }
 

@@ -1,4 +1,4 @@
-use cairn_data::FsckOptions;
+use cairn_data::{FsckOptions, ModelObject};
 
 use super::Context;
 use crate::CmdResult;
@@ -15,12 +15,32 @@ pub fn run(ctx: &Context<'_>, args: FsckArgs) -> CmdResult {
     p.json("data-fsck", &outcome)?;
     for c in &outcome.corrupt {
         let removed = if c.removed { " (removed)" } else { "" };
+        let needed_by = if c.needed_by.is_empty() {
+            String::new()
+        } else {
+            format!(", needed by {}", c.needed_by.join(", "))
+        };
         p.line(format!(
-            "{} {}: content hashes to {} ({}){removed}",
+            "{} {}: content hashes to {} ({}){removed}{needed_by}",
             paint(RED, "corrupt"),
             c.digest,
             c.actual,
             c.path.display()
+        ))?;
+    }
+    for i in &outcome.inconsistent {
+        let object = match i.object {
+            ModelObject::Artifact => "model artifact",
+            ModelObject::Record => "run record",
+            ModelObject::Validation => "validation record",
+        };
+        p.line(format!(
+            "{} {}@{}: its {object} {} {}",
+            paint(RED, "inconsistent"),
+            i.model,
+            i.version,
+            i.digest,
+            i.problem
         ))?;
     }
     for s in &outcome.strays {
@@ -42,12 +62,23 @@ pub fn run(ctx: &Context<'_>, args: FsckArgs) -> CmdResult {
         "checked {} ({}): {}",
         plural(outcome.checked as u64, "object", "objects"),
         bytes(outcome.bytes),
-        if outcome.ok {
+        if outcome.corrupt.is_empty() {
             "all intact".to_string()
         } else {
             format!("{} corrupt", outcome.corrupt.len())
         }
     ));
+    if !outcome.inconsistent.is_empty() {
+        p.status(if outcome.inconsistent.len() == 1 {
+            "1 record of a registered model version contradicts cairn.lock".to_owned()
+        } else {
+            format!(
+                "{} records of registered model versions contradict cairn.lock",
+                outcome.inconsistent.len()
+            )
+        });
+        p.status("hint: cairn.lock was edited by hand, or the store's objects were replaced: restore cairn.lock from git (`git checkout HEAD -- cairn.lock`)");
+    }
     if !outcome.missing.is_empty() {
         p.status(format!(
             "{} that cairn.lock needs {} not in the local store",
@@ -59,7 +90,7 @@ pub fn run(ctx: &Context<'_>, args: FsckArgs) -> CmdResult {
             }
         ));
     }
-    if !outcome.ok && !remove_corrupt {
+    if !outcome.corrupt.is_empty() && !remove_corrupt {
         p.status("hint: `cairn data fsck --remove-corrupt` deletes them; then add or pull the data again");
     }
     Ok(if outcome.ok {

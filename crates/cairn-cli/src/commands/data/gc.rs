@@ -37,12 +37,13 @@ pub fn run(ctx: &Context<'_>, args: GcArgs) -> CmdResult {
     }
     let verb = if dry_run { "would remove" } else { "removed" };
     p.status(format!(
-        "{verb} {} ({}); kept {} ({}) referenced by {}",
+        "{verb} {} ({}); kept {} ({}) referenced by {}{}",
         plural(outcome.removed.len() as u64, "object", "objects"),
         bytes(outcome.removed_bytes),
         plural(outcome.kept as u64, "object", "objects"),
         bytes(outcome.kept_bytes),
         plural(outcome.locks as u64, "lock file", "lock files"),
+        super::fetch::models(&outcome.models),
     ));
     if outcome.temp_files_removed > 0 {
         p.status(format!(

@@ -15,13 +15,14 @@ pub fn run(ctx: &Context<'_>, args: PullArgs) -> CmdResult {
     super::fetch::describe_remote(p, &outcome.fetch.remote);
     super::fetch::warn_skipped_runs(p, &outcome.fetch.runs_skipped);
     p.line(format!(
-        "fetched {} from {}, wrote {} ({}), removed {}{}",
+        "fetched {} from {}, wrote {} ({}), removed {}{}{}",
         super::fetch::fetched(&outcome.fetch.downloaded),
         outcome.fetch.remote.name,
         plural(outcome.checkout.files_written, "file", "files"),
         bytes(outcome.checkout.bytes_written),
         plural(outcome.checkout.files_removed, "file", "files"),
         super::fetch::runs_added(&outcome.fetch.runs_added),
+        super::fetch::models(&outcome.fetch.models),
     ))?;
     Ok(Exit::Ok)
 }

@@ -27,11 +27,12 @@ pub fn run(ctx: &Context<'_>, args: PushArgs) -> CmdResult {
     p.json("data-push", &outcome)?;
     super::fetch::describe_remote(p, &outcome.remote);
     p.line(format!(
-        "pushed {} ({}) to {}; {} already there",
+        "pushed {} ({}) to {}; {} already there{}",
         plural(outcome.uploaded.objects, "object", "objects"),
         bytes(outcome.uploaded.bytes),
         outcome.remote.name,
         plural(outcome.already_there, "object was", "objects were"),
+        super::fetch::models(&outcome.models),
     ))?;
     if outcome.complete() {
         return Ok(Exit::Ok);

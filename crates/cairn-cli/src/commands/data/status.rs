@@ -104,11 +104,35 @@ pub fn run(ctx: &Context<'_>, args: StatusArgs) -> CmdResult {
             ))?;
         }
     }
+    for m in &outcome.models {
+        if let Some(info) = &outcome.remote {
+            let state = if m.remote.missing == 0 {
+                paint(GREEN, "pushed")
+            } else {
+                paint(
+                    RED,
+                    format!(
+                        "{} of {} objects missing",
+                        m.remote.missing,
+                        m.remote.missing + m.remote.present
+                    ),
+                )
+            };
+            p.line(format!(
+                "{} model:{}@{}  [{}: {state}]",
+                paint(DIM, "model       "),
+                m.model,
+                m.version,
+                info.name
+            ))?;
+        }
+    }
     let unpushed = outcome
         .entries
         .iter()
         .filter_map(|e| e.remote)
         .chain(outcome.features.iter().map(|f| f.remote))
+        .chain(outcome.models.iter().map(|m| m.remote))
         .any(|r| r.missing > 0 || r.unknown);
     if unpushed && let Some(info) = &outcome.remote {
         p.status(format!(
