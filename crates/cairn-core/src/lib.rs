@@ -11,6 +11,7 @@ mod lock;
 pub mod models;
 mod project;
 mod remotes;
+pub mod rng;
 pub mod runs;
 pub mod table;
 pub mod time;

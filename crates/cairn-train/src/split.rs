@@ -1,6 +1,6 @@
 //! Splitting rows into training and test rows, reproducibly from the seed.
 
-use cairn_model::tree::Rng;
+use cairn_core::rng::Rng;
 
 /// Uniform in `0..n` (n > 0), by rejection so that no value is favoured.
 fn below(rng: &mut Rng, n: u64) -> u64 {
