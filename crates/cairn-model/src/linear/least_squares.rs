@@ -432,4 +432,38 @@ mod tests {
         assert!((model_15.intercept() - 0.19904678236319617).abs() < 1e-10);
         assert_ne!(model.coefficients(), model_15.coefficients());
     }
+
+    #[test]
+    fn the_stored_form_is_still_the_two_fields() {
+        // Format 1 artifacts hold `coefficients` then `intercept` for both models (they were
+        // two structs of those fields): the shared fit must encode and decode the same bytes.
+        #[derive(Serialize)]
+        struct Fields {
+            coefficients: Vec<f64>,
+            intercept: f64,
+        }
+        let x = matrix(&LIN_X);
+        let linear = LinearRegression::fit(&x, &LIN_Y, &LinearParams::default()).unwrap();
+        let fields = Fields {
+            coefficients: linear.coefficients().to_vec(),
+            intercept: linear.intercept(),
+        };
+        let bytes = postcard::to_stdvec(&fields).unwrap();
+        assert_eq!(postcard::to_stdvec(&linear).unwrap(), bytes);
+        assert_eq!(
+            postcard::from_bytes::<LinearRegression>(&bytes).unwrap(),
+            linear
+        );
+        let ridge = RidgeRegression::fit(&x, &LIN_Y, &RidgeParams::default()).unwrap();
+        let fields = Fields {
+            coefficients: ridge.coefficients().to_vec(),
+            intercept: ridge.intercept(),
+        };
+        let bytes = postcard::to_stdvec(&fields).unwrap();
+        assert_eq!(postcard::to_stdvec(&ridge).unwrap(), bytes);
+        assert_eq!(
+            postcard::from_bytes::<RidgeRegression>(&bytes).unwrap(),
+            ridge
+        );
+    }
 }
