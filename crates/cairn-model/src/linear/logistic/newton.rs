@@ -179,11 +179,11 @@ pub(crate) fn solve(problem: &Problem, method: Method) -> Solution {
         };
         solver.remove_flat(&mut step);
         let mut slope = dot(&gradient, &step);
-        if !(slope < 0.0) {
+        if slope.is_nan() || slope >= 0.0 {
             // Rounding spoiled the Newton direction: fall back to scaled steepest descent.
             step = steepest(&gradient, &curvature, solver.d);
             slope = dot(&gradient, &step);
-            if !(slope < 0.0) {
+            if slope.is_nan() || slope >= 0.0 {
                 stop = Stop::Stalled;
                 break;
             }
@@ -673,7 +673,7 @@ impl<'a> Solver<'a> {
         for step in 0..MAX_CG_STEPS.min(self.d) {
             let hd = self.hessian_times(&direction, flat);
             let curvature = dot(&direction, &hd);
-            if !(curvature > 0.0) {
+            if curvature.is_nan() || curvature <= 0.0 {
                 if step == 0 {
                     return z;
                 }
@@ -761,7 +761,7 @@ const MIN_PIVOT: f64 = 1e-12;
 fn cholesky(a: &mut [f64], d: usize) -> bool {
     for j in 0..d {
         let pivot = a[j * d + j] - dot(&a[j * d..j * d + j], &a[j * d..j * d + j]);
-        if !(pivot > MIN_PIVOT) {
+        if pivot.is_nan() || pivot <= MIN_PIVOT {
             return false;
         }
         let pivot = pivot.sqrt();

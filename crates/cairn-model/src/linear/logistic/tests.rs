@@ -17,7 +17,7 @@ fn gradient_max(model: &LogisticRegression, x: &Matrix, y: &[u32], alpha: f64) -
     let classes = model.classes();
     let functions = model.intercepts().len();
     let mut gradient = vec![0.0; functions * (p + 1)];
-    for i in 0..x.rows {
+    for (i, &label) in y.iter().enumerate() {
         let row = x.row(i);
         let scores: Vec<f64> = (0..functions)
             .map(|f| {
@@ -27,12 +27,12 @@ fn gradient_max(model: &LogisticRegression, x: &Matrix, y: &[u32], alpha: f64) -
             .collect();
         // d loss / d score of each function.
         let residuals: Vec<f64> = if functions == 1 {
-            let positive = f64::from(u8::from(y[i] == classes[1]));
+            let positive = f64::from(u8::from(label == classes[1]));
             vec![1.0 / (1.0 + (-scores[0]).exp()) - positive]
         } else {
             let total: f64 = scores.iter().map(|s| s.exp()).sum();
             (0..functions)
-                .map(|f| scores[f].exp() / total - f64::from(u8::from(y[i] == classes[f])))
+                .map(|f| scores[f].exp() / total - f64::from(u8::from(label == classes[f])))
                 .collect()
         };
         for (f, r) in residuals.iter().enumerate() {
