@@ -182,6 +182,7 @@ pub(crate) fn solve(problem: &Problem, method: Method) -> Solution {
         if slope.is_nan() || slope >= 0.0 {
             // Rounding spoiled the Newton direction: fall back to scaled steepest descent.
             step = steepest(&gradient, &curvature, solver.d);
+            solver.remove_flat(&mut step);
             slope = dot(&gradient, &step);
             if slope.is_nan() || slope >= 0.0 {
                 stop = Stop::Stalled;
@@ -290,11 +291,28 @@ impl<'a> Solver<'a> {
     }
 
     /// `out[f * len + i] = θ_f · x̃_i` for the chunk's rows.
+    ///
+    /// The features are added in their order, four at a time (one read and write of the scores
+    /// per four features; the same additions in the same order as one at a time).
     fn scores_into(&self, theta: &[f64], start: usize, len: usize, out: &mut [f64]) {
         for (f, z) in out.chunks_exact_mut(len).enumerate() {
             let params = &theta[f * self.cols..(f + 1) * self.cols];
             z.fill(params[self.p]);
-            for (j, &w) in params[..self.p].iter().enumerate() {
+            let weights = &params[..self.p];
+            let mut j = 0;
+            while j + 4 <= self.p {
+                let w = &weights[j..j + 4];
+                let (a, b) = (self.column(j, start, len), self.column(j + 1, start, len));
+                let (c, d) = (
+                    self.column(j + 2, start, len),
+                    self.column(j + 3, start, len),
+                );
+                for ((((z, a), b), c), d) in z.iter_mut().zip(a).zip(b).zip(c).zip(d) {
+                    *z = *z + w[0] * a + w[1] * b + w[2] * c + w[3] * d;
+                }
+                j += 4;
+            }
+            for (j, &w) in weights.iter().enumerate().skip(j) {
                 for (z, x) in z.iter_mut().zip(self.column(j, start, len)) {
                     *z += w * x;
                 }
@@ -596,29 +614,32 @@ impl<'a> Solver<'a> {
             .chunks
             .par_iter()
             .map(|c| {
+                // Block by block, so that the block's features are still in cache for the
+                // second pass (the products with the weighted scores).
                 let (len, fs) = (c.len, self.functions);
-                let mut u = vec![0.0; fs * len];
-                self.scores_into(v, c.start, len, &mut u);
-                if fs == 1 {
-                    for (u, w) in u.iter_mut().zip(&c.curvature) {
-                        *u *= w;
-                    }
-                } else {
-                    for i in 0..len {
-                        let mean: f64 = (0..fs)
-                            .map(|f| c.curvature[f * len + i] * u[f * len + i])
-                            .sum();
-                        for f in 0..fs {
-                            let k = f * len + i;
-                            u[k] = c.curvature[k] * (u[k] - mean);
+                let mut out = vec![0.0; self.d];
+                let mut buffer = vec![0.0; fs * BLOCK_ROWS];
+                for lo in (0..len).step_by(BLOCK_ROWS) {
+                    let n = BLOCK_ROWS.min(len - lo);
+                    let u = &mut buffer[..fs * n];
+                    self.scores_into(v, c.start + lo, n, u);
+                    if fs == 1 {
+                        for (u, w) in u.iter_mut().zip(&c.curvature[lo..lo + n]) {
+                            *u *= w;
+                        }
+                    } else {
+                        for i in 0..n {
+                            let probability = |f: usize| c.curvature[f * len + lo + i];
+                            let mean: f64 = (0..fs).map(|f| probability(f) * u[f * n + i]).sum();
+                            for f in 0..fs {
+                                u[f * n + i] = probability(f) * (u[f * n + i] - mean);
+                            }
                         }
                     }
-                }
-                let mut out = vec![0.0; self.d];
-                for f in 0..fs {
-                    let uf = &u[f * len..(f + 1) * len];
-                    for j in 0..self.cols {
-                        out[f * self.cols + j] = dot(uf, self.column(j, c.start, len));
+                    for (f, uf) in u.chunks_exact(n).enumerate() {
+                        for j in 0..self.cols {
+                            out[f * self.cols + j] += dot(uf, self.column(j, c.start + lo, n));
+                        }
                     }
                 }
                 out
