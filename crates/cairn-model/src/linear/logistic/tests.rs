@@ -344,10 +344,10 @@ fn unscaled_features_need_no_scaling() {
 
 #[test]
 fn many_one_hot_columns_are_solved_by_conjugate_gradients_to_the_same_optimum() {
-    // 2 numeric + 30 one-hot columns: 33 parameters for two classes (a built Hessian by
-    // default), 3 × 33 for three (conjugate gradients); each is checked against the other way.
+    // 2 numeric + 24 one-hot columns: 27 parameters for two classes (a built Hessian by
+    // default), 3 × 27 for three (conjugate gradients); each is checked against the other way.
     for n_classes in [2, 3] {
-        let (x, y) = generated(800, 2, 30, n_classes, 11);
+        let (x, y) = generated(600, 2, 24, n_classes, 11);
         let present = {
             let mut seen: Vec<u32> = y.clone();
             seen.sort_unstable();
@@ -361,7 +361,7 @@ fn many_one_hot_columns_are_solved_by_conjugate_gradients_to_the_same_optimum() 
         let (model, report) = fit(&x, &y, n_classes as usize, 1.0);
         assert_eq!(report.stop, Stop::Converged, "{report:?}");
         assert!(gradient_max(&model, &x, &y, 1.0) < 1e-8);
-        let other = if Method::for_size(33 * (if n_classes == 2 { 1 } else { 3 })) == Method::Direct
+        let other = if Method::for_size(27 * (if n_classes == 2 { 1 } else { 3 })) == Method::Direct
         {
             Method::Iterative
         } else {
@@ -375,11 +375,11 @@ fn many_one_hot_columns_are_solved_by_conjugate_gradients_to_the_same_optimum() 
 
 #[test]
 fn the_fit_is_the_same_at_any_thread_count() {
-    // 5,000 rows: several chunks, so the threads really share the passes.
-    for n_classes in [2, 4] {
-        let (x, y) = generated(5000, 4, 3, n_classes, 5);
+    // 2,600 rows: three chunks, so the threads really share the passes.
+    for n_classes in [2, 3] {
+        let (x, y) = generated(2600, 4, 3, n_classes, 5);
         for method in [Method::Direct, Method::Iterative] {
-            let bytes: Vec<Vec<u8>> = [1, 2, 3]
+            let bytes: Vec<Vec<u8>> = [1, 3]
                 .iter()
                 .map(|&threads| {
                     let pool = rayon::ThreadPoolBuilder::new()
@@ -392,10 +392,6 @@ fn the_fit_is_the_same_at_any_thread_count() {
                 .collect();
             assert_eq!(
                 bytes[0], bytes[1],
-                "{n_classes} classes, {method:?}: 1 vs 2 threads"
-            );
-            assert_eq!(
-                bytes[0], bytes[2],
                 "{n_classes} classes, {method:?}: 1 vs 3 threads"
             );
         }
