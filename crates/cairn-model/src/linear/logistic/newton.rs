@@ -9,8 +9,10 @@
 //!    convention, 10,000 times tighter than its default);
 //! 3. solves `H s = -g` for the Newton direction: with at most [`DIRECT_MAX`] parameters, `H`
 //!    is built and factorised (Cholesky, on the Jacobi-scaled matrix, damped if it is singular);
-//!    with more, preconditioned conjugate gradients run on Hessian-vector products, so that the
-//!    cost per step stays `rows × parameters` (hundreds of one-hot columns, many classes);
+//!    with more, conjugate gradients (Jacobi-preconditioned) run on Hessian-vector products,
+//!    each costing two passes of `rows × parameters` (hundreds of one-hot columns, many
+//!    classes), until the residual is below `min(0.5, sqrt(max |g| / rows))` of the gradient
+//!    (loose far from the optimum, tight near it) or at most 500 steps;
 //! 4. halves the step from 1 until the objective falls enough (Armijo); the scores `X s` are
 //!    computed once, so a trial step costs no pass over the features.
 //!
@@ -21,8 +23,10 @@
 //! With more than two classes the softmax model is unchanged when the same vector is added to
 //! every function's parameters; the intercepts (and, with `alpha = 0`, the weights) then have a
 //! flat direction. The solver keeps the sum over classes of each such parameter at 0 (where it
-//! starts): the flat directions are added to the Hessian (`c · u uᵀ`), which does not change the
-//! step since the gradient is orthogonal to them. scikit-learn's solution has the same sums.
+//! starts): the flat directions are added to the Hessian (`c · u uᵀ`), which makes it
+//! invertible without changing the Newton step (the gradient is orthogonal to them), and what a
+//! truncated solve leaves along them is removed from the step. scikit-learn's solution has the
+//! same sums.
 //!
 //! Every pass splits the rows into at most [`MAX_CHUNKS`] chunks whose boundaries depend only
 //! on the number of rows; chunks run in parallel (rayon) and their partial sums are added in
