@@ -34,8 +34,8 @@ use std::time::Instant;
 use cairn_core::Project;
 use cairn_core::models::{Algorithm, ModelSpec};
 use cairn_core::time::{format_micros, now_micros};
-/// See [`cairn_model::linear::panic_is_caught`]: for the CLI's panic hook.
-pub use cairn_model::linear::panic_is_caught;
+/// See [`cairn_model::guard::panic_is_caught`]: for the CLI's panic hook.
+pub use cairn_model::guard::panic_is_caught;
 use cairn_store::Digest;
 use serde_json::Value;
 
