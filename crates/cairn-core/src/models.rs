@@ -10,13 +10,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::dataset::ColumnType;
 
-mod gates;
-
-pub use gates::{
-    Bounds, DEFAULT_LATENCY_CALLS, FairnessGate, GATE_KEYS, Gates, LatencyGate, MAX_LATENCY_CALLS,
-    Metric, NoRegressionGate,
-};
-
 /// `[model.NAME]`: what to train, on what, how.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -62,6 +55,13 @@ pub struct ModelSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gates: Option<Gates>,
 }
+
+mod gates;
+
+pub use gates::{
+    Bounds, DEFAULT_LATENCY_CALLS, FairnessGate, GATE_KEYS, Gates, LatencyGate, MAX_LATENCY_CALLS,
+    Metric, NoRegressionGate,
+};
 
 /// The algorithms `cairn train` knows.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
