@@ -67,12 +67,14 @@ pub struct ValidateOptions<'a> {
     pub production: Production<'a>,
 }
 
-/// A validation, stored.
-#[derive(Debug, Clone)]
+/// A validation, stored: the record's digest and the record (serialized as one object: the
+/// digest beside the record's fields).
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Validated {
-    pub record: ValidationRecord,
     /// The record's digest in the store.
     pub digest: Digest,
+    #[serde(flatten)]
+    pub record: ValidationRecord,
 }
 
 /// Runs the gates ([`run_gates`]) and stores the record in `store`. Bad input stores nothing.
