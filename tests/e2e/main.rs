@@ -15,3 +15,4 @@ mod s3_harness;
 mod status;
 mod train;
 mod validate;
+mod validate_gates;

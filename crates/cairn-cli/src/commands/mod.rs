@@ -4,6 +4,7 @@ mod init;
 mod remote;
 mod runs;
 mod train;
+mod validate;
 
 use std::path::PathBuf;
 
@@ -51,6 +52,7 @@ pub fn run(cli: Cli, printer: &Printer, settings: &Settings) -> CmdResult {
         Command::Remote(cmd) => remote::run(&ctx, cmd),
         Command::Feature(cmd) => feature::run(&ctx, cmd),
         Command::Train(args) => train::run(&ctx, args),
+        Command::Validate(args) => validate::run(&ctx, args),
         Command::Runs(cmd) => runs::run(&ctx, cmd),
     }
 }
