@@ -250,7 +250,8 @@ impl TempTable {
 
 impl Drop for TempTable {
     fn drop(&mut self) {
-        // Best effort: a leftover in .cairn/tmp is cleaned by the store later.
+        // Best effort. A process killed before this leaves the directory in .cairn/tmp, which
+        // the store's cleaning of temporary files does not remove (it removes files).
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
