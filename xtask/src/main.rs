@@ -106,7 +106,7 @@ fn run(args: &[String]) -> Result<()> {
 
 /// `cargo xtask s3-server`: the in-memory S3 server of the benchmark, until stdin closes.
 fn s3_server(buckets: &[String]) -> Result<()> {
-    let server = cairn_e2e::s3::S3Server::start_in_memory();
+    let server = cairn_test_support::s3::S3Server::start_in_memory();
     for bucket in buckets {
         server.create_bucket(bucket);
     }

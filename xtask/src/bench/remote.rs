@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cairn_e2e::s3::S3Server;
+use cairn_test_support::s3::S3Server;
 use serde_json::json;
 
 use super::{
@@ -143,7 +143,7 @@ pub(super) fn run(scale: Scale, s3_fs: bool) -> Result<()> {
         );
     } else {
         println!(
-            "S3 server: s3s with objects in memory (tests/support/s3_mem.rs) at {}; \
+            "S3 server: s3s with objects in memory (crates/cairn-test-support/src/s3_mem.rs) at {}; \
              `--s3-fs` for s3s-fs",
             server.endpoint()
         );
@@ -829,9 +829,9 @@ pub(super) fn run(scale: Scale, s3_fs: bool) -> Result<()> {
         },
         "s3": {
             "server": if s3_fs {
-                "s3s-fs (tests/support/s3.rs), in process"
+                "s3s-fs (crates/cairn-test-support/src/s3.rs), in process"
             } else {
-                "s3s over memory (tests/support/s3_mem.rs), in process"
+                "s3s over memory (crates/cairn-test-support/src/s3_mem.rs), in process"
             },
             "optimised": !cfg!(debug_assertions),
             "root": if s3_fs { Some(remotes.server.root()) } else { None },
