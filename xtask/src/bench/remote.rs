@@ -754,9 +754,7 @@ pub(super) fn run(scale: Scale, s3_fs: bool) -> Result<()> {
 
     println!();
     print_table(&checks);
-    let judged: Vec<bool> = checks.iter().filter_map(|check| check.pass).collect();
-    let passed = judged.iter().filter(|pass| **pass).count();
-    println!("\ntargets met: {passed} of {}", judged.len());
+    println!("\n{}", super::summary(&checks));
     println!(
         "(`pull` writes each fetched object into the store and its copy in the clone at the same \
          time: it writes twice what cp writes. Each 1 GiB figure is compared with the cp run \
