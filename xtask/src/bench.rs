@@ -15,9 +15,7 @@ use std::process::Command;
 
 use serde_json::json;
 
-use crate::util::{
-    Context, Error, Result, build_cairn, cargo_command, describe, target_dir, workspace_root,
-};
+use crate::util::{Context, Error, Result, cargo_command, describe, target_dir, workspace_root};
 
 mod data;
 mod feature;
@@ -30,8 +28,8 @@ mod train;
 
 use data::{Scale, cp_figure, cp_sync_figure, cp_tree_figure, write_big, write_tree};
 use harness::{
-    Bench, Figure, Measured, SAMPLE_EVERY, count, read_all, require_free_space, wait_with_rusage,
-    walk,
+    Bench, Figure, Measured, SAMPLE_EVERY, count, read_all, require_free_space, sync,
+    wait_with_rusage, walk,
 };
 use host::{
     load_average, machine_info, machine_line, seconds_since_last_run, source_info, unix_now,
@@ -82,10 +80,20 @@ pub fn run(args: &[String]) -> Result<()> {
     }
 }
 
-/// Builds `example` of `package` in release mode, in the release target directory
-/// (`$XTASK_RELEASE_TARGET_DIR`, default `~/.cache/cairn-target-rel`, where polars is already
-/// built), and returns the binary's absolute path.
-fn build_release_example(package: &str, example: &str) -> Result<PathBuf> {
+/// The release binaries the benches run, built by one cargo command.
+struct ReleaseBuild {
+    cairn: PathBuf,
+    train_bench: PathBuf,
+    online_latency: PathBuf,
+}
+
+/// Builds `cairn` and the benches' two examples (`train_bench` of cairn-model,
+/// `online_latency` of cairn-feature) in release mode, in one cargo command, in the release
+/// target directory (`$XTASK_RELEASE_TARGET_DIR`, default `~/.cache/cairn-target-rel`).
+/// One command means one feature set: building them apart would give polars a different set
+/// of features for each, and each would rebuild it (25-40 min here). `cairn` is
+/// `$XTASK_CAIRN_BIN` instead, when set.
+fn release_build() -> Result<ReleaseBuild> {
     let target = match std::env::var_os("XTASK_RELEASE_TARGET_DIR") {
         Some(dir) => PathBuf::from(dir),
         None => {
@@ -95,26 +103,60 @@ fn build_release_example(package: &str, example: &str) -> Result<PathBuf> {
         }
     };
     println!(
-        "building {package}'s example {example} (release) in {}",
+        "building cairn, train_bench and online_latency (release) in {}",
         target.display()
     );
     let status = cargo_command()
-        .args(["build", "--release", "-p", package, "--example", example])
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "cairn-model",
+            "--example",
+            "train_bench",
+            "-p",
+            "cairn-feature",
+            "--example",
+            "online_latency",
+            "-p",
+            "cairn-cli",
+            "--bin",
+            "cairn",
+        ])
         .env("CARGO_TARGET_DIR", &target)
         .current_dir(workspace_root())
         .status()
         .context(|| "cannot run `cargo build`".to_owned())?;
     if !status.success() {
-        return Err(format!("building {example} failed ({})", describe(status)).into());
+        return Err(format!("the release build failed ({})", describe(status)).into());
     }
-    let bin = target
-        .join("release")
-        .join("examples")
-        .join(format!("{example}{}", std::env::consts::EXE_SUFFIX));
-    if !bin.is_file() {
-        return Err(format!("cargo built {example} but {} is missing", bin.display()).into());
-    }
-    std::path::absolute(&bin).context(|| format!("cannot resolve {}", bin.display()))
+    let release = target.join("release");
+    let file = |path: PathBuf| -> Result<PathBuf> {
+        if !path.is_file() {
+            return Err(format!("cargo built it, but {} is missing", path.display()).into());
+        }
+        std::path::absolute(&path).context(|| format!("cannot resolve {}", path.display()))
+    };
+    let exe = std::env::consts::EXE_SUFFIX;
+    let cairn = match std::env::var_os("XTASK_CAIRN_BIN") {
+        Some(bin) => {
+            println!(
+                "using {} (from XTASK_CAIRN_BIN)",
+                PathBuf::from(&bin).display()
+            );
+            file(PathBuf::from(bin))?
+        }
+        None => file(release.join(format!("cairn{exe}")))?,
+    };
+    Ok(ReleaseBuild {
+        cairn,
+        train_bench: file(release.join("examples").join(format!("train_bench{exe}")))?,
+        online_latency: file(
+            release
+                .join("examples")
+                .join(format!("online_latency{exe}")),
+        )?,
+    })
 }
 
 /// Runs `cargo xtask bench ARGS` again in an optimised xtask: `bench remote` runs the S3
@@ -148,12 +190,15 @@ struct Setup {
     /// The commit cairn was built from, and how many files under `crates/` differed from it.
     source: serde_json::Value,
     results: PathBuf,
+    /// The release binaries (cairn is also `bench.cairn`).
+    built: ReleaseBuild,
 }
 
-/// Builds cairn (release), makes the working directory and prints the header of a bench whose
+/// Builds the release binaries, makes the working directory and prints the header of a bench whose
 /// results go to `<target>/<results>`.
 fn setup(results: &str, quick: bool) -> Result<Setup> {
-    let cairn = build_cairn(true)?;
+    let built = release_build()?;
+    let cairn = built.cairn.clone();
     let target = target_dir()?;
     std::fs::create_dir_all(&target).context(|| format!("cannot create {}", target.display()))?;
     let tmp = tempfile::Builder::new()
@@ -214,6 +259,7 @@ fn setup(results: &str, quick: bool) -> Result<Setup> {
         machine,
         source,
         results: target.join(results),
+        built,
     })
 }
 

@@ -56,6 +56,7 @@ pub(super) fn run(scale: Scale) -> Result<()> {
         machine,
         source,
         results,
+        built: _,
     } = setup("bench-data.json", scale.quick)?;
 
     // The data.

@@ -178,8 +178,9 @@ pub(super) fn run(quick: bool) -> Result<()> {
         machine,
         source,
         results,
+        built,
     } = super::setup("bench-feature.json", scale.quick)?;
-    let latency_bin = super::build_release_example("cairn-feature", "online_latency")?;
+    let latency_bin = built.online_latency;
 
     // The data: the source, then the entity table and the answers it must get.
     let started = Instant::now();

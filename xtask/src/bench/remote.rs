@@ -99,6 +99,7 @@ pub(super) fn run(scale: Scale, s3_fs: bool) -> Result<()> {
         machine,
         source,
         results,
+        built: _,
     } = super::setup("bench-remote.json", scale.quick)?;
     let csv_target = if scale.quick { CSV_QUICK } else { CSV_FULL };
     // At its peak: the project (file and object), the two remotes, clones of everything and
