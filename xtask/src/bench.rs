@@ -190,15 +190,31 @@ struct Setup {
     /// The commit cairn was built from, and how many files under `crates/` differed from it.
     source: serde_json::Value,
     results: PathBuf,
-    /// The release binaries (cairn is also `bench.cairn`).
-    built: ReleaseBuild,
+    /// The release binaries (cairn is also `bench.cairn`); `None` when the bench needs no
+    /// example and `XTASK_CAIRN_BIN` names cairn (nothing is built then).
+    built: Option<ReleaseBuild>,
 }
 
-/// Builds the release binaries, makes the working directory and prints the header of a bench whose
+/// Builds the release binaries (unless `XTASK_CAIRN_BIN` names cairn and the bench needs no
+/// example), makes the working directory and prints the header of a bench whose
 /// results go to `<target>/<results>`.
-fn setup(results: &str, quick: bool) -> Result<Setup> {
-    let built = release_build()?;
-    let cairn = built.cairn.clone();
+fn setup(results: &str, quick: bool, needs_examples: bool) -> Result<Setup> {
+    let (cairn, built) = match std::env::var_os("XTASK_CAIRN_BIN") {
+        Some(bin) if !needs_examples => {
+            let bin = PathBuf::from(bin);
+            if !bin.is_file() {
+                return Err(format!("XTASK_CAIRN_BIN={} is not a file", bin.display()).into());
+            }
+            println!("using {} (from XTASK_CAIRN_BIN)", bin.display());
+            let bin = std::path::absolute(&bin)
+                .context(|| format!("cannot resolve {}", bin.display()))?;
+            (bin, None)
+        }
+        _ => {
+            let built = release_build()?;
+            (built.cairn.clone(), Some(built))
+        }
+    };
     let target = target_dir()?;
     std::fs::create_dir_all(&target).context(|| format!("cannot create {}", target.display()))?;
     let tmp = tempfile::Builder::new()

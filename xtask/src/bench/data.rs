@@ -57,7 +57,7 @@ pub(super) fn run(scale: Scale) -> Result<()> {
         source,
         results,
         built: _,
-    } = setup("bench-data.json", scale.quick)?;
+    } = setup("bench-data.json", scale.quick, false)?;
 
     // The data.
     let mut rng = Rng::new(SEED);

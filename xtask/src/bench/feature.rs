@@ -179,8 +179,10 @@ pub(super) fn run(quick: bool) -> Result<()> {
         source,
         results,
         built,
-    } = super::setup("bench-feature.json", scale.quick)?;
-    let latency_bin = built.online_latency;
+    } = super::setup("bench-feature.json", scale.quick, true)?;
+    let latency_bin = built
+        .ok_or("the feature bench's release build is missing")?
+        .online_latency;
 
     // The data: the source, then the entity table and the answers it must get.
     let started = Instant::now();

@@ -100,7 +100,7 @@ pub(super) fn run(scale: Scale, s3_fs: bool) -> Result<()> {
         source,
         results,
         built: _,
-    } = super::setup("bench-remote.json", scale.quick)?;
+    } = super::setup("bench-remote.json", scale.quick, false)?;
     let csv_target = if scale.quick { CSV_QUICK } else { CSV_FULL };
     // At its peak: the project (file and object), the two remotes, clones of everything and
     // the paths discarded but not yet deleted. A run of the full scale used 11.5 GiB at its

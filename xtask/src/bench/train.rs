@@ -16,7 +16,8 @@
 //! - scikit-learn: `RandomForestClassifier(n_estimators=100, max_depth=10, n_jobs=-1,
 //!   random_state=0)` for the fit and the batch, with `n_jobs=1` for single-row latency (one
 //!   request, one thread: `n_jobs=-1` there measures thread dispatch), and
-//!   `LogisticRegression()` (lbfgs, C=1, max_iter=100, n_jobs=1), in a virtual environment at
+//!   `LogisticRegression()` (lbfgs, C=1, max_iter=100; `n_jobs=1` where the version still
+//!   has the parameter, a no-op since 1.8), in a virtual environment at
 //!   `<target>/bench-venv`, created (and scikit-learn installed from PyPI) when missing.
 //!   Without it every comparison is "not measured".
 //!
@@ -93,10 +94,11 @@ start = time.perf_counter()
 clf.predict_proba(batch)
 batch_s = time.perf_counter() - start
 
-try:
-    logreg = LogisticRegression(solver="lbfgs", C=1.0, max_iter=100, n_jobs=1)
-except TypeError:  # a scikit-learn without the n_jobs parameter
-    logreg = LogisticRegression(solver="lbfgs", C=1.0, max_iter=100)
+# n_jobs=1; since scikit-learn 1.8 the parameter has no effect (one thread, and BLAS's own)
+# and passing it warns, so it is passed to older versions only.
+version = tuple(int(part) for part in sklearn.__version__.split(".")[:2])
+n_jobs = {"n_jobs": 1} if version < (1, 8) else {}
+logreg = LogisticRegression(solver="lbfgs", C=1.0, max_iter=100, **n_jobs)
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     lwall, lcpu = fit(logreg)
@@ -108,6 +110,7 @@ logistic = {
     "log_loss": log_loss(y_test, lproba),
     "roc_auc": roc_auc_score(y_test, lproba[:, 1]),
     "n_iter": int(np.max(logreg.n_iter_)),
+    "n_jobs": n_jobs.get("n_jobs", "no effect since 1.8"),
     "warnings": [str(w.message) for w in caught],
 }
 
@@ -267,7 +270,8 @@ pub(super) fn run(quick: bool) -> Result<()> {
     println!();
     println!(
         "(scikit-learn: forest fit and batch with n_jobs=-1 (both cores), single-row latency \
-         with n_jobs=1; LogisticRegression() with lbfgs, C=1, max_iter=100, n_jobs=1. \
+         with n_jobs=1; LogisticRegression() with lbfgs, C=1, max_iter=100 (n_jobs=1, which \
+         has no effect since scikit-learn 1.8: one thread, and BLAS's). \
          `cairn train` splits its own random 20% for the test rows; the library figures use \
          the last 20%.)"
     );
