@@ -1,10 +1,11 @@
-//! The in-process S3 server (`cairn_test_support::s3`, re-exported as `cairn_e2e::s3`) against a real S3 client (object_store's
-//! AmazonS3), so the end-to-end tests can rely on it.
+//! The in-process S3 server (`cairn_test_support::s3`, re-exported as `cairn_e2e::s3`) against
+//! a real S3 client (object_store's AmazonS3) and a `cairn` subprocess, so the end-to-end tests
+//! can rely on it.
 
 use std::sync::Arc;
 
 use cairn_e2e::Rng;
-use cairn_e2e::s3::S3Server;
+use cairn_test_support::s3::S3Server;
 use futures::TryStreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path;
