@@ -268,7 +268,7 @@ pub(super) fn run(scale: Scale) -> Result<()> {
     });
     let document = json!({
         "kind": "bench-data",
-        "schema_version": 1,
+        "schema_version": 2,
         "quick": scale.quick,
         "machine": machine,
         "source": source,

@@ -773,7 +773,7 @@ pub(super) fn run(quick: bool) -> Result<()> {
 
     let document = json!({
         "kind": "bench-feature",
-        "schema_version": 1,
+        "schema_version": 2,
         "quick": scale.quick,
         "machine": machine,
         "source": source,

@@ -278,7 +278,7 @@ pub(super) fn run(quick: bool) -> Result<()> {
 
     let document = json!({
         "kind": "bench-train",
-        "schema_version": 1,
+        "schema_version": 2,
         "quick": quick,
         "machine": machine,
         "source": source,
