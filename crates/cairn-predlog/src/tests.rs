@@ -505,6 +505,43 @@ fn a_killed_writer_leaves_no_partial_segment_visible() {
 }
 
 #[test]
+fn a_log_dropped_without_close_completes_its_segments_in_the_background() {
+    let (_root, dir) = log_dir();
+    let log = PredictionLog::open(&dir, &LogOptions::default()).unwrap();
+    log.log(batch(&model("d"), "r", 1, 1, 2)).unwrap();
+    drop(log);
+    let start = Instant::now();
+    while files(&dir, ".parquet").is_empty() && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(read(&dir, &ReadOptions::default()).unwrap().height(), 2);
+}
+
+#[test]
+fn the_handle_can_be_shared_between_threads() {
+    fn shared<T: Clone + Send + Sync + 'static>() {}
+    shared::<PredictionLog>();
+    let (_root, dir) = log_dir();
+    let log = PredictionLog::open(&dir, &LogOptions::default()).unwrap();
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let m = model("d");
+                for i in 0..50 {
+                    log.log(batch(&m, &format!("t{t}-{i}"), i, 1, 1)).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(log.close().unwrap().predictions.written_rows, 200);
+    assert_eq!(read(&dir, &ReadOptions::default()).unwrap().height(), 200);
+}
+
+#[test]
 fn feedback_is_attached_to_its_predictions() {
     let (_root, dir) = log_dir();
     let log = PredictionLog::open(&dir, &LogOptions::default()).unwrap();
