@@ -641,6 +641,8 @@ fn a_malformed_batch_is_refused_and_counted() {
     let stats = log.close().unwrap();
     assert_eq!(stats.predictions.invalid_rows, 6);
     assert_eq!(stats.predictions.written_rows, 0);
+    assert_eq!(stats.predictions.accepted_rows, 0);
+    assert_eq!(stats.write_errors, 0);
     let error = stats.last_error.unwrap();
     assert!(error.contains("`input_amount`"), "{error}");
 }

@@ -27,7 +27,8 @@ pub struct LogOptions {
     pub segment_rows: usize,
     /// A segment is completed at the latest this long after its first row arrived.
     pub segment_age: Duration,
-    /// The most rows waiting for the writer; a batch that does not fit is dropped.
+    /// The most rows waiting for the writer; a batch that does not fit is dropped (so a
+    /// batch of more rows than this is always dropped).
     pub queue_rows: usize,
 }
 
@@ -53,7 +54,8 @@ pub struct LogStats {
     /// Failed writes: creating, writing, completing or renaming a segment. Each one loses the
     /// rows of the segment it happened to (counted in `lost_rows`).
     pub write_errors: u64,
-    /// The last write error, for the operator.
+    /// What went wrong last, for the operator: a failed write, or a batch the writer refused
+    /// (counted in `invalid_rows`).
     pub last_error: Option<String>,
 }
 
@@ -133,8 +135,14 @@ struct Shared {
 }
 
 impl Shared {
+    /// Counts a failed write.
     fn error(&self, message: String) {
         self.write_errors.fetch_add(1, Ordering::Relaxed);
+        self.note(message);
+    }
+
+    /// Keeps the message of the last thing that went wrong.
+    fn note(&self, message: String) {
         if let Ok(mut last) = self.last_error.lock() {
             *last = Some(message);
         }
@@ -522,7 +530,7 @@ impl Writer {
                 Err(reason) => {
                     counters.accepted.fetch_sub(rows as u64, Ordering::Relaxed);
                     counters.invalid.fetch_add(rows as u64, Ordering::Relaxed);
-                    self.shared.error(format!(
+                    self.shared.note(format!(
                         "a batch of model version {} was refused: {reason}",
                         batch.version
                     ));
