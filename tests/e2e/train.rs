@@ -606,11 +606,17 @@ params = { max_depth = 3 }
     assert!(run["data"]["data/labels.csv"].is_string());
     let artifact = run["artifact"].as_str().unwrap();
     let bytes = std::fs::read(p.object_path(artifact)).unwrap();
-    let len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
-    let header: serde_json::Value = serde_json::from_slice(&bytes[16..16 + len]).unwrap();
-    assert_eq!(header["inputs"][0]["name"], "spend");
-    assert_eq!(header["inputs"][1]["name"], "visits");
-    assert!(header["provenance"]["features"]["activity"].is_string());
+    let header = Artifact::read_header(&bytes).expect("the artifact's header");
+    let inputs: Vec<&str> = header.inputs.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(inputs[..2], ["spend", "visits"]);
+    assert_eq!(
+        header
+            .provenance
+            .features
+            .get("activity")
+            .map(String::as_str),
+        run["features"]["activity"].as_str()
+    );
 }
 
 #[test]
