@@ -1,11 +1,13 @@
 mod data;
 mod feature;
+mod hooks;
 mod init;
 mod models;
 mod register;
 mod remote;
 mod runs;
 mod train;
+mod util;
 mod validate;
 
 use std::path::PathBuf;
@@ -58,5 +60,7 @@ pub fn run(cli: Cli, printer: &Printer, settings: &Settings) -> CmdResult {
         Command::Runs(cmd) => runs::run(&ctx, cmd),
         Command::Register(args) => register::run(&ctx, args),
         Command::Models(cmd) => models::run(&ctx, cmd),
+        Command::Hooks(cmd) => hooks::run(&ctx, cmd),
+        Command::Util(cmd) => util::run(&ctx, cmd),
     }
 }
