@@ -1,0 +1,137 @@
+//! The guides in `docs/guide/`, checked against the binary: each guide's examples (a `$`
+//! command and the output it shows) run in order in a project built for that guide from
+//! seeded fixtures, and each output must be what cairn prints. How blocks are marked, what a
+//! command sees and which values may vary is in [`runner`].
+//!
+//! Between the blocks, each test below builds what the guide's story assumes but does not
+//! show (the files a user edits, a second machine, a remote's damaged object), with
+//! [`Guide::write`] and [`Guide::sh`].
+
+mod fixtures;
+mod runner;
+
+use runner::{Guide, Varies};
+
+/// docs/guide/data.md: one project, `/work/fraud`, with a table and a directory of images.
+#[test]
+fn data_guide() {
+    let mut g = Guide::open("data.md", "/work/fraud", Varies::default());
+    g.sh("git init -q");
+    g.check("init");
+
+    let images = ["cats/1.png", "cats/2.png", "dogs/1.png"];
+    g.write("data/transactions.csv", fixtures::transactions(1500, 1));
+    for (i, file) in images.iter().enumerate() {
+        g.write(
+            &format!("data/images/{file}"),
+            fixtures::image(300 + 100 * i, 10 + i as u64),
+        );
+    }
+    g.write("data/images/labels.csv", fixtures::image_labels(&images, 2));
+    g.check("add");
+
+    // The user edits the data: a label file changes, a picture goes, another comes, and the
+    // table grows.
+    g.write(
+        "data/images/labels.csv",
+        fixtures::image_labels(&["cats/1.png", "cats/new.png", "dogs/1.png"], 3),
+    );
+    g.write("data/images/cats/new.png", fixtures::image(450, 20));
+    g.sh("rm data/images/cats/2.png");
+    g.append(
+        "data/transactions.csv",
+        "2500,C-17,12.50,EUR,web,0,2026-11-28T10:00:00\n",
+    );
+    g.check("status");
+
+    // The new images are recorded and committed; the table's edit is dropped; the workspace
+    // goes back to the images of the first commit, so that a checkout has work to do.
+    g.sh("cairn -q data checkout --force data/transactions.csv");
+    g.write("data/features.parquet", fixtures::image(1234, 30));
+    g.sh("cairn -q data add data/images data/features.parquet && git commit -qam 'more cats'");
+    g.sh("cairn -q data checkout --rev HEAD~1 data/images");
+    g.check("checkout");
+    g.check("checkout-rev");
+    g.sh("cairn -q data checkout");
+    g.check("ls");
+    g.check("diff");
+    g.check("diff-json");
+    g.check("gc");
+
+    // Another project, with two registered versions of a model.
+    g.cd("/work/churn");
+    registered_project(&mut g);
+    g.check("gc-models");
+
+    // Back in /work/fraud, a damaged object.
+    g.cd("/work/fraud");
+    let features = g.toml_value(
+        "cairn.lock",
+        "[data.\"data/features.parquet\"]",
+        0,
+        "digest",
+    );
+    g.damage_object("/work/fraud", &features, "damaged");
+    g.check("fsck-corrupt");
+    g.sh("cairn -q data fsck --remove-corrupt; cairn -q data add data/features.parquet");
+
+    // In /work/churn, churn@1's artifact damaged, then churn@2's record line naming the
+    // record of a third run.
+    g.cd("/work/churn");
+    let artifact = g.toml_value("cairn.lock", "[[model.churn.versions]]", 0, "artifact");
+    g.damage_object("/work/churn", &artifact, "tampered artifact");
+    g.check("fsck-model-corrupt");
+    g.sh("cairn -q data fsck --remove-corrupt; cairn -q data fetch");
+    let third = g.sh("cairn --json train churn --set max_depth=1 2>/dev/null");
+    let third: serde_json::Value = serde_json::from_str(&third).expect("a run document");
+    let third_record = g.read(&format!(
+        ".cairn/runs/{}",
+        third["id"].as_str().expect("id")
+    ));
+    let third_record = third_record
+        .split_whitespace()
+        .next()
+        .expect("a record digest");
+    let pinned = g.toml_value("cairn.lock", "[[model.churn.versions]]", 1, "record");
+    let lock = g.read("cairn.lock").replace(&pinned, third_record);
+    g.write("cairn.lock", lock);
+    g.check("fsck-model-inconsistent");
+
+    g.cd("/work/fraud");
+    g.write("dir with space/a b.txt", "hi");
+    g.check("add-space");
+
+    g.cd("/work/demo");
+    g.sh("git init -q && cairn -q init && echo a > data/raw.csv ; true");
+    g.write("data/raw.csv", "a,b\n1,2\n");
+    g.sh("cairn -q data add data/raw.csv && git add -A && git commit -qm data");
+    g.write("data/raw.csv", "a,b\n1,3\n");
+    g.write("z.csv", "z\n1\n");
+    g.check("json");
+    g.check("json-error");
+    g.done();
+}
+
+/// Builds, in the session's current directory, a committed project with `data/train.csv`,
+/// the `churn` spec and a remote `team` (`/mnt/team/cairn/churn`, written relative to the
+/// project so that the commits do not depend on the session's directory), with two registered
+/// versions of churn: 1 in production (forced), 2 in staging, both committed.
+fn registered_project(g: &mut Guide) {
+    g.sh("git init -q && cairn -q init");
+    g.write("data/train.csv", fixtures::churn_table(300, 1));
+    let config = g.read("cairn.toml") + fixtures::CHURN_SPEC;
+    g.write("cairn.toml", config);
+    g.sh("cairn -q data add data/train.csv && cairn -q remote add team ../../mnt/team/cairn/churn");
+    g.sh("git add -A && git commit -qm 'data, spec and remote'");
+    let first = g.sh("cairn --json train churn 2>/dev/null");
+    let second = g.sh("cairn --json train churn --set max_depth=2 2>/dev/null");
+    for (run, version, stage) in [(first, 1, "production"), (second, 2, "staging")] {
+        let run: serde_json::Value = serde_json::from_str(&run).expect("a run document");
+        let id = run["id"].as_str().expect("a run id");
+        g.sh(&format!("cairn -q register {id}"));
+        g.sh(&format!(
+            "cairn -q models promote churn@{version} --to {stage} --force --reason 'first model'"
+        ));
+    }
+    g.sh("git commit -qam 'churn@1 in production, churn@2 in staging' && cairn -q data push");
+}
