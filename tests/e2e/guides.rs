@@ -10,6 +10,8 @@
 mod fixtures;
 mod runner;
 
+use std::time::Duration;
+
 use runner::{Guide, Varies};
 
 /// docs/guide/data.md: one project, `/work/fraud`, with a table and a directory of images.
@@ -134,4 +136,53 @@ fn registered_project(g: &mut Guide) {
         ));
     }
     g.sh("git commit -qam 'churn@1 in production, churn@2 in staging' && cairn -q data push");
+}
+
+/// docs/guide/validate.md: `/work/fraud` with the card transactions (their times a day before
+/// now, for the freshness check) and a directory of events.
+#[test]
+fn validate_guide() {
+    let slack = Varies {
+        slack: Duration::from_secs(3 * 86_400),
+        ..Varies::default()
+    };
+    let mut g = Guide::open("validate.md", "/work/fraud", slack);
+    g.sh("git init -q && cairn -q init");
+    let newest = fixtures::now() - 86_400;
+    g.write(
+        "data/transactions.csv",
+        fixtures::card_transactions(newest, false),
+    );
+    g.check("cat");
+    g.check("nothing-declared");
+    let config = g.read("cairn.toml");
+    g.write(
+        "cairn.toml",
+        config.clone() + "\n" + &g.fixture("expectations"),
+    );
+    g.check("failing");
+    g.check("verbose");
+    g.write(
+        "data/transactions.csv",
+        fixtures::card_transactions(newest, true),
+    );
+    g.check("fixed");
+
+    let with_events = g.read("cairn.toml") + "\n" + &g.fixture("events");
+    g.write("cairn.toml", with_events);
+    g.check("not-declared");
+    for (path, text) in fixtures::events(fixtures::now() - 26 * 3600 - 300) {
+        g.write(path, text);
+    }
+    g.check("events");
+
+    // The JSON examples are about the failing file alone.
+    g.write("cairn.toml", config + "\n" + &g.fixture("expectations"));
+    g.write(
+        "data/transactions.csv",
+        fixtures::card_transactions(newest, false),
+    );
+    g.check("jq-failures");
+    g.check("jq-excerpt");
+    g.done();
 }

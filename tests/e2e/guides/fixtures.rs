@@ -73,3 +73,99 @@ algorithm = "decision_tree_classifier"
 params = { max_depth = 3 }
 seed = 7
 "#;
+
+/// Seconds since the epoch, now.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` (UTC) of seconds since the epoch.
+pub fn iso(secs: i64) -> String {
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // The civil date of a day number (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// The validation guide's card transactions, the newest at `newest` (seconds since the
+/// epoch): as first shown (`fixed` false, with every problem the guide finds) or fixed.
+pub fn card_transactions(newest: i64, fixed: bool) -> String {
+    // (id, customer, amount, currency, channel, fraud, seconds before the newest)
+    let rows: [(u32, &str, &str, &str, &str, u8, i64); 8] = if fixed {
+        [
+            (1001, "C-17", "25.90", "EUR", "web", 0, 13_500),
+            (1002, "C-17", "112.00", "EUR", "app", 0, 10_669),
+            (1003, "C-42", "5.00", "EUR", "web", 0, 8955),
+            (1004, "C-08", "64.10", "USD", "pos", 1, 6540),
+            (1005, "C-42", "48.50", "EUR", "pos", 0, 6450),
+            (1006, "C-42", "48.50", "EUR", "pos", 0, 6450),
+            (1007, "C-99", "22.00", "GBP", "app", 0, 900),
+            (1008, "C-03", "1999.99", "EUR", "web", 1, 0),
+        ]
+    } else {
+        [
+            (1001, "C-17", "25.90", "EUR", "web", 0, 13_500),
+            (1002, "C-17", "112.00", "EUR", "app", 0, 10_669),
+            (1003, "C-42", "-5.00", "EUR", "web", 0, 8955),
+            (1004, "C-08", "NaN", "USD", "pos", 1, 6540),
+            (1005, "C-42", "48.50", "EUR", "fax", 0, 6450),
+            (1005, "C-42", "48.50", "EUR", "fax", 0, 6450),
+            (1007, "C-99", "", "GBP", "app", 0, 900),
+            (1008, "C-03", "19999.99", "EUR", "web", 1, 0),
+        ]
+    };
+    let mut out =
+        String::from("transaction_id,customer_id,amount,currency,channel,is_fraud,created_at\n");
+    for (id, customer, amount, currency, channel, fraud, before) in rows {
+        out.push_str(&format!(
+            "{id},{customer},{amount},{currency},{channel},{fraud},{}\n",
+            iso(newest - before)
+        ));
+    }
+    out
+}
+
+/// The files of the validation guide's `data/events`, the newest event at `newest`: rows
+/// 1–3, 4–5 and 6–7 of one table; row 5 has an unknown kind, rows 5 and 6 share an id.
+pub fn events(newest: i64) -> [(&'static str, String); 3] {
+    let file = |rows: &[(u32, &str, i64)]| {
+        let mut out = String::from("event_id,kind,ts\n");
+        for (id, kind, before) in rows {
+            out.push_str(&format!("{id},{kind},{}\n", iso(newest - before)));
+        }
+        out
+    };
+    [
+        (
+            "data/events/batch-1/part-0.csv",
+            file(&[
+                (1, "view", 86_400),
+                (2, "click", 85_000),
+                (3, "view", 80_000),
+            ]),
+        ),
+        (
+            "data/events/batch-2/part-0.csv",
+            file(&[(4, "view", 3600), (5, "checkout", 1800)]),
+        ),
+        (
+            "data/events/batch-2/part-1.csv",
+            file(&[(5, "view", 600), (6, "click", 0)]),
+        ),
+    ]
+}

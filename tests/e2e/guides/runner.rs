@@ -16,6 +16,9 @@
 //!   block that shows only an output, which CMD prints.
 //! - `<!-- not checked: REASON -->`: not run, for the reason given (real AWS credentials, a
 //!   network failure, a race between two processes).
+//! - `<!-- fixture: NAME -->` on a block that is not a command (a `cairn.toml` table): the
+//!   test reads its text with [`Guide::fixture`] and uses it, so that what the guide shows is
+//!   what runs.
 //!
 //! # What a command sees
 //!
@@ -85,9 +88,10 @@ struct Block {
     options: Options,
 }
 
-/// The checked blocks of a guide, in order, and its text.
+/// The checked blocks of a guide, in order, the blocks marked `fixture`, and its text.
 struct Parsed {
     blocks: Vec<Block>,
+    fixtures: Vec<(String, String)>,
     lines: Vec<String>,
 }
 
@@ -95,11 +99,13 @@ struct Parsed {
 enum Marker {
     Check(String),
     NotChecked,
+    Fixture(String),
 }
 
 fn parse(guide: &str, text: &str) -> Parsed {
     let lines: Vec<String> = text.lines().map(str::to_owned).collect();
     let mut blocks = Vec::new();
+    let mut fixtures = Vec::new();
     let mut unmarked = Vec::new();
     let mut i = 0;
     while i < lines.len() {
@@ -166,6 +172,11 @@ fn parse(guide: &str, text: &str) -> Parsed {
                 });
             }
             Some(Marker::NotChecked) => {}
+            Some(Marker::Fixture(name)) => {
+                let mut text = body.join("\n");
+                text.push('\n');
+                fixtures.push((name, text));
+            }
             None if has_prompt => unmarked.push(fence_line + 1),
             None => {}
         }
@@ -176,7 +187,11 @@ fn parse(guide: &str, text: &str) -> Parsed {
         "{guide}: the blocks at lines {unmarked:?} show commands but are marked neither \
          `<!-- check: NAME -->` nor `<!-- not checked: REASON -->`"
     );
-    Parsed { blocks, lines }
+    Parsed {
+        blocks,
+        fixtures,
+        lines,
+    }
 }
 
 /// The marker on the last non-empty line before the fence, if any.
@@ -197,7 +212,9 @@ fn marker_before(guide: &str, lines: &[String], fence: usize) -> Option<Marker> 
         );
         Some(Marker::NotChecked)
     } else {
-        None
+        inner
+            .strip_prefix("fixture:")
+            .map(|name| Marker::Fixture(name.trim().to_owned()))
     }
 }
 
@@ -396,6 +413,19 @@ impl Guide {
             .open(self.real(path))
             .expect("open fixture");
         file.write_all(content.as_ref()).expect("append");
+    }
+
+    /// The text of the block marked `<!-- fixture: NAME -->` (a `cairn.toml` table the
+    /// guide shows, say), so that the test uses what the reader sees.
+    #[track_caller]
+    pub fn fixture(&self, name: &str) -> String {
+        self.parsed
+            .fixtures
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("{}: no block is marked `fixture: {name}`", self.name))
+            .1
+            .clone()
     }
 
     /// Reads a fixture file (a path of the guide).
