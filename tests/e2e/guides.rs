@@ -21,15 +21,7 @@ fn data_guide() {
     g.sh("git init -q");
     g.check("init");
 
-    let images = ["cats/1.png", "cats/2.png", "dogs/1.png"];
-    g.write("data/transactions.csv", fixtures::transactions(1500, 1));
-    for (i, file) in images.iter().enumerate() {
-        g.write(
-            &format!("data/images/{file}"),
-            fixtures::image(300 + 100 * i, 10 + i as u64),
-        );
-    }
-    g.write("data/images/labels.csv", fixtures::image_labels(&images, 2));
+    fraud_data(&mut g);
     g.check("add");
 
     // The user edits the data: a label file changes, a picture goes, another comes, and the
@@ -62,7 +54,7 @@ fn data_guide() {
 
     // Another project, with two registered versions of a model.
     g.cd("/work/churn");
-    registered_project(&mut g);
+    registered_project(&mut g, true);
     g.check("gc-models");
 
     // Back in /work/fraud, a damaged object.
@@ -114,11 +106,26 @@ fn data_guide() {
     g.done();
 }
 
+/// Writes the data of `/work/fraud`: `data/transactions.csv` and `data/images` (a label
+/// file and three pictures).
+fn fraud_data(g: &mut Guide) {
+    let images = ["cats/1.png", "cats/2.png", "dogs/1.png"];
+    g.write("data/transactions.csv", fixtures::transactions(1500, 1));
+    for (i, file) in images.iter().enumerate() {
+        g.write(
+            &format!("data/images/{file}"),
+            fixtures::image(300 + 100 * i, 10 + i as u64),
+        );
+    }
+    g.write("data/images/labels.csv", fixtures::image_labels(&images, 2));
+}
+
 /// Builds, in the session's current directory, a committed project with `data/train.csv`,
 /// the `churn` spec and a remote `team` (`/mnt/team/cairn/churn`, written relative to the
 /// project so that the commits do not depend on the session's directory), with two registered
-/// versions of churn: 1 in production (forced), 2 in staging, both committed.
-fn registered_project(g: &mut Guide) {
+/// versions of churn: 1 in production (forced), 2 in staging, both committed; the data
+/// pushed, and the models too if `push`.
+fn registered_project(g: &mut Guide, push: bool) {
     g.sh("git init -q && cairn -q init");
     g.write("data/train.csv", fixtures::churn_table(300, 1));
     let config = g.read("cairn.toml") + fixtures::CHURN_SPEC;
@@ -135,7 +142,12 @@ fn registered_project(g: &mut Guide) {
             "cairn -q models promote churn@{version} --to {stage} --force --reason 'first model'"
         ));
     }
-    g.sh("git commit -qam 'churn@1 in production, churn@2 in staging' && cairn -q data push");
+    g.sh("git commit -qam 'churn@1 in production, churn@2 in staging'");
+    g.sh(if push {
+        "cairn -q data push"
+    } else {
+        "cairn -q data push data/train.csv"
+    });
 }
 
 /// docs/guide/validate.md: `/work/fraud` with the card transactions (their times a day before
@@ -185,4 +197,152 @@ fn validate_guide() {
     g.check("jq-failures");
     g.check("jq-excerpt");
     g.done();
+}
+
+/// docs/guide/remotes.md: `/work/fraud` shared through the directory remote
+/// `/mnt/team/cairn/fraud` with a teammate's clone in `/laptop/fraud`; `/work/churn` with
+/// registered models; the git server is `/git/acme/`.
+#[test]
+fn remotes_guide() {
+    let mut g = Guide::open("remotes.md", "/work/fraud", Varies::default());
+    g.sh("git init -q && cairn -q init");
+    fraud_data(&mut g);
+    g.sh("cairn -q data add data/transactions.csv data/images");
+    g.sh("git add -A && git commit -qm 'track transactions and images'");
+    g.check("quickstart");
+
+    // The teammate's machine.
+    g.sh("git clone -q --bare . /git/acme/fraud.git");
+    g.cd("/laptop");
+    g.check("teammate");
+
+    g.cd("/work/fraud");
+    g.check("minio");
+    g.sh("cairn -q remote add web https://data.example.com/cairn/fraud");
+    g.check("read-only");
+
+    // More cats.
+    g.write("data/images/cats/3.png", fixtures::image(520, 40));
+    g.write(
+        "data/images/labels.csv",
+        fixtures::image_labels(&["cats/1.png", "cats/2.png", "cats/3.png", "dogs/1.png"], 2),
+    );
+    g.check("more-cats");
+    g.check("push-all-commits");
+
+    // A remote that never got anything, while this machine's copy of a picture is damaged
+    // and the table's object is gone.
+    g.sh("cairn -q remote add spare /mnt/spare");
+    let lock = "cairn.lock";
+    let transactions = g.toml_value(lock, "[data.\"data/transactions.csv\"]", 0, "digest");
+    g.damage_object("/work/fraud", &image_object(&g, "cats/1.png"), "damaged");
+    remove_object(&g, "/work/fraud", &transactions);
+    g.check("push-incomplete");
+    g.sh("cairn -q data fsck --remove-corrupt; cairn -q data fetch");
+
+    // The old version of the images is collected here, then fetched back.
+    g.sh("cairn -q data gc");
+    g.check("fetch-rev");
+    remove_object(&g, "/work/fraud", &transactions);
+    g.check("fetch-incomplete");
+    g.sh("cairn -q data fetch && cairn -q data checkout");
+
+    // The teammate pulls the new commits.
+    g.sh("git push -q /git/acme/fraud.git main");
+    g.cd("/laptop/fraud");
+    g.check("pull");
+
+    // Here, new pictures that are not pushed yet.
+    g.cd("/work/fraud");
+    g.write("data/images/dogs/2.png", fixtures::image(610, 41));
+    g.write("data/images/dogs/3.png", fixtures::image(380, 42));
+    g.sh("cairn -q data add data/images && git commit -qam 'dogs'");
+    g.check("status-remote");
+    g.cd("/work/churn");
+    registered_project(&mut g, false);
+    g.check("status-models");
+    g.cd("/work/fraud");
+    g.check("status-check");
+    g.check("gc-remote");
+    g.sh("cairn -q remote add backup /mnt/backup && cairn -q data push --remote backup");
+    // The old versions' manifests are nowhere but on team.
+    g.sh("cairn -q data gc");
+    g.check("gc-remote-nowhere");
+
+    // The registered models, shared.
+    g.cd("/work/churn");
+    g.sh("git clone -q --bare . /git/acme/churn.git");
+    g.check("models-push");
+    g.cd("/laptop");
+    g.check("models-pull");
+
+    // A damaged object on the remote: a fresh clone cannot pull it, a push from here
+    // repairs it (another size). Then a damaged manifest.
+    g.cd("/work/fraud");
+    g.sh("cairn -q data push && git push -q /git/acme/fraud.git main");
+    damage_remote_object(&g, "/mnt/team/cairn/fraud", &transactions, "cut short");
+    g.cd("/laptop");
+    g.sh("git clone -q git@example.com:acme/fraud.git fresh");
+    g.cd("/laptop/fresh");
+    g.check("pull-corrupt");
+    g.cd("/work/fraud");
+    g.check("push-repair");
+    let manifest = g.toml_value(lock, "[data.\"data/images\"]", 0, "digest");
+    damage_remote_object(&g, "/mnt/team/cairn/fraud", &manifest, "not a manifest");
+    g.cd("/laptop");
+    g.sh("git clone -q git@example.com:acme/fraud.git fresh2");
+    g.cd("/laptop/fresh2");
+    g.check("pull-corrupt-manifest");
+
+    g.cd("/work/fraud");
+    g.sh("cairn -q data push");
+    g.check("json-push");
+    remove_object(&g, "/work/fraud", &transactions);
+    g.check("json-fetch");
+    g.done();
+}
+
+/// The object of a picture of `/work/fraud/data/images`, from the directory's manifest.
+fn image_object(g: &Guide, file: &str) -> String {
+    let manifest = g.toml_value(
+        "/work/fraud/cairn.lock",
+        "[data.\"data/images\"]",
+        0,
+        "digest",
+    );
+    let text = g.read(&format!(
+        "/work/fraud/.cairn/objects/{}/{}",
+        &manifest[..2],
+        &manifest[2..]
+    ));
+    let manifest: serde_json::Value = serde_json::from_str(&text).expect("a manifest");
+    manifest["entries"]
+        .as_array()
+        .and_then(|entries| entries.iter().find(|e| e["path"] == file))
+        .and_then(|e| e["digest"].as_str())
+        .unwrap_or_else(|| panic!("{file} is not in the manifest"))
+        .to_owned()
+}
+
+/// Deletes an object from a project's store.
+fn remove_object(g: &Guide, project: &str, digest: &str) {
+    let path = g
+        .real(project)
+        .join(".cairn/objects")
+        .join(&digest[..2])
+        .join(&digest[2..]);
+    std::fs::remove_file(&path).unwrap_or_else(|e| panic!("rm {}: {e}", path.display()));
+}
+
+/// Overwrites an object of a directory remote.
+fn damage_remote_object(g: &Guide, remote: &str, digest: &str, content: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let path = g
+        .real(remote)
+        .join("objects")
+        .join(&digest[..2])
+        .join(&digest[2..]);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
+        .expect("writable object");
+    std::fs::write(&path, content).expect("damage the remote's object");
 }
