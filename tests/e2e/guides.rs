@@ -299,6 +299,8 @@ fn remotes_guide() {
     g.check("json-push");
     remove_object(&g, "/work/fraud", &transactions);
     g.check("json-fetch");
+    g.cd("/work/churn");
+    g.check("json-status-models");
     g.done();
 }
 
