@@ -348,3 +348,61 @@ fn damage_remote_object(g: &Guide, remote: &str, digest: &str, content: &str) {
         .expect("writable object");
     std::fs::write(&path, content).expect("damage the remote's object");
 }
+
+/// docs/guide/features.md: `/tmp/fs/fraud` (the path its error messages show) with the
+/// worked example's three tables, tracked.
+#[test]
+fn features_guide() {
+    let mut g = Guide::open("features.md", "/tmp/fs/fraud", Varies::default());
+    g.sh("git init -q && cairn -q init");
+    g.write("data/customer_stats.csv", fixtures::CUSTOMER_STATS);
+    g.write("data/merchants.csv", fixtures::MERCHANTS);
+    g.write("data/labels.csv", fixtures::LABELS);
+    g.sh("cairn -q data add data && git add -A && git commit -qm data");
+    g.check("worked-data");
+    let config = g.read("cairn.toml") + "\n" + &g.fixture("definitions");
+    g.write("cairn.toml", config);
+    g.check("plan-materialize");
+    g.check("lock");
+    g.check("materialize-again");
+    g.check("historical");
+    g.check("created-before");
+    g.check("online");
+
+    // `plan` and `materialize` show customer_spend to compute: its table was pinned with a
+    // window.
+    g.sh("cairn -q feature materialize customer_spend --start 2026-11-21");
+    g.check("plan");
+    g.check("materialize");
+    g.check("window");
+    g.check("lock-window");
+    g.sh("cairn -q feature materialize customer_spend");
+    g.check("incremental");
+
+    // Back to the six rows, with expectations.
+    g.write("data/customer_stats.csv", fixtures::CUSTOMER_STATS);
+    let config = g.read("cairn.toml") + "\n" + &g.fixture("expectations");
+    g.write("cairn.toml", config);
+    g.check("validation-fails");
+    g.check("skip-validation");
+
+    g.write(
+        "naive.csv",
+        "customer_id,event_timestamp\nC-17,2026-11-24T23:30:00\n",
+    );
+    g.write(
+        "zoned.csv",
+        "customer_id,event_timestamp\nC-17,2026-11-24T23:30:00-01:00\nC-17,2026-11-25T00:30:00+01:00\n",
+    );
+    g.check("time-zones");
+    g.write(
+        "days.csv",
+        "customer_id,day\nC-17,2026-11-24\nC-17,2026-11-25\n",
+    );
+    g.check("dates");
+    g.check("online-at");
+    g.check("list");
+    g.check("json");
+    g.check("json-error");
+    g.done();
+}

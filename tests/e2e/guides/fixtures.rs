@@ -169,3 +169,40 @@ pub fn events(newest: i64) -> [(&'static str, String); 3] {
         ),
     ]
 }
+
+/// `data/customer_stats.csv` of the features guide's worked example. Unlike the other
+/// fixtures, its rows are chosen one by one (each is a case of the point-in-time join the
+/// guide walks through: a backfill, an empty value, a NaN, a row at a ttl's bound), so they
+/// are written out rather than drawn.
+pub const CUSTOMER_STATS: &str = "\
+customer_id,ts,computed_at,spend_7d,txn_count_7d,segment
+C-17,2026-11-23T00:00:00,2026-11-23T01:00:00,120.50,4,retail
+C-17,2026-11-24T00:00:00,2026-11-24T01:00:00,,5,retail
+C-17,2026-11-25T00:00:00,2026-11-25T01:00:00,139.00,5,retail
+C-17,2026-11-25T00:00:00,2026-11-26T09:00:00,141.00,6,retail
+C-42,2026-11-20T00:00:00,2026-11-20T01:00:00,50.00,1,smb
+C-08,2026-11-25T00:00:00,2026-11-25T01:00:00,NaN,2,retail
+";
+
+/// `data/merchants.csv` of the features guide (see [`CUSTOMER_STATS`]).
+pub const MERCHANTS: &str = "\
+mid,updated,status,category,risk_pct
+3,2026-11-01,active,electronics,12.5
+7,2026-11-01,active,grocery,2.0
+7,2026-11-20,active,grocery,3.5
+9,2026-11-10,test,gambling,80.0
+";
+
+/// `data/labels.csv` of the features guide: the entity table (see [`CUSTOMER_STATS`]).
+pub const LABELS: &str = "\
+transaction_id,customer_id,merchant_id,event_timestamp,is_fraud
+1,C-17,7,2026-11-23T00:00:00,0
+2,C-17,7,2026-11-24T12:00:00,0
+3,C-17,3,2026-11-25T12:00:00,1
+3,C-17,3,2026-11-25T12:00:00,1
+4,C-42,7,2026-11-22T00:00:00,0
+5,C-42,7,2026-11-22T00:00:01,0
+6,C-08,3,2026-11-26T00:00:00,0
+7,C-99,99,2026-11-26T00:00:00,0
+8,C-17,7,2026-11-22T23:59:59,0
+";
