@@ -13,6 +13,18 @@ mod runner;
 use std::time::Duration;
 
 use runner::{Guide, Varies};
+use serde::Deserialize;
+
+/// `cairn runs list --json`, as far as the setup steps read it.
+#[derive(Deserialize)]
+struct RunsDoc {
+    runs: Vec<RunDoc>,
+}
+
+#[derive(Deserialize)]
+struct RunDoc {
+    id: String,
+}
 
 /// docs/guide/data.md: one project, `/work/fraud`, with a table and a directory of images.
 #[test]
@@ -406,3 +418,79 @@ fn features_guide() {
     g.check("json-error");
     g.done();
 }
+
+/// docs/guide/train.md: `/work/shop` with 60 customers, the models the guide declares, and
+/// later a table of monthly activity.
+#[test]
+fn train_guide() {
+    let mut g = Guide::open("train.md", "/work/shop", Varies::default());
+    g.sh("git init -q && cairn -q init");
+    g.write("data/customers.csv", fixtures::customers(1));
+    g.check("customers");
+    let config = g.read("cairn.toml") + "\n" + &g.fixture("churn");
+    g.write("cairn.toml", config);
+    g.check("train");
+    g.check("train-again");
+    g.check("overrides");
+    // Two more models, and one over a table that is not tracked yet.
+    let config = g.read("cairn.toml") + "\n" + &g.fixture("more-models") + MARCH_SPEC;
+    g.write("cairn.toml", config);
+    g.write("data/march.csv", fixtures::march(3));
+    g.sh("git commit -qam 'charges and churn_recent'");
+    g.check("more-models");
+    g.check("runs-list");
+    g.check("runs-show");
+    g.check("runs-compare");
+
+    g.check("untracked");
+    g.check("allow-untracked");
+    g.sh("cairn -q data checkout --force data/customers.csv");
+    let config = g.read("cairn.toml");
+    g.write(
+        "cairn.toml",
+        config.clone() + "\n" + &g.fixture("expectations"),
+    );
+    g.sh("git commit -qam expectations");
+    g.check("validation");
+    g.write("cairn.toml", config);
+    g.sh("git commit -qam 'no expectations'");
+
+    g.check("where");
+    // The march table, tracked: its run fails on a value.
+    g.sh("cairn -q data add data/march.csv && git add -A && git commit -qm march");
+    g.sh("cairn -q train churn_march; test $? = 2");
+    let listed = g.sh("cairn --json runs list --model churn_march 2>/dev/null");
+    let listed: RunsDoc = serde_json::from_str(&listed).expect("a runs-list document");
+    let last = listed.runs.last().expect("the failed run");
+    g.bind("b1991a2f01ba", &last.id);
+    g.check("failed-run");
+    g.check("runs-rm");
+
+    let (activity, labels) = fixtures::activity_and_labels(4);
+    g.write("data/activity.csv", activity);
+    g.write("data/labels.csv", labels);
+    g.check("head");
+    let config = g.read("cairn.toml") + "\n" + &g.fixture("features");
+    g.write("cairn.toml", config);
+    g.check("features");
+    g.check("json");
+    g.done();
+}
+
+/// A model over `data/march.csv`, whose `monthly_charges` holds a text value.
+const MARCH_SPEC: &str = r#"
+[model.churn_march]
+data = "data/march.csv"
+target = "churned"
+exclude = ["customer_id", "signup"]
+algorithm = "logistic_regression"
+
+[model.churn_march.columns.monthly_charges]
+type = "float"
+
+[model.churn_march.columns.plan]
+encode = "one_hot"
+
+[model.churn_march.columns.support_calls]
+impute = "median"
+"#;

@@ -206,3 +206,70 @@ transaction_id,customer_id,merchant_id,event_timestamp,is_fraud
 7,C-99,99,2026-11-26T00:00:00,0
 8,C-17,7,2026-11-22T23:59:59,0
 ";
+
+/// `data/customers.csv` of the training guide: 60 customers, six sign-ups a month from
+/// January 2026, two without `support_calls` (rows 9 and 33). Churn follows short tenure,
+/// many support calls and the basic plan, with noise.
+pub fn customers(seed: u64) -> String {
+    let mut rng = Rng(seed);
+    let mut out = String::from(
+        "customer_id,signup,tenure_months,monthly_charges,plan,support_calls,churned\n",
+    );
+    for i in 0..60u64 {
+        let tenure = 1 + rng.next() % 48;
+        let premium = rng.next() % 2 == 0;
+        let charges = (if premium { 7500 } else { 1400 } + rng.next() % 1500) as f64 / 100.0;
+        let calls = rng.next() % 5;
+        let score = calls as f64 * 0.3 - tenure as f64 / 24.0
+            + if premium { 0.0 } else { 0.4 }
+            + unit(&mut rng) * 0.8;
+        let churned = if score > 0.35 { "yes" } else { "no" };
+        let calls = if i == 8 || i == 32 {
+            String::new()
+        } else {
+            calls.to_string()
+        };
+        out.push_str(&format!(
+            "C-{:03},2026-{:02}-{:02},{tenure},{charges:.2},{},{calls},{churned}\n",
+            i + 1,
+            1 + i / 6,
+            1 + 5 * (i % 6),
+            if premium { "premium" } else { "basic" },
+        ));
+    }
+    out
+}
+
+/// `data/march.csv` of the training guide: customers as [`customers`], one of whose
+/// `monthly_charges` (row 7) is `n/a`.
+pub fn march(seed: u64) -> String {
+    let text = customers(seed);
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let mut fields: Vec<String> = lines[7].split(',').map(str::to_owned).collect();
+    fields[3] = "n/a".to_owned();
+    lines[7] = fields.join(",");
+    lines.join("\n") + "\n"
+}
+
+/// `data/activity.csv` and `data/labels.csv` of the training guide's section on features:
+/// the calls and spend of each of 60 customers over three months, and whether they churned
+/// in mid-November (those who called a lot lately, mostly).
+pub fn activity_and_labels(seed: u64) -> (String, String) {
+    let mut rng = Rng(seed);
+    let mut activity = String::from("customer_id,ts,calls_30d,spend_30d\n");
+    let mut labels = String::from("customer_id,event_timestamp,churned\n");
+    for i in 1..=60 {
+        let mut last = 0;
+        for month in 9..=11 {
+            let calls = rng.next() % 5;
+            let spend = (2000 + rng.next() % 10_000) as f64 / 100.0;
+            activity.push_str(&format!(
+                "C-{i:03},2026-{month:02}-01T00:00:00,{calls},{spend}\n"
+            ));
+            last = calls;
+        }
+        let churned = u8::from(last >= 3);
+        labels.push_str(&format!("C-{i:03},2026-11-15T00:00:00,{churned}\n"));
+    }
+    (activity, labels)
+}

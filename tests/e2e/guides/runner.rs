@@ -478,6 +478,17 @@ impl Guide {
         output
     }
 
+    /// Binds a hex token of the guide to a value of this session (a run whose id only a
+    /// setup step printed), as a matched output would.
+    pub fn bind(&mut self, doc: &str, actual: &str) {
+        assert!(
+            consistent(&self.bindings, doc, actual),
+            "{}: `{doc}` is bound to another value",
+            self.name
+        );
+        self.bindings.push((doc.to_owned(), actual.to_owned()));
+    }
+
     /// Changes the session's directory without a `cd` in the guide (another machine).
     pub fn cd(&mut self, dir: &str) {
         std::fs::create_dir_all(self.real(dir)).expect("mkdir");
