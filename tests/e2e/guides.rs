@@ -425,7 +425,7 @@ fn features_guide() {
 fn train_guide() {
     let mut g = Guide::open("train.md", "/work/shop", Varies::default());
     g.sh("git init -q && cairn -q init");
-    g.write("data/customers.csv", fixtures::customers(1));
+    g.write("data/customers.csv", fixtures::customers(60, 1));
     g.check("customers");
     let config = g.read("cairn.toml") + "\n" + &g.fixture("churn");
     g.write("cairn.toml", config);
@@ -494,3 +494,34 @@ encode = "one_hot"
 [model.churn_march.columns.support_calls]
 impute = "median"
 "#;
+
+/// docs/guide/registry.md: `/work/churn` with 400 customers and the `churn` spec, committed,
+/// with a directory remote `team` and a git server for a second machine.
+#[test]
+fn registry_guide() {
+    let registry = Varies {
+        registry: true,
+        ..Varies::default()
+    };
+    let mut g = Guide::open("registry.md", "/work/churn", registry);
+    g.sh("git init -q && cairn -q init");
+    g.write("data/customers.csv", fixtures::customers(400, 8));
+    let config = g.read("cairn.toml") + "\n" + &g.fixture("spec");
+    g.write("cairn.toml", config);
+    g.sh("cairn -q data add data/customers.csv && cairn -q remote add team ../../mnt/team/cairn/churn");
+    g.sh("git add -A && git commit -qm 'customers and the churn spec'");
+    g.check("register");
+    g.check("promote");
+    g.check("force");
+    g.check("second");
+    g.check("rollback");
+    g.check("json");
+    g.check("errors");
+    g.sh(
+        "git commit -qam 'churn@1 back in production' && git clone -q --bare . /git/acme/churn.git",
+    );
+    g.check("push");
+    g.cd("/laptop");
+    g.check("pull");
+    g.done();
+}

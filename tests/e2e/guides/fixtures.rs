@@ -207,15 +207,15 @@ transaction_id,customer_id,merchant_id,event_timestamp,is_fraud
 8,C-17,7,2026-11-22T23:59:59,0
 ";
 
-/// `data/customers.csv` of the training guide: 60 customers, six sign-ups a month from
+/// `data/customers.csv` of the training and registry guides: six sign-ups a month from
 /// January 2026, two without `support_calls` (rows 9 and 33). Churn follows short tenure,
 /// many support calls and the basic plan, with noise.
-pub fn customers(seed: u64) -> String {
+pub fn customers(rows: u64, seed: u64) -> String {
     let mut rng = Rng(seed);
     let mut out = String::from(
         "customer_id,signup,tenure_months,monthly_charges,plan,support_calls,churned\n",
     );
-    for i in 0..60u64 {
+    for i in 0..rows {
         let tenure = 1 + rng.next() % 48;
         let premium = rng.next() % 2 == 0;
         let charges = (if premium { 7500 } else { 1400 } + rng.next() % 1500) as f64 / 100.0;
@@ -232,7 +232,7 @@ pub fn customers(seed: u64) -> String {
         out.push_str(&format!(
             "C-{:03},2026-{:02}-{:02},{tenure},{charges:.2},{},{calls},{churned}\n",
             i + 1,
-            1 + i / 6,
+            1 + (i / 6) % 12,
             1 + 5 * (i % 6),
             if premium { "premium" } else { "basic" },
         ));
@@ -243,7 +243,7 @@ pub fn customers(seed: u64) -> String {
 /// `data/march.csv` of the training guide: customers as [`customers`], one of whose
 /// `monthly_charges` (row 7) is `n/a`.
 pub fn march(seed: u64) -> String {
-    let text = customers(seed);
+    let text = customers(60, seed);
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
     let mut fields: Vec<String> = lines[7].split(',').map(str::to_owned).collect();
     fields[3] = "n/a".to_owned();
