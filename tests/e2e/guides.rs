@@ -15,7 +15,7 @@ use std::time::Duration;
 use runner::{Guide, Varies};
 use serde::Deserialize;
 
-/// `cairn runs list --json`, as far as the setup steps read it.
+/// `cairn runs list --json` and `cairn train --json`, as far as the setup steps read them.
 #[derive(Deserialize)]
 struct RunsDoc {
     runs: Vec<RunDoc>,
@@ -89,11 +89,8 @@ fn data_guide() {
     g.check("fsck-model-corrupt");
     g.sh("cairn -q data fsck --remove-corrupt; cairn -q data fetch");
     let third = g.sh("cairn --json train churn --set max_depth=1 2>/dev/null");
-    let third: serde_json::Value = serde_json::from_str(&third).expect("a run document");
-    let third_record = g.read(&format!(
-        ".cairn/runs/{}",
-        third["id"].as_str().expect("id")
-    ));
+    let third: RunDoc = serde_json::from_str(&third).expect("a run document");
+    let third_record = g.read(&format!(".cairn/runs/{}", third.id));
     let third_record = third_record
         .split_whitespace()
         .next()
@@ -147,9 +144,8 @@ fn registered_project(g: &mut Guide, push: bool) {
     let first = g.sh("cairn --json train churn 2>/dev/null");
     let second = g.sh("cairn --json train churn --set max_depth=2 2>/dev/null");
     for (run, version, stage) in [(first, 1, "production"), (second, 2, "staging")] {
-        let run: serde_json::Value = serde_json::from_str(&run).expect("a run document");
-        let id = run["id"].as_str().expect("a run id");
-        g.sh(&format!("cairn -q register {id}"));
+        let run: RunDoc = serde_json::from_str(&run).expect("a run document");
+        g.sh(&format!("cairn -q register {}", run.id));
         g.sh(&format!(
             "cairn -q models promote churn@{version} --to {stage} --force --reason 'first model'"
         ));
@@ -329,13 +325,25 @@ fn image_object(g: &Guide, file: &str) -> String {
         &manifest[..2],
         &manifest[2..]
     ));
-    let manifest: serde_json::Value = serde_json::from_str(&text).expect("a manifest");
-    manifest["entries"]
-        .as_array()
-        .and_then(|entries| entries.iter().find(|e| e["path"] == file))
-        .and_then(|e| e["digest"].as_str())
+    let manifest: Manifest = serde_json::from_str(&text).expect("a manifest");
+    manifest
+        .entries
+        .into_iter()
+        .find(|e| e.path == file)
         .unwrap_or_else(|| panic!("{file} is not in the manifest"))
-        .to_owned()
+        .digest
+}
+
+/// A directory manifest (docs/formats/store.md), as far as [`image_object`] reads it.
+#[derive(Deserialize)]
+struct Manifest {
+    entries: Vec<ManifestEntry>,
+}
+
+#[derive(Deserialize)]
+struct ManifestEntry {
+    path: String,
+    digest: String,
 }
 
 /// Deletes an object from a project's store.

@@ -1132,6 +1132,52 @@ mod tests {
         );
     }
 
+    /// What the checks stand on: a changed line fails, and only what really varies is
+    /// matched loosely.
+    #[test]
+    fn a_block_fails_when_the_output_changes() {
+        let mut g = Guide::open("data.md", "/work/x", Varies::default());
+        let opts = Options::default();
+        let lines = |text: &str| -> Vec<String> { text.lines().map(str::to_owned).collect() };
+        let digest =
+            "stored 1 object  4711bb03e92b1aac90aa62661220f435cb871293f4e054b9f666ca7ef3fbd765";
+        let other =
+            "stored 1 object  4711bb03e92b1aac90aa62661220f435cb871293f4e054b9f666ca7ef3fbd766";
+        assert!(g.matches(&lines(digest), &lines(digest), &opts));
+        assert!(
+            !g.matches(&lines(digest), &lines(other), &opts),
+            "a digest is literal"
+        );
+        assert!(!g.matches(&lines(digest), &lines(&format!("{digest}\nmore")), &opts));
+        assert!(!g.matches(&lines("2 files"), &lines("3 files"), &opts));
+        assert!(g.matches(
+            &lines("finished in 0.04 s"),
+            &lines("finished in 1.25 s"),
+            &opts
+        ));
+        // A time of the clock's: the session's window only.
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let now = super::super::fixtures::iso(i64::try_from(now).unwrap_or(0));
+        assert!(g.matches(
+            &lines("at 2026-11-26T15:03:04Z"),
+            &lines(&format!("at {now}Z")),
+            &opts
+        ));
+        assert!(!g.matches(
+            &lines("at 2026-11-26T15:03:04Z"),
+            &lines("at 2001-01-01T00:00:00Z"),
+            &opts
+        ));
+        // A run id that the session never produced is not a wildcard.
+        assert!(!g.matches(
+            &lines("run 5fd2170eec0a"),
+            &lines("run 9d2d07278538"),
+            &opts
+        ));
+    }
+
     #[test]
     fn times_parse_as_utc() {
         assert_eq!(parse_time("1970-01-02T00:00:01Z"), Some(86_401));
