@@ -217,7 +217,7 @@ pub fn customers(rows: u64, seed: u64) -> String {
     );
     for i in 0..rows {
         let tenure = 1 + rng.next() % 48;
-        let premium = rng.next() % 2 == 0;
+        let premium = rng.next().is_multiple_of(2);
         let charges = (if premium { 7500 } else { 1400 } + rng.next() % 1500) as f64 / 100.0;
         let calls = rng.next() % 5;
         let score = calls as f64 * 0.3 - tenure as f64 / 24.0

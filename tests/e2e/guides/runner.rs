@@ -673,12 +673,13 @@ impl Guide {
                     .iter()
                     .take_while(|c| c.is_ascii_alphanumeric())
                     .collect();
-                if token.len() >= 4 && is_hex(&token) {
-                    if let Some(actual) = self.bound_value(&token) {
-                        out.push_str(&actual);
-                        i += token.chars().count();
-                        continue;
-                    }
+                if token.len() >= 4
+                    && is_hex(&token)
+                    && let Some(actual) = self.bound_value(&token)
+                {
+                    out.push_str(&actual);
+                    i += token.chars().count();
+                    continue;
                 }
             }
             out.push(chars[i]);
@@ -766,10 +767,11 @@ impl Guide {
                             if let Some(record) = words.next() {
                                 out.insert(record.to_owned());
                             }
-                            if let Some(artifact) = words.next() {
-                                if self.varies.registry && artifact != "-" {
-                                    out.insert(artifact.to_owned());
-                                }
+                            if let Some(artifact) = words.next()
+                                && self.varies.registry
+                                && artifact != "-"
+                            {
+                                out.insert(artifact.to_owned());
                             }
                             out.insert(id);
                         }
@@ -976,14 +978,14 @@ fn auto_segments(text: &str, out: &mut Vec<Segment>) {
                 literal_from = i;
                 continue;
             }
-            if let Some(len) = duration_at(&text[i..]) {
-                if i == 0 || bytes[i - 1] != b'.' {
-                    push_text(out, &text[literal_from..i]);
-                    out.push(Segment::Duration);
-                    i += len;
-                    literal_from = i;
-                    continue;
-                }
+            if let Some(len) = duration_at(&text[i..])
+                && (i == 0 || bytes[i - 1] != b'.')
+            {
+                push_text(out, &text[literal_from..i]);
+                out.push(Segment::Duration);
+                i += len;
+                literal_from = i;
+                continue;
             }
             let hex = bytes[i..]
                 .iter()
