@@ -242,6 +242,9 @@ pub struct StatusDoc {
     /// With `--remote`, no paths and pinned feature tables only.
     #[serde(default)]
     pub features: Vec<FeatureStatus>,
+    /// With `--remote`, no paths and registered model versions only.
+    #[serde(default)]
+    pub models: Vec<ModelStatus>,
 }
 
 impl Document for StatusDoc {
@@ -267,6 +270,16 @@ pub struct StatusEntry {
 #[serde(deny_unknown_fields)]
 pub struct FeatureStatus {
     pub view: String,
+    pub remote: RemotePresence,
+}
+
+/// A registered model version (`[[model.NAME.versions]]`) and how many of its objects
+/// (artifact, run record, validation record) the remote has.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelStatus {
+    pub model: String,
+    pub version: u32,
     pub remote: RemotePresence,
 }
 
@@ -472,6 +485,28 @@ pub struct DiffFileVersion {
 }
 
 // ---------------------------------------------------------------------------------------
+// registered model versions in the data documents (docs/guide/data.md#json-output)
+
+/// `models` of `data-gc`, `data-fsck`, `data-push` and `data-fetch`: the registered model
+/// versions of the locks read and the distinct objects they pin. Left out when there is
+/// none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelObjects {
+    pub versions: u64,
+    pub objects: u64,
+}
+
+/// Which of a registered version's objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelObject {
+    Artifact,
+    Record,
+    Validation,
+}
+
+// ---------------------------------------------------------------------------------------
 // data gc
 
 /// `cairn data gc` (with `--remote`: docs/guide/remotes.md).
@@ -494,6 +529,8 @@ pub struct GcDoc {
     /// With `--remote` only.
     #[serde(default)]
     pub remote: Option<RemoteInfo>,
+    #[serde(default)]
+    pub models: Option<ModelObjects>,
 }
 
 impl Document for GcDoc {
@@ -530,6 +567,11 @@ pub struct FsckDoc {
     pub corrupt: Vec<CorruptObject>,
     pub strays: Vec<PathBuf>,
     pub missing: Vec<MissingObject>,
+    /// Left out when none.
+    #[serde(default)]
+    pub inconsistent: Vec<Inconsistency>,
+    #[serde(default)]
+    pub models: Option<ModelObjects>,
     pub ok: bool,
 }
 
@@ -545,6 +587,21 @@ pub struct CorruptObject {
     pub actual: Digest,
     pub path: PathBuf,
     pub removed: bool,
+    /// The registered objects it is (`model:churn@1`, `model:churn@1/record`); left out
+    /// when none.
+    #[serde(default)]
+    pub needed_by: Vec<String>,
+}
+
+/// A registered model version whose object contradicts what `cairn.lock` pins.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inconsistency {
+    pub model: String,
+    pub version: u32,
+    pub object: ModelObject,
+    pub digest: Digest,
+    pub problem: String,
 }
 
 /// A pinned object that is nowhere to be had (fsck: not in the local store; push: on
@@ -607,6 +664,9 @@ pub struct PushDoc {
     pub already_there: u64,
     pub uploaded: Transfer,
     pub missing: Vec<MissingObject>,
+    /// Without paths, when a lock registers a model.
+    #[serde(default)]
+    pub models: Option<ModelObjects>,
 }
 
 impl Document for PushDoc {
@@ -629,6 +689,9 @@ pub struct FetchDoc {
     pub runs_added: Vec<String>,
     /// Runs not fetched whole.
     pub runs_skipped: Vec<SkippedRun>,
+    /// Without paths, when the lock registers a model.
+    #[serde(default)]
+    pub models: Option<ModelObjects>,
 }
 
 impl Document for FetchDoc {
@@ -645,6 +708,8 @@ pub struct Fetch {
     pub downloaded: Transfer,
     pub runs_added: Vec<String>,
     pub runs_skipped: Vec<SkippedRun>,
+    #[serde(default)]
+    pub models: Option<ModelObjects>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -10,6 +10,7 @@ mod docs;
 mod faults;
 mod feature;
 mod gc_fsck;
+mod guides;
 mod hooks;
 mod init;
 mod reference;

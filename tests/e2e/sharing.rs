@@ -9,102 +9,17 @@ use cairn_e2e::{Project, Rng};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-/// `models` in the data commands' documents (docs/guide/data.md, JSON output).
-#[derive(Debug, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ModelsDoc {
-    versions: u64,
-    objects: u64,
-}
+use crate::docs::{self, FsckDoc, GcDoc, ModelObjects, PullDoc, PushDoc, StatusDoc};
 
-const MODELS: ModelsDoc = ModelsDoc {
+const MODELS: Option<ModelObjects> = Some(ModelObjects {
     versions: 2,
     objects: 4,
-};
+});
 
-#[derive(Debug, Deserialize)]
-struct MissingDoc {
-    path: String,
-    digest: String,
-}
+// The registry's documents, as far as these tests read them (tests/e2e/registry.rs has them
+// whole).
 
-#[derive(Debug, Deserialize)]
-struct TransferDoc {
-    objects: u64,
-    failures: Vec<serde_json::Value>,
-}
-
-#[derive(Debug, Deserialize)]
-struct PushDoc {
-    kind: String,
-    needed: u64,
-    uploaded: TransferDoc,
-    missing: Vec<MissingDoc>,
-    models: ModelsDoc,
-}
-
-#[derive(Debug, Deserialize)]
-struct FetchDoc {
-    downloaded: TransferDoc,
-    runs_added: Vec<String>,
-    models: ModelsDoc,
-}
-
-#[derive(Debug, Deserialize)]
-struct PullDoc {
-    kind: String,
-    fetch: FetchDoc,
-}
-
-#[derive(Debug, Deserialize)]
-struct PresenceDoc {
-    present: u64,
-    missing: u64,
-}
-
-#[derive(Debug, Deserialize)]
-struct ModelStatusDoc {
-    model: String,
-    version: u32,
-    remote: PresenceDoc,
-}
-
-#[derive(Debug, Deserialize)]
-struct StatusDoc {
-    clean: bool,
-    #[serde(default)]
-    models: Vec<ModelStatusDoc>,
-}
-
-#[derive(Debug, Deserialize)]
-struct RemovedDoc {
-    digest: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct GcDoc {
-    kind: String,
-    removed: Vec<RemovedDoc>,
-    models: ModelsDoc,
-}
-
-#[derive(Debug, Deserialize)]
-struct CorruptDoc {
-    digest: String,
-    #[serde(default)]
-    needed_by: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct FsckDoc {
-    ok: bool,
-    corrupt: Vec<CorruptDoc>,
-    missing: Vec<MissingDoc>,
-    #[serde(default)]
-    inconsistent: Vec<serde_json::Value>,
-    models: ModelsDoc,
-}
-
+/// `cairn train`.
 #[derive(Debug, Deserialize)]
 struct RunDoc {
     id: String,
@@ -120,25 +35,38 @@ struct VersionDoc {
     artifact: String,
 }
 
+/// `cairn models show`.
 #[derive(Debug, Deserialize)]
 struct ShowDoc {
     kind: String,
     versions: Vec<VersionDoc>,
 }
 
+/// `cairn models rollback`.
 #[derive(Debug, Deserialize)]
 struct RollbackDoc {
+    kind: String,
     version: u32,
     archived: u32,
     was_forced: bool,
 }
 
-/// Runs cairn with `--json`, asserts the exit code, decodes the document.
+/// Runs `cairn --json ARGS`, asserts the exit code, decodes stdout (a registry or run
+/// document; the data documents go through [`docs::json`]).
 #[track_caller]
 fn doc<T: DeserializeOwned>(p: &Project, args: &[&str], code: i32) -> T {
-    let value = p.json(args, code);
-    serde_json::from_value(value.clone())
-        .unwrap_or_else(|e| panic!("not the documented JSON ({e}):\n{value:#}"))
+    let run = json_run(p, args, code);
+    serde_json::from_str(&run).unwrap_or_else(|e| panic!("not the documented JSON ({e}):\n{run}"))
+}
+
+/// Runs `cairn --json ARGS`, asserts the exit code, returns stdout.
+#[track_caller]
+fn json_run(p: &Project, args: &[&str], code: i32) -> String {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let run = p.cairn(&all);
+    run.code(code);
+    run.stdout.clone()
 }
 
 /// A seeded table: two numbers and a label that follows their sum, with noise.
@@ -227,8 +155,7 @@ fn a_fresh_clone_pulls_the_registry_and_reads_the_production_artifact() {
         .collect();
 
     // runs rm + gc: the registered versions' artifacts and records stay.
-    let gc: GcDoc = doc(&p, &["data", "gc"], 0);
-    assert_eq!(gc.kind, "data-gc");
+    let gc: GcDoc = docs::json(&p, &["data", "gc"], 0);
     assert_eq!(gc.models, MODELS);
     for digest in &objects {
         assert!(p.object_path(digest).exists(), "gc removed {digest}");
@@ -236,7 +163,7 @@ fn a_fresh_clone_pulls_the_registry_and_reads_the_production_artifact() {
     }
 
     // Not pushed yet: status --remote --check says so, per version.
-    let status: StatusDoc = doc(&p, &["data", "status", "--remote", "--check"], 1);
+    let status: StatusDoc = docs::json(&p, &["data", "status", "--remote", "--check"], 1);
     assert!(status.clean, "the workspace matches the lock");
     let missing: Vec<(&str, u32, u64, u64)> = status
         .models
@@ -255,8 +182,7 @@ fn a_fresh_clone_pulls_the_registry_and_reads_the_production_artifact() {
         .ok()
         .stdout_has("model:churn@1  [shared: 2 of 2 objects missing]");
 
-    let pushed: PushDoc = doc(&p, &["data", "push"], 0);
-    assert_eq!(pushed.kind, "data-push");
+    let pushed: PushDoc = docs::json(&p, &["data", "push"], 0);
     assert_eq!(pushed.models, MODELS);
     assert!(pushed.missing.is_empty() && pushed.uploaded.failures.is_empty());
     assert_eq!(
@@ -271,14 +197,13 @@ fn a_fresh_clone_pulls_the_registry_and_reads_the_production_artifact() {
     // A fresh clone: the same registry, its objects fetched through the registry's pins (the
     // runs are gone, so no run brings them).
     let clone = p.clone_repo();
-    let pulled: PullDoc = doc(&clone, &["data", "pull"], 0);
-    assert_eq!(pulled.kind, "data-pull");
+    let pulled: PullDoc = docs::json(&clone, &["data", "pull"], 0);
     assert_eq!(pulled.fetch.models, MODELS);
     assert!(pulled.fetch.runs_added.is_empty());
     assert_eq!(pulled.fetch.downloaded.objects, 5);
     assert_eq!(
-        clone.json(&["models", "show", "churn"], 0),
-        p.json(&["models", "show", "churn"], 0),
+        json_run(&clone, &["models", "show", "churn"], 0),
+        json_run(&p, &["models", "show", "churn"], 0),
         "the clone shows the same registry"
     );
     let shown = show(&clone);
@@ -294,7 +219,7 @@ fn a_fresh_clone_pulls_the_registry_and_reads_the_production_artifact() {
         p.read(&rel_object(&production.artifact)),
         "the production artifact, byte for byte"
     );
-    let fsck: FsckDoc = doc(&clone, &["data", "fsck"], 0);
+    let fsck: FsckDoc = docs::json(&clone, &["data", "fsck"], 0);
     assert!(fsck.ok && fsck.missing.is_empty() && fsck.inconsistent.is_empty());
     assert_eq!(fsck.models, MODELS);
 
@@ -313,6 +238,7 @@ fn a_fresh_clone_pulls_the_registry_and_reads_the_production_artifact() {
         ])
         .ok();
     let rolled: RollbackDoc = doc(&clone, &["models", "rollback", "churn"], 0);
+    assert_eq!(rolled.kind, "models-rollback");
     assert_eq!((rolled.version, rolled.archived), (1, 2));
     assert!(rolled.was_forced);
 }
@@ -332,7 +258,7 @@ fn fsck_names_the_model_version_of_a_corrupt_or_missing_registered_object() {
         .code(1)
         .stdout_has(&production.artifact)
         .stdout_has("needed by model:churn@1");
-    let fsck: FsckDoc = doc(&p, &["data", "fsck"], 1);
+    let fsck: FsckDoc = docs::json(&p, &["data", "fsck"], 1);
     assert!(!fsck.ok);
     let corrupt: Vec<(&str, &[String])> = fsck
         .corrupt
@@ -353,7 +279,7 @@ fn fsck_names_the_model_version_of_a_corrupt_or_missing_registered_object() {
 
     // Removed, it is missing, named by its version; a push reports it the same way.
     p.cairn(&["data", "fsck", "--remove-corrupt"]).code(1);
-    let fsck: FsckDoc = doc(&p, &["data", "fsck"], 0);
+    let fsck: FsckDoc = docs::json(&p, &["data", "fsck"], 0);
     let missing: BTreeMap<&str, &str> = fsck
         .missing
         .iter()
@@ -363,7 +289,7 @@ fn fsck_names_the_model_version_of_a_corrupt_or_missing_registered_object() {
         missing,
         BTreeMap::from([("model:churn@1", production.artifact.as_str())])
     );
-    let pushed: PushDoc = doc(&p, &["data", "push"], 2);
+    let pushed: PushDoc = docs::json(&p, &["data", "push"], 2);
     let missing: Vec<&str> = pushed.missing.iter().map(|m| m.path.as_str()).collect();
     assert_eq!(missing, ["model:churn@1"]);
 }
