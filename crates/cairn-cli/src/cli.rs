@@ -69,6 +69,21 @@ pub enum Command {
     /// The model registry: versions, stages, aliases, promotion, rollback, history.
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// Rebuild a registered model version from what cairn.lock pins (its commit, data, feature
+    /// tables, params and seed) and compare the new artifact's digest with the pinned one. Exit
+    /// 1 when they differ, 2 when an input cannot be found.
+    Reproduce(ReproduceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReproduceArgs {
+    /// The version: NAME@REF (REF: production, staging, a version number, an alias, latest).
+    #[arg(value_name = "NAME@REF")]
+    pub reference: String,
+    /// Rebuild in DIR (created if missing; it must be empty) and keep it, instead of a
+    /// temporary directory under .cairn/tmp that is removed afterwards.
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

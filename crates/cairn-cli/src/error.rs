@@ -684,3 +684,44 @@ impl From<cairn_validate::ValidateError> for CliError {
         }
     }
 }
+
+impl From<cairn_pipeline::ReproduceError> for CliError {
+    fn from(e: cairn_pipeline::ReproduceError) -> Self {
+        use cairn_pipeline::ReproduceError as P;
+        let (exit, hint): (Exit, Option<String>) = match e {
+            P::Registry(r) => return r.into(),
+            P::Train(t) => return t.into(),
+            P::Project(p) => return p.into(),
+            P::Store(ref s) => {
+                let (exit, hint) = store_hint(s);
+                (exit, hint.map(str::to_owned))
+            }
+            P::Lock(ref l) => (Exit::Usage, lock_hint(l).map(str::to_owned)),
+            P::InputsMissing { ref remote, .. } => (
+                Exit::Usage,
+                Some(match remote {
+                    Some(_) => "push the objects from a machine that has them (`cairn data push`), or fetch the commit that is missing (`git fetch`)".to_owned(),
+                    None => "add a remote that has them (`cairn remote add NAME URL`), or fetch the commit that is missing (`git fetch`)".to_owned(),
+                }),
+            ),
+            P::Inconsistent { .. } => (
+                Exit::Usage,
+                Some("cairn.lock or the store was changed by hand: `cairn data fsck` checks the registered versions".to_owned()),
+            ),
+            P::Git { .. } => (Exit::Usage, None),
+            P::Workdir { .. } => (
+                Exit::Usage,
+                Some("name an empty or new directory with --workdir".to_owned()),
+            ),
+            P::Io { .. } => (
+                Exit::Internal,
+                Some("check the free space and permissions of the directory".to_owned()),
+            ),
+        };
+        CliError {
+            message: e.to_string(),
+            hint,
+            exit,
+        }
+    }
+}

@@ -47,8 +47,8 @@ pub use error::{OverrideProblem, TrainError};
 pub use held_out::{HeldOut, held_out};
 pub use query::{RunList, Selection};
 pub use record::{Code, Environment, Fields, RUN_FORMAT, RunRecord, RunStatus, RunSummary};
-pub use replay::{Replayed, replay};
 pub use remote::{ListedRun, RemoteRuns, SkipReason, SkippedRun, remote_runs};
+pub use replay::{Replayed, replay};
 pub use runs::{
     RemovedRuns, check_index, get_run, get_runs, list_runs, list_summaries, parse_run_record,
     remove_runs,

@@ -4,6 +4,7 @@ mod init;
 mod models;
 mod register;
 mod remote;
+mod reproduce;
 mod runs;
 mod train;
 mod validate;
@@ -58,5 +59,6 @@ pub fn run(cli: Cli, printer: &Printer, settings: &Settings) -> CmdResult {
         Command::Runs(cmd) => runs::run(&ctx, cmd),
         Command::Register(args) => register::run(&ctx, args),
         Command::Models(cmd) => models::run(&ctx, cmd),
+        Command::Reproduce(args) => reproduce::run(&ctx, args),
     }
 }
