@@ -725,3 +725,36 @@ impl From<cairn_pipeline::ReproduceError> for CliError {
         }
     }
 }
+
+impl From<cairn_pipeline::StatusError> for CliError {
+    fn from(e: cairn_pipeline::StatusError) -> Self {
+        use cairn_pipeline::StatusError as S;
+        match e {
+            S::Data(d) => d.into(),
+            S::Feature(f) => f.into(),
+            S::Lock(l) => CliError {
+                hint: lock_hint(&l).map(str::to_owned),
+                message: l.to_string(),
+                exit: Exit::Usage,
+            },
+        }
+    }
+}
+
+impl From<cairn_pipeline::LineageError> for CliError {
+    fn from(e: cairn_pipeline::LineageError) -> Self {
+        use cairn_pipeline::LineageError as L;
+        match e {
+            L::Registry(r) => r.into(),
+            L::Train(t) => t.into(),
+            L::Store(s) => {
+                let (exit, hint) = store_hint(&s);
+                CliError {
+                    message: s.to_string(),
+                    hint: hint.map(str::to_owned),
+                    exit,
+                }
+            }
+        }
+    }
+}

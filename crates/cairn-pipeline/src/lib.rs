@@ -8,10 +8,20 @@
 mod checkout;
 mod error;
 mod inputs;
+mod lineage;
 mod reproduce;
+mod status;
+
+#[cfg(test)]
+mod tests;
 
 pub use error::{LineageError, ReproduceError, StatusError};
+pub use lineage::{DataNode, FeatureNode, Lineage, RunNode, SourceNode, lineage};
 pub use reproduce::{
     Difference, From, InputKind, MissingInput, RebuiltInput, ReproduceOptions, ReproduceOutcome,
     reproduce,
+};
+pub use status::{
+    DriftResult, ModelSummary, ProjectStatus, RemoteCheck, StagedVersion, StatusOptions, ViewState,
+    ViewStatus, status,
 };

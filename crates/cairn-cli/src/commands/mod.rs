@@ -1,11 +1,13 @@
 mod data;
 mod feature;
 mod init;
+mod lineage;
 mod models;
 mod register;
 mod remote;
 mod reproduce;
 mod runs;
+mod status;
 mod train;
 mod validate;
 
@@ -60,5 +62,7 @@ pub fn run(cli: Cli, printer: &Printer, settings: &Settings) -> CmdResult {
         Command::Register(args) => register::run(&ctx, args),
         Command::Models(cmd) => models::run(&ctx, cmd),
         Command::Reproduce(args) => reproduce::run(&ctx, args),
+        Command::Status(args) => status::run(&ctx, args),
+        Command::Lineage(args) => lineage::run(&ctx, args),
     }
 }
