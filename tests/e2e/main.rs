@@ -13,6 +13,7 @@ mod gc_fsck;
 mod init;
 mod registry;
 mod remote;
+mod reproduce;
 mod s3_harness;
 mod sharing;
 mod status;
