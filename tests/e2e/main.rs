@@ -11,6 +11,7 @@ mod faults;
 mod feature;
 mod gc_fsck;
 mod init;
+mod lineage;
 mod registry;
 mod remote;
 mod reproduce;
