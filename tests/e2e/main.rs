@@ -12,6 +12,7 @@ mod feature;
 mod gc_fsck;
 mod init;
 mod lineage;
+mod project_status;
 mod registry;
 mod remote;
 mod reproduce;
