@@ -689,7 +689,7 @@ impl From<cairn_pipeline::ReproduceError> for CliError {
     fn from(e: cairn_pipeline::ReproduceError) -> Self {
         use cairn_pipeline::ReproduceError as P;
         let (exit, hint): (Exit, Option<String>) = match e {
-            P::Registry(r) => return r.into(),
+            P::Registry(r) => return (*r).into(),
             P::Train(t) => return t.into(),
             P::Project(p) => return p.into(),
             P::Store(ref s) => {
@@ -745,7 +745,7 @@ impl From<cairn_pipeline::LineageError> for CliError {
     fn from(e: cairn_pipeline::LineageError) -> Self {
         use cairn_pipeline::LineageError as L;
         match e {
-            L::Registry(r) => r.into(),
+            L::Registry(r) => (*r).into(),
             L::Train(t) => t.into(),
             L::Store(s) => {
                 let (exit, hint) = store_hint(&s);

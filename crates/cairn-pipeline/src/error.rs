@@ -7,8 +7,9 @@ use crate::reproduce::MissingInput;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReproduceError {
+    /// Boxed: the registry's error is large.
     #[error(transparent)]
-    Registry(#[from] cairn_registry::RegistryError),
+    Registry(Box<cairn_registry::RegistryError>),
     #[error(transparent)]
     Train(#[from] cairn_train::TrainError),
     #[error(transparent)]
@@ -72,10 +73,23 @@ pub enum StatusError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LineageError {
+    /// Boxed: the registry's error is large.
     #[error(transparent)]
-    Registry(#[from] cairn_registry::RegistryError),
+    Registry(Box<cairn_registry::RegistryError>),
     #[error(transparent)]
     Store(#[from] cairn_store::StoreError),
     #[error(transparent)]
     Train(#[from] cairn_train::TrainError),
+}
+
+impl From<cairn_registry::RegistryError> for ReproduceError {
+    fn from(e: cairn_registry::RegistryError) -> Self {
+        ReproduceError::Registry(Box::new(e))
+    }
+}
+
+impl From<cairn_registry::RegistryError> for LineageError {
+    fn from(e: cairn_registry::RegistryError) -> Self {
+        LineageError::Registry(Box::new(e))
+    }
 }

@@ -103,10 +103,9 @@ impl<'a> Objects<'a> {
                     .map_or(From::LocalStore, |name| From::Remote { remote: name }),
             ));
         }
-        let read = match self.remote() {
-            Some((name, remote)) => Some((name.clone(), remote.read(digest))),
-            None => None,
-        };
+        let read = self
+            .remote()
+            .map(|(name, remote)| (name.clone(), remote.read(digest)));
         match read {
             Some((name, Ok(Some(bytes)))) => {
                 self.temp.put_bytes(&bytes)?;
