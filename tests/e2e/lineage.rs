@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::docs::{Document, ErrorDoc, json};
 
-/// The `lineage` document (docs/guide/reproduce.md#lineage), unknown fields refused.
+/// The `lineage` document (docs/guide/reproduce.md#cairn-lineage), unknown fields refused.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LineageDoc {

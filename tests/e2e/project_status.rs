@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::docs::{Document, json};
 
-/// The `status` document (docs/guide/reproduce.md#status), unknown fields refused at the
+/// The `status` document (docs/guide/reproduce.md#cairn-status), unknown fields refused at the
 /// levels this command adds (the `data` part is the data status document).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

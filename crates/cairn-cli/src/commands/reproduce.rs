@@ -82,9 +82,16 @@ fn render(p: &Printer, o: &ReproduceOutcome, full: bool) -> Result<(), OutputErr
         p.line(format!("reproduced: {}", paint(GREEN.bold(), "yes")))?;
     } else {
         p.line(format!("reproduced: {}", paint(RED.bold(), "no")))?;
+        let width = o
+            .differences
+            .iter()
+            .map(|d| d.what.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(13);
         for d in &o.differences {
             p.line(format!(
-                "  {:<13} pinned {}  rebuilt {}",
+                "  {:<width$} pinned {}  rebuilt {}",
                 d.what,
                 short(&d.pinned, full),
                 short(&d.rebuilt, full)
