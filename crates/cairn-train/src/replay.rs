@@ -146,3 +146,128 @@ fn override_text(value: &Value) -> String {
         other => other.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::disallowed_methods)] // test fixtures are written with std::fs
+
+    use cairn_core::{DataEntry, EntryKind, InitOptions};
+    use cairn_store::RelPath;
+
+    use super::*;
+    use crate::{Quiet, train};
+
+    const SPEC: &str = r#"
+[model.forest]
+data = "data/t.csv"
+target = "label"
+algorithm = "random_forest_classifier"
+params = { n_trees = 4, max_depth = 3 }
+seed = 5
+"#;
+
+    fn table(rows: u64) -> String {
+        let mut out = String::from("x1,x2,label\n");
+        for i in 0..rows {
+            let (x1, x2) = ((i * 37 % 101) as f64 / 100.0, (i * 53 % 97) as f64 / 96.0);
+            let label = if x1 + x2 > 1.0 { "yes" } else { "no" };
+            out.push_str(&format!("{x1},{x2},{label}\n"));
+        }
+        out
+    }
+
+    /// A project (no git) with `data/t.csv` tracked and the spec above.
+    fn project(dir: &std::path::Path) -> Project {
+        Project::init(dir, &InitOptions { no_git: true }).unwrap();
+        let toml = std::fs::read_to_string(dir.join("cairn.toml")).unwrap();
+        std::fs::write(dir.join("cairn.toml"), toml + SPEC).unwrap();
+        std::fs::create_dir_all(dir.join("data")).unwrap();
+        let text = table(80);
+        std::fs::write(dir.join("data/t.csv"), &text).unwrap();
+        let project = Project::discover(dir).unwrap();
+        let store = project.store().unwrap();
+        let put = store.put_bytes(text.as_bytes()).unwrap();
+        let mut lock = project.read_lock().unwrap();
+        lock.data.insert(
+            RelPath::new("data/t.csv").unwrap(),
+            DataEntry {
+                kind: EntryKind::File,
+                digest: put.digest,
+                size: put.size,
+                files: 0,
+                executable: false,
+            },
+        );
+        project.write_lock(&lock, &store).unwrap();
+        project
+    }
+
+    #[test]
+    fn a_replay_rebuilds_the_runs_artifact_with_its_overrides_and_records_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = project(dir.path());
+        let options = TrainOptions {
+            model: "forest".to_owned(),
+            overrides: vec![
+                ("max_depth".to_owned(), "2".to_owned()),
+                ("seed".to_owned(), "9".to_owned()),
+                ("split.test_size".to_owned(), "0.25".to_owned()),
+            ],
+            ..TrainOptions::default()
+        };
+        let run = train(&project, &options, &Quiet).unwrap();
+        let runs_before = crate::list_summaries(&project, &crate::Selection::default())
+            .unwrap()
+            .runs
+            .len();
+        let replayed = replay(&project, &run.record, &Quiet).unwrap();
+        assert_eq!(
+            Some(replayed.artifact.to_hex()),
+            run.record.artifact,
+            "the same artifact, byte for byte"
+        );
+        assert_eq!(replayed.record.id, run.record.id);
+        assert_eq!(replayed.record.params, run.record.params);
+        assert_eq!(replayed.record.seed, 9);
+        assert_eq!(replayed.record.test_rows, run.record.test_rows);
+        assert_eq!(replayed.record.code, run.record.code);
+        assert_eq!(
+            crate::list_summaries(&project, &crate::Selection::default())
+                .unwrap()
+                .runs
+                .len(),
+            runs_before
+        );
+
+        // The spec changed since: the replay follows the project's spec, so it differs.
+        let toml = std::fs::read_to_string(dir.path().join("cairn.toml")).unwrap();
+        std::fs::write(
+            dir.path().join("cairn.toml"),
+            toml.replace("n_trees = 4", "n_trees = 6"),
+        )
+        .unwrap();
+        let changed = Project::discover(dir.path()).unwrap();
+        let replayed = replay(&changed, &run.record, &Quiet).unwrap();
+        assert_ne!(Some(replayed.artifact.to_hex()), run.record.artifact);
+        assert_eq!(replayed.record.params["n_trees"], 6);
+    }
+
+    #[test]
+    fn a_failed_run_or_an_undeclared_spec_is_not_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = project(dir.path());
+        let options = TrainOptions {
+            model: "forest".to_owned(),
+            ..TrainOptions::default()
+        };
+        let run = train(&project, &options, &Quiet).unwrap();
+        let mut failed = run.record.clone();
+        failed.status = RunStatus::Failed;
+        let e = replay(&project, &failed, &Quiet).unwrap_err();
+        assert!(matches!(e, TrainError::Data { .. }), "{e}");
+        let mut other = run.record;
+        other.model = "gone".to_owned();
+        let e = replay(&project, &other, &Quiet).unwrap_err();
+        assert!(matches!(e, TrainError::NoSuchModel { .. }), "{e}");
+    }
+}
