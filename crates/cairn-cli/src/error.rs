@@ -697,13 +697,26 @@ impl From<cairn_pipeline::ReproduceError> for CliError {
                 (exit, hint.map(str::to_owned))
             }
             P::Lock(ref l) => (Exit::Usage, lock_hint(l).map(str::to_owned)),
-            P::InputsMissing { ref remote, .. } => (
-                Exit::Usage,
-                Some(match remote {
-                    Some(_) => "push the objects from a machine that has them (`cairn data push`), or fetch the commit that is missing (`git fetch`)".to_owned(),
-                    None => "add a remote that has them (`cairn remote add NAME URL`), or fetch the commit that is missing (`git fetch`)".to_owned(),
-                }),
-            ),
+            P::InputsMissing {
+                ref remote,
+                ref missing,
+                ..
+            } => {
+                use cairn_pipeline::InputKind;
+                let code = missing.iter().any(|m| m.kind == InputKind::Code);
+                let objects = missing.iter().any(|m| m.kind != InputKind::Code);
+                let mut hints = Vec::new();
+                if objects {
+                    hints.push(match remote {
+                        Some(_) => "push them from a machine that has them (`cairn data push --all-commits`)",
+                        None => "add a remote that has them (`cairn remote add NAME URL`)",
+                    });
+                }
+                if code {
+                    hints.push("fetch the commit (`git fetch`); a run trained outside git cannot be reproduced");
+                }
+                (Exit::Usage, Some(hints.join("; ")))
+            }
             P::Inconsistent { .. } => (
                 Exit::Usage,
                 Some("cairn.lock or the store was changed by hand: `cairn data fsck` checks the registered versions".to_owned()),

@@ -9,7 +9,7 @@ use cairn_core::{DataEntry, EntryKind, FeatureEntry, Lock, Project};
 use cairn_store::{Digest, LinkMode, Manifest, Remote, RemoteOptions, Store};
 
 use crate::ReproduceError;
-use crate::reproduce::{From, InputKind, MissingInput};
+use crate::reproduce::{InputKind, InputSource, MissingInput};
 
 /// Where objects come from, and where they go.
 pub(crate) struct Objects<'a> {
@@ -89,18 +89,20 @@ impl<'a> Objects<'a> {
         digest: &Digest,
         kind: InputKind,
         name: &str,
-    ) -> Result<Option<From>, ReproduceError> {
+    ) -> Result<Option<InputSource>, ReproduceError> {
         if self.local.contains(digest) {
             if !self.temp.contains(digest) {
                 self.temp
                     .put_file_expecting(&self.local.object_path(digest), digest)?;
             }
-            return Ok(Some(From::LocalStore));
+            return Ok(Some(InputSource::LocalStore));
         }
         if self.temp.contains(digest) {
             return Ok(Some(
                 self.remote_name()
-                    .map_or(From::LocalStore, |name| From::Remote { remote: name }),
+                    .map_or(InputSource::LocalStore, |name| InputSource::Remote {
+                        remote: name,
+                    }),
             ));
         }
         let read = self
@@ -109,7 +111,7 @@ impl<'a> Objects<'a> {
         match read {
             Some((name, Ok(Some(bytes)))) => {
                 self.temp.put_bytes(&bytes)?;
-                Ok(Some(From::Remote { remote: name }))
+                Ok(Some(InputSource::Remote { remote: name }))
             }
             Some((remote, Err(e))) => {
                 self.remote_problem = Some(format!("remote `{remote}`: {e}"));
@@ -146,13 +148,13 @@ pub(crate) fn gather_data(
     path: &str,
     digest: &Digest,
     known: Option<&DataEntry>,
-) -> Result<(Option<PlacedData>, From), ReproduceError> {
+) -> Result<(Option<PlacedData>, InputSource), ReproduceError> {
     let is_file = match known {
         Some(entry) => entry.kind == EntryKind::File,
         None => cairn_core::table::Format::of(Path::new(path)).is_some(),
     };
     let Some(from) = objects.get(digest, InputKind::Data, path)? else {
-        return Ok((None, From::LocalStore));
+        return Ok((None, InputSource::LocalStore));
     };
     if is_file {
         let (size, _) = objects.temp.object_meta(digest)?;

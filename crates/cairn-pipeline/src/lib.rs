@@ -18,8 +18,8 @@ mod tests;
 pub use error::{LineageError, ReproduceError, StatusError};
 pub use lineage::{DataNode, FeatureNode, Lineage, RunNode, SourceNode, lineage};
 pub use reproduce::{
-    Difference, From, InputKind, MissingInput, RebuiltInput, ReproduceOptions, ReproduceOutcome,
-    reproduce,
+    Difference, InputKind, InputSource, MissingInput, RebuiltInput, ReproduceOptions,
+    ReproduceOutcome, reproduce,
 };
 pub use status::{
     DriftResult, ModelSummary, ProjectStatus, RemoteCheck, StagedVersion, StatusOptions, ViewState,

@@ -60,7 +60,7 @@ impl InputKind {
 /// Where an input came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "from", rename_all = "snake_case")]
-pub enum From {
+pub enum InputSource {
     /// The git repository's object database.
     Git,
     /// The local store (`.cairn/objects`).
@@ -78,7 +78,7 @@ pub struct RebuiltInput {
     /// The object's digest, or the commit id.
     pub digest: String,
     #[serde(flatten)]
-    pub from: From,
+    pub from: InputSource,
 }
 
 /// An input nobody has.
@@ -193,7 +193,7 @@ pub fn reproduce(
                 kind: InputKind::Code,
                 name: "commit".to_owned(),
                 digest: c.commit.clone(),
-                from: From::Git,
+                from: InputSource::Git,
             });
             c.commit.clone()
         }

@@ -1,5 +1,5 @@
 //! The lineage's three drawings, exact, on a lineage built here; the status of a project
-//! built here.
+//! built here (sources that cannot be read, views no longer declared).
 
 use std::collections::BTreeMap;
 
@@ -204,4 +204,75 @@ fn lineage_without_record_or_source_says_so_and_quotes_labels() {
         "{}",
         l.mermaid()
     );
+}
+
+#[test]
+#[allow(clippy::disallowed_methods)] // the fixture is written with std::fs
+fn status_names_unreadable_sources_and_undeclared_views() {
+    use cairn_core::{FeatureEntry, InitOptions, Project};
+
+    use crate::{RemoteCheck, StatusOptions, ViewState, ViewStatus};
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    Project::init(root, &InitOptions { no_git: true }).unwrap();
+    let toml = std::fs::read_to_string(root.join("cairn.toml")).unwrap();
+    std::fs::write(
+        root.join("cairn.toml"),
+        toml + r#"
+[entity.customer]
+join_keys = { customer_id = "int" }
+
+[feature_view.activity]
+source = "data/events.csv"
+entities = ["customer"]
+timestamp = "ts"
+features = { spend = "float" }
+"#,
+    )
+    .unwrap();
+    let project = Project::discover(root).unwrap();
+    let store = project.store().unwrap();
+    let table = FeatureEntry {
+        digest: digest("table"),
+        size: 1,
+        rows: 1,
+        definition: digest("definition"),
+        source: digest("source"),
+        end: None,
+        window_start: None,
+        window_end: None,
+        incremental: false,
+        validation: None,
+    };
+    let mut lock = project.read_lock().unwrap();
+    lock.feature.insert("activity".to_owned(), table.clone());
+    lock.feature.insert("old".to_owned(), table);
+    project.write_lock(&lock, &store).unwrap();
+
+    let status = crate::status(
+        &project,
+        &StatusOptions {
+            cwd: root.to_path_buf(),
+            remote: None,
+        },
+    )
+    .unwrap();
+    assert!(!status.in_sync);
+    assert!(status.data.clean);
+    assert_eq!(status.remote, RemoteCheck::NoRemote);
+    assert_eq!(status.features.len(), 2);
+    assert!(
+        matches!(&status.features[0].state, ViewState::SourceUnreadable { message } if message.contains("data/events.csv")),
+        "{:?}",
+        status.features[0]
+    );
+    assert_eq!(
+        status.features[1],
+        ViewStatus {
+            view: "old".to_owned(),
+            state: ViewState::Undeclared,
+        }
+    );
+    assert!(status.models.is_empty());
 }

@@ -1,7 +1,7 @@
 //! `cairn reproduce NAME@REF [--workdir DIR]`: the version rebuilt from what it pins, the new
 //! artifact's digest compared with the pinned one.
 
-use cairn_pipeline::{From, ReproduceOptions, ReproduceOutcome};
+use cairn_pipeline::{InputSource, ReproduceOptions, ReproduceOutcome};
 
 use super::Context;
 use crate::CmdResult;
@@ -60,9 +60,9 @@ fn render(p: &Printer, o: &ReproduceOutcome, full: bool) -> Result<(), OutputErr
     ))?;
     for input in &o.inputs {
         let from = match &input.from {
-            From::Git => "git".to_owned(),
-            From::LocalStore => "local store".to_owned(),
-            From::Remote { remote } => format!("fetched from remote {remote}"),
+            InputSource::Git => "git".to_owned(),
+            InputSource::LocalStore => "local store".to_owned(),
+            InputSource::Remote { remote } => format!("fetched from remote {remote}"),
         };
         p.line(format!(
             "  {:<13} {}  {}  {}",
