@@ -25,6 +25,9 @@ pub(crate) struct Objects<'a> {
 
 impl<'a> Objects<'a> {
     pub fn new(project: &'a Project, temp: Store) -> Result<Self, ReproduceError> {
+        // The user's read-only object files are shared (hard links) where the file system
+        // allows; the rebuild's workspace files are then never links to objects (`MODES`).
+        temp.share_objects(&MODES);
         Ok(Objects {
             project,
             local: project.store()?,
@@ -92,8 +95,10 @@ impl<'a> Objects<'a> {
     ) -> Result<Option<InputSource>, ReproduceError> {
         if self.local.contains(digest) {
             if !self.temp.contains(digest) {
-                self.temp
-                    .put_file_expecting(&self.local.object_path(digest), digest)?;
+                let path = self.local.object_path(digest);
+                if self.temp.link_file_expecting(&path, digest)?.is_none() {
+                    self.temp.put_file_expecting(&path, digest)?;
+                }
             }
             return Ok(Some(InputSource::LocalStore));
         }
@@ -208,7 +213,9 @@ pub(crate) fn gather_data(
     ))
 }
 
-const MODES: [LinkMode; 3] = [LinkMode::Reflink, LinkMode::Hardlink, LinkMode::Copy];
+/// How the rebuild's workspace files are made from its store: never as links to objects,
+/// which may be the user's own object files.
+const MODES: [LinkMode; 2] = [LinkMode::Reflink, LinkMode::Copy];
 
 /// Writes a gathered path into the reproduction's directory, from its store.
 pub(crate) fn place_data(
