@@ -120,13 +120,16 @@ pub struct ReproduceOutcome {
     pub rebuilt: Digest,
     /// The two digests are equal: the version was rebuilt bit for bit.
     pub reproduced: bool,
-    /// Everything that differs, the artifact's digest first when it does.
+    /// Everything that differs, the artifact's digest first when it does. Not empty when
+    /// reproduced either, if the run was trained by another cairn version or on another
+    /// platform, or with uncommitted changes.
     pub differences: Vec<Difference>,
     /// The rebuild's warnings (a data check that fails today).
     pub warnings: Vec<String>,
 }
 
-/// Rebuilds `options.reference` and compares its artifact with the pinned one.
+/// Rebuilds `options.reference` and compares its artifact with the pinned one. Progress: the
+/// phases `inputs` and `checkout`, then those of a training run.
 pub fn reproduce(
     project: &Project,
     options: &ReproduceOptions,

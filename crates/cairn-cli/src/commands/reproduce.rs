@@ -82,6 +82,9 @@ fn render(p: &Printer, o: &ReproduceOutcome, full: bool) -> Result<(), OutputErr
         p.line(format!("reproduced: {}", paint(GREEN.bold(), "yes")))?;
     } else {
         p.line(format!("reproduced: {}", paint(RED.bold(), "no")))?;
+    }
+    // Identical bytes may still come from another cairn or platform: said, too.
+    {
         let width = o
             .differences
             .iter()
