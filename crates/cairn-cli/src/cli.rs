@@ -69,6 +69,17 @@ pub enum Command {
     /// The model registry: versions, stages, aliases, promotion, rollback, history.
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// Rebuild a registered model version from what cairn.lock pins (its commit, data, feature
+    /// tables, params and seed) and compare the new artifact's digest with the pinned one. Exit
+    /// 1 when they differ, 2 when an input cannot be found.
+    Reproduce(ReproduceArgs),
+    /// The whole project on one screen: data against cairn.lock, feature views changed since
+    /// they were materialized, models with their production and staging versions, and (with
+    /// --remote) what the remote lacks.
+    Status(ProjectStatusArgs),
+    /// Where a model version comes from: data, validation, feature tables, the run, the
+    /// version and its history, as a tree, Mermaid or Graphviz DOT.
+    Lineage(LineageArgs),
     /// Checks for git hooks (see .pre-commit-hooks.yaml): each exits 1 when it finds a problem.
     #[command(subcommand)]
     Hooks(HooksCommand),
@@ -111,6 +122,47 @@ pub enum UtilCommand {
     },
     /// Print the command reference in Markdown (docs/reference/cli.md).
     MarkdownHelp,
+}
+
+#[derive(Debug, Args)]
+pub struct ProjectStatusArgs {
+    /// Exit with status 1 when anything is out of sync (for CI and pre-commit hooks).
+    #[arg(long)]
+    pub check: bool,
+    /// Also ask a remote (the default one without NAME) which pinned objects it lacks.
+    #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "")]
+    pub remote: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LineageArgs {
+    /// The version: NAME@REF (REF: production, staging, a version number, an alias, latest).
+    #[arg(value_name = "NAME@REF")]
+    pub reference: String,
+    /// How to draw it.
+    #[arg(long, value_enum, default_value_t = LineageFormat::Tree)]
+    pub format: LineageFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LineageFormat {
+    /// An indented tree.
+    Tree,
+    /// A Mermaid flowchart (for Markdown, pull requests).
+    Mermaid,
+    /// A Graphviz DOT digraph.
+    Dot,
+}
+
+#[derive(Debug, Args)]
+pub struct ReproduceArgs {
+    /// The version: NAME@REF (REF: production, staging, a version number, an alias, latest).
+    #[arg(value_name = "NAME@REF")]
+    pub reference: String,
+    /// Rebuild in DIR (created if missing; it must be empty) and keep it, instead of a
+    /// temporary directory under .cairn/tmp that is removed afterwards.
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

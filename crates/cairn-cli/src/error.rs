@@ -684,3 +684,90 @@ impl From<cairn_validate::ValidateError> for CliError {
         }
     }
 }
+
+impl From<cairn_pipeline::ReproduceError> for CliError {
+    fn from(e: cairn_pipeline::ReproduceError) -> Self {
+        use cairn_pipeline::ReproduceError as P;
+        let (exit, hint): (Exit, Option<String>) = match e {
+            P::Registry(r) => return (*r).into(),
+            P::Train(t) => return t.into(),
+            P::Project(p) => return p.into(),
+            P::Store(ref s) => {
+                let (exit, hint) = store_hint(s);
+                (exit, hint.map(str::to_owned))
+            }
+            P::Lock(ref l) => (Exit::Usage, lock_hint(l).map(str::to_owned)),
+            P::InputsMissing {
+                ref remote,
+                ref missing,
+                ..
+            } => {
+                use cairn_pipeline::InputKind;
+                let code = missing.iter().any(|m| m.kind == InputKind::Code);
+                let objects = missing.iter().any(|m| m.kind != InputKind::Code);
+                let mut hints = Vec::new();
+                if objects {
+                    hints.push(match remote {
+                        Some(_) => "push them from a machine that has them (`cairn data push --all-commits`)",
+                        None => "add a remote that has them (`cairn remote add NAME URL`)",
+                    });
+                }
+                if code {
+                    hints.push("fetch the commit (`git fetch`); a run trained outside git cannot be reproduced");
+                }
+                (Exit::Usage, Some(hints.join("; ")))
+            }
+            P::Inconsistent { .. } => (
+                Exit::Usage,
+                Some("cairn.lock or the store was changed by hand: `cairn data fsck` checks the registered versions".to_owned()),
+            ),
+            P::Git { .. } => (Exit::Usage, None),
+            P::Workdir { .. } => (
+                Exit::Usage,
+                Some("name an empty or new directory with --workdir".to_owned()),
+            ),
+            P::Io { .. } => (
+                Exit::Internal,
+                Some("check the free space and permissions of the directory".to_owned()),
+            ),
+        };
+        CliError {
+            message: e.to_string(),
+            hint,
+            exit,
+        }
+    }
+}
+
+impl From<cairn_pipeline::StatusError> for CliError {
+    fn from(e: cairn_pipeline::StatusError) -> Self {
+        use cairn_pipeline::StatusError as S;
+        match e {
+            S::Data(d) => d.into(),
+            S::Feature(f) => f.into(),
+            S::Lock(l) => CliError {
+                hint: lock_hint(&l).map(str::to_owned),
+                message: l.to_string(),
+                exit: Exit::Usage,
+            },
+        }
+    }
+}
+
+impl From<cairn_pipeline::LineageError> for CliError {
+    fn from(e: cairn_pipeline::LineageError) -> Self {
+        use cairn_pipeline::LineageError as L;
+        match e {
+            L::Registry(r) => (*r).into(),
+            L::Train(t) => t.into(),
+            L::Store(s) => {
+                let (exit, hint) = store_hint(&s);
+                CliError {
+                    message: s.to_string(),
+                    hint: hint.map(str::to_owned),
+                    exit,
+                }
+            }
+        }
+    }
+}

@@ -20,6 +20,7 @@ mod overrides;
 pub mod query;
 pub mod record;
 mod remote;
+mod replay;
 mod runs;
 pub mod split;
 mod store;
@@ -47,6 +48,7 @@ pub use held_out::{HeldOut, held_out};
 pub use query::{RunList, Selection};
 pub use record::{Code, Environment, Fields, RUN_FORMAT, RunRecord, RunStatus, RunSummary};
 pub use remote::{ListedRun, RemoteRuns, SkipReason, SkippedRun, remote_runs};
+pub use replay::{Replayed, replay};
 pub use runs::{
     RemovedRuns, check_index, get_run, get_runs, list_runs, list_summaries, parse_run_record,
     remove_runs,

@@ -2,10 +2,13 @@ mod data;
 mod feature;
 mod hooks;
 mod init;
+mod lineage;
 mod models;
 mod register;
 mod remote;
+mod reproduce;
 mod runs;
+mod status;
 mod train;
 mod util;
 mod validate;
@@ -60,6 +63,9 @@ pub fn run(cli: Cli, printer: &Printer, settings: &Settings) -> CmdResult {
         Command::Runs(cmd) => runs::run(&ctx, cmd),
         Command::Register(args) => register::run(&ctx, args),
         Command::Models(cmd) => models::run(&ctx, cmd),
+        Command::Reproduce(args) => reproduce::run(&ctx, args),
+        Command::Status(args) => status::run(&ctx, args),
+        Command::Lineage(args) => lineage::run(&ctx, args),
         Command::Hooks(cmd) => hooks::run(&ctx, cmd),
         Command::Util(cmd) => util::run(&ctx, cmd),
     }

@@ -1,0 +1,27 @@
+//! Orchestration over the other crates: `reproduce` (a registered model version rebuilt from
+//! what it pins, its artifact's digest compared), `status` (the whole project against its lock
+//! on one screen) and `lineage` (a version's graph from raw data to its stages).
+//!
+//! Like every library of cairn, this one never prints: each operation takes options and
+//! returns a serialisable outcome or a typed error; the CLI renders them.
+
+mod checkout;
+mod error;
+mod inputs;
+mod lineage;
+mod reproduce;
+mod status;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::{LineageError, ReproduceError, StatusError};
+pub use lineage::{DataNode, FeatureNode, Lineage, RunNode, SourceNode, lineage};
+pub use reproduce::{
+    Difference, InputKind, InputSource, MissingInput, RebuiltInput, ReproduceOptions,
+    ReproduceOutcome, reproduce,
+};
+pub use status::{
+    DriftResult, ModelSummary, ProjectStatus, RemoteCheck, StagedVersion, StatusOptions, ViewState,
+    ViewStatus, status,
+};
