@@ -4,6 +4,7 @@
 
 mod add;
 mod checkout;
+mod ci_examples;
 mod cli;
 mod diff;
 mod docs;

@@ -191,6 +191,14 @@ pub struct RegisterArgs {
     /// What this version is (recorded in cairn.lock).
     #[arg(long, value_name = "TEXT")]
     pub description: Option<String>,
+    /// When the model is already registered (the same artifact: an unchanged commit trains
+    /// the same bytes), say which version it is and exit 0 instead of refusing. For CI.
+    #[arg(long)]
+    pub if_new: bool,
+    /// Also point ALIAS at the version (e.g. `candidate`), so that later steps can say
+    /// `NAME@ALIAS` without knowing its number.
+    #[arg(long, value_name = "ALIAS")]
+    pub alias: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -292,6 +300,13 @@ pub struct TrainArgs {
     /// Train even if the data fails its [dataset] expectations (recorded in the run).
     #[arg(long)]
     pub skip_validation: bool,
+    /// Register the trained model as the next version of the model named after the spec
+    /// (when the same artifact is already a version, say which and register nothing).
+    #[arg(long)]
+    pub register: bool,
+    /// With --register: also point ALIAS at the version (e.g. `candidate`).
+    #[arg(long, value_name = "ALIAS", requires = "register")]
+    pub alias: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -4,14 +4,14 @@ use std::collections::BTreeMap;
 
 use cairn_core::Project;
 use cairn_core::names::valid_name;
-use cairn_core::registry::{Action, ModelVersion, Stage};
+use cairn_core::registry::{Action, HistoryEntry, ModelVersion, Stage, Was, alias_problem};
 use cairn_core::runs::RunsDb;
 use cairn_store::{Digest, Progress, Store};
 use cairn_train::{RunRecord, RunStatus, Selection};
 use serde::Serialize;
 
-use crate::RegistryError;
 use crate::write::change;
+use crate::{Aliased, RegistryError};
 
 /// What to register.
 #[derive(Debug, Clone, Default)]
@@ -23,6 +23,13 @@ pub struct RegisterOptions {
     /// The model name; by default the run's spec name.
     pub name: Option<String>,
     pub description: Option<String>,
+    /// When the artifact is already a version of the model: that version is the outcome
+    /// (`existing`), instead of an error. For pipelines that register whatever they trained,
+    /// where an unchanged commit trains the same bytes again.
+    pub existing_ok: bool,
+    /// Also point this alias at the version (in the same change of the lock), so that the
+    /// steps after it can name the version without knowing its number.
+    pub alias: Option<String>,
 }
 
 /// The best finished run of `spec` by `metric`.
@@ -44,8 +51,14 @@ pub struct Registered {
     /// How the run was chosen, with `best`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub best: Option<Best>,
-    /// The new version's entry in the lock.
+    /// The new version's entry in the lock (or the existing one's).
     pub entry: ModelVersion,
+    /// The artifact was already this version (with `existing_ok`): nothing was written.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub existing: bool,
+    /// The alias pointed at the version, when asked (and when it did not point there yet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aliased: Option<Aliased>,
 }
 
 /// The run that `best` chose.
@@ -70,6 +83,14 @@ pub fn register(
     {
         return Err(RegistryError::BadName { name: name.clone() });
     }
+    if let Some(alias) = &options.alias
+        && let Some(problem) = alias_problem(alias)
+    {
+        return Err(RegistryError::BadAlias {
+            alias: alias.clone(),
+            problem,
+        });
+    }
     let (run, record, best) = match (&options.run, &options.best) {
         (Some(id), None) => {
             let (run, record) = run_by_id(project, id)?;
@@ -91,6 +112,31 @@ pub fn register(
     }
     let store = project.store()?;
     let entry = version_of(&store, &run, record, options.description.clone())?;
+    if options.existing_ok {
+        let lock = project.read_lock()?;
+        if let Some(existing) = lock
+            .model
+            .get(&name)
+            .and_then(|m| m.versions.iter().find(|v| v.artifact == entry.artifact))
+        {
+            let version = existing.version;
+            let entry = existing.clone();
+            let aliased = match &options.alias {
+                Some(alias) if lock.model[&name].aliases.get(alias) != Some(&version) => Some(
+                    crate::alias(project, &format!("{name}@{version}"), alias, progress)?,
+                ),
+                _ => None,
+            };
+            return Ok(Registered {
+                name,
+                version,
+                best,
+                entry,
+                existing: true,
+                aliased,
+            });
+        }
+    }
     change(project, progress, |lock, _, stamp| {
         let model = lock.model.entry(name.clone()).or_default();
         if let Some(existing) = model.versions.iter().find(|v| v.artifact == entry.artifact) {
@@ -109,11 +155,29 @@ pub fn register(
         };
         model.versions.push(entry.clone());
         model.history.push(stamp.entry(Action::Register, version));
+        let aliased = options.alias.as_ref().map(|alias| {
+            let previous = model.aliases.insert(alias.clone(), version);
+            let history = HistoryEntry {
+                from: previous.map(Was::Version),
+                alias: Some(alias.clone()),
+                ..stamp.entry(Action::Alias, version)
+            };
+            model.history.push(history.clone());
+            Aliased {
+                name: name.clone(),
+                alias: alias.clone(),
+                version,
+                previous,
+                entry: history,
+            }
+        });
         Ok(Registered {
             name: name.clone(),
             version,
             best,
             entry,
+            existing: false,
+            aliased,
         })
     })
 }

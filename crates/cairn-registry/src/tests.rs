@@ -286,6 +286,70 @@ fn the_same_artifact_twice_a_failed_run_or_no_run_is_refused() {
         err.to_string().contains("is already registered as tree@1"),
         "{err}"
     );
+    // Unless the existing version will do: it is the outcome, and nothing is written.
+    let before = f.lock_text();
+    let existing = register(
+        &f.project(),
+        &RegisterOptions {
+            run: Some(again.id.clone()),
+            existing_ok: true,
+            ..RegisterOptions::default()
+        },
+        &NoProgress,
+    )
+    .unwrap();
+    assert!(existing.existing);
+    assert_eq!((existing.name.as_str(), existing.version), ("tree", 1));
+    assert_eq!(existing.entry.run, run.id, "the version's own run");
+    assert_eq!(f.lock_text(), before);
+    // With an alias, the alias is moved to it (and only then is the lock written).
+    let third = f.train(2).record;
+    let aliased = register(
+        &f.project(),
+        &RegisterOptions {
+            run: Some(third.id.clone()),
+            alias: Some("candidate".into()),
+            ..RegisterOptions::default()
+        },
+        &NoProgress,
+    )
+    .unwrap();
+    assert_eq!(aliased.version, 2);
+    assert_eq!(
+        aliased.aliased.as_ref().map(|a| (a.version, a.previous)),
+        Some((2, None))
+    );
+    assert_eq!(f.resolve("tree@candidate").unwrap().version, 2);
+    let back = register(
+        &f.project(),
+        &RegisterOptions {
+            run: Some(again.id.clone()),
+            existing_ok: true,
+            alias: Some("candidate".into()),
+            ..RegisterOptions::default()
+        },
+        &NoProgress,
+    )
+    .unwrap();
+    assert!(back.existing);
+    assert_eq!(
+        back.aliased.map(|a| (a.version, a.previous)),
+        Some((1, Some(2)))
+    );
+    assert_eq!(f.resolve("tree@candidate").unwrap().version, 1);
+    let err = refused(&f, || {
+        register(
+            &f.project(),
+            &RegisterOptions {
+                run: Some(third.id.clone()),
+                existing_ok: true,
+                alias: Some("production".into()),
+                ..RegisterOptions::default()
+            },
+            &NoProgress,
+        )
+    });
+    assert!(matches!(err, RegistryError::BadAlias { .. }), "{err:?}");
     let failed = f.try_train("broken", 2).unwrap_err();
     assert!(failed.to_string().contains("no_such_column"), "{failed}");
     let failed_run = cairn_train::list_runs(

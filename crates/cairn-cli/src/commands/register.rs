@@ -1,12 +1,12 @@
 //! `cairn register RUN` and `cairn register --best METRIC --model SPEC`.
 
-use cairn_registry::{BestBy, RegisterOptions};
+use cairn_registry::{BestBy, RegisterOptions, Registered};
 
 use super::Context;
 use crate::CmdResult;
 use crate::cli::RegisterArgs;
 use crate::error::Exit;
-use crate::printer::{BOLD, GREEN, paint};
+use crate::printer::{BOLD, GREEN, OutputError, Printer, paint};
 use crate::progress::Bars;
 
 pub fn run(ctx: &Context<'_>, args: RegisterArgs) -> CmdResult {
@@ -17,6 +17,8 @@ pub fn run(ctx: &Context<'_>, args: RegisterArgs) -> CmdResult {
         asc,
         name,
         description,
+        if_new,
+        alias,
     } = args;
     let project = ctx.project()?;
     let p = ctx.printer;
@@ -35,11 +37,29 @@ pub fn run(ctx: &Context<'_>, args: RegisterArgs) -> CmdResult {
             best,
             name,
             description,
+            existing_ok: if_new,
+            alias,
         },
         &Bars::new(p),
     )?;
     p.json("register", &outcome)?;
+    render(p, &outcome)?;
+    Ok(Exit::Ok)
+}
+
+/// The lines of a registration (also after `train --register`).
+pub fn render(p: &Printer, outcome: &Registered) -> Result<(), OutputError> {
     let reference = format!("{}@{}", outcome.name, outcome.version);
+    if outcome.existing {
+        p.line(format!(
+            "{} {}  run {} (the same artifact: nothing registered)",
+            paint(GREEN.bold(), "already registered"),
+            paint(BOLD, &reference),
+            outcome.entry.run
+        ))?;
+        aliased(p, outcome)?;
+        return Ok(());
+    }
     p.line(format!(
         "{} {}  run {}",
         paint(GREEN.bold(), "registered"),
@@ -61,8 +81,25 @@ pub fn run(ctx: &Context<'_>, args: RegisterArgs) -> CmdResult {
         "  metrics    {}",
         super::models::metrics(&outcome.entry)
     ))?;
+    aliased(p, outcome)?;
     p.status(format!(
         "next: `cairn validate {reference}`, then `cairn models promote {reference} --to staging`; commit cairn.lock to share it"
     ));
-    Ok(Exit::Ok)
+    Ok(())
+}
+
+fn aliased(p: &Printer, outcome: &Registered) -> Result<(), OutputError> {
+    if let Some(a) = &outcome.aliased {
+        let was = a
+            .previous
+            .map(|v| format!(" (was {}@{v})", a.name))
+            .unwrap_or_default();
+        p.line(format!(
+            "  alias      {} → {}@{}{was}",
+            paint(BOLD, format!("{}@{}", a.name, a.alias)),
+            a.name,
+            a.version
+        ))?;
+    }
+    Ok(())
 }

@@ -19,9 +19,21 @@ pub fn run(ctx: &Context<'_>, args: TrainArgs) -> CmdResult {
         tags,
         allow_untracked,
         skip_validation,
+        register,
+        alias,
     } = args;
     let project = ctx.project()?;
     let p = ctx.printer;
+    // A bad alias is refused before the training, not after it.
+    if let Some(alias) = &alias
+        && let Some(problem) = cairn_core::registry::alias_problem(alias)
+    {
+        return Err(cairn_registry::RegistryError::BadAlias {
+            alias: alias.clone(),
+            problem,
+        }
+        .into());
+    }
     let overrides = set
         .iter()
         .map(|s| key_value("--set", s))
@@ -55,7 +67,36 @@ pub fn run(ctx: &Context<'_>, args: TrainArgs) -> CmdResult {
         p.warn(warning_text(w));
     }
     let run = &outcome.record;
-    p.json("train", run)?;
+    // Registered before anything is printed, so that the JSON document says both.
+    let registered = if register {
+        Some(cairn_registry::register(
+            &project,
+            &cairn_registry::RegisterOptions {
+                run: Some(run.id.clone()),
+                existing_ok: true,
+                alias,
+                ..Default::default()
+            },
+            &crate::progress::Bars::new(p),
+        )?)
+    } else {
+        None
+    };
+    /// The `train` document: the run record, and the registration when asked.
+    #[derive(serde::Serialize)]
+    struct TrainDoc<'a> {
+        #[serde(flatten)]
+        run: &'a cairn_train::RunRecord,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        registered: Option<&'a cairn_registry::Registered>,
+    }
+    p.json(
+        "train",
+        &TrainDoc {
+            run,
+            registered: registered.as_ref(),
+        },
+    )?;
     p.line(format!(
         "{} {} ({})  run {}",
         paint(GREEN.bold(), "trained"),
@@ -92,6 +133,9 @@ pub fn run(ctx: &Context<'_>, args: TrainArgs) -> CmdResult {
         run.code.commit.as_deref().map_or("(no commit)", short),
         if run.code.dirty { " (dirty)" } else { "" }
     ))?;
+    if let Some(r) = &registered {
+        super::register::render(p, r)?;
+    }
     let fit = run.phases.get("fit").copied().unwrap_or_default();
     p.status(format!(
         "run {} finished in {:.2} s (fit {:.2} s)",
