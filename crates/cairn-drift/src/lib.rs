@@ -1,0 +1,3 @@
+//! Drift detection.
+
+pub mod stats;
