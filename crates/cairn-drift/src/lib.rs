@@ -1,3 +1,12 @@
-//! Drift detection.
+//! Drift detection: per-column statistics between a reference and a current table, the
+//! dataset verdict, the drift record (docs/formats/drift.md) and a self-contained HTML report.
 
+mod error;
+pub mod record;
+mod sample;
+mod source;
 pub mod stats;
+
+pub use error::{DriftError, Side};
+pub use record::{DriftRecord, last_check, read_record, store_check};
+pub use source::{Table, Training};
