@@ -1,12 +1,16 @@
 //! Drift detection: per-column statistics between a reference and a current table, the
 //! dataset verdict, the drift record (docs/formats/drift.md) and a self-contained HTML report.
 
+mod check;
+mod column;
 mod error;
 pub mod record;
 mod sample;
 mod source;
 pub mod stats;
 
+pub use check::{DriftOptions, check};
+pub use column::{FEW_VALUES, MIN_SCALE, SMALL_REFERENCE, VALUE_BINS, auto_method};
 pub use error::{DriftError, Side};
 pub use record::{DriftRecord, last_check, read_record, store_check};
 pub use source::{Table, Training};

@@ -220,8 +220,6 @@ pub(crate) fn natural(dtype: &DataType) -> Natural {
 /// counted before its values become text).
 pub(crate) struct Frame {
     pub frame: DataFrame,
-    /// Every column of the table and its type as read, in table order.
-    pub schema: Vec<(String, DataType)>,
     pub rows: u64,
 }
 
@@ -301,9 +299,29 @@ pub(crate) fn read(
         };
         Ok(Frame {
             frame,
-            schema: all,
             rows,
         })
     };
     cairn_core::table::with_table(&opened.path, run, |e| matches!(e, DriftError::Read { .. }))
+}
+
+/// Every column of the table and its type as read, in table order (the schema only: no row
+/// is read beyond what CSV type inference needs).
+pub(crate) fn schema(opened: &Opened, side: Side) -> Result<Vec<(String, DataType)>, DriftError> {
+    let describe = opened.describe();
+    cairn_core::table::with_table(
+        &opened.path,
+        |mut lf: LazyFrame| {
+            let schema = lf.collect_schema().map_err(|e| DriftError::Read {
+                side,
+                source_name: describe.clone(),
+                message: e.to_string(),
+            })?;
+            Ok(schema
+                .iter()
+                .map(|(n, d)| (n.to_string(), d.clone()))
+                .collect())
+        },
+        |e| matches!(e, DriftError::Read { .. }),
+    )
 }
