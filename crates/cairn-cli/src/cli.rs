@@ -69,6 +69,30 @@ pub enum Command {
     /// The model registry: versions, stages, aliases, promotion, rollback, history.
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// Compare current data with a reference, column by column (docs/guide/drift.md): the
+    /// training data a model version pins, or --reference. Exit 1 on dataset drift.
+    Drift(DriftArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// A model version, NAME@REF: the reference is the training data it pins (unless
+    /// --reference), its input columns are compared, and `[drift.NAME]` applies.
+    #[arg(value_name = "NAME@REF")]
+    pub model: Option<String>,
+    /// The data to check (CSV or Parquet, a file or a directory).
+    #[arg(long, value_name = "FILE", required = true)]
+    pub current: std::path::PathBuf,
+    /// The data to compare with (CSV or Parquet, a file or a directory); required without
+    /// NAME@REF.
+    #[arg(long, value_name = "FILE", required_unless_present = "model")]
+    pub reference: Option<std::path::PathBuf>,
+    /// Apply `[drift.NAME]` from cairn.toml (default: the model's name, when declared).
+    #[arg(long, value_name = "NAME")]
+    pub config: Option<String>,
+    /// Write a self-contained HTML report to this file.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

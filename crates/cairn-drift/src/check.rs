@@ -2,11 +2,14 @@
 //! method, the dataset verdict, and the record of it all.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use cairn_core::drift::{ColumnType, DriftSpec};
 use cairn_core::time::{format_micros, now_micros};
+use cairn_store::Digest;
 use polars::prelude::*;
+use serde::Serialize;
 
 use crate::column::{self, Rule};
 use crate::error::{DriftError, Side};
@@ -14,9 +17,8 @@ use crate::record::{DriftRecord, ModelChecked, SkippedColumn, TableChecked};
 use crate::sample::{self, Sample};
 use crate::source::{self, Natural, Opened, Table};
 
-/// What to compare, and how.
-#[derive(Debug, Clone)]
-pub struct DriftOptions {
+/// What to compare, how, and where the outcome goes.
+pub struct DriftOptions<'a> {
     pub reference: Table,
     pub current: Table,
     /// The `[drift.NAME]` table applied and its name (`None`: the defaults).
@@ -26,20 +28,61 @@ pub struct DriftOptions {
     /// The columns to compare, in this order (a model's inputs). `None`: every column of the
     /// reference whose type drift compares.
     pub columns: Option<Vec<String>>,
+    /// Record the check in this project's store and point its refs at it (`None`: the check
+    /// is not recorded), waiting on its write lock with this progress.
+    pub record_in: Option<(&'a cairn_core::Project, &'a dyn cairn_store::Progress)>,
+    /// Write the HTML report here (atomically).
+    pub report: Option<PathBuf>,
 }
 
-/// Runs the check. Bad input (tables that cannot be compared, a configuration that does not
-/// fit the data) is an error; drift is not: it is in the record.
-pub fn check(options: DriftOptions) -> Result<DriftRecord, DriftError> {
-    let clock = Instant::now();
-    let started = format_micros(now_micros());
+/// A check's outcome: its record, the record's digest when it was recorded, and the report
+/// written.
+#[derive(Debug, Clone, Serialize)]
+pub struct Checked {
+    #[serde(flatten)]
+    pub record: DriftRecord,
+    pub digest: Option<Digest>,
+    pub report: Option<PathBuf>,
+}
+
+/// Runs the check, records it and writes its report, as `options` say. Bad input (tables
+/// that cannot be compared, a configuration that does not fit the data) is an error; drift
+/// is not: it is in the record.
+pub fn check(options: DriftOptions<'_>) -> Result<Checked, DriftError> {
     let DriftOptions {
         reference,
         current,
         config,
         model,
         columns,
+        record_in,
+        report,
     } = options;
+    let record = compare(reference, current, config, model, columns)?;
+    if let Some(path) = &report {
+        crate::report::write(&record, path)?;
+    }
+    let digest = match record_in {
+        Some((project, progress)) => Some(crate::record::store_check(project, &record, progress)?),
+        None => None,
+    };
+    Ok(Checked {
+        record,
+        digest,
+        report,
+    })
+}
+
+/// Compares the two tables: the record of the check.
+pub fn compare(
+    reference: Table,
+    current: Table,
+    config: Option<(String, DriftSpec)>,
+    model: Option<ModelChecked>,
+    columns: Option<Vec<String>>,
+) -> Result<DriftRecord, DriftError> {
+    let clock = Instant::now();
+    let started = format_micros(now_micros());
     let (config_name, spec) = match config {
         Some((name, spec)) => (Some(name), spec),
         None => (None, DriftSpec::default()),
@@ -237,10 +280,9 @@ fn kind_of(
     let (r, c) = (source::natural(reference), source::natural(current));
     if let Some(kind) = declared {
         if kind == ColumnType::Numeric {
-            for (natural, side, dtype) in [
-                (r, Side::Reference, reference),
-                (c, Side::Current, current),
-            ] {
+            for (natural, side, dtype) in
+                [(r, Side::Reference, reference), (c, Side::Current, current)]
+            {
                 if matches!(natural, Natural::Categorical | Natural::Other) {
                     return Err(DriftError::NotNumeric {
                         column: name.to_owned(),

@@ -7,9 +7,7 @@ use std::collections::BTreeMap;
 use cairn_core::drift::{ColumnType, Method};
 
 use crate::error::DriftError;
-use crate::record::{
-    Choice, ColumnResult, ColumnStatus, Counts, Histogram, Unseen,
-};
+use crate::record::{Choice, ColumnResult, ColumnStatus, Counts, Histogram, Unseen};
 use crate::sample::{Sample, Values, distinct_union, run_lengths};
 use crate::stats::{counts, distance, ks};
 
@@ -99,8 +97,7 @@ pub(crate) fn compare(
         histogram: histogram(&reference.values, &current.values),
         note: None,
     };
-    if let (Values::Categorical(r), Values::Categorical(c)) = (&reference.values, &current.values)
-    {
+    if let (Values::Categorical(r), Values::Categorical(c)) = (&reference.values, &current.values) {
         result.unseen = unseen(r, c);
     }
     if let Some(method) = rule.method
@@ -120,7 +117,9 @@ pub(crate) fn compare(
         result.note = Some(
             match (reference.counts.values, current.counts.values) {
                 (0, 0) => "neither side has a value to compare (every value null, NaN or infinite)",
-                (0, _) => "the reference has no value to compare (every value null, NaN or infinite)",
+                (0, _) => {
+                    "the reference has no value to compare (every value null, NaN or infinite)"
+                }
                 _ => "the current data has no value to compare (every value null, NaN or infinite)",
             }
             .to_owned(),
@@ -141,9 +140,7 @@ pub(crate) fn compare(
             )
         }
     };
-    let threshold = rule
-        .threshold
-        .unwrap_or_else(|| method.default_threshold());
+    let threshold = rule.threshold.unwrap_or_else(|| method.default_threshold());
     result.method = Some(method);
     result.chosen = Some(chosen);
     result.threshold = Some(threshold);
@@ -318,8 +315,18 @@ fn unseen(r: &[(String, u64)], c: &[(String, u64)]) -> Option<Unseen> {
 fn histogram(r: &Values, c: &Values) -> Option<Histogram> {
     match (r, c) {
         (Values::Numeric(r), Values::Numeric(c)) => {
-            let lo = r.first().into_iter().chain(c.first()).copied().reduce(f64::min)?;
-            let hi = r.last().into_iter().chain(c.last()).copied().reduce(f64::max)?;
+            let lo = r
+                .first()
+                .into_iter()
+                .chain(c.first())
+                .copied()
+                .reduce(f64::min)?;
+            let hi = r
+                .last()
+                .into_iter()
+                .chain(c.last())
+                .copied()
+                .reduce(f64::max)?;
             let bins = if hi > lo { HISTOGRAM_BINS } else { 1 };
             let width = (hi - lo) / bins as f64;
             let mut edges: Vec<f64> = (0..bins).map(|k| lo + width * k as f64).collect();

@@ -5,11 +5,12 @@ mod check;
 mod column;
 mod error;
 pub mod record;
+pub mod report;
 mod sample;
 mod source;
 pub mod stats;
 
-pub use check::{DriftOptions, check};
+pub use check::{Checked, DriftOptions, check, compare};
 pub use column::{FEW_VALUES, MIN_SCALE, SMALL_REFERENCE, VALUE_BINS, auto_method};
 pub use error::{DriftError, Side};
 pub use record::{DriftRecord, last_check, read_record, store_check};

@@ -297,10 +297,7 @@ pub(crate) fn read(
                 .and_then(|v| v.extract::<u64>())
                 .unwrap_or(0)
         };
-        Ok(Frame {
-            frame,
-            rows,
-        })
+        Ok(Frame { frame, rows })
     };
     cairn_core::table::with_table(&opened.path, run, |e| matches!(e, DriftError::Read { .. }))
 }

@@ -1,4 +1,5 @@
 mod data;
+mod drift;
 mod feature;
 mod init;
 mod models;
@@ -58,5 +59,6 @@ pub fn run(cli: Cli, printer: &Printer, settings: &Settings) -> CmdResult {
         Command::Runs(cmd) => runs::run(&ctx, cmd),
         Command::Register(args) => register::run(&ctx, args),
         Command::Models(cmd) => models::run(&ctx, cmd),
+        Command::Drift(args) => drift::run(&ctx, args),
     }
 }
