@@ -7,6 +7,7 @@ mod checkout;
 mod cli;
 mod diff;
 mod docs;
+mod drift;
 mod faults;
 mod feature;
 mod gc_fsck;

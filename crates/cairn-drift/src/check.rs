@@ -196,9 +196,23 @@ pub fn compare(
             results.push(column::missing(name, kind, ref_sample.counts));
             continue;
         };
-        let kind = kind_of(name, *declared, ref_type, cur_type)?;
         let ref_series = series(&ref_frame, &reference, Side::Reference)?;
         let cur_series = series(&cur_frame, &current, Side::Current)?;
+        // A side without a single value (a CSV column of empty cells reads as text) takes
+        // the other side's type.
+        let typed = |series: &Series, dtype: &DataType| {
+            if series.null_count() == series.len() {
+                DataType::Null
+            } else {
+                dtype.clone()
+            }
+        };
+        let kind = kind_of(
+            name,
+            *declared,
+            &typed(&ref_series, ref_type),
+            &typed(&cur_series, cur_type),
+        )?;
         let ref_sample = sample_of(&ref_series, kind, name, Side::Reference)?;
         let cur_sample = sample_of(&cur_series, kind, name, Side::Current)?;
         drop((ref_series, cur_series));
@@ -314,7 +328,7 @@ fn sample_of(
     name: &str,
     side: Side,
 ) -> Result<Sample, DriftError> {
-    if series.dtype() == &DataType::Null {
+    if series.dtype() == &DataType::Null || series.null_count() == series.len() {
         return Ok(sample::empty(series.len() as u64, kind));
     }
     let sampled = match kind {

@@ -116,6 +116,12 @@ pub fn write(record: &DriftRecord, path: &Path) -> Result<(), DriftError> {
         _ => path.to_path_buf(),
     };
     let path = beside.as_path();
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| DriftError::Write {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
     cairn_store::atomic::write_atomic_beside(path, render(record).as_bytes(), 0o644).map_err(
         |source| DriftError::Write {
             path: path.to_path_buf(),
