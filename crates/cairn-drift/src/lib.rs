@@ -15,3 +15,6 @@ pub use column::{FEW_VALUES, MIN_SCALE, SMALL_REFERENCE, VALUE_BINS, auto_method
 pub use error::{DriftError, Side};
 pub use record::{DriftRecord, last_check, read_record, store_check};
 pub use source::{Table, Training};
+
+#[cfg(test)]
+mod tests;
