@@ -179,8 +179,13 @@ fn column(h: &mut String, c: &ColumnResult) {
     if let Some(u) = &c.unseen {
         let _ = write!(
             h,
-            "<p>{} categories never seen in the reference, in {} current rows: {}</p>\n",
+            "<p>{} {} never seen in the reference, in {} current rows: {}</p>\n",
             u.categories,
+            if u.categories == 1 {
+                "category"
+            } else {
+                "categories"
+            },
             u.rows,
             esc(&u.examples.join(", "))
         );

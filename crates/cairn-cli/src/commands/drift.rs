@@ -11,7 +11,7 @@ use super::Context;
 use crate::CmdResult;
 use crate::cli::DriftArgs;
 use crate::error::{CliError, Exit};
-use crate::printer::{BOLD, DIM, GREEN, OutputError, Printer, RED, YELLOW, paint};
+use crate::printer::{BOLD, DIM, GREEN, OutputError, Printer, RED, YELLOW, paint, plural};
 use crate::progress::Bars;
 
 pub fn run(ctx: &Context<'_>, args: DriftArgs) -> CmdResult {
@@ -173,10 +173,10 @@ fn render(p: &Printer, checked: &Checked) -> Result<(), OutputError> {
     for column in &record.columns {
         if let Some(unseen) = &column.unseen {
             p.line(format!(
-                "  {} {} categories never seen in the reference, in {} rows (e.g. {})",
+                "  {} {} never seen in the reference, in {} (e.g. {})",
                 paint(DIM, format!("{}:", column.column)),
-                unseen.categories,
-                unseen.rows,
+                plural(unseen.categories, "category", "categories"),
+                plural(unseen.rows, "row", "rows"),
                 unseen.examples.join(", ")
             ))?;
         }
