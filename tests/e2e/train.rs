@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 
 use cairn_e2e::{Project, Rng};
+use cairn_model::artifact::{Artifact, Label, Task};
+use cairn_model::prep::InputKind;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -198,21 +200,19 @@ fn a_run_is_recorded_with_metrics_provenance_and_an_artifact_in_the_store() {
     // The artifact is an object: a CAIRNMDL file whose JSON header names the inputs.
     let artifact = run["artifact"].as_str().unwrap();
     let bytes = std::fs::read(p.object_path(artifact)).unwrap();
-    assert_eq!(&bytes[..8], b"CAIRNMDL");
-    let len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
-    let header: serde_json::Value = serde_json::from_slice(&bytes[16..16 + len]).unwrap();
-    let inputs: Vec<&str> = header["inputs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["name"].as_str().unwrap())
-        .collect();
+    let header = Artifact::read_header(&bytes).expect("the artifact's header");
+    let inputs: Vec<&str> = header.inputs.iter().map(|i| i.name.as_str()).collect();
     assert_eq!(inputs, ["x1", "x2", "plan", "age"]);
+    match &header.inputs[2].kind {
+        InputKind::Category { categories, .. } => assert_eq!(categories, &["free", "pro", "team"]),
+        other => panic!("plan is read as {other:?}"),
+    }
     assert_eq!(
-        header["inputs"][2]["categories"],
-        serde_json::json!(["free", "pro", "team"])
+        header.task,
+        Task::Classification {
+            labels: vec![Label::Text("no".into()), Label::Text("yes".into())]
+        }
     );
-    assert_eq!(header["task"]["labels"], serde_json::json!(["no", "yes"]));
     // The run record is an object too.
     let listed = p.json(&["runs", "list"], 0);
     assert_eq!(listed["runs"].as_array().unwrap().len(), 1);
@@ -606,11 +606,17 @@ params = { max_depth = 3 }
     assert!(run["data"]["data/labels.csv"].is_string());
     let artifact = run["artifact"].as_str().unwrap();
     let bytes = std::fs::read(p.object_path(artifact)).unwrap();
-    let len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
-    let header: serde_json::Value = serde_json::from_slice(&bytes[16..16 + len]).unwrap();
-    assert_eq!(header["inputs"][0]["name"], "spend");
-    assert_eq!(header["inputs"][1]["name"], "visits");
-    assert!(header["provenance"]["features"]["activity"].is_string());
+    let header = Artifact::read_header(&bytes).expect("the artifact's header");
+    let inputs: Vec<&str> = header.inputs.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(inputs[..2], ["spend", "visits"]);
+    assert_eq!(
+        header
+            .provenance
+            .features
+            .get("activity")
+            .map(String::as_str),
+        run["features"]["activity"].as_str()
+    );
 }
 
 #[test]

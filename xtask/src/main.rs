@@ -1,6 +1,7 @@
 //! Project automation for cairn, run as `cargo xtask <task>`.
 //!
 //! - `cargo xtask test`: the whole workspace's tests.
+//! - `cargo xtask gen [--out DIR]`: the command reference, completions and man pages.
 //! - `cargo xtask demo [--keep]`: a scripted walk through the data workflow on seeded data.
 //! - `cargo xtask bench data [--quick]`: timings of the data commands against `cp`.
 //! - `cargo xtask bench remote [--quick] [--s3-fs]`: timings of push and pull against a local-directory
@@ -18,6 +19,7 @@
 
 mod bench;
 mod demo;
+mod generate;
 mod rng;
 mod util;
 
@@ -54,6 +56,9 @@ tasks:
   bench runs              time `cairn runs list` over 10,000 runs recorded by cairn's own
                           code (cairn and the record_runs example built with the bench-lite
                           profile; XTASK_CAIRN_BIN replaces cairn)
+
+  gen [--out DIR]         write docs/reference/cli.md (the command reference), and shell
+                          completions and man pages into DIR (default dist/)
 
   s3-server [BUCKET...]   run the benchmark's S3 server (objects in memory) on 127.0.0.1
                           with the given buckets, print its environment, serve until
@@ -98,6 +103,11 @@ fn run(args: &[String]) -> Result<()> {
             demo::run(keep)
         }
         "bench" => bench::run(rest),
+        "gen" => match rest {
+            [] => generate::run(None),
+            [flag, dir] if flag == "--out" => generate::run(Some(dir.into())),
+            [other, ..] => Err(unexpected("gen", other)),
+        },
         "s3-server" => s3_server(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");

@@ -6,7 +6,7 @@ use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(
     name = "cairn",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), env!("CAIRN_VERSION_SUFFIX")),
     propagate_version = true,
     max_term_width = 100
 )]
@@ -72,6 +72,12 @@ pub enum Command {
     /// Compare current data with a reference, column by column (docs/guide/drift.md): the
     /// training data a model version pins, or --reference. Exit 1 on dataset drift.
     Drift(DriftArgs),
+    /// Checks for git hooks (see .pre-commit-hooks.yaml): each exits 1 when it finds a problem.
+    #[command(subcommand)]
+    Hooks(HooksCommand),
+    /// Shell completions, man pages and the command reference, generated from this binary.
+    #[command(subcommand)]
+    Util(UtilCommand),
 }
 
 #[derive(Debug, Args)]
@@ -93,6 +99,42 @@ pub struct DriftArgs {
     /// Write a self-contained HTML report to this file.
     #[arg(long, value_name = "FILE")]
     pub report: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HooksCommand {
+    /// Refuse files about to be committed to git that cairn tracks, that lie in .cairn/, or
+    /// that are larger than --max-size.
+    Staged(HooksStagedArgs),
+    /// Check that cairn.toml and cairn.lock parse and are consistent.
+    Config,
+}
+
+#[derive(Debug, Args)]
+pub struct HooksStagedArgs {
+    /// The files being committed (pre-commit passes the staged files).
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// The largest file git should get (e.g. 500KB, 2MiB, 1000000).
+    #[arg(long, value_name = "SIZE", default_value = "500KB")]
+    pub max_size: bytesize::ByteSize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UtilCommand {
+    /// Print a completion script for SHELL on stdout
+    /// (e.g. `cairn util completions bash > ~/.local/share/bash-completion/completions/cairn`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write a man page for cairn and each of its commands into DIR.
+    Mangen {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+    /// Print the command reference in Markdown (docs/reference/cli.md).
+    MarkdownHelp,
 }
 
 #[derive(Debug, Args)]

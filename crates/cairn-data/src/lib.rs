@@ -12,7 +12,8 @@
 //!   tables and runs as entries that transfers carry); `registered` (the objects registered
 //!   model versions pin, as entries, and their checks); `runs` (runs shared through a remote);
 //! - one module per operation: `add`, `checkout`, `diff`, `fsck`, `gc`, `ls`, `status`,
-//!   `push`, `fetch`, `validate`; and `pull`, the only one that composes two others (fetch,
+//!   `push`, `fetch`, `validate`, `staged` (the pre-commit check of files committed to git);
+//!   and `pull`, the only one that composes two others (fetch,
 //!   then checkout).
 //!
 //! The comparison of the workspace with the lock is `cairn_core::workspace`, which `status`
@@ -36,6 +37,7 @@ mod registered;
 mod remote;
 mod runs;
 mod select;
+mod staged;
 mod status;
 mod validate;
 
@@ -55,6 +57,7 @@ pub use push::{PushOptions, PushOutcome, push};
 pub use registered::{ModelObject, ModelObjects};
 pub use remote::{DEFAULT_JOBS, RemoteInfo};
 pub use runs::{RemoteRun, RemoteRuns, SkippedRun, list_remote_runs};
+pub use staged::{StagedFinding, StagedOptions, StagedOutcome, StagedProblem, staged};
 pub use status::{
     EntryState, EntryStatus, FeatureStatus, ModelStatus, RemotePresence, StatusOptions,
     StatusOutcome, status,

@@ -77,7 +77,7 @@ pub enum RegistryError {
     BadReference { reference: String, problem: String },
     #[error("`{name}` is not a valid model name: use letters, digits, `-` and `_`")]
     BadName { name: String },
-    #[error("no model `{name}` is registered{}", registered(.models))]
+    #[error("no model `{name}` is registered{}", registered(.name, .models))]
     NoSuchModel { name: String, models: Vec<String> },
     /// A version, stage or alias that names nothing.
     #[error("{name}@{at}: {} ({existing})", what(.at))]
@@ -218,11 +218,20 @@ impl From<cairn_store::StoreError> for RegistryError {
     }
 }
 
-fn registered(models: &[String]) -> String {
+/// The registered names, the closest one first when the name looks like a typo of it (as
+/// clap suggests a subcommand: Jaro similarity above 0.7).
+fn registered(name: &str, models: &[String]) -> String {
     if models.is_empty() {
-        " (none is)".to_owned()
-    } else {
-        format!(" (registered: {})", models.join(", "))
+        return " (none is)".to_owned();
+    }
+    let closest = models
+        .iter()
+        .map(|m| (strsim::jaro(name, m), m))
+        .filter(|(score, _)| *score > 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    match closest {
+        Some((_, m)) => format!("; did you mean `{m}`? (registered: {})", models.join(", ")),
+        None => format!(" (registered: {})", models.join(", ")),
     }
 }
 

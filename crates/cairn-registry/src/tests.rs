@@ -433,6 +433,10 @@ fn references_name_versions_and_unknown_ones_list_what_exists() {
             "`archived` holds any number of versions; name one by its number",
         ),
         ("nope@1", "no model `nope` is registered (registered: tree)"),
+        (
+            "tre@1",
+            "no model `tre` is registered; did you mean `tree`? (registered: tree)",
+        ),
         ("tree@", "nothing follows `@`"),
         ("a b@1", "is not a model reference"),
         ("tree@x.y", "REF is a stage"),

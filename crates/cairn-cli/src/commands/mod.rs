@@ -1,12 +1,14 @@
 mod data;
 mod drift;
 mod feature;
+mod hooks;
 mod init;
 mod models;
 mod register;
 mod remote;
 mod runs;
 mod train;
+mod util;
 mod validate;
 
 use std::path::PathBuf;
@@ -60,5 +62,7 @@ pub fn run(cli: Cli, printer: &Printer, settings: &Settings) -> CmdResult {
         Command::Register(args) => register::run(&ctx, args),
         Command::Models(cmd) => models::run(&ctx, cmd),
         Command::Drift(args) => drift::run(&ctx, args),
+        Command::Hooks(cmd) => hooks::run(&ctx, cmd),
+        Command::Util(cmd) => util::run(&ctx, cmd),
     }
 }
