@@ -719,6 +719,14 @@ impl From<cairn_drift::DriftError> for CliError {
                 Exit::Usage,
                 Some("`cairn data pull` gets it from a remote; or compare with a table instead: --reference FILE".into()),
             ),
+            D::Log { .. } => (
+                Exit::Usage,
+                Some("the log is under .cairn/predictions/NAME (docs/formats/predictions.md)".into()),
+            ),
+            D::Predict { .. } => (
+                Exit::Usage,
+                Some("the reference needs every input column of the model, with values it can score".into()),
+            ),
             D::Store(s) => {
                 let (exit, hint) = store_hint(s);
                 (exit, hint.map(str::to_owned))

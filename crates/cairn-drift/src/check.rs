@@ -28,6 +28,10 @@ pub struct DriftOptions<'a> {
     /// The columns to compare, in this order (a model's inputs). `None`: every column of the
     /// reference whose type drift compares.
     pub columns: Option<Vec<String>>,
+    /// Compare the model's output too: this model's predictions on the reference rows (its
+    /// inputs cast as its prediction log holds them) against the current data's
+    /// `prediction` column (the prediction log's).
+    pub predict_with: Option<&'a cairn_model::artifact::Artifact>,
     /// Record the check in this project's store and point its refs at it (`None`: the check
     /// is not recorded), waiting on its write lock with this progress.
     pub record_in: Option<(&'a cairn_core::Project, &'a dyn cairn_store::Progress)>,
@@ -55,10 +59,11 @@ pub fn check(options: DriftOptions<'_>) -> Result<Checked, DriftError> {
         config,
         model,
         columns,
+        predict_with,
         record_in,
         report,
     } = options;
-    let record = compare(reference, current, config, model, columns)?;
+    let record = compare(reference, current, config, model, columns, predict_with)?;
     if let Some(path) = &report {
         crate::report::write(&record, path)?;
     }
@@ -80,6 +85,7 @@ pub fn compare(
     config: Option<(String, DriftSpec)>,
     model: Option<ModelChecked>,
     columns: Option<Vec<String>>,
+    predict_with: Option<&cairn_model::artifact::Artifact>,
 ) -> Result<DriftRecord, DriftError> {
     let clock = Instant::now();
     let started = format_micros(now_micros());
@@ -87,7 +93,21 @@ pub fn compare(
         Some((name, spec)) => (Some(name), spec),
         None => (None, DriftSpec::default()),
     };
-    let reference = reference.open()?;
+    let mut reference = reference.open()?;
+    let mut columns = columns;
+    if let Some(artifact) = predict_with {
+        reference = crate::predictions::with_predictions(reference, artifact)?;
+        let mut names = columns.unwrap_or_else(|| {
+            artifact
+                .header
+                .inputs
+                .iter()
+                .map(|i| i.name.clone())
+                .collect()
+        });
+        names.push(crate::predictions::PREDICTION.to_owned());
+        columns = Some(names);
+    }
     let current = current.open()?;
     let ref_schema = source::schema(&reference, Side::Reference)?;
     let cur_schema = source::schema(&current, Side::Current)?;

@@ -112,6 +112,15 @@ pub enum DriftError {
         path: String,
         digest: String,
     },
+    /// The model's prediction log cannot be read.
+    #[error("the prediction log of {model}: {message}")]
+    Log { model: String, message: String },
+    /// The model cannot score the reference rows (for prediction drift).
+    #[error("the model cannot score the reference data ({source_name}): {message}")]
+    Predict {
+        source_name: String,
+        message: String,
+    },
     #[error(transparent)]
     Store(#[from] cairn_store::StoreError),
     #[error("cannot write {path}: {source}")]

@@ -4,6 +4,7 @@
 mod check;
 mod column;
 mod error;
+mod predictions;
 pub mod record;
 pub mod report;
 mod sample;
@@ -13,6 +14,7 @@ pub mod stats;
 pub use check::{Checked, DriftOptions, check, compare};
 pub use column::{FEW_VALUES, MIN_SCALE, SMALL_REFERENCE, VALUE_BINS, auto_method};
 pub use error::{DriftError, Side};
+pub use predictions::{LoggedPredictions, PREDICTION};
 pub use record::{DriftRecord, last_check, read_record, store_check};
 pub use source::{Table, Training};
 

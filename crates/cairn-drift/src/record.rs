@@ -82,6 +82,14 @@ pub enum DataSource {
     /// A table given by path: as given, and its content digest (over its files' relative
     /// paths and BLAKE3 digests, as `cairn_core::table::content_digest`).
     File { path: String, digest: String },
+    /// A model's prediction log (`.cairn/predictions/NAME`): the rows logged by one version,
+    /// since a time if one was given; inputs under their names and the `prediction` column.
+    Predictions {
+        model: String,
+        version: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<String>,
+    },
 }
 
 impl DataSource {
@@ -92,6 +100,14 @@ impl DataSource {
                 format!("the training data of run {run} ({path})")
             }
             DataSource::File { path, .. } => path.clone(),
+            DataSource::Predictions {
+                model,
+                version,
+                since,
+            } => match since {
+                Some(since) => format!("the prediction log of {model}@{version} since {since}"),
+                None => format!("the prediction log of {model}@{version}"),
+            },
         }
     }
 }

@@ -23,6 +23,8 @@ pub enum Table {
     File { path: PathBuf, shown: String },
     /// The table a model version was trained on.
     Training(Training),
+    /// A model's prediction log: its inputs and its predictions.
+    Predictions(crate::predictions::LoggedPredictions),
 }
 
 /// A registered model version's training data, as its lock entry pins it.
@@ -44,11 +46,37 @@ pub struct Training {
 pub(crate) struct Opened {
     pub path: PathBuf,
     pub source: DataSource,
+    /// The rows, when they are in memory (the prediction log, a reference with the model's
+    /// predictions added) rather than at `path`.
+    pub frame: Option<DataFrame>,
     /// A copy made from the store, removed when this is dropped.
     _temp: Option<TempTable>,
 }
 
 impl Opened {
+    pub(crate) fn in_memory(frame: DataFrame, source: DataSource) -> Opened {
+        Opened {
+            path: PathBuf::new(),
+            source,
+            frame: Some(frame),
+            _temp: None,
+        }
+    }
+
+    /// Runs `query` over the table: scanned lazily from its files, or over the frame in
+    /// memory.
+    pub(crate) fn with<T>(
+        &self,
+        query: impl Fn(LazyFrame) -> Result<T, DriftError>,
+    ) -> Result<T, DriftError> {
+        match &self.frame {
+            Some(frame) => query(frame.clone().lazy()),
+            None => cairn_core::table::with_table(&self.path, query, |e| {
+                matches!(e, DriftError::Read { .. })
+            }),
+        }
+    }
+
     pub fn describe(&self) -> String {
         self.source.describe()
     }
@@ -65,10 +93,15 @@ impl Table {
                         path: shown,
                         digest: digest.to_hex(),
                     },
+                    frame: None,
                     _temp: None,
                 })
             }
             Table::Training(t) => t.open(),
+            Table::Predictions(log) => {
+                let (frame, source) = log.read()?;
+                Ok(Opened::in_memory(frame, source))
+            }
         }
     }
 }
@@ -110,6 +143,7 @@ impl Training {
             return Ok(Opened {
                 path: temp.table.clone(),
                 source,
+                frame: None,
                 _temp: Some(temp),
             });
         }
@@ -118,6 +152,7 @@ impl Training {
             return Ok(Opened {
                 path: workspace,
                 source,
+                frame: None,
                 _temp: None,
             });
         }
@@ -299,26 +334,22 @@ pub(crate) fn read(
         };
         Ok(Frame { frame, rows })
     };
-    cairn_core::table::with_table(&opened.path, run, |e| matches!(e, DriftError::Read { .. }))
+    opened.with(run)
 }
 
 /// Every column of the table and its type as read, in table order (the schema only: no row
 /// is read beyond what CSV type inference needs).
 pub(crate) fn schema(opened: &Opened, side: Side) -> Result<Vec<(String, DataType)>, DriftError> {
     let describe = opened.describe();
-    cairn_core::table::with_table(
-        &opened.path,
-        |mut lf: LazyFrame| {
-            let schema = lf.collect_schema().map_err(|e| DriftError::Read {
-                side,
-                source_name: describe.clone(),
-                message: e.to_string(),
-            })?;
-            Ok(schema
-                .iter()
-                .map(|(n, d)| (n.to_string(), d.clone()))
-                .collect())
-        },
-        |e| matches!(e, DriftError::Read { .. }),
-    )
+    opened.with(|mut lf: LazyFrame| {
+        let schema = lf.collect_schema().map_err(|e| DriftError::Read {
+            side,
+            source_name: describe.clone(),
+            message: e.to_string(),
+        })?;
+        Ok(schema
+            .iter()
+            .map(|(n, d)| (n.to_string(), d.clone()))
+            .collect())
+    })
 }

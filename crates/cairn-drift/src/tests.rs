@@ -10,6 +10,17 @@ use cairn_core::drift::{ColumnDrift, ColumnType, DriftSpec, Method};
 use crate::record::{ColumnStatus, DRIFT_FORMAT, DriftRecord};
 use crate::{DriftError, Table, auto_method, compare, report};
 
+/// [`compare`] without prediction drift.
+fn check_files(
+    reference: Table,
+    current: Table,
+    config: Option<(String, DriftSpec)>,
+    model: Option<crate::record::ModelChecked>,
+    columns: Option<Vec<String>>,
+) -> Result<DriftRecord, DriftError> {
+    compare(reference, current, config, model, columns, None)
+}
+
 fn file(dir: &Path, name: &str, text: &str) -> Table {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
@@ -78,7 +89,7 @@ fn psi_over_reference_deciles_and_normalised_wasserstein_match_hand_computed_val
         "c.csv",
         &csv("x,y", (51..=150).map(|i| format!("{i},{i}"))),
     );
-    let record = compare(
+    let record = check_files(
         reference,
         current,
         spec(&[
@@ -114,7 +125,7 @@ fn a_constant_reference_divides_by_the_smallest_scale_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let reference = file(dir.path(), "r.csv", "x\n5\n5\n5\n");
     let current = file(dir.path(), "c.csv", "x\n5\n6\n7\n");
-    let record = compare(
+    let record = check_files(
         reference,
         current,
         spec(&[("x", Method::Wasserstein, None)]),
@@ -138,7 +149,7 @@ fn nan_infinities_and_nulls_are_counted_apart_and_not_compared() {
         "c.csv",
         "x,c\n1,a\nNaN,b\ninf,\n-inf,a\n,b\n2,z\n3,a\n4,b\n",
     );
-    let record = compare(
+    let record = check_files(
         reference,
         current,
         spec(&[("x", Method::Ks, None)]),
@@ -170,9 +181,9 @@ fn nan_infinities_and_nulls_are_counted_apart_and_not_compared() {
 fn bad_input_is_refused_with_its_reason() {
     let dir = tempfile::tempdir().unwrap();
     let r = || file(dir.path(), "r.csv", "x,c\n1,a\n2,b\n");
-    let err = compare(r(), file(dir.path(), "c.csv", "x,c\n"), None, None, None).unwrap_err();
+    let err = check_files(r(), file(dir.path(), "c.csv", "x,c\n"), None, None, None).unwrap_err();
     assert!(matches!(err, DriftError::NoRows { .. }), "{err}");
-    let err = compare(
+    let err = check_files(
         r(),
         file(dir.path(), "c.csv", "x,c\na,1\n"),
         None,
@@ -181,15 +192,15 @@ fn bad_input_is_refused_with_its_reason() {
     )
     .unwrap_err();
     assert!(matches!(err, DriftError::TypeMismatch { .. }), "{err}");
-    let err = compare(r(), r(), spec(&[("c", Method::Ks, None)]), None, None).unwrap_err();
+    let err = check_files(r(), r(), spec(&[("c", Method::Ks, None)]), None, None).unwrap_err();
     assert!(
         err.to_string()
             .starts_with("`drift.t.columns.c.method`: ks compares numbers"),
         "{err}"
     );
-    let err = compare(r(), r(), spec(&[("nope", Method::Z, None)]), None, None).unwrap_err();
+    let err = check_files(r(), r(), spec(&[("nope", Method::Z, None)]), None, None).unwrap_err();
     assert!(matches!(err, DriftError::NotInReference { .. }), "{err}");
-    let err = compare(r(), r(), None, None, Some(vec!["w".to_owned()])).unwrap_err();
+    let err = check_files(r(), r(), None, None, Some(vec!["w".to_owned()])).unwrap_err();
     assert!(
         err.to_string().contains("the model takes it as an input"),
         "{err}"
@@ -199,7 +210,7 @@ fn bad_input_is_refused_with_its_reason() {
 #[test]
 fn the_record_round_trips_and_a_newer_format_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let record = compare(
+    let record = check_files(
         file(dir.path(), "r.csv", "x,c\n1,a\n2,b\n3,a\n"),
         file(dir.path(), "c.csv", "x,c\n1,a\n5,b\n"),
         None,
@@ -240,7 +251,7 @@ fn the_report_is_self_contained_and_its_size_does_not_grow_with_the_rows() {
     let sizes: Vec<usize> = [300u64, 30_000]
         .iter()
         .map(|&rows| {
-            let record = compare(
+            let record = check_files(
                 file(dir.path(), "r.csv", &table(rows, 0)),
                 file(dir.path(), "c.csv", &table(rows, 500)),
                 None,
@@ -265,4 +276,184 @@ fn the_report_is_self_contained_and_its_size_does_not_grow_with_the_rows() {
         .collect();
     assert!(sizes[1] < 20_000, "{sizes:?}");
     assert!(sizes[1].abs_diff(sizes[0]) < 1_000, "{sizes:?}");
+}
+
+/// A classifier on `x1` (a number) and `plan` (a category): "yes" when x1 > 5.
+fn classifier(frame: &polars::prelude::DataFrame) -> cairn_model::artifact::Artifact {
+    use cairn_model::artifact::{FORMAT_VERSION, Header, Label, Provenance, Task};
+    use cairn_model::estimator::{Target, fit};
+    use cairn_model::prep::{Encoding, InputRule, fit_inputs, transform};
+    let rules = vec![
+        ("x1".to_owned(), InputRule::default()),
+        (
+            "plan".to_owned(),
+            InputRule {
+                encode: Some(Encoding::OneHot),
+                ..InputRule::default()
+            },
+        ),
+    ];
+    let rows: Vec<usize> = (0..frame.height()).collect();
+    let inputs = fit_inputs(frame, &rules, &rows).unwrap();
+    let x = transform(frame, &inputs).unwrap();
+    let x1 = frame.column("x1").unwrap().f64().unwrap().clone();
+    let y: Vec<u32> = x1.into_no_null_iter().map(|v| u32::from(v > 5.0)).collect();
+    let algorithm = cairn_core::models::Algorithm::DecisionTreeClassifier;
+    let (fitted, params) = fit(
+        algorithm,
+        &std::collections::BTreeMap::new(),
+        3,
+        &x,
+        Target::Classes {
+            y: &y,
+            n_classes: 2,
+        },
+        &|_, _| {},
+    )
+    .unwrap();
+    cairn_model::artifact::Artifact {
+        header: Header {
+            format: FORMAT_VERSION,
+            model: "m".into(),
+            algorithm: algorithm.as_str().into(),
+            params,
+            seed: 3,
+            target: "y".into(),
+            task: Task::Classification {
+                labels: vec![Label::Text("no".into()), Label::Text("yes".into())],
+            },
+            inputs,
+            provenance: Provenance::default(),
+        },
+        fitted,
+    }
+}
+
+#[test]
+fn the_prediction_log_is_compared_inputs_and_predictions_with_the_model_s_predictions_on_the_reference()
+ {
+    use std::sync::Arc;
+
+    use cairn_predlog::{Column, LogOptions, Predicted, PredictionBatch, PredictionLog, Values};
+
+    let dir = tempfile::tempdir().unwrap();
+    // Reference: x1 over 0..10 (half "yes"), plans in turn.
+    let plans = ["free", "pro", "team"];
+    let reference_text = csv(
+        "x1,plan,y",
+        (0..300).map(|i| {
+            let x1 = f64::from(i % 100) / 10.0;
+            format!(
+                "{x1},{},{}",
+                plans[i as usize % 3],
+                if x1 > 5.0 { "yes" } else { "no" }
+            )
+        }),
+    );
+    let reference = file(dir.path(), "r.csv", &reference_text);
+    let frame = cairn_core::table::read_table(&dir.path().join("r.csv")).unwrap();
+    let artifact = classifier(&frame);
+
+    // The log: version 2 answered 200 rows with x1 moved up by 4 (mostly "yes"), in two
+    // requests an hour apart; version 1 rows are not read.
+    let log_dir = dir.path().join("predictions").join("m");
+    let log = PredictionLog::open(&log_dir, &LogOptions::default()).unwrap();
+    let labels: Arc<[String]> = Arc::from(vec!["no".to_owned(), "yes".to_owned()]);
+    let hour = 3_600_000_000i64;
+    for (request, version, ts) in [(0, 2, hour), (1, 2, 2 * hour), (2, 1, 2 * hour)] {
+        let x1: Vec<f64> = (0..100).map(|i| 4.0 + f64::from(i) / 10.0).collect();
+        let class: Vec<usize> = x1.iter().map(|&v| usize::from(v > 5.0)).collect();
+        let mut plan: Vec<Option<String>> =
+            (0..100).map(|i| Some(plans[i % 3].to_owned())).collect();
+        plan[0] = None;
+        log.log(PredictionBatch {
+            request_id: format!("r{request}"),
+            ts_us: ts,
+            version,
+            digest: Arc::from("d"),
+            inputs: vec![
+                Column {
+                    name: Arc::from("x1"),
+                    values: Values::Number(x1.into_iter().map(Some).collect()),
+                },
+                Column {
+                    name: Arc::from("plan"),
+                    values: Values::Text(plan),
+                },
+            ],
+            imputed: Vec::new(),
+            prediction: Predicted::Classes {
+                labels: labels.clone(),
+                class,
+                proba: None,
+            },
+        })
+        .unwrap();
+    }
+    log.close().unwrap();
+
+    let logged = |since: Option<i64>| {
+        Table::Predictions(crate::LoggedPredictions {
+            dir: log_dir.clone(),
+            model: "m".into(),
+            version: 2,
+            since,
+        })
+    };
+    let record = compare(reference, logged(None), None, None, None, Some(&artifact)).unwrap();
+    let names: Vec<&str> = record.columns.iter().map(|c| c.column.as_str()).collect();
+    assert_eq!(names, ["x1", "plan", "prediction"]);
+    assert_eq!((record.reference.rows, record.current.rows), (300, 200));
+    let x1 = &record.columns[0];
+    assert_eq!(x1.method, Some(Method::Ks));
+    assert!(x1.drifted);
+    let plan = &record.columns[1];
+    assert_eq!((plan.current.nulls, plan.current.values), (2, 198));
+    // Predictions: the model's on the reference rows ("yes" for x1 > 5: 147 of 300) against
+    // the logged ones (178 of 200), as categories; the shift is detected.
+    let prediction = &record.columns[2];
+    assert_eq!(prediction.kind, ColumnType::Categorical);
+    assert_eq!(prediction.method, Some(Method::Z));
+    assert!(prediction.drifted);
+    let Some(crate::record::Histogram::Values {
+        labels,
+        reference,
+        current,
+        ..
+    }) = &prediction.histogram
+    else {
+        panic!("{prediction:?}")
+    };
+    assert_eq!(labels, &["yes", "no"]);
+    assert_eq!(
+        (reference.as_slice(), current.as_slice()),
+        (&[147, 153][..], &[178, 22][..])
+    );
+    assert!(matches!(
+        &record.current.source,
+        crate::record::DataSource::Predictions { model, version: 2, since: None } if model == "m"
+    ));
+
+    // Since a time: only the second request.
+    let record = compare(
+        file(dir.path(), "r.csv", &reference_text),
+        logged(Some(2 * hour)),
+        None,
+        None,
+        None,
+        Some(&artifact),
+    )
+    .unwrap();
+    assert_eq!(record.current.rows, 100);
+    // Nothing logged since then: no rows, refused.
+    let err = compare(
+        file(dir.path(), "r.csv", &reference_text),
+        logged(Some(3 * hour)),
+        None,
+        None,
+        None,
+        Some(&artifact),
+    )
+    .unwrap_err();
+    assert!(matches!(err, DriftError::NoRows { .. }), "{err}");
 }

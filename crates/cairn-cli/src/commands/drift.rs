@@ -1,11 +1,12 @@
-//! `cairn drift [NAME@REF] --current FILE [--reference FILE] [--config NAME] [--report FILE]`:
-//! the reference (a file, or the training data the model version pins) and the current data
-//! compared column by column; the check recorded in the project's store when there is a
-//! project; exit 1 on dataset drift.
+//! `cairn drift [NAME@REF] (--current FILE | --predictions [--since T]) [--reference FILE]
+//! [--config NAME] [--report FILE]`: the reference (a file, or the training data the model
+//! version pins) and the current data (a file, or the version's prediction log: inputs and
+//! predictions) compared column by column; the check recorded in the project's store when
+//! there is a project; exit 1 on dataset drift.
 
 use cairn_core::Project;
 use cairn_drift::record::{ColumnResult, ColumnStatus, ModelChecked};
-use cairn_drift::{Checked, DriftOptions, Table, Training};
+use cairn_drift::{Checked, DriftOptions, LoggedPredictions, Table, Training};
 
 use super::Context;
 use crate::CmdResult;
@@ -18,10 +19,21 @@ pub fn run(ctx: &Context<'_>, args: DriftArgs) -> CmdResult {
     let DriftArgs {
         model,
         current,
+        predictions,
+        since,
         reference,
         config,
         report,
     } = args;
+    let since = match &since {
+        None => None,
+        Some(t) => Some(cairn_core::time::parse_time(t).ok_or_else(|| {
+            CliError::usage(
+                format!("--since {t}: not a time"),
+                Some("write YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS (UTC)"),
+            )
+        })?),
+    };
     let p = ctx.printer;
     let file = |path: std::path::PathBuf| Table::File {
         shown: path.display().to_string(),
@@ -38,13 +50,15 @@ pub fn run(ctx: &Context<'_>, args: DriftArgs) -> CmdResult {
     };
     let mut model_checked = None;
     let mut columns = None;
+    let mut artifact = None;
+    let mut current_table = current.map(file);
     let reference_table = match (&model, &project) {
         (Some(reference_arg), Some(project)) => {
             let resolved = cairn_registry::resolve_in(project, reference_arg)?;
-            let artifact = cairn_registry::load_artifact(project, &resolved)?;
+            let loaded = cairn_registry::load_artifact(project, &resolved)?;
             let entry = &resolved.entry;
             columns = Some(
-                artifact
+                loaded
                     .header
                     .inputs
                     .iter()
@@ -57,6 +71,15 @@ pub fn run(ctx: &Context<'_>, args: DriftArgs) -> CmdResult {
                 run: entry.run.clone(),
                 artifact: entry.artifact,
             });
+            if predictions {
+                current_table = Some(Table::Predictions(LoggedPredictions {
+                    dir: project.state_dir().join("predictions").join(&resolved.name),
+                    model: resolved.name.clone(),
+                    version: resolved.version,
+                    since,
+                }));
+            }
+            artifact = Some(loaded);
             match reference {
                 Some(path) => file(path),
                 None => Table::Training(Training {
@@ -103,13 +126,21 @@ pub fn run(ctx: &Context<'_>, args: DriftArgs) -> CmdResult {
         }
         _ => None,
     };
+    let Some(current_table) = current_table else {
+        return Err(CliError::usage(
+            "nothing to check: give --current FILE or --predictions",
+            None,
+        )
+        .into());
+    };
     let bars = Bars::new(p);
     let checked = cairn_drift::check(DriftOptions {
         reference: reference_table,
-        current: file(current),
+        current: current_table,
         config,
         model: model_checked,
         columns,
+        predict_with: if predictions { artifact.as_ref() } else { None },
         record_in: project
             .as_ref()
             .map(|p| (p, &bars as &dyn cairn_store::Progress)),
