@@ -595,3 +595,42 @@ fn columns_of_other_types_are_skipped_and_named() {
     assert!(skipped[0].1.starts_with("datetime"), "{skipped:?}");
     assert_eq!(doc.record.compared, 1);
 }
+
+#[test]
+fn predictions_need_a_model_and_a_log_with_rows() {
+    let p = trained();
+    p.write("cur.csv", table(100, 7, 0.0));
+    // No server has logged anything yet: the log reads as no rows.
+    p.cairn(&["drift", "churn@latest", "--predictions"])
+        .code(2)
+        .stderr_has("the current data (the prediction log of churn@1) has no rows");
+    p.cairn(&[
+        "drift",
+        "churn@latest",
+        "--predictions",
+        "--since",
+        "2026-12-01",
+    ])
+    .code(2)
+    .stderr_has("the prediction log of churn@1 since 2026-12-01T00:00:00Z");
+    p.cairn(&["drift", "churn@1", "--predictions", "--since", "yesterday"])
+        .code(2)
+        .stderr_has("--since yesterday: not a time");
+    // The flags that do not go together.
+    p.cairn(&["drift", "--predictions", "--reference", "cur.csv"])
+        .code(2);
+    p.cairn(&["drift", "churn@1", "--predictions", "--current", "cur.csv"])
+        .code(2);
+    p.cairn(&[
+        "drift",
+        "churn@1",
+        "--since",
+        "2026-12-01",
+        "--current",
+        "cur.csv",
+    ])
+    .code(2)
+    .stderr_has("it goes with --predictions");
+    p.cairn(&["drift", "churn@1"]).code(2);
+    assert!(!p.exists(".cairn/drift/last"));
+}

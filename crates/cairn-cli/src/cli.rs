@@ -96,7 +96,7 @@ pub struct DriftArgs {
     pub predictions: bool,
     /// With --predictions: only rows logged at or after this time (RFC 3339, UTC, e.g.
     /// 2026-12-01 or 2026-12-01T08:00:00Z).
-    #[arg(long, value_name = "TIME", requires = "predictions")]
+    #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
     /// The data to compare with (CSV or Parquet, a file or a directory); required without
     /// NAME@REF.

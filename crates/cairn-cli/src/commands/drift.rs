@@ -27,6 +27,13 @@ pub fn run(ctx: &Context<'_>, args: DriftArgs) -> CmdResult {
     } = args;
     let since = match &since {
         None => None,
+        Some(_) if !predictions => {
+            return Err(CliError::usage(
+                "--since selects rows of the prediction log: it goes with --predictions",
+                None,
+            )
+            .into());
+        }
         Some(t) => Some(cairn_core::time::parse_time(t).ok_or_else(|| {
             CliError::usage(
                 format!("--since {t}: not a time"),
