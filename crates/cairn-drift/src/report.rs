@@ -36,14 +36,14 @@ pub fn render(record: &DriftRecord) -> String {
          svg text{font-size:10px;fill:#555}</style></head><body>\n",
     );
     let _ = write!(h, "<h1>{}</h1>\n<p>{verdict}: ", esc(&title));
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "{} of {} columns drifted (share {:.3}; the dataset drifts at {}).</p>\n",
+        "{} of {} columns drifted (share {:.3}; the dataset drifts at {}).</p>",
         record.drifted, record.compared, record.share, record.drift_share
     );
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<p class=\"muted\">reference: {} ({} rows)<br>current: {} ({} rows)<br>checked {}{}</p>\n",
+        "<p class=\"muted\">reference: {} ({} rows)<br>current: {} ({} rows)<br>checked {}{}</p>",
         esc(&source(&record.reference.source)),
         record.reference.rows,
         esc(&source(&record.current.source)),
@@ -64,9 +64,9 @@ pub fn render(record: &DriftRecord) -> String {
          <th>threshold</th><th>drifted</th></tr>\n",
     );
     for c in &record.columns {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<tr><td><a href=\"#col-{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr><td><a href=\"#col-{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             anchor(&c.column),
             esc(&c.column),
             c.kind.as_str(),
@@ -83,9 +83,9 @@ pub fn render(record: &DriftRecord) -> String {
     }
     h.push_str("</table>\n");
     if !record.new_columns.is_empty() {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<p class=\"muted\">only in the current data (not compared): {}</p>\n",
+            "<p class=\"muted\">only in the current data (not compared): {}</p>",
             esc(&record.new_columns.join(", "))
         );
     }
@@ -95,9 +95,9 @@ pub fn render(record: &DriftRecord) -> String {
             .iter()
             .map(|s| format!("{} ({})", s.column, s.dtype))
             .collect();
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<p class=\"muted\">not compared (type): {}</p>\n",
+            "<p class=\"muted\">not compared (type): {}</p>",
             esc(&skipped.join(", "))
         );
     }
@@ -168,18 +168,18 @@ fn column(h: &mut String, c: &ColumnResult) {
     }
     h.push_str("</p>\n");
     if let Some(note) = &c.note {
-        let _ = write!(h, "<p class=\"muted\">{}</p>\n", esc(note));
+        let _ = writeln!(h, "<p class=\"muted\">{}</p>", esc(note));
     }
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<p class=\"muted\">reference: {}<br>current: {}</p>\n",
+        "<p class=\"muted\">reference: {}<br>current: {}</p>",
         counts(&c.reference),
         counts(&c.current)
     );
     if let Some(u) = &c.unseen {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<p>{} {} never seen in the reference, in {} current rows: {}</p>\n",
+            "<p>{} {} never seen in the reference, in {} current rows: {}</p>",
             u.categories,
             if u.categories == 1 {
                 "category"
@@ -297,7 +297,7 @@ fn chart(h: &mut String, hist: &Histogram) {
             esc(last)
         );
     }
-    let _ = write!(h, "<text x=\"0\" y=\"10\">{:.2}</text></svg>\n", top);
+    let _ = writeln!(h, "<text x=\"0\" y=\"10\">{:.2}</text></svg>", top);
 }
 
 fn short(x: f64) -> String {

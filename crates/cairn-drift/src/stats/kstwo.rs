@@ -20,6 +20,7 @@ const CEPHES_MINLOG: f64 = -7.083_964_185_322_641e2;
 const SQRT2PI: f64 = 2.506_628_274_631_000_7;
 const LOG_2PI: f64 = 1.837_877_066_409_345_3;
 /// Stirling coefficients `B_{2j} / (2j) / (2j - 1)`, j = 8 … 1 (scipy's `_STIRLING_COEFFS`).
+#[allow(clippy::excessive_precision)] // scipy's literals, as written there
 const STIRLING: [f64; 8] = [
     -2.955_065_359_477_124_2e-2,
     6.410_256_410_256_410_5e-3,
