@@ -19,7 +19,9 @@
 //! read against a method, so it needs one.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
+use cairn_store::Digest;
 use serde::{Deserialize, Serialize};
 
 /// The share of drifted columns at which the dataset drifts, by default.
@@ -229,6 +231,86 @@ pub fn check(specs: &BTreeMap<String, DriftSpec>) -> Result<(), String> {
     Ok(())
 }
 
+/// The refs of drift checks, under the project's state directory (docs/formats/drift.md):
+/// small files, each holding the digest of a drift record in the store.
+pub const REFS_DIR: &str = "drift";
+
+/// The ref of the last check of any kind: `.cairn/drift/last`.
+pub fn last_ref(state_dir: &Path) -> PathBuf {
+    state_dir.join(REFS_DIR).join("last")
+}
+
+/// The ref of the last check of model `name`: `.cairn/drift/model/NAME`.
+pub fn model_ref(state_dir: &Path, name: &str) -> PathBuf {
+    state_dir.join(REFS_DIR).join("model").join(name)
+}
+
+/// A drift ref that cannot be read, or does not hold a digest.
+#[derive(Debug, thiserror::Error)]
+pub enum DriftRefError {
+    #[error("cannot read {}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: not a drift record's digest ({message})", .path.display())]
+    BadRef { path: PathBuf, message: String },
+}
+
+/// The record digest a ref names; `None` when the ref does not exist.
+pub fn read_ref(path: &Path) -> Result<Option<Digest>, DriftRefError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(DriftRefError::Io {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    text.trim()
+        .parse::<Digest>()
+        .map(Some)
+        .map_err(|e| DriftRefError::BadRef {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+}
+
+/// Every drift record the refs name (`last` and each model's), for `data gc` to keep.
+/// Files that are not refs (temporary files of an interrupted write) are skipped.
+pub fn read_refs(state_dir: &Path) -> Result<Vec<Digest>, DriftRefError> {
+    let mut out: Vec<Digest> = read_ref(&last_ref(state_dir))?.into_iter().collect();
+    let models = state_dir.join(REFS_DIR).join("model");
+    let entries = match std::fs::read_dir(&models) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(source) => {
+            return Err(DriftRefError::Io {
+                path: models,
+                source,
+            });
+        }
+    };
+    for entry in entries {
+        let entry = entry.map_err(|source| DriftRefError::Io {
+            path: models.clone(),
+            source,
+        })?;
+        let valid = entry
+            .file_name()
+            .to_str()
+            .is_some_and(crate::names::valid_name);
+        if valid && let Some(digest) = read_ref(&entry.path())? {
+            out.push(digest);
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,6 +344,30 @@ mod tests {
             let text = format!("[drift.m.columns.c]\nmethod = \"{m}\"\n");
             assert_eq!(parse(&text).unwrap()["m"].columns["c"].method, Some(m));
         }
+    }
+
+    #[test]
+    #[allow(clippy::disallowed_methods)]
+    fn refs_are_read_and_a_bad_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(read_refs(dir.path()).unwrap().is_empty());
+        let a = Digest::of(b"a");
+        let b = Digest::of(b"b");
+        std::fs::create_dir_all(dir.path().join("drift/model")).unwrap();
+        std::fs::write(last_ref(dir.path()), format!("{}\n", a.to_hex())).unwrap();
+        std::fs::write(model_ref(dir.path(), "churn"), format!("{}\n", b.to_hex())).unwrap();
+        std::fs::write(model_ref(dir.path(), "fraud"), format!("{}\n", a.to_hex())).unwrap();
+        std::fs::write(dir.path().join("drift/model/123-4.tmp"), "x").unwrap();
+        let mut expected = vec![a, b];
+        expected.sort();
+        assert_eq!(read_refs(dir.path()).unwrap(), expected);
+        std::fs::write(model_ref(dir.path(), "churn"), "nope\n").unwrap();
+        let err = read_refs(dir.path()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("drift/model/churn: not a drift record's digest"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -2,8 +2,6 @@
 //! in the store named by its digest; and the refs under `.cairn/drift/` that name the last
 //! check (of any kind, and per model), for `status` and `models show`.
 
-use std::path::{Path, PathBuf};
-
 use cairn_core::Project;
 use cairn_core::drift::{ColumnType, Method};
 use cairn_store::{Digest, Store};
@@ -13,9 +11,6 @@ use crate::DriftError;
 
 /// The drift record format version.
 pub const DRIFT_FORMAT: u32 = 1;
-
-/// The directory of the refs, under the project's state directory.
-pub const REFS_DIR: &str = "drift";
 
 /// One drift check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -274,15 +269,7 @@ impl DriftRecord {
     }
 }
 
-/// The ref of the last check of any kind: `.cairn/drift/last`.
-pub fn last_ref(state_dir: &Path) -> PathBuf {
-    state_dir.join(REFS_DIR).join("last")
-}
-
-/// The ref of the last check of model `name`: `.cairn/drift/model/NAME`.
-pub fn model_ref(state_dir: &Path, name: &str) -> PathBuf {
-    state_dir.join(REFS_DIR).join("model").join(name)
-}
+pub use cairn_core::drift::{REFS_DIR, last_ref, model_ref};
 
 /// Stores `record` and points the refs at it (`last`, and the model's when the check named
 /// one), under the project's write lock so that a concurrent `data gc` sees the refs and the
@@ -336,18 +323,16 @@ pub fn last_check(
         Some(name) => model_ref(&state, name),
         None => last_ref(&state),
     };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(DriftError::Io { path, source }),
+    let digest = match cairn_core::drift::read_ref(&path) {
+        Ok(Some(digest)) => digest,
+        Ok(None) => return Ok(None),
+        Err(cairn_core::drift::DriftRefError::Io { path, source }) => {
+            return Err(DriftError::Io { path, source });
+        }
+        Err(cairn_core::drift::DriftRefError::BadRef { path, message }) => {
+            return Err(DriftError::BadRef { path, message });
+        }
     };
-    let digest: Digest = text
-        .trim()
-        .parse()
-        .map_err(|e: cairn_store::ParseDigestError| DriftError::BadRef {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
     let record = read_record(&project.store()?, &digest)?;
     Ok(Some((digest, record)))
 }

@@ -457,3 +457,46 @@ fn the_prediction_log_is_compared_inputs_and_predictions_with_the_model_s_predic
     .unwrap_err();
     assert!(matches!(err, DriftError::NoRows { .. }), "{err}");
 }
+
+#[test]
+fn a_check_recorded_in_a_project_is_the_last_one_and_its_model_s() {
+    use cairn_core::{InitOptions, Project};
+    let dir = tempfile::tempdir().unwrap();
+    Project::init(dir.path(), &InitOptions { no_git: true }).unwrap();
+    let project = Project::discover(dir.path()).unwrap();
+    assert!(crate::last_check(&project, None).unwrap().is_none());
+    let table = |name: &str| file(dir.path(), name, "x\n1\n2\n3\n");
+    let mut checked = Vec::new();
+    for model in [None, Some("churn")] {
+        let done = crate::check(crate::DriftOptions {
+            reference: table("r.csv"),
+            current: table("c.csv"),
+            config: None,
+            model: model.map(|name| crate::record::ModelChecked {
+                name: name.to_owned(),
+                version: 1,
+                run: "0123456789ab".to_owned(),
+                artifact: cairn_store::Digest::of(b"artifact"),
+            }),
+            columns: None,
+            predict_with: None,
+            record_in: Some((&project, &cairn_store::NoProgress)),
+            report: None,
+        })
+        .unwrap();
+        checked.push((done.digest.unwrap(), done.record));
+    }
+    let (last_digest, last) = crate::last_check(&project, None).unwrap().unwrap();
+    assert_eq!((last_digest, &last), (checked[1].0, &checked[1].1));
+    let (model_digest, _) = crate::last_check(&project, Some("churn")).unwrap().unwrap();
+    assert_eq!(model_digest, checked[1].0);
+    assert!(
+        crate::last_check(&project, Some("fraud"))
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        cairn_core::drift::read_refs(&project.state_dir()).unwrap(),
+        vec![checked[1].0]
+    );
+}
