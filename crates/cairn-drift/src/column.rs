@@ -310,27 +310,29 @@ fn unseen(r: &[(String, u64)], c: &[(String, u64)]) -> Option<Unseen> {
     })
 }
 
-/// The report's aggregates: equal-width bins over both samples' range, or the most frequent
-/// categories. `None` when neither side has a value.
+/// The report's aggregates: for numbers, 20 bins whose inner edges are equal-width between
+/// the 1st and the 99th percentile of both sides (so that a few outliers do not squash the
+/// rest into one bin), the first bin reaching down to the smallest value and the last up to
+/// the largest; for categories, the most frequent ones. `None` when neither side has a value.
 fn histogram(r: &Values, c: &Values) -> Option<Histogram> {
     match (r, c) {
         (Values::Numeric(r), Values::Numeric(c)) => {
-            let lo = r
-                .first()
-                .into_iter()
-                .chain(c.first())
-                .copied()
+            let sides = || [r, c].into_iter().filter(|s| !s.is_empty());
+            let min = sides().map(|s| s[0]).reduce(f64::min)?;
+            let max = sides().map(|s| s[s.len() - 1]).reduce(f64::max)?;
+            let low = sides()
+                .map(|s| distance::quantile(s, 0.01))
                 .reduce(f64::min)?;
-            let hi = r
-                .last()
-                .into_iter()
-                .chain(c.last())
-                .copied()
+            let high = sides()
+                .map(|s| distance::quantile(s, 0.99))
                 .reduce(f64::max)?;
-            let bins = if hi > lo { HISTOGRAM_BINS } else { 1 };
-            let width = (hi - lo) / bins as f64;
-            let mut edges: Vec<f64> = (0..bins).map(|k| lo + width * k as f64).collect();
-            edges.push(hi);
+            let (low, high) = if high > low { (low, high) } else { (min, max) };
+            let bins = if max > min { HISTOGRAM_BINS } else { 1 };
+            let width = (high - low) / bins as f64;
+            let mut edges: Vec<f64> = std::iter::once(min)
+                .chain((1..bins).map(|k| low + width * k as f64))
+                .collect();
+            edges.push(max);
             let count = |sorted: &[f64]| -> Vec<u64> {
                 let below = |x: f64| sorted.partition_point(|&v| v < x);
                 (0..bins)

@@ -118,6 +118,43 @@ fn psi_over_reference_deciles_and_normalised_wasserstein_match_hand_computed_val
     assert!((y.score.unwrap() - 50.0 / scale).abs() < 1e-12);
     assert_eq!((record.compared, record.drifted), (2, 2));
     assert!(record.dataset_drift);
+    // The report's bins: from the smallest to the largest value, inner edges between the
+    // 1st and 99th percentiles (1.99 and 149.01), every value in one bin.
+    let Some(crate::record::Histogram::Bins {
+        edges,
+        reference,
+        current,
+    }) = &x.histogram
+    else {
+        panic!("{x:?}")
+    };
+    assert_eq!((edges.len(), edges[0], edges[20]), (21, 1.0, 150.0));
+    assert!((edges[1] - (1.99 + (149.01 - 1.99) / 20.0)).abs() < 1e-9);
+    assert_eq!(reference.iter().sum::<u64>(), 100);
+    assert_eq!(current.iter().sum::<u64>(), 100);
+}
+
+#[test]
+fn an_outlier_does_not_squash_the_report_s_bins() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = csv("x", (0..200).map(|i| format!("{}", i % 100)));
+    text.push_str("1000000000\n");
+    let record = check_files(
+        file(dir.path(), "r.csv", &text),
+        file(dir.path(), "c.csv", &text),
+        None,
+        None,
+        None,
+    )
+    .unwrap();
+    let Some(crate::record::Histogram::Bins { reference, .. }) = &record.columns[0].histogram
+    else {
+        panic!("{record:?}")
+    };
+    assert!(
+        reference.iter().filter(|&&n| n > 0).count() >= 15,
+        "{reference:?}"
+    );
 }
 
 #[test]
