@@ -8,6 +8,7 @@ mod ci_examples;
 mod cli;
 mod diff;
 mod docs;
+mod drift;
 mod faults;
 mod feature;
 mod gc_fsck;

@@ -80,12 +80,45 @@ pub enum Command {
     /// Where a model version comes from: data, validation, feature tables, the run, the
     /// version and its history, as a tree, Mermaid or Graphviz DOT.
     Lineage(LineageArgs),
+    /// Compare current data with a reference, column by column (docs/guide/drift.md): the
+    /// training data a model version pins, or --reference. Exit 1 on dataset drift.
+    Drift(DriftArgs),
     /// Checks for git hooks (see .pre-commit-hooks.yaml): each exits 1 when it finds a problem.
     #[command(subcommand)]
     Hooks(HooksCommand),
     /// Shell completions, man pages and the command reference, generated from this binary.
     #[command(subcommand)]
     Util(UtilCommand),
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("checked").required(true).args(["current", "predictions"])))]
+pub struct DriftArgs {
+    /// A model version, NAME@REF: the reference is the training data it pins (unless
+    /// --reference), its input columns are compared, and `[drift.NAME]` applies.
+    #[arg(value_name = "NAME@REF")]
+    pub model: Option<String>,
+    /// The data to check (CSV or Parquet, a file or a directory).
+    #[arg(long, value_name = "FILE")]
+    pub current: Option<std::path::PathBuf>,
+    /// Check the model's prediction log instead (the rows its version logged): its inputs,
+    /// and its predictions against the model's predictions on the reference.
+    #[arg(long, requires = "model")]
+    pub predictions: bool,
+    /// With --predictions: only rows logged at or after this time (RFC 3339, UTC, e.g.
+    /// 2026-12-01 or 2026-12-01T08:00:00Z).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// The data to compare with (CSV or Parquet, a file or a directory); required without
+    /// NAME@REF.
+    #[arg(long, value_name = "FILE")]
+    pub reference: Option<std::path::PathBuf>,
+    /// Apply `[drift.NAME]` from cairn.toml (default: the model's name, when declared).
+    #[arg(long, value_name = "NAME")]
+    pub config: Option<String>,
+    /// Write a self-contained HTML report to this file.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

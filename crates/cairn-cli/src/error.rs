@@ -771,3 +771,65 @@ impl From<cairn_pipeline::LineageError> for CliError {
         }
     }
 }
+
+impl From<cairn_drift::DriftError> for CliError {
+    fn from(e: cairn_drift::DriftError) -> Self {
+        use cairn_drift::DriftError as D;
+        const SPEC_HINT: &str = "fix `[drift.NAME]` in cairn.toml (docs/formats/config.md#drift)";
+        let (exit, hint): (Exit, Option<String>) = match &e {
+            D::Table(t) => (Exit::Usage, Some(t.hint().into())),
+            D::Read { .. } => (
+                Exit::Usage,
+                Some("fix the value named above, or declare the column's type in `[drift.NAME.columns.COLUMN]`".into()),
+            ),
+            D::NoRows { .. } => (Exit::Usage, Some("compare tables that have rows".into())),
+            D::NoColumns { .. } => (
+                Exit::Usage,
+                Some("compare tables with numeric or categorical columns, or list fewer columns in `[drift.NAME].ignore`".into()),
+            ),
+            D::NotInReference { .. } => (
+                Exit::Usage,
+                Some("compare with a reference that has the column, or remove it from `[drift.NAME]`".into()),
+            ),
+            D::TypeMismatch { column, .. } => (
+                Exit::Usage,
+                Some(format!(
+                    "fix the current data, or compare the column as categories on both sides: `[drift.NAME.columns.{column}] type = \"categorical\"`"
+                )),
+            ),
+            D::NotNumeric { .. } | D::MethodType { .. } => (Exit::Usage, Some(SPEC_HINT.into())),
+            D::NoTrainingData { .. } | D::JoinedTraining { .. } => (
+                Exit::Usage,
+                Some("compare with a table instead: --reference FILE".into()),
+            ),
+            D::TrainingUnavailable { .. } => (
+                Exit::Usage,
+                Some("`cairn data pull` gets it from a remote; or compare with a table instead: --reference FILE".into()),
+            ),
+            D::Log { .. } => (
+                Exit::Usage,
+                Some("the log is under .cairn/predictions/NAME (docs/formats/predictions.md)".into()),
+            ),
+            D::Predict { .. } => (
+                Exit::Usage,
+                Some("the reference needs every input column of the model, with values it can score".into()),
+            ),
+            D::Store(s) => {
+                let (exit, hint) = store_hint(s);
+                (exit, hint.map(str::to_owned))
+            }
+            D::Write { .. } => (
+                Exit::Internal,
+                Some("check the free space and permissions of the directory".into()),
+            ),
+            D::Io { .. } => (Exit::Internal, None),
+            D::NewerRecord { .. } => (Exit::Usage, Some("upgrade cairn".into())),
+            D::Record { .. } | D::BadRef { .. } => (Exit::Internal, None),
+        };
+        CliError {
+            message: e.to_string(),
+            hint,
+            exit,
+        }
+    }
+}

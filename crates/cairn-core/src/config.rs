@@ -37,6 +37,9 @@ pub struct Config {
     /// Model specs by name (`[model.NAME]`).
     #[serde(default)]
     pub model: BTreeMap<String, crate::models::ModelSpec>,
+    /// Drift checks by name (`[drift.NAME]`).
+    #[serde(default)]
+    pub drift: BTreeMap<String, crate::drift::DriftSpec>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -115,6 +118,7 @@ impl Default for Config {
             feature_view: BTreeMap::new(),
             feature_service: BTreeMap::new(),
             model: BTreeMap::new(),
+            drift: BTreeMap::new(),
         }
     }
 }
@@ -204,6 +208,8 @@ impl Config {
         )
         .map_err(|e| ConfigError::Invalid(format!("{name}: {e}")))?;
         crate::models::check(&config.model, &config.feature_service)
+            .map_err(|e| ConfigError::Invalid(format!("{name}: {e}")))?;
+        crate::drift::check(&config.drift)
             .map_err(|e| ConfigError::Invalid(format!("{name}: {e}")))?;
         for (remote, spec) in &config.remote {
             if !crate::names::valid_name(remote) {

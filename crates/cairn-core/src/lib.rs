@@ -4,6 +4,7 @@
 
 mod config;
 pub mod dataset;
+pub mod drift;
 pub mod features;
 mod git;
 mod gitignore;

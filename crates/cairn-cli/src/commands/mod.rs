@@ -1,4 +1,5 @@
 mod data;
+mod drift;
 mod feature;
 mod hooks;
 mod init;
@@ -66,6 +67,7 @@ pub fn run(cli: Cli, printer: &Printer, settings: &Settings) -> CmdResult {
         Command::Reproduce(args) => reproduce::run(&ctx, args),
         Command::Status(args) => status::run(&ctx, args),
         Command::Lineage(args) => lineage::run(&ctx, args),
+        Command::Drift(args) => drift::run(&ctx, args),
         Command::Hooks(cmd) => hooks::run(&ctx, cmd),
         Command::Util(cmd) => util::run(&ctx, cmd),
     }
