@@ -233,6 +233,9 @@ fn two_tables_exit_0_without_drift_and_1_with_it_and_the_check_is_recorded() {
         serde_json::from_slice(&std::fs::read(p.object_path(&digest)).unwrap()).unwrap();
     assert_eq!(stored.columns.len(), 6);
     assert_eq!(stored.started, doc.record.started);
+    // `data gc` keeps the record the ref names.
+    p.cairn(&["data", "gc"]).ok();
+    assert!(p.object_path(&digest).exists(), "gc removed the drift record");
 
     // x1 moved by half its range; with the id and label that follow it, half the columns
     // drift: the dataset drifts.

@@ -422,6 +422,11 @@ impl From<DataError> for CliError {
             DataError::Runs(r) => runs_hint(r),
             DataError::Git(_) => (Exit::Usage, None),
             DataError::Gitignore(_) => (Exit::Internal, Some("check the permissions of .gitignore".into())),
+            DataError::DriftRef(cairn_core::drift::DriftRefError::Io { .. }) => (Exit::Internal, None),
+            DataError::DriftRef(cairn_core::drift::DriftRefError::BadRef { .. }) => (
+                Exit::Usage,
+                Some("the ref was damaged: delete it (the next `cairn drift` writes it again)".into()),
+            ),
             DataError::Manifest { .. } => (Exit::Usage, Some(FSCK_HINT.into())),
             DataError::MissingObjects { .. } => (
                 Exit::Usage,

@@ -52,6 +52,9 @@ pub enum DataError {
     Lock(#[from] LockError),
     #[error(transparent)]
     Runs(#[from] cairn_core::runs::RunsError),
+    /// A drift ref in `.cairn/drift/` (what keeps drift records from gc).
+    #[error(transparent)]
+    DriftRef(#[from] cairn_core::drift::DriftRefError),
     #[error(transparent)]
     Git(#[from] GitError),
     #[error(transparent)]

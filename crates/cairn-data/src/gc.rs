@@ -152,6 +152,8 @@ pub fn gc(
             );
         }
     }
+    // The drift checks `status` and `models show` report (their refs in .cairn/drift/).
+    keep.extend(cairn_core::drift::read_refs(&state)?);
     let db_path = state.join("cairn.db");
     if db_path.exists() {
         let db = cairn_core::runs::RunsDb::open(&db_path)?;
