@@ -12,6 +12,8 @@
 //!   process.
 //! - `cargo xtask bench runs`: `cairn runs list` over 10,000 runs recorded by cairn's own code
 //!   (also run by `bench train`).
+//! - `cargo xtask bench registry [--quick]`: `cairn models list` over 1,000 versions of 50
+//!   models, and `cairn validate` of the training bench's forest on its held-out rows.
 //!
 //! This is a developer tool: it prints directly and writes files without the atomic helper.
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::disallowed_methods)]
@@ -54,6 +56,12 @@ tasks:
   bench runs              time `cairn runs list` over 10,000 runs recorded by cairn's own
                           code (cairn and the record_runs example built with the bench-lite
                           profile; XTASK_CAIRN_BIN replaces cairn)
+  bench registry [--quick]
+                          time `cairn models list/show/history` over 1,000 versions of 50
+                          models registered by `cairn register` from 20 real runs, and
+                          `cairn validate` of the training bench's 100-tree forest on its
+                          40,000 held-out rows, against cairn's own targets; --quick uses
+                          100 versions of 10 models and a 20,000-row table
 
   s3-server [BUCKET...]   run the benchmark's S3 server (objects in memory) on 127.0.0.1
                           with the given buckets, print its environment, serve until
