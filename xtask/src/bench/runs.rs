@@ -2,9 +2,9 @@
 //! 200 ms). Also run at the end of `cargo xtask bench train`.
 //!
 //! A project where `cairn train` trains one small model; then 10,000 copies of that run (new
-//! ids, start times, metrics and `n_trees`) are recorded by cairn's own run-recording code
-//! (`crates/cairn-test-support/examples/record_runs.rs`: the record objects, refs and index
-//! rows with their summaries, written by cairn-core, cairn-store and cairn-train), as if
+//! ids, start times, metrics and `n_trees`) are recorded by `cairn_train::record_run`, the
+//! record step of `cairn train` (`crates/cairn-test-support/examples/record_runs.rs`: each
+//! copy's record object, ref and index row with its summary, as `train` records a run), as if
 //! 10,000 runs had been trained. Each command is a whole `cairn` process, timed over
 //! repeated runs.
 //!
