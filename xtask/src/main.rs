@@ -1,7 +1,8 @@
 //! Project automation for cairn, run as `cargo xtask <task>`.
 //!
 //! - `cargo xtask test`: the whole workspace's tests.
-//! - `cargo xtask demo [--keep]`: a scripted walk through the data workflow on seeded data.
+//! - `cargo xtask demo [--keep]`: a scripted walk through the lifecycle on seeded data (data,
+//!   features, training, the registry and its gates, remotes).
 //! - `cargo xtask bench data [--quick]`: timings of the data commands against `cp`.
 //! - `cargo xtask bench remote [--quick] [--s3-fs]`: timings of push and pull against a local-directory
 //!   remote and an in-process S3 server.
@@ -32,7 +33,8 @@ usage: cargo xtask <task> [options]
 
 tasks:
   test [ARGS...]          run `cargo test --workspace` (extra ARGS are passed on)
-  demo [--keep]           walk through the data workflow in a temporary git repository;
+  demo [--keep]           walk through the lifecycle (data, features, training, registry
+                          and gates, remotes) in a temporary git repository;
                           --keep leaves the repository behind and prints its path
   bench data [--quick]    time `cairn data` commands on seeded data against cp, and the
                           peak anonymous memory of adding the big file;
