@@ -56,8 +56,8 @@ tasks:
                           scikit-learn in <target>/bench-venv if missing), then
                           `bench runs`; --quick uses 20,000 rows
   bench runs              time `cairn runs list` over 10,000 runs recorded by cairn's own
-                          code (cairn and the record_runs example built with the bench-lite
-                          profile; XTASK_CAIRN_BIN replaces cairn)
+                          code (the release cairn of the other benches; the record_runs
+                          example in the dev profile; XTASK_CAIRN_BIN replaces cairn)
   bench registry [--quick]
                           time `cairn models list/show/history` over 1,000 versions of 50
                           models registered by `cairn register` from 20 real runs, and
