@@ -35,7 +35,7 @@ use harness::{
 use host::{
     load_average, machine_info, machine_line, seconds_since_last_run, source_info, unix_now,
 };
-use report::{Check, print_columns, print_table, report, summary};
+use report::{Check, print_columns, print_table, report, report_usage, summary};
 
 const AREAS: &str = "data, remote, feature, train, runs, registry";
 const SEED: u64 = 0xBE4C_4DA7_A5EE_D001;

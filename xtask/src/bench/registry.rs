@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{Bench, Check, Figure, Setup, finish, print_table, report, setup, summary};
+use super::{Bench, Check, Figure, Setup, finish, print_table, report_usage, setup, summary};
 use crate::util::{Context, Result, describe, fmt_bytes, fmt_count, fmt_duration};
 
 const LIST_TARGET: Duration = Duration::from_millis(50);
@@ -197,7 +197,7 @@ pub(super) fn run(quick: bool) -> Result<()> {
         for _ in 0..n {
             figure.push(&bench.cairn(args)?);
         }
-        report(what, &figure);
+        report_usage(what, &figure);
         Ok(figure)
     };
     let list = times("models list", &["models", "list"], REPEATS)?;
