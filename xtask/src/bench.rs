@@ -4,7 +4,7 @@
 //! - `harness`: timing a child process (wall, CPU, peak RSS, peak anonymous memory) in the
 //!   bench's project; `host`: probes of the machine (load, memory handed back to the host,
 //!   compaction, prefaulting); `report`: the verdict table;
-//! - one module per area: `data`, `remote`, `feature`, `train`, `runs`.
+//! - one module per area: `data`, `remote`, `feature`, `train`, `runs`, `registry`.
 //!
 //! What the figures mean, and why the harness does what it does on this project's machines,
 //! is in `docs/benchmarks.md`.
@@ -21,6 +21,7 @@ mod data;
 mod feature;
 mod harness;
 mod host;
+mod registry;
 mod remote;
 mod report;
 mod runs;
@@ -34,9 +35,9 @@ use harness::{
 use host::{
     load_average, machine_info, machine_line, seconds_since_last_run, source_info, unix_now,
 };
-use report::{Check, print_columns, print_table, report, summary};
+use report::{Check, print_columns, print_table, report, report_usage, summary};
 
-const AREAS: &str = "data, remote, feature, train, runs";
+const AREAS: &str = "data, remote, feature, train, runs, registry";
 const SEED: u64 = 0xBE4C_4DA7_A5EE_D001;
 const CHUNK: usize = 8 << 20;
 const MIB: f64 = (1u64 << 20) as f64;
@@ -74,6 +75,7 @@ pub fn run(args: &[String]) -> Result<()> {
         "feature" => feature::run(quick),
         "train" => train::run(quick),
         "runs" => runs::run().map(drop),
+        "registry" => registry::run(quick),
         other => Err(Error::usage(format!(
             "unknown bench area `{other}`; the areas are: {AREAS}"
         ))),
@@ -259,10 +261,15 @@ fn setup(results: &str, quick: bool, needs_examples: bool) -> Result<Setup> {
         println!("quick run: sizes are scaled down; the absolute targets are for the full run");
     }
     // Any bench's clean-up frees many inodes.
-    let last = ["bench-data.json", "bench-remote.json", "bench-feature.json"]
-        .iter()
-        .filter_map(|name| seconds_since_last_run(&target.join(name)))
-        .min();
+    let last = [
+        "bench-data.json",
+        "bench-remote.json",
+        "bench-feature.json",
+        "bench-registry.json",
+    ]
+    .iter()
+    .filter_map(|name| seconds_since_last_run(&target.join(name)))
+    .min();
     if let Some(ago) = last.filter(|ago| *ago < 300) {
         println!(
             "note: the last bench ended {ago} s ago; for up to 5 minutes after its clean-up freed \

@@ -1,6 +1,7 @@
 //! `cargo xtask demo`: the lifecycle as far as it goes today (data versioning, validation, the
-//! feature store, remotes), start to end, in a throw-away git repository with a seeded
-//! fraud-detection-like data set. Every step's exit code is checked.
+//! feature store, training, the model registry and its deployment gates, remotes), start to
+//! end, in a throw-away git repository with a seeded fraud-detection-like data set. Every
+//! step's exit code is checked.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -58,8 +59,6 @@ features = { spend_to_date = "float" }
 features = ["card:amount", "card:online", "card_totals:spend_to_date"]
 "#;
 
-/// The environment of every git and cairn command of the demo: a fixed identity, and no global
-/// or system git configuration (so that, say, `commit.gpgsign` on the host cannot break it).
 /// The model specs the demo trains.
 const MODELS: &str = r#"
 [model.fraud]
@@ -92,6 +91,21 @@ impute = "constant"
 fill = 0.0
 "#;
 
+/// The deployment gates of `[model.fraud]`: the first version fails `roc_auc`.
+const GATES: &str = r#"
+[model.fraud.gates]
+roc_auc = { min = 0.60 }
+determinism = true
+latency = { p99_ms = 50, calls = 200 }
+"#;
+
+/// The spec's params, and the fix that makes a version that passes: leaves of at least 20
+/// rows (the depth-8 trees with single-row leaves rank the rare frauds poorly).
+const FRAUD_PARAMS: &str = "params = { n_trees = 60, max_depth = 8 }";
+const FRAUD_PARAMS_FIXED: &str = "params = { n_trees = 60, max_depth = 8, min_samples_leaf = 20 }";
+
+/// The environment of every git and cairn command of the demo: a fixed identity, and no global
+/// or system git configuration (so that, say, `commit.gpgsign` on the host cannot break it).
 const GIT_ENV: [(&str, &str); 6] = [
     ("GIT_CONFIG_GLOBAL", "/dev/null"),
     ("GIT_CONFIG_NOSYSTEM", "1"),
@@ -146,6 +160,12 @@ pub fn run(keep: bool) -> Result<()> {
             "- `train` fitted a random forest from its spec twice with one seed and got the same \
              artifact digest; runs were listed, filtered, sorted and compared; a second model \
              trained on features joined point-in-time"
+        );
+        println!(
+            "- `register` made the first run fraud@1; `validate` failed it on a gate (exit 1) \
+             and production refused it (exit 2); with the spec fixed, fraud@2 passed its gates \
+             and went to staging, then production; `models history` shows every step, and \
+             `cairn.lock` holds them all in git"
         );
         println!(
             "- push sent the pinned objects (data, feature tables, run records and models) to a \
@@ -251,7 +271,8 @@ impl Demo {
         self.cairn(&["data", "fsck"], 0)?;
 
         self.features(&mut Rng::new(SEED ^ 3))?;
-        self.training()?;
+        let first = self.training()?;
+        self.registry(&first)?;
 
         self.heading("share the data through a remote");
         let parent = self.dir.parent().map(PathBuf::from).unwrap_or_default();
@@ -298,6 +319,8 @@ impl Demo {
             .into());
         }
         println!("(the {pulled} runs trained in the first checkout came too)");
+        self.cairn(&["models", "list"], 0)?;
+        println!("(the clone knows every version and stage: they are in cairn.lock)");
         println!("(the pinned feature tables came too: the online store is rebuilt from them)");
         self.cairn(&["feature", "materialize"], 0)?;
         self.cairn(
@@ -317,7 +340,8 @@ impl Demo {
 
     /// Training and tracking: a forest on the transactions, twice with one seed (same
     /// artifact), once with another param; runs listed and compared; a model on features.
-    fn training(&mut self) -> Result<()> {
+    /// Returns the id of the first run of `fraud` the demo compares.
+    fn training(&mut self) -> Result<String> {
         self.heading("train a model on the tracked table, and track the run");
         let config = std::fs::read_to_string(self.dir.join("cairn.toml"))
             .context(|| "cannot read cairn.toml".to_owned())?;
@@ -360,6 +384,88 @@ impl Demo {
         self.heading("a model on features, joined point-in-time to the labelled times");
         self.cairn(&["train", "fraud_features"], 0)?;
         self.cairn(&["runs", "show", &b], 0)?;
+        Ok(a)
+    }
+
+    /// The registry and its gates: a version registered and validated (a gate fails: exit 1,
+    /// and production refuses it), the spec fixed, a new version that passes, promoted to
+    /// staging and production; the history, and the change to `cairn.lock` in git.
+    fn registry(&mut self, run: &str) -> Result<()> {
+        self.heading("register the model, and declare the gates it must pass");
+        let config = std::fs::read_to_string(self.dir.join("cairn.toml"))
+            .context(|| "cannot read cairn.toml".to_owned())?;
+        self.write("cairn.toml", format!("{config}{GATES}").as_bytes())?;
+        println!("appended to cairn.toml:");
+        print!("{GATES}");
+        self.commit("gates for fraud")?;
+        self.cairn(&["register", run, "--description", "60 trees, depth 8"], 0)?;
+        self.cairn(&["models", "list"], 0)?;
+
+        self.heading("validate it: a gate fails, and production refuses the version");
+        self.cairn(&["validate", "fraud@1"], 1)?;
+        println!("(exit 1, as expected: its roc_auc on the run's own held-out rows is under 0.60)");
+        self.cairn(&["models", "promote", "fraud@1", "--to", "production"], 2)?;
+        println!("(exit 2, as expected: production needs a passing validation of that version)");
+
+        self.heading("fix the spec, and register a version that passes");
+        let config = std::fs::read_to_string(self.dir.join("cairn.toml"))
+            .context(|| "cannot read cairn.toml".to_owned())?;
+        if !config.contains(FRAUD_PARAMS) {
+            return Err(format!("cairn.toml does not declare `{FRAUD_PARAMS}`").into());
+        }
+        self.write(
+            "cairn.toml",
+            config
+                .replacen(FRAUD_PARAMS, FRAUD_PARAMS_FIXED, 1)
+                .as_bytes(),
+        )?;
+        self.git(&["--no-pager", "diff", "--", "cairn.toml"], 0)?;
+        self.commit("fraud: leaves of at least 20 rows")?;
+        let trained = self.cairn_json(&["train", "fraud"])?;
+        let fixed = trained["id"]
+            .as_str()
+            .ok_or("`cairn --json train fraud` printed no run id")?
+            .to_owned();
+        println!(
+            "run {fixed}: roc_auc {:.4} on its held-out rows",
+            trained["metrics"]["roc_auc"].as_f64().unwrap_or(f64::NAN)
+        );
+        self.cairn(
+            &[
+                "register",
+                &fixed,
+                "--description",
+                "leaves of at least 20 rows",
+            ],
+            0,
+        )?;
+        self.cairn(&["validate", "fraud@2"], 0)?;
+
+        self.heading("promote it to staging, then to production");
+        self.cairn(
+            &[
+                "models",
+                "promote",
+                "fraud@2",
+                "--to",
+                "staging",
+                "--reason",
+                "passed its gates",
+            ],
+            0,
+        )?;
+        self.cairn(
+            &["models", "promote", "fraud@staging", "--to", "production"],
+            0,
+        )?;
+        self.cairn(&["models", "show", "fraud@production"], 0)?;
+        self.cairn(&["models", "history", "fraud"], 0)?;
+        self.git(&["--no-pager", "diff", "--stat", "--", "cairn.lock"], 0)?;
+        self.commit("fraud@2 in production")?;
+        println!(
+            "(the registry is in cairn.lock: registrations, verdicts and promotions are \
+             reviewed and shared as commits)"
+        );
         Ok(())
     }
 
@@ -753,6 +859,14 @@ mod tests {
         let h: usize = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
         let header = format!("P5\n{w} {h}\n255\n").len();
         assert_eq!(image.len(), header + w * h);
+    }
+
+    #[test]
+    fn the_spec_fix_applies_to_the_declared_params() {
+        assert_eq!(MODELS.matches(FRAUD_PARAMS).count(), 1);
+        let fixed = MODELS.replacen(FRAUD_PARAMS, FRAUD_PARAMS_FIXED, 1);
+        assert!(fixed.contains("min_samples_leaf = 20"));
+        assert!(GATES.starts_with("\n[model.fraud.gates]\n"));
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! - `cargo xtask test`: the whole workspace's tests.
 //! - `cargo xtask gen [--out DIR]`: the command reference, completions and man pages.
-//! - `cargo xtask demo [--keep]`: a scripted walk through the data workflow on seeded data.
+//! - `cargo xtask demo [--keep]`: a scripted walk through the lifecycle on seeded data (data,
+//!   features, training, the registry and its gates, remotes).
 //! - `cargo xtask bench data [--quick]`: timings of the data commands against `cp`.
 //! - `cargo xtask bench remote [--quick] [--s3-fs]`: timings of push and pull against a local-directory
 //!   remote and an in-process S3 server.
@@ -13,6 +14,8 @@
 //!   process.
 //! - `cargo xtask bench runs`: `cairn runs list` over 10,000 runs recorded by cairn's own code
 //!   (also run by `bench train`).
+//! - `cargo xtask bench registry [--quick]`: `cairn models list` over 1,000 versions of 50
+//!   models, and `cairn validate` of the training bench's forest on its held-out rows.
 //!
 //! This is a developer tool: it prints directly and writes files without the atomic helper.
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::disallowed_methods)]
@@ -32,7 +35,8 @@ usage: cargo xtask <task> [options]
 
 tasks:
   test [ARGS...]          run `cargo test --workspace` (extra ARGS are passed on)
-  demo [--keep]           walk through the data workflow in a temporary git repository;
+  demo [--keep]           walk through the lifecycle (data, features, training, registry
+                          and gates, remotes) in a temporary git repository;
                           --keep leaves the repository behind and prints its path
   bench data [--quick]    time `cairn data` commands on seeded data against cp, and the
                           peak anonymous memory of adding the big file;
@@ -54,8 +58,14 @@ tasks:
                           scikit-learn in <target>/bench-venv if missing), then
                           `bench runs`; --quick uses 20,000 rows
   bench runs              time `cairn runs list` over 10,000 runs recorded by cairn's own
-                          code (cairn and the record_runs example built with the bench-lite
-                          profile; XTASK_CAIRN_BIN replaces cairn)
+                          code (the release cairn of the other benches; the record_runs
+                          example in the dev profile; XTASK_CAIRN_BIN replaces cairn)
+  bench registry [--quick]
+                          time `cairn models list/show/history` over 1,000 versions of 50
+                          models registered by `cairn register` from 20 real runs, and
+                          `cairn validate` of the training bench's 100-tree forest on its
+                          40,000 held-out rows, against cairn's own targets; --quick uses
+                          100 versions of 10 models and a 20,000-row table
 
   gen [--out DIR]         write docs/reference/cli.md (the command reference), and shell
                           completions and man pages into DIR (default dist/)

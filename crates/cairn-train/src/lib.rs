@@ -5,7 +5,8 @@
 //! comparing and removing runs query the records, this machine's or a remote's.
 //!
 //! Each step of a run is a module: `overrides`, `join`, `load` (load and check), [`split`],
-//! `target`, `fit`, `evaluate`, `store`, and `runs` (record). [`held_out`] rebuilds a finished
+//! `target`, `fit`, `evaluate`, `store`, and `runs` (record; public as [`record_run`], for
+//! tools that record runs `train` did not make). [`held_out`] rebuilds a finished
 //! run's test rows with the load, join and split steps (for validation). Libraries never print: progress
 //! goes through [`TrainProgress`], warnings come back as [`TrainWarning`]s.
 
@@ -19,6 +20,7 @@ mod load;
 mod overrides;
 pub mod query;
 pub mod record;
+mod record_run;
 mod remote;
 mod replay;
 mod runs;
@@ -47,6 +49,7 @@ pub use error::{OverrideProblem, TrainError};
 pub use held_out::{HeldOut, held_out};
 pub use query::{RunList, Selection};
 pub use record::{Code, Environment, Fields, RUN_FORMAT, RunRecord, RunStatus, RunSummary};
+pub use record_run::{record_run, record_runs};
 pub use remote::{ListedRun, RemoteRuns, SkipReason, SkippedRun, remote_runs};
 pub use replay::{Replayed, replay};
 pub use runs::{

@@ -29,9 +29,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::{Bench, Check, Figure, MIB, Measured, SEED, Setup, finish, print_table, report};
+use super::{Bench, Check, Figure, MIB, Measured, SEED, Setup, finish, print_table, report_usage};
 use crate::rng::Rng;
-use crate::util::{Context, Result, fmt_bytes, fmt_count, fmt_duration, median};
+use crate::util::{Context, Result, fmt_bytes, fmt_count, fmt_duration};
 
 /// The data's seed: another stream than `bench data`'s.
 const DATA_SEED: u64 = SEED ^ 0xFEA7;
@@ -943,18 +943,6 @@ fn fmt_short(secs: f64) -> String {
     } else {
         fmt_duration(Duration::from_secs_f64(secs))
     }
-}
-
-/// `report`, then the medians of CPU time and the peak RSS.
-fn report_usage(what: &str, figure: &Figure) {
-    report(what, figure);
-    println!(
-        "{:<34} cpu    {:>10} ({} system), peak RSS {:.0} MiB",
-        "",
-        fmt_duration(median(&figure.cpu)),
-        fmt_duration(median(&figure.sys)),
-        figure.maxrss as f64 / MIB
-    );
 }
 
 /// A just-initialised project with the feature definitions, keeping the data and `.git`.

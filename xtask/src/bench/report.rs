@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::Figure;
-use crate::util::fmt_duration;
+use crate::util::{fmt_duration, median};
 
 pub(super) struct Check {
     /// A stable key for the JSON.
@@ -154,6 +154,18 @@ pub(super) fn report(what: &str, figure: &Figure) {
         ));
     }
     println!("{line}");
+}
+
+/// [`report`], then the medians of CPU time (and its system part) and the peak RSS.
+pub(super) fn report_usage(what: &str, figure: &Figure) {
+    report(what, figure);
+    println!(
+        "{:<34} cpu    {:>10} ({} system), peak RSS {:.0} MiB",
+        "",
+        fmt_duration(median(&figure.cpu)),
+        fmt_duration(median(&figure.sys)),
+        figure.maxrss as f64 / super::MIB
+    );
 }
 
 #[cfg(test)]

@@ -2,16 +2,16 @@
 //! 200 ms). Also run at the end of `cargo xtask bench train`.
 //!
 //! A project where `cairn train` trains one small model; then 10,000 copies of that run (new
-//! ids, start times, metrics and `n_trees`) are recorded by cairn's own run-recording code
-//! (`crates/cairn-test-support/examples/record_runs.rs`: the record objects, refs and index
-//! rows with their summaries, written by cairn-core, cairn-store and cairn-train), as if
+//! ids, start times, metrics and `n_trees`) are recorded by `cairn_train::record_run`, the
+//! record step of `cairn train` (`crates/cairn-test-support/examples/record_runs.rs`: each
+//! copy's record object, ref and index row with its summary, as `train` records a run), as if
 //! 10,000 runs had been trained. Each command is a whole `cairn` process, timed over
 //! repeated runs.
 //!
-//! The binaries: cairn and `record_runs`, built together with the `bench-lite` profile
-//! (cairn's crates, serde, serde_json and SQLite optimised; the rest, polars included, as in
-//! dev), because polars is not on this path and a release build takes 40 minutes here.
-//! `XTASK_CAIRN_BIN` replaces the cairn binary (`record_runs` is still built).
+//! The binaries: cairn is the release build the other benches run (`super::release_build`,
+//! or `XTASK_CAIRN_BIN`); `record_runs` is built in the dev profile of the target directory
+//! (its speed is not a figure, and a build of its own with any optimised profile would
+//! compile polars again: 50 minutes for the `bench-lite` profile on this loaded machine).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -24,20 +24,13 @@ use crate::util::{Context, Result, cargo_command, describe, median, target_dir, 
 const RUNS: usize = 10_000;
 const TARGET_MS: f64 = 200.0;
 
-/// Builds cairn and `record_runs` with the `bench-lite` profile, in one cargo command (one
-/// feature set, so neither build invalidates the other's dependencies); returns their paths,
-/// cairn's replaced by `XTASK_CAIRN_BIN` when that is set.
+/// The release cairn of the benches, and `record_runs` built in the dev profile.
 fn binaries() -> Result<(PathBuf, PathBuf)> {
-    println!("building cairn and record_runs with the bench-lite profile");
+    let cairn = super::release_build()?.cairn;
+    println!("building the record_runs example (dev profile)");
     let status = cargo_command()
         .args([
             "build",
-            "--profile",
-            "bench-lite",
-            "-p",
-            "cairn-cli",
-            "--bin",
-            "cairn",
             "-p",
             "cairn-test-support",
             "--features",
@@ -49,24 +42,12 @@ fn binaries() -> Result<(PathBuf, PathBuf)> {
         .status()
         .context(|| "cannot run cargo".to_owned())?;
     if !status.success() {
-        return Err(format!(
-            "building cairn and record_runs failed ({})",
-            describe(status)
-        )
-        .into());
+        return Err(format!("building record_runs failed ({})", describe(status)).into());
     }
-    let dir = target_dir()?.join("bench-lite");
-    let record = dir.join("examples").join("record_runs");
-    let cairn = match std::env::var_os("XTASK_CAIRN_BIN") {
-        Some(bin) => {
-            println!(
-                "using {} (from XTASK_CAIRN_BIN)",
-                PathBuf::from(&bin).display()
-            );
-            PathBuf::from(bin)
-        }
-        None => dir.join("cairn"),
-    };
+    let record = target_dir()?
+        .join("debug")
+        .join("examples")
+        .join(format!("record_runs{}", std::env::consts::EXE_SUFFIX));
     Ok((cairn, record))
 }
 

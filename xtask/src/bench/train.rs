@@ -681,7 +681,7 @@ fn print_rows(rows: &[Row]) {
 /// Writes the seeded table to `path`; returns its size in bytes and the number of positive
 /// labels. Like scikit-learn's `make_classification` with `n_informative=5, n_redundant=5,
 /// n_clusters_per_class=2, class_sep=1, flip_y=0.01`.
-fn generate(path: &Path, rows: usize) -> Result<(u64, usize)> {
+pub(super) fn generate(path: &Path, rows: usize) -> Result<(u64, usize)> {
     let mut rng = Rng::new(DATA_SEED);
     let mut normal = Normal::default();
     let clusters = 2 * CLUSTERS_PER_CLASS;
