@@ -582,7 +582,7 @@ pub enum DataCommand {
     /// Upload the objects the lock pins that a remote lacks.
     Push(PushArgs),
     /// Download the objects the lock pins that the local store lacks.
-    Fetch(FetchArgs),
+    Fetch(FetchCmdArgs),
     /// Fetch, then checkout.
     Pull(PullArgs),
     /// Re-hash every object in the store and report corrupt ones.
@@ -641,6 +641,16 @@ pub struct FetchArgs {
     /// Concurrent transfers.
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<std::num::NonZeroUsize>,
+}
+
+#[derive(Debug, Args)]
+pub struct FetchCmdArgs {
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+    /// Only the registered model versions' artifacts and records: what `cairn serve` needs,
+    /// without the data, feature tables or runs (for a server's start-up).
+    #[arg(long, conflicts_with = "paths")]
+    pub models: bool,
 }
 
 #[derive(Debug, Args)]

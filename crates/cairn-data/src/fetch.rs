@@ -24,6 +24,9 @@ pub struct FetchOptions {
     /// Fetch what the lock of this git revision pins.
     pub rev: Option<String>,
     pub jobs: Option<usize>,
+    /// Only the registered model versions' objects (artifacts, run and validation records):
+    /// what a server needs, without the data, feature tables or other runs. No paths then.
+    pub models_only: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -73,6 +76,7 @@ pub(crate) fn fetch_for(
         remote,
         rev,
         jobs,
+        models_only,
     } = options;
     let store = project.store()?;
     let (remote, info, default_jobs) = open_remote(project, remote.as_deref())?;
@@ -86,17 +90,23 @@ pub(crate) fn fetch_for(
     let lock = lock_of(project, rev.as_deref())?;
     // Without paths, the feature tables the lock pins come too, and every registered model
     // version's artifact, run record and validation record.
-    let (features, models) = if paths.is_empty() {
+    let (features, models) = if *models_only {
+        (model_entries(&lock, &store), ModelObjects::of([&lock]))
+    } else if paths.is_empty() {
         let mut entries = feature_entries(&lock);
         entries.extend(model_entries(&lock, &store));
         (entries, ModelObjects::of([&lock]))
     } else {
         (Vec::new(), ModelObjects::default())
     };
-    let selected: Vec<_> = select(project, cwd, &lock, paths)?
-        .into_iter()
-        .map(|t| (t.path, t.entry))
-        .collect();
+    let selected: Vec<_> = if *models_only {
+        Vec::new()
+    } else {
+        select(project, cwd, &lock, paths)?
+            .into_iter()
+            .map(|t| (t.path, t.entry))
+            .collect()
+    };
     // Directory manifests first (from the remote when needed), then everything they list.
     let mut need = needed(&store, Some(&remote), &selected)?;
     store.share_objects(&project.config().cache.link);
@@ -110,7 +120,7 @@ pub(crate) fn fetch_for(
     need.absorb(needed(&store, Some(&remote), &features)?);
     // Without paths, the runs other machines pushed come too: their records and model
     // artifacts, then their refs (below), so that `cairn runs` shows them here.
-    let new_runs = if paths.is_empty() && remote.can_list() {
+    let new_runs = if paths.is_empty() && !*models_only && remote.can_list() {
         remote_runs(project, &remote)?
     } else {
         Vec::new()

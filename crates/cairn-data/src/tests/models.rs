@@ -115,19 +115,19 @@ fn push_all(f: &Fixture, all_commits: bool) -> PushOutcome {
     .unwrap()
 }
 
+fn fetch_options(f: &Fixture) -> FetchOptions {
+    FetchOptions {
+        paths: Vec::new(),
+        cwd: f.root().to_path_buf(),
+        remote: None,
+        rev: None,
+        jobs: Some(4),
+        models_only: false,
+    }
+}
+
 fn fetch_all(f: &Fixture) -> FetchOutcome {
-    fetch(
-        &f.project(),
-        &FetchOptions {
-            paths: Vec::new(),
-            cwd: f.root().to_path_buf(),
-            remote: None,
-            rev: None,
-            jobs: Some(4),
-        },
-        &NoProgress,
-    )
-    .unwrap()
+    fetch(&f.project(), &fetch_options(f), &NoProgress).unwrap()
 }
 
 fn gc_with(f: &Fixture, all_commits: bool, remote: Option<Option<String>>) -> GcOutcome {
@@ -263,6 +263,38 @@ fn push_and_fetch_carry_every_registered_versions_objects() {
 }
 
 #[test]
+fn a_models_only_fetch_brings_the_registered_objects_and_no_data() {
+    let r = Registered::new(Fixture::new());
+    assert!(push_all(&r.f, false).complete());
+    let server = r.second();
+    let fetched = fetch(
+        &server.project(),
+        &FetchOptions {
+            models_only: true,
+            ..fetch_options(&server)
+        },
+        &NoProgress,
+    )
+    .unwrap();
+    assert!(fetched.complete(), "{fetched:?}");
+    assert_eq!(fetched.models.versions, 2);
+    assert_eq!((fetched.needed, fetched.downloaded.objects), (5, 5));
+    let store = server.project().store().unwrap();
+    for digest in r.v1.all().iter().chain(&r.v2.all()) {
+        assert!(store.contains(digest));
+    }
+    let data =
+        r.f.project()
+            .read_lock()
+            .unwrap()
+            .data
+            .into_values()
+            .next()
+            .unwrap();
+    assert!(!store.contains(&data.digest), "the data came too");
+}
+
+#[test]
 fn a_registered_object_nobody_has_is_reported_by_push_and_fails_the_fetch() {
     let r = Registered::new(Fixture::new());
     let store = r.f.project().store().unwrap();
@@ -297,6 +329,7 @@ fn a_registered_object_nobody_has_is_reported_by_push_and_fails_the_fetch() {
             remote: None,
             rev: None,
             jobs: None,
+            models_only: false,
         },
         false,
         &NoProgress,

@@ -55,6 +55,7 @@ impl Shared {
             remote: None,
             rev: None,
             jobs: Some(4),
+            models_only: false,
         }
     }
 

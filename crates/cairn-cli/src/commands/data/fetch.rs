@@ -2,15 +2,23 @@ use cairn_data::{FetchOptions, RemoteInfo};
 
 use super::Context;
 use crate::CmdResult;
-use crate::cli::FetchArgs;
+use crate::cli::{FetchArgs, FetchCmdArgs};
 use crate::error::Exit;
 use crate::printer::{Printer, bytes, plural};
 use crate::progress::Bars;
 
-pub fn run(ctx: &Context<'_>, args: FetchArgs) -> CmdResult {
+pub fn run(ctx: &Context<'_>, args: FetchCmdArgs) -> CmdResult {
+    let FetchCmdArgs {
+        fetch,
+        models: models_only,
+    } = args;
     let p = ctx.printer;
     let project = ctx.project()?;
-    let outcome = cairn_data::fetch(&project, &options(ctx, args), &Bars::new(p))?;
+    let options = FetchOptions {
+        models_only,
+        ..options(ctx, fetch)
+    };
+    let outcome = cairn_data::fetch(&project, &options, &Bars::new(p))?;
     p.json("data-fetch", &outcome)?;
     describe_remote(p, &outcome.remote);
     warn_skipped_runs(p, &outcome.runs_skipped);
@@ -45,6 +53,7 @@ pub fn options(ctx: &Context<'_>, args: FetchArgs) -> FetchOptions {
         remote,
         rev,
         jobs: jobs.map(std::num::NonZeroUsize::get),
+        models_only: false,
     }
 }
 
