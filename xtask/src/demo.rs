@@ -1,5 +1,6 @@
 //! `cargo xtask demo`: the lifecycle as far as it goes today (data versioning, validation, the
-//! feature store, training, the model registry and its deployment gates, remotes), start to
+//! feature store, training, the model registry and its deployment gates, status, lineage,
+//! reproduce, drift, remotes), start to
 //! end, in a throw-away git repository with a seeded fraud-detection-like data set. Every
 //! step's exit code is checked.
 
@@ -168,6 +169,12 @@ pub fn run(keep: bool) -> Result<()> {
              `cairn.lock` holds them all in git"
         );
         println!(
+            "- `status` showed data, features and models at a glance, `lineage` where fraud@2 \
+             comes from (as a tree and as Mermaid), `reproduce` rebuilt it from its pins with the \
+             same artifact digest, and `drift` flagged this week's shifted transactions (exit 1) \
+             with a self-contained HTML report"
+        );
+        println!(
             "- push sent the pinned objects (data, feature tables, run records and models) to a \
              directory remote (a second push sent nothing); a fresh clone listed the runs on the \
              remote before fetching anything (`runs list --remote`), and `data pull` there \
@@ -273,6 +280,7 @@ impl Demo {
         self.features(&mut Rng::new(SEED ^ 3))?;
         let first = self.training()?;
         self.registry(&first)?;
+        self.watch(&mut Rng::new(SEED ^ 5))?;
 
         self.heading("share the data through a remote");
         let parent = self.dir.parent().map(PathBuf::from).unwrap_or_default();
@@ -466,6 +474,66 @@ impl Demo {
             "(the registry is in cairn.lock: registrations, verdicts and promotions are \
              reviewed and shared as commits)"
         );
+        Ok(())
+    }
+
+    /// The model in production, watched: the project at a glance, where the version comes
+    /// from, its rebuild proved bit for bit, and drift on shifted traffic with the HTML report.
+    fn watch(&mut self, rng: &mut Rng) -> Result<()> {
+        self.heading("the project at a glance, and where the production model comes from");
+        self.cairn(&["status"], 0)?;
+        self.cairn(&["lineage", "fraud@production"], 0)?;
+        self.cairn(&["lineage", "fraud@production", "--format", "mermaid"], 0)?;
+
+        self.heading("rebuild the production model from its pins, bit for bit");
+        self.cairn(&["reproduce", "fraud@production"], 0)?;
+        println!(
+            "(the code at its commit, the data by digest, the run's params and seed: the same \
+             artifact digest)"
+        );
+
+        self.heading("drift: this week's transactions against the training data");
+        // Amounts three times larger and the hours moved six hours later: two of the model's
+        // three inputs drift.
+        let mut shifted =
+            String::from("transaction_id,customer_id,amount,merchant_category,hour,is_fraud\n");
+        for line in transactions(rng, 900_000, 2_000, false).lines() {
+            let mut cells: Vec<String> = line.split(',').map(str::to_owned).collect();
+            let amount: f64 = cells[2]
+                .parse()
+                .map_err(|_| "a generated amount does not parse")?;
+            let hour: u64 = cells[4]
+                .parse()
+                .map_err(|_| "a generated hour does not parse")?;
+            cells[2] = format!("{:.2}", amount * 3.0);
+            cells[4] = ((hour + 6) % 24).to_string();
+            shifted.push_str(&cells.join(","));
+            shifted.push('\n');
+        }
+        self.write("this_week.csv", shifted.as_bytes())?;
+        println!("generated this_week.csv: 2,000 transactions, amounts x3, hours +6");
+        self.cairn(&["data", "add", "this_week.csv"], 0)?;
+        self.cairn(
+            &[
+                "drift",
+                "fraud@production",
+                "--current",
+                "this_week.csv",
+                "--report",
+                "drift.html",
+            ],
+            1,
+        )?;
+        let report = std::fs::metadata(self.dir.join("drift.html"))
+            .context(|| "`cairn drift --report drift.html` wrote no report".to_owned())?;
+        println!(
+            "(exit 1: the dataset drifted; drift.html is {} and self-contained: open it in a browser)",
+            fmt_bytes(report.len())
+        );
+        let ignore = std::fs::read_to_string(self.dir.join(".gitignore")).unwrap_or_default();
+        self.write(".gitignore", format!("{ignore}/drift.html\n").as_bytes())?;
+        self.commit("this week's transactions")?;
+        self.cairn(&["status"], 0)?;
         Ok(())
     }
 
