@@ -1,0 +1,297 @@
+//! The fitted booster: its trees, how their summed outputs become predictions, and the checks
+//! of a deserialised model (a model whose traversal could loop or index out of bounds is
+//! refused when it is read, not when it predicts).
+
+use serde::{Deserialize, Serialize};
+
+/// The loss a booster minimises, which also says what it predicts.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Loss {
+    /// Binary classification: one tree per iteration, the log-odds of class 1.
+    LogLoss,
+    /// Multiclass classification: one tree per class per iteration, softmax of the scores.
+    Softmax { n_classes: usize },
+    /// Regression, the mean.
+    SquaredError,
+    /// Regression, the median (leaf values are medians of the residuals).
+    AbsoluteError,
+}
+
+impl Loss {
+    /// Scores per row: trees per iteration.
+    pub fn outputs(self) -> usize {
+        match self {
+            Loss::Softmax { n_classes } => n_classes,
+            _ => 1,
+        }
+    }
+
+    /// Classes (classifiers), 0 for regression.
+    pub fn n_classes(self) -> usize {
+        match self {
+            Loss::LogLoss => 2,
+            Loss::Softmax { n_classes } => n_classes,
+            Loss::SquaredError | Loss::AbsoluteError => 0,
+        }
+    }
+
+    pub fn is_classifier(self) -> bool {
+        self.n_classes() > 0
+    }
+
+    /// The name used in params and records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Loss::LogLoss => "log_loss",
+            Loss::Softmax { .. } => "softmax",
+            Loss::SquaredError => "squared_error",
+            Loss::AbsoluteError => "absolute_error",
+        }
+    }
+}
+
+/// A child pointer with this bit set is a leaf index.
+pub(super) const LEAF_BIT: u32 = 1 << 31;
+
+/// A split: rows with `value <= threshold` go to `children[0]`, the others to `children[1]`;
+/// a missing value (NaN) goes left when `default_left`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub(super) struct Node {
+    pub(super) threshold: f64,
+    pub(super) feature: u32,
+    pub(super) children: [u32; 2],
+    pub(super) default_left: bool,
+}
+
+/// One regression tree of a booster. A tree without splits has no nodes and one leaf.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "TreeRepr")]
+pub struct BoostTree {
+    pub(super) nodes: Vec<Node>,
+    /// Leaf outputs, the learning rate applied.
+    pub(super) values: Vec<f64>,
+}
+
+#[derive(Deserialize)]
+struct TreeRepr {
+    nodes: Vec<Node>,
+    values: Vec<f64>,
+}
+
+impl TryFrom<TreeRepr> for BoostTree {
+    type Error = String;
+
+    fn try_from(repr: TreeRepr) -> Result<Self, String> {
+        let TreeRepr { nodes, values } = repr;
+        if values.is_empty() || (nodes.is_empty() && values.len() != 1) {
+            return Err("a boosted tree needs one leaf more than its splits".to_owned());
+        }
+        for (i, node) in nodes.iter().enumerate() {
+            for &child in &node.children {
+                let ok = if child & LEAF_BIT != 0 {
+                    ((child & !LEAF_BIT) as usize) < values.len()
+                } else {
+                    child as usize > i && (child as usize) < nodes.len()
+                };
+                if !ok || node.threshold.is_nan() {
+                    return Err(format!("boosted tree node {i} points outside the tree"));
+                }
+            }
+        }
+        Ok(BoostTree { nodes, values })
+    }
+}
+
+impl BoostTree {
+    /// The tree's output for one row.
+    #[inline]
+    pub fn predict(&self, row: &[f64]) -> f64 {
+        if self.nodes.is_empty() {
+            return self.values[0];
+        }
+        let mut i = 0usize;
+        loop {
+            let node = &self.nodes[i];
+            let v = row[node.feature as usize];
+            let left = if v.is_nan() {
+                node.default_left
+            } else {
+                v <= node.threshold
+            };
+            let child = node.children[usize::from(!left)];
+            if child & LEAF_BIT != 0 {
+                return self.values[(child & !LEAF_BIT) as usize];
+            }
+            i = child as usize;
+        }
+    }
+
+    pub fn n_leaves(&self) -> usize {
+        self.values.len()
+    }
+
+    fn max_feature(&self) -> Option<usize> {
+        self.nodes.iter().map(|n| n.feature as usize).max()
+    }
+}
+
+/// What a fit did: iterations run and kept, and the early-stopping validation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BoostSummary {
+    /// Iterations grown before the fit stopped.
+    pub iterations_run: usize,
+    /// Iterations kept: the best on the validation rows with early stopping, else all.
+    pub best_iteration: usize,
+    /// Whether early stopping ended the fit before `n_iterations`.
+    pub early_stopped: bool,
+    /// Training rows held out for early stopping (0 without it).
+    pub validation_rows: usize,
+    /// The loss on those rows at the best iteration.
+    pub validation_loss: Option<f64>,
+}
+
+/// A fitted gradient-boosted model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "BoosterRepr")]
+pub struct Booster {
+    pub(super) loss: Loss,
+    pub(super) n_features: usize,
+    /// The starting score of each output.
+    pub(super) base: Vec<f64>,
+    /// Iteration-major: tree `t` adds to output `t % outputs`.
+    pub(super) trees: Vec<BoostTree>,
+    /// Total split gain per feature over the kept trees.
+    pub(super) importances: Vec<f64>,
+    pub(super) summary: BoostSummary,
+}
+
+#[derive(Deserialize)]
+struct BoosterRepr {
+    loss: Loss,
+    n_features: usize,
+    base: Vec<f64>,
+    trees: Vec<BoostTree>,
+    importances: Vec<f64>,
+    summary: BoostSummary,
+}
+
+impl TryFrom<BoosterRepr> for Booster {
+    type Error = String;
+
+    fn try_from(r: BoosterRepr) -> Result<Self, String> {
+        let outputs = r.loss.outputs();
+        if matches!(r.loss, Loss::Softmax { n_classes } if n_classes < 3) {
+            return Err("a softmax booster needs at least three classes".to_owned());
+        }
+        if r.base.len() != outputs || r.trees.len() % outputs != 0 {
+            return Err(format!(
+                "a booster of {outputs} outputs has {} base scores and {} trees",
+                r.base.len(),
+                r.trees.len()
+            ));
+        }
+        if r.importances.len() != r.n_features {
+            return Err("the booster's importances do not match its features".to_owned());
+        }
+        if r.trees
+            .iter()
+            .any(|t| t.max_feature().is_some_and(|f| f >= r.n_features))
+        {
+            return Err("a boosted tree splits on a feature the model does not have".to_owned());
+        }
+        Ok(Booster {
+            loss: r.loss,
+            n_features: r.n_features,
+            base: r.base,
+            trees: r.trees,
+            importances: r.importances,
+            summary: r.summary,
+        })
+    }
+}
+
+impl Booster {
+    pub fn loss(&self) -> Loss {
+        self.loss
+    }
+
+    pub fn n_features(&self) -> usize {
+        self.n_features
+    }
+
+    pub fn n_classes(&self) -> usize {
+        self.loss.n_classes()
+    }
+
+    pub fn trees(&self) -> &[BoostTree] {
+        &self.trees
+    }
+
+    /// Total split gain per feature (encoded feature order) over the kept trees.
+    pub fn importances(&self) -> &[f64] {
+        &self.importances
+    }
+
+    pub fn summary(&self) -> &BoostSummary {
+        &self.summary
+    }
+
+    /// The raw scores (log-odds, class scores or the value) of one row into `out`
+    /// (`outputs` long).
+    #[inline]
+    pub fn raw_into(&self, row: &[f64], out: &mut [f64]) {
+        out.copy_from_slice(&self.base);
+        let k = self.base.len();
+        if k == 1 {
+            out[0] += self.trees.iter().map(|t| t.predict(row)).sum::<f64>();
+        } else {
+            for iteration in self.trees.chunks_exact(k) {
+                for (o, tree) in out.iter_mut().zip(iteration) {
+                    *o += tree.predict(row);
+                }
+            }
+        }
+    }
+
+    /// Class probabilities of one row into `out` (`n_classes` long). Classifiers only.
+    pub fn predict_proba_into(&self, row: &[f64], out: &mut [f64]) {
+        match self.loss {
+            Loss::LogLoss => {
+                let mut score = [0.0];
+                self.raw_into(row, &mut score);
+                let p = sigmoid(score[0]);
+                out[0] = 1.0 - p;
+                out[1] = p;
+            }
+            _ => {
+                self.raw_into(row, out);
+                softmax(out);
+            }
+        }
+    }
+
+    /// The predicted value of one row. Regressors only.
+    pub fn predict(&self, row: &[f64]) -> f64 {
+        let mut score = [0.0];
+        self.raw_into(row, &mut score);
+        score[0]
+    }
+}
+
+pub(super) fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// Scores to probabilities, in place.
+pub(super) fn softmax(scores: &mut [f64]) {
+    let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let mut total = 0.0;
+    for s in scores.iter_mut() {
+        *s = (*s - max).exp();
+        total += *s;
+    }
+    for s in scores.iter_mut() {
+        *s /= total;
+    }
+}
