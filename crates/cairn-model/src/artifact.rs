@@ -504,6 +504,78 @@ mod tests {
         ));
     }
 
+    /// A boosted model is written as format 2 (every other as format 1), and a number input
+    /// kept missing reaches it as NaN through the frame and row APIs alike.
+    #[test]
+    fn a_boosted_model_is_format_2_and_takes_missing_values() {
+        let n = 200;
+        let x1: Vec<Option<f64>> = (0..n)
+            .map(|i| (i % 5 != 0).then(|| ((i * 37) % 101) as f64))
+            .collect();
+        // Missing x1 is class 1, otherwise x1 > 50 is.
+        let y: Vec<u32> = x1
+            .iter()
+            .map(|v| u32::from(v.is_none_or(|v| v > 50.0)))
+            .collect();
+        let frame = df!("x1" => &x1).unwrap();
+        let rules = vec![(
+            "x1".to_owned(),
+            InputRule {
+                keep_missing: true,
+                ..InputRule::default()
+            },
+        )];
+        let rows: Vec<usize> = (0..n).collect();
+        let inputs = fit_inputs(&frame, &rules, &rows).unwrap();
+        assert!(matches!(
+            inputs[0].kind,
+            crate::prep::InputKind::Number {
+                keep_missing: true,
+                ..
+            }
+        ));
+        let x = transform(&frame, &inputs).unwrap();
+        assert!(x.columns[0][0].is_nan());
+        let algorithm = Algorithm::GradientBoostingClassifier;
+        let params = BTreeMap::from([("min_samples_leaf".to_owned(), 5.into())]);
+        let target = Target::Classes {
+            y: &y,
+            n_classes: 2,
+        };
+        let (fitted, params) = fit(algorithm, &params, 0, &x, target, &|_, _| {}).unwrap();
+        let artifact = Artifact {
+            header: Header {
+                format: FORMAT_VERSION,
+                model: "m".into(),
+                algorithm: algorithm.as_str().into(),
+                params,
+                seed: 0,
+                target: "y".into(),
+                task: Task::Classification {
+                    labels: vec![Label::Int(0), Label::Int(1)],
+                },
+                inputs,
+                provenance: Provenance::default(),
+            },
+            fitted,
+        };
+        let bytes = artifact.to_bytes();
+        assert_eq!(bytes[8..12], 2u32.to_le_bytes());
+        let back = Artifact::from_bytes(&bytes).unwrap();
+        assert_eq!(back.header.format, 2);
+        let Predictions::Classes { class, .. } = back.predict_frame(&frame).unwrap() else {
+            panic!("a classifier");
+        };
+        assert_eq!(class[0], 1, "a missing x1 is class 1");
+        let row = serde_json::json!({ "x1": null });
+        let one = back.predict_row(|k| row.get(k), &mut Vec::new()).unwrap();
+        assert_eq!(one.prediction, Label::Int(1).to_json());
+        // A format 1 file cannot hold a boosted model.
+        let mut old = bytes.clone();
+        old[8..12].copy_from_slice(&1u32.to_le_bytes());
+        assert!(Artifact::from_bytes(&old).is_err());
+    }
+
     #[test]
     fn damaged_or_newer_artifacts_are_refused() {
         assert!(matches!(

@@ -623,6 +623,7 @@ mod tests {
             dtype: None,
             impute,
             encode,
+            keep_missing: false,
         }
     }
 
@@ -642,7 +643,8 @@ mod tests {
             inputs[0].kind,
             InputKind::Number {
                 dtype: NumberType::Int,
-                fill: Some(40.0)
+                fill: Some(40.0),
+                keep_missing: false,
             }
         );
         assert_eq!(
