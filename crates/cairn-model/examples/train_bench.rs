@@ -59,19 +59,7 @@ impl Model {
     fn predict_proba_batch(&self, x: &Matrix, n_classes: usize) -> Vec<f64> {
         match self {
             Model::Forest(forest) => forest.predict_proba_batch(x),
-            Model::Boosted(model, _) => {
-                use rayon::prelude::*;
-                let mut out = vec![0.0; x.rows * n_classes];
-                out.par_chunks_mut(n_classes).enumerate().for_each_init(
-                    Vec::new,
-                    |row, (i, chunk)| {
-                        row.clear();
-                        row.extend(x.columns.iter().map(|c| c[i]));
-                        model.predict_proba_into(row, chunk);
-                    },
-                );
-                out
-            }
+            Model::Boosted(model, _) => model.predict_proba_batch(x),
             Model::Logistic(model, ..) => {
                 let mut out = vec![0.0; x.rows * n_classes];
                 let mut row = vec![0.0; x.cols()];

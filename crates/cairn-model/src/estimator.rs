@@ -630,6 +630,9 @@ impl Fitted {
         if let Fitted::ForestClassifier(m) = self {
             return m.predict_proba_batch(x);
         }
+        if let Fitted::BoostingClassifier(m) = self {
+            return m.predict_proba_batch(x);
+        }
         let mut out = vec![0.0; x.rows * n_classes];
         out.par_chunks_mut(n_classes.max(1))
             .enumerate()
@@ -646,6 +649,9 @@ impl Fitted {
         use rayon::prelude::*;
         if let Fitted::ForestRegressor(m) = self {
             return m.predict_batch(x);
+        }
+        if let Fitted::BoostingRegressor(m) = self {
+            return m.raw_batch(x);
         }
         (0..x.rows)
             .into_par_iter()

@@ -376,3 +376,30 @@ fn a_damaged_model_is_refused_when_read() {
     let bytes = postcard::to_stdvec(&bad).unwrap();
     assert!(postcard::from_bytes::<Booster>(&bytes).is_err());
 }
+
+#[test]
+fn batch_predictions_equal_row_predictions() {
+    let (x, y, v) = table(700, 16);
+    let three: Vec<u32> = v
+        .iter()
+        .map(|v| u32::from(*v > -1.0) + u32::from(*v > 1.0))
+        .collect();
+    let params = BoostParams {
+        n_iterations: 20,
+        ..BoostParams::default()
+    };
+    for (labels, classes) in [(&y, 2), (&three, 3)] {
+        let model = Booster::fit_classifier(&x, labels, classes, &params, &|_| {}).unwrap();
+        let batch = model.predict_proba_batch(&x);
+        let mut p = vec![0.0; classes];
+        for i in 0..x.rows {
+            model.predict_proba_into(&x.row(i), &mut p);
+            assert_eq!(p, batch[i * classes..(i + 1) * classes], "row {i}");
+        }
+    }
+    let model = Booster::fit_regressor(&x, &v, Loss::SquaredError, &params, &|_| {}).unwrap();
+    let batch = model.raw_batch(&x);
+    for i in 0..x.rows {
+        assert_eq!(model.predict(&x.row(i)), batch[i], "row {i}");
+    }
+}
