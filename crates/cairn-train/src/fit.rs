@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use cairn_core::models::{Encode, Impute, ModelSpec};
+use cairn_core::models::{Algorithm, Encode, Impute, ModelSpec};
 use cairn_model::artifact::{Label, Task};
 use cairn_model::estimator::{self, Fitted, Target};
 use cairn_model::prep::{self, Encoding, ImputeRule, Input, InputError, InputRule};
@@ -170,7 +170,7 @@ pub(crate) fn fit(
                 });
             }
             // Boosting fits one score per class: a class without training rows has none.
-            if spec.algorithm.handles_missing()
+            if spec.algorithm == Algorithm::GradientBoostingClassifier
                 && let Some(absent) = seen.iter().position(|s| !s)
             {
                 return Err(TrainError::Data {
