@@ -228,7 +228,7 @@ impl TryFrom<BoosterRepr> for Booster {
         if matches!(r.loss, Loss::Softmax { n_classes } if n_classes < 3) {
             return Err("a softmax booster needs at least three classes".to_owned());
         }
-        if r.base.len() != outputs || r.trees.len() % outputs != 0 {
+        if r.base.len() != outputs || !r.trees.len().is_multiple_of(outputs) {
             return Err(format!(
                 "a booster of {outputs} outputs has {} base scores and {} trees",
                 r.base.len(),

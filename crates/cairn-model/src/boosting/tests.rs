@@ -13,7 +13,7 @@ use crate::estimator::{self, Fitted, Target};
 fn table(n: usize, seed: u64) -> (Matrix, Vec<u32>, Vec<f64>) {
     let mut rng = Rng::new(seed);
     let mut unit = move || (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-    let mut columns = vec![Vec::with_capacity(n); 4];
+    let mut columns: Vec<Vec<f64>> = (0..4).map(|_| Vec::with_capacity(n)).collect();
     let (mut classes, mut values) = (Vec::new(), Vec::new());
     for _ in 0..n {
         let x0 = unit() * 4.0 - 2.0;
@@ -399,7 +399,7 @@ fn batch_predictions_equal_row_predictions() {
     }
     let model = Booster::fit_regressor(&x, &v, Loss::SquaredError, &params, &|_| {}).unwrap();
     let batch = model.raw_batch(&x);
-    for i in 0..x.rows {
-        assert_eq!(model.predict(&x.row(i)), batch[i], "row {i}");
+    for (i, value) in batch.iter().enumerate() {
+        assert_eq!(model.predict(&x.row(i)), *value, "row {i}");
     }
 }

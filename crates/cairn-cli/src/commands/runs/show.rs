@@ -136,7 +136,7 @@ pub fn run(ctx: &Context<'_>, args: RunsShowArgs) -> CmdResult {
                 "  {:<20}{:.4}  {}",
                 i.feature,
                 i.gain,
-                paint(DIM, &format!("{:.1}%", 100.0 * share))
+                paint(DIM, format!("{:.1}%", 100.0 * share))
             ))?;
         }
     }
