@@ -243,3 +243,64 @@ fn params_out_of_range_exit_2_and_name_the_param() {
     .code(2)
     .stderr_has("early_stopping.share");
 }
+
+/// Targets a boosted model cannot learn: a class only in the test rows (the newest rows, by a
+/// time split on `id`), a single class in the training rows, a missing regression target.
+#[test]
+fn bad_targets_exit_2_and_name_the_target() {
+    let mut rng = Rng(7);
+    let mut csv = String::from("id,x1,tier,flag,amount\n");
+    for i in 0..200 {
+        let x1 = (rng.next() % 1000) as f64 / 1000.0;
+        let tier = if i >= 190 {
+            "gold"
+        } else if x1 > 0.5 {
+            "pro"
+        } else {
+            "free"
+        };
+        let flag = if i >= 160 { "b" } else { "a" };
+        let amount = if i == 5 {
+            String::new()
+        } else {
+            format!("{:.3}", 2.0 * x1)
+        };
+        csv.push_str(&format!("{i},{x1},{tier},{flag},{amount}\n"));
+    }
+    let p = Project::new();
+    p.write("data/t.csv", csv);
+    let specs = r#"
+[model.tiers]
+data = "data/t.csv"
+target = "tier"
+features = ["x1"]
+algorithm = "gradient_boosting_classifier"
+split = { test_size = 0.2, time_column = "id" }
+
+[model.flags]
+data = "data/t.csv"
+target = "flag"
+features = ["x1"]
+algorithm = "gradient_boosting_classifier"
+split = { test_size = 0.2, time_column = "id" }
+
+[model.amounts]
+data = "data/t.csv"
+target = "amount"
+features = ["x1"]
+algorithm = "gradient_boosting_regressor"
+"#;
+    let toml = String::from_utf8(p.read("cairn.toml")).unwrap();
+    p.write("cairn.toml", toml + specs);
+    p.cairn(&["data", "add", "data/t.csv"]).ok();
+    p.commit("data and specs");
+    p.cairn(&["train", "tiers"])
+        .code(2)
+        .stderr_has("the class `gold` of `tier` has no training rows");
+    p.cairn(&["train", "flags"])
+        .code(2)
+        .stderr_has("single class of `flag`");
+    p.cairn(&["train", "amounts"])
+        .code(2)
+        .stderr_has("the target `amount` is missing at row 6");
+}
