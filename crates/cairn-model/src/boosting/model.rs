@@ -137,11 +137,65 @@ impl BoostTree {
         self.values.len()
     }
 
+    /// The tree for walking many rows: its nodes, then one node per leaf that leads back to
+    /// itself whatever the value (threshold +∞, missing values left), so that a walk can take
+    /// as many steps as the tree is deep without checking where it is; and that depth.
+    fn walker(&self) -> (Vec<Node>, usize) {
+        let n = self.nodes.len() as u32;
+        let to_walker = |child: u32| {
+            if child & LEAF_BIT != 0 {
+                n + (child & !LEAF_BIT)
+            } else {
+                child
+            }
+        };
+        let mut nodes: Vec<Node> = self
+            .nodes
+            .iter()
+            .map(|node| Node {
+                children: node.children.map(to_walker),
+                ..*node
+            })
+            .collect();
+        nodes.extend((0..self.values.len() as u32).map(|leaf| Node {
+            threshold: f64::INFINITY,
+            feature: 0,
+            children: [n + leaf, n + leaf],
+            default_left: true,
+        }));
+        // Children come after their parent: one pass in order gives every node's depth.
+        let mut depth = vec![0usize; nodes.len()];
+        let mut deepest = 0;
+        for i in 0..self.nodes.len() {
+            for c in nodes[i].children {
+                depth[c as usize] = depth[i] + 1;
+                deepest = deepest.max(depth[i] + 1);
+            }
+        }
+        (nodes, deepest)
+    }
+
+    fn max_feature(&self) -> Option<usize> {
+        self.nodes.iter().map(|n| n.feature as usize).max()
+    }
+}
+
+/// A tree prepared for walking a block of rows side by side (see [`BoostTree::walker`]).
+struct Walker {
+    nodes: Vec<Node>,
+    depth: usize,
+    /// Where the leaf nodes start.
+    first_leaf: usize,
+}
+
+impl Walker {
     /// Adds the tree's output for each row of `rows` (row-major, `stride` values each) to
-    /// `scores[i * step]`. The walks are independent, so they advance one level at a time side
-    /// by side and the processor overlaps their memory reads and comparisons; `at` is scratch.
+    /// `scores[i * step]`. The walks are independent and take `depth` steps each, so they
+    /// advance one level at a time side by side, without branches, and the processor overlaps
+    /// their memory reads and comparisons; `at` is scratch.
     fn add_rows(
         &self,
+        tree: &BoostTree,
         rows: &[f64],
         stride: usize,
         at: &mut Vec<u32>,
@@ -149,34 +203,20 @@ impl BoostTree {
         step: usize,
     ) {
         let n = rows.len() / stride;
-        if self.nodes.is_empty() {
-            for i in 0..n {
-                scores[i * step] += self.values[0];
-            }
-            return;
-        }
         at.clear();
         at.resize(n, 0);
-        loop {
-            let mut moved = false;
-            for (row, a) in rows.chunks_exact(stride).zip(at.iter_mut()) {
-                if *a & LEAF_BIT == 0 {
+        if self.first_leaf > 0 {
+            for _ in 0..self.depth {
+                for (row, a) in rows.chunks_exact(stride).zip(at.iter_mut()) {
                     let node = &self.nodes[*a as usize];
                     *a = node.children[usize::from(!node.goes_left(row[node.feature as usize]))];
-                    moved = true;
                 }
-            }
-            if !moved {
-                break;
             }
         }
         for (i, a) in at.iter().enumerate() {
-            scores[i * step] += self.values[(a & !LEAF_BIT) as usize];
+            let leaf = (*a as usize).saturating_sub(self.first_leaf);
+            scores[i * step] += tree.values[leaf];
         }
-    }
-
-    fn max_feature(&self) -> Option<usize> {
-        self.nodes.iter().map(|n| n.feature as usize).max()
     }
 }
 
@@ -307,6 +347,18 @@ impl Booster {
         use rayon::prelude::*;
         let k = self.base.len();
         let stride = x.cols();
+        let walkers: Vec<Walker> = self
+            .trees
+            .iter()
+            .map(|tree| {
+                let (nodes, depth) = tree.walker();
+                Walker {
+                    nodes,
+                    depth,
+                    first_leaf: tree.nodes.len(),
+                }
+            })
+            .collect();
         let mut out = vec![0.0; x.rows * k];
         out.par_chunks_mut(BLOCK * k).enumerate().for_each_init(
             || (Vec::new(), Vec::new()),
@@ -320,8 +372,8 @@ impl Booster {
                 for row in scores.chunks_exact_mut(k) {
                     row.copy_from_slice(&self.base);
                 }
-                for (t, tree) in self.trees.iter().enumerate() {
-                    tree.add_rows(rows, stride, at, &mut scores[t % k..], k);
+                for (t, (tree, walker)) in self.trees.iter().zip(&walkers).enumerate() {
+                    walker.add_rows(tree, rows, stride, at, &mut scores[t % k..], k);
                 }
             },
         );
