@@ -8,6 +8,9 @@ use rayon::prelude::*;
 
 use crate::Matrix;
 
+/// Slots per feature in a histogram: one per `u8` code.
+pub(super) const HIST_BINS: usize = 256;
+
 /// The training rows' features as bin codes.
 pub(super) struct Bins {
     /// `codes[j][i]`: the bin of feature `j` of training row `i`; `n_bins[j]` means missing.
@@ -17,8 +20,9 @@ pub(super) struct Bins {
     /// Per feature, the threshold after value bin `b` (`b < n_bins - 1`): every value of bin
     /// `b` is `<=` it, every value of bin `b + 1` above.
     pub(super) edges: Vec<Vec<f64>>,
-    /// Where feature `j`'s histogram starts in a flat histogram (3 numbers per bin, the
-    /// missing bin last).
+    /// Where feature `j`'s histogram starts in a flat histogram: [`HIST_BINS`] slots of 3
+    /// numbers each, whatever the feature's bins (a `u8` code indexes them without a bounds
+    /// check); the missing bin is slot `n_bins[j]`.
     pub(super) offsets: Vec<usize>,
     /// The length of a flat histogram of every feature.
     pub(super) hist_len: usize,
@@ -40,7 +44,8 @@ impl Bins {
         for (c, e, n) in features {
             n_bins.push(n);
             offsets.push(hist_len);
-            hist_len += (n + 1) * 3;
+            debug_assert!(n < HIST_BINS);
+            hist_len += HIST_BINS * 3;
             codes.push(c);
             edges.push(e);
         }

@@ -13,7 +13,7 @@
 
 use rayon::prelude::*;
 
-use super::bins::Bins;
+use super::bins::{Bins, HIST_BINS};
 use super::model::{BoostTree, LEAF_BIT, Node};
 
 /// Below this many (row, feature) pairs a histogram is built on one thread.
@@ -220,7 +220,7 @@ impl Grower<'_> {
     /// Feature `f`'s part of a flat histogram.
     fn span(&self, f: usize) -> (usize, usize) {
         let a = self.bins.offsets[f];
-        (a, a + (self.bins.n_bins[f] + 1) * 3)
+        (a, a + HIST_BINS * 3)
     }
 
     fn threshold(&self, feature: usize, bin: usize) -> f64 {
@@ -256,9 +256,13 @@ impl Grower<'_> {
         let fill = |(f, part): &mut (usize, &mut [f64])| {
             part.fill(0.0);
             let codes = &self.bins.codes[*f];
+            let (slots, _) = part.as_chunks_mut::<3>();
+            // 256 slots: any `u8` code indexes them without a bounds check.
+            let Ok(slots) = <&mut [[f64; 3]; HIST_BINS]>::try_from(slots) else {
+                unreachable!("a feature's histogram has {HIST_BINS} slots")
+            };
             for (&r, gh) in rows.iter().zip(&gh) {
-                let b = usize::from(codes[r as usize]) * 3;
-                let slot = &mut part[b..b + 3];
+                let slot = &mut slots[usize::from(codes[r as usize])];
                 slot[0] += gh[0];
                 slot[1] += gh[1];
                 slot[2] += 1.0;
