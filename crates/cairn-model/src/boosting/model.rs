@@ -74,7 +74,7 @@ impl Node {
 }
 
 /// Rows scored together by the batch predictions: each tree walks them side by side.
-const BLOCK: usize = 128;
+const BLOCK: usize = 512;
 
 /// One regression tree of a booster. A tree without splits has no nodes and one leaf.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
