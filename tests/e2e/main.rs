@@ -3,6 +3,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod add;
+mod boosting;
 mod checkout;
 mod ci_examples;
 mod cli;

@@ -78,10 +78,12 @@ pub enum Algorithm {
     KnnClassifier,
     KnnRegressor,
     GaussianNb,
+    GradientBoostingClassifier,
+    GradientBoostingRegressor,
 }
 
 impl Algorithm {
-    pub const ALL: [Algorithm; 10] = [
+    pub const ALL: [Algorithm; 12] = [
         Algorithm::RandomForestClassifier,
         Algorithm::RandomForestRegressor,
         Algorithm::DecisionTreeClassifier,
@@ -92,6 +94,8 @@ impl Algorithm {
         Algorithm::KnnClassifier,
         Algorithm::KnnRegressor,
         Algorithm::GaussianNb,
+        Algorithm::GradientBoostingClassifier,
+        Algorithm::GradientBoostingRegressor,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -106,6 +110,8 @@ impl Algorithm {
             Algorithm::KnnClassifier => "knn_classifier",
             Algorithm::KnnRegressor => "knn_regressor",
             Algorithm::GaussianNb => "gaussian_nb",
+            Algorithm::GradientBoostingClassifier => "gradient_boosting_classifier",
+            Algorithm::GradientBoostingRegressor => "gradient_boosting_regressor",
         }
     }
 
@@ -118,6 +124,16 @@ impl Algorithm {
                 | Algorithm::LogisticRegression
                 | Algorithm::KnnClassifier
                 | Algorithm::GaussianNb
+                | Algorithm::GradientBoostingClassifier
+        )
+    }
+
+    /// Whether the algorithm handles missing input values itself (a number input without
+    /// `impute` passes them through instead of refusing them).
+    pub fn handles_missing(self) -> bool {
+        matches!(
+            self,
+            Algorithm::GradientBoostingClassifier | Algorithm::GradientBoostingRegressor
         )
     }
 }

@@ -1,25 +1,32 @@
 //! The cairn side of `cargo xtask bench train`: fits a model on a CSV file and prints its
 //! figures as one JSON document.
 //!
-//! `train_bench DATA.csv OUT.json [N_TREES] [--algorithm forest|logistic]`: the CSV file has a
-//! header, numeric feature columns and an integer class label in the last column. The first 80%
-//! of the rows train the model; the last 20% are scored. The models:
+//! `train_bench DATA.csv OUT.json [N_TREES] [--algorithm forest|logistic|gbm] [GBM FLAGS]`: the
+//! CSV file has a header, numeric feature columns and an integer class label in the last column.
+//! The first 80% of the rows train the model; the last 20% are scored. The models:
 //! - `forest` (the default): `N_TREES` (100) trees, max depth 10, `sqrt` features, bootstrap,
 //!   seed 0 (scikit-learn's `RandomForestClassifier(n_estimators=100, max_depth=10)`);
 //! - `logistic`: `LogisticRegression` with `alpha = 1`, scikit-learn's `LogisticRegression()`
 //!   default `C = 1` (its objective is `C ×` the summed log loss plus `½ ||w||²`, cairn's the
 //!   summed log loss plus `alpha / 2 · ||w||²`: the same minimum for `alpha = 1 / C`).
+//! - `gbm`: gradient-boosted trees, LightGBM's defaults unless a flag says otherwise:
+//!   `--iterations N` (100), `--leaves N` (31), `--learning-rate X` (0.1), `--max-depth N`
+//!   (none), `--min-samples-leaf N` (20), `--l2 X` (0), `--max-bins N` (255), seed 0
+//!   (LightGBM's `LGBMClassifier(n_estimators=N, num_leaves=L, learning_rate=X)`).
 //!
 //! Written to `OUT.json` as one JSON document (nothing is printed; a failure is the `Err` of
 //! `main`): the algorithm, fit wall and CPU seconds, accuracy, ROC-AUC and log loss on the
 //! held-out rows, the median and 99th percentile of single-row `predict_proba` latency, the time
 //! to score 100,000 rows in one batch, and the size of the model serialized with postcard. The
 //! forest's shape (`n_trees`, `max_depth`, `mean_leaves`) is null for logistic regression, whose
-//! solver figures (`alpha`, `iterations`, `solver_stop`, `gradient`) are null for the forest.
+//! solver figures (`alpha`, `iterations`, `solver_stop`, `gradient`) are null for the forest;
+//! the boosted model fills `n_trees`, `mean_leaves`, `n_iterations`, `num_leaves` and
+//! `learning_rate`.
 
 use std::time::{Duration, Instant};
 
 use cairn_model::Matrix;
+use cairn_model::boosting::{BoostParams, Booster};
 use cairn_model::forest::{ForestClassifier, ForestParams};
 use cairn_model::linear::{LogisticParams, LogisticRegression, LogisticReport};
 use cairn_model::metrics::argmax;
@@ -28,12 +35,15 @@ use serde_json::{Value, json};
 
 const LATENCY_CALLS: usize = 10_000;
 const BATCH_ROWS: usize = 100_000;
-const USAGE: &str = "usage: train_bench DATA.csv OUT.json [N_TREES] [--algorithm forest|logistic]";
+const USAGE: &str = "usage: train_bench DATA.csv OUT.json [N_TREES] [--algorithm forest|logistic|gbm] \
+                     [--iterations N] [--leaves N] [--learning-rate X] [--max-depth N] \
+                     [--min-samples-leaf N] [--l2 X] [--max-bins N]";
 
 /// The fitted model.
 enum Model {
     Forest(ForestClassifier),
     Logistic(LogisticRegression, LogisticReport, LogisticParams),
+    Boosted(Booster, BoostParams),
 }
 
 impl Model {
@@ -41,6 +51,7 @@ impl Model {
         match self {
             Model::Forest(forest) => forest.predict_proba_into(row, out),
             Model::Logistic(model, ..) => model.predict_proba_into(row, out),
+            Model::Boosted(model, _) => model.predict_proba_into(row, out),
         }
     }
 
@@ -48,6 +59,7 @@ impl Model {
     fn predict_proba_batch(&self, x: &Matrix, n_classes: usize) -> Vec<f64> {
         match self {
             Model::Forest(forest) => forest.predict_proba_batch(x),
+            Model::Boosted(model, _) => model.predict_proba_batch(x),
             Model::Logistic(model, ..) => {
                 let mut out = vec![0.0; x.rows * n_classes];
                 let mut row = vec![0.0; x.cols()];
@@ -82,6 +94,7 @@ impl Model {
         match self {
             Model::Forest(forest) => round_trip(forest),
             Model::Logistic(model, ..) => round_trip(model),
+            Model::Boosted(model, _) => round_trip(model),
         }
     }
 }
@@ -89,14 +102,29 @@ impl Model {
 fn main() -> Result<(), String> {
     let mut positional = Vec::new();
     let mut algorithm = "forest".to_owned();
+    let mut boost = BoostParams::default();
     let mut args = std::env::args().skip(1);
+    fn value<T: std::str::FromStr>(flag: &str, v: Option<String>) -> Result<T, String>
+    where
+        T::Err: std::fmt::Display,
+    {
+        let v = v.ok_or_else(|| format!("{flag} needs a value; {USAGE}"))?;
+        v.parse().map_err(|e| format!("{flag} {v:?}: {e}"))
+    }
     while let Some(arg) = args.next() {
-        if arg == "--algorithm" {
-            algorithm = args.next().ok_or(USAGE)?;
-        } else if let Some(value) = arg.strip_prefix("--algorithm=") {
-            algorithm = value.to_owned();
-        } else {
-            positional.push(arg);
+        match arg.as_str() {
+            "--algorithm" => algorithm = args.next().ok_or(USAGE)?,
+            "--iterations" => boost.n_iterations = value(&arg, args.next())?,
+            "--leaves" => boost.num_leaves = value(&arg, args.next())?,
+            "--learning-rate" => boost.learning_rate = value(&arg, args.next())?,
+            "--max-depth" => boost.max_depth = Some(value(&arg, args.next())?),
+            "--min-samples-leaf" => boost.min_samples_leaf = value(&arg, args.next())?,
+            "--l2" => boost.l2 = value(&arg, args.next())?,
+            "--max-bins" => boost.max_bins = value(&arg, args.next())?,
+            _ => match arg.strip_prefix("--algorithm=") {
+                Some(value) => algorithm = value.to_owned(),
+                None => positional.push(arg),
+            },
         }
     }
     let (Some(path), Some(out_path)) = (positional.first(), positional.get(1)) else {
@@ -106,7 +134,7 @@ fn main() -> Result<(), String> {
         Some(n) => n.parse().map_err(|e| format!("N_TREES {n:?}: {e}"))?,
         None => 100,
     };
-    if !matches!(algorithm.as_str(), "forest" | "logistic") {
+    if !matches!(algorithm.as_str(), "forest" | "logistic" | "gbm") {
         return Err(format!("unknown algorithm {algorithm:?}; {USAGE}"));
     }
 
@@ -139,6 +167,10 @@ fn main() -> Result<(), String> {
             LogisticRegression::fit_report(&train, train_labels, n_classes, &params)
                 .map_err(|e| format!("fit: {e}"))?;
         Model::Logistic(model, report, params)
+    } else if algorithm == "gbm" {
+        let model = Booster::fit_classifier(&train, train_labels, n_classes, &boost, &|_| {})
+            .map_err(|e| format!("fit: {e}"))?;
+        Model::Boosted(model, boost)
     } else {
         let params = ForestParams {
             n_trees,
@@ -224,7 +256,24 @@ fn main() -> Result<(), String> {
                 json!(leaves as f64 / trees.len() as f64),
             )
         }
+        Model::Boosted(model, _) => {
+            let trees = model.trees();
+            let leaves: usize = trees.iter().map(|t| t.n_leaves()).sum();
+            (
+                json!(trees.len()),
+                null(),
+                json!(leaves as f64 / trees.len().max(1) as f64),
+            )
+        }
         Model::Logistic(..) => (null(), null(), null()),
+    };
+    let (n_iterations, num_leaves, learning_rate) = match &model {
+        Model::Boosted(_, params) => (
+            json!(params.n_iterations),
+            json!(params.num_leaves),
+            json!(params.learning_rate),
+        ),
+        _ => (null(), null(), null()),
     };
     let (alpha, iterations, solver_stop, gradient) = match &model {
         Model::Logistic(_, report, params) => (
@@ -233,7 +282,7 @@ fn main() -> Result<(), String> {
             json!(format!("{:?}", report.stop)),
             json!(report.gradient),
         ),
-        Model::Forest(_) => (null(), null(), null(), null()),
+        Model::Forest(_) | Model::Boosted(..) => (null(), null(), null(), null()),
     };
     let document = json!({
         "kind": "train-bench",
@@ -248,6 +297,9 @@ fn main() -> Result<(), String> {
         "n_trees": n_trees,
         "max_depth": max_depth,
         "mean_leaves": mean_leaves,
+        "n_iterations": n_iterations,
+        "num_leaves": num_leaves,
+        "learning_rate": learning_rate,
         "alpha": alpha,
         "iterations": iterations,
         "solver_stop": solver_stop,

@@ -14,8 +14,15 @@ use crate::prep::{Input, InputError, encode_row, transform};
 
 /// The first bytes of every artifact.
 pub const MAGIC: &[u8; 8] = b"CAIRNMDL";
-/// The artifact format version this cairn writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest artifact format version this cairn writes and reads. Format 2 adds the boosted
+/// models; a model that format 1 can hold is still written as format 1 (same bytes, same
+/// digest as before), and format 1 artifacts are read as before.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest format that can hold `fitted`: what the writer writes.
+pub fn format_of(fitted: &Fitted) -> u32 {
+    if fitted.booster().is_some() { 2 } else { 1 }
+}
 
 /// A class label as it appeared in the target column.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -103,7 +110,7 @@ pub enum ArtifactError {
     #[error("not a cairn model artifact (no CAIRNMDL header)")]
     NotAnArtifact,
     #[error(
-        "model artifact format {found}, but this cairn reads format {FORMAT_VERSION}: it was written by a newer cairn"
+        "model artifact format {found}, but this cairn reads formats 1 to {FORMAT_VERSION}: it was written by a newer cairn"
     )]
     Version { found: u32 },
     #[error("the model artifact is damaged: {0}")]
@@ -134,13 +141,23 @@ pub enum Predictions {
 
 impl Artifact {
     /// The artifact's bytes: `CAIRNMDL`, the format version (u32 LE), the header's length
-    /// (u32 LE), the header (JSON), the fitted model (postcard).
+    /// (u32 LE), the header (JSON), the fitted model (postcard). The version, in the bytes and
+    /// the header's `format`, is [`format_of`] the model, whatever `header.format` says.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let header = serde_json::to_vec(&self.header).expect("a header serializes");
+        let version = format_of(&self.fitted);
+        let header = if self.header.format == version {
+            serde_json::to_vec(&self.header)
+        } else {
+            serde_json::to_vec(&Header {
+                format: version,
+                ..self.header.clone()
+            })
+        }
+        .expect("a header serializes");
         let body = postcard::to_stdvec(&self.fitted).expect("a fitted model serializes");
         let mut out = Vec::with_capacity(16 + header.len() + body.len());
         out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&version.to_le_bytes());
         out.extend_from_slice(
             &u32::try_from(header.len())
                 .expect("header < 4 GiB")
@@ -153,12 +170,12 @@ impl Artifact {
 
     /// Reads only the header (cheap: the fitted model is not decoded).
     pub fn read_header(bytes: &[u8]) -> Result<Header, ArtifactError> {
-        let (header, _) = split(bytes)?;
+        let (version, header, _) = split(bytes)?;
         let header: Header =
             serde_json::from_slice(header).map_err(|e| ArtifactError::Corrupt(e.to_string()))?;
-        if header.format != FORMAT_VERSION {
+        if header.format != version {
             return Err(ArtifactError::Corrupt(format!(
-                "the header says format {}, the file format {FORMAT_VERSION}",
+                "the header says format {}, the file format {version}",
                 header.format
             )));
         }
@@ -166,16 +183,22 @@ impl Artifact {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Artifact, ArtifactError> {
-        let (header, body) = split(bytes)?;
+        let (version, header, body) = split(bytes)?;
         let header: Header =
             serde_json::from_slice(header).map_err(|e| ArtifactError::Corrupt(e.to_string()))?;
         let fitted: Fitted =
             postcard::from_bytes(body).map_err(|e| ArtifactError::Corrupt(e.to_string()))?;
         let corrupt = |what: String| Err(ArtifactError::Corrupt(what));
-        if header.format != FORMAT_VERSION {
+        if header.format != version {
             return corrupt(format!(
-                "the header says format {}, the file format {FORMAT_VERSION}",
+                "the header says format {}, the file format {version}",
                 header.format
+            ));
+        }
+        if format_of(&fitted) > version {
+            return corrupt(format!(
+                "a format {version} artifact cannot hold a `{}` model",
+                header.algorithm
             ));
         }
         let algorithm: Option<cairn_core::models::Algorithm> =
@@ -266,7 +289,8 @@ impl Artifact {
     }
 }
 
-fn split(bytes: &[u8]) -> Result<(&[u8], &[u8]), ArtifactError> {
+/// The format version, the header's bytes and the body's.
+fn split(bytes: &[u8]) -> Result<(u32, &[u8], &[u8]), ArtifactError> {
     if bytes.len() < 16 || &bytes[..8] != MAGIC {
         return Err(ArtifactError::NotAnArtifact);
     }
@@ -276,7 +300,7 @@ fn split(bytes: &[u8]) -> Result<(&[u8], &[u8]), ArtifactError> {
             "format version 0 does not exist".into(),
         ));
     }
-    if version != FORMAT_VERSION {
+    if version > FORMAT_VERSION {
         return Err(ArtifactError::Version { found: version });
     }
     let len = u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes")) as usize;
@@ -287,7 +311,8 @@ fn split(bytes: &[u8]) -> Result<(&[u8], &[u8]), ArtifactError> {
             rest.len()
         )));
     }
-    Ok(rest.split_at(len))
+    let (header, body) = rest.split_at(len);
+    Ok((version, header, body))
 }
 
 #[cfg(test)]
@@ -428,6 +453,7 @@ mod tests {
             kind: crate::prep::InputKind::Number {
                 dtype: crate::prep::NumberType::Float,
                 fill: None,
+                keep_missing: false,
             },
         };
         let good = Artifact {
@@ -459,9 +485,95 @@ mod tests {
         let mut bad = good.clone();
         bad.header.algorithm = "knn_classifier".into();
         assert!(Artifact::from_bytes(&bad.to_bytes()).is_err());
-        let mut bad = good;
+        // The writer writes the model's format whatever the header says; a header that
+        // disagrees with the file's version is refused.
+        let mut bad = good.clone();
         bad.header.format = 7;
-        assert!(Artifact::from_bytes(&bad.to_bytes()).is_err());
+        let bytes = bad.to_bytes();
+        assert_eq!(bytes[8..12], 1u32.to_le_bytes());
+        assert_eq!(Artifact::from_bytes(&bytes).unwrap().header.format, 1);
+        let header = serde_json::to_vec(&bad.header).unwrap();
+        let mut forged = MAGIC.to_vec();
+        forged.extend_from_slice(&1u32.to_le_bytes());
+        forged.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        forged.extend_from_slice(&header);
+        forged.extend_from_slice(&postcard::to_stdvec(&good.fitted).unwrap());
+        assert!(matches!(
+            Artifact::from_bytes(&forged),
+            Err(ArtifactError::Corrupt(_))
+        ));
+    }
+
+    /// A boosted model is written as format 2 (every other as format 1), and a number input
+    /// kept missing reaches it as NaN through the frame and row APIs alike.
+    #[test]
+    fn a_boosted_model_is_format_2_and_takes_missing_values() {
+        let n = 200;
+        let x1: Vec<Option<f64>> = (0..n)
+            .map(|i| (i % 5 != 0).then(|| ((i * 37) % 101) as f64))
+            .collect();
+        // Missing x1 is class 1, otherwise x1 > 50 is.
+        let y: Vec<u32> = x1
+            .iter()
+            .map(|v| u32::from(v.is_none_or(|v| v > 50.0)))
+            .collect();
+        let frame = df!("x1" => &x1).unwrap();
+        let rules = vec![(
+            "x1".to_owned(),
+            InputRule {
+                keep_missing: true,
+                ..InputRule::default()
+            },
+        )];
+        let rows: Vec<usize> = (0..n).collect();
+        let inputs = fit_inputs(&frame, &rules, &rows).unwrap();
+        assert!(matches!(
+            inputs[0].kind,
+            crate::prep::InputKind::Number {
+                keep_missing: true,
+                ..
+            }
+        ));
+        let x = transform(&frame, &inputs).unwrap();
+        assert!(x.columns[0][0].is_nan());
+        let algorithm = Algorithm::GradientBoostingClassifier;
+        let params = BTreeMap::from([("min_samples_leaf".to_owned(), 5.into())]);
+        let target = Target::Classes {
+            y: &y,
+            n_classes: 2,
+        };
+        let (fitted, params) = fit(algorithm, &params, 0, &x, target, &|_, _| {}).unwrap();
+        let artifact = Artifact {
+            header: Header {
+                format: FORMAT_VERSION,
+                model: "m".into(),
+                algorithm: algorithm.as_str().into(),
+                params,
+                seed: 0,
+                target: "y".into(),
+                task: Task::Classification {
+                    labels: vec![Label::Int(0), Label::Int(1)],
+                },
+                inputs,
+                provenance: Provenance::default(),
+            },
+            fitted,
+        };
+        let bytes = artifact.to_bytes();
+        assert_eq!(bytes[8..12], 2u32.to_le_bytes());
+        let back = Artifact::from_bytes(&bytes).unwrap();
+        assert_eq!(back.header.format, 2);
+        let Predictions::Classes { class, .. } = back.predict_frame(&frame).unwrap() else {
+            panic!("a classifier");
+        };
+        assert_eq!(class[0], 1, "a missing x1 is class 1");
+        let row = serde_json::json!({ "x1": null });
+        let one = back.predict_row(|k| row.get(k), &mut Vec::new()).unwrap();
+        assert_eq!(one.prediction, Label::Int(1).to_json());
+        // A format 1 file cannot hold a boosted model.
+        let mut old = bytes.clone();
+        old[8..12].copy_from_slice(&1u32.to_le_bytes());
+        assert!(Artifact::from_bytes(&old).is_err());
     }
 
     #[test]

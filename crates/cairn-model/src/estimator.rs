@@ -6,6 +6,7 @@ use cairn_core::models::Algorithm;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::boosting::{BoostParams, Booster, EarlyStopping, Loss};
 use crate::forest::{ForestClassifier, ForestParams, ForestRegressor};
 use crate::knn::{KnnClassifier, KnnDistance, KnnParams, KnnRegressor, KnnWeights};
 use crate::linear::{
@@ -38,6 +39,9 @@ pub enum Fitted {
     KnnClassifier(KnnClassifier),
     KnnRegressor(KnnRegressor),
     GaussianNb(GaussianNb),
+    // New variants go last: postcard numbers variants in order, and older artifacts must read.
+    BoostingClassifier(Booster),
+    BoostingRegressor(Booster),
 }
 
 /// The params of each algorithm with their defaults, for errors and docs.
@@ -64,8 +68,28 @@ pub fn param_names(algorithm: Algorithm) -> &'static [&'static str] {
         Algorithm::RidgeRegression => &["alpha", "solver"],
         Algorithm::KnnClassifier | Algorithm::KnnRegressor => &["k", "weights", "distance"],
         Algorithm::GaussianNb => &["var_smoothing"],
+        Algorithm::GradientBoostingClassifier => {
+            BOOSTING_PARAMS.split_last().map_or(&[], |(_, p)| p)
+        }
+        Algorithm::GradientBoostingRegressor => BOOSTING_PARAMS,
     }
 }
+
+/// The boosting params; the last (`loss`) is the regressor's only.
+const BOOSTING_PARAMS: &[&str] = &[
+    "n_iterations",
+    "learning_rate",
+    "num_leaves",
+    "max_depth",
+    "min_samples_leaf",
+    "min_gain",
+    "l2",
+    "subsample",
+    "colsample",
+    "max_bins",
+    "early_stopping",
+    "loss",
+];
 
 /// Reads params by name, recording the value used (given or default) of each.
 struct Params<'a> {
@@ -213,6 +237,108 @@ impl<'a> Params<'a> {
                     format!("expected {}, got {value}", names.join(" or ")),
                 )
             })
+    }
+
+    /// A number in `(0, 1]`.
+    fn share(&mut self, name: &str, default: f64) -> Result<f64, FitError> {
+        let value = self.get(name, default.into());
+        value
+            .as_f64()
+            .filter(|x| *x > 0.0 && *x <= 1.0)
+            .ok_or_else(|| param_err(name, format!("must be a number in (0, 1], got {value}")))
+    }
+
+    /// `early_stopping = { rounds = N, share = S }`, or `"none"` (the default).
+    fn early_stopping(&mut self) -> Result<Option<EarlyStopping>, FitError> {
+        let value = self.get("early_stopping", Value::String("none".into()));
+        let Value::Object(table) = &value else {
+            return match value.as_str() {
+                Some("none") => Ok(None),
+                _ => Err(param_err(
+                    "early_stopping",
+                    format!(
+                        "expected a table {{ rounds = N, share = S }} or \"none\", got {value}"
+                    ),
+                )),
+            };
+        };
+        if let Some(other) = table
+            .keys()
+            .find(|k| !matches!(k.as_str(), "rounds" | "share"))
+        {
+            return Err(param_err(
+                &format!("early_stopping.{other}"),
+                "no such key (the keys: rounds, share)",
+            ));
+        }
+        let rounds = match table.get("rounds") {
+            None => 20,
+            Some(v) => v
+                .as_u64()
+                .filter(|n| *n >= 1)
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or_else(|| {
+                    param_err(
+                        "early_stopping.rounds",
+                        format!("must be a whole number ≥ 1, got {v}"),
+                    )
+                })?,
+        };
+        let share = match table.get("share") {
+            None => 0.1,
+            Some(v) => v.as_f64().filter(|x| *x > 0.0 && *x < 1.0).ok_or_else(|| {
+                param_err(
+                    "early_stopping.share",
+                    format!("must be a number in (0, 1), got {v}"),
+                )
+            })?,
+        };
+        // Recorded in full, defaults included.
+        self.resolved.insert(
+            "early_stopping".to_owned(),
+            serde_json::json!({ "rounds": rounds, "share": share }),
+        );
+        Ok(Some(EarlyStopping { rounds, share }))
+    }
+
+    fn boosting(&mut self, seed: u64) -> Result<BoostParams, FitError> {
+        let learning_rate = {
+            let value = self.get("learning_rate", 0.1.into());
+            value
+                .as_f64()
+                .filter(|x| x.is_finite() && *x > 0.0)
+                .ok_or_else(|| {
+                    param_err(
+                        "learning_rate",
+                        format!("must be a number > 0, got {value}"),
+                    )
+                })?
+        };
+        let max_depth = match self.max_depth()? {
+            Some(0) => {
+                return Err(param_err(
+                    "max_depth",
+                    "must be at least 1 (the root is depth 0)",
+                ));
+            }
+            d => d,
+        };
+        let params = BoostParams {
+            n_iterations: self.count("n_iterations", 100, 1)?,
+            learning_rate,
+            num_leaves: self.count("num_leaves", 31, 2)?,
+            max_depth,
+            min_samples_leaf: self.count("min_samples_leaf", 20, 1)?,
+            min_gain: self.number("min_gain", 0.0)?,
+            l2: self.number("l2", 0.0)?,
+            subsample: self.share("subsample", 1.0)?,
+            colsample: self.share("colsample", 1.0)?,
+            max_bins: self.count("max_bins", 255, 2)?,
+            early_stopping: self.early_stopping()?,
+            seed,
+        };
+        params.validate()?;
+        Ok(params)
     }
 
     fn knn(&mut self) -> Result<KnnParams, FitError> {
@@ -376,6 +502,25 @@ pub fn fit(
             progress(1, 1);
             Fitted::GaussianNb(m)
         }
+        Algorithm::GradientBoostingClassifier => {
+            let bp = p.boosting(seed)?;
+            let (y, n) = classes(algorithm, target)?;
+            let report = |done: usize| progress(done, bp.n_iterations);
+            Fitted::BoostingClassifier(Booster::fit_classifier(x, y, n, &bp, &report)?)
+        }
+        Algorithm::GradientBoostingRegressor => {
+            let bp = p.boosting(seed)?;
+            let loss = p.choice(
+                "loss",
+                &[
+                    ("squared_error", Loss::SquaredError),
+                    ("absolute_error", Loss::AbsoluteError),
+                ],
+            )?;
+            let report = |done: usize| progress(done, bp.n_iterations);
+            let y = values(algorithm, target)?;
+            Fitted::BoostingRegressor(Booster::fit_regressor(x, y, loss, &bp, &report)?)
+        }
     };
     debug_assert!(
         p.resolved
@@ -402,6 +547,7 @@ impl Fitted {
             Fitted::KnnClassifier(m) => m.n_features(),
             Fitted::KnnRegressor(m) => m.n_features(),
             Fitted::GaussianNb(m) => m.n_features(),
+            Fitted::BoostingClassifier(m) | Fitted::BoostingRegressor(m) => m.n_features(),
         }
     }
 
@@ -412,6 +558,7 @@ impl Fitted {
             Fitted::Logistic(m) => m.n_classes(),
             Fitted::KnnClassifier(m) => m.n_classes(),
             Fitted::GaussianNb(m) => m.n_classes(),
+            Fitted::BoostingClassifier(m) => m.n_classes(),
             _ => 0,
         }
     }
@@ -433,6 +580,12 @@ impl Fitted {
             Fitted::KnnClassifier(_) => algorithm == Algorithm::KnnClassifier,
             Fitted::KnnRegressor(_) => algorithm == Algorithm::KnnRegressor,
             Fitted::GaussianNb(_) => algorithm == Algorithm::GaussianNb,
+            Fitted::BoostingClassifier(m) => {
+                algorithm == Algorithm::GradientBoostingClassifier && m.loss().is_classifier()
+            }
+            Fitted::BoostingRegressor(m) => {
+                algorithm == Algorithm::GradientBoostingRegressor && !m.loss().is_classifier()
+            }
         }
     }
 
@@ -443,6 +596,7 @@ impl Fitted {
                 | Fitted::Logistic(_)
                 | Fitted::KnnClassifier(_)
                 | Fitted::GaussianNb(_)
+                | Fitted::BoostingClassifier(_)
         )
     }
 
@@ -453,6 +607,7 @@ impl Fitted {
             Fitted::Logistic(m) => m.predict_proba_into(row, out),
             Fitted::KnnClassifier(m) => m.predict_proba_into(row, out),
             Fitted::GaussianNb(m) => m.predict_proba_into(row, out),
+            Fitted::BoostingClassifier(m) => m.predict_proba_into(row, out),
             _ => unreachable!("predict_proba_into on a regressor"),
         }
     }
@@ -464,6 +619,7 @@ impl Fitted {
             Fitted::Linear(m) => m.predict(row),
             Fitted::Ridge(m) => m.predict(row),
             Fitted::KnnRegressor(m) => m.predict(row),
+            Fitted::BoostingRegressor(m) => m.predict(row),
             _ => unreachable!("predict_value on a classifier"),
         }
     }
@@ -472,6 +628,9 @@ impl Fitted {
     pub fn predict_proba_batch(&self, x: &Matrix, n_classes: usize) -> Vec<f64> {
         use rayon::prelude::*;
         if let Fitted::ForestClassifier(m) = self {
+            return m.predict_proba_batch(x);
+        }
+        if let Fitted::BoostingClassifier(m) = self {
             return m.predict_proba_batch(x);
         }
         let mut out = vec![0.0; x.rows * n_classes];
@@ -491,6 +650,9 @@ impl Fitted {
         if let Fitted::ForestRegressor(m) = self {
             return m.predict_batch(x);
         }
+        if let Fitted::BoostingRegressor(m) = self {
+            return m.raw_batch(x);
+        }
         (0..x.rows)
             .into_par_iter()
             .map_init(Vec::new, |row, i| {
@@ -499,5 +661,13 @@ impl Fitted {
                 self.predict_value(row)
             })
             .collect()
+    }
+
+    /// The boosted model, for its importances and fit summary.
+    pub fn booster(&self) -> Option<&Booster> {
+        match self {
+            Fitted::BoostingClassifier(m) | Fitted::BoostingRegressor(m) => Some(m),
+            _ => None,
+        }
     }
 }

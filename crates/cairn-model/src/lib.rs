@@ -10,6 +10,7 @@
 //! Libraries never print: fitting reports progress through a callback.
 
 pub mod artifact;
+pub mod boosting;
 pub mod estimator;
 pub mod forest;
 pub mod guard;

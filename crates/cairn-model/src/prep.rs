@@ -15,6 +15,9 @@ pub struct InputRule {
     pub dtype: Option<String>,
     pub impute: Option<ImputeRule>,
     pub encode: Option<Encoding>,
+    /// A number without `impute` passes a missing value on as NaN instead of refusing it (for
+    /// the algorithms that handle missing values themselves).
+    pub keep_missing: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +52,10 @@ pub enum InputKind {
         dtype: NumberType,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         fill: Option<f64>,
+        /// Without `fill`: a missing value reaches the model as NaN (the model handles it)
+        /// instead of being refused. Absent (false) in artifacts written before it existed.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        keep_missing: bool,
     },
     /// A category (text): `categories` are the training values, sorted.
     Category {
@@ -351,7 +358,11 @@ pub fn fit_inputs(
                         }
                     }),
                 };
-                InputKind::Number { dtype, fill }
+                InputKind::Number {
+                    dtype,
+                    keep_missing: rule.keep_missing && fill.is_none(),
+                    fill,
+                }
             }
             Values::Text(values) => {
                 let Some(encode) = rule.encode else {
@@ -455,10 +466,20 @@ pub fn transform(frame: &DataFrame, inputs: &[Input]) -> Result<Matrix, InputErr
         };
         let values = read_column(frame, &input.name, declared)?;
         match (&input.kind, values) {
-            (InputKind::Number { fill, .. }, Values::Numbers(values, _)) => {
+            (
+                InputKind::Number {
+                    fill, keep_missing, ..
+                },
+                Values::Numbers(values, _),
+            ) => {
                 let column: Vec<Option<f64>> = values.into_iter().map(|v| v.or(*fill)).collect();
-                first_missing(&column, &input.name)?;
-                columns.push(column.into_iter().map(|v| v.unwrap_or(0.0)).collect());
+                let absent = if *keep_missing {
+                    f64::NAN
+                } else {
+                    first_missing(&column, &input.name)?;
+                    0.0
+                };
+                columns.push(column.into_iter().map(|v| v.unwrap_or(absent)).collect());
             }
             (
                 InputKind::Category {
@@ -521,8 +542,13 @@ pub fn encode_row<'a>(
             count: 1,
         };
         match &input.kind {
-            InputKind::Number { dtype, fill } => {
+            InputKind::Number {
+                dtype,
+                fill,
+                keep_missing,
+            } => {
                 let x = match value {
+                    serde_json::Value::Null if *keep_missing => fill.unwrap_or(f64::NAN),
                     serde_json::Value::Null => fill.ok_or_else(missing)?,
                     serde_json::Value::Number(n) => {
                         let x = n.as_f64().unwrap_or(f64::NAN);
@@ -597,6 +623,7 @@ mod tests {
             dtype: None,
             impute,
             encode,
+            keep_missing: false,
         }
     }
 
@@ -616,7 +643,8 @@ mod tests {
             inputs[0].kind,
             InputKind::Number {
                 dtype: NumberType::Int,
-                fill: Some(40.0)
+                fill: Some(40.0),
+                keep_missing: false,
             }
         );
         assert_eq!(

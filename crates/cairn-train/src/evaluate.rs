@@ -5,11 +5,13 @@ use std::collections::BTreeMap;
 
 use cairn_model::Matrix;
 use cairn_model::artifact::{Artifact, Predictions};
+use cairn_model::boosting::Booster;
 use cairn_model::metrics;
 use serde_json::Value;
 
 use crate::TrainError;
 use crate::fit::Truth;
+use crate::record::{BOOSTING_KEY, BoostingReport, IMPORTANCES_KEY, Importance};
 
 /// What the evaluation found.
 pub(crate) struct Evaluation {
@@ -67,8 +69,51 @@ pub(crate) fn evaluate(
             }
         }
     }
+    if let Some(booster) = artifact.fitted.booster() {
+        let (importances, boosting) = boosting_report(artifact, booster);
+        let value = |v: Result<Value, serde_json::Error>| v.map_err(|e| failed(e.to_string()));
+        rest.insert(
+            IMPORTANCES_KEY.to_owned(),
+            value(serde_json::to_value(importances))?,
+        );
+        rest.insert(
+            BOOSTING_KEY.to_owned(),
+            value(serde_json::to_value(boosting))?,
+        );
+    }
     if !rest.is_empty() {
         evaluation.report = Some(Value::Object(rest));
     }
     Ok(evaluation)
+}
+
+/// A boosted model's importances by input (summed over an input's encoded columns; most
+/// important first, ties in input order) and its fit summary.
+fn boosting_report(artifact: &Artifact, booster: &Booster) -> (Vec<Importance>, BoostingReport) {
+    let gains = booster.importances();
+    let mut at = 0;
+    let mut importances: Vec<Importance> = artifact
+        .header
+        .inputs
+        .iter()
+        .map(|input| {
+            let width = input.width();
+            let gain = gains.iter().skip(at).take(width).sum();
+            at += width;
+            Importance {
+                feature: input.name.clone(),
+                gain,
+            }
+        })
+        .collect();
+    importances.sort_by(|a, b| b.gain.total_cmp(&a.gain));
+    let s = booster.summary();
+    let boosting = BoostingReport {
+        iterations_run: s.iterations_run,
+        best_iteration: s.best_iteration,
+        early_stopped: s.early_stopped,
+        validation_rows: s.validation_rows,
+        validation_loss: s.validation_loss,
+    };
+    (importances, boosting)
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use cairn_core::models::{Encode, Impute, ModelSpec};
+use cairn_core::models::{Algorithm, Encode, Impute, ModelSpec};
 use cairn_model::artifact::{Label, Task};
 use cairn_model::estimator::{self, Fitted, Target};
 use cairn_model::prep::{self, Encoding, ImputeRule, Input, InputError, InputRule};
@@ -82,8 +82,12 @@ pub(crate) fn inputs(
 }
 
 fn input_rule(spec: &ModelSpec, column: &str) -> InputRule {
+    let keep_missing = spec.algorithm.handles_missing();
     let Some(rule) = spec.columns.get(column) else {
-        return InputRule::default();
+        return InputRule {
+            keep_missing,
+            ..InputRule::default()
+        };
     };
     InputRule {
         dtype: rule.dtype.map(|t| t.as_str().to_owned()),
@@ -102,6 +106,7 @@ fn input_rule(spec: &ModelSpec, column: &str) -> InputRule {
             Encode::OneHot => Encoding::OneHot,
             Encode::Ordinal => Encoding::Ordinal,
         }),
+        keep_missing,
     }
 }
 
@@ -161,6 +166,19 @@ pub(crate) fn fit(
                     message: format!(
                         "the training rows hold a single class of `{}`: a classifier needs at least two",
                         spec.target
+                    ),
+                });
+            }
+            // Boosting fits one score per class: a class without training rows has none.
+            if spec.algorithm == Algorithm::GradientBoostingClassifier
+                && let Some(absent) = seen.iter().position(|s| !s)
+            {
+                return Err(TrainError::Data {
+                    model: model.to_owned(),
+                    message: format!(
+                        "the class `{}` of `{}` has no training rows: {} needs every class in \
+                         the training rows",
+                        labels[absent], spec.target, spec.algorithm
                     ),
                 });
             }

@@ -110,6 +110,46 @@ pub struct RunRecord {
     pub environment: Environment,
 }
 
+/// A feature's importance: the total gain of the splits on it, summed over the encoded
+/// columns of its input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Importance {
+    pub feature: String,
+    pub gain: f64,
+}
+
+/// What a boosted fit did, in the record's `report.boosting`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BoostingReport {
+    /// Iterations grown before the fit stopped.
+    pub iterations_run: usize,
+    /// Iterations the model keeps: the best on the early-stopping rows, else all.
+    pub best_iteration: usize,
+    pub early_stopped: bool,
+    /// Training rows held out for early stopping (0 without it).
+    pub validation_rows: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_loss: Option<f64>,
+}
+
+/// The keys of `report` that hold [`Importance`]s and the [`BoostingReport`].
+pub const IMPORTANCES_KEY: &str = "feature_importances";
+pub const BOOSTING_KEY: &str = "boosting";
+
+impl RunRecord {
+    /// Feature importances, most important first, for the models that have them.
+    pub fn importances(&self) -> Option<Vec<Importance>> {
+        let value = self.report.as_ref()?.get(IMPORTANCES_KEY)?;
+        serde_json::from_value(value.clone()).ok()
+    }
+
+    /// What a boosted fit did (boosted models only).
+    pub fn boosting(&self) -> Option<BoostingReport> {
+        let value = self.report.as_ref()?.get(BOOSTING_KEY)?;
+        serde_json::from_value(value.clone()).ok()
+    }
+}
+
 /// What `runs list` shows and filters on: the part of a record that is cheap to read (the
 /// rest of the record is skipped while parsing, not built).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

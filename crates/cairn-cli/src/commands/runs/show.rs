@@ -111,6 +111,35 @@ pub fn run(ctx: &Context<'_>, args: RunsShowArgs) -> CmdResult {
             }
         }
     }
+    if let Some(b) = run.boosting() {
+        p.line(paint(BOLD, "boosting:"))?;
+        let kept = if b.early_stopped || b.validation_rows > 0 {
+            format!(
+                "  iterations          {} kept of {} run (early stopping on {} rows{})",
+                b.best_iteration,
+                b.iterations_run,
+                b.validation_rows,
+                b.validation_loss
+                    .map_or_else(String::new, |l| format!(", best loss {l:.6}"))
+            )
+        } else {
+            format!("  iterations          {}", b.best_iteration)
+        };
+        p.line(kept)?;
+    }
+    if let Some(importances) = run.importances() {
+        p.line(paint(BOLD, "feature importances (total gain):"))?;
+        let total: f64 = importances.iter().map(|i| i.gain).sum();
+        for i in &importances {
+            let share = if total > 0.0 { i.gain / total } else { 0.0 };
+            p.line(format!(
+                "  {:<20}{:.4}  {}",
+                i.feature,
+                i.gain,
+                paint(DIM, format!("{:.1}%", 100.0 * share))
+            ))?;
+        }
+    }
     if !run.phases.is_empty() {
         let phases: Vec<String> = run
             .phases

@@ -1,0 +1,405 @@
+use std::collections::BTreeMap;
+
+use cairn_core::models::Algorithm;
+use cairn_core::rng::Rng;
+use serde_json::{Value, json};
+
+use super::*;
+use crate::estimator::{self, Fitted, Target};
+
+/// A seeded table: `n` rows of 4 features; class 1 when `x0 + x1 > 0` (with 5% of labels
+/// flipped), and a target value `3 x0 - 2 x1 + noise`. `x2` is noise; `x3` is missing (NaN)
+/// on a third of the rows, and missing exactly when it matters: those rows are class 1.
+fn table(n: usize, seed: u64) -> (Matrix, Vec<u32>, Vec<f64>) {
+    let mut rng = Rng::new(seed);
+    let mut unit = move || (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+    let mut columns: Vec<Vec<f64>> = (0..4).map(|_| Vec::with_capacity(n)).collect();
+    let (mut classes, mut values) = (Vec::new(), Vec::new());
+    for _ in 0..n {
+        let x0 = unit() * 4.0 - 2.0;
+        let x1 = unit() * 4.0 - 2.0;
+        let x2 = unit();
+        let missing = unit() < 1.0 / 3.0;
+        let mut class = u32::from(x0 + x1 > 0.0 || missing);
+        if unit() < 0.05 {
+            class = 1 - class;
+        }
+        columns[0].push(x0);
+        columns[1].push(x1);
+        columns[2].push(x2);
+        columns[3].push(if missing { f64::NAN } else { unit() });
+        classes.push(class);
+        values.push(3.0 * x0 - 2.0 * x1 + (unit() - 0.5) * 0.2);
+    }
+    (Matrix::new(columns), classes, values)
+}
+
+fn accuracy(model: &Booster, x: &Matrix, y: &[u32]) -> f64 {
+    let mut p = vec![0.0; model.n_classes()];
+    let correct = (0..x.rows)
+        .filter(|&i| {
+            model.predict_proba_into(&x.row(i), &mut p);
+            crate::metrics::argmax(&p) == y[i] as usize
+        })
+        .count();
+    correct as f64 / x.rows as f64
+}
+
+#[test]
+fn a_binary_classifier_learns_and_uses_missing_values() {
+    let (x, y, _) = table(3000, 1);
+    let (test_x, test_y, _) = table(1000, 2);
+    let model = Booster::fit_classifier(&x, &y, 2, &BoostParams::default(), &|_| {}).unwrap();
+    assert_eq!(model.loss(), Loss::LogLoss);
+    assert_eq!(model.trees().len(), 100);
+    let acc = accuracy(&model, &test_x, &test_y);
+    // 5% of labels are flipped: 0.95 is the best possible.
+    assert!(acc > 0.91, "accuracy {acc}");
+    // A row whose only signal is a missing x3 is class 1; the same row with x3 present is not.
+    let mut p = [0.0; 2];
+    model.predict_proba_into(&[-1.5, -1.5, 0.5, f64::NAN], &mut p);
+    assert!(p[1] > 0.8, "{p:?}");
+    model.predict_proba_into(&[-1.5, -1.5, 0.5, 0.5], &mut p);
+    assert!(p[1] < 0.2, "{p:?}");
+    // The noise feature gains least.
+    let imp = model.importances();
+    assert!(
+        imp[2] < imp[0] && imp[2] < imp[1] && imp[2] < imp[3],
+        "{imp:?}"
+    );
+}
+
+#[test]
+fn a_multiclass_classifier_gives_probabilities() {
+    let (x, _, v) = table(2000, 3);
+    let y: Vec<u32> = v
+        .iter()
+        .map(|v| u32::from(*v > -1.0) + u32::from(*v > 1.0))
+        .collect();
+    let params = BoostParams {
+        n_iterations: 40,
+        ..BoostParams::default()
+    };
+    let model = Booster::fit_classifier(&x, &y, 3, &params, &|_| {}).unwrap();
+    assert_eq!(model.loss(), Loss::Softmax { n_classes: 3 });
+    assert_eq!(model.trees().len(), 120);
+    let mut p = [0.0; 3];
+    model.predict_proba_into(&x.row(0), &mut p);
+    assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    assert!(accuracy(&model, &x, &y) > 0.9);
+}
+
+#[test]
+fn regressors_fit_the_mean_and_the_median() {
+    let (x, _, y) = table(2000, 4);
+    let variance = {
+        let mean = y.iter().sum::<f64>() / y.len() as f64;
+        y.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / y.len() as f64
+    };
+    for loss in [Loss::SquaredError, Loss::AbsoluteError] {
+        let model = Booster::fit_regressor(&x, &y, loss, &BoostParams::default(), &|_| {}).unwrap();
+        let mse = (0..x.rows)
+            .map(|i| (model.predict(&x.row(i)) - y[i]).powi(2))
+            .sum::<f64>()
+            / x.rows as f64;
+        assert!(
+            mse < variance * 0.05,
+            "{loss:?}: mse {mse}, variance {variance}"
+        );
+    }
+}
+
+/// The bytes of a model fitted inside a pool of `threads` threads.
+fn bytes_in_pool(threads: usize, params: &BoostParams, classes: usize) -> Vec<u8> {
+    let (x, y, v) = table(3000, 5);
+    let y: Vec<u32> = if classes == 2 {
+        y
+    } else {
+        v.iter()
+            .map(|v| u32::from(*v > -1.0) + u32::from(*v > 1.0))
+            .collect()
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    let model = pool
+        .install(|| Booster::fit_classifier(&x, &y, classes, params, &|_| {}))
+        .unwrap();
+    postcard::to_stdvec(&model).unwrap()
+}
+
+#[test]
+fn the_same_seed_gives_the_same_bytes_at_any_thread_count() {
+    let params = BoostParams {
+        n_iterations: 30,
+        subsample: 0.7,
+        colsample: 0.5,
+        early_stopping: Some(EarlyStopping {
+            rounds: 5,
+            share: 0.2,
+        }),
+        seed: 7,
+        ..BoostParams::default()
+    };
+    for classes in [2, 3] {
+        let one = bytes_in_pool(1, &params, classes);
+        assert_eq!(one, bytes_in_pool(2, &params, classes), "{classes} classes");
+        assert_eq!(one, bytes_in_pool(3, &params, classes), "{classes} classes");
+    }
+    // And the seed matters.
+    let other = BoostParams {
+        seed: 8,
+        ..params.clone()
+    };
+    assert_ne!(bytes_in_pool(2, &params, 2), bytes_in_pool(2, &other, 2));
+}
+
+#[test]
+fn early_stopping_keeps_the_best_iteration() {
+    // Pure noise labels: the held-out loss stops improving early.
+    let (x, _, _) = table(1000, 6);
+    let mut rng = Rng::new(9);
+    let y: Vec<u32> = (0..x.rows).map(|_| (rng.next_u64() & 1) as u32).collect();
+    let params = BoostParams {
+        n_iterations: 500,
+        early_stopping: Some(EarlyStopping {
+            rounds: 10,
+            share: 0.2,
+        }),
+        ..BoostParams::default()
+    };
+    let model = Booster::fit_classifier(&x, &y, 2, &params, &|_| {}).unwrap();
+    let s = model.summary();
+    assert!(s.early_stopped, "{s:?}");
+    assert_eq!(s.iterations_run, s.best_iteration + 10);
+    assert_eq!(model.trees().len(), s.best_iteration);
+    assert_eq!(s.validation_rows, 200);
+    assert!(s.validation_loss.is_some());
+}
+
+#[test]
+fn num_leaves_and_max_depth_bound_the_trees() {
+    let (x, y, _) = table(2000, 10);
+    let params = BoostParams {
+        n_iterations: 5,
+        num_leaves: 7,
+        ..BoostParams::default()
+    };
+    let model = Booster::fit_classifier(&x, &y, 2, &params, &|_| {}).unwrap();
+    assert!(model.trees().iter().all(|t| t.n_leaves() <= 7));
+    assert!(model.trees().iter().any(|t| t.n_leaves() == 7));
+    let params = BoostParams {
+        max_depth: Some(1),
+        ..params
+    };
+    let model = Booster::fit_classifier(&x, &y, 2, &params, &|_| {}).unwrap();
+    assert!(model.trees().iter().all(|t| t.n_leaves() <= 2));
+}
+
+fn fit(
+    algorithm: Algorithm,
+    params: Value,
+    x: &Matrix,
+    target: Target<'_>,
+) -> Result<Fitted, FitError> {
+    let params: BTreeMap<String, Value> = serde_json::from_value(params).unwrap();
+    estimator::fit(algorithm, &params, 0, x, target, &|_, _| {}).map(|(f, _)| f)
+}
+
+fn param_name(e: FitError) -> String {
+    match e {
+        FitError::Param { name, .. } => name,
+        FitError::Data(m) => panic!("a data error, not a param error: {m}"),
+    }
+}
+
+fn data_message(e: FitError) -> String {
+    match e {
+        FitError::Data(m) => m,
+        FitError::Param { name, .. } => panic!("a param error ({name}), not a data error"),
+    }
+}
+
+#[test]
+fn params_out_of_range_name_the_field() {
+    let (x, y, v) = table(100, 11);
+    let classes = Target::Classes {
+        y: &y,
+        n_classes: 2,
+    };
+    let clf = Algorithm::GradientBoostingClassifier;
+    for (params, name) in [
+        (json!({"learning_rate": 0}), "learning_rate"),
+        (json!({"learning_rate": -0.1}), "learning_rate"),
+        (json!({"num_leaves": 1}), "num_leaves"),
+        (json!({"subsample": 0}), "subsample"),
+        (json!({"subsample": 1.5}), "subsample"),
+        (json!({"colsample": 0}), "colsample"),
+        (json!({"n_iterations": 0}), "n_iterations"),
+        (json!({"max_bins": 256}), "max_bins"),
+        (json!({"max_depth": 0}), "max_depth"),
+        (json!({"l2": -1}), "l2"),
+        (
+            json!({"early_stopping": {"rounds": 0}}),
+            "early_stopping.rounds",
+        ),
+        (
+            json!({"early_stopping": {"share": 1.0}}),
+            "early_stopping.share",
+        ),
+        (
+            json!({"early_stopping": {"patience": 3}}),
+            "early_stopping.patience",
+        ),
+        (json!({"early_stopping": 3}), "early_stopping"),
+        (json!({"loss": "squared_error"}), "loss"),
+    ] {
+        let e = fit(clf, params.clone(), &x, classes).unwrap_err();
+        assert_eq!(param_name(e), name, "{params}");
+    }
+    let e = fit(
+        Algorithm::GradientBoostingRegressor,
+        json!({"loss": "huber"}),
+        &x,
+        Target::Values(&v),
+    )
+    .unwrap_err();
+    assert_eq!(param_name(e), "loss");
+}
+
+#[test]
+fn early_stopping_without_enough_rows_names_the_share() {
+    // 10% of 5 rows is no row at all.
+    let (x, _, _) = table(5, 12);
+    let e = fit(
+        Algorithm::GradientBoostingClassifier,
+        json!({"early_stopping": {"rounds": 5, "share": 0.1}}),
+        &x,
+        Target::Classes {
+            y: &[0, 1, 0, 1, 1],
+            n_classes: 2,
+        },
+    )
+    .unwrap_err();
+    assert_eq!(param_name(e), "early_stopping.share");
+}
+
+#[test]
+fn bad_targets_are_refused() {
+    let (x, _, mut v) = table(50, 13);
+    let clf = Algorithm::GradientBoostingClassifier;
+    let one_class = vec![1u32; 50];
+    let m = data_message(
+        fit(
+            clf,
+            json!({}),
+            &x,
+            Target::Classes {
+                y: &one_class,
+                n_classes: 2,
+            },
+        )
+        .unwrap_err(),
+    );
+    assert!(m.contains("single class"), "{m}");
+    let no_class_2: Vec<u32> = (0..50).map(|i| (i % 2) as u32).collect();
+    let m = data_message(
+        fit(
+            clf,
+            json!({}),
+            &x,
+            Target::Classes {
+                y: &no_class_2,
+                n_classes: 3,
+            },
+        )
+        .unwrap_err(),
+    );
+    assert!(m.contains("class 2 has no training rows"), "{m}");
+    v[7] = f64::NAN;
+    let m = data_message(
+        fit(
+            Algorithm::GradientBoostingRegressor,
+            json!({}),
+            &x,
+            Target::Values(&v),
+        )
+        .unwrap_err(),
+    );
+    assert!(m.contains("non-finite value (NaN) at row 7"), "{m}");
+}
+
+#[test]
+fn the_params_used_are_recorded_with_their_defaults() {
+    let (x, _, v) = table(200, 14);
+    let params: BTreeMap<String, Value> =
+        serde_json::from_value(json!({"early_stopping": {"rounds": 3}, "num_leaves": 4})).unwrap();
+    let (fitted, used) = estimator::fit(
+        Algorithm::GradientBoostingRegressor,
+        &params,
+        0,
+        &x,
+        Target::Values(&v),
+        &|_, _| {},
+    )
+    .unwrap();
+    assert_eq!(used["early_stopping"], json!({"rounds": 3, "share": 0.1}));
+    assert_eq!(used["num_leaves"], json!(4));
+    assert_eq!(used["loss"], json!("squared_error"));
+    assert_eq!(used["max_depth"], json!("none"));
+    assert_eq!(used.len(), 12);
+    let booster = fitted.booster().unwrap();
+    assert_eq!(booster.summary().validation_rows, 20);
+}
+
+#[test]
+fn a_damaged_model_is_refused_when_read() {
+    let (x, y, _) = table(300, 15);
+    let params = BoostParams {
+        n_iterations: 3,
+        ..BoostParams::default()
+    };
+    let model = Booster::fit_classifier(&x, &y, 2, &params, &|_| {}).unwrap();
+    let bytes = postcard::to_stdvec(&model).unwrap();
+    let back: Booster = postcard::from_bytes(&bytes).unwrap();
+    assert_eq!(back, model);
+    // A child pointing back at its parent would loop.
+    let mut bad = model.clone();
+    bad.trees[0].nodes[0].children[1] = 0;
+    let bytes = postcard::to_stdvec(&bad).unwrap();
+    assert!(postcard::from_bytes::<Booster>(&bytes).is_err());
+    // A split on a feature the model does not have.
+    let mut bad = model;
+    bad.n_features = 2;
+    bad.importances.truncate(2);
+    let bytes = postcard::to_stdvec(&bad).unwrap();
+    assert!(postcard::from_bytes::<Booster>(&bytes).is_err());
+}
+
+#[test]
+fn batch_predictions_equal_row_predictions() {
+    let (x, y, v) = table(700, 16);
+    let three: Vec<u32> = v
+        .iter()
+        .map(|v| u32::from(*v > -1.0) + u32::from(*v > 1.0))
+        .collect();
+    let params = BoostParams {
+        n_iterations: 20,
+        ..BoostParams::default()
+    };
+    for (labels, classes) in [(&y, 2), (&three, 3)] {
+        let model = Booster::fit_classifier(&x, labels, classes, &params, &|_| {}).unwrap();
+        let batch = model.predict_proba_batch(&x);
+        let mut p = vec![0.0; classes];
+        for i in 0..x.rows {
+            model.predict_proba_into(&x.row(i), &mut p);
+            assert_eq!(p, batch[i * classes..(i + 1) * classes], "row {i}");
+        }
+    }
+    let model = Booster::fit_regressor(&x, &v, Loss::SquaredError, &params, &|_| {}).unwrap();
+    let batch = model.raw_batch(&x);
+    for (i, value) in batch.iter().enumerate() {
+        assert_eq!(model.predict(&x.row(i)), *value, "row {i}");
+    }
+}
