@@ -235,7 +235,10 @@ fn two_tables_exit_0_without_drift_and_1_with_it_and_the_check_is_recorded() {
     assert_eq!(stored.started, doc.record.started);
     // `data gc` keeps the record the ref names.
     p.cairn(&["data", "gc"]).ok();
-    assert!(p.object_path(&digest).exists(), "gc removed the drift record");
+    assert!(
+        p.object_path(&digest).exists(),
+        "gc removed the drift record"
+    );
 
     // x1 moved by half its range; with the id and label that follow it, half the columns
     // drift: the dataset drifts.
