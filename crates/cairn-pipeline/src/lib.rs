@@ -10,16 +10,21 @@ mod error;
 mod inputs;
 mod lineage;
 mod reproduce;
+mod retrain;
 mod status;
 
 #[cfg(test)]
 mod tests;
 
-pub use error::{LineageError, ReproduceError, StatusError};
+pub use error::{LineageError, ReproduceError, RetrainError, StatusError};
 pub use lineage::{DataNode, FeatureNode, Lineage, RunNode, SourceNode, lineage};
 pub use reproduce::{
     Difference, InputKind, InputSource, MissingInput, RebuiltInput, ReproduceOptions,
     ReproduceOutcome, reproduce,
+};
+pub use retrain::{
+    DriftFinding, PerformanceFinding, QuietRetrain, RetrainEnd, RetrainOptions, RetrainProgress,
+    RetrainReport, Step, StepName, StepStatus, policy, retrain,
 };
 pub use status::{
     DriftResult, ModelSummary, ProjectStatus, RemoteCheck, StagedVersion, StatusOptions, ViewState,
