@@ -17,6 +17,8 @@ mod retrain;
 mod status;
 
 #[cfg(test)]
+mod retrain_tests;
+#[cfg(test)]
 mod tests;
 
 pub use error::{LineageError, ReproduceError, RetrainError, StatusError};
