@@ -140,7 +140,7 @@ pub enum RetrainEnd {
     Promoted { version: u32 },
     /// The new version passed every gate and waits in staging (the policy is manual).
     Staged { version: u32 },
-    /// The training gave the artifact of a version already registered (`version`); nothing
+    /// The training gave the artifact of the production version (`version`): nothing
     /// changed.
     Unchanged { version: u32 },
     /// Retrained and registered, not promoted: `blocked` says why (a failed gate, production
@@ -424,17 +424,22 @@ pub fn retrain(
         Err(e) => return Ok(fail(report, StepName::Register, e.to_string())),
     };
     let version = registered.version;
-    if registered.existing {
+    if registered.existing && Some(version) == report.production {
         report.steps.push(done(
             StepName::Register,
-            format!("the artifact is version {version} already: nothing new to register"),
+            format!("the artifact is version {version} already, in production: nothing new"),
         ));
         report.end = RetrainEnd::Unchanged { version };
         return Ok(report);
     }
-    report
-        .steps
-        .push(done(StepName::Register, format!("version {version}")));
+    report.steps.push(done(
+        StepName::Register,
+        if registered.existing {
+            format!("version {version} (the same artifact was registered before)")
+        } else {
+            format!("version {version}")
+        },
+    ));
 
     // validate
     progress.step(StepName::Validate);
