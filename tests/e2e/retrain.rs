@@ -372,3 +372,43 @@ fn monitor_stops_on_sigterm_after_a_check() {
     // The lock is whole: the registry reads it.
     p.cairn(&["models", "show", "churn"]).ok();
 }
+
+#[test]
+fn the_last_drift_check_shows_in_status_lineage_and_models_show() {
+    let p = project("promote = \"auto\"\n");
+    retrain(&p, &[], 0);
+    p.cairn(&["lineage", "churn@1"])
+        .ok()
+        .stdout_has("drift: not checked");
+    // Current data shifted: x1 on [2, 3).
+    let shifted: String = table(5, false)
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                format!("{l}\n")
+            } else {
+                let (x1, rest) = l.split_once(',').unwrap();
+                format!("{},{rest}\n", x1.parse::<f64>().unwrap() + 2.0)
+            }
+        })
+        .collect();
+    p.write("current.csv", shifted);
+    p.cairn(&["drift", "churn@1", "--current", "current.csv"])
+        .code(1);
+    let status = p.json(&["status"], 0);
+    let drift = &status["models"][0]["production"]["drift"];
+    assert_eq!(drift["version"], 1, "{status:#}");
+    assert_eq!(drift["dataset_drift"], true, "{status:#}");
+    assert!(drift["record"].as_str().is_some_and(|r| r.len() == 64));
+    p.cairn(&["status"])
+        .stdout_has("dataset drift (1 of 2 columns)");
+    p.cairn(&["lineage", "churn@1"])
+        .ok()
+        .stdout_has("drift: dataset drift (1 of 2 columns) on ");
+    let shown = p.json(&["models", "show", "churn"], 0);
+    assert_eq!(shown["last_drift"]["version"], 1, "{shown:#}");
+    p.cairn(&["models", "show", "churn"])
+        .ok()
+        .stdout_has("last drift check: churn@1: dataset drift");
+}
