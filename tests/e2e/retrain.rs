@@ -49,6 +49,7 @@ enum EndDoc {
     Unchanged { version: u32 },
     NotPromoted { version: u32, blocked: String },
     Failed { step: String, message: String },
+    Stopped { before: String },
 }
 
 #[derive(Debug, Deserialize)]

@@ -4,9 +4,10 @@
 //!
 //! A check that fails (an error before the retrain's first step, or a failed step) is logged
 //! and alerted; the next check runs at its time. A notifier that fails is logged and never
-//! stops the loop. A stop request is seen between checks and while waiting; a check under
-//! way is finished first (every write of the registry is atomic, so even a killed process
-//! leaves production as it was or as promoted).
+//! stops the loop. A stop request is seen while waiting, and between the steps of a check
+//! under way, which is then abandoned (its report ends `stopped`); the step under way is
+//! finished first. Every write of the registry is atomic, so even a killed process leaves
+//! production as it was or as promoted.
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -179,7 +180,10 @@ pub fn monitor(
                 promote: *promote,
                 now_us,
             },
-            events.progress(),
+            &Stoppable {
+                inner: events.progress(),
+                stop,
+            },
         );
         let (report, error) = match result {
             Ok(report) => (Some(report), None),
@@ -208,6 +212,48 @@ pub fn monitor(
             log.notified = notify(&policy, &alert);
         }
         events.checked(&log);
+    }
+}
+
+/// The caller's progress, and the stop flag asked between the retrain's steps.
+struct Stoppable<'a> {
+    inner: &'a dyn RetrainProgress,
+    stop: &'a AtomicBool,
+}
+
+impl cairn_train::TrainProgress for Stoppable<'_> {
+    fn phase(&self, phase: &str) {
+        self.inner.phase(phase);
+    }
+    fn fit(&self, done: usize, total: usize) {
+        self.inner.fit(done, total);
+    }
+    fn waiting_for_lock(&self, holder: &str) {
+        cairn_train::TrainProgress::waiting_for_lock(self.inner, holder);
+    }
+}
+
+impl cairn_store::Progress for Stoppable<'_> {
+    fn start(&self, phase: &str, files: u64, bytes: u64) {
+        self.inner.start(phase, files, bytes);
+    }
+    fn advance(&self, files: u64, bytes: u64) {
+        self.inner.advance(files, bytes);
+    }
+    fn finish(&self) {
+        cairn_store::Progress::finish(self.inner);
+    }
+    fn waiting_for_lock(&self, holder: &str) {
+        cairn_store::Progress::waiting_for_lock(self.inner, holder);
+    }
+}
+
+impl RetrainProgress for Stoppable<'_> {
+    fn step(&self, step: crate::StepName) {
+        self.inner.step(step);
+    }
+    fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::SeqCst) || self.inner.stop_requested()
     }
 }
 

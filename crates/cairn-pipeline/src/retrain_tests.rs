@@ -512,3 +512,48 @@ fn schedules() {
     assert_eq!(every.wait(0, true).as_secs(), 0);
     assert_eq!(every.wait(0, false).as_secs(), 5);
 }
+
+/// Asks to stop once the training step started.
+struct StopAfterTrain(AtomicBool);
+
+impl cairn_train::TrainProgress for StopAfterTrain {
+    fn phase(&self, _: &str) {}
+    fn fit(&self, _: usize, _: usize) {}
+}
+
+impl cairn_store::Progress for StopAfterTrain {}
+
+impl RetrainProgress for StopAfterTrain {
+    fn step(&self, step: StepName) {
+        if step == StepName::Train {
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    fn stop_requested(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[test]
+fn a_stop_request_abandons_the_retrain_between_steps() {
+    let (dir, project) = project("");
+    write_data(dir.path(), Concept::Old, 8);
+    let report = crate::retrain(
+        &project,
+        &options(false),
+        &StopAfterTrain(AtomicBool::new(false)),
+    )
+    .unwrap();
+    assert_eq!(
+        report.end,
+        RetrainEnd::Stopped {
+            before: StepName::Register
+        },
+        "{report:#?}"
+    );
+    // The step under way (training) was finished; nothing was registered after it.
+    assert!(report.run.is_some());
+    assert_eq!(report.steps.last().unwrap().step, StepName::Train);
+    assert!(cairn_registry::resolve_in(&project, "churn@2").is_err());
+    assert_eq!(production(&project), Some(1));
+}

@@ -123,6 +123,9 @@ pub fn end_text(end: &RetrainEnd) -> String {
         RetrainEnd::Failed { step, message } => {
             format!("failed at {}: {message}", step.as_str())
         }
+        RetrainEnd::Stopped { before } => {
+            format!("stopped before {}: production as it was", before.as_str())
+        }
     }
 }
 

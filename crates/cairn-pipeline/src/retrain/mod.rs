@@ -145,6 +145,8 @@ pub enum RetrainEnd {
     NotPromoted { version: u32, blocked: String },
     /// A step failed; production is as it was.
     Failed { step: StepName, message: String },
+    /// Asked to stop: abandoned before `before`; production is as it was.
+    Stopped { before: StepName },
 }
 
 /// The report of one retrain: every step's outcome, the findings of the check, the end.
@@ -181,6 +183,11 @@ impl RetrainReport {
 pub trait RetrainProgress: cairn_train::TrainProgress + cairn_store::Progress {
     /// A step starts.
     fn step(&self, _step: StepName) {}
+    /// Whether to stop before the next step (asked between steps from `data` on; a step
+    /// under way is finished).
+    fn stop_requested(&self) -> bool {
+        false
+    }
 }
 
 /// No progress reporting.
@@ -318,6 +325,12 @@ pub fn retrain(
     };
 
     // data
+    if progress.stop_requested() {
+        report.end = RetrainEnd::Stopped {
+            before: StepName::Data,
+        };
+        return Ok(report);
+    }
     progress.step(StepName::Data);
     if policy.data.is_empty() {
         report
@@ -342,6 +355,12 @@ pub fn retrain(
     }
 
     // materialize
+    if progress.stop_requested() {
+        report.end = RetrainEnd::Stopped {
+            before: StepName::Materialize,
+        };
+        return Ok(report);
+    }
     progress.step(StepName::Materialize);
     let views = views_of(project, &spec);
     if views.is_empty() {
@@ -376,6 +395,12 @@ pub fn retrain(
     }
 
     // train
+    if progress.stop_requested() {
+        report.end = RetrainEnd::Stopped {
+            before: StepName::Train,
+        };
+        return Ok(report);
+    }
     progress.step(StepName::Train);
     let trained = cairn_train::train(
         project,
@@ -404,6 +429,12 @@ pub fn retrain(
     ));
 
     // register
+    if progress.stop_requested() {
+        report.end = RetrainEnd::Stopped {
+            before: StepName::Register,
+        };
+        return Ok(report);
+    }
     progress.step(StepName::Register);
     let registered = cairn_registry::register(
         project,
@@ -439,6 +470,12 @@ pub fn retrain(
     ));
 
     // validate
+    if progress.stop_requested() {
+        report.end = RetrainEnd::Stopped {
+            before: StepName::Validate,
+        };
+        return Ok(report);
+    }
     progress.step(StepName::Validate);
     let (passed, failed_gates, detail) = match validate(project, model, version) {
         Ok(v) => v,
@@ -455,6 +492,12 @@ pub fn retrain(
     });
 
     // promote
+    if progress.stop_requested() {
+        report.end = RetrainEnd::Stopped {
+            before: StepName::Promote,
+        };
+        return Ok(report);
+    }
     progress.step(StepName::Promote);
     if !passed {
         let blocked = format!("gates failed: {}", failed_gates.join(", "));
