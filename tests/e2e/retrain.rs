@@ -413,3 +413,86 @@ fn the_last_drift_check_shows_in_status_lineage_and_models_show() {
         .ok()
         .stdout_has("last drift check: churn@1: dataset drift");
 }
+
+#[test]
+fn a_spec_over_a_feature_service_is_materialized_again_before_training() {
+    let p = Project::new();
+    let mut rng = Rng(11);
+    let mut events = String::from("customer_id,ts,spend,visits\n");
+    let mut labels = String::from("customer_id,event_timestamp,churned\n");
+    for c in 0..40 {
+        for day in 1..=4 {
+            let spend = (rng.next() % 1000) as f64 / 10.0;
+            events.push_str(&format!(
+                "{c},2026-01-0{day}T00:00:00,{spend},{}\n",
+                rng.next() % 9
+            ));
+            labels.push_str(&format!(
+                "{c},2026-01-0{day}T12:00:00,{}\n",
+                u8::from(spend < 50.0)
+            ));
+        }
+    }
+    p.write("data/events.csv", &events);
+    p.write("data/labels.csv", labels);
+    let toml = String::from_utf8(p.read("cairn.toml")).unwrap();
+    p.write(
+        "cairn.toml",
+        toml + r#"
+[entity.customer]
+join_keys = { customer_id = "int" }
+
+[feature_view.activity]
+source = "data/events.csv"
+entities = ["customer"]
+timestamp = "ts"
+features = { spend = "float", visits = "int" }
+
+[feature_service.churn]
+features = ["activity:spend", "activity:visits"]
+
+[model.churn_fs]
+entities = "data/labels.csv"
+service = "churn"
+target = "churned"
+algorithm = "decision_tree_classifier"
+params = { max_depth = 3 }
+
+[retrain.churn_fs]
+data = ["data/events.csv", "data/labels.csv"]
+"#,
+    );
+    p.cairn(&["data", "add", "data/events.csv", "data/labels.csv"])
+        .ok();
+    p.commit("data and spec");
+    let table = |p: &Project| {
+        let lock = p.lock_text();
+        let at = lock.find("[feature.activity]").expect("a table");
+        let rest = &lock[at..];
+        let start = rest.find("digest = \"").unwrap() + "digest = \"".len();
+        rest[start..start + 64].to_owned()
+    };
+    let doc = p.json(&["retrain", "churn_fs"], 0);
+    let first: ReportDoc = serde_json::from_value(doc.clone()).unwrap();
+    assert_eq!(first.end, EndDoc::Staged { version: 1 }, "{doc:#}");
+    let materialize = first
+        .steps
+        .iter()
+        .find(|s| s.step == "materialize")
+        .unwrap();
+    assert_eq!(materialize.status, "done");
+    assert!(materialize.detail.contains("activity"), "{materialize:?}");
+    let before = table(&p);
+    // New events: the view is materialized again and the new table pinned.
+    p.write("data/events.csv", events.replace(",1\n", ",2\n"));
+    let doc = p.json(&["retrain", "churn_fs"], 0);
+    let second: ReportDoc = serde_json::from_value(doc.clone()).unwrap();
+    assert!(
+        matches!(
+            second.end,
+            EndDoc::Staged { version: 2 } | EndDoc::Unchanged { .. }
+        ),
+        "{doc:#}"
+    );
+    assert_ne!(table(&p), before);
+}
