@@ -557,3 +557,106 @@ fn a_stop_request_abandons_the_retrain_between_steps() {
     assert!(cairn_registry::resolve_in(&project, "churn@2").is_err());
     assert_eq!(production(&project), Some(1));
 }
+
+#[test]
+fn a_regressor_whose_production_rmse_grew_is_retrained() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    Project::init(root, &InitOptions { no_git: true }).unwrap();
+    let toml = std::fs::read_to_string(root.join("cairn.toml")).unwrap();
+    std::fs::write(
+        root.join("cairn.toml"),
+        toml + r#"
+[model.price]
+data = "data/train.csv"
+target = "y"
+algorithm = "linear_regression"
+
+[retrain.price]
+promote = "auto"
+min_ratio = 0.5
+"#,
+    )
+    .unwrap();
+    let mut rng = Rng(21);
+    let mut csv = String::from("x1,x2,y\n");
+    for _ in 0..300 {
+        let (x1, x2, e) = (rng.next(), rng.next(), rng.next() * 0.1);
+        csv.push_str(&format!("{x1},{x2},{}\n", 2.0 * x1 - x2 + e));
+    }
+    std::fs::create_dir_all(root.join("data")).unwrap();
+    std::fs::write(root.join("data/train.csv"), csv).unwrap();
+    let project = Project::discover(root).unwrap();
+    cairn_data::add(
+        &project,
+        &cairn_data::AddOptions {
+            paths: vec!["data/train.csv".into()],
+            cwd: root.to_path_buf(),
+        },
+        &cairn_store::NoProgress,
+    )
+    .unwrap();
+    let mut o = options(false);
+    o.model = "price".to_owned();
+    let first = crate::retrain(&project, &o, &QuietRetrain).unwrap();
+    assert_eq!(first.end, RetrainEnd::Promoted { version: 1 }, "{first:#?}");
+    let entry = cairn_registry::resolve_in(&project, "price@1")
+        .unwrap()
+        .entry;
+    // The same inputs as in training, answered well; the true values arrive 3 higher.
+    let dir = project.state_dir().join("predictions").join("price");
+    let log = PredictionLog::open(&dir, &LogOptions::default()).unwrap();
+    let ts = now_micros() - 60_000_000;
+    let xs: Vec<(f64, f64)> = (0..200).map(|_| (rng.next(), rng.next())).collect();
+    log.log(PredictionBatch {
+        request_id: "r".to_owned(),
+        ts_us: ts,
+        version: 1,
+        digest: Arc::from(entry.artifact.to_hex()),
+        inputs: vec![
+            Column {
+                name: Arc::from("x1"),
+                values: Values::Number(xs.iter().map(|x| Some(x.0)).collect()),
+            },
+            Column {
+                name: Arc::from("x2"),
+                values: Values::Number(xs.iter().map(|x| Some(x.1)).collect()),
+            },
+        ],
+        imputed: Vec::new(),
+        prediction: Predicted::Values(xs.iter().map(|x| 2.0 * x.0 - x.1).collect()),
+    })
+    .unwrap();
+    log.feedback(FeedbackBatch {
+        ts_us: ts + 1,
+        records: xs
+            .iter()
+            .enumerate()
+            .map(|(i, x)| Feedback {
+                request_id: "r".to_owned(),
+                row: u32::try_from(i).unwrap(),
+                label: FeedbackLabel::Number(2.0 * x.0 - x.1 + 3.0),
+            })
+            .collect(),
+    })
+    .unwrap();
+    log.close().unwrap();
+    o.if_needed = true;
+    let report = crate::retrain(&project, &o, &QuietRetrain).unwrap();
+    let performance = report.performance.as_ref().expect("labels were logged");
+    assert_eq!(performance.metric, cairn_core::models::Metric::Rmse);
+    assert_eq!(performance.labelled, 200);
+    assert!(
+        (performance.production - 3.0).abs() < 1e-9,
+        "{performance:?}"
+    );
+    assert!(performance.dropped, "{performance:?}");
+    assert!(
+        report
+            .reasons
+            .iter()
+            .any(|r| r.starts_with("performance: rmse")),
+        "{report:#?}"
+    );
+    assert_ne!(report.end, RetrainEnd::NotNeeded);
+}
