@@ -22,6 +22,7 @@ mod reference;
 mod registry;
 mod remote;
 mod reproduce;
+mod retrain;
 mod s3_harness;
 mod sharing;
 mod status;

@@ -83,6 +83,13 @@ pub enum Command {
     /// Compare current data with a reference, column by column (docs/guide/drift.md): the
     /// training data a model version pins, or --reference. Exit 1 on dataset drift.
     Drift(DriftArgs),
+    /// Run the `[retrain.NAME]` loop once (docs/guide/retrain.md): check drift and production
+    /// performance, then data add, materialize, train, register, validate and promote. Exit 1
+    /// when the new version is not promoted (a gate failed) or a step failed.
+    Retrain(RetrainArgs),
+    /// Run `retrain --if-needed` on a schedule, in this process, until SIGINT or SIGTERM; send
+    /// alerts (drift, performance drop, failed retrain, promotion) to the policy's notifiers.
+    Monitor(MonitorArgs),
     /// Checks for git hooks (see .pre-commit-hooks.yaml): each exits 1 when it finds a problem.
     #[command(subcommand)]
     Hooks(HooksCommand),
@@ -119,6 +126,47 @@ pub struct DriftArgs {
     /// Write a self-contained HTML report to this file.
     #[arg(long, value_name = "FILE")]
     pub report: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PromoteArg {
+    /// To production when every gate passes.
+    Auto,
+    /// To staging, for a person to promote.
+    Manual,
+}
+
+#[derive(Debug, Args)]
+pub struct RetrainArgs {
+    /// The registered model; cairn.toml must declare `[retrain.NAME]`.
+    #[arg(value_name = "NAME")]
+    pub model: String,
+    /// Stop after the check when it finds neither drift nor a performance drop (exit 0).
+    #[arg(long)]
+    pub if_needed: bool,
+    /// Override the policy's `promote`.
+    #[arg(long, value_enum, value_name = "POLICY")]
+    pub promote: Option<PromoteArg>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("schedule").required(true).args(["every", "at"])))]
+pub struct MonitorArgs {
+    /// The registered model; cairn.toml must declare `[retrain.NAME]`.
+    #[arg(value_name = "NAME")]
+    pub model: String,
+    /// Check now, then every DURATION (a whole number and s, m, h or d: 30m, 1h, 1d).
+    #[arg(long, value_name = "DURATION")]
+    pub every: Option<String>,
+    /// Check every day at HH:MM (UTC).
+    #[arg(long, value_name = "HH:MM")]
+    pub at: Option<String>,
+    /// Override the policy's `promote`.
+    #[arg(long, value_enum, value_name = "POLICY")]
+    pub promote: Option<PromoteArg>,
+    /// Stop after N checks (for tests and one-off runs).
+    #[arg(long, value_name = "N")]
+    pub max_checks: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -759,6 +759,28 @@ impl From<cairn_pipeline::StatusError> for CliError {
     }
 }
 
+impl From<cairn_pipeline::RetrainError> for CliError {
+    fn from(e: cairn_pipeline::RetrainError) -> Self {
+        use cairn_pipeline::RetrainError as R;
+        match e {
+            R::Registry(r) => (*r).into(),
+            R::NoPolicy { .. } => CliError {
+                message: e.to_string(),
+                hint: Some(
+                    "declare `[retrain.NAME]` in cairn.toml (docs/formats/config.md#retrainname)"
+                        .to_owned(),
+                ),
+                exit: Exit::Usage,
+            },
+            R::BadWindow { .. } => CliError {
+                message: e.to_string(),
+                hint: Some(CONFIG_HINT.to_owned()),
+                exit: Exit::Usage,
+            },
+        }
+    }
+}
+
 impl From<cairn_pipeline::LineageError> for CliError {
     fn from(e: cairn_pipeline::LineageError) -> Self {
         use cairn_pipeline::LineageError as L;

@@ -40,6 +40,9 @@ pub struct Config {
     /// Drift checks by name (`[drift.NAME]`).
     #[serde(default)]
     pub drift: BTreeMap<String, crate::drift::DriftSpec>,
+    /// Retraining policies by registered model name (`[retrain.NAME]`).
+    #[serde(default)]
+    pub retrain: BTreeMap<String, crate::retrain::RetrainSpec>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -119,6 +122,7 @@ impl Default for Config {
             feature_service: BTreeMap::new(),
             model: BTreeMap::new(),
             drift: BTreeMap::new(),
+            retrain: BTreeMap::new(),
         }
     }
 }
@@ -210,6 +214,8 @@ impl Config {
         crate::models::check(&config.model, &config.feature_service)
             .map_err(|e| ConfigError::Invalid(format!("{name}: {e}")))?;
         crate::drift::check(&config.drift)
+            .map_err(|e| ConfigError::Invalid(format!("{name}: {e}")))?;
+        crate::retrain::check(&config.retrain, &config.model)
             .map_err(|e| ConfigError::Invalid(format!("{name}: {e}")))?;
         for (remote, spec) in &config.remote {
             if !crate::names::valid_name(remote) {

@@ -14,6 +14,7 @@ pub mod names;
 mod project;
 pub mod registry;
 mod remotes;
+pub mod retrain;
 pub mod rng;
 pub mod runs;
 pub mod table;

@@ -93,3 +93,27 @@ impl From<cairn_registry::RegistryError> for LineageError {
         LineageError::Registry(Box::new(e))
     }
 }
+
+/// What stops `retrain` (and `monitor`) before its first step. A step that fails is in the
+/// report instead.
+#[derive(Debug, thiserror::Error)]
+pub enum RetrainError {
+    #[error("no retraining policy for {model}: cairn.toml declares no `[retrain.{model}]`{}", declared_list(.declared))]
+    NoPolicy {
+        model: String,
+        declared: Vec<String>,
+    },
+    #[error("`retrain.{model}.window`: `{window}` is not a duration")]
+    BadWindow { model: String, window: String },
+    /// Boxed: the registry's error is large.
+    #[error(transparent)]
+    Registry(Box<cairn_registry::RegistryError>),
+}
+
+fn declared_list(declared: &[String]) -> String {
+    if declared.is_empty() {
+        String::new()
+    } else {
+        format!(" (declared: {})", declared.join(", "))
+    }
+}

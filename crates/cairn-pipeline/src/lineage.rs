@@ -74,7 +74,7 @@ pub struct Lineage {
     pub run: RunNode,
     /// The model's history entries about this version, oldest first.
     pub history: Vec<HistoryEntry>,
-    /// The last drift check: `None` while none is recorded.
+    /// The model's last drift check, when it checked this version.
     pub drift: Option<DriftResult>,
 }
 
@@ -153,7 +153,8 @@ pub fn lineage(project: &Project, reference: &str) -> Result<Lineage, LineageErr
             validation: record.map(|r| r.validation),
         },
         history,
-        drift: None,
+        drift: DriftResult::last_of(project, &resolved.name)
+            .filter(|d| d.version == resolved.version),
     })
 }
 
@@ -247,7 +248,7 @@ impl Lineage {
     fn drift_label(&self) -> String {
         match &self.drift {
             None => "drift: not checked".to_owned(),
-            Some(never) => match *never {},
+            Some(d) => format!("drift: {}", d.summary()),
         }
     }
 

@@ -53,10 +53,56 @@ impl ViewStatus {
     }
 }
 
-/// The last drift check of a model version. Nothing records drift yet: the field that holds
-/// it is always empty until the drift record exists (the type then gets its fields).
+/// The last drift check of a model recorded on this machine (`cairn_drift::last_check`), shown
+/// beside the version it checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum DriftResult {}
+pub struct DriftResult {
+    /// The drift record's digest (hex).
+    pub record: String,
+    /// The version checked.
+    pub version: u32,
+    /// When the check started (UTC).
+    pub checked: String,
+    /// What the current data was (a file, the prediction log).
+    pub current: String,
+    pub compared: u64,
+    pub drifted: u64,
+    pub dataset_drift: bool,
+}
+
+impl DriftResult {
+    /// The last drift check of `model`, when one is recorded and readable. A ref or record
+    /// that cannot be read is shown as no check: status and lineage are views, and
+    /// `cairn drift` reports the problem itself.
+    pub fn last_of(project: &Project, model: &str) -> Option<DriftResult> {
+        let (digest, record) = cairn_drift::last_check(project, Some(model)).ok()??;
+        let version = record.model.as_ref()?.version;
+        Some(DriftResult {
+            record: digest.to_hex(),
+            version,
+            checked: record.started.clone(),
+            current: record.current.source.describe(),
+            compared: record.compared,
+            drifted: record.drifted,
+            dataset_drift: record.dataset_drift,
+        })
+    }
+
+    /// `dataset drift (3 of 5 columns) on 2026-12-01T08:00:00Z`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} ({} of {} columns) on {}",
+            if self.dataset_drift {
+                "dataset drift"
+            } else {
+                "no dataset drift"
+            },
+            self.drifted,
+            self.compared,
+            self.checked
+        )
+    }
+}
 
 /// A version in a stage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,16 +110,16 @@ pub struct StagedVersion {
     pub version: u32,
     /// Its last validation's verdict; `None` if never validated.
     pub validated: Option<Verdict>,
-    /// Its last drift check; `None` while none is recorded.
+    /// The model's last drift check, when it checked this version.
     pub drift: Option<DriftResult>,
 }
 
 impl StagedVersion {
-    fn of(v: &ModelVersion) -> Self {
+    fn of(v: &ModelVersion, drift: &Option<DriftResult>) -> Self {
         StagedVersion {
             version: v.version,
             validated: v.validated,
-            drift: None,
+            drift: drift.clone().filter(|d| d.version == v.version),
         }
     }
 }
@@ -170,12 +216,19 @@ pub fn status(project: &Project, options: &StatusOptions) -> Result<ProjectStatu
     let models = lock
         .model
         .iter()
-        .map(|(name, entry)| ModelSummary {
-            name: name.clone(),
-            versions: entry.versions.len(),
-            latest: entry.latest().map(|v| v.version),
-            production: entry.in_stage(Stage::Production).map(StagedVersion::of),
-            staging: entry.in_stage(Stage::Staging).map(StagedVersion::of),
+        .map(|(name, entry)| {
+            let drift = DriftResult::last_of(project, name);
+            ModelSummary {
+                name: name.clone(),
+                versions: entry.versions.len(),
+                latest: entry.latest().map(|v| v.version),
+                production: entry
+                    .in_stage(Stage::Production)
+                    .map(|v| StagedVersion::of(v, &drift)),
+                staging: entry
+                    .in_stage(Stage::Staging)
+                    .map(|v| StagedVersion::of(v, &drift)),
+            }
         })
         .collect();
     let remote = match &data.remote {

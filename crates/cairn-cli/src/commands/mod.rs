@@ -5,9 +5,11 @@ mod hooks;
 mod init;
 mod lineage;
 mod models;
+mod monitor;
 mod register;
 mod remote;
 mod reproduce;
+mod retrain;
 mod runs;
 mod status;
 mod train;
@@ -68,6 +70,8 @@ pub fn run(cli: Cli, printer: &Printer, settings: &Settings) -> CmdResult {
         Command::Status(args) => status::run(&ctx, args),
         Command::Lineage(args) => lineage::run(&ctx, args),
         Command::Drift(args) => drift::run(&ctx, args),
+        Command::Retrain(args) => retrain::run(&ctx, args),
+        Command::Monitor(args) => monitor::run(&ctx, args),
         Command::Hooks(cmd) => hooks::run(&ctx, cmd),
         Command::Util(cmd) => util::run(&ctx, cmd),
     }

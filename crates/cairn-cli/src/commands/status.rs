@@ -117,7 +117,8 @@ fn render(p: &Printer, s: &ProjectStatus) -> Result<(), OutputError> {
                 };
                 let drift = match &v.drift {
                     None => "drift not checked".to_owned(),
-                    Some(never) => match *never {},
+                    Some(d) if d.dataset_drift => paint(RED, d.summary()),
+                    Some(d) => d.summary(),
                 };
                 format!("{label} {} ({validated}, {drift})", v.version)
             }
