@@ -2,7 +2,7 @@
 
 use cairn_core::Project;
 use cairn_core::models::ModelSpec;
-use cairn_model::artifact::{Artifact, FORMAT_VERSION, Header, Provenance};
+use cairn_model::artifact::{Artifact, Header, Provenance, format_of};
 use cairn_model::prep::Input;
 use cairn_store::Put;
 
@@ -21,7 +21,8 @@ pub(crate) fn artifact(
 ) -> Artifact {
     Artifact {
         header: Header {
-            format: FORMAT_VERSION,
+            // The oldest format that holds this model (what `to_bytes` writes).
+            format: format_of(&fit.fitted),
             model: model.to_owned(),
             algorithm: spec.algorithm.as_str().to_owned(),
             params: fit.params,
