@@ -2,9 +2,11 @@ mod data;
 mod feature;
 mod init;
 mod models;
+mod predict;
 mod register;
 mod remote;
 mod runs;
+mod serve;
 mod train;
 
 use std::path::PathBuf;
@@ -56,5 +58,7 @@ pub fn run(cli: Cli, printer: &Printer, settings: &Settings) -> CmdResult {
         Command::Runs(cmd) => runs::run(&ctx, cmd),
         Command::Register(args) => register::run(&ctx, args),
         Command::Models(cmd) => models::run(&ctx, cmd),
+        Command::Serve(args) => serve::run(&ctx, args),
+        Command::Predict(args) => predict::run(&ctx, args),
     }
 }
