@@ -30,3 +30,6 @@ pub use predict::{PredictOptions, PredictOutcome, predict};
 pub use rows::Rows;
 pub use schema::{Schema, UnknownFields};
 pub use score::{Scored, score};
+
+#[cfg(test)]
+mod tests;

@@ -100,6 +100,26 @@ impl Model {
         }
     }
 
+    /// A model that reads nothing from the online store (tests).
+    #[cfg(test)]
+    pub(crate) fn detached(name: &str, version: u32, artifact: Artifact) -> Model {
+        let schema = Schema::new(artifact.header.inputs.clone());
+        let labels_json = artifact
+            .labels()
+            .map(|labels| labels.iter().map(label_json).collect())
+            .unwrap_or_default();
+        Model {
+            name: name.to_owned(),
+            version,
+            stage: Stage::None,
+            digest: "0".repeat(64),
+            artifact,
+            schema,
+            labels_json,
+            online: Online::Unavailable("no online store in tests".into()),
+        }
+    }
+
     /// `NAME@VERSION`.
     pub fn label(&self) -> String {
         format!("{}@{}", self.name, self.version)

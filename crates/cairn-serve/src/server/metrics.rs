@@ -64,7 +64,7 @@ fn status_label(slot: usize) -> String {
 
 /// The server's endpoints, as metrics name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Endpoint {
+pub enum Endpoint {
     Predict,
     PredictVersion,
     Invocations,

@@ -12,7 +12,7 @@
 
 mod http;
 pub(crate) mod log;
-mod metrics;
+pub(crate) mod metrics;
 pub(crate) mod models;
 mod openapi;
 mod process;

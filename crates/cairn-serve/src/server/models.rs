@@ -64,7 +64,7 @@ pub(crate) struct Slot {
     pub(crate) primary: Arc<Loaded>,
     pub(crate) canary: Option<(Arc<Loaded>, f64)>,
     /// Requests routed so far (the canary's share is taken evenly from this count).
-    routed: AtomicU64,
+    pub(crate) routed: AtomicU64,
 }
 
 impl Slot {
