@@ -18,3 +18,4 @@ mod sharing;
 mod status;
 mod train;
 mod validate;
+mod validate_gates;

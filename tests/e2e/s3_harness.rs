@@ -1,10 +1,11 @@
-//! The in-process S3 server (`cairn_e2e::s3`) against a real S3 client (object_store's
-//! AmazonS3), so the end-to-end tests can rely on it.
+//! The in-process S3 server (`cairn_test_support::s3`, re-exported as `cairn_e2e::s3`) against
+//! a real S3 client (object_store's AmazonS3) and a `cairn` subprocess, so the end-to-end tests
+//! can rely on it.
 
 use std::sync::Arc;
 
 use cairn_e2e::Rng;
-use cairn_e2e::s3::S3Server;
+use cairn_test_support::s3::S3Server;
 use futures::TryStreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path;
@@ -310,15 +311,48 @@ async fn a_file_changed_on_the_server_is_what_get_returns() {
     );
 }
 
+/// `S3Server::env` is all a `cairn` subprocess needs to reach the server: a remote declared
+/// without an endpoint, region or keys pushes there through those variables alone, and a
+/// wrong secret among them is refused by the server.
 #[test]
 fn env_points_a_subprocess_at_the_server() {
     let s3 = S3Server::start();
-    let env: std::collections::HashMap<String, String> = s3.env().into_iter().collect();
-    assert_eq!(env["AWS_ENDPOINT_URL"], s3.endpoint());
-    assert_eq!(env["AWS_ACCESS_KEY_ID"], s3.access_key());
-    assert_eq!(env["AWS_SECRET_ACCESS_KEY"], s3.secret_key());
-    assert_eq!(env["AWS_REGION"], s3.region());
-    assert_eq!(env["AWS_ALLOW_HTTP"], "true");
+    s3.create_bucket("env");
+    let p = cairn_e2e::Project::new();
+    p.write("data.csv", "id,amount\n1,2.5\n2,3.5\n");
+    p.cairn(&["data", "add", "data.csv"]).ok();
+    p.cairn(&["remote", "add", "origin", "s3://env/from-env"])
+        .ok();
+    let env = s3.env();
+    // Were the endpoint variable ignored, the client would head for AWS: send any such
+    // request to a closed port on loopback instead, so it fails here and leaves the machine.
+    let mut guarded = env.clone();
+    for (key, value) in [
+        ("HTTPS_PROXY", "http://127.0.0.1:9"),
+        ("HTTP_PROXY", "http://127.0.0.1:9"),
+        ("NO_PROXY", "127.0.0.1"),
+    ] {
+        guarded.push((key.to_owned(), value.to_owned()));
+    }
+
+    let mut wrong = guarded.clone();
+    for (key, value) in &mut wrong {
+        if key == "AWS_SECRET_ACCESS_KEY" {
+            *value = "not-the-secret".to_owned();
+        }
+    }
+    let refused = p.cairn_env(&["data", "push"], &wrong);
+    assert_ne!(refused.code, 0, "a wrong secret was accepted");
+    refused.stderr_has("denied");
+    assert!(s3.list("env").is_empty(), "{:?}", s3.list("env"));
+
+    p.cairn_env(&["data", "push"], &guarded).ok();
+    let keys = s3.list("env");
+    assert!(
+        keys.iter().any(|key| key.starts_with("from-env/objects/")),
+        "the push did not reach the server: {keys:?}"
+    );
+
     let root = s3.root().to_owned();
     drop(s3);
     assert!(!root.exists(), "the server's directory outlives it");

@@ -2,8 +2,8 @@
 //! environment (HOME, git identity, no colors, no user or system git config).
 #![allow(clippy::disallowed_methods)] // tests build fixtures with std::fs::write
 
-pub mod s3;
-mod s3_mem;
+/// The in-process S3 server, from `cairn-test-support` (shared with `cargo xtask`).
+pub use cairn_test_support::s3;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

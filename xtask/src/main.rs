@@ -6,10 +6,12 @@
 //! - `cargo xtask bench remote [--quick] [--s3-fs]`: timings of push and pull against a local-directory
 //!   remote and an in-process S3 server.
 //! - `cargo xtask bench feature [--quick]`: timings of the feature store's commands on a seeded
-//!   source, next to Feast figures quoted from its issue.
-//! - `cargo xtask bench train [--quick]`: cairn's random forest against scikit-learn's on the
-//!   same seeded table, fitted in the same run.
-//! - `cargo xtask bench runs`: `cairn runs list` over 10,000 runs (also run by `bench train`).
+//!   source against cairn's own targets (Feast figures quoted from its issue as references).
+//! - `cargo xtask bench train [--quick]`: cairn's random forest and logistic regression against
+//!   scikit-learn's on the same seeded table, fitted in the same run; `cairn train` as a whole
+//!   process.
+//! - `cargo xtask bench runs`: `cairn runs list` over 10,000 runs recorded by cairn's own code
+//!   (also run by `bench train`).
 //!
 //! This is a developer tool: it prints directly and writes files without the atomic helper.
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::disallowed_methods)]
@@ -30,7 +32,8 @@ tasks:
   test [ARGS...]          run `cargo test --workspace` (extra ARGS are passed on)
   demo [--keep]           walk through the data workflow in a temporary git repository;
                           --keep leaves the repository behind and prints its path
-  bench data [--quick]    time `cairn data` commands on seeded data against cp;
+  bench data [--quick]    time `cairn data` commands on seeded data against cp, and the
+                          peak anonymous memory of adding the big file;
                           --quick uses 64 MiB and 2,000 files instead of 1 GiB and 20,000
   bench remote [--quick] [--s3-fs]
                           time `cairn data push/pull` against a local directory and an S3
@@ -38,16 +41,19 @@ tasks:
                           --quick also shrinks the CSV file from 200 MiB to 20 MiB;
                           --s3-fs serves S3 from s3s-fs on disk instead of memory
   bench feature [--quick] time `cairn feature` materialize, historical, online and list on a
-                          seeded source of 1,000,000 rows and 100,000 entity rows, next to
-                          Feast figures quoted from the issue; --quick uses 100,000 rows
-                          and 10,000 entity rows
-  bench train [--quick]   fit cairn's random forest (100 trees, depth 10) and scikit-learn's
-                          on a seeded 200,000 x 20 classification table, in the same run;
-                          compare fit time, accuracy, predict latency (builds an example in
-                          release mode; installs scikit-learn in <target>/bench-venv if
-                          missing), then `bench runs`; --quick uses 20,000 rows
-  bench runs              time `cairn runs list` over 10,000 runs (cairn built with the
-                          bench-lite profile unless XTASK_CAIRN_BIN is set)
+                          seeded source of 1,000,000 rows and 100,000 entity rows against
+                          cairn's own targets (Feast figures quoted from the issue are shown
+                          as references only); --quick uses 100,000 rows and 10,000 entity
+                          rows
+  bench train [--quick]   fit cairn's random forest (100 trees, depth 10) and logistic
+                          regression, and scikit-learn's, on a seeded 200,000 x 20
+                          classification table, in the same run; compare fit time, accuracy,
+                          predict latency; time `cairn train` as a whole process (installs
+                          scikit-learn in <target>/bench-venv if missing), then
+                          `bench runs`; --quick uses 20,000 rows
+  bench runs              time `cairn runs list` over 10,000 runs recorded by cairn's own
+                          code (cairn and the record_runs example built with the bench-lite
+                          profile; XTASK_CAIRN_BIN replaces cairn)
 
   s3-server [BUCKET...]   run the benchmark's S3 server (objects in memory) on 127.0.0.1
                           with the given buckets, print its environment, serve until
@@ -56,8 +62,8 @@ tasks:
 environment:
   XTASK_CAIRN_BIN=PATH    use this cairn binary for demo and bench instead of building one
   XTASK_RELEASE_TARGET_DIR=DIR
-                          where `bench train` and `bench feature` build their release
-                          examples
+                          where the benches build cairn and the train_bench and
+                          online_latency examples in release mode, in one cargo command
                           (default ~/.cache/cairn-target-rel)
 ";
 
@@ -106,7 +112,7 @@ fn run(args: &[String]) -> Result<()> {
 
 /// `cargo xtask s3-server`: the in-memory S3 server of the benchmark, until stdin closes.
 fn s3_server(buckets: &[String]) -> Result<()> {
-    let server = cairn_e2e::s3::S3Server::start_in_memory();
+    let server = cairn_test_support::s3::S3Server::start_in_memory();
     for bucket in buckets {
         server.create_bucket(bucket);
     }

@@ -58,6 +58,9 @@ pub enum Command {
     Feature(FeatureCommand),
     /// Train a model declared in cairn.toml (`[model.NAME]`) and record the run.
     Train(TrainArgs),
+    /// Run a model version's deployment gates (`[model.SPEC.gates]`) on its run's held-out rows
+    /// or on --data; record the verdict in cairn.lock. Exit 1 when a gate fails.
+    Validate(ModelValidateArgs),
     /// Training runs: list, show, compare, remove.
     #[command(subcommand)]
     Runs(RunsCommand),
@@ -258,6 +261,18 @@ pub struct TrainArgs {
     /// Train even if the data fails its [dataset] expectations (recorded in the run).
     #[arg(long)]
     pub skip_validation: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelValidateArgs {
+    /// The version: NAME@REF (REF: production, staging, a version number, an alias, latest;
+    /// a bare NAME is NAME@production).
+    #[arg(value_name = "NAME@REF")]
+    pub reference: String,
+    /// Validate on this table (CSV or Parquet, a file or a directory) instead of the run's
+    /// held-out rows: the model's input columns and its target.
+    #[arg(long, value_name = "FILE")]
+    pub data: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

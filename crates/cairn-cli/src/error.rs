@@ -718,3 +718,49 @@ impl From<InitError> for CliError {
         }
     }
 }
+
+impl From<cairn_validate::ValidateError> for CliError {
+    fn from(e: cairn_validate::ValidateError) -> Self {
+        use cairn_validate::ValidateError as V;
+        let gates =
+            |spec: &str| format!("fix `[model.{spec}.gates]` in cairn.toml (docs/guide/gates.md)");
+        let (exit, hint): (Exit, Option<String>) = match &e {
+            V::Table(t) => (Exit::Usage, Some(t.hint().into())),
+            V::NoRows { .. } => (
+                Exit::Usage,
+                Some("validate on a table with rows (--data FILE)".into()),
+            ),
+            V::Input { model, version, .. } => (
+                Exit::Usage,
+                Some(format!(
+                    "the data needs every input column of the model, with the types it was trained on (`cairn models show {model}@{version}` names its run; `cairn runs show RUN` its data)"
+                )),
+            ),
+            V::NoTarget { .. } | V::Target { .. } => (
+                Exit::Usage,
+                Some(
+                    "the data needs the model's target column, with values the model knows".into(),
+                ),
+            ),
+            V::TaskMismatch { spec, .. } => (Exit::Usage, Some(gates(spec))),
+            V::NoGroupColumn { spec, .. } | V::SingleGroup { spec, .. } => (
+                Exit::Usage,
+                Some(format!(
+                    "{}, or validate on rows with several groups (--data FILE)",
+                    gates(spec)
+                )),
+            ),
+            V::Store(s) => {
+                let (exit, hint) = store_hint(s);
+                (exit, hint.map(str::to_owned))
+            }
+            V::NewerRecord { .. } => (Exit::Usage, Some("upgrade cairn".into())),
+            V::Record { .. } => (Exit::Internal, None),
+        };
+        CliError {
+            message: e.to_string(),
+            hint,
+            exit,
+        }
+    }
+}

@@ -13,6 +13,7 @@ pub mod names;
 mod project;
 pub mod registry;
 mod remotes;
+pub mod rng;
 pub mod runs;
 pub mod table;
 pub mod time;

@@ -51,7 +51,18 @@ pub struct ModelSpec {
     /// Per column preprocessing: declared type, imputation, encoding.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub columns: BTreeMap<String, ColumnRule>,
+    /// `[model.NAME.gates]`: what a version of this model must pass before it is deployed
+    /// (docs/guide/gates.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gates: Option<Gates>,
 }
+
+mod gates;
+
+pub use gates::{
+    Bounds, DEFAULT_LATENCY_CALLS, FairnessGate, GATE_KEYS, Gates, LatencyGate, MAX_LATENCY_CALLS,
+    Metric, NoRegressionGate,
+};
 
 /// The algorithms `cairn train` knows.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -216,6 +227,9 @@ pub fn check(
         check_split(&spec)?;
         for (column, rule) in &spec.spec.columns {
             check_column(&spec, column, rule)?;
+        }
+        if let Some(g) = &spec.spec.gates {
+            gates::check(name, spec.spec.algorithm, g)?;
         }
     }
     Ok(())
@@ -532,6 +546,28 @@ mod tests {
         let mut named = models["m"].clone();
         named.timestamp = Some("at".into());
         assert_eq!(named.entity_timestamp(), "at");
+    }
+
+    #[test]
+    fn gates_are_read_with_the_spec_and_checked_against_its_algorithm() {
+        let base = "[m]\ndata = \"t.csv\"\ntarget = \"y\"\nalgorithm = \"ridge_regression\"\n";
+        let models: BTreeMap<String, ModelSpec> = toml::from_str(base).unwrap();
+        assert_eq!(models["m"].gates, None);
+        let text = format!("{base}[m.gates]\nr2 = {{ min = 0.5 }}\ndeterminism = true\n");
+        parse(&text).unwrap();
+        let models: BTreeMap<String, ModelSpec> = toml::from_str(&text).unwrap();
+        let gates = models["m"].gates.as_ref().unwrap();
+        assert!(gates.determinism && gates.metrics[&Metric::R2].min == Some(0.5));
+        let e = parse(&format!("{base}[m.gates]\nrecall = {{ min = 0.5 }}\n")).unwrap_err();
+        assert!(
+            e.starts_with("`model.m.gates.recall`: recall measures a classifier"),
+            "{e}"
+        );
+        let e = parse(&format!("{base}[m.gates]\nspeed = {{ min = 0.5 }}\n")).unwrap_err();
+        assert!(
+            e.contains("`gates.speed` is neither a gate nor a metric"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -7,11 +7,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::forest::{ForestClassifier, ForestParams, ForestRegressor};
+use crate::knn::{KnnClassifier, KnnDistance, KnnParams, KnnRegressor, KnnWeights};
 use crate::linear::{
-    GaussianNb, GaussianNbParams, KnnClassifier, KnnDistance, KnnParams, KnnRegressor, KnnWeights,
     LinearParams, LinearRegression, LinearSolver, LogisticParams, LogisticRegression, RidgeParams,
     RidgeRegression, RidgeSolver,
 };
+use crate::naive_bayes::{GaussianNb, GaussianNbParams};
 use crate::tree::{MaxFeatures, TreeParams};
 use crate::{FitError, Matrix};
 

@@ -44,12 +44,13 @@
 //! - Classes are indices `0..n_classes`; a class absent from the training data gets
 //!   probability 0 (scikit-learn would not know it).
 
+use cairn_core::rng::Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::tree::{
-    Binned, Counter, Gini, Grower, MaxFeatures, Objective, Rng, Samples, SquaredError, Tree,
-    TreeParams, param, walk_trees,
+    Binned, Counter, Gini, Grower, MaxFeatures, Objective, Samples, SquaredError, Tree, TreeParams,
+    param, walk_trees,
 };
 use crate::{FitError, Matrix};
 
@@ -324,7 +325,7 @@ fn grow_forest<O: Objective>(
     let trees = (0..params.n_trees)
         .into_par_iter()
         .map(|i| {
-            let mut rng = Rng::for_tree(params.seed, i as u64);
+            let mut rng = Rng::stream(params.seed, i as u64);
             let samples = if params.bootstrap {
                 bootstrap(targets, &mut rng)
             } else {
@@ -512,7 +513,7 @@ mod tests {
     /// Noisy data: `features` columns, two or three classes that depend on the first three
     /// columns.
     fn noisy(rows: usize, features: usize, classes: u32, seed: u64) -> (Matrix, Vec<u32>) {
-        let mut rng = Rng::for_tree(seed, 99);
+        let mut rng = Rng::stream(seed, 99);
         let mut unit = move || (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
         let columns: Vec<Vec<f64>> = (0..features)
             .map(|_| (0..rows).map(|_| unit() * 10.0 - 5.0).collect())
@@ -613,7 +614,7 @@ mod tests {
         let forest = classify(&x, &y, 3, &params);
         for (t, tree) in forest.trees().iter().enumerate() {
             // The tree's bootstrap, drawn again, and the training rows walked down the tree.
-            let mut rng = Rng::for_tree(params.seed, t as u64);
+            let mut rng = Rng::stream(params.seed, t as u64);
             let drawn = bootstrap(&y, &mut rng);
             let mut per_leaf: HashMap<*const f64, (&[f64], [f64; 3])> = HashMap::new();
             for (&row, &w) in drawn.rows.iter().zip(&drawn.weights) {
@@ -649,7 +650,7 @@ mod tests {
     #[test]
     fn bootstrap_draws_n_rows() {
         let targets = vec![0u32; 1000];
-        let drawn = bootstrap(&targets, &mut Rng::for_tree(3, 4));
+        let drawn = bootstrap(&targets, &mut Rng::stream(3, 4));
         assert_eq!(drawn.weights.iter().sum::<f64>(), 1000.0);
         // About 1 - 1/e of the rows are drawn at least once.
         assert!(
@@ -688,7 +689,7 @@ mod tests {
             })
         };
         let tree = classify(&x, &y, 2, &params).trees()[0].clone();
-        let drawn = bootstrap(&y, &mut Rng::for_tree(3, 0));
+        let drawn = bootstrap(&y, &mut Rng::stream(3, 0));
         let mut per_leaf: HashMap<*const f64, (usize, f64)> = HashMap::new();
         for (&row, &w) in drawn.rows.iter().zip(&drawn.weights) {
             let entry = per_leaf

@@ -2,15 +2,29 @@
 //! the input schema and the preprocessing that training applied, metrics, and a deterministic
 //! serialization (same fit → same bytes → same digest).
 //!
+//! The algorithms, by family: [`forest`] (random forests and single trees, grown by [`tree`]),
+//! [`linear`] (logistic regression, linear and ridge regression), [`knn`] and [`naive_bayes`];
+//! [`guard`] holds the input rules they share. [`estimator`] puts them behind one enum with
+//! params read by name; [`artifact`] stores a fitted model.
+//!
 //! Libraries never print: fitting reports progress through a callback.
 
 pub mod artifact;
 pub mod estimator;
 pub mod forest;
+pub mod guard;
+pub mod knn;
 pub mod linear;
+mod math;
 pub mod metrics;
+pub mod naive_bayes;
 pub mod prep;
 pub mod tree;
+
+#[cfg(test)]
+mod test_util;
+#[cfg(test)]
+mod tests;
 
 /// A column-major feature matrix: `columns[j][i]` is feature `j` of row `i`. Every column has
 /// `rows` values and none is NaN: missing values are imputed before a matrix is built.

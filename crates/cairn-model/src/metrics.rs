@@ -2,6 +2,7 @@
 //! values). Everything here is serde-serializable: the run record stores it as JSON, so no
 //! field is ever NaN or infinite (see each function for the degenerate cases).
 
+use cairn_core::models::Metric;
 use serde::{Deserialize, Serialize};
 
 /// The clipping bound of [`ClassificationMetrics::log_loss`]: probabilities are clipped to
@@ -156,6 +157,36 @@ pub fn classification(y_true: &[u32], proba: &[f64], n_classes: usize) -> Classi
     }
 }
 
+impl ClassificationMetrics {
+    /// Balanced accuracy: the mean of the per-class recalls over the classes that occur in the
+    /// true labels (scikit-learn's `balanced_accuracy_score` without `adjusted`: a class that is
+    /// only predicted, never true, is left out, as scikit-learn does with a warning). With no
+    /// rows: 0.
+    pub fn balanced_accuracy(&self) -> f64 {
+        let present: Vec<&ClassReport> = self.per_class.iter().filter(|r| r.support > 0).collect();
+        if present.is_empty() {
+            0.0
+        } else {
+            present.iter().map(|r| r.recall).sum::<f64>() / present.len() as f64
+        }
+    }
+
+    /// A metric by name: `None` for a regression metric, and for ROC-AUC where it is not
+    /// defined.
+    pub fn get(&self, metric: Metric) -> Option<f64> {
+        match metric {
+            Metric::Accuracy => Some(self.accuracy),
+            Metric::BalancedAccuracy => Some(self.balanced_accuracy()),
+            Metric::Precision => Some(self.precision),
+            Metric::Recall => Some(self.recall),
+            Metric::F1 => Some(self.f1),
+            Metric::RocAuc => self.roc_auc,
+            Metric::LogLoss => Some(self.log_loss),
+            Metric::Rmse | Metric::Mae | Metric::R2 => None,
+        }
+    }
+}
+
 /// The index of the largest value, the lowest index on ties (NaN never wins; an all-NaN or
 /// empty slice gives 0).
 pub fn argmax(values: &[f64]) -> usize {
@@ -179,6 +210,18 @@ pub struct RegressionMetrics {
     /// (`SS_tot = 0`): 1 for a perfect prediction, 0 otherwise (scikit-learn's
     /// `force_finite=True`).
     pub r2: f64,
+}
+
+impl RegressionMetrics {
+    /// A metric by name: `None` for a classification metric.
+    pub fn get(&self, metric: Metric) -> Option<f64> {
+        match metric {
+            Metric::Rmse => Some(self.rmse),
+            Metric::Mae => Some(self.mae),
+            Metric::R2 => Some(self.r2),
+            _ => None,
+        }
+    }
 }
 
 /// Regression metrics of `y_pred` against `y_true`. With no rows, all three are 0
@@ -416,6 +459,137 @@ mod tests {
         close(m.r2, 0.9711909995767398, "r2");
         let json = serde_json::to_string(&m).unwrap();
         assert_eq!(serde_json::from_str::<RegressionMetrics>(&json).unwrap(), m);
+    }
+
+    #[test]
+    fn balanced_accuracy_matches_sklearn_on_the_literal_samples() {
+        let proba: Vec<f64> = BINARY_P1.iter().flat_map(|&p| [1.0 - p, p]).collect();
+        close(
+            classification(&BINARY_Y, &proba, 2).balanced_accuracy(),
+            0.6875,
+            "binary",
+        );
+        close(
+            classification(&MULTI_Y, &MULTI_P.concat(), 3).balanced_accuracy(),
+            0.6666666666666666,
+            "multiclass",
+        );
+        // Class 2 is predicted once but never true: left out of the mean, as scikit-learn
+        // does (`balanced_accuracy_score([0, 1, 0, 1], [0, 2, 0, 1])` = 0.75).
+        let p = [
+            [0.9, 0.05, 0.05],
+            [0.1, 0.2, 0.7],
+            [0.8, 0.1, 0.1],
+            [0.1, 0.8, 0.1],
+        ];
+        let m = classification(&[0, 1, 0, 1], &p.concat(), 3);
+        close(m.balanced_accuracy(), 0.75, "only predicted");
+        assert_eq!(classification(&[], &[], 2).balanced_accuracy(), 0.0);
+    }
+
+    // The values of the seeded samples below were computed once with scikit-learn 1.9.1
+    // (numpy 2), by this script; the samples are its printed data:
+    //
+    //     import numpy as np
+    //     from sklearn import metrics as m
+    //     rng = np.random.default_rng(15)
+    //     y = rng.integers(0, 3, 24)
+    //     raw = rng.random((24, 3)) + np.eye(3)[y] * 0.6
+    //     p = np.round(raw / raw.sum(axis=1, keepdims=True), 2)
+    //     p[:, 2] = np.round(1 - p[:, 0] - p[:, 1], 2)
+    //     pred = p.argmax(axis=1)
+    //     m.accuracy_score(y, pred); m.balanced_accuracy_score(y, pred)
+    //     m.precision_score(y, pred, average="macro", zero_division=0)   # recall_score, f1_score alike
+    //     m.roc_auc_score(y, p, multi_class="ovr", average="macro"); m.log_loss(y, p, labels=[0, 1, 2])
+    //     yb = (y == 1).astype(int); pb = np.round(p[:, 1], 2); predb = (pb > 0.5).astype(int)
+    //     m.accuracy_score(yb, predb); m.balanced_accuracy_score(yb, predb)
+    //     m.precision_score(yb, predb); m.recall_score(yb, predb); m.f1_score(yb, predb)
+    //     m.roc_auc_score(yb, pb); m.log_loss(yb, np.c_[1 - pb, pb])
+    //     t = np.round(rng.normal(3, 2, 20), 3); q = np.round(t + rng.normal(0, 0.7, 20), 3)
+    //     m.root_mean_squared_error(t, q); m.mean_absolute_error(t, q); m.r2_score(t, q)
+
+    const SEEDED_Y: [u32; 24] = [
+        2, 2, 2, 2, 0, 1, 0, 0, 1, 1, 2, 0, 2, 2, 1, 1, 2, 1, 0, 2, 0, 2, 0, 2,
+    ];
+    const SEEDED_P: [[f64; 3]; 24] = [
+        [0.26, 0.45, 0.29],
+        [0.42, 0.18, 0.4],
+        [0.22, 0.39, 0.39],
+        [0.31, 0.16, 0.53],
+        [0.54, 0.31, 0.15],
+        [0.26, 0.38, 0.36],
+        [0.53, 0.42, 0.05],
+        [0.61, 0.26, 0.13],
+        [0.24, 0.73, 0.03],
+        [0.19, 0.58, 0.23],
+        [0.41, 0.04, 0.55],
+        [0.54, 0.01, 0.45],
+        [0.15, 0.35, 0.5],
+        [0.37, 0.24, 0.39],
+        [0.31, 0.37, 0.32],
+        [0.35, 0.37, 0.28],
+        [0.28, 0.35, 0.37],
+        [0.14, 0.6, 0.26],
+        [0.47, 0.49, 0.04],
+        [0.19, 0.4, 0.41],
+        [0.55, 0.28, 0.17],
+        [0.15, 0.19, 0.66],
+        [0.53, 0.14, 0.33],
+        [0.44, 0.01, 0.55],
+    ];
+
+    #[test]
+    fn seeded_multiclass_sample_matches_sklearn() {
+        let m = classification(&SEEDED_Y, &SEEDED_P.concat(), 3);
+        let expected = [
+            (Metric::Accuracy, 0.8333333333333334),
+            (Metric::BalancedAccuracy, 0.8614718614718614),
+            (Metric::Precision, 0.8412698412698413),
+            (Metric::Recall, 0.8614718614718614),
+            (Metric::F1, 0.8330827067669172),
+            (Metric::RocAuc, 0.9327246827246828),
+            (Metric::LogLoss, 0.730753512760581),
+        ];
+        for (metric, value) in expected {
+            close(m.get(metric).unwrap(), value, metric.as_str());
+        }
+        assert_eq!(m.get(Metric::Rmse), None);
+    }
+
+    #[test]
+    fn seeded_binary_sample_matches_sklearn() {
+        let y: Vec<u32> = SEEDED_Y.iter().map(|&c| u32::from(c == 1)).collect();
+        let proba: Vec<f64> = SEEDED_P.iter().flat_map(|r| [1.0 - r[1], r[1]]).collect();
+        let m = classification(&y, &proba, 2);
+        let expected = [
+            (Metric::Accuracy, 0.875),
+            (Metric::BalancedAccuracy, 0.75),
+            (Metric::Precision, 1.0),
+            (Metric::Recall, 0.5),
+            (Metric::F1, 0.6666666666666666),
+            (Metric::RocAuc, 0.8611111111111112),
+            (Metric::LogLoss, 0.41997205100909163),
+        ];
+        for (metric, value) in expected {
+            close(m.get(metric).unwrap(), value, metric.as_str());
+        }
+    }
+
+    #[test]
+    fn seeded_regression_sample_matches_sklearn() {
+        let t = [
+            1.625, 5.22, 1.486, 0.246, 4.581, 6.556, 6.219, 4.562, 7.184, 2.289, 7.351, 7.197,
+            2.315, 3.826, 0.426, 0.948, 4.132, 0.673, 3.43, 3.925,
+        ];
+        let q = [
+            1.723, 5.905, 2.856, 0.383, 5.297, 7.616, 5.913, 4.108, 5.495, 2.605, 8.105, 7.52,
+            3.804, 4.916, 1.018, 0.942, 3.536, 0.771, 3.802, 3.899,
+        ];
+        let m = regression(&t, &q);
+        close(m.get(Metric::Rmse).unwrap(), 0.7808818412538482, "rmse");
+        close(m.get(Metric::Mae).unwrap(), 0.60885, "mae");
+        close(m.get(Metric::R2).unwrap(), 0.8879653357681904, "r2");
+        assert_eq!(m.get(Metric::Accuracy), None);
     }
 
     #[test]

@@ -24,10 +24,20 @@ pub(crate) fn entity_features(
     entities: &str,
     spec: &ModelSpec,
 ) -> Result<Joined, TrainError> {
+    entity_features_from(project, &project.root().join(entities), spec)
+}
+
+/// [`entity_features`] with the entity table read from `entities` (a file or directory
+/// anywhere: the held-out rows of a run may be rebuilt from a copy made from the store).
+pub(crate) fn entity_features_from(
+    project: &Project,
+    entities: &std::path::Path,
+    spec: &ModelSpec,
+) -> Result<Joined, TrainError> {
     let joined = cairn_feature::historical_frame(
         project,
         &cairn_feature::HistoricalOptions {
-            entities: project.root().join(entities),
+            entities: entities.to_path_buf(),
             timestamp: spec.entity_timestamp().to_owned(),
             features: spec.features.clone().unwrap_or_default(),
             service: spec.service.clone(),

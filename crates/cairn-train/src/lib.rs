@@ -5,13 +5,15 @@
 //! comparing and removing runs query the records, this machine's or a remote's.
 //!
 //! Each step of a run is a module: `overrides`, `join`, `load` (load and check), [`split`],
-//! `target`, `fit`, `evaluate`, `store`, and `runs` (record). Libraries never print: progress
+//! `target`, `fit`, `evaluate`, `store`, and `runs` (record). [`held_out`] rebuilds a finished
+//! run's test rows with the load, join and split steps (for validation). Libraries never print: progress
 //! goes through [`TrainProgress`], warnings come back as [`TrainWarning`]s.
 
 mod compare;
 mod error;
 mod evaluate;
 mod fit;
+mod held_out;
 mod join;
 mod load;
 mod overrides;
@@ -34,13 +36,14 @@ use std::time::Instant;
 use cairn_core::Project;
 use cairn_core::models::{Algorithm, ModelSpec};
 use cairn_core::time::{format_micros, now_micros};
-/// See [`cairn_model::linear::panic_is_caught`]: for the CLI's panic hook.
-pub use cairn_model::linear::panic_is_caught;
+/// See [`cairn_model::guard::panic_is_caught`]: for the CLI's panic hook.
+pub use cairn_model::guard::panic_is_caught;
 use cairn_store::Digest;
 use serde_json::Value;
 
 pub use compare::{ComparedField, Comparison, compare};
 pub use error::{OverrideProblem, TrainError};
+pub use held_out::{HeldOut, held_out};
 pub use query::{RunList, Selection};
 pub use record::{Code, Environment, Fields, RUN_FORMAT, RunRecord, RunStatus, RunSummary};
 pub use remote::{ListedRun, RemoteRuns, SkipReason, SkippedRun, remote_runs};

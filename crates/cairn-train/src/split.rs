@@ -1,7 +1,7 @@
 //! Splitting rows into training and test rows, reproducibly from the seed.
 
 use cairn_core::models::ModelSpec;
-use cairn_model::tree::Rng;
+use cairn_core::rng::Rng;
 use polars::prelude::{DataFrame, DataType};
 
 use crate::TrainError;

@@ -658,3 +658,127 @@ fn an_entity_spec_is_joined_before_the_run_and_a_failed_join_is_not_recorded() {
         "event_timestamp"
     );
 }
+
+/// The model of a run, read back from the store.
+fn artifact_of(project: &Project, run: &RunRecord) -> cairn_model::artifact::Artifact {
+    let digest: Digest = run.artifact.as_deref().unwrap().parse().unwrap();
+    let bytes = project.store().unwrap().read(&digest).unwrap();
+    cairn_model::artifact::Artifact::from_bytes(&bytes).unwrap()
+}
+
+/// The metrics of `artifact` on rebuilt held-out rows, computed as the evaluation step does.
+fn metrics_on(
+    artifact: &cairn_model::artifact::Artifact,
+    held: &HeldOut,
+    target: &str,
+) -> BTreeMap<String, f64> {
+    use cairn_model::artifact::{Label, Predictions};
+    let column = held.frame.column(target).unwrap().as_materialized_series();
+    let report = match artifact.predict_frame(&held.frame).unwrap() {
+        Predictions::Classes {
+            proba, n_classes, ..
+        } => {
+            let labels = artifact.labels().unwrap();
+            let y: Vec<u32> = column
+                .str()
+                .unwrap()
+                .iter()
+                .map(|v| {
+                    let label = Label::Text(v.unwrap().to_owned());
+                    labels.iter().position(|l| *l == label).unwrap() as u32
+                })
+                .collect();
+            serde_json::to_value(cairn_model::metrics::classification(&y, &proba, n_classes))
+        }
+        Predictions::Values(predicted) => {
+            let y: Vec<f64> = column.f64().unwrap().iter().map(Option::unwrap).collect();
+            serde_json::to_value(cairn_model::metrics::regression(&y, &predicted))
+        }
+    }
+    .unwrap();
+    report
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter_map(|(k, v)| v.as_f64().map(|x| (k.clone(), x)))
+        .collect()
+}
+
+#[test]
+fn held_out_rows_are_rebuilt_exactly_from_the_workspace_or_the_store() {
+    let spec = format!(
+        "{SPEC}\n[model.line]\ndata = \"data/t.csv\"\ntarget = \"x2\"\nfeatures = [\"x1\"]\nalgorithm = \"ridge_regression\"\nseed = 9\nsplit = {{ test_size = 0.3 }}\n"
+    );
+    let f = Fixture::new(&spec);
+    let project = f.project();
+    for (model, target, test_rows) in [("tree", "label", 12), ("line", "x2", 18)] {
+        let run = f.train(options(model, &[])).unwrap().record;
+        let artifact = artifact_of(&project, &run);
+        let held = held_out(&project, &run, target).unwrap();
+        assert_eq!(held.frame.height(), test_rows, "{model}");
+        assert_eq!(held.rows.len(), test_rows);
+        assert!(!held.from_store);
+        assert_eq!(
+            (held.path.as_str(), &held.digest),
+            ("data/t.csv", &run.data["data/t.csv"])
+        );
+        // Every column of the table is there, the target included.
+        assert_eq!(held.frame.width(), 3);
+        // The metrics on the rebuilt rows are the recorded ones, bit for bit.
+        let measured = metrics_on(&artifact, &held, target);
+        assert!(!run.metrics.is_empty());
+        for (name, value) in &run.metrics {
+            assert_eq!(measured[name].to_bits(), value.to_bits(), "{model} {name}");
+        }
+    }
+    // The spec's split changes after the run: the run's split is what counts.
+    let run = f
+        .train(options("tree", &[("split.test_size", "0.25")]))
+        .unwrap()
+        .record;
+    let before = held_out(&project, &run, "label").unwrap();
+    assert_eq!(before.frame.height(), 15);
+    // The workspace copy changes after the run: the rows come from the store.
+    f.write("data/t.csv", &table(80, 2));
+    let after = held_out(&f.project(), &run, "label").unwrap();
+    assert!(after.from_store);
+    assert!(after.frame.equals_missing(&before.frame));
+    assert_eq!(after.rows, before.rows);
+    // Gone from the store as well: refused, naming the table.
+    let digest: Digest = run.data["data/t.csv"].parse().unwrap();
+    project.store().unwrap().remove(&digest).unwrap();
+    let e = held_out(&f.project(), &run, "label").unwrap_err();
+    assert!(
+        e.to_string().contains("neither the workspace copy")
+            && e.to_string().contains("data/t.csv"),
+        "{e}"
+    );
+    // Nothing is left behind in .cairn/tmp.
+    let tmp = project.store().unwrap().tmp_dir().to_path_buf();
+    let left: Vec<_> = std::fs::read_dir(tmp)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".table"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn held_out_rows_of_a_failed_run_or_of_a_run_without_them_are_refused() {
+    let f = Fixture::new(SPEC);
+    let project = f.project();
+    let mut run = f.train(options("tree", &[])).unwrap().record;
+    run.test_rows = 0;
+    let e = held_out(&project, &run, "label").unwrap_err();
+    assert!(e.to_string().contains("held out no rows"), "{e}");
+    run.test_rows = 12;
+    run.status = RunStatus::Failed;
+    let e = held_out(&project, &run, "label").unwrap_err();
+    assert!(e.to_string().contains("failed"), "{e}");
+    run.status = RunStatus::Finished;
+    run.model = "gone".into();
+    assert!(matches!(
+        held_out(&project, &run, "label"),
+        Err(TrainError::NoSuchModel { .. })
+    ));
+}

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cairn_e2e::s3::S3Server;
+use cairn_test_support::s3::S3Server;
 use serde_json::json;
 
 use super::{
@@ -99,7 +99,8 @@ pub(super) fn run(scale: Scale, s3_fs: bool) -> Result<()> {
         machine,
         source,
         results,
-    } = super::setup("bench-remote.json", scale.quick)?;
+        built: _,
+    } = super::setup("bench-remote.json", scale.quick, false)?;
     let csv_target = if scale.quick { CSV_QUICK } else { CSV_FULL };
     // At its peak: the project (file and object), the two remotes, clones of everything and
     // the paths discarded but not yet deleted. A run of the full scale used 11.5 GiB at its
@@ -143,7 +144,7 @@ pub(super) fn run(scale: Scale, s3_fs: bool) -> Result<()> {
         );
     } else {
         println!(
-            "S3 server: s3s with objects in memory (tests/support/s3_mem.rs) at {}; \
+            "S3 server: s3s with objects in memory (crates/cairn-test-support/src/s3_mem.rs) at {}; \
              `--s3-fs` for s3s-fs",
             server.endpoint()
         );
@@ -754,9 +755,7 @@ pub(super) fn run(scale: Scale, s3_fs: bool) -> Result<()> {
 
     println!();
     print_table(&checks);
-    let judged: Vec<bool> = checks.iter().filter_map(|check| check.pass).collect();
-    let passed = judged.iter().filter(|pass| **pass).count();
-    println!("\ntargets met: {passed} of {}", judged.len());
+    println!("\n{}", super::summary(&checks));
     println!(
         "(`pull` writes each fetched object into the store and its copy in the clone at the same \
          time: it writes twice what cp writes. Each 1 GiB figure is compared with the cp run \
@@ -829,9 +828,9 @@ pub(super) fn run(scale: Scale, s3_fs: bool) -> Result<()> {
         },
         "s3": {
             "server": if s3_fs {
-                "s3s-fs (tests/support/s3.rs), in process"
+                "s3s-fs (crates/cairn-test-support/src/s3.rs), in process"
             } else {
-                "s3s over memory (tests/support/s3_mem.rs), in process"
+                "s3s over memory (crates/cairn-test-support/src/s3_mem.rs), in process"
             },
             "optimised": !cfg!(debug_assertions),
             "root": if s3_fs { Some(remotes.server.root()) } else { None },

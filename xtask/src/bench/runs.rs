@@ -1,14 +1,17 @@
 //! `cargo xtask bench runs`: `cairn runs list` over 10,000 runs (the issue's figure: under
 //! 200 ms). Also run at the end of `cargo xtask bench train`.
 //!
-//! A project where cairn trains one small model; then 10,000 copies of that run (new ids,
-//! start times, metrics and `n_trees`) are added to its runs index and refs by a Python
-//! script (sqlite3 from the standard library), as if 10,000 runs had been trained. Each
-//! command is a whole `cairn` process, timed over repeated runs.
+//! A project where `cairn train` trains one small model; then 10,000 copies of that run (new
+//! ids, start times, metrics and `n_trees`) are recorded by cairn's own run-recording code
+//! (`crates/cairn-test-support/examples/record_runs.rs`: the record objects, refs and index
+//! rows with their summaries, written by cairn-core, cairn-store and cairn-train), as if
+//! 10,000 runs had been trained. Each command is a whole `cairn` process, timed over
+//! repeated runs.
 //!
-//! The binary: `XTASK_CAIRN_BIN` if set, else cairn built with the `bench-lite` profile
+//! The binaries: cairn and `record_runs`, built together with the `bench-lite` profile
 //! (cairn's crates, serde, serde_json and SQLite optimised; the rest, polars included, as in
 //! dev), because polars is not on this path and a release build takes 40 minutes here.
+//! `XTASK_CAIRN_BIN` replaces the cairn binary (`record_runs` is still built).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,59 +24,74 @@ use crate::util::{Context, Result, cargo_command, describe, median, target_dir, 
 const RUNS: usize = 10_000;
 const TARGET_MS: f64 = 200.0;
 
-const SEED_RUNS: &str = r#"
-import datetime, json, os, sqlite3, sys
-
-project, n = sys.argv[1], int(sys.argv[2])
-db = sqlite3.connect(os.path.join(project, ".cairn", "cairn.db"))
-row = db.execute(
-    "SELECT id, model, status, started_us, record, record_digest, artifact FROM runs "
-    "ORDER BY started_us DESC LIMIT 1").fetchone()
-_, model, status, started, record, record_digest, artifact = row
-template = json.loads(record)
-refs = os.path.join(project, ".cairn", "runs")
-rows = []
-for i in range(n):
-    r = dict(template)
-    rid = "%012x" % (0xB00000000000 + i)
-    r["id"] = rid
-    r["started_us"] = started - (n - i) * 60_000_000
-    r["started"] = datetime.datetime.fromtimestamp(
-        r["started_us"] / 1e6, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    r["metrics"] = {k: v - ((i * 7919 + len(k)) % 1000) / 100_000 for k, v in template["metrics"].items()}
-    r["params"] = dict(template["params"], n_trees=10 + i % 200)
-    summary = {k: r[k] for k in ("format", "id", "model", "status", "started", "duration_s",
-                                 "algorithm", "params", "seed", "tags", "metrics") if k in r}
-    rows.append((rid, model, status, r["started_us"], json.dumps(r), record_digest, artifact,
-                 json.dumps(summary)))
-    with open(os.path.join(refs, rid), "w") as f:
-        f.write("%s %s\n" % (record_digest, artifact or "-"))
-db.executemany(
-    "INSERT OR REPLACE INTO runs (id, model, status, started_us, record, record_digest, "
-    "artifact, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-db.commit()
-print(len(rows))
-"#;
-
-/// Builds cairn with the `bench-lite` profile (or takes `XTASK_CAIRN_BIN`).
-fn binary() -> Result<PathBuf> {
-    if let Some(bin) = std::env::var_os("XTASK_CAIRN_BIN") {
-        println!(
-            "using {} (from XTASK_CAIRN_BIN)",
-            PathBuf::from(&bin).display()
-        );
-        return Ok(PathBuf::from(bin));
-    }
-    println!("building cairn with the bench-lite profile");
+/// Builds cairn and `record_runs` with the `bench-lite` profile, in one cargo command (one
+/// feature set, so neither build invalidates the other's dependencies); returns their paths,
+/// cairn's replaced by `XTASK_CAIRN_BIN` when that is set.
+fn binaries() -> Result<(PathBuf, PathBuf)> {
+    println!("building cairn and record_runs with the bench-lite profile");
     let status = cargo_command()
-        .args(["build", "--profile", "bench-lite", "-p", "cairn-cli"])
+        .args([
+            "build",
+            "--profile",
+            "bench-lite",
+            "-p",
+            "cairn-cli",
+            "--bin",
+            "cairn",
+            "-p",
+            "cairn-test-support",
+            "--features",
+            "cairn-test-support/runs",
+            "--example",
+            "record_runs",
+        ])
         .current_dir(workspace_root())
         .status()
         .context(|| "cannot run cargo".to_owned())?;
     if !status.success() {
-        return Err(format!("building cairn failed ({})", describe(status)).into());
+        return Err(format!(
+            "building cairn and record_runs failed ({})",
+            describe(status)
+        )
+        .into());
     }
-    Ok(target_dir()?.join("bench-lite").join("cairn"))
+    let dir = target_dir()?.join("bench-lite");
+    let record = dir.join("examples").join("record_runs");
+    let cairn = match std::env::var_os("XTASK_CAIRN_BIN") {
+        Some(bin) => {
+            println!(
+                "using {} (from XTASK_CAIRN_BIN)",
+                PathBuf::from(&bin).display()
+            );
+            PathBuf::from(bin)
+        }
+        None => dir.join("cairn"),
+    };
+    Ok((cairn, record))
+}
+
+/// How many runs `cairn --json runs list` lists.
+fn cairn_count(cairn: &Path, dir: &Path) -> Result<usize> {
+    let out = Command::new(cairn)
+        .args(["--json", "runs", "list"])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .context(|| "cannot run cairn runs list".to_owned())?;
+    if !out.status.success() {
+        return Err(format!(
+            "cairn --json runs list failed ({}): {}",
+            describe(out.status),
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .context(|| "cairn --json runs list printed no JSON document".to_owned())?;
+    doc["runs"]
+        .as_array()
+        .map(Vec::len)
+        .ok_or_else(|| format!("no \"runs\" list in `cairn --json runs list`: {doc}").into())
 }
 
 fn run_ok(dir: &Path, cmd: &mut Command, shown: &str) -> Result<Duration> {
@@ -96,7 +114,7 @@ fn run_ok(dir: &Path, cmd: &mut Command, shown: &str) -> Result<Duration> {
 }
 
 pub(super) fn run() -> Result<serde_json::Value> {
-    let cairn = binary()?;
+    let (cairn, record_runs) = binaries()?;
     let target = target_dir()?;
     let tmp = tempfile::Builder::new()
         .prefix("cairn-bench-runs-")
@@ -150,15 +168,22 @@ pub(super) fn run() -> Result<serde_json::Value> {
         Command::new(&cairn).args(["train", "bench"]),
         "cairn train",
     )?;
-    run_ok(
+    let recording = run_ok(
         dir,
-        Command::new("python3")
-            .args(["-c", SEED_RUNS])
+        Command::new(&record_runs)
             .arg(dir)
             .arg(RUNS.to_string())
             .stdout(Stdio::null()),
-        "seeding runs",
+        "record_runs",
     )?;
+    let indexed = cairn_count(&cairn, dir)?;
+    if indexed != RUNS + 1 {
+        return Err(format!(
+            "after record_runs, `cairn runs list --json` lists {indexed} runs, not {}",
+            RUNS + 1
+        )
+        .into());
+    }
 
     let time = |args: &[&str], n: usize| -> Result<Vec<Duration>> {
         (0..n)
@@ -171,7 +196,7 @@ pub(super) fn run() -> Result<serde_json::Value> {
             })
             .collect()
     };
-    // The first command after the seeding reads all the refs once (the directory changed).
+    // The first command after the recording reads all the refs once (the directory changed).
     let first = time(&["runs", "list"], 1)?[0];
     let cases: [(&str, &[&str]); 4] = [
         ("runs list", &["runs", "list"]),
@@ -193,12 +218,14 @@ pub(super) fn run() -> Result<serde_json::Value> {
     ];
     println!();
     println!(
-        "runs: {} runs in the index ({} seeded + 1 trained)",
+        "runs: {} runs in the index (1 trained by `cairn train`, {} recorded by record_runs \
+         through cairn's library in {:.1} s)",
         RUNS + 1,
-        RUNS
+        RUNS,
+        recording.as_secs_f64()
     );
     println!(
-        "  first `runs list` after seeding (reads {} refs): {:.0} ms",
+        "  first `runs list` after recording (reads {} refs): {:.0} ms",
         RUNS + 1,
         first.as_secs_f64() * 1e3
     );
@@ -221,6 +248,7 @@ pub(super) fn run() -> Result<serde_json::Value> {
     Ok(json!({
         "runs": RUNS + 1,
         "first_list_ms": first.as_secs_f64() * 1e3,
+        "record_runs_s": recording.as_secs_f64(),
         "median_ms": figures,
         "target_ms": TARGET_MS,
         "binary": cairn.display().to_string(),

@@ -8,6 +8,7 @@ mod remote;
 mod runs;
 mod serve;
 mod train;
+mod validate;
 
 use std::path::PathBuf;
 
@@ -55,6 +56,7 @@ pub fn run(cli: Cli, printer: &Printer, settings: &Settings) -> CmdResult {
         Command::Remote(cmd) => remote::run(&ctx, cmd),
         Command::Feature(cmd) => feature::run(&ctx, cmd),
         Command::Train(args) => train::run(&ctx, args),
+        Command::Validate(args) => validate::run(&ctx, args),
         Command::Runs(cmd) => runs::run(&ctx, cmd),
         Command::Register(args) => register::run(&ctx, args),
         Command::Models(cmd) => models::run(&ctx, cmd),

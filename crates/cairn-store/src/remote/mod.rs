@@ -137,9 +137,15 @@ impl Remote {
     }
 
     /// Runs one request: inline for a local directory, on the runtime otherwise.
+    ///
+    /// Inline means `pollster::block_on`, not `futures::executor::block_on`: a directory
+    /// remote's futures do their file work synchronously (hashing on rayon), and a rayon worker
+    /// that waits inside one may pick up another item of [`Self::run_all`] and block on it too.
+    /// `futures`' executor refuses such nesting with a panic (`EnterError`); pollster has no
+    /// such guard, and nothing here depends on one.
     fn run<F: std::future::Future>(&self, fut: F) -> F::Output {
         if self.dir.is_some() {
-            futures::executor::block_on(fut)
+            pollster::block_on(fut)
         } else {
             self.runtime.block_on(fut)
         }
@@ -157,7 +163,7 @@ impl Remote {
             use rayon::prelude::*;
             items
                 .par_iter()
-                .map(|item| futures::executor::block_on(f(item)))
+                .map(|item| pollster::block_on(f(item)))
                 .collect()
         } else {
             self.runtime.block_on(
