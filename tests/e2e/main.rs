@@ -14,6 +14,7 @@ mod init;
 mod registry;
 mod remote;
 mod s3_harness;
+mod serve;
 mod sharing;
 mod status;
 mod train;

@@ -343,7 +343,6 @@ impl From<cairn_registry::RegistryError> for CliError {
     }
 }
 
-/// An override that cannot be applied, named as the `--set` that gave it.
 impl From<cairn_serve::LoadError> for CliError {
     fn from(e: cairn_serve::LoadError) -> Self {
         use cairn_serve::LoadError as L;
@@ -424,6 +423,7 @@ impl From<cairn_serve::PredictError> for CliError {
     }
 }
 
+/// An override that cannot be applied, named as the `--set` that gave it.
 fn override_message(e: &cairn_train::TrainError) -> String {
     use cairn_train::{OverrideProblem as P, TrainError as T};
     match e {

@@ -2,8 +2,9 @@
 //! by the same path as a request. Each column is read as the input it goes to: a string
 //! input gets the column's values as text (a CSV column of digits is still a category); a
 //! number input gets numbers and booleans (a float that is NaN or infinite is refused as
-//! non-finite, as in a request; a null is a null), or text, which the preprocessing refuses
-//! with the input's type.
+//! non-finite, as in a request; a null is a null); a text column for a number input is read
+//! value by value, and a value that is not a number is refused by the preprocessing at its
+//! row, with the input's type.
 
 use std::collections::BTreeMap;
 
@@ -123,6 +124,33 @@ fn column_values(
     };
     let dtype = series.dtype().clone();
     let cast = |to: &DataType| series.cast(to).map_err(|e| wrong(e.to_string()));
+    if !category && dtype == DataType::String {
+        // A number input in a text column: a CSV column with one value that is not a number
+        // is read as text. Each value that is a number becomes one, so that the value that is
+        // not is refused at its own row, as a request's would be.
+        let text = series.str().map_err(|e| wrong(e.to_string()))?;
+        let mut out = Vec::with_capacity(text.len());
+        for (i, v) in text.iter().enumerate() {
+            out.push(match v.map(str::trim) {
+                None | Some("") => Value::Null,
+                Some(s) => match (s.parse::<i64>(), s.parse::<f64>()) {
+                    (Ok(n), _) => Value::from(n),
+                    (_, Ok(x)) => match serde_json::Number::from_f64(x) {
+                        Some(n) => Value::Number(n),
+                        None => {
+                            return Err(ScoreError::NonFinite {
+                                field: name.to_owned(),
+                                row: offset + i,
+                                value: s.to_owned(),
+                            });
+                        }
+                    },
+                    _ => Value::String(s.to_owned()),
+                },
+            });
+        }
+        return Ok(out);
+    }
     if category || dtype == DataType::String || dtype.is_categorical() {
         if !(dtype.is_primitive_numeric()
             || dtype == DataType::Boolean

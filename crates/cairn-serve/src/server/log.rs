@@ -55,8 +55,9 @@ pub(crate) struct Logs {
     root: PathBuf,
     settings: LogSettings,
     open: Mutex<BTreeMap<String, PredictionLog>>,
-    /// Logs that could not be opened: reported once, as troubles.
-    failed: Mutex<Vec<LogOpenError>>,
+    /// Logs that could not be opened, or whose directory cannot be written: (model, what
+    /// went wrong), reported once, as troubles.
+    failed: Mutex<Vec<(String, String)>>,
     /// (dropped rows, write errors) last reported, per model.
     reported: Mutex<BTreeMap<String, (u64, u64)>>,
 }
@@ -79,19 +80,26 @@ impl Logs {
             Some(log) => log.clone(),
             None => {
                 let dir = self.root.join(&model.name);
+                // The writer creates its first segment only when it has rows to write: find
+                // out now whether it can, so that the operator hears of it at once. The log is
+                // opened anyway, and writes again once the directory is writable.
+                if let Err(e) = probe(&dir) {
+                    self.trouble(
+                        &model.name,
+                        format!("cannot write in {}: {e}", dir.display()),
+                    );
+                }
                 match PredictionLog::open(&dir, &self.settings.options) {
                     Ok(log) => {
                         open.insert(model.name.clone(), log.clone());
                         log
                     }
                     Err(source) => {
-                        self.failed
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .push(LogOpenError {
-                                model: model.name.clone(),
-                                source,
-                            });
+                        let failure = LogOpenError {
+                            model: model.name.clone(),
+                            source,
+                        };
+                        self.trouble(&model.name, failure.to_string());
                         return None;
                     }
                 }
@@ -111,6 +119,13 @@ impl Logs {
                 .collect(),
             regressor: !model.is_classifier(),
         })
+    }
+
+    fn trouble(&self, model: &str, message: String) {
+        self.failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((model.to_owned(), message));
     }
 
     pub(crate) fn gauges(&self) -> Vec<LogGauges> {
@@ -134,17 +149,17 @@ impl Logs {
     /// that could not be opened.
     pub(crate) fn troubles(&self) -> Vec<Event> {
         let mut events = Vec::new();
-        for failure in self
+        for (model, message) in self
             .failed
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .drain(..)
         {
             events.push(Event::LogTrouble {
-                model: failure.model.clone(),
+                model,
                 dropped_rows: 0,
                 write_errors: 1,
-                last_error: Some(failure.to_string()),
+                last_error: Some(message),
             });
         }
         let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
@@ -394,6 +409,13 @@ impl FeedbackError {
             FeedbackError::Dropped { .. } => "log_full",
         }
     }
+}
+
+/// Creates `dir` if it is missing and checks that a file can be made in it.
+fn probe(dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    // Removed when dropped.
+    cairn_store::atomic::TempFile::new_in(dir, 0o644).map(drop)
 }
 
 fn micros(ts: SystemTime) -> i64 {

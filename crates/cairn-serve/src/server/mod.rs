@@ -341,6 +341,12 @@ async fn run(
                         models: served,
                         seconds: started.elapsed().as_secs_f64(),
                     });
+                    // A log that cannot be written is reported now, not at the next check.
+                    if let Some(logs) = &app.logs {
+                        for event in logs.troubles() {
+                            app.reporter.event(&event);
+                        }
+                    }
                     reload::spawn(app, project, wanted, watch, poll, reload_rx);
                 }
                 Err(e) => {

@@ -71,3 +71,40 @@ fn bad_tables_are_refused_with_the_row_of_the_table() {
     .unwrap_err();
     assert_eq!((e.code(), e.field()), ("bad_entity", Some("user_id")));
 }
+
+#[test]
+fn a_text_column_for_a_number_input_is_refused_at_the_row_that_is_not_a_number() {
+    let m = model(true);
+    // A CSV column with one word in it is read as text.
+    let frame = df!(
+        "x1" => ["1.5", "2", " 3 ", "high"],
+        "n" => [1i64, 2, 3, 4],
+        "plan" => ["free", "pro", "team", "pro"],
+        "flag" => [true, false, true, false],
+    )
+    .unwrap();
+    let layout = Layout::of(&names(&frame), &m.schema, None, UnknownFields::Reject).unwrap();
+    let rows = frame_rows(&frame, &m.schema, &layout, 40).unwrap();
+    assert_eq!(rows.row(0)[0], Some(json!(1.5)));
+    assert_eq!(rows.row(1)[0], Some(json!(2)));
+    assert_eq!(rows.row(2)[0], Some(json!(3)));
+    // The scoring path refuses the word at its row of the table.
+    let e = crate::score(&m, &rows).map(|_| ()).unwrap_err().offset(40);
+    assert_eq!(
+        (e.code(), e.field(), e.row()),
+        ("wrong_type", Some("x1"), Some(43))
+    );
+    // "NaN" and "inf" in text are not finite numbers.
+    let frame = df!(
+        "x1" => ["1", "NaN"],
+        "n" => [1i64, 2],
+        "plan" => ["free", "pro"],
+        "flag" => [true, false],
+    )
+    .unwrap();
+    let e = frame_rows(&frame, &m.schema, &layout, 0).unwrap_err();
+    assert_eq!(
+        (e.code(), e.field(), e.row()),
+        ("non_finite", Some("x1"), Some(1))
+    );
+}
