@@ -116,11 +116,11 @@ fn render(ctx: &Context<'_>, outcome: &ServeOutcome) -> Result<(), crate::printe
     }
     for log in &outcome.logs {
         p.line(format!(
-            "  prediction log {}: {} written, {} dropped, {} segments ({})",
+            "  prediction log {}: {} written, {} dropped, {} ({})",
             log.model,
             plural(log.stats.predictions.written_rows, "row", "rows"),
             log.stats.predictions.dropped_rows,
-            log.stats.predictions.segments,
+            plural(log.stats.predictions.segments, "segment", "segments"),
             log.directory.display()
         ))?;
     }
