@@ -767,15 +767,12 @@ fn a_slow_client_does_not_keep_one_worker_from_serving_others() {
     assert_eq!(body.predictions, ["yes"]);
 }
 
+/// Whether a load thread has seen enough, from the (status, version) of its answers so far.
+type Done = Arc<dyn Fn(&[(u16, u32)]) -> bool + Send + Sync>;
+
 /// Sends single-row requests from `threads` threads until `done` says stop (each thread
 /// sends at least `min` and at most `max`); returns (status, version) per thread, in order.
-fn load(
-    addr: &str,
-    threads: usize,
-    min: usize,
-    max: usize,
-    done: Arc<dyn Fn(&[(u16, u32)]) -> bool + Send + Sync>,
-) -> Vec<Vec<(u16, u32)>> {
+fn load(addr: &str, threads: usize, min: usize, max: usize, done: Done) -> Vec<Vec<(u16, u32)>> {
     let handles: Vec<_> = (0..threads)
         .map(|_| {
             let addr = addr.to_owned();

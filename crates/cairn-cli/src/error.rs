@@ -365,7 +365,7 @@ impl From<cairn_serve::LoadError> for CliError {
             L::CanaryShare { .. } => "give it as NAME@REF=PERCENT, such as churn@staging=10",
         };
         if let L::Registry(r) = e {
-            return r.into();
+            return (*r).into();
         }
         CliError::usage(e.to_string(), Some(hint))
     }

@@ -164,8 +164,9 @@ pub struct ErrorDetail<'a> {
 /// Why a model cannot be loaded for serving or scoring.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    /// Boxed: the registry's error is large, and a `Result` carries its error inline.
     #[error(transparent)]
-    Registry(#[from] cairn_registry::RegistryError),
+    Registry(Box<cairn_registry::RegistryError>),
     #[error("no model is registered yet")]
     NoModels,
     #[error("no registered model has a production version (models: {models})")]
@@ -184,6 +185,12 @@ pub enum LoadError {
     },
     #[error("a canary share is a percentage from 0 to 100, not {percent}")]
     CanaryShare { percent: String },
+}
+
+impl From<cairn_registry::RegistryError> for LoadError {
+    fn from(e: cairn_registry::RegistryError) -> Self {
+        LoadError::Registry(Box::new(e))
+    }
 }
 
 /// Why `cairn predict` failed.

@@ -101,7 +101,7 @@ pub fn predict(
     }
     let lock = project
         .read_lock()
-        .map_err(|e| crate::LoadError::Registry(e.into()))?;
+        .map_err(|e| crate::LoadError::from(cairn_registry::RegistryError::from(e)))?;
     let model = Model::load(project, &lock, &options.reference)?;
     let in_format = table_format(&options.input)?;
     let inference = match in_format {

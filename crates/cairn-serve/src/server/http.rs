@@ -164,7 +164,7 @@ impl RequestIds {
         id
     }
 
-    fn from_headers(&self, headers: &HeaderMap) -> String {
+    fn for_request(&self, headers: &HeaderMap) -> String {
         match headers.get("x-request-id").and_then(|v| v.to_str().ok()) {
             Some(id)
                 if !id.is_empty()
@@ -201,7 +201,7 @@ fn finish(mut response: Response, handled: Handled) -> Response {
 /// Around every request: its id, a panic turned into a 500, metrics, the access record.
 async fn observe(State(app): State<Arc<App>>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let id: Arc<str> = app.ids.from_headers(request.headers()).into();
+    let id: Arc<str> = app.ids.for_request(request.headers()).into();
     request.extensions_mut().insert(RequestId(Arc::clone(&id)));
     let method = request.method().clone();
     let uri = request.uri().clone();
@@ -562,6 +562,8 @@ async fn read_body(
 }
 
 /// The served model `name`, or the 404 (or 503 while loading).
+// The error is the response itself, built only for a refused request.
+#[allow(clippy::result_large_err)]
 fn find(app: &App, endpoint: Endpoint, name: &str, id: &str) -> Result<Arc<ModelSet>, Response> {
     let Some(set) = app.models.load_full() else {
         return Err(not_ready(endpoint, id));
@@ -697,6 +699,9 @@ enum Refusal {
     Failed(String),
 }
 
+/// Rows scored: the rows, their predictions, and for entity rows the imputed inputs of each.
+type Answered = (Rows, Scored, Option<Vec<Vec<String>>>);
+
 /// Reads, parses and scores a request's body with `loaded`, and answers.
 async fn answer(
     app: &Arc<App>,
@@ -737,7 +742,7 @@ async fn answer(
         ),
     };
     let ts = SystemTime::now();
-    let scored: Result<(Rows, Scored, Option<Vec<Vec<String>>>), Refusal> = match parsed {
+    let scored: Result<Answered, Refusal> = match parsed {
         Err(e) => Err(Refusal::Input(e)),
         Ok(Parsed::Rows(rows)) => {
             let result = if rows.len() >= BLOCKING_ROWS {

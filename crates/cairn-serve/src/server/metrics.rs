@@ -446,11 +446,19 @@ impl Metrics {
     }
 }
 
+/// A metric family of the prediction logs: name, type, help, and its value in the gauges.
+type LogFamily = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&LogGauges) -> u64,
+);
+
 fn render_logs(out: &mut String, logs: &[LogGauges]) {
     if logs.is_empty() {
         return;
     }
-    let families: [(&str, &str, &str, fn(&LogGauges) -> u64); 5] = [
+    let families: [LogFamily; 5] = [
         (
             "cairn_prediction_log_queued_rows",
             "gauge",

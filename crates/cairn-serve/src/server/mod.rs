@@ -242,13 +242,10 @@ pub fn serve(
         .build()
         .map_err(ServeError::Runtime)?;
     let project = Arc::new(project);
-    let logs = match &options.log {
-        Some(settings) => Some(log::Logs::new(
-            project.state_dir().join("predictions"),
-            settings.clone(),
-        )),
-        None => None,
-    };
+    let logs = options
+        .log
+        .as_ref()
+        .map(|settings| log::Logs::new(predictions_dir(&project), settings.clone()));
     let app = Arc::new(App {
         models: ArcSwapOption::empty(),
         metrics: metrics::Metrics::new(),
@@ -329,7 +326,7 @@ async fn run(
         tokio::task::spawn_blocking(move || {
             let loaded = project
                 .read_lock()
-                .map_err(|e| LoadError::Registry(e.into()))
+                .map_err(|e| LoadError::from(cairn_registry::RegistryError::from(e)))
                 .and_then(|lock| {
                     models::load_set(&project, &lock, &wanted, None, true, &|m| app.wrap(m))
                 });
@@ -385,8 +382,7 @@ async fn run(
     }
 
     // Log troubles are reported as they grow, at most every few seconds.
-    if let Some(logs) = &app.logs {
-        let _ = logs;
+    if app.logs.is_some() {
         let app = Arc::clone(&app);
         let mut stopped = stop_tx.subscribe();
         tokio::spawn(async move {
