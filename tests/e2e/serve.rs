@@ -508,7 +508,8 @@ struct ListedModel {
     stage: Option<String>,
     digest: String,
     task: String,
-    classes: Vec<String>,
+    /// Labels as the training table had them: strings, numbers or booleans.
+    classes: Vec<serde_json::Value>,
     inputs: Vec<ListedInput>,
     #[serde(default)]
     canary: Option<ListedCanary>,
@@ -563,7 +564,10 @@ fn endpoints_answer_with_the_documented_bodies_and_bad_input_is_refused_naming_f
         ("churn", 1, Some("production"))
     );
     assert_eq!(churn.task, "classification");
-    assert_eq!(churn.classes, ["no", "yes"]);
+    assert_eq!(
+        churn.classes,
+        [serde_json::json!("no"), serde_json::json!("yes")]
+    );
     let inputs: Vec<(&str, &str)> = churn
         .inputs
         .iter()
@@ -1355,4 +1359,142 @@ fn predict_scores_a_file_through_the_same_path_as_the_server() {
     p.cairn(&["--json", "predict", "churn", "--input", "in.csv"])
         .code(2)
         .stderr_has("-o");
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntityBody {
+    model: String,
+    version: u32,
+    digest: String,
+    request_id: String,
+    predictions: Vec<serde_json::Value>,
+    probabilities: Vec<Vec<f64>>,
+    classes: Vec<serde_json::Value>,
+    imputed: Vec<Vec<String>>,
+}
+
+#[test]
+fn entity_keyed_requests_read_the_online_store_and_say_what_was_imputed() {
+    let p = Project::new();
+    let mut events = String::from("customer_id,ts,spend,visits\n");
+    let mut labels = String::from("customer_id,event_timestamp,churned\n");
+    let mut rng = Rng(5);
+    for c in 0..60 {
+        for day in 1..=4 {
+            let spend = (rng.next() % 1000) as f64 / 10.0;
+            events.push_str(&format!(
+                "{c},2026-01-0{day}T00:00:00,{spend},{}\n",
+                rng.next() % 9
+            ));
+            labels.push_str(&format!(
+                "{c},2026-01-0{day}T12:00:00,{}\n",
+                u8::from(spend < 50.0)
+            ));
+        }
+    }
+    // Customer 70's visits are unknown: the model imputes them (median).
+    events.push_str("70,2026-01-04T00:00:00,12.5,\n");
+    labels.push_str("70,2026-01-04T12:00:00,1\n");
+    p.write("data/events.csv", events);
+    p.write("data/labels.csv", labels);
+    let mut config = String::from_utf8(p.read("cairn.toml")).unwrap();
+    config.push_str(
+        r#"
+[entity.customer]
+join_keys = { customer_id = "int" }
+
+[feature_view.activity]
+source = "data/events.csv"
+entities = ["customer"]
+timestamp = "ts"
+features = { spend = "float", visits = "int" }
+
+[feature_service.churn]
+features = ["activity:spend", "activity:visits"]
+
+[model.churn_fs]
+entities = "data/labels.csv"
+service = "churn"
+target = "churned"
+algorithm = "decision_tree_classifier"
+params = { max_depth = 3 }
+
+[model.churn_fs.columns.visits]
+impute = "median"
+"#,
+    );
+    p.write("cairn.toml", config);
+    p.cairn(&["data", "add", "data/events.csv", "data/labels.csv"])
+        .ok();
+    p.cairn(&["feature", "materialize"]).ok();
+    let run: RunDoc = doc(&p, &["train", "churn_fs"], 0);
+    let registered: RegisterDoc = doc(&p, &["register", &run.id], 0);
+    assert_eq!(registered.version, 1);
+    let server = Server::start(&p, &["churn_fs@1"], &[]);
+    let path = "/v1/models/churn_fs/predict";
+
+    let listed: ModelsBody = server.get("/v1/models").decode();
+    assert_eq!(listed.models[0].name, "churn_fs");
+    // The same customers by key and by the feature values the store holds for them.
+    let by_key: EntityBody = server
+        .post(
+            path,
+            r#"{"entities": [{"customer_id": 3}, {"customer_id": 70}]}"#,
+        )
+        .decode();
+    assert_eq!((by_key.model.as_str(), by_key.version), ("churn_fs", 1));
+    assert_eq!(
+        by_key.imputed,
+        vec![Vec::<String>::new(), vec!["visits".to_owned()]]
+    );
+    assert_eq!(by_key.predictions.len(), 2);
+    // An entity the store does not know has no spend, and spend has no imputation.
+    let e = server
+        .post(
+            path,
+            r#"{"entities": [{"customer_id": 3}, {"customer_id": 999}]}"#,
+        )
+        .error(400);
+    assert_eq!(
+        (e.code.as_str(), e.field.as_deref(), e.row),
+        ("null", Some("spend"), Some(1))
+    );
+    // Keys that are not the entity's.
+    let e = server
+        .post(path, r#"{"entities": [{"user": 3}]}"#)
+        .error(400);
+    assert_eq!((e.code.as_str(), e.row), ("bad_entity", Some(0)));
+    drop(server);
+
+    // cairn predict --entities reads the same store through the same path.
+    p.write("keys.csv", "customer_id\n3\n70\n");
+    let outcome: PredictDoc = doc(
+        &p,
+        &[
+            "predict",
+            "churn_fs@1",
+            "--input",
+            "keys.csv",
+            "--entities",
+            "-o",
+            "scored.csv",
+        ],
+        0,
+    );
+    assert_eq!((outcome.rows, outcome.imputed_rows), (2, Some(1)));
+    let out = String::from_utf8(p.read("scored.csv")).unwrap();
+    let header = out.lines().next().unwrap();
+    assert!(header.starts_with("row,customer_id,prediction,"), "{out}");
+    assert!(header.ends_with(",imputed"), "{out}");
+    let rows: Vec<&str> = out.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2);
+    for (row, label) in rows.iter().zip(&by_key.predictions) {
+        let prediction = row.split(',').nth(2).unwrap();
+        let label = match label {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        assert_eq!(prediction, label, "{out}");
+    }
 }
