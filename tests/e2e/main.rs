@@ -24,6 +24,7 @@ mod remote;
 mod reproduce;
 mod retrain;
 mod s3_harness;
+mod serve;
 mod sharing;
 mod status;
 mod train;

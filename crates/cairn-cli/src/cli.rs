@@ -69,6 +69,10 @@ pub enum Command {
     /// The model registry: versions, stages, aliases, promotion, rollback, history.
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// Serve registered models over HTTP (predictions, MLflow's /invocations, metrics).
+    Serve(ServeArgs),
+    /// Score a table (CSV or Parquet) with a registered model, through the server's scoring path.
+    Predict(PredictArgs),
     /// Rebuild a registered model version from what cairn.lock pins (its commit, data, feature
     /// tables, params and seed) and compare the new artifact's digest with the pinned one. Exit
     /// 1 when they differ, 2 when an input cannot be found.
@@ -167,6 +171,65 @@ pub struct MonitorArgs {
     /// Stop after N checks (for tests and one-off runs).
     #[arg(long, value_name = "N")]
     pub max_checks: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The models to serve, as NAME@REF (default: every registered model's production version).
+    #[arg(value_name = "NAME@REF")]
+    pub models: Vec<String>,
+    /// The address to listen on (loopback unless told otherwise).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// The port (0: any free port; the address is printed).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+    /// Send PERCENT of a model's requests to another of its versions (repeatable, one per
+    /// model): `--canary churn@staging=10`.
+    #[arg(long = "canary", value_name = "NAME@REF=PERCENT")]
+    pub canaries: Vec<String>,
+    /// Log every prediction (inputs, outputs, version, request id) under
+    /// .cairn/predictions/NAME/ for drift detection; enables the feedback endpoint.
+    #[arg(long)]
+    pub log_predictions: bool,
+    /// Require `Authorization: Bearer TOKEN` on the prediction and feedback endpoints, with
+    /// TOKEN read from the environment variable VAR.
+    #[arg(long, value_name = "VAR")]
+    pub token_env: Option<String>,
+    /// The largest request body accepted (bytes, or with KiB/MiB): larger gets 413.
+    #[arg(long, value_name = "SIZE", default_value = "4MiB")]
+    pub max_body: String,
+    /// Ignore fields that are not inputs of the model instead of refusing the request.
+    #[arg(long)]
+    pub ignore_unknown: bool,
+    /// Do not reload when cairn.lock changes (SIGHUP still reloads).
+    #[arg(long)]
+    pub no_watch: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// The model version: NAME@REF (a bare NAME is its production version).
+    #[arg(value_name = "NAME@REF")]
+    pub reference: String,
+    /// The table to score: a .csv or .parquet file (or a directory of them).
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+    /// Where the predictions go: a .csv or .parquet file (default: CSV on standard output).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// The table holds entities' join keys: the inputs are read from the online store.
+    #[arg(long)]
+    pub entities: bool,
+    /// Ignore columns that are not inputs of the model instead of refusing the table.
+    #[arg(long)]
+    pub ignore_unknown: bool,
+    /// Rows scored per batch.
+    #[arg(long, value_name = "ROWS", default_value_t = 65_536)]
+    pub batch_rows: usize,
 }
 
 #[derive(Debug, Subcommand)]

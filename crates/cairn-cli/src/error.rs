@@ -343,6 +343,86 @@ impl From<cairn_registry::RegistryError> for CliError {
     }
 }
 
+impl From<cairn_serve::LoadError> for CliError {
+    fn from(e: cairn_serve::LoadError) -> Self {
+        use cairn_serve::LoadError as L;
+        let hint = match &e {
+            // Mapped as a registry error below.
+            L::Registry(_) => "",
+            L::NoModels => "register a trained run first: `cairn register RUN`",
+            L::NoProduction { .. } => {
+                "promote a version (`cairn models promote NAME@VERSION --to production`), or name the versions to serve: `cairn serve NAME@REF`"
+            }
+            L::SameModel { .. } => {
+                "serve one version per model; a second version goes in --canary NAME@REF=PERCENT"
+            }
+            L::CanaryWithoutModel { .. } => {
+                "serve the model too: `cairn serve NAME@REF --canary NAME@REF2=PERCENT`"
+            }
+            L::CanaryIsPrimary { .. } => {
+                "`cairn models list` shows each model's versions and stages"
+            }
+            L::CanaryShare { .. } => "give it as NAME@REF=PERCENT, such as churn@staging=10",
+        };
+        if let L::Registry(r) = e {
+            return (*r).into();
+        }
+        CliError::usage(e.to_string(), Some(hint))
+    }
+}
+
+impl From<cairn_serve::server::ServeError> for CliError {
+    fn from(e: cairn_serve::server::ServeError) -> Self {
+        use cairn_serve::server::ServeError as S;
+        match e {
+            S::Load(l) => l.into(),
+            S::Bind { .. } => CliError::usage(
+                e.to_string(),
+                Some("pick another --port (0 picks a free one), or stop what listens there"),
+            ),
+            S::Runtime(_) | S::Log(_) => CliError {
+                message: e.to_string(),
+                hint: None,
+                exit: Exit::Internal,
+            },
+        }
+    }
+}
+
+impl From<cairn_serve::PredictError> for CliError {
+    fn from(e: cairn_serve::PredictError) -> Self {
+        use cairn_serve::PredictError as P;
+        let (exit, hint): (Exit, Option<String>) = match e {
+            P::Load(l) => return l.into(),
+            P::Online(f) => return f.into(),
+            P::Table(ref t) => (Exit::Usage, Some(t.hint().into())),
+            P::Score { ref source, .. } => (
+                Exit::Usage,
+                Some(match source {
+                    cairn_serve::ScoreError::UnknownField { .. } => {
+                        "drop the column, or pass --ignore-unknown to skip columns that are not inputs".into()
+                    }
+                    _ => "`cairn models show NAME@VERSION` shows the model; GET /v1/models on a server lists its inputs and their types".into(),
+                }),
+            ),
+            P::Read { .. } => (Exit::Usage, Some("check that the file exists and is a table".into())),
+            P::OutputFormat { .. } | P::OutputIsInput { .. } => (
+                Exit::Usage,
+                Some("name an output file ending in .csv or .parquet, other than the input".into()),
+            ),
+            P::Write { .. } | P::Stdout(_) => (
+                Exit::Internal,
+                Some("check the free space and permissions of the output's directory".into()),
+            ),
+        };
+        CliError {
+            message: e.to_string(),
+            hint,
+            exit,
+        }
+    }
+}
+
 /// An override that cannot be applied, named as the `--set` that gave it.
 fn override_message(e: &cairn_train::TrainError) -> String {
     use cairn_train::{OverrideProblem as P, TrainError as T};

@@ -2,6 +2,8 @@
 //! `EnvVars` and `settings.rs` do). The libraries never read environment variables: what
 //! they need is passed down from here.
 
+use std::collections::BTreeMap;
+
 use cairn_store::RemoteEnv;
 
 /// What the environment says, read once per process. Colors (`NO_COLOR`, `CLICOLOR…`) are
@@ -12,6 +14,8 @@ pub struct Settings {
     /// variable, `SERVICE_ACCOUNT` and `IDENTITY_ENDPOINT` (see [`RemoteEnv`]), applied as
     /// `object_store`'s `from_env` builders would apply them; `.cairn/config.toml` wins.
     pub remote_env: RemoteEnv,
+    /// Every variable, for the few that a flag names (`cairn serve --token-env VAR`).
+    vars: BTreeMap<String, String>,
 }
 
 impl Settings {
@@ -23,11 +27,18 @@ impl Settings {
         }))
     }
 
-    /// The settings that these variables give (others are dropped).
+    /// The settings that these variables give (the others are kept only for [`Self::var`]).
     pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        let vars: BTreeMap<String, String> = vars.into_iter().collect();
         Self {
-            remote_env: RemoteEnv::from_vars(vars),
+            remote_env: RemoteEnv::from_vars(vars.clone()),
+            vars,
         }
+    }
+
+    /// The variable `name`, as it was when the process started (`None`: unset or not UTF-8).
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str)
     }
 }
 
@@ -54,5 +65,8 @@ mod tests {
         assert!(env.is_set("IDENTITY_ENDPOINT"));
         assert_eq!(env.get("HOME"), None);
         assert_eq!(env.get("NO_COLOR"), None);
+        // A variable named by a flag is found, as given.
+        assert_eq!(settings.var("HOME"), Some("/home/someone"));
+        assert_eq!(settings.var("CAIRN_TOKEN"), None);
     }
 }

@@ -6,12 +6,14 @@ mod init;
 mod lineage;
 mod models;
 mod monitor;
+mod predict;
 mod register;
 mod remote;
 mod reproduce;
 mod retrain;
 mod runs;
 mod status;
+mod serve;
 mod train;
 mod util;
 mod validate;
@@ -74,5 +76,7 @@ pub fn run(cli: Cli, printer: &Printer, settings: &Settings) -> CmdResult {
         Command::Monitor(args) => monitor::run(&ctx, args),
         Command::Hooks(cmd) => hooks::run(&ctx, cmd),
         Command::Util(cmd) => util::run(&ctx, cmd),
+        Command::Serve(args) => serve::run(&ctx, args),
+        Command::Predict(args) => predict::run(&ctx, args),
     }
 }
