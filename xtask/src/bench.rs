@@ -4,7 +4,7 @@
 //! - `harness`: timing a child process (wall, CPU, peak RSS, peak anonymous memory) in the
 //!   bench's project; `host`: probes of the machine (load, memory handed back to the host,
 //!   compaction, prefaulting); `report`: the verdict table;
-//! - one module per area: `data`, `remote`, `feature`, `train`, `runs`, `registry`.
+//! - one module per area: `data`, `remote`, `feature`, `train`, `runs`, `registry`, `drift`.
 //!
 //! What the figures mean, and why the harness does what it does on this project's machines,
 //! is in `docs/benchmarks.md`.
@@ -18,6 +18,7 @@ use serde_json::json;
 use crate::util::{Context, Error, Result, cargo_command, describe, target_dir, workspace_root};
 
 mod data;
+mod drift;
 mod feature;
 mod harness;
 mod host;
@@ -37,7 +38,7 @@ use host::{
 };
 use report::{Check, print_columns, print_table, report, report_usage, summary};
 
-const AREAS: &str = "data, remote, feature, train, runs, registry";
+const AREAS: &str = "data, remote, feature, train, runs, registry, drift";
 const SEED: u64 = 0xBE4C_4DA7_A5EE_D001;
 const CHUNK: usize = 8 << 20;
 const MIB: f64 = (1u64 << 20) as f64;
@@ -76,6 +77,7 @@ pub fn run(args: &[String]) -> Result<()> {
         "train" => train::run(quick),
         "runs" => runs::run().map(drop),
         "registry" => registry::run(quick),
+        "drift" => drift::run(quick),
         other => Err(Error::usage(format!(
             "unknown bench area `{other}`; the areas are: {AREAS}"
         ))),
@@ -266,6 +268,7 @@ fn setup(results: &str, quick: bool, needs_examples: bool) -> Result<Setup> {
         "bench-remote.json",
         "bench-feature.json",
         "bench-registry.json",
+        "bench-drift.json",
     ]
     .iter()
     .filter_map(|name| seconds_since_last_run(&target.join(name)))

@@ -16,6 +16,8 @@
 //!   (also run by `bench train`).
 //! - `cargo xtask bench registry [--quick]`: `cairn models list` over 1,000 versions of 50
 //!   models, and `cairn validate` of the training bench's forest on its held-out rows.
+//! - `cargo xtask bench drift [--quick]`: `cairn drift` of two seeded Parquet tables with
+//!   injected drift at 100,000 and 1,000,000 rows each side, Evidently and scipy as references.
 //!
 //! This is a developer tool: it prints directly and writes files without the atomic helper.
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::disallowed_methods)]
@@ -66,6 +68,12 @@ tasks:
                           `cairn validate` of the training bench's 100-tree forest on its
                           40,000 held-out rows, against cairn's own targets; --quick uses
                           100 versions of 10 models and a 20,000-row table
+  bench drift [--quick]   time `cairn drift --report` on seeded reference and current
+                          Parquet tables (20 numeric, 5 categorical columns and a
+                          prediction; drift injected into 5) at 100,000 and 1,000,000 rows
+                          each side, check the drifted columns, and run Evidently and a
+                          scipy script on the same files when installable (in
+                          <target>/bench-venv); --quick uses 5,000 and 50,000 rows
 
   gen [--out DIR]         write docs/reference/cli.md (the command reference), and shell
                           completions and man pages into DIR (default dist/)

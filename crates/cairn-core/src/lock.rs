@@ -119,25 +119,23 @@ pub enum LockError {
 impl Lock {
     /// Parses a lock file's text; `name` is used in messages (`cairn.lock`, `cairn.lock@HEAD~3`).
     pub fn parse(text: &str, name: &str) -> Result<Self, LockError> {
-        let table: toml::Table =
-            toml::from_str(text).map_err(|e| LockError::Invalid(describe(name, text, &e)))?;
-        match table.get("version") {
-            None => {
-                return Err(LockError::Invalid(format!(
-                    "{name}: missing `version` (expected `version = {LOCK_VERSION}`)"
-                )));
+        // One parse into the typed tables. Only when it fails is the text parsed again as a
+        // plain table, to tell a lock from a newer cairn (refused by its version, whatever
+        // else it holds) from a malformed one.
+        let mut wire: Wire = match toml::from_str(text) {
+            Ok(wire) => wire,
+            Err(e) => {
+                check_version(text, name)?;
+                return Err(LockError::Invalid(describe(name, text, &e)));
             }
-            Some(toml::Value::Integer(found)) if *found > i64::from(LOCK_VERSION) => {
-                return Err(LockError::Version {
-                    name: name.to_string(),
-                    found: *found,
-                    supported: LOCK_VERSION,
-                });
-            }
-            Some(_) => {}
+        };
+        if wire.version > LOCK_VERSION {
+            return Err(LockError::Version {
+                name: name.to_string(),
+                found: i64::from(wire.version),
+                supported: LOCK_VERSION,
+            });
         }
-        let mut wire: Wire =
-            toml::from_str(text).map_err(|e| LockError::Invalid(describe(name, text, &e)))?;
         if wire.version != LOCK_VERSION {
             return Err(LockError::Invalid(format!(
                 "{name}: unsupported `version = {}` (expected {LOCK_VERSION})",
@@ -191,6 +189,26 @@ impl Lock {
             }
         }
         None
+    }
+}
+
+/// The `version` of a lock that did not parse into [`Wire`]: missing is an error, newer than
+/// [`LOCK_VERSION`] is [`LockError::Version`].
+fn check_version(text: &str, name: &str) -> Result<(), LockError> {
+    let table: toml::Table =
+        toml::from_str(text).map_err(|e| LockError::Invalid(describe(name, text, &e)))?;
+    match table.get("version") {
+        None => Err(LockError::Invalid(format!(
+            "{name}: missing `version` (expected `version = {LOCK_VERSION}`)"
+        ))),
+        Some(toml::Value::Integer(found)) if *found > i64::from(LOCK_VERSION) => {
+            Err(LockError::Version {
+                name: name.to_string(),
+                found: *found,
+                supported: LOCK_VERSION,
+            })
+        }
+        Some(_) => Ok(()),
     }
 }
 
@@ -274,7 +292,18 @@ mod tests {
             Lock::parse("version = 2\n", "cairn.lock"),
             Err(LockError::Version { found: 2, .. })
         ));
+        // A newer lock is refused by its version, whatever tables it holds.
+        assert!(matches!(
+            Lock::parse("version = 2\n[future.x]\ny = 1\n", "cairn.lock"),
+            Err(LockError::Version { found: 2, .. })
+        ));
         assert!(Lock::parse("", "cairn.lock").is_err());
+        assert!(
+            Lock::parse("[data]\n", "cairn.lock")
+                .unwrap_err()
+                .to_string()
+                .contains("missing `version`")
+        );
     }
 
     #[test]

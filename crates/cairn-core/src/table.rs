@@ -471,20 +471,90 @@ fn scan_file(path: &Path, format: Format, inference: Inference) -> Result<LazyFr
     };
     let source = PlRefPath::new(text);
     match format {
-        // Dates and timestamps in ISO 8601 become date and datetime columns (naive = UTC).
-        // Types are guessed from the first rows: guessing dates on every value of a large
-        // file costs most of the read.
-        Format::Csv => LazyCsvReader::new(source)
-            .with_has_header(true)
-            .with_try_parse_dates(true)
-            .with_infer_schema_length(match inference {
-                Inference::FirstRows => Some(CSV_INFER_ROWS),
-                Inference::EveryRow => None,
-            })
-            .finish(),
+        Format::Csv => scan_csv(source, inference),
         Format::Parquet => LazyFrame::scan_parquet(source, ScanArgsParquet::default()),
     }
     .map_err(|e| malformed(path, format, e))
+}
+
+/// Rows of a CSV file whose first values decide whether its text columns may hold dates.
+const DATE_SNIFF_ROWS: usize = 100;
+
+fn csv_reader(source: PlRefPath, inference: Inference, dates: bool) -> PolarsResult<LazyFrame> {
+    LazyCsvReader::new(source)
+        .with_has_header(true)
+        .with_try_parse_dates(dates)
+        .with_infer_schema_length(match inference {
+            Inference::FirstRows => Some(CSV_INFER_ROWS),
+            Inference::EveryRow => None,
+        })
+        .finish()
+}
+
+/// A CSV file, with dates and timestamps in ISO 8601 (or the other patterns polars knows) as
+/// date and datetime columns (naive = UTC) and types guessed from the first rows.
+///
+/// Guessing dates means trying every date pattern on every text value the inference reads,
+/// which costs most of the read of a table with text columns. So the file is first scanned
+/// without date guessing; only when one of its text columns starts (first value among the
+/// first [`DATE_SNIFF_ROWS`] rows) with something shaped like a date or a time is it scanned
+/// with date guessing, which then decides every column exactly as before. A column whose first
+/// value is not date-shaped cannot become a date column: its values would disagree, and a
+/// column of disagreeing kinds is text. (With [`Inference::EveryRow`], the slow path of a file
+/// whose later values did not fit, dates are always guessed.)
+fn scan_csv(source: PlRefPath, inference: Inference) -> PolarsResult<LazyFrame> {
+    if inference == Inference::EveryRow {
+        return csv_reader(source, inference, true);
+    }
+    let mut plain = csv_reader(source.clone(), inference, false)?;
+    let schema = plain.collect_schema()?;
+    let text: Vec<Expr> = schema
+        .iter()
+        .filter(|(_, dtype)| **dtype == DataType::String)
+        .map(|(name, _)| col(name.as_str()))
+        .collect();
+    if text.is_empty() {
+        return Ok(plain);
+    }
+    // A file whose first rows cannot be read is read as before; the query says what is wrong.
+    let Ok(head) = plain
+        .clone()
+        .select(text)
+        .limit(DATE_SNIFF_ROWS as IdxSize)
+        .collect()
+    else {
+        return csv_reader(source, inference, true);
+    };
+    let dated = head.columns().iter().any(|column| {
+        let Ok(values) = column.as_materialized_series().str() else {
+            return true;
+        };
+        match values.iter().flatten().next() {
+            Some(first) => date_shaped(first),
+            // No value in the first rows: the rows below may hold dates.
+            None => head.height() >= DATE_SNIFF_ROWS,
+        }
+    });
+    if dated {
+        csv_reader(source, inference, true)
+    } else {
+        Ok(plain)
+    }
+}
+
+/// Whether a text value could be a date, a time or a timestamp in one of polars' patterns
+/// (`2024-01-31`, `31/01/2024`, `2024.01.31 10:00`, `2024-01-31T10:00:00.5+01:00`,
+/// `20240131T100000`, `10:00:00`): a digit first, then only digits, separators, `T`, `Z` and
+/// a zone's sign. A false positive costs time, never a type.
+fn date_shaped(value: &str) -> bool {
+    let value = value.trim();
+    value.as_bytes().first().is_some_and(u8::is_ascii_digit)
+        && value
+            .bytes()
+            .any(|b| matches!(b, b'-' | b'/' | b'.' | b':' | b'T'))
+        && value.bytes().all(|b| {
+            b.is_ascii_digit() || matches!(b, b'-' | b'/' | b'.' | b':' | b'T' | b'Z' | b' ' | b'+')
+        })
 }
 
 /// The first difference between two schemas, in words.
@@ -654,6 +724,80 @@ mod tests {
             df.column("at").unwrap().dtype(),
             DataType::Datetime(_, None)
         ));
+    }
+
+    /// Dates are guessed only in a file with a date-shaped text column, and then exactly as
+    /// before: beside text columns, after empty first rows, in DMY and with a zone.
+    #[test]
+    fn csv_dates_are_guessed_where_the_first_values_look_like_dates() {
+        let dir = tempfile::tempdir().unwrap();
+        let dtype = |df: &DataFrame, c: &str| df.column(c).unwrap().dtype().clone();
+        let df = read_table(&write(
+            dir.path(),
+            "mixed.csv",
+            "name,day,code,dmy
+ann,2026-01-02,12-ab,31/01/2026
+bob,2026-01-03,13-cd,01/02/2026
+",
+        ))
+        .unwrap();
+        assert_eq!(dtype(&df, "name"), DataType::String);
+        assert_eq!(dtype(&df, "day"), DataType::Date);
+        assert_eq!(dtype(&df, "code"), DataType::String);
+        assert_eq!(dtype(&df, "dmy"), DataType::Date);
+
+        let df = read_table(&write(
+            dir.path(),
+            "text.csv",
+            "name,city,when
+ann,Paris,soon
+bob,Oslo,later
+",
+        ))
+        .unwrap();
+        for c in ["name", "city", "when"] {
+            assert_eq!(dtype(&df, c), DataType::String);
+        }
+
+        // A timestamp column empty in the first rows the sniff reads, then full.
+        let mut text = String::from(
+            "name,at
+",
+        );
+        for i in 0..(DATE_SNIFF_ROWS + 20) {
+            text.push_str(&format!("n{i},\n"));
+        }
+        text.push_str("last,2026-01-02T03:04:05\n");
+        let df = read_table(&write(dir.path(), "late.csv", &text)).unwrap();
+        assert!(matches!(dtype(&df, "at"), DataType::Datetime(_, None)));
+        assert_eq!(df.column("at").unwrap().null_count(), DATE_SNIFF_ROWS + 20);
+
+        // A text column whose first value is not a date stays text, as before.
+        let df = read_table(&write(
+            dir.path(),
+            "disagree.csv",
+            "v\nnot a date\n2026-01-02\n",
+        ))
+        .unwrap();
+        assert_eq!(dtype(&df, "v"), DataType::String);
+    }
+
+    #[test]
+    fn date_shapes() {
+        for yes in [
+            "2024-01-31",
+            "31/01/2024",
+            "2024.01.31 10:00",
+            "2024-01-31T10:00:00.5+01:00",
+            "2024-01-31T10:00:00Z",
+            "20240131T100000",
+            "10:00:00",
+        ] {
+            assert!(date_shaped(yes), "{yes}");
+        }
+        for no in ["", "DE", "abc-1", "12345", "x2024-01-01", "2024-01-01 UTC"] {
+            assert!(!date_shaped(no), "{no}");
+        }
     }
 
     #[test]
