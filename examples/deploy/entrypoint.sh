@@ -8,6 +8,7 @@
 #   CAIRN_MODEL    what to serve, e.g. churn@production (default: every model's production)
 #   CAIRN_PROJECT  where cairn.toml and cairn.lock are mounted (default /etc/cairn)
 #   CAIRN_WORKDIR  a writable directory for the store (default /srv/cairn/project)
+#   HOST           the address to listen on (default 0.0.0.0: every interface of the pod)
 #   PORT           the port to listen on (default 8080)
 set -eu
 source_dir="${CAIRN_PROJECT:-/etc/cairn}"
@@ -17,4 +18,4 @@ cp "$source_dir/cairn.toml" "$source_dir/cairn.lock" "$work/"
 cd "$work"
 cairn data fetch --models
 # shellcheck disable=SC2086 # CAIRN_MODEL may name several versions
-exec cairn serve ${CAIRN_MODEL:-} --host 0.0.0.0 --port "${PORT:-8080}"
+exec cairn serve ${CAIRN_MODEL:-} --host "${HOST:-0.0.0.0}" --port "${PORT:-8080}"

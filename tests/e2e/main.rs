@@ -7,6 +7,7 @@ mod boosting;
 mod checkout;
 mod ci_examples;
 mod cli;
+mod deploy_examples;
 mod diff;
 mod docs;
 mod drift;
