@@ -1,6 +1,6 @@
 //! `cargo xtask demo`: the lifecycle as far as it goes today (data versioning, validation, the
 //! feature store, training, the model registry and its deployment gates, status, lineage,
-//! reproduce, drift, remotes), start to
+//! reproduce, drift, retrain, serve and predict, remotes), start to
 //! end, in a throw-away git repository with a seeded fraud-detection-like data set. Every
 //! step's exit code is checked.
 
@@ -105,6 +105,14 @@ latency = { p99_ms = 50, calls = 200 }
 const FRAUD_PARAMS: &str = "params = { n_trees = 60, max_depth = 8 }";
 const FRAUD_PARAMS_FIXED: &str = "params = { n_trees = 60, max_depth = 8, min_samples_leaf = 20 }";
 
+/// The retraining policy of `[model.fraud]`: train on the tracked table again (new rows were
+/// added to it), validate with its gates, promote when they pass.
+const RETRAIN: &str = r#"
+[retrain.fraud]
+data = ["data/transactions.csv"]
+promote = "auto"
+"#;
+
 /// The environment of every git and cairn command of the demo: a fixed identity, and no global
 /// or system git configuration (so that, say, `commit.gpgsign` on the host cannot break it).
 const GIT_ENV: [(&str, &str); 6] = [
@@ -173,6 +181,12 @@ pub fn run(keep: bool) -> Result<()> {
              comes from (as a tree and as Mermaid), `reproduce` rebuilt it from its pins with the \
              same artifact digest, and `drift` flagged this week's shifted transactions (exit 1) \
              with a self-contained HTML report"
+        );
+        println!(
+            "- `retrain` tracked the table with this week's labelled rows, trained, registered, \
+             validated fraud@3 against its gates and promoted it by the `[retrain.fraud]` \
+             policy; `serve` answered a prediction over HTTP with it and stopped cleanly on \
+             SIGTERM, and `predict` scored this week's file through the same path"
         );
         println!(
             "- push sent the pinned objects (data, feature tables, run records and models) to a \
@@ -281,6 +295,7 @@ impl Demo {
         let first = self.training()?;
         self.registry(&first)?;
         self.watch(&mut Rng::new(SEED ^ 5))?;
+        self.serve()?;
 
         self.heading("share the data through a remote");
         let parent = self.dir.parent().map(PathBuf::from).unwrap_or_default();
@@ -317,7 +332,10 @@ impl Demo {
         println!("(the {on_remote} runs on the remote, read before anything was fetched)");
         self.cairn(&["data", "pull"], 0)?;
         self.cairn(&["data", "status", "--check"], 0)?;
-        self.expect_content(CSV, v2.as_bytes(), "the pulled table")?;
+        // The table as the first checkout last committed it (this week's rows appended).
+        let committed = std::fs::read(project.join(CSV))
+            .context(|| format!("cannot read {CSV} of the first checkout"))?;
+        self.expect_content(CSV, &committed, "the pulled table")?;
         let runs = self.cairn_json(&["runs", "list"])?;
         let pulled = runs["runs"].as_array().map_or(0, Vec::len);
         if pulled != on_remote {
@@ -534,6 +552,110 @@ impl Demo {
         self.write(".gitignore", format!("{ignore}/drift.html\n").as_bytes())?;
         self.commit("this week's transactions")?;
         self.cairn(&["status"], 0)?;
+
+        self.heading("retrain: this week's labelled transactions join the training data");
+        let table =
+            std::fs::read_to_string(self.dir.join(CSV)).context(|| format!("cannot read {CSV}"))?;
+        let week: String = shifted.lines().skip(1).map(|l| format!("{l}\n")).collect();
+        self.write(CSV, format!("{table}{week}").as_bytes())?;
+        println!(
+            "appended this week's 2,000 labelled transactions to {CSV}; declared in cairn.toml:"
+        );
+        print!("{RETRAIN}");
+        let config = std::fs::read_to_string(self.dir.join("cairn.toml"))
+            .context(|| "cannot read cairn.toml".to_owned())?;
+        self.write("cairn.toml", format!("{config}{RETRAIN}").as_bytes())?;
+        self.commit("a retraining policy for fraud")?;
+        self.cairn(&["retrain", "fraud"], 0)?;
+        self.cairn(&["models", "history", "fraud"], 0)?;
+        self.commit("fraud retrained on this week's data")?;
+        Ok(())
+    }
+
+    /// The production model behind HTTP: `cairn serve` started on a free port, a prediction
+    /// asked for, SIGTERM; then the same scoring path from the terminal with `cairn predict`.
+    fn serve(&mut self) -> Result<()> {
+        self.heading("serve the production model over HTTP, and score a file in batch");
+        let shown = "cairn serve fraud@production --port 0";
+        println!("$ {shown} &");
+        self.steps += 1;
+        self.cairn_runs += 1;
+        let _ = std::io::stdout().flush();
+        let mut server = Command::new(&self.cairn)
+            .args(["serve", "fraud@production", "--port", "0"])
+            .current_dir(&self.dir)
+            .envs(GIT_ENV)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .context(|| format!("step {} `{shown}`: cannot run", self.steps))?;
+        let stderr = server.stderr.take().ok_or("no stderr")?;
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+        let mut address = None;
+        for line in lines.by_ref() {
+            let line = line.context(|| "cannot read the server's output".to_owned())?;
+            println!("{line}");
+            if let Some(at) = line.strip_prefix("listening on http://") {
+                address = Some(at.trim().to_owned());
+            }
+            if line.starts_with("ready in") {
+                break;
+            }
+        }
+        let Some(address) = address else {
+            let _ = server.kill();
+            return Err(format!(
+                "step {} `{shown}`: the server never said where it listens",
+                self.steps
+            )
+            .into());
+        };
+        let body = r#"{"instances": [{"amount": 1250.0, "merchant_category": "electronics", "hour": 3}, {"amount": 12.5, "merchant_category": "grocery", "hour": 14}]}"#;
+        println!("$ curl -s http://{address}/v1/models/fraud/predict -d '{body}'");
+        self.steps += 1;
+        let answer = post(&address, "/v1/models/fraud/predict", body);
+        // Stop it as a supervisor would, whatever the answer was.
+        let _ = Command::new("kill")
+            .args(["-TERM", &server.id().to_string()])
+            .status();
+        let (status, text) = answer?;
+        println!("{text}");
+        if status != 200 {
+            let _ = server.wait();
+            return Err(format!("step {}: the server answered {status}", self.steps).into());
+        }
+        for line in lines.map_while(std::result::Result::ok) {
+            println!("{line}");
+        }
+        let stopped = server
+            .wait()
+            .context(|| "cannot wait for the server".to_owned())?;
+        println!("$ kill -TERM %1   (exit {})", stopped.code().unwrap_or(-1));
+        if !stopped.success() {
+            return Err(format!("`{shown}` did not stop cleanly: {}", describe(stopped)).into());
+        }
+        self.cairn(
+            &[
+                "predict",
+                "fraud@production",
+                "--input",
+                "this_week.csv",
+                "--ignore-unknown",
+                "-o",
+                "scored.csv",
+            ],
+            0,
+        )?;
+        let scored = std::fs::read_to_string(self.dir.join("scored.csv"))
+            .context(|| "cannot read scored.csv".to_owned())?;
+        println!(
+            "scored.csv ({} rows); the first ones:",
+            scored.lines().count().saturating_sub(1)
+        );
+        for line in scored.lines().take(3) {
+            println!("  {line}");
+        }
+        std::fs::remove_file(self.dir.join("scored.csv"))
+            .context(|| "cannot remove scored.csv".to_owned())?;
         Ok(())
     }
 
@@ -945,4 +1067,31 @@ mod tests {
         );
         assert_eq!(shell_word("track data"), "\"track data\"");
     }
+}
+
+/// One HTTP/1.1 POST to `address` (a loopback address the server printed): status and body.
+fn post(address: &str, path: &str, body: &str) -> Result<(u16, String)> {
+    use std::io::Read as _;
+    let mut stream =
+        std::net::TcpStream::connect(address).context(|| format!("cannot connect to {address}"))?;
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .context(|| format!("cannot send to {address}"))?;
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .context(|| format!("cannot read from {address}"))?;
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or("not an HTTP response")?;
+    let text = response
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    Ok((status, text))
 }
