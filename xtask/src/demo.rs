@@ -1024,6 +1024,33 @@ fn shell_word(word: &str) -> String {
     }
 }
 
+/// One HTTP/1.1 POST to `address` (a loopback address the server printed): status and body.
+fn post(address: &str, path: &str, body: &str) -> Result<(u16, String)> {
+    use std::io::Read as _;
+    let mut stream =
+        std::net::TcpStream::connect(address).context(|| format!("cannot connect to {address}"))?;
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .context(|| format!("cannot send to {address}"))?;
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .context(|| format!("cannot read from {address}"))?;
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or("not an HTTP response")?;
+    let text = response
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    Ok((status, text))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1067,31 +1094,4 @@ mod tests {
         );
         assert_eq!(shell_word("track data"), "\"track data\"");
     }
-}
-
-/// One HTTP/1.1 POST to `address` (a loopback address the server printed): status and body.
-fn post(address: &str, path: &str, body: &str) -> Result<(u16, String)> {
-    use std::io::Read as _;
-    let mut stream =
-        std::net::TcpStream::connect(address).context(|| format!("cannot connect to {address}"))?;
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .context(|| format!("cannot send to {address}"))?;
-    let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .context(|| format!("cannot read from {address}"))?;
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or("not an HTTP response")?;
-    let text = response
-        .split_once("\r\n\r\n")
-        .map_or("", |(_, b)| b)
-        .to_owned();
-    Ok((status, text))
 }
