@@ -291,6 +291,7 @@ impl From<cairn_registry::RegistryError> for CliError {
                 Some(format!("it is {name}@{version}: `cairn models show {name}@{version}`")),
             ),
             R::AlreadyInStage { name, .. } => (Exit::Usage, Some(show(name))),
+            R::ProductionChanged { name, .. } => (Exit::Usage, Some(show(name))),
             R::NoneStage => (Exit::Usage, None),
             R::NotValidated { name, version, .. } => (
                 Exit::Usage,

@@ -310,6 +310,7 @@ impl RetrainProgress for Racing<'_> {
                     to: Stage::Archived,
                     reason: Some("another process".to_owned()),
                     force: false,
+                    expect_production: None,
                 },
                 &cairn_store::NoProgress,
             )
@@ -465,6 +466,7 @@ fn monitor_stops_when_asked_and_survives_a_failing_webhook() {
             to: Stage::Archived,
             reason: None,
             force: false,
+            expect_production: None,
         },
         &cairn_store::NoProgress,
     )

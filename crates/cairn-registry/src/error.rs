@@ -121,6 +121,18 @@ pub enum RegistryError {
         run: String,
         artifact: Digest,
     },
+    /// The promotion expected another production version (`expect_production`): someone
+    /// promoted or rolled back since the caller looked.
+    #[error(
+        "{name}: production is {} now, not {} as expected: it changed meanwhile",
+        version_or_none(.found),
+        version_or_none(.expected)
+    )]
+    ProductionChanged {
+        name: String,
+        expected: Option<u32>,
+        found: Option<u32>,
+    },
     #[error("{name}@{version} is already in {stage}")]
     AlreadyInStage {
         name: String,
@@ -245,4 +257,8 @@ fn what(at: &str) -> String {
     } else {
         format!("no alias `{at}`")
     }
+}
+
+fn version_or_none(version: &Option<u32>) -> String {
+    version.map_or_else(|| "no version".to_owned(), |v| format!("version {v}"))
 }

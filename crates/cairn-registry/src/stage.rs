@@ -24,6 +24,10 @@ pub struct PromoteOptions {
     pub reason: Option<String>,
     /// Promote to production without a passing validation; needs a reason, and is recorded.
     pub force: bool,
+    /// Refuse unless the model's production version is this one (`Some(None)`: none) when
+    /// the lock is changed — under the write lock, so that an automated promotion does not
+    /// replace a version someone promoted after it looked.
+    pub expect_production: Option<Option<u32>>,
 }
 
 /// What [`promote`] changed.
@@ -63,7 +67,18 @@ pub fn promote(
     let reference = ModelRef::parse(&options.reference)?;
     let name = reference.name.clone();
     change(project, progress, |lock, store, stamp| {
-        let version = find(&name, model(lock, &name)?, &reference.at)?.clone();
+        let entry = model(lock, &name)?;
+        if let Some(expected) = options.expect_production {
+            let found = entry.in_stage(Stage::Production).map(|v| v.version);
+            if found != expected {
+                return Err(RegistryError::ProductionChanged {
+                    name: name.clone(),
+                    expected,
+                    found,
+                });
+            }
+        }
+        let version = find(&name, entry, &reference.at)?.clone();
         if version.stage == options.to {
             return Err(RegistryError::AlreadyInStage {
                 name: name.clone(),

@@ -126,6 +126,7 @@ impl Fixture {
                 to,
                 reason: None,
                 force: false,
+                expect_production: None,
             },
             &NoProgress,
         )
@@ -139,6 +140,7 @@ impl Fixture {
                 to: Stage::Production,
                 reason: Some(reason.to_owned()),
                 force: true,
+                expect_production: None,
             },
             &NoProgress,
         )
@@ -544,6 +546,7 @@ fn production_needs_a_passing_validation_of_that_version_or_a_reason_to_force() 
         to: Stage::Production,
         reason: Some("  ".into()),
         force: true,
+        expect_production: None,
     };
     assert!(matches!(
         refused(&f, || promote(&f.project(), &no_reason, &NoProgress)),
@@ -1017,4 +1020,48 @@ fn the_actor_is_git_s_user_name_and_email() {
         lock.model["tree"].history[0].actor,
         "Ann Smith <ann@example.com>"
     );
+}
+
+#[test]
+fn a_promotion_that_expects_another_production_version_is_refused() {
+    let f = Fixture::new();
+    let one = f.train(3).record;
+    f.register(&one.id).unwrap();
+    let two = f.train(2).record;
+    f.register(&two.id).unwrap();
+    f.force("tree@1", "first").unwrap();
+    let expecting = |expected: Option<u32>| {
+        promote(
+            &f.project(),
+            &PromoteOptions {
+                reference: "tree@2".to_owned(),
+                to: Stage::Production,
+                reason: Some("automated".to_owned()),
+                force: true,
+                expect_production: Some(expected),
+            },
+            &NoProgress,
+        )
+    };
+    // Someone promoted 1 after the caller saw no production version: refused, nothing written.
+    let err = refused(&f, || expecting(None));
+    assert!(
+        matches!(
+            err,
+            RegistryError::ProductionChanged {
+                expected: None,
+                found: Some(1),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("production is version 1 now, not no version"),
+        "{err}"
+    );
+    // With the version it really is, the promotion goes through.
+    let promoted = expecting(Some(1)).unwrap();
+    assert_eq!((promoted.version, promoted.archived), (2, Some(1)));
 }

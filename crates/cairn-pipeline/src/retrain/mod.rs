@@ -541,10 +541,28 @@ pub fn retrain(
             to,
             reason: Some(format!("retrain {model}: {why}")),
             force: false,
+            // Checked again under the registry's write lock: no window between the look above
+            // and the change.
+            expect_production: (to == Stage::Production).then_some(report.production),
         },
         progress,
     );
     match promoted {
+        Err(RegistryError::ProductionChanged {
+            expected, found, ..
+        }) => {
+            let blocked = format!(
+                "production changed meanwhile (was {}, now {})",
+                shown(expected),
+                shown(found)
+            );
+            report.steps.push(skipped(
+                StepName::Promote,
+                format!("version {version} left unpromoted: {blocked}"),
+            ));
+            report.end = RetrainEnd::NotPromoted { version, blocked };
+            Ok(report)
+        }
         Ok(p) => {
             report.steps.push(done(
                 StepName::Promote,
