@@ -28,6 +28,7 @@ pub fn run(ctx: &Context<'_>, args: ModelsPromoteArgs) -> CmdResult {
             to,
             reason,
             force,
+            expect_production: None,
         },
         &Bars::new(p),
     )?;
