@@ -56,11 +56,21 @@ struct ModelDoc {
 #[serde(deny_unknown_fields)]
 struct TableDoc {
     source: String,
-    path: String,
-    digest: String,
+    /// `training` and `file` tables only.
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    digest: Option<String>,
     #[serde(default)]
     run: Option<String>,
     rows: u64,
+    /// `predictions` only.
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    version: Option<u32>,
+    #[serde(default)]
+    since: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -206,10 +216,13 @@ fn two_tables_exit_0_without_drift_and_1_with_it_and_the_check_is_recorded() {
     assert!(!r.dataset_drift && r.drifted == 0, "{r:#?}");
     assert_eq!((r.reference.rows, r.current.rows), (800, 800));
     assert_eq!(
-        (r.reference.source.as_str(), r.reference.path.as_str()),
+        (
+            r.reference.source.as_str(),
+            r.reference.path.as_deref().unwrap_or("")
+        ),
         ("file", "ref.csv")
     );
-    assert_eq!(r.reference.digest.len(), 64);
+    assert_eq!(r.reference.digest.as_deref().map(str::len), Some(64));
     let names: Vec<&str> = r.columns.iter().map(|c| c.column.as_str()).collect();
     assert_eq!(names, ["id", "x1", "x2", "plan", "region", "label"]);
     assert_eq!(r.compared, 6);
@@ -417,7 +430,10 @@ fn a_model_version_is_compared_with_the_training_data_it_pins() {
     assert_eq!((model.name.as_str(), model.version), ("churn", 1));
     assert_eq!((model.run.len(), model.artifact.len()), (12, 64));
     assert_eq!(
-        (r.reference.source.as_str(), r.reference.path.as_str()),
+        (
+            r.reference.source.as_str(),
+            r.reference.path.as_deref().unwrap_or("")
+        ),
         ("training", "data/train.csv")
     );
     assert_eq!(r.reference.run.as_deref(), Some(model.run.as_str()));
@@ -639,4 +655,119 @@ fn predictions_need_a_model_and_a_log_with_rows() {
     .stderr_has("it goes with --predictions");
     p.cairn(&["drift", "churn@1"]).code(2);
     assert!(!p.exists(".cairn/drift/last"));
+}
+
+/// One HTTP/1.1 POST on 127.0.0.1: the status code.
+fn post(port: u16, path: &str, body: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The whole loop through the binary: `cairn serve --log-predictions` logs shifted traffic,
+/// SIGTERM flushes the log, and `cairn drift NAME@REF --predictions` finds the shift in the
+/// inputs and in the predictions.
+#[test]
+fn drift_on_the_prediction_log_the_server_wrote() {
+    let p = trained();
+    p.cairn(&[
+        "models",
+        "promote",
+        "churn@1",
+        "--to",
+        "production",
+        "--force",
+        "--reason",
+        "test",
+    ])
+    .ok();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = p
+        .command(&[
+            "serve",
+            "churn@production",
+            "--port",
+            &port.to_string(),
+            "--log-predictions",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // x1 moved up by a whole range: most rows now predict "yes".
+    let shifted = table(400, 11, 1.0);
+    let instances: Vec<String> = shifted
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let c: Vec<&str> = line.split(',').collect();
+            format!(r#"{{"x1": {}, "x2": {}, "plan": "{}"}}"#, c[1], c[2], c[3])
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let mut answered = 0;
+    for chunk in instances.chunks(100) {
+        let body = format!(r#"{{"instances": [{}]}}"#, chunk.join(","));
+        loop {
+            match post(port, "/v1/models/churn/predict", &body) {
+                Some(200) => break,
+                Some(status) => panic!("the server answered {status}"),
+                None => {
+                    assert!(
+                        started.elapsed() < std::time::Duration::from_secs(60),
+                        "the server never answered"
+                    );
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+            }
+        }
+        answered += chunk.len();
+    }
+    assert_eq!(answered, 400);
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert!(
+        server.wait().unwrap().success(),
+        "the server did not stop cleanly"
+    );
+
+    let doc = drift(&p, &["churn@production", "--predictions"], 1);
+    let current = &doc.record.current;
+    assert_eq!(
+        (
+            current.source.as_str(),
+            current.model.as_deref(),
+            current.version,
+            current.rows
+        ),
+        ("predictions", Some("churn"), Some(1), 400)
+    );
+    assert_eq!(current.since, None, "no --since");
+    assert!(doc.record.dataset_drift);
+    assert!(column(&doc, "x1").drifted);
+    assert!(!column(&doc, "x2").drifted);
+    // The model's outputs are compared too: the reference rows scored by the model against
+    // the logged predictions.
+    let prediction = doc
+        .record
+        .columns
+        .iter()
+        .find(|c| c.column.contains("prediction"))
+        .unwrap_or_else(|| panic!("no prediction column in {doc:#?}"));
+    assert!(prediction.drifted, "{prediction:#?}");
 }
