@@ -201,7 +201,7 @@ pub struct ServeArgs {
     pub token_env: Option<String>,
     /// The largest request body accepted (bytes, or with KiB/MiB): larger gets 413.
     #[arg(long, value_name = "SIZE", default_value = "4MiB")]
-    pub max_body: String,
+    pub max_body: bytesize::ByteSize,
     /// Ignore fields that are not inputs of the model instead of refusing the request.
     #[arg(long)]
     pub ignore_unknown: bool,
