@@ -588,20 +588,7 @@ async fn predict(
     Path(name): Path<String>,
     request: Request,
 ) -> Response {
-    let endpoint = Endpoint::Predict;
-    let id = request_id(&request);
-    if let Some(denied) = unauthorized(&app, endpoint, &request, &id) {
-        return denied;
-    }
-    let set = match find(&app, endpoint, &name, &id) {
-        Ok(set) => set,
-        Err(response) => return response,
-    };
-    let loaded = match set.slots.get(&name) {
-        Some(slot) => Arc::clone(slot.route()),
-        None => return not_ready(endpoint, &id),
-    };
-    answer(&app, endpoint, loaded, request, Dialect::Cairn, &id).await
+    named(app, name, request, Endpoint::Predict, Dialect::Cairn).await
 }
 
 /// `POST /v1/models/{name}/versions/{version}/predict`: the primary or the canary, by number.
@@ -676,7 +663,17 @@ async fn named_invocations(
     Path(name): Path<String>,
     request: Request,
 ) -> Response {
-    let endpoint = Endpoint::Invocations;
+    named(app, name, request, Endpoint::Invocations, Dialect::Mlflow).await
+}
+
+/// A request to a model by name: authorized, the model found and routed (canary), answered.
+async fn named(
+    app: Arc<App>,
+    name: String,
+    request: Request,
+    endpoint: Endpoint,
+    dialect: Dialect,
+) -> Response {
     let id = request_id(&request);
     if let Some(denied) = unauthorized(&app, endpoint, &request, &id) {
         return denied;
@@ -689,7 +686,7 @@ async fn named_invocations(
         Some(slot) => Arc::clone(slot.route()),
         None => return not_ready(endpoint, &id),
     };
-    answer(&app, endpoint, loaded, request, Dialect::Mlflow, &id).await
+    answer(&app, endpoint, loaded, request, dialect, &id).await
 }
 
 /// Why rows were not scored.
