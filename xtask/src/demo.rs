@@ -1,8 +1,9 @@
 //! `cargo xtask demo`: the lifecycle as far as it goes today (data versioning, validation, the
 //! feature store, training, the model registry and its deployment gates, status, lineage,
 //! reproduce, drift, retrain, serve and predict, remotes), start to
-//! end, in a throw-away git repository with a seeded fraud-detection-like data set. Every
-//! step's exit code is checked.
+//! end, in a git repository with a seeded fraud-detection-like data set, generated under
+//! `examples/fraud-detection/` and left there to explore (`--tmp`: a temporary directory,
+//! removed afterwards). Every step's exit code is checked.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -124,14 +125,78 @@ const GIT_ENV: [(&str, &str); 6] = [
     ("GIT_COMMITTER_EMAIL", "demo@example.invalid"),
 ];
 
-pub fn run(keep: bool) -> Result<()> {
+/// Where the demo leaves its example project: the project, its directory remote and a
+/// teammate's clone, side by side, for the user to explore afterwards.
+pub const EXAMPLE_DIR: &str = "examples/fraud-detection";
+
+/// The file that marks a directory as the demo's own, so that a rerun may replace it.
+const MARKER: &str = ".cairn-demo";
+
+/// What the demo may replace inside `EXAMPLE_DIR` (everything else there is left alone: the
+/// committed README).
+const GENERATED: [&str; 4] = ["project", "remote", "clone", MARKER];
+
+/// Where the demo runs: `examples/fraud-detection/` of the workspace (replaced at every run,
+/// kept afterwards), or a temporary directory removed afterwards (`--tmp`).
+enum Place {
+    Example(PathBuf),
+    Temporary(tempfile::TempDir),
+}
+
+impl Place {
+    fn root(&self) -> &std::path::Path {
+        match self {
+            Place::Example(dir) => dir,
+            Place::Temporary(tmp) => tmp.path(),
+        }
+    }
+}
+
+/// Empties the demo's part of `examples/fraud-detection/` for a new run: only what an earlier
+/// run made (it left [`MARKER`]) is removed; a directory of the user's is refused.
+fn prepare_example(root: &std::path::Path) -> Result<()> {
+    let generated: Vec<PathBuf> = GENERATED.iter().map(|name| root.join(name)).collect();
+    let earlier = generated.iter().any(|p| p.exists());
+    if earlier && !root.join(MARKER).is_file() {
+        return Err(format!(
+            "{} holds files the demo did not make (no {MARKER} there); move them away, or run \
+             `cargo xtask demo --tmp` to use a temporary directory",
+            root.display()
+        )
+        .into());
+    }
+    for path in &generated {
+        if path.is_dir() {
+            std::fs::remove_dir_all(path)
+                .context(|| format!("cannot remove {}", path.display()))?;
+        } else if path.exists() {
+            std::fs::remove_file(path).context(|| format!("cannot remove {}", path.display()))?;
+        }
+    }
+    std::fs::create_dir_all(root).context(|| format!("cannot create {}", root.display()))?;
+    std::fs::write(
+        root.join(MARKER),
+        "made by `cargo xtask demo`; the next run replaces project/, remote/ and clone/\n",
+    )
+    .context(|| format!("cannot write {}", root.join(MARKER).display()))
+}
+
+pub fn run(temporary: bool) -> Result<()> {
     let cairn = build_cairn(false)?;
-    let tmp = tempfile::Builder::new()
-        .prefix("cairn-demo-")
-        .tempdir()
-        .context(|| "cannot create a temporary directory".to_owned())?;
+    let place = if temporary {
+        Place::Temporary(
+            tempfile::Builder::new()
+                .prefix("cairn-demo-")
+                .tempdir()
+                .context(|| "cannot create a temporary directory".to_owned())?,
+        )
+    } else {
+        let root = crate::util::workspace_root().join(EXAMPLE_DIR);
+        prepare_example(&root)?;
+        Place::Example(root)
+    };
     // The project, its remote and a teammate's clone side by side.
-    let project = tmp.path().join("project");
+    let project = place.root().join("project");
     std::fs::create_dir(&project).context(|| format!("cannot create {}", project.display()))?;
     let mut demo = Demo {
         dir: project,
@@ -196,11 +261,18 @@ pub fn run(keep: bool) -> Result<()> {
         );
     }
     let _ = std::io::stdout().flush();
-    if keep {
-        let kept = tmp.keep();
-        println!("\nkept the demo repository at {}", kept.display());
-    } else if result.is_err() {
-        eprintln!("(rerun with `cargo xtask demo --keep` to look at the repository afterwards)");
+    match &place {
+        Place::Example(root) => println!(
+            "\nthe example project is in {}: `cd {}` and try `cairn status`, `cairn models list`, \
+             `cairn lineage fraud` (with the cairn just built: {})",
+            root.display(),
+            demo.dir.display(),
+            demo.cairn.display()
+        ),
+        Place::Temporary(_) if result.is_err() => {
+            eprintln!("(rerun without `--tmp` to keep the project in {EXAMPLE_DIR}/)");
+        }
+        Place::Temporary(_) => {}
     }
     result
 }

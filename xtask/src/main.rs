@@ -2,7 +2,7 @@
 //!
 //! - `cargo xtask test`: the whole workspace's tests.
 //! - `cargo xtask gen [--out DIR]`: the command reference, completions and man pages.
-//! - `cargo xtask demo [--keep]`: a scripted walk through the lifecycle on seeded data (data,
+//! - `cargo xtask demo [--tmp]`: a scripted walk through the lifecycle on seeded data (data,
 //!   features, training, the registry and its gates, remotes).
 //! - `cargo xtask bench data [--quick]`: timings of the data commands against `cp`.
 //! - `cargo xtask bench remote [--quick] [--s3-fs]`: timings of push and pull against a local-directory
@@ -37,9 +37,11 @@ usage: cargo xtask <task> [options]
 
 tasks:
   test [ARGS...]          run `cargo test --workspace` (extra ARGS are passed on)
-  demo [--keep]           walk through the lifecycle (data, features, training, registry
-                          and gates, remotes) in a temporary git repository;
-                          --keep leaves the repository behind and prints its path
+  demo [--tmp]            walk through the whole lifecycle (data, features, training,
+                          registry and gates, serving, drift, retraining, reproduce,
+                          remotes) in a git repository generated in
+                          examples/fraud-detection/ and kept to explore; --tmp runs it
+                          in a temporary directory removed afterwards
   bench data [--quick]    time `cairn data` commands on seeded data against cp, and the
                           peak anonymous memory of adding the big file;
                           --quick uses 64 MiB and 2,000 files instead of 1 GiB and 20,000
@@ -111,14 +113,14 @@ fn run(args: &[String]) -> Result<()> {
     match task.as_str() {
         "test" => util::cargo_test(rest),
         "demo" => {
-            let mut keep = false;
+            let mut temporary = false;
             for arg in rest {
                 match arg.as_str() {
-                    "--keep" => keep = true,
+                    "--tmp" => temporary = true,
                     other => return Err(unexpected("demo", other)),
                 }
             }
-            demo::run(keep)
+            demo::run(temporary)
         }
         "bench" => bench::run(rest),
         "gen" => match rest {

@@ -941,3 +941,33 @@ impl From<cairn_drift::DriftError> for CliError {
         }
     }
 }
+
+impl From<cairn_pipeline::VersionValidateError> for CliError {
+    fn from(e: cairn_pipeline::VersionValidateError) -> Self {
+        use cairn_pipeline::VersionValidateError as V;
+        let hint = match e {
+            V::Registry(r) => return (*r).into(),
+            V::Validate(v) => return v.into(),
+            V::Train(t) => return t.into(),
+            V::Store(s) => {
+                let (exit, hint) = store_hint(&s);
+                return CliError {
+                    message: s.to_string(),
+                    hint: hint.map(str::to_owned),
+                    exit,
+                };
+            }
+            V::SpecNotDeclared { .. } => {
+                "declare the spec again (`git log -p cairn.toml` shows it), with its `[model.SPEC.gates]`"
+            }
+            V::NoHeldOutRows { .. } => {
+                "pass --data FILE: a table with the model's input columns and its target"
+            }
+        };
+        CliError {
+            message: e.to_string(),
+            hint: Some(hint.to_owned()),
+            exit: Exit::Usage,
+        }
+    }
+}

@@ -117,3 +117,32 @@ fn declared_list(declared: &[String]) -> String {
         format!(" (declared: {})", declared.join(", "))
     }
 }
+
+/// What stops the validation of a registered version before its gates run. A failed gate is
+/// not an error: it is in the record.
+#[derive(Debug, thiserror::Error)]
+pub enum VersionValidateError {
+    /// The version's spec is gone from cairn.toml, so its gates are unknown.
+    #[error(
+        "{reference} was trained by `[model.{spec}]`, which cairn.toml no longer declares: its gates are unknown"
+    )]
+    SpecNotDeclared { reference: String, spec: String },
+    /// The version's run held out no rows, so there are none to validate on by default.
+    #[error("{reference}: run {run} held out no rows, so there are none to validate on by default")]
+    NoHeldOutRows { reference: String, run: String },
+    /// Boxed: the registry's error is large.
+    #[error(transparent)]
+    Registry(Box<cairn_registry::RegistryError>),
+    #[error(transparent)]
+    Validate(#[from] cairn_validate::ValidateError),
+    #[error(transparent)]
+    Train(#[from] cairn_train::TrainError),
+    #[error(transparent)]
+    Store(#[from] cairn_store::StoreError),
+}
+
+impl From<cairn_registry::RegistryError> for VersionValidateError {
+    fn from(e: cairn_registry::RegistryError) -> Self {
+        VersionValidateError::Registry(Box::new(e))
+    }
+}

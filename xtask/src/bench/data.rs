@@ -121,6 +121,29 @@ pub(super) fn run(scale: Scale) -> Result<()> {
     }
     report("cairn data status tree", &status);
 
+    // The pre-commit hooks (`.pre-commit-hooks.yaml`) as pre-commit runs them, on the tracked
+    // tree with a warm stat cache: `data status --check` on every commit, `hooks staged` with
+    // the staged files (a commit of 100 source files and the lock), `hooks config` when
+    // cairn.toml or cairn.lock is staged.
+    let staged = write_sources(&bench.proj.join("src"), HOOK_FILES)?;
+    let mut staged_args = vec!["hooks", "staged", "cairn.lock"];
+    staged_args.extend(staged.iter().map(String::as_str));
+    let hooks: Vec<(&str, Vec<&str>)> = vec![
+        ("hook cairn-data-status", vec!["data", "status", "--check"]),
+        ("hook cairn-staged", staged_args),
+        ("hook cairn-config", vec!["hooks", "config"]),
+    ];
+    let mut hook_figures = Vec::new();
+    for (name, args) in &hooks {
+        bench.cairn(args)?;
+        let mut figure = Figure::new();
+        for _ in 0..10 {
+            figure.push(&bench.cairn(args)?);
+        }
+        report(name, &figure);
+        hook_figures.push((*name, figure));
+    }
+
     let mut checkout = Figure::new();
     for _ in 0..3 {
         bench.discard(tree)?;
@@ -234,6 +257,26 @@ pub(super) fn run(scale: Scale) -> Result<()> {
             pass: add_big.anon_peak.map(|bytes| bytes < ANON_LIMIT),
         },
     ];
+    for (name, figure) in &hook_figures {
+        checks.push(Check {
+            id: match *name {
+                "hook cairn-data-status" => "hook_data_status",
+                "hook cairn-staged" => "hook_staged",
+                _ => "hook_config",
+            },
+            value: secs(figure),
+            name: format!("{name} ({} files tracked)", fmt_count(tree_files)),
+            measured: format!(
+                "{} (max {})",
+                fmt_duration(figure.median()),
+                fmt_duration(figure.max())
+            ),
+            reference: "-".to_owned(),
+            ratio: None,
+            target: "< 200 ms",
+            pass: Some(secs(figure) < 0.200),
+        });
+    }
     if let Some(b3sum) = &b3sum {
         checks.push(Check {
             id: "add_big_vs_b3sum",
@@ -265,6 +308,10 @@ pub(super) fn run(scale: Scale) -> Result<()> {
         "status_tree": status.json(),
         "checkout_tree": checkout.json(),
         "readd_tree": readd.json(),
+        "hooks": hook_figures
+            .iter()
+            .map(|(name, figure)| (name.to_string(), figure.json()))
+            .collect::<serde_json::Map<_, _>>(),
     });
     let document = json!({
         "kind": "bench-data",
@@ -285,6 +332,23 @@ pub(super) fn run(scale: Scale) -> Result<()> {
     });
 
     finish(tmp, document, &results)
+}
+
+/// How many source files the `cairn-staged` hook's commit stages beside `cairn.lock`.
+const HOOK_FILES: usize = 100;
+
+/// `count` small source files in `dir` (the files of a commit the hooks check); returns their
+/// paths relative to the project.
+fn write_sources(dir: &Path, count: usize) -> Result<Vec<String>> {
+    std::fs::create_dir_all(dir).context(|| format!("cannot create {}", dir.display()))?;
+    (0..count)
+        .map(|i| {
+            let path = dir.join(format!("step_{i:03}.py"));
+            std::fs::write(&path, format!("def step_{i}(x):\n    return x + {i}\n"))
+                .context(|| format!("cannot write {}", path.display()))?;
+            Ok(format!("src/step_{i:03}.py"))
+        })
+        .collect()
 }
 
 /// `cp big.bin copy.bin` in the project: four runs, the first of which is not counted.
