@@ -182,8 +182,13 @@ pub fn compare(
         });
     }
 
-    let ref_frame = source::read(&reference, Side::Reference, Some(&wanted))?;
-    let cur_frame = source::read(&current, Side::Current, Some(&wanted))?;
+    // Both tables at once: a read has phases that keep one core busy (a Parquet row group
+    // decoded, a CSV chunk parsed), which the other table's read fills.
+    let (ref_frame, cur_frame) = rayon::join(
+        || source::read(&reference, Side::Reference, Some(&wanted)),
+        || source::read(&current, Side::Current, Some(&wanted)),
+    );
+    let (ref_frame, cur_frame) = (ref_frame?, cur_frame?);
     for (frame, side, opened) in [
         (&ref_frame, Side::Reference, &reference),
         (&cur_frame, Side::Current, &current),
