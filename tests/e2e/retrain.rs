@@ -196,7 +196,7 @@ fn retrain_promotes_then_keeps_production_when_the_new_model_is_worse() {
         .ok()
         .stdout_has("not needed");
 
-    // A worse model (random labels): trained and registered, not promoted; exit 1.
+    // A worse model (random labels): trained and registered, left in staging; exit 1.
     p.write("data/train.csv", table(2, true));
     let worse = retrain(&p, &[], 1);
     match &worse.end {
@@ -209,6 +209,17 @@ fn retrain_promotes_then_keeps_production_when_the_new_model_is_worse() {
         other => panic!("{other:?}"),
     }
     assert_eq!(production(&p), Some(1));
+    let staged = p.json(&["models", "show", "churn@staging"], 0);
+    assert_eq!(
+        staged["versions"][0]["version"].as_u64(),
+        Some(2),
+        "{staged}"
+    );
+    let history = p.json(&["models", "history", "churn"], 0).to_string();
+    assert!(
+        history.contains("not promoted to production: gates failed: accuracy"),
+        "the staging's reason names the failed gate: {history}"
+    );
     p.cairn(&["retrain", "churn"])
         .code(1)
         .stderr_has("this retrain did not change production");

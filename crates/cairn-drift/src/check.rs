@@ -9,11 +9,12 @@ use cairn_core::drift::{ColumnType, DriftSpec};
 use cairn_core::time::{format_micros, now_micros};
 use cairn_store::Digest;
 use polars::prelude::*;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::column::{self, Rule};
 use crate::error::{DriftError, Side};
-use crate::record::{DriftRecord, ModelChecked, SkippedColumn, TableChecked};
+use crate::record::{ColumnResult, DriftRecord, ModelChecked, SkippedColumn, TableChecked};
 use crate::sample::{self, Sample};
 use crate::source::{self, Natural, Opened, Table};
 
@@ -181,8 +182,13 @@ pub fn compare(
         });
     }
 
-    let ref_frame = source::read(&reference, Side::Reference, Some(&wanted))?;
-    let cur_frame = source::read(&current, Side::Current, Some(&wanted))?;
+    // Both tables at once: a read has phases that keep one core busy (a Parquet row group
+    // decoded, a CSV chunk parsed), which the other table's read fills.
+    let (ref_frame, cur_frame) = rayon::join(
+        || source::read(&reference, Side::Reference, Some(&wanted)),
+        || source::read(&current, Side::Current, Some(&wanted)),
+    );
+    let (ref_frame, cur_frame) = (ref_frame?, cur_frame?);
     for (frame, side, opened) in [
         (&ref_frame, Side::Reference, &reference),
         (&cur_frame, Side::Current, &current),
@@ -195,54 +201,62 @@ pub fn compare(
         }
     }
 
-    let mut results = Vec::with_capacity(wanted.len());
-    for (name, declared) in &wanted {
-        let rule = spec.columns.get(name);
-        let ref_type = ref_types[name.as_str()];
-        let series = |frame: &source::Frame, opened: &Opened, side: Side| {
-            frame
-                .frame
-                .column(name.as_str())
-                .map(|c| c.as_materialized_series().clone())
-                .map_err(|e| read_err(opened, side, e))
-        };
-        let Some(cur_type) = cur_types.get(name.as_str()) else {
-            let kind = declared.unwrap_or(match source::natural(ref_type) {
-                Natural::Categorical => ColumnType::Categorical,
-                _ => ColumnType::Numeric,
-            });
+    // Each column on its own thread (rayon's pool): reducing a column (sorting its values,
+    // counting its categories) and scoring it touch no other column. The results keep the
+    // columns' order, and the first column's error (in that order) is the one reported.
+    let one =
+        |(name, declared): &(String, Option<ColumnType>)| -> Result<ColumnResult, DriftError> {
+            let ref_type = ref_types[name.as_str()];
+            let series = |frame: &source::Frame, opened: &Opened, side: Side| {
+                frame
+                    .frame
+                    .column(name.as_str())
+                    .map(|c| c.as_materialized_series().clone())
+                    .map_err(|e| read_err(opened, side, e))
+            };
+            let Some(cur_type) = cur_types.get(name.as_str()) else {
+                let kind = declared.unwrap_or(match source::natural(ref_type) {
+                    Natural::Categorical => ColumnType::Categorical,
+                    _ => ColumnType::Numeric,
+                });
+                let ref_series = series(&ref_frame, &reference, Side::Reference)?;
+                let ref_sample = sample_of(&ref_series, kind, name, Side::Reference)?;
+                return Ok(column::missing(name, kind, ref_sample.counts));
+            };
             let ref_series = series(&ref_frame, &reference, Side::Reference)?;
+            let cur_series = series(&cur_frame, &current, Side::Current)?;
+            // A side without a single value (a CSV column of empty cells reads as text) takes
+            // the other side's type.
+            let typed = |series: &Series, dtype: &DataType| {
+                if series.null_count() == series.len() {
+                    DataType::Null
+                } else {
+                    dtype.clone()
+                }
+            };
+            let kind = kind_of(
+                name,
+                *declared,
+                &typed(&ref_series, ref_type),
+                &typed(&cur_series, cur_type),
+            )?;
             let ref_sample = sample_of(&ref_series, kind, name, Side::Reference)?;
-            results.push(column::missing(name, kind, ref_sample.counts));
-            continue;
+            let cur_sample = sample_of(&cur_series, kind, name, Side::Current)?;
+            drop((ref_series, cur_series));
+            let rule = spec.columns.get(name);
+            let rule = Rule {
+                key: config_key(config_name.as_deref(), name),
+                method: rule.and_then(|r| r.method),
+                threshold: rule.and_then(|r| r.threshold),
+            };
+            column::compare(name, kind, &rule, ref_sample, cur_sample)
         };
-        let ref_series = series(&ref_frame, &reference, Side::Reference)?;
-        let cur_series = series(&cur_frame, &current, Side::Current)?;
-        // A side without a single value (a CSV column of empty cells reads as text) takes
-        // the other side's type.
-        let typed = |series: &Series, dtype: &DataType| {
-            if series.null_count() == series.len() {
-                DataType::Null
-            } else {
-                dtype.clone()
-            }
-        };
-        let kind = kind_of(
-            name,
-            *declared,
-            &typed(&ref_series, ref_type),
-            &typed(&cur_series, cur_type),
-        )?;
-        let ref_sample = sample_of(&ref_series, kind, name, Side::Reference)?;
-        let cur_sample = sample_of(&cur_series, kind, name, Side::Current)?;
-        drop((ref_series, cur_series));
-        let rule = Rule {
-            key: config_key(config_name.as_deref(), name),
-            method: rule.and_then(|r| r.method),
-            threshold: rule.and_then(|r| r.threshold),
-        };
-        results.push(column::compare(name, kind, &rule, ref_sample, cur_sample)?);
-    }
+    let results = wanted
+        .par_iter()
+        .map(one)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
     let new_columns: Vec<String> = if columns.is_some() {
         Vec::new()
     } else {

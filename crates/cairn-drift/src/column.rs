@@ -11,7 +11,8 @@ use crate::record::{Choice, ColumnResult, ColumnStatus, Counts, Histogram, Unsee
 use crate::sample::{Sample, Values, distinct_union, run_lengths};
 use crate::stats::{counts, distance, ks};
 
-/// At most this many reference values (compared), the automatic choice is a p-value test.
+/// At most this many reference rows (nulls, NaN and infinities included, as Evidently counts
+/// them), the automatic choice is a p-value test.
 pub const SMALL_REFERENCE: u64 = 1_000;
 /// A numeric column with at most this many distinct values (both sides together) is
 /// compared as categories by the automatic choice.
@@ -55,13 +56,13 @@ pub(crate) fn missing(name: &str, kind: ColumnType, reference: Counts) -> Column
     }
 }
 
-/// The automatic choice (Evidently's rules): with at most 1,000 reference values, KS for
+/// The automatic choice (Evidently's rules): with at most 1,000 reference rows, KS for
 /// numbers with more than 5 distinct values, chi-square for categories (and numbers with at
 /// most 5 values), the Z-test when there are at most 2; above, the normalised Wasserstein
 /// distance for numbers and Jensen–Shannon for categories (and numbers with at most 5 values).
-pub fn auto_method(kind: ColumnType, reference_values: u64, distinct: u64) -> Method {
+pub fn auto_method(kind: ColumnType, reference_rows: u64, distinct: u64) -> Method {
     let few = kind == ColumnType::Categorical || distinct <= FEW_VALUES;
-    match (reference_values <= SMALL_REFERENCE, few) {
+    match (reference_rows <= SMALL_REFERENCE, few) {
         (true, true) if distinct <= 2 => Method::Z,
         (true, true) => Method::Chisquare,
         (true, false) => Method::Ks,
@@ -134,8 +135,10 @@ pub(crate) fn compare(
                 (Values::Categorical(r), Values::Categorical(c)) => union(r, c).0.len() as u64,
                 _ => u64::MAX,
             };
+            // Evidently decides on the reference's rows (`reference_data.shape[0]`), nulls
+            // and all, not on the values left to compare.
             (
-                auto_method(kind, reference.counts.values, distinct),
+                auto_method(kind, reference.counts.rows, distinct),
                 Choice::Auto,
             )
         }

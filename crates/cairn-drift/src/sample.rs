@@ -25,22 +25,35 @@ fn polars_err(e: PolarsError) -> String {
     e.to_string()
 }
 
-/// The finite values of a `Float64` column, sorted, and its counts.
+/// The finite values of a `Float64` column, sorted, and its counts: one pass over the column
+/// counts what never enters a statistic and copies the rest, then one sort.
 pub(crate) fn numeric(series: &Series) -> Result<Sample, String> {
     let ca = series.f64().map_err(polars_err)?;
-    let (nulls, nan, pos_inf, neg_inf) = special_counts(ca);
-    let finite = ca.filter(&ca.is_finite()).map_err(polars_err)?;
-    let sorted = finite.sort(false).rechunk().into_owned();
-    let values: Vec<f64> = match sorted.cont_slice() {
-        Ok(slice) => slice.to_vec(),
-        Err(_) => sorted.into_no_null_iter().collect(),
-    };
+    let (mut nan, mut pos_inf, mut neg_inf) = (0u64, 0u64, 0u64);
+    let mut values: Vec<f64> = Vec::with_capacity(ca.len() - ca.null_count());
+    for array in ca.downcast_iter() {
+        for v in array.iter().flatten() {
+            let v = *v;
+            if v.is_finite() {
+                values.push(v);
+            } else if v.is_nan() {
+                nan += 1;
+            } else if v > 0.0 {
+                pos_inf += 1;
+            } else {
+                neg_inf += 1;
+            }
+        }
+    }
+    // Finite values only: the total order is the numeric one (-0 before +0, which compare
+    // equal and so count as one value wherever values are compared).
+    values.sort_unstable_by(f64::total_cmp);
     let distinct = distinct_sorted(&values, u64::MAX);
     Ok(Sample {
         counts: Counts {
             rows: ca.len() as u64,
             values: values.len() as u64,
-            nulls,
+            nulls: ca.null_count() as u64,
             nan,
             pos_inf,
             neg_inf,

@@ -76,6 +76,42 @@ fn the_automatic_choice_is_evidently_s() {
     }
 }
 
+/// Evidently decides on the reference's rows, nulls included: 1,200 rows of which 900 hold a
+/// value is a large reference (distances), not a small one (p-value tests).
+#[test]
+fn the_automatic_choice_counts_reference_rows_not_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = |shift: u64| {
+        csv(
+            "x,c",
+            (0..1_200u64).map(move |i| {
+                let x = if i < 300 {
+                    String::new()
+                } else {
+                    ((i * 7919 + shift) % 1000).to_string()
+                };
+                let c = if i < 300 { "" } else { ["a", "b", "c"][(i % 3) as usize] };
+                format!("{x},{c}")
+            }),
+        )
+    };
+    let record = check_files(
+        file(dir.path(), "r.csv", &table(0)),
+        file(dir.path(), "c.csv", &table(13)),
+        None,
+        None,
+        None,
+    )
+    .unwrap();
+    let methods: Vec<_> = record.columns.iter().map(|c| c.method).collect();
+    assert_eq!(
+        methods,
+        [Some(Method::Wasserstein), Some(Method::Jensenshannon)]
+    );
+    assert_eq!(record.columns[0].reference.values, 900);
+    assert_eq!(record.columns[0].reference.nulls, 300);
+}
+
 #[test]
 fn psi_over_reference_deciles_and_normalised_wasserstein_match_hand_computed_values() {
     let dir = tempfile::tempdir().unwrap();

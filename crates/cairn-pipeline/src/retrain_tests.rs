@@ -265,8 +265,32 @@ fn retrain_keeps_production_when_the_new_model_is_worse() {
         .unwrap();
     assert_eq!(validate.status, StepStatus::Failed);
     assert_eq!(production(&project), Some(1));
+    // Left in staging, the history saying which gates blocked it.
     let v2 = cairn_registry::resolve_in(&project, "churn@2").unwrap();
-    assert_eq!(v2.entry.stage, Stage::None);
+    assert_eq!(v2.entry.stage, Stage::Staging);
+    let reason = last_reason(&project, 2);
+    assert!(
+        reason.contains("not promoted to production") && reason.contains("accuracy"),
+        "{reason}"
+    );
+    let promote = report
+        .steps
+        .iter()
+        .find(|s| s.step == StepName::Promote)
+        .unwrap();
+    assert!(promote.detail.contains("left in staging"), "{promote:?}");
+}
+
+/// The reason of the last history entry of `churn@version`.
+fn last_reason(project: &Project, version: u32) -> String {
+    cairn_registry::history(project, "churn")
+        .unwrap()
+        .history
+        .iter()
+        .rev()
+        .find(|h| h.version == version)
+        .and_then(|h| h.reason.clone())
+        .unwrap_or_default()
 }
 
 #[test]
@@ -332,10 +356,15 @@ fn a_race_with_another_writer_does_not_promote() {
         panic!("{report:#?}");
     };
     assert!(blocked.contains("production changed"), "{blocked}");
-    // As the other writer left it: nothing in production, version 2 not promoted.
+    // As the other writer left it: nothing in production, version 2 in staging.
     assert_eq!(production(&project), None);
     let v2 = cairn_registry::resolve_in(&project, "churn@2").unwrap();
-    assert_eq!(v2.entry.stage, Stage::None);
+    assert_eq!(v2.entry.stage, Stage::Staging);
+    assert!(
+        last_reason(&project, 2).contains("production changed"),
+        "{}",
+        last_reason(&project, 2)
+    );
 }
 
 #[test]
@@ -661,4 +690,47 @@ min_ratio = 0.5
         "{report:#?}"
     );
     assert_ne!(report.end, RetrainEnd::NotNeeded);
+}
+
+#[test]
+fn a_command_notifier_gets_the_alert_with_its_report_on_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("alert.json");
+    let policy = cairn_core::retrain::RetrainSpec {
+        command: vec![
+            "sh".to_owned(),
+            "-c".to_owned(),
+            format!("cat > '{}'", out.display()),
+        ],
+        ..Default::default()
+    };
+    let report = crate::RetrainReport {
+        model: "churn".to_owned(),
+        spec: "churn".to_owned(),
+        promote: PromotePolicy::Auto,
+        production: Some(1),
+        drift: None,
+        performance: None,
+        reasons: vec!["asked".to_owned()],
+        steps: Vec::new(),
+        end: RetrainEnd::NotPromoted {
+            version: 2,
+            blocked: "gates failed: accuracy".to_owned(),
+        },
+        run: None,
+    };
+    let alert = Alert {
+        model: "churn".to_owned(),
+        at: "2026-12-06T00:00:00Z".to_owned(),
+        alerts: crate::alerts_of(Some(&report), false),
+        report: Some(report.clone()),
+        error: None,
+    };
+    assert_eq!(alert.alerts, [AlertKind::RetrainFailed]);
+    let delivered = crate::notify(&policy, &alert);
+    assert_eq!(delivered.len(), 1);
+    assert!(delivered[0].ok, "{delivered:?}");
+    let got: Alert = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(got.report, Some(report));
+    assert_eq!(got.alerts, alert.alerts);
 }

@@ -131,12 +131,25 @@ pub(super) fn run(quick: bool) -> Result<()> {
             "drift.html",
         ];
         bench.cairn(&args)?;
+        let load_before = super::load_average();
         let mut figure = Figure::new();
         for _ in 0..REPEATS {
             figure.push(&bench.cairn(&args)?);
         }
+        let load_after = super::load_average();
         report_usage(&format!("cairn drift ({format})"), &figure);
         let record = child_json(&bench)?;
+        // Wall time is only a verdict on a quiet machine: the load says how quiet it was, and
+        // the record's own duration (reading and comparing, without process start, report
+        // and record) says how much of the wall time the comparison took.
+        let shown =
+            |load: Option<f64>| load.map_or_else(|| "unknown".to_owned(), |l| format!("{l:.2}"));
+        println!(
+            "  load average {} before the timed runs, {} after; the last run's record: {:.3} s reading and comparing",
+            shown(load_before),
+            shown(load_after),
+            record["duration_s"].as_f64().unwrap_or(f64::NAN)
+        );
         let drifted = check_drifted(&record)?;
         let report_bytes = std::fs::metadata(bench.proj.join("drift.html"))
             .context(|| "cannot stat drift.html".to_owned())?
@@ -196,6 +209,7 @@ pub(super) fn run(quick: bool) -> Result<()> {
             "report_bytes": report_bytes,
             "drifted": drifted,
             "record_duration_s": record["duration_s"],
+            "load_average": [load_before, load_after],
             "scipy": scipy.as_ref().map(measured_json),
             "evidently": evidently.as_ref().map(measured_json),
         }));

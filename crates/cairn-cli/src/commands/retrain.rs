@@ -118,7 +118,7 @@ pub fn end_text(end: &RetrainEnd) -> String {
             format!("the retrained model is version {version} already: nothing changed")
         }
         RetrainEnd::NotPromoted { version, blocked } => {
-            format!("version {version} not promoted: {blocked}")
+            format!("version {version} left in staging, not promoted to production: {blocked}")
         }
         RetrainEnd::Failed { step, message } => {
             format!("failed at {}: {message}", step.as_str())

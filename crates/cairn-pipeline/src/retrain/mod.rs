@@ -6,7 +6,8 @@
 //! **data** (`data add` of the configured paths) → **materialize** (the feature views the
 //! spec reads) → **train** → **register** → **validate** (the spec's gates, no_regression
 //! against production included) → **promote** (to production when the policy is `auto` and
-//! every gate passed; to staging when it is `manual`).
+//! every gate passed; otherwise to staging: when the policy is `manual`, and when a gate
+//! failed or production changed meanwhile, with what blocked it in the history's reason).
 //!
 //! A step that fails stops the loop and is in the report (not an error): production is only
 //! ever changed by the last step, and only if it still holds the version the check looked
@@ -140,8 +141,8 @@ pub enum RetrainEnd {
     /// The training gave the artifact of the production version (`version`): nothing
     /// changed.
     Unchanged { version: u32 },
-    /// Retrained and registered, not promoted: `blocked` says why (a failed gate, production
-    /// changed meanwhile).
+    /// Retrained and registered, left in staging rather than production: `blocked` says why
+    /// (the failed gates, production changed meanwhile).
     NotPromoted { version: u32, blocked: String },
     /// A step failed; production is as it was.
     Failed { step: StepName, message: String },
@@ -501,12 +502,9 @@ pub fn retrain(
     progress.step(StepName::Promote);
     if !passed {
         let blocked = format!("gates failed: {}", failed_gates.join(", "));
-        report.steps.push(skipped(
-            StepName::Promote,
-            format!("version {version} left unpromoted: {blocked}"),
+        return Ok(leave_in_staging(
+            project, report, version, blocked, progress,
         ));
-        report.end = RetrainEnd::NotPromoted { version, blocked };
-        return Ok(report);
     }
     let to = match report.promote {
         PromotePolicy::Auto => Stage::Production,
@@ -526,12 +524,9 @@ pub fn retrain(
                 shown(report.production),
                 shown(now)
             );
-            report.steps.push(skipped(
-                StepName::Promote,
-                format!("version {version} left unpromoted: {blocked}"),
+            return Ok(leave_in_staging(
+                project, report, version, blocked, progress,
             ));
-            report.end = RetrainEnd::NotPromoted { version, blocked };
-            return Ok(report);
         }
     }
     let promoted = cairn_registry::promote(
@@ -556,12 +551,9 @@ pub fn retrain(
                 shown(expected),
                 shown(found)
             );
-            report.steps.push(skipped(
-                StepName::Promote,
-                format!("version {version} left unpromoted: {blocked}"),
-            ));
-            report.end = RetrainEnd::NotPromoted { version, blocked };
-            Ok(report)
+            Ok(leave_in_staging(
+                project, report, version, blocked, progress,
+            ))
         }
         Ok(p) => {
             report.steps.push(done(
@@ -582,6 +574,56 @@ pub fn retrain(
         }
         Err(e) => Ok(fail(report, StepName::Promote, e.to_string())),
     }
+}
+
+/// The new version may not go to production (`blocked` says why): it goes to staging, where
+/// a person can look at it and promote it by hand, with a history reason that names what
+/// blocked it. Production is not touched. A version already in staging stays there; one that
+/// cannot be staged (its artifact unreadable, the lock unwritable) fails the step.
+fn leave_in_staging(
+    project: &Project,
+    mut report: RetrainReport,
+    version: u32,
+    blocked: String,
+    progress: &dyn RetrainProgress,
+) -> RetrainReport {
+    let model = report.model.clone();
+    let staged = cairn_registry::promote(
+        project,
+        &cairn_registry::PromoteOptions {
+            reference: format!("{model}@{version}"),
+            to: Stage::Staging,
+            reason: Some(format!(
+                "retrain {model}: not promoted to production: {blocked}"
+            )),
+            force: false,
+            expect_production: None,
+        },
+        progress,
+    );
+    let archived = match staged {
+        Ok(p) => p.archived,
+        Err(RegistryError::AlreadyInStage { .. }) => None,
+        Err(e) => {
+            return fail(
+                report,
+                StepName::Promote,
+                format!("version {version} not promoted ({blocked}), and not staged: {e}"),
+            );
+        }
+    };
+    // Skipped: the promotion to production, which is what the step is for.
+    report.steps.push(skipped(
+        StepName::Promote,
+        format!(
+            "version {version} left in staging, not production: {blocked}{}",
+            archived
+                .map(|a| format!(" (version {a} archived)"))
+                .unwrap_or_default()
+        ),
+    ));
+    report.end = RetrainEnd::NotPromoted { version, blocked };
+    report
 }
 
 fn shown(version: Option<u32>) -> String {
