@@ -26,6 +26,7 @@ mod registry;
 mod remote;
 mod report;
 mod runs;
+mod serve;
 mod train;
 
 use data::{Scale, cp_figure, cp_sync_figure, cp_tree_figure, write_big, write_tree};
@@ -38,7 +39,7 @@ use host::{
 };
 use report::{Check, print_columns, print_table, report, report_usage, summary};
 
-const AREAS: &str = "data, remote, feature, train, runs, registry, drift";
+const AREAS: &str = "data, remote, feature, train, runs, registry, drift, serve";
 const SEED: u64 = 0xBE4C_4DA7_A5EE_D001;
 const CHUNK: usize = 8 << 20;
 const MIB: f64 = (1u64 << 20) as f64;
@@ -78,6 +79,7 @@ pub fn run(args: &[String]) -> Result<()> {
         "runs" => runs::run().map(drop),
         "registry" => registry::run(quick),
         "drift" => drift::run(quick),
+        "serve" => serve::run(quick),
         other => Err(Error::usage(format!(
             "unknown bench area `{other}`; the areas are: {AREAS}"
         ))),
@@ -89,10 +91,11 @@ struct ReleaseBuild {
     cairn: PathBuf,
     train_bench: PathBuf,
     online_latency: PathBuf,
+    ceiling: PathBuf,
 }
 
-/// Builds `cairn` and the benches' two examples (`train_bench` of cairn-model,
-/// `online_latency` of cairn-feature) in release mode, in one cargo command, in the release
+/// Builds `cairn` and the benches' three examples (`train_bench` of cairn-model,
+/// `online_latency` of cairn-feature, `ceiling` of cairn-serve) in release mode, in one cargo command, in the release
 /// target directory (`$XTASK_RELEASE_TARGET_DIR`, default `~/.cache/cairn-target-rel`).
 /// One command means one feature set: building them apart would give polars a different set
 /// of features for each, and each would rebuild it (25-40 min here). `cairn` is
@@ -107,7 +110,7 @@ fn release_build() -> Result<ReleaseBuild> {
         }
     };
     println!(
-        "building cairn, train_bench and online_latency (release) in {}",
+        "building cairn, train_bench, online_latency and ceiling (release) in {}",
         target.display()
     );
     let status = cargo_command()
@@ -122,6 +125,10 @@ fn release_build() -> Result<ReleaseBuild> {
             "cairn-feature",
             "--example",
             "online_latency",
+            "-p",
+            "cairn-serve",
+            "--example",
+            "ceiling",
             "-p",
             "cairn-cli",
             "--bin",
@@ -160,6 +167,7 @@ fn release_build() -> Result<ReleaseBuild> {
                 .join("examples")
                 .join(format!("online_latency{exe}")),
         )?,
+        ceiling: file(release.join("examples").join(format!("ceiling{exe}")))?,
     })
 }
 
@@ -269,6 +277,7 @@ fn setup(results: &str, quick: bool, needs_examples: bool) -> Result<Setup> {
         "bench-feature.json",
         "bench-registry.json",
         "bench-drift.json",
+        "bench-serve.json",
     ]
     .iter()
     .filter_map(|name| seconds_since_last_run(&target.join(name)))

@@ -318,7 +318,7 @@ fn model_name(i: usize) -> String {
 
 /// The git repository and the cairn project: identity, specs, both tables tracked and
 /// committed.
-fn project(bench: &Bench) -> Result<()> {
+pub(super) fn project(bench: &Bench) -> Result<()> {
     bench.git_init()?;
     for (key, value) in [
         ("user.name", "cairn bench"),
@@ -348,7 +348,7 @@ fn project(bench: &Bench) -> Result<()> {
 
 /// `cairn ARGS` in the project, untimed by the harness (no `sync`, no sampling): the set-up
 /// steps. Fails with its stderr when it fails; returns its wall time and stdout.
-fn quiet(bench: &Bench, args: &[&str]) -> Result<(Duration, Vec<u8>)> {
+pub(super) fn quiet(bench: &Bench, args: &[&str]) -> Result<(Duration, Vec<u8>)> {
     let started = Instant::now();
     let out = Command::new(&bench.cairn)
         .args(args)
@@ -370,13 +370,13 @@ fn quiet(bench: &Bench, args: &[&str]) -> Result<(Duration, Vec<u8>)> {
 }
 
 /// The JSON document the last command timed by the harness printed.
-fn child_json(bench: &Bench) -> Result<Value> {
+pub(super) fn child_json(bench: &Bench) -> Result<Value> {
     let path = bench.tmp.join("child.stdout");
     let bytes = std::fs::read(&path).context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_slice(&bytes).context(|| format!("{} holds no JSON document", path.display()))
 }
 
-fn text(doc: &Value, key: &str) -> Result<String> {
+pub(super) fn text(doc: &Value, key: &str) -> Result<String> {
     doc[key]
         .as_str()
         .map(str::to_owned)
