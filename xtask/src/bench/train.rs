@@ -1,5 +1,6 @@
-//! `cargo xtask bench train [--quick]`: cairn's random forest against scikit-learn's on the
-//! same seeded data, in the same run.
+//! `cargo xtask bench train [--quick]`: cairn's random forest against scikit-learn's, and
+//! cairn's gradient boosting against LightGBM and XGBoost (`boosting.rs`), on the same seeded
+//! data, in the same run.
 //!
 //! The data is a binary-classification table like scikit-learn's `make_classification`:
 //! 200,000 rows (20,000 with `--quick`) of 20 numeric features, of which 5 are informative
@@ -33,6 +34,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+mod boosting;
 
 use super::{SEED, finish, load_average, machine_info, machine_line, source_info};
 use crate::rng::Rng;
@@ -253,6 +256,9 @@ pub(super) fn run(quick: bool) -> Result<()> {
         }
     };
 
+    println!();
+    let boosting = boosting::run(example, &csv, tmp.path(), &target)?;
+
     let rows_out = verdicts(&Sides {
         cairn: &cairn,
         logistic: logistic.as_ref(),
@@ -278,7 +284,7 @@ pub(super) fn run(quick: bool) -> Result<()> {
 
     let document = json!({
         "kind": "bench-train",
-        "schema_version": 2,
+        "schema_version": 3,
         "quick": quick,
         "machine": machine,
         "source": source,
@@ -298,6 +304,7 @@ pub(super) fn run(quick: bool) -> Result<()> {
         "cairn_train_process": with_usage(&cli),
         "sklearn": sklearn.as_ref().map(with_usage),
         "checks": rows_out.iter().map(Row::json).collect::<Vec<_>>(),
+        "boosting": boosting,
         // `runs list` over 10,000 runs: the last training figure.
         "runs": super::runs::run()?,
     });
