@@ -160,10 +160,7 @@ impl RedisStore {
 
     /// Runs `f` on the connection, connecting first if there is none; a failure drops the
     /// connection, so the next call starts afresh.
-    fn run<T>(
-        &self,
-        f: impl FnOnce(&mut Connection) -> RedisResult<T>,
-    ) -> Result<T, FeatureError> {
+    fn run<T>(&self, f: impl FnOnce(&mut Connection) -> RedisResult<T>) -> Result<T, FeatureError> {
         let mut slot = self.conn.borrow_mut();
         let conn = match slot.as_mut() {
             Some(conn) => conn,
@@ -263,12 +260,23 @@ impl RedisStore {
     }
 
     /// The field/value pairs of a row's features (nulls left out).
-    fn feature_fields(&self, view: &str, row: &NewRow) -> Result<Vec<(String, String)>, FeatureError> {
-        let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&row.features)
-            .map_err(|e| FeatureError::Unavailable {
+    fn feature_fields(
+        &self,
+        view: &str,
+        row: &NewRow,
+    ) -> Result<Vec<(String, String)>, FeatureError> {
+        let object: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&row.features).map_err(|e| FeatureError::Unavailable {
                 url: self.url.clone(),
                 message: format!("a row of view {view} is not a JSON object: {e}"),
             })?;
+        if let Some(name) = object.keys().find(|k| k.starts_with('@')) {
+            return Err(FeatureError::View {
+                view: view.to_owned(),
+                column: name.clone(),
+                reason: "starts with `@`, which the Redis online store keeps for its times: rename the feature".into(),
+            });
+        }
         Ok(object
             .into_iter()
             .filter(|(_, v)| !v.is_null())
@@ -445,7 +453,11 @@ impl RedisStore {
     }
 
     /// An HMGET answer (event, created, features…) as a row; `None` when the entity has none.
-    fn row(&self, view: &str, mut answer: Vec<Option<String>>) -> Result<Option<RedisRow>, FeatureError> {
+    fn row(
+        &self,
+        view: &str,
+        mut answer: Vec<Option<String>>,
+    ) -> Result<Option<RedisRow>, FeatureError> {
         if answer.len() < 2 {
             return Ok(None);
         }
