@@ -157,6 +157,10 @@ impl From<cairn_feature::FeatureError> for CliError {
                 Exit::Internal,
                 Some("check the free space and permissions of the directory".into()),
             ),
+            F::Unavailable { url, .. } => (
+                Exit::Usage,
+                Some(format!("check that Redis answers at {url} (`redis-cli -u {url} ping`) and that CAIRN_REDIS_PASSWORD is right; `[online] store` in cairn.toml names it")),
+            ),
             F::Online { .. } => (
                 Exit::Usage,
                 Some("delete .cairn/online.db, then `cairn feature materialize` rebuilds it from the pinned tables".into()),

@@ -43,6 +43,73 @@ pub struct Config {
     /// Retraining policies by registered model name (`[retrain.NAME]`).
     #[serde(default)]
     pub retrain: BTreeMap<String, crate::retrain::RetrainSpec>,
+    /// Where the online store lives (`[online]`).
+    #[serde(default)]
+    pub online: OnlineConfig,
+}
+
+/// `[online]`: the online store. Without `store`, SQLite in `.cairn/online.db`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnlineConfig {
+    /// `"sqlite"` (the default) or `"redis://HOST:PORT/DB"` (`[USER@]` allowed, a password
+    /// never: it comes from `CAIRN_REDIS_PASSWORD`).
+    pub store: Option<String>,
+}
+
+/// Where the online store lives, as `[online] store` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OnlineLocation {
+    /// `.cairn/online.db`.
+    Sqlite,
+    /// A Redis server: the URL as written (without a password).
+    Redis(String),
+}
+
+impl OnlineConfig {
+    pub fn location(&self) -> OnlineLocation {
+        match self.store.as_deref() {
+            Some(url) if url.starts_with("redis://") => OnlineLocation::Redis(url.to_owned()),
+            _ => OnlineLocation::Sqlite,
+        }
+    }
+
+    /// The store is `sqlite` or a `redis://` URL without a password.
+    fn check(&self, name: &str) -> Result<(), ConfigError> {
+        let Some(store) = self.store.as_deref() else {
+            return Ok(());
+        };
+        if store == "sqlite" {
+            return Ok(());
+        }
+        let Some(rest) = store.strip_prefix("redis://") else {
+            return Err(ConfigError::Invalid(format!(
+                "{name}: `online.store = \"{store}\"`: use \"sqlite\" or \"redis://HOST:PORT/DB\""
+            )));
+        };
+        let authority = rest.split('/').next().unwrap_or_default();
+        if let Some((user, _)) = authority.rsplit_once('@')
+            && user.contains(':')
+        {
+            return Err(ConfigError::Invalid(format!(
+                "{name}: `online.store` holds a password, and {name} is committed to git; \
+                 write redis://HOST:PORT/DB and set CAIRN_REDIS_PASSWORD in the environment"
+            )));
+        }
+        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        if host.is_empty() {
+            return Err(ConfigError::Invalid(format!(
+                "{name}: `online.store = \"{store}\"` names no host: write redis://HOST:PORT/DB"
+            )));
+        }
+        let db = rest.split_once('/').map_or("", |(_, db)| db);
+        if !db.is_empty() && db.parse::<u32>().is_err() {
+            return Err(ConfigError::Invalid(format!(
+                "{name}: `online.store = \"{store}\"`: the database `{db}` is not a number (redis://HOST:PORT/0)"
+            )));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -123,6 +190,7 @@ impl Default for Config {
             model: BTreeMap::new(),
             drift: BTreeMap::new(),
             retrain: BTreeMap::new(),
+            online: OnlineConfig::default(),
         }
     }
 }
@@ -242,6 +310,7 @@ impl Config {
                 )));
             }
         }
+        config.online.check(&name)?;
         if let Some(default) = &config.core.remote
             && !config.remote.contains_key(default)
         {
@@ -327,5 +396,27 @@ mod tests {
             ok.remote["origin"].endpoint.as_deref(),
             Some("http://127.0.0.1:9000")
         );
+    }
+
+    #[test]
+    fn online_store() {
+        assert_eq!(parse("").unwrap().online.location(), OnlineLocation::Sqlite);
+        let redis = parse("[online]\nstore = \"redis://127.0.0.1:6379/2\"\n").unwrap();
+        assert_eq!(
+            redis.online.location(),
+            OnlineLocation::Redis("redis://127.0.0.1:6379/2".into())
+        );
+        assert!(parse("[online]\nstore = \"redis://app@h:1/0\"\n").is_ok());
+        let err = parse("[online]\nstore = \"redis://app:hunter2@h:1/0\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("password") && err.contains("CAIRN_REDIS_PASSWORD"),
+            "{err}"
+        );
+        for bad in ["memcached://h:1", "redis:///0", "redis://h:1/x"] {
+            let err = parse(&format!("[online]\nstore = \"{bad}\"\n")).unwrap_err();
+            assert!(err.to_string().contains("online.store"), "{bad}: {err}");
+        }
     }
 }

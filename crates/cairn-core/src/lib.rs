@@ -23,7 +23,10 @@ mod toml_error;
 pub mod validation;
 pub mod workspace;
 
-pub use config::{CONFIG_VERSION, CacheConfig, Config, ConfigError, CoreConfig, RemoteConfig};
+pub use config::{
+    CONFIG_VERSION, CacheConfig, Config, ConfigError, CoreConfig, OnlineConfig, OnlineLocation,
+    RemoteConfig,
+};
 pub use git::{Git, GitError};
 pub use gitignore::{GitignoreError, ignore_pattern};
 pub use lock::{DataEntry, EntryKind, FeatureEntry, LOCK_VERSION, Lock, LockError};

@@ -7,6 +7,7 @@
 mod historical;
 mod materialize;
 pub mod online;
+pub mod online_redis;
 mod plan;
 pub mod view;
 
@@ -16,7 +17,8 @@ pub use historical::{
     HistoricalFrame, HistoricalOptions, HistoricalOutcome, historical, historical_frame,
 };
 pub use materialize::{MaterializeOptions, MaterializeOutcome, ViewOutcome, materialize};
-pub use online::{OnlineRow, OnlineStore, RawRow, Snapshot, ViewInfo};
+pub use online::{OnlineBackend, OnlineRow, OnlineStore, RawRow, Snapshot, ViewInfo};
+pub use online_redis::RedisStore;
 pub use plan::{ListOutcome, PlanOutcome, PlannedView, ViewListing, list, plan};
 pub use reads::{EntityFeatures, OnlineOptions, OnlineOutcome, OnlineReader, online};
 
@@ -115,6 +117,9 @@ pub enum FeatureError {
     },
     #[error("the online store {path}: {message}")]
     Online { path: PathBuf, message: String },
+    /// The Redis online store cannot answer (down, slow, refusing the credentials, damaged).
+    #[error("the online store {url} cannot answer: {message}")]
+    Unavailable { url: String, message: String },
     #[error(transparent)]
     Store(#[from] cairn_store::StoreError),
     #[error(transparent)]

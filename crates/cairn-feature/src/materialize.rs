@@ -9,7 +9,7 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::FeatureError;
-use crate::online::{NewRow, OnlineStore, ViewInfo};
+use crate::online::{NewRow, OnlineBackend, ViewInfo};
 use crate::view::{self, CREATED, TS};
 use cairn_core::table::collect_streaming;
 use cairn_core::time::{format_micros, parse_time};
@@ -99,7 +99,7 @@ pub fn materialize(
     })?;
     store.clean_tmp()?;
     let mut lock = project.read_lock()?;
-    let mut online = OnlineStore::open(&state)?;
+    let mut online = OnlineBackend::open(project)?;
     let mut outcomes = Vec::new();
     progress.start("materializing", names.len() as u64, 0);
     let window_start = options.start.map(format_micros);

@@ -366,3 +366,69 @@ impl Drop for Snapshot<'_> {
         }
     }
 }
+
+/// The online store `[online] store` names: SQLite in `.cairn/online.db` (the default) or
+/// Redis. Materialize, `cairn feature list` and the reader go through this.
+pub enum OnlineBackend {
+    Sqlite(OnlineStore),
+    Redis(crate::online_redis::RedisStore),
+}
+
+impl OnlineBackend {
+    /// Opens the project's online store (SQLite: created if missing; Redis: connected on
+    /// first use).
+    pub fn open(project: &cairn_core::Project) -> Result<Self, FeatureError> {
+        match project.config().online.location() {
+            cairn_core::OnlineLocation::Sqlite => {
+                OnlineStore::open(&project.state_dir()).map(Self::Sqlite)
+            }
+            cairn_core::OnlineLocation::Redis(url) => {
+                crate::online_redis::RedisStore::new(&url).map(Self::Redis)
+            }
+        }
+    }
+
+    /// Whether the store may hold rows: a SQLite store that was never created holds none
+    /// (and reading must not create it); a Redis server is asked.
+    pub fn exists(project: &cairn_core::Project) -> bool {
+        match project.config().online.location() {
+            cairn_core::OnlineLocation::Sqlite => project.state_dir().join("online.db").exists(),
+            cairn_core::OnlineLocation::Redis(_) => true,
+        }
+    }
+
+    pub fn replace_view(&mut self, info: &ViewInfo, rows: &[NewRow]) -> Result<(), FeatureError> {
+        match self {
+            Self::Sqlite(s) => s.replace_view(info, rows),
+            Self::Redis(r) => r.replace_view(info, rows),
+        }
+    }
+
+    pub fn upsert_rows(&mut self, info: &ViewInfo, rows: &[NewRow]) -> Result<(), FeatureError> {
+        match self {
+            Self::Sqlite(s) => s.upsert_rows(info, rows),
+            Self::Redis(r) => r.upsert_rows(info, rows),
+        }
+    }
+
+    pub fn views(&self) -> Result<Vec<String>, FeatureError> {
+        match self {
+            Self::Sqlite(s) => s.views(),
+            Self::Redis(r) => r.views(),
+        }
+    }
+
+    pub fn drop_view(&mut self, view: &str) -> Result<(), FeatureError> {
+        match self {
+            Self::Sqlite(s) => s.drop_view(view),
+            Self::Redis(r) => r.drop_view(view),
+        }
+    }
+
+    pub fn view(&self, view: &str) -> Result<Option<ViewInfo>, FeatureError> {
+        match self {
+            Self::Sqlite(s) => s.view(view),
+            Self::Redis(r) => r.view(view),
+        }
+    }
+}

@@ -9,7 +9,7 @@ use polars::prelude::len;
 use serde::Serialize;
 
 use crate::FeatureError;
-use crate::online::OnlineStore;
+use crate::online::OnlineBackend;
 use crate::view;
 
 #[derive(Debug, Clone, Serialize)]
@@ -98,8 +98,8 @@ pub struct ListOutcome {
 
 pub fn list(project: &Project) -> Result<ListOutcome, FeatureError> {
     let lock = project.read_lock()?;
-    let online = if project.state_dir().join("online.db").exists() {
-        Some(OnlineStore::open(&project.state_dir())?)
+    let online = if OnlineBackend::exists(project) {
+        Some(OnlineBackend::open(project)?)
     } else {
         None
     };

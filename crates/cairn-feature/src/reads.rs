@@ -12,7 +12,8 @@ use cairn_core::features::FeatureRef;
 use serde::Serialize;
 
 use crate::FeatureError;
-use crate::online::OnlineStore;
+use crate::online::{OnlineBackend, OnlineStore};
+use crate::online_redis::{RedisStore, ViewRead};
 use crate::view;
 
 /// The requested features grouped by view, in the order first requested. Either explicit
@@ -238,7 +239,7 @@ impl Moment {
 /// [`OnlineReader::open`]; then every [`OnlineReader::read`] is one read transaction over
 /// cached prepared statements. `cairn feature online` is one `open` and one `read`.
 pub struct OnlineReader {
-    store: OnlineStore,
+    store: OnlineBackend,
     request: Request,
 }
 
@@ -304,13 +305,13 @@ impl Request {
 
     fn open(self, project: &Project) -> Result<OnlineReader, FeatureError> {
         // Reading never creates the store: without one, nothing was materialized here.
-        if !project.state_dir().join("online.db").exists() {
+        if !OnlineBackend::exists(project) {
             return Err(FeatureError::NotMaterialized {
                 view: self.views[0].view.clone(),
             });
         }
         Ok(OnlineReader {
-            store: OnlineStore::open(&project.state_dir())?,
+            store: OnlineBackend::open(project)?,
             request: self,
         })
     }
@@ -410,7 +411,26 @@ impl OnlineReader {
                 missing: Vec::new(),
             })
             .collect();
-        let store = &self.store;
+        match &self.store {
+            OnlineBackend::Sqlite(store) => {
+                self.read_sqlite(store, entities, moment, &text, &mut out)?;
+            }
+            OnlineBackend::Redis(store) => {
+                self.read_redis(store, entities, moment, &text, &mut out)?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The SQLite store: every view in one read transaction, one cached statement per view.
+    fn read_sqlite(
+        &self,
+        store: &OnlineStore,
+        entities: &[BTreeMap<String, serde_json::Value>],
+        moment: Moment,
+        text: &impl Fn(usize) -> String,
+        out: &mut [EntityFeatures],
+    ) -> Result<(), FeatureError> {
         // The views' definitions and their rows from the same version of the store.
         let _snapshot = store.snapshot()?;
         // All the keys of one view, one after another in one buffer.
@@ -419,76 +439,182 @@ impl OnlineReader {
         let mut values: Vec<serde_json::Value> = Vec::new();
         for request in &self.request.views {
             let view = &request.view;
-            match store.view(view)? {
-                None => return Err(FeatureError::NotMaterialized { view: view.clone() }),
-                Some(info) if info.definition != request.definition => {
-                    return Err(FeatureError::Stale { view: view.clone() });
-                }
-                Some(_) => {}
-            }
-            buffer.clear();
-            ends.clear();
-            for (i, e) in entities.iter().enumerate() {
-                buffer.push('[');
-                for (n, k) in request.key_names.iter().enumerate() {
-                    let value = e.get(k).ok_or_else(|| FeatureError::BadEntity {
-                        text: text(i),
-                        reason: format!("view `{view}` needs the join key `{k}`"),
-                    })?;
-                    if n > 0 {
-                        buffer.push(',');
-                    }
-                    // Compact JSON, as materialize wrote the keys.
-                    let _ = write!(buffer, "{value}");
-                }
-                buffer.push(']');
-                ends.push(buffer.len());
-            }
+            request.check(store.view(view)?)?;
+            entity_keys(request, entities, text, &mut buffer, &mut ends)?;
             let keys = ends.iter().scan(0, |start, &end| {
                 Some(&buffer[std::mem::replace(start, end)..end])
             });
             store.read_raw(view, keys, |i, row| {
-                let entity = &mut out[i];
-                let fresh = match row {
-                    None => {
-                        entity.missing.push(view.clone());
-                        false
-                    }
-                    // Newer than the moment asked for: what the entity had then is not kept.
-                    Some(row) if moment.hide_newer && row.event_us > moment.us => {
-                        entity.missing.push(view.clone());
-                        false
-                    }
+                let event_us = match row {
                     Some(row) => {
-                        entity
-                            .event_times
-                            .insert(view.clone(), cairn_core::time::format_micros(row.event_us));
                         pick_features(row.features, &request.features, &mut values)
                             .map_err(|e| store.damaged(view, &e))?;
-                        if request
-                            .ttl_us
-                            .is_some_and(|ttl| moment.us - row.event_us > ttl)
-                        {
-                            entity.expired.push(view.clone());
-                            false
-                        } else {
-                            true
-                        }
+                        Some(row.event_us)
                     }
+                    None => None,
                 };
-                for (n, (_, name)) in request.features.iter().enumerate() {
-                    let value = if fresh {
-                        std::mem::take(&mut values[n])
-                    } else {
-                        serde_json::Value::Null
-                    };
-                    entity.features.insert(name.clone(), value);
-                }
+                request.fill(&mut out[i], event_us, moment, &mut values);
                 Ok(())
             })?;
         }
-        Ok(out)
+        Ok(())
     }
+
+    /// The Redis store: the views' hashes in one round trip, then every entity of every view
+    /// in one pipeline.
+    fn read_redis(
+        &self,
+        store: &RedisStore,
+        entities: &[BTreeMap<String, serde_json::Value>],
+        moment: Moment,
+        text: &impl Fn(usize) -> String,
+        out: &mut [EntityFeatures],
+    ) -> Result<(), FeatureError> {
+        let mut buffers = Vec::with_capacity(self.request.views.len());
+        for request in &self.request.views {
+            let mut buffer = String::new();
+            let mut ends = Vec::with_capacity(entities.len());
+            entity_keys(request, entities, text, &mut buffer, &mut ends)?;
+            buffers.push((buffer, ends));
+        }
+        let reads: Vec<ViewRead<'_>> = self
+            .request
+            .views
+            .iter()
+            .zip(&buffers)
+            .map(|(request, (buffer, ends))| ViewRead {
+                view: &request.view,
+                features: request.features.iter().map(|(f, _)| f.as_str()).collect(),
+                keys: ends
+                    .iter()
+                    .scan(0, |start, &end| {
+                        Some(&buffer[std::mem::replace(start, end)..end])
+                    })
+                    .collect(),
+            })
+            .collect();
+        let answers = store.read_views(&reads)?;
+        let mut values: Vec<serde_json::Value> = Vec::new();
+        for (request, answer) in self.request.views.iter().zip(answers) {
+            let (info, rows) = match answer {
+                Some((info, rows)) => (Some(info), rows),
+                None => (None, Vec::new()),
+            };
+            request.check(info)?;
+            for (i, row) in rows.into_iter().enumerate() {
+                let event_us = match row {
+                    Some(row) => {
+                        values.clear();
+                        for value in row.values {
+                            values.push(match value {
+                                Some(json) => serde_json::from_str(&json).map_err(|e| {
+                                    FeatureError::Unavailable {
+                                        url: store.url().to_owned(),
+                                        message: format!(
+                                            "a row of view {} is damaged: {e}",
+                                            request.view
+                                        ),
+                                    }
+                                })?,
+                                None => serde_json::Value::Null,
+                            });
+                        }
+                        Some(row.event_us)
+                    }
+                    None => None,
+                };
+                request.fill(&mut out[i], event_us, moment, &mut values);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ViewRequest {
+    /// The store's record of the view: materialized, from the definition in `cairn.toml`.
+    fn check(&self, info: Option<crate::ViewInfo>) -> Result<(), FeatureError> {
+        match info {
+            None => Err(FeatureError::NotMaterialized {
+                view: self.view.clone(),
+            }),
+            Some(info) if info.definition != self.definition => Err(FeatureError::Stale {
+                view: self.view.clone(),
+            }),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// Puts the view's features into `entity`: `values` (the requested features in order)
+    /// when the row (its event time) is there, fresh and not newer than the moment; nulls
+    /// otherwise, with the view listed as missing or expired.
+    fn fill(
+        &self,
+        entity: &mut EntityFeatures,
+        event_us: Option<i64>,
+        moment: Moment,
+        values: &mut [serde_json::Value],
+    ) {
+        let view = &self.view;
+        let fresh = match event_us {
+            None => {
+                entity.missing.push(view.clone());
+                false
+            }
+            // Newer than the moment asked for: what the entity had then is not kept.
+            Some(event_us) if moment.hide_newer && event_us > moment.us => {
+                entity.missing.push(view.clone());
+                false
+            }
+            Some(event_us) => {
+                entity
+                    .event_times
+                    .insert(view.clone(), cairn_core::time::format_micros(event_us));
+                if self.ttl_us.is_some_and(|ttl| moment.us - event_us > ttl) {
+                    entity.expired.push(view.clone());
+                    false
+                } else {
+                    true
+                }
+            }
+        };
+        for (n, (_, name)) in self.features.iter().enumerate() {
+            let value = if fresh {
+                std::mem::take(&mut values[n])
+            } else {
+                serde_json::Value::Null
+            };
+            entity.features.insert(name.clone(), value);
+        }
+    }
+}
+
+/// The keys of every entity for one view (JSON arrays of its join key values, compact as
+/// materialize wrote them), one after another in `buffer`, each ending at its `ends` entry.
+fn entity_keys(
+    request: &ViewRequest,
+    entities: &[BTreeMap<String, serde_json::Value>],
+    text: &impl Fn(usize) -> String,
+    buffer: &mut String,
+    ends: &mut Vec<usize>,
+) -> Result<(), FeatureError> {
+    buffer.clear();
+    ends.clear();
+    for (i, e) in entities.iter().enumerate() {
+        buffer.push('[');
+        for (n, k) in request.key_names.iter().enumerate() {
+            let value = e.get(k).ok_or_else(|| FeatureError::BadEntity {
+                text: text(i),
+                reason: format!("view `{}` needs the join key `{k}`", request.view),
+            })?;
+            if n > 0 {
+                buffer.push(',');
+            }
+            let _ = write!(buffer, "{value}");
+        }
+        buffer.push(']');
+        ends.push(buffer.len());
+    }
+    Ok(())
 }
 
 /// An entity as `key=value[,key=value…]` (how `cairn feature online` takes it), for messages.

@@ -7,6 +7,7 @@ mod historical;
 mod materialize;
 mod online;
 mod plan;
+mod redis;
 mod store;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,482 @@
+//! The online store on Redis (`[online] store = "redis://HOST:PORT/DB"`), key layout version 1
+//! (docs/formats/online.md):
+//!
+//! ```text
+//! cairn:1:views                      set: the materialized views
+//! cairn:1:view:VIEW                  hash: gen, rows, offline, definition, ttl_seconds,
+//!                                    materialized_at (the generation readers read)
+//! cairn:1:next:VIEW                  counter: the last generation handed out (INCR)
+//! cairn:1:row:VIEW:GEN:KEY           hash per entity: @event_us, @created_us (absent when the
+//!                                    view has no created time), one field per feature holding
+//!                                    its value as JSON (absent when null); KEY is the JSON array
+//!                                    of the join key values
+//! ```
+//!
+//! A materialization writes its rows under a new generation, then flips the view's hash to it
+//! in one command: a reader sees the old generation or the new one, never a mix. The old
+//! generation's rows expire [`OLD_GENERATION_TTL`] later, so a reader that looked the
+//! generation up just before the flip still finds its rows. Reads are two round trips: the
+//! views' hashes, then one pipelined HMGET per entity and view with an explicit field list.
+//!
+//! The connection is synchronous (the `redis` crate's blocking API, with connect, read and
+//! write timeouts): [`crate::OnlineReader`] is a blocking API, which the server already calls
+//! off its async runtime, and each reader owns one connection as it owns one SQLite
+//! connection. A failed command drops the connection; the next use connects again, so a
+//! store that comes back is used again without a restart.
+
+use std::cell::RefCell;
+use std::time::Duration;
+
+use redis::{Commands as _, Connection, RedisResult};
+
+use crate::FeatureError;
+use crate::online::{NewRow, ViewInfo};
+
+/// The version of the key layout, the second part of every key.
+pub const REDIS_LAYOUT_VERSION: u32 = 1;
+
+/// How long an old generation's rows outlive the flip to a new one.
+pub const OLD_GENERATION_TTL: Duration = Duration::from_secs(60);
+
+/// Connect, read and write timeout of every Redis command.
+const TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Rows written per pipeline.
+const BATCH: usize = 10_000;
+
+/// The hash fields of the event and created times (not feature names: those cannot start
+/// with `@`).
+pub const EVENT_FIELD: &str = "@event_us";
+pub const CREATED_FIELD: &str = "@created_us";
+
+/// The environment variables of the credentials (never in `cairn.toml`).
+pub const PASSWORD_ENV: &str = "CAIRN_REDIS_PASSWORD";
+pub const USERNAME_ENV: &str = "CAIRN_REDIS_USERNAME";
+
+/// Newer-wins for one entity: KEYS[1] the row, ARGV event, created ('' for none), then
+/// field/value pairs. Replaces the row unless it holds a newer one (a larger event time, or
+/// the same event time and a larger created time). Returns 0 (kept), 1 (replaced), 2 (new).
+const UPSERT: &str = r"
+local old = redis.call('HMGET', KEYS[1], '@event_us', '@created_us')
+local result = 2
+if old[1] then
+  local e, oe = tonumber(ARGV[1]), tonumber(old[1])
+  if e < oe then return 0 end
+  if e == oe then
+    local c = -math.huge
+    if ARGV[2] ~= '' then c = tonumber(ARGV[2]) end
+    local oc = -math.huge
+    if old[2] then oc = tonumber(old[2]) end
+    if c < oc then return 0 end
+  end
+  redis.call('DEL', KEYS[1])
+  result = 1
+end
+redis.call('HSET', KEYS[1], '@event_us', ARGV[1])
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], '@created_us', ARGV[2]) end
+if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
+return result
+";
+
+fn views_key() -> String {
+    format!("cairn:{REDIS_LAYOUT_VERSION}:views")
+}
+
+fn info_key(view: &str) -> String {
+    format!("cairn:{REDIS_LAYOUT_VERSION}:view:{view}")
+}
+
+fn next_key(view: &str) -> String {
+    format!("cairn:{REDIS_LAYOUT_VERSION}:next:{view}")
+}
+
+fn row_key(view: &str, generation: u64, key: &str) -> String {
+    format!("cairn:{REDIS_LAYOUT_VERSION}:row:{view}:{generation}:{key}")
+}
+
+/// One entity's row of one view as Redis holds it: the requested features' JSON texts, in
+/// the order asked for (`None` where the row has no such field: a null).
+#[derive(Debug, Clone)]
+pub struct RedisRow {
+    pub event_us: i64,
+    pub created_us: Option<i64>,
+    pub values: Vec<Option<String>>,
+}
+
+/// What one view of a read needs: its name, the features to read, the entities' keys.
+pub struct ViewRead<'a> {
+    pub view: &'a str,
+    pub features: Vec<&'a str>,
+    pub keys: Vec<&'a str>,
+}
+
+/// The online store on a Redis server.
+pub struct RedisStore {
+    /// The URL as `cairn.toml` writes it (no password), for messages.
+    url: String,
+    client: redis::Client,
+    conn: RefCell<Option<Connection>>,
+}
+
+impl RedisStore {
+    /// A store on `url` (`redis://[USER@]HOST:PORT/DB`), with the password (and user) of
+    /// `CAIRN_REDIS_PASSWORD` (`CAIRN_REDIS_USERNAME`). Nothing is sent until the first use.
+    pub fn new(url: &str) -> Result<Self, FeatureError> {
+        let bad = |e: redis::RedisError| FeatureError::Unavailable {
+            url: url.to_owned(),
+            message: e.to_string(),
+        };
+        let mut info = redis::IntoConnectionInfo::into_connection_info(url).map_err(bad)?;
+        let mut settings = info.redis_settings().clone();
+        if let Ok(password) = std::env::var(PASSWORD_ENV) {
+            settings = settings.set_password(password);
+        }
+        if let Ok(user) = std::env::var(USERNAME_ENV) {
+            settings = settings.set_username(user);
+        }
+        info = info.set_redis_settings(settings);
+        Ok(Self {
+            url: url.to_owned(),
+            client: redis::Client::open(info).map_err(bad)?,
+            conn: RefCell::new(None),
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn error(&self, e: &redis::RedisError) -> FeatureError {
+        let message = if e.is_timeout() {
+            format!("no answer within {} s ({e})", TIMEOUT.as_secs())
+        } else {
+            e.to_string()
+        };
+        FeatureError::Unavailable {
+            url: self.url.clone(),
+            message,
+        }
+    }
+
+    /// Runs `f` on the connection, connecting first if there is none; a failure drops the
+    /// connection, so the next call starts afresh.
+    fn run<T>(&self, f: impl FnOnce(&mut Connection) -> RedisResult<T>) -> Result<T, FeatureError> {
+        let mut slot = self.conn.borrow_mut();
+        let conn = match slot.as_mut() {
+            Some(conn) => conn,
+            None => {
+                let conn = self
+                    .client
+                    .get_connection_with_timeout(TIMEOUT)
+                    .and_then(|c| {
+                        c.set_read_timeout(Some(TIMEOUT))?;
+                        c.set_write_timeout(Some(TIMEOUT))?;
+                        Ok(c)
+                    })
+                    .map_err(|e| self.error(&e))?;
+                slot.insert(conn)
+            }
+        };
+        f(conn).map_err(|e| {
+            *slot = None;
+            self.error(&e)
+        })
+    }
+
+    /// What the store holds for `view`, with its generation.
+    pub fn view_generation(&self, view: &str) -> Result<Option<(ViewInfo, u64)>, FeatureError> {
+        let fields: Vec<(String, String)> = self.run(|c| c.hgetall(info_key(view)))?;
+        self.parse_info(view, fields)
+    }
+
+    fn parse_info(
+        &self,
+        view: &str,
+        fields: Vec<(String, String)>,
+    ) -> Result<Option<(ViewInfo, u64)>, FeatureError> {
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let get = |name: &str| {
+            fields
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let damaged = |field: &str| FeatureError::Unavailable {
+            url: self.url.clone(),
+            message: format!(
+                "key {} is damaged: field `{field}` is missing or not a number",
+                info_key(view)
+            ),
+        };
+        let number = |field: &str| -> Result<i64, FeatureError> {
+            get(field)
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| damaged(field))
+        };
+        let generation = number("gen")? as u64;
+        let info = ViewInfo {
+            view: view.to_owned(),
+            rows: number("rows")? as u64,
+            offline: get("offline").unwrap_or_default().to_owned(),
+            definition: get("definition").unwrap_or_default().to_owned(),
+            ttl_seconds: match get("ttl_seconds") {
+                None | Some("") => None,
+                Some(_) => Some(number("ttl_seconds")? as u64),
+            },
+            materialized_at: number("materialized_at")?,
+        };
+        Ok(Some((info, generation)))
+    }
+
+    pub fn view(&self, view: &str) -> Result<Option<ViewInfo>, FeatureError> {
+        Ok(self.view_generation(view)?.map(|(info, _)| info))
+    }
+
+    pub fn views(&self) -> Result<Vec<String>, FeatureError> {
+        let mut views: Vec<String> = self.run(|c| c.smembers(views_key()))?;
+        views.sort();
+        Ok(views)
+    }
+
+    /// The `HSET` of a view's hash pointing at `generation`.
+    fn info_command(info: &ViewInfo, rows: u64, generation: u64) -> redis::Cmd {
+        let mut cmd = redis::cmd("HSET");
+        cmd.arg(info_key(&info.view))
+            .arg("gen")
+            .arg(generation)
+            .arg("rows")
+            .arg(rows)
+            .arg("offline")
+            .arg(&info.offline)
+            .arg("definition")
+            .arg(&info.definition)
+            .arg("ttl_seconds")
+            .arg(info.ttl_seconds.map_or(String::new(), |s| s.to_string()))
+            .arg("materialized_at")
+            .arg(info.materialized_at);
+        cmd
+    }
+
+    /// The field/value pairs of a row's features (nulls left out).
+    fn feature_fields(
+        &self,
+        view: &str,
+        row: &NewRow,
+    ) -> Result<Vec<(String, String)>, FeatureError> {
+        let object: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&row.features).map_err(|e| FeatureError::Unavailable {
+                url: self.url.clone(),
+                message: format!("a row of view {view} is not a JSON object: {e}"),
+            })?;
+        if let Some(name) = object.keys().find(|k| k.starts_with('@')) {
+            return Err(FeatureError::View {
+                view: view.to_owned(),
+                column: name.clone(),
+                reason: "starts with `@`, which the Redis online store keeps for its times: rename the feature".into(),
+            });
+        }
+        Ok(object
+            .into_iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| (k, v.to_string()))
+            .collect())
+    }
+
+    /// Replaces all rows of `info.view`: written under a new generation, then made visible at
+    /// once by pointing the view's hash at it; the old generation expires.
+    pub fn replace_view(&mut self, info: &ViewInfo, rows: &[NewRow]) -> Result<(), FeatureError> {
+        let previous = self.view_generation(&info.view)?;
+        let generation: u64 = self.run(|c| c.incr(next_key(&info.view), 1))?;
+        for chunk in rows.chunks(BATCH) {
+            let mut pipe = redis::pipe();
+            for row in chunk {
+                let key = row_key(&info.view, generation, &row.key);
+                let mut cmd = redis::cmd("HSET");
+                cmd.arg(&key).arg(EVENT_FIELD).arg(row.event_us);
+                if let Some(created) = row.created_us {
+                    cmd.arg(CREATED_FIELD).arg(created);
+                }
+                for (k, v) in self.feature_fields(&info.view, row)? {
+                    cmd.arg(k).arg(v);
+                }
+                pipe.add_command(cmd).ignore();
+            }
+            self.run(|c| pipe.query::<()>(c))?;
+        }
+        let mut flip = redis::pipe();
+        flip.atomic()
+            .add_command(Self::info_command(info, rows.len() as u64, generation))
+            .ignore()
+            .sadd(views_key(), &info.view)
+            .ignore();
+        self.run(|c| flip.query::<()>(c))?;
+        if let Some((_, old)) = previous {
+            self.expire_generation(&info.view, old)?;
+        }
+        Ok(())
+    }
+
+    /// Adds or updates rows of `info.view` in its current generation in one transaction
+    /// (MULTI/EXEC), never replacing a row with an older one.
+    pub fn upsert_rows(&mut self, info: &ViewInfo, rows: &[NewRow]) -> Result<(), FeatureError> {
+        let (count, generation) = match self.view_generation(&info.view)? {
+            Some((old, generation)) => (old.rows, generation),
+            None => (0, self.run(|c| c.incr(next_key(&info.view), 1))?),
+        };
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for row in rows {
+            let mut cmd = redis::cmd("EVAL");
+            cmd.arg(UPSERT)
+                .arg(1)
+                .arg(row_key(&info.view, generation, &row.key))
+                .arg(row.event_us)
+                .arg(row.created_us.map_or(String::new(), |c| c.to_string()));
+            for (k, v) in self.feature_fields(&info.view, row)? {
+                cmd.arg(k).arg(v);
+            }
+            pipe.add_command(cmd);
+        }
+        let results: Vec<i64> = if rows.is_empty() {
+            Vec::new()
+        } else {
+            self.run(|c| pipe.query(c))?
+        };
+        let added = results.iter().filter(|&&r| r == 2).count() as u64;
+        let mut flip = redis::pipe();
+        flip.atomic()
+            .add_command(Self::info_command(info, count + added, generation))
+            .ignore()
+            .sadd(views_key(), &info.view)
+            .ignore();
+        self.run(|c| flip.query::<()>(c))
+    }
+
+    /// Forgets a view: its hash at once, its rows after [`OLD_GENERATION_TTL`].
+    pub fn drop_view(&mut self, view: &str) -> Result<(), FeatureError> {
+        let previous = self.view_generation(view)?;
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .del(info_key(view))
+            .ignore()
+            .srem(views_key(), view)
+            .ignore();
+        self.run(|c| pipe.query::<()>(c))?;
+        if let Some((_, old)) = previous {
+            self.expire_generation(view, old)?;
+        }
+        Ok(())
+    }
+
+    /// Sets the rows of a generation no longer read to expire.
+    fn expire_generation(&self, view: &str, generation: u64) -> Result<(), FeatureError> {
+        let pattern = row_key(view, generation, "*");
+        let seconds = OLD_GENERATION_TTL.as_secs() as i64;
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = self.run(|c| {
+                redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(BATCH)
+                    .query(c)
+            })?;
+            if !keys.is_empty() {
+                let mut pipe = redis::pipe();
+                for key in &keys {
+                    pipe.expire(key, seconds).ignore();
+                }
+                self.run(|c| pipe.query::<()>(c))?;
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
+    }
+
+    /// Reads several views at once: their hashes in one round trip, then the requested
+    /// features of every entity of every materialized view in one pipeline. For each view,
+    /// its info (`None`: not materialized, and no rows read) and its rows in key order.
+    #[allow(clippy::type_complexity)]
+    pub fn read_views(
+        &self,
+        reads: &[ViewRead<'_>],
+    ) -> Result<Vec<Option<(ViewInfo, Vec<Option<RedisRow>>)>>, FeatureError> {
+        let mut pipe = redis::pipe();
+        for read in reads {
+            pipe.hgetall(info_key(read.view));
+        }
+        let infos: Vec<Vec<(String, String)>> = self.run(|c| pipe.query(c))?;
+        let mut found = Vec::with_capacity(reads.len());
+        let mut rows = redis::pipe();
+        let mut any = false;
+        for (read, fields) in reads.iter().zip(infos) {
+            let info = self.parse_info(read.view, fields)?;
+            if let Some((_, generation)) = &info {
+                for key in &read.keys {
+                    let mut cmd = redis::cmd("HMGET");
+                    cmd.arg(row_key(read.view, *generation, key))
+                        .arg(EVENT_FIELD)
+                        .arg(CREATED_FIELD)
+                        .arg(&read.features);
+                    rows.add_command(cmd);
+                    any = true;
+                }
+            }
+            found.push(info.map(|(info, _)| info));
+        }
+        let mut answers: std::vec::IntoIter<Vec<Option<String>>> = if any {
+            self.run(|c| rows.query::<Vec<Vec<Option<String>>>>(c))?
+                .into_iter()
+        } else {
+            Vec::new().into_iter()
+        };
+        let mut out = Vec::with_capacity(reads.len());
+        for (read, info) in reads.iter().zip(found) {
+            let Some(info) = info else {
+                out.push(None);
+                continue;
+            };
+            let mut view_rows = Vec::with_capacity(read.keys.len());
+            for _ in &read.keys {
+                let answer = answers.next().unwrap_or_default();
+                view_rows.push(self.row(read.view, answer)?);
+            }
+            out.push(Some((info, view_rows)));
+        }
+        Ok(out)
+    }
+
+    /// An HMGET answer (event, created, features…) as a row; `None` when the entity has none.
+    fn row(
+        &self,
+        view: &str,
+        mut answer: Vec<Option<String>>,
+    ) -> Result<Option<RedisRow>, FeatureError> {
+        if answer.len() < 2 {
+            return Ok(None);
+        }
+        let values = answer.split_off(2);
+        let mut times = answer.into_iter();
+        let Some(event) = times.next().flatten() else {
+            return Ok(None);
+        };
+        let damaged = || FeatureError::Unavailable {
+            url: self.url.clone(),
+            message: format!("a row of view {view} is damaged: its times are not numbers"),
+        };
+        Ok(Some(RedisRow {
+            event_us: event.parse().map_err(|_| damaged())?,
+            created_us: match times.next().flatten() {
+                Some(c) => Some(c.parse().map_err(|_| damaged())?),
+                None => None,
+            },
+            values,
+        }))
+    }
+}

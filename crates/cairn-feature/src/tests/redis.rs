@@ -1,0 +1,266 @@
+//! The online store on Redis against a real `redis-server` (started on 127.0.0.1 on a free
+//! port by each test; skipped with a message when it is missing, a failure under `CI=true`):
+//! the same answers as SQLite, newer-wins, all-at-once visibility, an unreachable server and
+//! its recovery.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use cairn_test_support::redis::RedisServer;
+use serde_json::{Value, json};
+
+use super::{DEFINITIONS, ENTITIES, Fixture};
+use crate::online::{NewRow, OnlineBackend};
+use crate::online_redis::ViewRead;
+use crate::{FeatureError, OnlineReader, OnlineStore, RedisStore, ViewInfo};
+
+fn info(rows: u64) -> ViewInfo {
+    ViewInfo {
+        view: "v".into(),
+        rows,
+        offline: "0".repeat(64),
+        definition: "1".repeat(64),
+        ttl_seconds: None,
+        materialized_at: 0,
+    }
+}
+
+fn row(key: i64, event_us: i64, created_us: Option<i64>, value: i64) -> NewRow {
+    NewRow {
+        key: format!("[{key}]"),
+        event_us,
+        created_us,
+        features: format!("{{\"x\":{value},\"gone\":null}}"),
+    }
+}
+
+/// The value of `x` for each key, `None` where the key has no row, from either store.
+fn values(store: &OnlineBackend, keys: &[i64]) -> Vec<Option<i64>> {
+    let keys: Vec<String> = keys.iter().map(|k| format!("[{k}]")).collect();
+    match store {
+        OnlineBackend::Sqlite(s) => s
+            .read("v", &keys)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.map(|r| r.features["x"].as_i64().unwrap()))
+            .collect(),
+        OnlineBackend::Redis(r) => {
+            let read = ViewRead {
+                view: "v",
+                features: vec!["x", "gone"],
+                keys: keys.iter().map(String::as_str).collect(),
+            };
+            let Some((_, rows)) = r.read_views(&[read]).unwrap().pop().unwrap() else {
+                return vec![None; keys.len()];
+            };
+            rows.into_iter()
+                .map(|r| {
+                    r.map(|r| {
+                        assert_eq!(r.values[1], None, "a null feature is not stored");
+                        r.values[0].as_deref().unwrap().parse().unwrap()
+                    })
+                })
+                .collect()
+        }
+    }
+}
+
+/// A SQLite store and a Redis store (when redis-server is there), fresh.
+fn both() -> (tempfile::TempDir, Option<RedisServer>, Vec<OnlineBackend>) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut stores = vec![OnlineBackend::Sqlite(
+        OnlineStore::open(dir.path()).unwrap(),
+    )];
+    let server = RedisServer::start();
+    if let Some(server) = &server {
+        stores.push(OnlineBackend::Redis(
+            RedisStore::new(&server.url()).unwrap(),
+        ));
+    }
+    (dir, server, stores)
+}
+
+#[test]
+fn redis_and_sqlite_upserts_are_newer_wins_alike() {
+    let (_dir, _server, mut stores) = both();
+    for store in &mut stores {
+        store
+            .upsert_rows(&info(0), &[row(1, 10, Some(5), 1), row(2, 10, None, 1)])
+            .unwrap();
+        assert_eq!(values(store, &[1, 2, 3]), [Some(1), Some(1), None]);
+        let steps = [
+            (row(1, 9, Some(9), 2), 1, "an older event time loses"),
+            (
+                row(1, 10, Some(4), 3),
+                1,
+                "the same event time, created earlier, loses",
+            ),
+            (
+                row(1, 10, None, 4),
+                1,
+                "a missing created time is older than any",
+            ),
+            (
+                row(1, 10, Some(5), 5),
+                5,
+                "equal times: the newer write wins",
+            ),
+            (row(1, 11, None, 6), 6, "a newer event time wins"),
+        ];
+        for (new, want, why) in steps {
+            store.upsert_rows(&info(0), &[new]).unwrap();
+            assert_eq!(values(store, &[1])[0], Some(want), "{why}");
+        }
+        store.upsert_rows(&info(0), &[row(2, 10, None, 7)]).unwrap();
+        assert_eq!(values(store, &[2]), [Some(7)]);
+        store.upsert_rows(&info(0), &[row(3, 1, None, 8)]).unwrap();
+        assert_eq!(
+            store.view("v").unwrap().unwrap().rows,
+            3,
+            "entities counted"
+        );
+        // A replace drops what it does not carry; a drop forgets the view.
+        store.replace_view(&info(1), &[row(2, 0, None, 9)]).unwrap();
+        assert_eq!(values(store, &[1, 2]), [None, Some(9)]);
+        assert_eq!(store.views().unwrap(), ["v"]);
+        store.drop_view("v").unwrap();
+        assert!(store.views().unwrap().is_empty() && store.view("v").unwrap().is_none());
+    }
+}
+
+#[test]
+fn a_reader_sees_one_generation_of_a_view_never_a_mix() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    const ENTITIES: i64 = 2_000;
+    let rows = |generation: i64| -> Vec<NewRow> {
+        (0..ENTITIES)
+            .map(|k| row(k, generation, None, generation))
+            .collect()
+    };
+    let mut writer = RedisStore::new(&server.url()).unwrap();
+    writer
+        .replace_view(&info(ENTITIES as u64), &rows(0))
+        .unwrap();
+    let done = AtomicBool::new(false);
+    let reads = std::thread::scope(|scope| {
+        let reader = scope.spawn(|| {
+            let store = OnlineBackend::Redis(RedisStore::new(&server.url()).unwrap());
+            let keys: Vec<i64> = (0..ENTITIES).collect();
+            let mut seen = Vec::new();
+            while !done.load(Ordering::Relaxed) {
+                let got = values(&store, &keys);
+                let first = got[0];
+                assert!(
+                    got.iter().all(|v| *v == first && v.is_some()),
+                    "a read saw a mix of generations: {:?}",
+                    got.iter().collect::<std::collections::BTreeSet<_>>()
+                );
+                seen.push(first.unwrap());
+            }
+            seen
+        });
+        for generation in 1..=20 {
+            writer
+                .replace_view(&info(ENTITIES as u64), &rows(generation))
+                .unwrap();
+        }
+        done.store(true, Ordering::Relaxed);
+        reader.join().unwrap()
+    });
+    let distinct: std::collections::BTreeSet<_> = reads.iter().collect();
+    assert!(
+        distinct.len() > 1,
+        "the reader saw materializations come in ({} reads)",
+        reads.len()
+    );
+}
+
+/// `[online] store` pointing at `url` before the definitions.
+fn on_redis(url: &str, definitions: &str) -> String {
+    format!("[online]\nstore = \"{url}\"\n{definitions}")
+}
+
+/// 2026-01-DAY, within the `stats` view's ttl of its rows.
+fn jan(day: u32) -> std::time::SystemTime {
+    cairn_core::time::system_time(super::time(&format!("2026-01-{day:02}T00:00:00")))
+}
+
+fn entity(id: i64) -> BTreeMap<String, Value> {
+    BTreeMap::from([("customer_id".to_owned(), json!(id))])
+}
+
+#[test]
+fn a_project_answers_the_same_on_redis_as_on_sqlite() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let f = Fixture::new(DEFINITIONS);
+    f.write("entities.csv", ENTITIES);
+    let features = ["stats:amount", "stats:n", "ratio:per_item"];
+    let entities = ["customer_id=1", "customer_id=2", "customer_id=9"];
+    let answers = |f: &Fixture| {
+        let mut options = f.online_options(&entities, &features);
+        options.now = jan(3);
+        let now = serde_json::to_value(crate::online(&f.project(), &options).unwrap()).unwrap();
+        let at = serde_json::to_value(
+            f.online_at(&entities, &features, "2026-01-01T13:00:00")
+                .unwrap(),
+        )
+        .unwrap();
+        let historical = f.historical("entities.csv", &features).unwrap();
+        (now, at, format!("{:?}", historical.frame))
+    };
+    f.materialize(&[]).unwrap();
+    let sqlite = answers(&f);
+    // Redis: the pinned tables are unchanged, so materialize only fills the new store.
+    f.define(&on_redis(&server.url(), DEFINITIONS));
+    let filled = f.materialize(&[]).unwrap();
+    assert!(filled.views.iter().all(|v| v.skipped && v.entities == 2));
+    assert_eq!(answers(&f), sqlite);
+    assert_eq!(sqlite.0["entities"][0]["features"]["n"], 5);
+    // Nothing of the SQLite store was needed: the answers come from Redis.
+    std::fs::remove_file(f.path(".cairn/online.db")).unwrap();
+    assert_eq!(answers(&f), sqlite);
+    // An incremental run upserts newer rows into Redis as into SQLite.
+    let more =
+        "customer_id,ts,created,amount,n\n1,2026-01-03T00:00:00,2026-01-03T00:00:00,30.0,6\n";
+    let mut events = std::fs::read_to_string(f.path("data/events.csv")).unwrap();
+    events.push_str(&more[more.find('\n').unwrap() + 1..]);
+    f.write("data/events.csv", &events);
+    f.materialize_with(&["stats"], |o| o.incremental = true)
+        .unwrap();
+    let reader = OnlineReader::open(&f.project(), &["stats:n".into()], None, false).unwrap();
+    let read = reader.read(&[entity(1), entity(2)], jan(4)).unwrap();
+    assert_eq!(
+        (&read[0].features["n"], &read[1].features["n"]),
+        (&json!(6), &Value::Null)
+    );
+}
+
+#[test]
+fn an_unreachable_redis_is_named_and_a_reader_recovers_when_it_is_back() {
+    let Some(mut server) = RedisServer::start() else {
+        return;
+    };
+    let f = Fixture::new(&on_redis(&server.url(), DEFINITIONS));
+    f.materialize(&[]).unwrap();
+    let reader = OnlineReader::open(&f.project(), &["stats:n".into()], None, false).unwrap();
+    let now = jan(3);
+    assert_eq!(reader.read(&[entity(1)], now).unwrap()[0].features["n"], 5);
+    server.kill();
+    let err = reader.read(&[entity(1)], now).unwrap_err();
+    assert!(
+        matches!(&err, FeatureError::Unavailable { url, .. } if *url == server.url()),
+        "{err}"
+    );
+    let err = f.materialize(&[]).unwrap_err();
+    assert!(matches!(err, FeatureError::Unavailable { .. }), "{err}");
+    // Back, empty (nothing persisted): the same reader connects again.
+    server.restart();
+    let err = reader.read(&[entity(1)], now).unwrap_err();
+    assert!(matches!(err, FeatureError::NotMaterialized { .. }), "{err}");
+    f.materialize(&[]).unwrap();
+    assert_eq!(reader.read(&[entity(1)], now).unwrap()[0].features["n"], 5);
+}
