@@ -90,7 +90,11 @@ fn the_automatic_choice_counts_reference_rows_not_values() {
                 } else {
                     ((i * 7919 + shift) % 1000).to_string()
                 };
-                let c = if i < 300 { "" } else { ["a", "b", "c"][(i % 3) as usize] };
+                let c = if i < 300 {
+                    ""
+                } else {
+                    ["a", "b", "c"][(i % 3) as usize]
+                };
                 format!("{x},{c}")
             }),
         )

@@ -21,7 +21,7 @@ use cairn_core::models::Metric;
 use cairn_core::registry::Stage;
 use cairn_core::retrain::{PromotePolicy, RetrainSpec};
 use cairn_registry::RegistryError;
-use cairn_validate::{Data, GateStatus, Production, ValidateOptions};
+use cairn_validate::GateStatus;
 use serde::{Deserialize, Serialize};
 
 use crate::RetrainError;
@@ -688,82 +688,21 @@ fn views_of(project: &Project, spec: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// Validates `model@version` with its spec's gates (the run's held-out rows; no_regression
-/// against the production version) and records the verdict: whether it passed, the gates
-/// that failed, a summary.
+/// Validates `model@version` as `cairn validate` does (the run's held-out rows, the spec's
+/// gates, no_regression against the production version) and records the verdict: whether it
+/// passed, the gates that failed, a summary.
 fn validate(
     project: &Project,
     model: &str,
     version: u32,
 ) -> Result<(bool, Vec<String>, String), String> {
-    let err = |e: &dyn std::fmt::Display| e.to_string();
-    let resolved =
-        cairn_registry::resolve_in(project, &format!("{model}@{version}")).map_err(|e| err(&e))?;
-    let artifact = cairn_registry::load_artifact(project, &resolved).map_err(|e| err(&e))?;
-    let entry = &resolved.entry;
-    let spec = project.config().model.get(&entry.spec).ok_or_else(|| {
-        format!(
-            "{model}@{version} was trained by `[model.{}]`, which cairn.toml does not declare",
-            entry.spec
-        )
-    })?;
-    let gates = spec.gates.clone().unwrap_or_default();
-    let store = project.store().map_err(|e| err(&e))?;
-    let bytes = store.read(&entry.record).map_err(|e| err(&e))?;
-    let run = cairn_train::parse_run_record(&entry.run, &bytes).map_err(|e| err(&e))?;
-    if run.test_rows == 0 {
-        return Err(format!(
-            "run {} held out no rows: there are none to validate on",
-            run.id
-        ));
-    }
-    let held =
-        cairn_train::held_out(project, &run, &artifact.header.target).map_err(|e| err(&e))?;
-    let production = match cairn_registry::resolve_in(project, &format!("{model}@production")) {
-        Ok(p) if p.version != version => {
-            let a = cairn_registry::load_artifact(project, &p).map_err(|e| err(&e))?;
-            Some((p, a))
-        }
-        Ok(_) | Err(RegistryError::NoSuchVersion { .. }) => None,
-        Err(e) => return Err(err(&e)),
-    };
-    let validated = cairn_validate::validate(
-        &store,
-        ValidateOptions {
-            model,
-            version,
-            artifact: &artifact,
-            artifact_digest: entry.artifact,
-            run: &entry.run,
-            spec: &entry.spec,
-            gates: &gates,
-            data: Data::HeldOut {
-                frame: held.frame,
-                run: run.id.clone(),
-                path: held.path,
-                digest: held.digest,
-                features: held.features,
-            },
-            production: match &production {
-                None => Production::None,
-                Some((p, a)) => Production::Version {
-                    version: p.version,
-                    artifact_digest: p.entry.artifact,
-                    artifact: a,
-                },
-            },
-        },
-    )
-    .map_err(|e| err(&e))?;
-    cairn_registry::record_validation(
+    let done = crate::validate::validate_version(
         project,
-        model,
-        version,
-        validated.digest,
-        validated.record.passed,
+        &format!("{model}@{version}"),
+        crate::validate::ValidationRows::HeldOut,
     )
-    .map_err(|e| err(&e))?;
-    let record = &validated.record;
+    .map_err(|e| e.to_string())?;
+    let record = &done.validated.record;
     let failed: Vec<String> = record
         .gates
         .iter()
