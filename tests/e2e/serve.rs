@@ -1372,10 +1372,13 @@ struct EntityBody {
     probabilities: Vec<Vec<f64>>,
     classes: Vec<serde_json::Value>,
     imputed: Vec<Vec<String>>,
+    online_store_unavailable: Option<String>,
 }
 
-#[test]
-fn entity_keyed_requests_read_the_online_store_and_say_what_was_imputed() {
+/// A project whose `churn_fs` model reads `activity:spend` and `activity:visits` for a
+/// customer from the online store (visits imputed by the median), materialized, trained and
+/// registered as version 1; `extra` is appended to its cairn.toml first.
+fn churn_by_entity(extra: &str) -> Project {
     let p = Project::new();
     let mut events = String::from("customer_id,ts,spend,visits\n");
     let mut labels = String::from("customer_id,event_timestamp,churned\n");
@@ -1424,6 +1427,7 @@ params = { max_depth = 3 }
 impute = "median"
 "#,
     );
+    config.push_str(extra);
     p.write("cairn.toml", config);
     p.cairn(&["data", "add", "data/events.csv", "data/labels.csv"])
         .ok();
@@ -1431,6 +1435,12 @@ impute = "median"
     let run: RunDoc = doc(&p, &["train", "churn_fs"], 0);
     let registered: RegisterDoc = doc(&p, &["register", &run.id], 0);
     assert_eq!(registered.version, 1);
+    p
+}
+
+#[test]
+fn entity_keyed_requests_read_the_online_store_and_say_what_was_imputed() {
+    let p = churn_by_entity("");
     let server = Server::start(&p, &["churn_fs@1"], &[]);
     let path = "/v1/models/churn_fs/predict";
 
@@ -1497,4 +1507,77 @@ impute = "median"
         };
         assert_eq!(prediction, label, "{out}");
     }
+}
+
+#[test]
+fn on_redis_two_replicas_agree_and_redis_down_is_answered_by_imputation_then_recovered() {
+    let Some(mut redis) = cairn_test_support::redis::RedisServer::start() else {
+        return;
+    };
+    let p = churn_by_entity(&format!(
+        r#"
+[model.churn_fs.columns.spend]
+impute = "mean"
+
+[online]
+store = "{}"
+"#,
+        redis.url()
+    ));
+    let path = "/v1/models/churn_fs/predict";
+    let keys = r#"{"entities": [{"customer_id": 3}, {"customer_id": 70}]}"#;
+    // Two replicas share the one Redis and give the same answers.
+    let one = Server::start(&p, &["churn_fs@1"], &[]);
+    let two = Server::start(&p, &["churn_fs@1"], &[]);
+    let a: EntityBody = one.post(path, keys).decode();
+    let b: EntityBody = two.post(path, keys).decode();
+    assert_eq!(a.predictions, b.predictions);
+    assert_eq!(a.probabilities, b.probabilities);
+    assert_eq!(
+        a.imputed,
+        vec![Vec::<String>::new(), vec!["visits".to_owned()]]
+    );
+    assert_eq!(a.online_store_unavailable, None);
+    drop(two);
+
+    // Redis down: every input is imputed, the answer says why, /metrics counts it.
+    redis.kill();
+    let down: EntityBody = one.post(path, keys).decode();
+    let why = down
+        .online_store_unavailable
+        .expect("the answer says the store is down");
+    assert!(why.contains(&redis.port().to_string()), "{why}");
+    assert_eq!(
+        down.imputed,
+        vec![vec!["spend".to_owned(), "visits".to_owned()]; 2]
+    );
+    let metrics = String::from_utf8(one.get("/metrics").body).unwrap();
+    assert!(
+        metrics.contains("cairn_online_store_unavailable_total 1"),
+        "{metrics}"
+    );
+    // The CLI reader says so and exits 2.
+    p.cairn(&[
+        "feature",
+        "online",
+        "--service",
+        "churn",
+        "--entity",
+        "customer_id=3",
+    ])
+    .code(2)
+    .stderr_has(&redis.port().to_string());
+
+    // Back (empty: nothing is persisted) and materialized again: the same server reads it
+    // by itself and answers as before.
+    redis.restart();
+    p.cairn(&["feature", "materialize"]).ok();
+    let back: EntityBody = one.post(path, keys).decode();
+    assert_eq!(back.online_store_unavailable, None);
+    assert_eq!((back.predictions, back.imputed), (a.predictions, a.imputed));
+    let metrics = String::from_utf8(one.get("/metrics").body).unwrap();
+    assert!(
+        metrics.contains("cairn_online_store_unavailable_total 1"),
+        "{metrics}"
+    );
 }

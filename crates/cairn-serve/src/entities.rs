@@ -7,8 +7,14 @@
 //! have for an entity, or whose row is older than the view's ttl, is null, and the model's
 //! declared imputation fills it (the answer says which inputs were imputed); without one,
 //! the row is refused.
+//!
+//! When the online store cannot answer at all (Redis down or slow: `FeatureError::Unavailable`),
+//! every input of the request is imputed as the model declares, the answer says why
+//! (`online_store_unavailable`) and `cairn_online_store_unavailable_total` counts it; a model
+//! without an imputation for some input gets a 503. The next request tries the store again.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -40,11 +46,17 @@ pub(crate) struct OnlineFeatures {
     readers: Mutex<Vec<OnlineReader>>,
 }
 
+/// Entity-keyed requests answered by imputation because the online store could not answer
+/// (`/metrics`: `cairn_online_store_unavailable_total`).
+pub(crate) static STORE_UNAVAILABLE: AtomicU64 = AtomicU64::new(0);
+
 /// Entity rows with their inputs, and which inputs of each row were imputed.
 #[derive(Debug, Clone)]
 pub struct EntityRows {
     pub rows: Rows,
     pub imputed: Vec<Vec<String>>,
+    /// Why the online store could not answer, when every input was imputed for that reason.
+    pub unavailable: Option<String>,
 }
 
 impl Online {
@@ -210,7 +222,32 @@ pub fn entity_rows(
     if entities.is_empty() {
         return Err(ScoreError::Empty.into());
     }
-    let found = store.read(entities, now)?;
+    let (found, unavailable) = match store.read(entities, now) {
+        Err(EntityError::Store(e @ FeatureError::Unavailable { .. })) => {
+            // Nothing read: every view is missing for every entity, and each input is
+            // imputed (or the request refused with the store's error).
+            let imputes_all = (0..schema.len()).all(|slot| schema.imputes(slot));
+            if !imputes_all {
+                return Err(e.into());
+            }
+            let mut views: Vec<String> = store.views.clone();
+            views.sort();
+            views.dedup();
+            let none = entities
+                .iter()
+                .map(|keys| EntityFeatures {
+                    keys: keys.clone(),
+                    features: BTreeMap::new(),
+                    event_times: BTreeMap::new(),
+                    expired: Vec::new(),
+                    missing: views.clone(),
+                })
+                .collect();
+            STORE_UNAVAILABLE.fetch_add(1, Ordering::Relaxed);
+            (none, Some(e.to_string()))
+        }
+        other => (other?, None),
+    };
     let mut rows = Rows::with_capacity(schema.len(), found.len());
     let mut imputed = Vec::with_capacity(found.len());
     for (row_features, entity) in found.into_iter().zip(0..) {
@@ -248,5 +285,9 @@ pub fn entity_rows(
         }
         imputed.push(filled);
     }
-    Ok(EntityRows { rows, imputed })
+    Ok(EntityRows {
+        rows,
+        imputed,
+        unavailable,
+    })
 }

@@ -18,6 +18,10 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts a server, or `None` (with a line on stderr) when `redis-server` is missing
     /// outside CI.
+    #[allow(
+        clippy::print_stderr,
+        reason = "a test helper: the skip must show in the test's output"
+    )]
     pub fn start() -> Option<Self> {
         let found = Command::new("redis-server")
             .arg("--version")

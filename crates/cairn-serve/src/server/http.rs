@@ -696,8 +696,9 @@ enum Refusal {
     Failed(String),
 }
 
-/// Rows scored: the rows, their predictions, and for entity rows the imputed inputs of each.
-type Answered = (Rows, Scored, Option<Vec<Vec<String>>>);
+/// Rows scored: the rows, their predictions, and for entity rows the imputed inputs of each
+/// and why the online store could not answer, if it could not.
+type Answered = (Rows, Scored, Option<Vec<Vec<String>>>, Option<String>);
 
 /// Reads, parses and scores a request's body with `loaded`, and answers.
 async fn answer(
@@ -747,7 +748,9 @@ async fn answer(
             } else {
                 score(&loaded.model, &rows)
             };
-            result.map(|s| (rows, s, None)).map_err(Refusal::Input)
+            result
+                .map(|s| (rows, s, None, None))
+                .map_err(Refusal::Input)
         }
         Ok(Parsed::Entities(entities)) => {
             let model = Arc::clone(&loaded);
@@ -757,7 +760,7 @@ async fn answer(
                     EntityError::Store(e) => Refusal::Store(e),
                 })?;
                 let scored = score(&model.model, &found.rows).map_err(Refusal::Input)?;
-                Ok((found.rows, scored, Some(found.imputed)))
+                Ok((found.rows, scored, Some(found.imputed), found.unavailable))
             })
             .await;
             match joined {
@@ -766,7 +769,7 @@ async fn answer(
             }
         }
     };
-    let (rows, scored, imputed) = match scored {
+    let (rows, scored, imputed, unavailable) = match scored {
         Ok(done) => done,
         Err(Refusal::Input(e)) => {
             return failed(
@@ -804,7 +807,13 @@ async fn answer(
         log.record(&loaded.model, id, ts, &rows, &scored, imputed.as_deref());
     }
     let body = match dialect {
-        Dialect::Cairn => respond::predictions(&loaded, id, &scored, imputed.as_deref()),
+        Dialect::Cairn => respond::predictions(
+            &loaded,
+            id,
+            &scored,
+            imputed.as_deref(),
+            unavailable.as_deref(),
+        ),
         Dialect::Mlflow => respond::invocations(&loaded, &scored),
     };
     let n = scored.len();

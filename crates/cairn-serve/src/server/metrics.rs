@@ -9,6 +9,8 @@
 //!   `cairn_prediction_value{model,version}` (regressors, a histogram): what the model
 //!   answered.
 //! - `cairn_prediction_log_*{model}`: the prediction log's queue and its drops.
+//! - `cairn_online_store_unavailable_total`: entity-keyed requests answered with imputed
+//!   inputs because the online store (Redis) could not answer.
 //! - `process_*`: CPU seconds, resident memory, open file descriptors, start time, uptime.
 
 use std::fmt::Write as _;
@@ -407,6 +409,12 @@ impl Metrics {
                 );
             }
         };
+        gauge(
+            "cairn_online_store_unavailable_total",
+            "counter",
+            "Entity-keyed requests answered with the model's imputation because the online store could not answer.",
+            Some(crate::entities::STORE_UNAVAILABLE.load(Ordering::Relaxed) as f64),
+        );
         gauge(
             "process_cpu_seconds_total",
             "counter",

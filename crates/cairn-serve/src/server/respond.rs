@@ -16,12 +16,13 @@ pub(crate) const VERSION_HEADER: &str = "x-cairn-model-version";
 pub(crate) const MODEL_HEADER: &str = "x-cairn-model";
 
 /// `{"model":…,"version":…,"digest":…,"request_id":…,"predictions":[…],
-/// "probabilities":[[…]],"classes":[…],"imputed":[[…]]}`.
+/// "probabilities":[[…]],"classes":[…],"imputed":[[…]],"online_store_unavailable":…}`.
 pub(crate) fn predictions(
     loaded: &Loaded,
     request_id: &str,
     scored: &Scored,
     imputed: Option<&[Vec<String>]>,
+    unavailable: Option<&str>,
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(loaded.prefix.len() + 96 + 24 * scored.len());
     out.extend_from_slice(loaded.prefix.as_bytes());
@@ -43,6 +44,10 @@ pub(crate) fn predictions(
     if let Some(imputed) = imputed {
         out.extend_from_slice(b",\"imputed\":");
         let _ = serde_json::to_writer(&mut out, imputed);
+    }
+    if let Some(why) = unavailable {
+        out.extend_from_slice(b",\"online_store_unavailable\":");
+        let _ = serde_json::to_writer(&mut out, why);
     }
     out.push(b'}');
     out
