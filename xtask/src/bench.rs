@@ -4,7 +4,8 @@
 //! - `harness`: timing a child process (wall, CPU, peak RSS, peak anonymous memory) in the
 //!   bench's project; `host`: probes of the machine (load, memory handed back to the host,
 //!   compaction, prefaulting); `report`: the verdict table;
-//! - one module per area: `data`, `remote`, `feature`, `train`, `runs`, `registry`, `drift`.
+//! - one module per area: `data`, `remote`, `feature`, `train`, `runs`, `registry`, `drift`,
+//!   `serve`, `scale`.
 //!
 //! What the figures mean, and why the harness does what it does on this project's machines,
 //! is in `docs/benchmarks.md`.
@@ -26,6 +27,7 @@ mod registry;
 mod remote;
 mod report;
 mod runs;
+mod scale;
 mod serve;
 mod train;
 
@@ -39,7 +41,7 @@ use host::{
 };
 use report::{Check, print_columns, print_table, report, report_usage, summary};
 
-const AREAS: &str = "data, remote, feature, train, runs, registry, drift, serve";
+const AREAS: &str = "data, remote, feature, train, runs, registry, drift, serve, scale";
 const SEED: u64 = 0xBE4C_4DA7_A5EE_D001;
 const CHUNK: usize = 8 << 20;
 const MIB: f64 = (1u64 << 20) as f64;
@@ -80,6 +82,7 @@ pub fn run(args: &[String]) -> Result<()> {
         "registry" => registry::run(quick),
         "drift" => drift::run(quick),
         "serve" => serve::run(quick),
+        "scale" => scale::run(quick),
         other => Err(Error::usage(format!(
             "unknown bench area `{other}`; the areas are: {AREAS}"
         ))),
@@ -278,6 +281,7 @@ fn setup(results: &str, quick: bool, needs_examples: bool) -> Result<Setup> {
         "bench-registry.json",
         "bench-drift.json",
         "bench-serve.json",
+        "bench-scale.json",
     ]
     .iter()
     .filter_map(|name| seconds_since_last_run(&target.join(name)))

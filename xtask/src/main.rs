@@ -18,6 +18,10 @@
 //!   models, and `cairn validate` of the training bench's forest on its held-out rows.
 //! - `cargo xtask bench drift [--quick]`: `cairn drift` of two seeded Parquet tables with
 //!   injected drift at 100,000 and 1,000,000 rows each side, Evidently and scipy as references.
+//! - `cargo xtask bench serve [--quick]`: `cairn serve` under wrk beside a bare-axum ceiling.
+//! - `cargo xtask bench scale [--quick]`: the online store on Redis beside SQLite (entity-keyed
+//!   requests to `cairn serve`, materialize of 1,000,000 rows, Redis memory per entity); Spark
+//!   figures are reported as not measured.
 //!
 //! This is a developer tool: it prints directly and writes files without the atomic helper.
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::disallowed_methods)]
@@ -76,6 +80,16 @@ tasks:
                           each side, check the drifted columns, and run Evidently and a
                           scipy script on the same files when installable (in
                           <target>/bench-venv); --quick uses 5,000 and 50,000 rows
+  bench serve [--quick]   load `cairn serve` with wrk (single rows and 100-row batches at
+                          1, 16 and 64 connections) beside a bare-axum ceiling on the same
+                          model; ready time, memory beyond the model; --quick uses a
+                          20,000-row table and 3 s loads
+  bench scale [--quick]   the online store on Redis beside SQLite, on one project: entity-
+                          keyed requests to `cairn serve` at 16 connections (wrk, random
+                          keys), `cairn feature materialize` of 1,000,000 rows into each,
+                          Redis memory per entity (starts redis-server on a free port;
+                          needs wrk and redis-server); Spark: not measured (not
+                          implemented); --quick uses 100,000 entities and 3 s loads
 
   gen [--out DIR]         write docs/reference/cli.md (the command reference), and shell
                           completions and man pages into DIR (default dist/)

@@ -59,6 +59,11 @@ impl RedisServer {
         self.port
     }
 
+    /// The server's process id while it runs (for a benchmark to read its CPU time).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Kills the server (its data is gone: nothing is persisted).
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -35,12 +35,12 @@ use crate::util::{Context, Result, fmt_bytes, fmt_count, fmt_duration};
 
 /// The data's seed: another stream than `bench data`'s.
 const DATA_SEED: u64 = SEED ^ 0xFEA7;
-const DAY: i64 = 86_400;
+pub(super) const DAY: i64 = 86_400;
 const TTL: i64 = 30 * DAY;
-const SOURCE: &str = "data/events.csv";
+pub(super) const SOURCE: &str = "data/events.csv";
 const ENTITIES: &str = "entities.csv";
-const VIEW: &str = "customer_stats";
-const FEATURES: [&str; 4] = ["amount", "score", "clicks", "orders"];
+pub(super) const VIEW: &str = "customer_stats";
+pub(super) const FEATURES: [&str; 4] = ["amount", "score", "clicks", "orders"];
 const DEFINITIONS: &str = r#"
 [entity.customer]
 join_keys = { customer_id = "int" }
@@ -112,10 +112,11 @@ impl Scale {
 
 /// One row of the source. Ints are kept as floats: every value here is exact in an f64.
 #[derive(Clone, Copy)]
-struct Event {
-    ts: i64,
-    created: i64,
-    values: [Option<f64>; 4],
+pub(super) struct Event {
+    pub(super) ts: i64,
+    pub(super) created: i64,
+    /// [`FEATURES`]' values.
+    pub(super) values: [Option<f64>; 4],
 }
 
 /// One row of the entity table.
@@ -165,9 +166,9 @@ struct Generated {
 }
 
 /// What `--json` printed and how long it took.
-struct Answer {
-    measured: Measured,
-    doc: serde_json::Value,
+pub(super) struct Answer {
+    pub(super) measured: Measured,
+    pub(super) doc: serde_json::Value,
 }
 
 pub(super) fn run(quick: bool) -> Result<()> {
@@ -946,7 +947,7 @@ fn fmt_short(secs: f64) -> String {
 }
 
 /// A just-initialised project with the feature definitions, keeping the data and `.git`.
-fn fresh_project(bench: &Bench) -> Result<()> {
+pub(super) fn fresh_project(bench: &Bench) -> Result<()> {
     bench.fresh_project()?;
     let path = bench.proj.join("cairn.toml");
     let mut config =
@@ -956,7 +957,7 @@ fn fresh_project(bench: &Bench) -> Result<()> {
 }
 
 /// `cairn --json ARGS` in the project, timed; returns the JSON document it printed.
-fn cairn_json(bench: &Bench, shown: &str, args: &[&str]) -> Result<Answer> {
+pub(super) fn cairn_json(bench: &Bench, shown: &str, args: &[&str]) -> Result<Answer> {
     let mut cmd = Command::new(&bench.cairn);
     cmd.arg("--json").args(args);
     let measured = bench.run(shown, &mut cmd)?;
@@ -1035,6 +1036,26 @@ fn generate(scale: Scale, end: i64, proj: &Path, expected: &Path) -> Result<Gene
             .filter_map(|list| list.last().copied())
             .collect(),
     })
+}
+
+/// This bench's source with `timestamps` events for each of `entities` entities (the same
+/// generator and seed), written to `path`: the events, entity by entity, and the file's size.
+pub(super) fn write_events(
+    path: &Path,
+    entities: usize,
+    timestamps: usize,
+    end: i64,
+) -> Result<(Vec<Event>, u64)> {
+    let scale = Scale {
+        quick: false,
+        entities,
+        timestamps,
+        entity_rows: 0,
+        many: 0,
+    };
+    let events = generate_events(scale, end, &mut Rng::new(DATA_SEED));
+    let bytes = write_source(path, &events, entities)?;
+    Ok((events, bytes))
 }
 
 /// Every entity's events, entity by entity, each in time order (ties in no particular order
@@ -1199,7 +1220,7 @@ fn count_ties(events: &[Event], per: usize) -> u64 {
 }
 
 /// `n` distinct known keys (all of them if there are fewer).
-fn distinct_ids(rng: &mut Rng, entities: usize, n: usize) -> Vec<u64> {
+pub(super) fn distinct_ids(rng: &mut Rng, entities: usize, n: usize) -> Vec<u64> {
     let mut ids: Vec<u64> = (1..=entities as u64).collect();
     let n = n.min(entities);
     for i in 0..n {
@@ -1398,7 +1419,7 @@ fn percent(part: u64, whole: u64) -> f64 {
 }
 
 /// Seconds since the epoch as an ISO 8601 UTC time without a zone (`2026-11-26T08:30:00`).
-fn iso(secs: i64) -> String {
+pub(super) fn iso(secs: i64) -> String {
     let days = secs.div_euclid(DAY);
     let rem = secs.rem_euclid(DAY);
     // Howard Hinnant's civil-from-days.

@@ -35,7 +35,7 @@ use serde_json::{Value, json};
 
 use super::registry::{child_json, project, quiet, text};
 use super::report::print_columns;
-use super::{Check, Setup, finish, print_table, setup, summary};
+use super::{Bench, Check, Setup, finish, print_table, setup, summary};
 use crate::util::{Context, Result, fmt_bytes, fmt_count, fmt_duration, on_path};
 
 const RPS_TARGET: f64 = 30_000.0;
@@ -48,17 +48,21 @@ const MEMORY_TARGET: u64 = 50 << 20;
 /// Rows per request of the batch loads.
 const BATCH: usize = 100;
 const CONCURRENCY: [u32; 3] = [1, 16, 64];
-/// The worker threads of both servers: one per core of this project's machines.
-const WORKERS: u32 = 2;
+/// The worker threads of the servers: one per core of this project's machines.
+pub(super) const WORKERS: u32 = 2;
 
-/// Posts `BODY_PATH` and prints wrk's summary as one JSON line (latencies in microseconds).
-const SCRIPT: &str = r#"
+/// Posts `BODY_PATH` (followed by [`SUMMARY`]).
+const POST_FILE: &str = r#"
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 local file = assert(io.open("BODY_PATH", "rb"))
 wrk.body = file:read("*a")
 file:close()
+"#;
 
+/// The end of every wrk script of the benches: prints wrk's summary as one JSON line
+/// (latencies in microseconds), which [`drive`] reads.
+pub(super) const SUMMARY: &str = r#"
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
@@ -72,29 +76,29 @@ end
 "#;
 
 /// One load's result.
-struct Load {
-    server: &'static str,
-    rows: usize,
-    connections: u32,
-    requests: u64,
-    seconds: f64,
-    p50: Duration,
-    p99: Duration,
+pub(super) struct Load {
+    pub(super) server: &'static str,
+    pub(super) rows: usize,
+    pub(super) connections: u32,
+    pub(super) requests: u64,
+    pub(super) seconds: f64,
+    pub(super) p50: Duration,
+    pub(super) p99: Duration,
     /// The server's CPU time (user + system) during the load.
-    server_cpu: Duration,
-    wrk: Value,
+    pub(super) server_cpu: Duration,
+    pub(super) wrk: Value,
 }
 
 impl Load {
-    fn rps(&self) -> f64 {
+    pub(super) fn rps(&self) -> f64 {
         self.requests as f64 / self.seconds
     }
 
-    fn rows_per_s(&self) -> f64 {
+    pub(super) fn rows_per_s(&self) -> f64 {
         self.rps() * self.rows as f64
     }
 
-    fn json(&self) -> Value {
+    pub(super) fn json(&self) -> Value {
         json!({
             "server": self.server,
             "rows_per_request": self.rows,
@@ -112,10 +116,11 @@ impl Load {
 }
 
 /// A server process under test, killed when dropped.
-struct Server {
-    child: Child,
-    port: u16,
-    path: &'static str,
+pub(super) struct Server {
+    pub(super) child: Child,
+    pub(super) port: u16,
+    /// The path the loads post to.
+    pub(super) path: &'static str,
 }
 
 impl Drop for Server {
@@ -185,31 +190,17 @@ pub(super) fn run(quick: bool) -> Result<()> {
     );
 
     let single = bodies(&bench.proj.join("train.csv"), &bench.tmp, 1)?;
+    let single = post_file_script(&bench.tmp, &single, 1)?;
     let batch = bodies(&bench.proj.join("train.csv"), &bench.tmp, BATCH)?;
+    let batch = post_file_script(&bench.tmp, &batch, BATCH)?;
 
     // cairn serve: the time to ready, the loads, then its memory.
-    let port = free_port()?;
-    let log = bench.tmp.join("serve.stderr");
-    let mut cmd = Command::new(&bench.cairn);
-    cmd.args(["serve", "forest@production", "--no-watch", "--port"])
-        .arg(port.to_string())
-        .args(["--workers", &WORKERS.to_string()])
-        .current_dir(&bench.proj)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(
-            std::fs::File::create(&log).context(|| format!("cannot create {}", log.display()))?,
-        );
-    let spawned = Instant::now();
-    let child = cmd
-        .spawn()
-        .context(|| "cannot start `cairn serve`".to_owned())?;
-    let mut server = Server {
-        child,
-        port,
-        path: "/v1/models/forest/predict",
-    };
-    let ready = wait_ready(&mut server, "/ready", spawned, &log)?;
+    let (server, ready) = start_cairn(
+        &bench,
+        "forest@production",
+        "/v1/models/forest/predict",
+        &bench.tmp.join("serve.stderr"),
+    )?;
     println!(
         "\n`cairn serve` answered /ready with 200 {} after it was spawned",
         fmt_duration(ready)
@@ -219,18 +210,9 @@ pub(super) fn run(quick: bool) -> Result<()> {
         "\nloads: wrk -t1 -cN -d{duration}s --latency, after a 1 s warm-up (server: 2 workers)"
     );
     let mut loads = Vec::new();
-    for (body, rows) in [(&single, 1), (&batch, BATCH)] {
+    for (script, rows) in [(&single, 1), (&batch, BATCH)] {
         for connections in CONCURRENCY {
-            let load = drive(
-                &wrk,
-                &bench.tmp,
-                &server,
-                "cairn",
-                body,
-                rows,
-                connections,
-                duration,
-            )?;
+            let load = drive(&wrk, script, &server, "cairn", rows, connections, duration)?;
             print_load(&load);
             loads.push(load);
         }
@@ -261,16 +243,7 @@ pub(super) fn run(quick: bool) -> Result<()> {
     wait_listening(&mut ceiling, &ceiling_log)?;
     println!("\nthe ceiling (bare axum + predict_row, same artifact), same loads:");
     for connections in CONCURRENCY {
-        let load = drive(
-            &wrk,
-            &bench.tmp,
-            &ceiling,
-            "ceiling",
-            &single,
-            1,
-            connections,
-            duration,
-        )?;
+        let load = drive(&wrk, &single, &ceiling, "ceiling", 1, connections, duration)?;
         print_load(&load);
         loads.push(load);
     }
@@ -426,8 +399,35 @@ pub(super) fn run(quick: bool) -> Result<()> {
     finish(tmp, document, &results)
 }
 
+/// Starts `cairn serve MODEL` in the bench's project on a free port with [`WORKERS`] workers,
+/// its stderr (the access lines) to `log`, and waits until `/ready` answers 200: the server,
+/// whose loads post to `path`, and the time from the spawn to ready.
+pub(super) fn start_cairn(
+    bench: &Bench,
+    model: &str,
+    path: &'static str,
+    log: &Path,
+) -> Result<(Server, Duration)> {
+    let port = free_port()?;
+    let mut cmd = Command::new(&bench.cairn);
+    cmd.args(["serve", model, "--no-watch", "--port"])
+        .arg(port.to_string())
+        .args(["--workers", &WORKERS.to_string()])
+        .current_dir(&bench.proj)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).context(|| format!("cannot create {}", log.display()))?);
+    let spawned = Instant::now();
+    let child = cmd
+        .spawn()
+        .context(|| "cannot start `cairn serve`".to_owned())?;
+    let mut server = Server { child, port, path };
+    let ready = wait_ready(&mut server, "/ready", spawned, log)?;
+    Ok((server, ready))
+}
+
 /// "850 µs" below a millisecond, "2.31 ms" above.
-fn fmt_micros(d: Duration) -> String {
+pub(super) fn fmt_micros(d: Duration) -> String {
     let us = d.as_secs_f64() * 1e6;
     if us < 1000.0 {
         format!("{us:.0} µs")
@@ -436,7 +436,7 @@ fn fmt_micros(d: Duration) -> String {
     }
 }
 
-fn print_load(load: &Load) {
+pub(super) fn print_load(load: &Load) {
     println!(
         "  {:<7} {:>3} row(s) -c{:<2}  {:>8} req/s  {:>9} rows/s  p50 {:>9}  p99 {:>9}  server \
          CPU {:.2} cores",
@@ -492,7 +492,7 @@ fn bodies(csv: &Path, dir: &Path, rows: usize) -> Result<PathBuf> {
 }
 
 /// A port free on loopback now (the OS picks it; the server binds it right after).
-fn free_port() -> Result<u16> {
+pub(super) fn free_port() -> Result<u16> {
     let listener =
         TcpListener::bind("127.0.0.1:0").context(|| "cannot bind 127.0.0.1:0".to_owned())?;
     Ok(listener
@@ -503,16 +503,45 @@ fn free_port() -> Result<u16> {
 
 /// The status of `GET path` on the server, or `None` when nothing answers yet.
 fn get_status(port: u16, path: &str) -> Option<u16> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    request(port, "GET", path, None)
+        .ok()
+        .map(|(status, _)| status)
+}
+
+/// One HTTP/1.1 request to the server on loopback (`body`, when given, as JSON), read to the
+/// end: the status and the body. The servers answer with a `Content-Length`, never chunked.
+pub(super) fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> Result<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))
+        .context(|| format!("cannot connect to 127.0.0.1:{port}"))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .context(|| "cannot set a read timeout".to_owned())?;
+    let body = body.unwrap_or_default();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
     )
-    .ok()?;
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head).ok()?;
-    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+    .context(|| format!("cannot send {method} {path}"))?;
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .context(|| format!("cannot read the answer to {method} {path}"))?;
+    split_response(&answer)
+        .ok_or_else(|| format!("{method} {path}: not an HTTP answer: {answer}").into())
+}
+
+/// An HTTP/1.1 response's status and body.
+fn split_response(answer: &str) -> Option<(u16, String)> {
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    let status = head.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()?;
+    Some((status, body.to_owned()))
 }
 
 /// Polls `path` every millisecond until it answers 200; the time since `spawned`. Fails if
@@ -556,30 +585,34 @@ fn check_alive(server: &mut Server, log: &Path) -> Result<()> {
     Ok(())
 }
 
-/// One `wrk --latency` run against the server, after a 1 s warm-up.
-#[allow(clippy::too_many_arguments)]
-fn drive(
-    wrk: &Path,
-    dir: &Path,
-    server: &Server,
-    name: &'static str,
-    body: &Path,
-    rows: usize,
-    connections: u32,
-    seconds: u32,
-) -> Result<Load> {
+/// The wrk script that posts the body in `body`, written to `dir/post-ROWS.lua`.
+fn post_file_script(dir: &Path, body: &Path, rows: usize) -> Result<PathBuf> {
     let script = dir.join(format!("post-{rows}.lua"));
     let body = body
         .to_str()
         .ok_or_else(|| format!("{} is not UTF-8", body.display()))?;
-    std::fs::write(&script, SCRIPT.replace("BODY_PATH", body))
+    std::fs::write(&script, POST_FILE.replace("BODY_PATH", body) + SUMMARY)
         .context(|| format!("cannot write {}", script.display()))?;
+    Ok(script)
+}
+
+/// One `wrk --latency` run of `script` (which ends with [`SUMMARY`]) against the server,
+/// after a 1 s warm-up; `rows` is the rows per request.
+pub(super) fn drive(
+    wrk: &Path,
+    script: &Path,
+    server: &Server,
+    name: &'static str,
+    rows: usize,
+    connections: u32,
+    seconds: u32,
+) -> Result<Load> {
     let url = format!("http://127.0.0.1:{}{}", server.port, server.path);
     let run = |secs: u32| -> Result<Value> {
         let out = Command::new(wrk)
             .args(["-t1", &format!("-c{connections}"), &format!("-d{secs}s")])
             .args(["--latency", "-s"])
-            .arg(&script)
+            .arg(script)
             .arg(&url)
             .stdin(Stdio::null())
             .output()
@@ -631,7 +664,7 @@ fn drive(
 
 /// A process's CPU time so far (user + system), from `/proc/PID/stat`.
 #[allow(unsafe_code)]
-fn cpu_time(pid: u32) -> Result<Duration> {
+pub(super) fn cpu_time(pid: u32) -> Result<Duration> {
     let path = format!("/proc/{pid}/stat");
     let stat = std::fs::read_to_string(&path).context(|| format!("cannot read {path}"))?;
     // The fields after the command name (which is in parentheses and may hold spaces).
@@ -655,7 +688,7 @@ fn cpu_time(pid: u32) -> Result<Duration> {
 }
 
 /// `VmHWM` and `VmRSS` of a process, in bytes.
-fn memory(pid: u32) -> Result<(u64, u64)> {
+pub(super) fn memory(pid: u32) -> Result<(u64, u64)> {
     let path = format!("/proc/{pid}/status");
     let status = std::fs::read_to_string(&path).context(|| format!("cannot read {path}"))?;
     let field = |name: &str| -> Result<u64> {
@@ -705,6 +738,14 @@ mod tests {
             std::hint::black_box(0u64);
         }
         assert!(cpu_time(pid).unwrap() > Duration::ZERO);
+    }
+
+    #[test]
+    fn a_response_splits_into_its_status_and_body() {
+        let answer = "HTTP/1.1 400 Bad Request\r\ncontent-length: 2\r\n\r\n{}";
+        assert_eq!(split_response(answer), Some((400, "{}".to_owned())));
+        assert_eq!(split_response("HTTP/1.1 200 OK\r\n"), None);
+        assert_eq!(split_response("SSH-2.0\r\n\r\n"), None);
     }
 
     #[test]
