@@ -533,3 +533,51 @@ fn registry_guide() {
     g.check("pull");
     g.done();
 }
+
+/// docs/guide/scale.md: `/work/shop`, the training guide's activity view and `churn_fs`
+/// (imputing both inputs) registered and promoted, with its online store moved to a real
+/// `redis-server` that this test starts on a free port of 127.0.0.1 (skipped, with a line
+/// on stderr, where `redis-server` is missing outside CI). The guide shows port 6379: the
+/// `[online]` table it shows is written with the test's port, and the blocks that print the
+/// URL mark the port as varying. The guide's own Redis commands (start, `redis-cli`,
+/// shutdown) and the `cairn serve` replicas are marked not checked; this test kills and
+/// restarts the server where the guide stops and starts it.
+#[test]
+fn scale_guide() {
+    let Some(mut redis) = cairn_test_support::redis::RedisServer::start() else {
+        return;
+    };
+    let mut g = Guide::open("scale.md", "/work/shop", Varies::default());
+    g.sh("git init -q && cairn -q init");
+    let (activity, labels) = fixtures::activity_and_labels(4);
+    g.write("data/activity.csv", activity);
+    g.write("data/labels.csv", labels);
+    let config = g.read("cairn.toml") + "\n" + &g.fixture("project");
+    g.write("cairn.toml", config);
+    g.sh("cairn -q data add data && cairn -q feature materialize && git add -A && git commit -qm activity");
+    g.sh("cairn -q train churn_fs && cairn -q register --best accuracy --model churn_fs");
+    g.sh("cairn -q models promote churn_fs@1 --to production --force --reason 'the scale guide'");
+    g.sh("git commit -qam 'churn_fs@1 in production'");
+
+    let shown = g.fixture("online");
+    assert!(
+        shown.contains("127.0.0.1:6379"),
+        "the guide's [online] table names 127.0.0.1:6379"
+    );
+    let online = shown.replace("127.0.0.1:6379", &format!("127.0.0.1:{}", redis.port()));
+    let config = g.read("cairn.toml") + "\n" + &online;
+    g.write("cairn.toml", config);
+    g.sh("git commit -qam 'the online store on Redis'");
+    g.check("materialize");
+    g.check("online");
+    g.check("list");
+    g.check("replica");
+
+    // The guide stops Redis (`redis-cli shutdown`); nothing is persisted.
+    redis.kill();
+    g.check("down");
+    // ... and starts it again, empty.
+    redis.restart();
+    g.check("back");
+    g.done();
+}
