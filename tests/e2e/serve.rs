@@ -1542,7 +1542,17 @@ store = "{}"
 
     // Redis down: every input is imputed, the answer says why, /metrics counts it.
     redis.kill();
-    let down: EntityBody = one.post(path, keys).decode();
+    let raw: serde_json::Value = one.post(path, keys).decode();
+    // Every field of the answer is in the OpenAPI document's PredictResponse.
+    let openapi: serde_json::Value = one.get("/openapi.json").decode();
+    let documented = &openapi["components"]["schemas"]["PredictResponse"]["properties"];
+    for field in raw.as_object().expect("an object").keys() {
+        assert!(
+            documented.get(field).is_some(),
+            "`{field}` is not in openapi.json's PredictResponse"
+        );
+    }
+    let down: EntityBody = serde_json::from_value(raw).unwrap();
     let why = down
         .online_store_unavailable
         .expect("the answer says the store is down");
