@@ -1577,6 +1577,20 @@ store = "{}"
     ])
     .code(2)
     .stderr_has(&redis.port().to_string());
+    // Batch scoring refuses rather than write a table of imputed guesses, and writes nothing.
+    p.write("keys.csv", "customer_id\n3\n70\n");
+    p.cairn(&[
+        "predict",
+        "churn_fs@1",
+        "--input",
+        "keys.csv",
+        "--entities",
+        "-o",
+        "scored.csv",
+    ])
+    .code(2)
+    .stderr_has(&redis.port().to_string());
+    assert!(!p.exists("scored.csv"));
 
     // Back (empty: nothing is persisted) and materialized again: the same server reads it
     // by itself and answers as before.

@@ -50,6 +50,15 @@ pub(crate) struct OnlineFeatures {
 /// (`/metrics`: `cairn_online_store_unavailable_total`).
 pub(crate) static STORE_UNAVAILABLE: AtomicU64 = AtomicU64::new(0);
 
+/// What [`entity_rows`] does when the online store cannot answer at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenUnavailable {
+    /// Impute every input as the model declares (the server: an answer now beats none).
+    Impute,
+    /// Fail with the store's error (batch scoring: a table of guesses is worse than a retry).
+    Fail,
+}
+
 /// Entity rows with their inputs, and which inputs of each row were imputed.
 #[derive(Debug, Clone)]
 pub struct EntityRows {
@@ -208,6 +217,7 @@ pub fn entity_rows(
     model: &Model,
     entities: &[BTreeMap<String, Value>],
     now: SystemTime,
+    when_unavailable: WhenUnavailable,
 ) -> Result<EntityRows, EntityError> {
     let schema = &model.schema;
     let store = match &model.online {
@@ -223,7 +233,9 @@ pub fn entity_rows(
         return Err(ScoreError::Empty.into());
     }
     let (found, unavailable) = match store.read(entities, now) {
-        Err(EntityError::Store(e @ FeatureError::Unavailable { .. })) => {
+        Err(EntityError::Store(e @ FeatureError::Unavailable { .. }))
+            if when_unavailable == WhenUnavailable::Impute =>
+        {
             // Nothing read: every view is missing for every entity, and each input is
             // imputed (or the request refused with the store's error).
             let imputes_all = (0..schema.len()).all(|slot| schema.imputes(slot));

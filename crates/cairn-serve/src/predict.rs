@@ -21,7 +21,7 @@ use cairn_model::artifact::Label;
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::entities::{EntityError, entity_rows, join_keys};
+use crate::entities::{EntityError, WhenUnavailable, entity_rows, join_keys};
 use crate::error::{PredictError, ScoreError};
 use crate::frame::{Layout, frame_entities, frame_rows};
 use crate::model::Model;
@@ -281,10 +281,13 @@ fn score_batch(
                     path: options.input.clone(),
                     source: e,
                 })?;
-            let found = entity_rows(model, &entities, options.now).map_err(|e| match e {
-                EntityError::Input(source) => scoring(source),
-                EntityError::Store(e) => PredictError::Online(e),
-            })?;
+            let found =
+                entity_rows(model, &entities, options.now, WhenUnavailable::Fail).map_err(|e| {
+                    match e {
+                        EntityError::Input(source) => scoring(source),
+                        EntityError::Store(e) => PredictError::Online(e),
+                    }
+                })?;
             let scored = score(model, &found.rows).map_err(scoring)?;
             (scored, Some(found.imputed))
         }

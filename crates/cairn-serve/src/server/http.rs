@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use futures::FutureExt as _;
 
-use crate::entities::{EntityError, entity_rows};
+use crate::entities::{EntityError, WhenUnavailable, entity_rows};
 use crate::error::ScoreError;
 use crate::parse::{Dialect, ParseOptions, Parsed, parse_json};
 use crate::rows::Rows;
@@ -755,10 +755,11 @@ async fn answer(
         Ok(Parsed::Entities(entities)) => {
             let model = Arc::clone(&loaded);
             let joined = tokio::task::spawn_blocking(move || {
-                let found = entity_rows(&model.model, &entities, ts).map_err(|e| match e {
-                    EntityError::Input(e) => Refusal::Input(e),
-                    EntityError::Store(e) => Refusal::Store(e),
-                })?;
+                let found = entity_rows(&model.model, &entities, ts, WhenUnavailable::Impute)
+                    .map_err(|e| match e {
+                        EntityError::Input(e) => Refusal::Input(e),
+                        EntityError::Store(e) => Refusal::Store(e),
+                    })?;
                 let scored = score(&model.model, &found.rows).map_err(Refusal::Input)?;
                 Ok((found.rows, scored, Some(found.imputed), found.unavailable))
             })
