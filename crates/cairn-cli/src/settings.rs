@@ -10,8 +10,9 @@ use cairn_store::RemoteEnv;
 /// left to `anstream`, which the printer configures.
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
-    /// The variables that configure remotes: every `AWS_*`, `GOOGLE_*` and `AZURE_*`
-    /// variable, `SERVICE_ACCOUNT` and `IDENTITY_ENDPOINT` (see [`RemoteEnv`]), applied as
+    /// The variables that configure remotes and the Redis online store: every `AWS_*`,
+    /// `GOOGLE_*` and `AZURE_*` variable, `SERVICE_ACCOUNT`, `IDENTITY_ENDPOINT` and
+    /// `CAIRN_REDIS_PASSWORD`/`CAIRN_REDIS_USERNAME` (see [`RemoteEnv`]), applied as
     /// `object_store`'s `from_env` builders would apply them; `.cairn/config.toml` wins.
     pub remote_env: RemoteEnv,
     /// Every variable, for the few that a flag names (`cairn serve --token-env VAR`).
@@ -53,6 +54,7 @@ mod tests {
             ("AZURE_STORAGE_ACCOUNT_NAME", "account"),
             ("GOOGLE_SERVICE_ACCOUNT", "/sa.json"),
             ("IDENTITY_ENDPOINT", "http://169.254.169.254/metadata"),
+            ("CAIRN_REDIS_PASSWORD", "secret"),
             ("HOME", "/home/someone"),
             ("NO_COLOR", "1"),
         ]
@@ -63,6 +65,8 @@ mod tests {
         assert_eq!(env.get("AZURE_STORAGE_ACCOUNT_NAME"), Some("account"));
         assert_eq!(env.get("GOOGLE_SERVICE_ACCOUNT"), Some("/sa.json"));
         assert!(env.is_set("IDENTITY_ENDPOINT"));
+        // The Redis online store's credentials travel with them to the library.
+        assert_eq!(env.get("CAIRN_REDIS_PASSWORD"), Some("secret"));
         assert_eq!(env.get("HOME"), None);
         assert_eq!(env.get("NO_COLOR"), None);
         // A variable named by a flag is found, as given.

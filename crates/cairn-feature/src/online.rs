@@ -383,7 +383,7 @@ impl OnlineBackend {
                 OnlineStore::open(&project.state_dir()).map(Self::Sqlite)
             }
             cairn_core::OnlineLocation::Redis(url) => {
-                crate::online_redis::RedisStore::new(&url).map(Self::Redis)
+                crate::online_redis::RedisStore::new(&url, project.remote_env()).map(Self::Redis)
             }
         }
     }

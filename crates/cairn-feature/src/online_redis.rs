@@ -29,6 +29,8 @@ use std::time::Duration;
 
 use redis::{Commands as _, Connection, RedisResult};
 
+use cairn_store::RemoteEnv;
+
 use crate::FeatureError;
 use crate::online::{NewRow, ViewInfo};
 
@@ -120,18 +122,19 @@ pub struct RedisStore {
 
 impl RedisStore {
     /// A store on `url` (`redis://[USER@]HOST:PORT/DB`), with the password (and user) of
-    /// `CAIRN_REDIS_PASSWORD` (`CAIRN_REDIS_USERNAME`). Nothing is sent until the first use.
-    pub fn new(url: &str) -> Result<Self, FeatureError> {
+    /// `CAIRN_REDIS_PASSWORD` (`CAIRN_REDIS_USERNAME`) in `env`, which the binary read from
+    /// the process environment. Nothing is sent until the first use.
+    pub fn new(url: &str, env: &RemoteEnv) -> Result<Self, FeatureError> {
         let bad = |e: redis::RedisError| FeatureError::Unavailable {
             url: url.to_owned(),
             message: e.to_string(),
         };
         let mut info = redis::IntoConnectionInfo::into_connection_info(url).map_err(bad)?;
         let mut settings = info.redis_settings().clone();
-        if let Ok(password) = std::env::var(PASSWORD_ENV) {
+        if let Some(password) = env.get(PASSWORD_ENV) {
             settings = settings.set_password(password);
         }
-        if let Ok(user) = std::env::var(USERNAME_ENV) {
+        if let Some(user) = env.get(USERNAME_ENV) {
             settings = settings.set_username(user);
         }
         info = info.set_redis_settings(settings);

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use cairn_store::RemoteEnv;
 use cairn_test_support::redis::RedisServer;
 use serde_json::{Value, json};
 
@@ -74,7 +75,7 @@ fn both() -> (tempfile::TempDir, Option<RedisServer>, Vec<OnlineBackend>) {
     let server = RedisServer::start();
     if let Some(server) = &server {
         stores.push(OnlineBackend::Redis(
-            RedisStore::new(&server.url()).unwrap(),
+            RedisStore::new(&server.url(), &RemoteEnv::default()).unwrap(),
         ));
     }
     (dir, server, stores)
@@ -139,14 +140,16 @@ fn a_reader_sees_one_generation_of_a_view_never_a_mix() {
             .map(|k| row(k, generation, None, generation))
             .collect()
     };
-    let mut writer = RedisStore::new(&server.url()).unwrap();
+    let mut writer = RedisStore::new(&server.url(), &RemoteEnv::default()).unwrap();
     writer
         .replace_view(&info(ENTITIES as u64), &rows(0))
         .unwrap();
     let done = AtomicBool::new(false);
     let reads = std::thread::scope(|scope| {
         let reader = scope.spawn(|| {
-            let store = OnlineBackend::Redis(RedisStore::new(&server.url()).unwrap());
+            let store = OnlineBackend::Redis(
+                RedisStore::new(&server.url(), &RemoteEnv::default()).unwrap(),
+            );
             let keys: Vec<i64> = (0..ENTITIES).collect();
             let mut seen = Vec::new();
             while !done.load(Ordering::Relaxed) {

@@ -17,8 +17,14 @@ pub struct RemoteEnv {
 impl RemoteEnv {
     /// Prefixes of the variables kept: one per kind of object store.
     pub const PREFIXES: [&'static str; 3] = ["AWS_", "GOOGLE_", "AZURE_"];
-    /// Variables without such a prefix that `object_store` also reads.
-    pub const NAMES: [&'static str; 2] = ["SERVICE_ACCOUNT", "IDENTITY_ENDPOINT"];
+    /// Variables without such a prefix that `object_store` also reads, and the credentials of
+    /// a Redis online store (`docs/formats/config.md`, `[online]`).
+    pub const NAMES: [&'static str; 4] = [
+        "SERVICE_ACCOUNT",
+        "IDENTITY_ENDPOINT",
+        "CAIRN_REDIS_PASSWORD",
+        "CAIRN_REDIS_USERNAME",
+    ];
 
     /// Whether a variable of this name configures a remote.
     pub fn concerns(name: &str) -> bool {
