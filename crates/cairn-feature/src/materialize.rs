@@ -9,7 +9,7 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::FeatureError;
-use crate::online::{NewRow, OnlineBackend, ViewInfo};
+use crate::online::{NewRow, NewRows, OnlineBackend, ViewInfo};
 use crate::view::{self, CREATED, TS};
 use cairn_core::table::collect_streaming;
 use cairn_core::time::{format_micros, parse_time};
@@ -417,47 +417,96 @@ fn scan_object(store: &cairn_store::Store, digest: &Digest) -> PolarsResult<Lazy
     )
 }
 
-/// The online rows of the latest table: a JSON key, the times, the features as JSON.
+/// The online rows of the latest table: a JSON key, the times, each feature's value as JSON
+/// text. Built column by column (a typed pass per column rather than a value lookup per
+/// cell): 1,000,000 entities of four features take a fraction of a second.
 fn online_rows<'a>(
     latest: &DataFrame,
     keys: &[String],
     features: impl Iterator<Item = &'a String>,
-) -> PolarsResult<Vec<NewRow>> {
-    let features: Vec<&String> = features.collect();
-    let key_cols: Vec<&Column> = keys
-        .iter()
-        .map(|k| latest.column(k))
-        .collect::<PolarsResult<_>>()?;
-    let feature_cols: Vec<&Column> = features
-        .iter()
-        .map(|f| latest.column(f))
-        .collect::<PolarsResult<_>>()?;
-    let ts = latest.column(TS)?.to_physical_repr();
+) -> PolarsResult<NewRows> {
+    let mut names: Vec<String> = features.cloned().collect();
+    names.sort();
+    let height = latest.height();
+    let mut key_texts = Vec::with_capacity(keys.len());
+    for k in keys {
+        key_texts.push(json_texts(latest.column(k)?)?);
+    }
+    let mut columns = Vec::with_capacity(names.len());
+    for name in &names {
+        columns.push(json_texts(latest.column(name)?)?.into_iter());
+    }
+    let ts = micros(latest.column(TS)?)?;
     let created = match latest.column(CREATED) {
-        Ok(c) => Some(c.to_physical_repr()),
+        Ok(c) => Some(micros(c)?),
         Err(_) => None,
     };
-    let mut rows = Vec::with_capacity(latest.height());
-    for i in 0..latest.height() {
-        let key: Vec<serde_json::Value> = key_cols
-            .iter()
-            .map(|c| c.get(i).map(|v| json_value(&v)))
-            .collect::<PolarsResult<_>>()?;
-        let mut object = serde_json::Map::new();
-        for (name, column) in features.iter().zip(&feature_cols) {
-            object.insert((*name).clone(), json_value(&column.get(i)?));
+    let mut rows = Vec::with_capacity(height);
+    let mut ts = ts.into_iter();
+    let mut created = created.map(Vec::into_iter);
+    for i in 0..height {
+        let mut key = String::with_capacity(16);
+        key.push('[');
+        for (n, texts) in key_texts.iter().enumerate() {
+            if n > 0 {
+                key.push(',');
+            }
+            key.push_str(texts[i].as_deref().unwrap_or("null"));
         }
+        key.push(']');
         rows.push(NewRow {
-            key: serde_json::Value::Array(key).to_string(),
-            event_us: ts.get(i)?.extract::<i64>().unwrap_or(0),
-            created_us: match &created {
-                Some(c) => c.get(i)?.extract::<i64>(),
-                None => None,
-            },
-            features: serde_json::Value::Object(object).to_string(),
+            key,
+            event_us: ts.next().flatten().unwrap_or(0),
+            created_us: created.as_mut().and_then(|c| c.next().flatten()),
+            values: columns.iter_mut().map(|c| c.next().flatten()).collect(),
         });
     }
-    Ok(rows)
+    Ok(NewRows { names, rows })
+}
+
+/// A time column's values as UTC microseconds (its physical integers).
+fn micros(column: &Column) -> PolarsResult<Vec<Option<i64>>> {
+    let physical = column
+        .as_materialized_series()
+        .to_physical_repr()
+        .cast(&DataType::Int64)?;
+    Ok(physical.i64()?.iter().collect())
+}
+
+/// Each value of a column as compact JSON text, as [`json_value`] makes it (`None` for a
+/// null, and for NaN, which JSON cannot hold). Floats and integers are formatted straight
+/// from their typed arrays; other types go through [`json_value`].
+fn json_texts(column: &Column) -> PolarsResult<Vec<Option<String>>> {
+    let series = column.as_materialized_series();
+    let float = |v: f64| serde_json::Number::from_f64(v).map(|n| n.to_string());
+    Ok(match series.dtype() {
+        DataType::Float64 => series.f64()?.iter().map(|v| v.and_then(float)).collect(),
+        DataType::Float32 => series
+            .f32()?
+            .iter()
+            .map(|v| v.and_then(|v| float(f64::from(v))))
+            .collect(),
+        DataType::Int64 => series
+            .i64()?
+            .iter()
+            .map(|v| v.map(|v| v.to_string()))
+            .collect(),
+        DataType::Int32 => series
+            .i32()?
+            .iter()
+            .map(|v| v.map(|v| v.to_string()))
+            .collect(),
+        _ => {
+            let mut texts = Vec::with_capacity(series.len());
+            for i in 0..series.len() {
+                texts.push(match json_value(&series.get(i)?) {
+                    serde_json::Value::Null => None,
+                    other => Some(other.to_string()),
+                });
+            }
+            texts
+        }
+    })
 }
 
 /// A polars value as JSON: numbers, strings, booleans; dates as `YYYY-MM-DD` and datetimes as

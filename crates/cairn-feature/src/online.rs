@@ -47,12 +47,57 @@ pub struct ViewInfo {
     pub materialized_at: i64,
 }
 
-/// A row to write: the JSON key, the times and the JSON features.
+/// The rows to write into one view: the view's features, and one row per entity.
+#[derive(Debug, Clone, Default)]
+pub struct NewRows {
+    /// The features' names, in name order: the order of every row's `values`.
+    pub names: Vec<String>,
+    pub rows: Vec<NewRow>,
+}
+
+/// A row to write: the JSON key, the times, and each feature's value as JSON text.
+#[derive(Debug, Clone)]
 pub struct NewRow {
     pub key: String,
     pub event_us: i64,
     pub created_us: Option<i64>,
-    pub features: String,
+    /// The value of each of [`NewRows::names`] as compact JSON text; `None` for a null.
+    pub values: Vec<Option<String>>,
+}
+
+impl NewRows {
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Each row's features as SQLite's `features` column holds them: a JSON object with
+    /// every feature in name order, `null` for a missing value (`names` as JSON strings,
+    /// from [`Self::quoted_names`]).
+    fn object(quoted: &[String], row: &NewRow, out: &mut String) {
+        out.clear();
+        out.push('{');
+        for (n, (name, value)) in quoted.iter().zip(&row.values).enumerate() {
+            if n > 0 {
+                out.push(',');
+            }
+            out.push_str(name);
+            out.push(':');
+            out.push_str(value.as_deref().unwrap_or("null"));
+        }
+        out.push('}');
+    }
+
+    /// The names as JSON strings (quoted and escaped).
+    fn quoted_names(&self) -> Vec<String> {
+        self.names
+            .iter()
+            .map(|n| serde_json::Value::from(n.as_str()).to_string())
+            .collect()
+    }
 }
 
 /// The `views` row of a view, inside the transaction that wrote its rows.
@@ -128,7 +173,7 @@ impl OnlineStore {
     }
 
     /// Replaces all rows of `info.view` at once.
-    pub fn replace_view(&mut self, info: &ViewInfo, rows: &[NewRow]) -> Result<(), FeatureError> {
+    pub fn replace_view(&mut self, info: &ViewInfo, rows: &NewRows) -> Result<(), FeatureError> {
         let path = self.path.clone();
         let db = |e: rusqlite::Error| FeatureError::Online {
             path: path.clone(),
@@ -148,9 +193,12 @@ impl OnlineStore {
                     "INSERT INTO {fresh} (key, event_us, created_us, features) VALUES (?1, ?2, ?3, ?4)"
                 ))
                 .map_err(db)?;
-            for row in rows {
+            let quoted = rows.quoted_names();
+            let mut features = String::new();
+            for row in &rows.rows {
+                NewRows::object(&quoted, row, &mut features);
                 insert
-                    .execute(params![row.key, row.event_us, row.created_us, row.features])
+                    .execute(params![row.key, row.event_us, row.created_us, features])
                     .map_err(db)?;
             }
         }
@@ -165,7 +213,7 @@ impl OnlineStore {
 
     /// Adds or updates rows of `info.view` in one transaction, never replacing a row with an
     /// older one (a smaller event time, or the same event time and a smaller created time).
-    pub fn upsert_rows(&mut self, info: &ViewInfo, rows: &[NewRow]) -> Result<(), FeatureError> {
+    pub fn upsert_rows(&mut self, info: &ViewInfo, rows: &NewRows) -> Result<(), FeatureError> {
         let path = self.path.clone();
         let db = |e: rusqlite::Error| FeatureError::Online {
             path: path.clone(),
@@ -190,9 +238,12 @@ impl OnlineStore {
                                 >= coalesce({t}.created_us, -9223372036854775808))"
                 ))
                 .map_err(db)?;
-            for row in rows {
+            let quoted = rows.quoted_names();
+            let mut features = String::new();
+            for row in &rows.rows {
+                NewRows::object(&quoted, row, &mut features);
                 upsert
-                    .execute(params![row.key, row.event_us, row.created_us, row.features])
+                    .execute(params![row.key, row.event_us, row.created_us, features])
                     .map_err(db)?;
             }
         }
@@ -397,14 +448,14 @@ impl OnlineBackend {
         }
     }
 
-    pub fn replace_view(&mut self, info: &ViewInfo, rows: &[NewRow]) -> Result<(), FeatureError> {
+    pub fn replace_view(&mut self, info: &ViewInfo, rows: &NewRows) -> Result<(), FeatureError> {
         match self {
             Self::Sqlite(s) => s.replace_view(info, rows),
             Self::Redis(r) => r.replace_view(info, rows),
         }
     }
 
-    pub fn upsert_rows(&mut self, info: &ViewInfo, rows: &[NewRow]) -> Result<(), FeatureError> {
+    pub fn upsert_rows(&mut self, info: &ViewInfo, rows: &NewRows) -> Result<(), FeatureError> {
         match self {
             Self::Sqlite(s) => s.upsert_rows(info, rows),
             Self::Redis(r) => r.upsert_rows(info, rows),

@@ -12,11 +12,15 @@
 //!                                    of the join key values
 //! ```
 //!
-//! A materialization writes its rows under a new generation, then flips the view's hash to it
-//! in one command: a reader sees the old generation or the new one, never a mix. The old
-//! generation's rows expire [`OLD_GENERATION_TTL`] later, so a reader that looked the
-//! generation up just before the flip still finds its rows. Reads are two round trips: the
-//! views' hashes, then one pipelined HMGET per entity and view with an explicit field list.
+//! A materialization writes its rows under a new generation (one `HSET` per entity, 10,000 per
+//! pipeline, on [`WRITERS`] connections at once), then flips the view's hash to it in one
+//! transaction: a reader sees the old generation or the new one, never a mix. The old
+//! generation's rows expire [`OLD_GENERATION_TTL`] later.
+//!
+//! A read is one round trip: one `EVALSHA` of a read-only Lua script ([`READ`]) that, for each
+//! view, reads the view's hash and then, in the generation it names, `HMGET`s the requested
+//! features of every entity. A script runs atomically, so the generation and the rows come
+//! from the same moment, whatever a materialization flips meanwhile.
 //!
 //! The connection is synchronous (the `redis` crate's blocking API, with connect, read and
 //! write timeouts): [`crate::OnlineReader`] is a blocking API, which the server already calls
@@ -25,6 +29,8 @@
 //! store that comes back is used again without a restart.
 
 use std::cell::RefCell;
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use redis::{Commands as _, Connection, RedisResult};
@@ -32,7 +38,7 @@ use redis::{Commands as _, Connection, RedisResult};
 use cairn_store::RemoteEnv;
 
 use crate::FeatureError;
-use crate::online::{NewRow, ViewInfo};
+use crate::online::{NewRow, NewRows, ViewInfo};
 
 /// The version of the key layout, the second part of every key.
 pub const REDIS_LAYOUT_VERSION: u32 = 1;
@@ -45,6 +51,10 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Rows written per pipeline.
 const BATCH: usize = 10_000;
+
+/// Connections that write a view's rows at once: while one waits for Redis to answer its
+/// pipeline, another encodes the next.
+pub const WRITERS: usize = 2;
 
 /// The hash fields of the event and created times (not feature names: those cannot start
 /// with `@`).
@@ -80,6 +90,40 @@ if #ARGV > 2 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
 return result
 ";
 
+/// One read, atomic (a script runs alone on the server) and read-only. KEYS: the hash of each
+/// view read. ARGV, for each view in turn: the prefix of its row keys (`cairn:1:row:VIEW:`),
+/// the number of fields F, the F fields (`@event_us`, `@created_us`, the features), the
+/// number of entities N, the N entity keys. Returns, for each view, an array: the view's
+/// hash as `HGETALL` gives it, then (when it names a generation `gen`) one `HMGET` answer per
+/// entity, in order, from `PREFIX .. gen .. ':' .. KEY`.
+pub const READ: &str = r"#!lua flags=no-writes
+local out = {}
+local a = 1
+for v = 1, #KEYS do
+  local prefix = ARGV[a]
+  local nf = tonumber(ARGV[a + 1])
+  local fields = {}
+  for f = 1, nf do fields[f] = ARGV[a + 1 + f] end
+  a = a + 2 + nf
+  local nk = tonumber(ARGV[a])
+  local info = redis.call('HGETALL', KEYS[v])
+  local answer = {info}
+  local gen = nil
+  for i = 1, #info, 2 do
+    if info[i] == 'gen' then gen = info[i + 1] end
+  end
+  if gen then
+    local base = prefix .. gen .. ':'
+    for k = 1, nk do
+      answer[k + 1] = redis.call('HMGET', base .. ARGV[a + k], unpack(fields))
+    end
+  end
+  a = a + 1 + nk
+  out[v] = answer
+end
+return out
+";
+
 fn views_key() -> String {
     format!("cairn:{REDIS_LAYOUT_VERSION}:views")
 }
@@ -93,7 +137,12 @@ fn next_key(view: &str) -> String {
 }
 
 fn row_key(view: &str, generation: u64, key: &str) -> String {
-    format!("cairn:{REDIS_LAYOUT_VERSION}:row:{view}:{generation}:{key}")
+    format!("{}{generation}:{key}", row_prefix(view))
+}
+
+/// The row keys of `view` up to the generation: `cairn:1:row:VIEW:`.
+fn row_prefix(view: &str) -> String {
+    format!("cairn:{REDIS_LAYOUT_VERSION}:row:{view}:")
 }
 
 /// One entity's row of one view as Redis holds it: the requested features' JSON texts, in
@@ -119,6 +168,9 @@ pub struct RedisStore {
     client: redis::Client,
     conn: RefCell<Option<Connection>>,
 }
+
+/// The read script ([`READ`]), sent by its SHA-1 (and loaded when the server lacks it).
+static READ_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(READ));
 
 impl RedisStore {
     /// A store on `url` (`redis://[USER@]HOST:PORT/DB`), with the password (and user) of
@@ -150,15 +202,7 @@ impl RedisStore {
     }
 
     fn error(&self, e: &redis::RedisError) -> FeatureError {
-        let message = if e.is_timeout() {
-            format!("no answer within {} s ({e})", TIMEOUT.as_secs())
-        } else {
-            e.to_string()
-        };
-        FeatureError::Unavailable {
-            url: self.url.clone(),
-            message,
-        }
+        unavailable(&self.url, e)
     }
 
     /// Runs `f` on the connection, connecting first if there is none; a failure drops the
@@ -167,18 +211,7 @@ impl RedisStore {
         let mut slot = self.conn.borrow_mut();
         let conn = match slot.as_mut() {
             Some(conn) => conn,
-            None => {
-                let conn = self
-                    .client
-                    .get_connection_with_timeout(TIMEOUT)
-                    .and_then(|c| {
-                        c.set_read_timeout(Some(TIMEOUT))?;
-                        c.set_write_timeout(Some(TIMEOUT))?;
-                        Ok(c)
-                    })
-                    .map_err(|e| self.error(&e))?;
-                slot.insert(conn)
-            }
+            None => slot.insert(connect(&self.client, &self.url)?),
         };
         f(conn).map_err(|e| {
             *slot = None;
@@ -262,52 +295,13 @@ impl RedisStore {
         cmd
     }
 
-    /// The field/value pairs of a row's features (nulls left out).
-    fn feature_fields(
-        &self,
-        view: &str,
-        row: &NewRow,
-    ) -> Result<Vec<(String, String)>, FeatureError> {
-        let object: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(&row.features).map_err(|e| FeatureError::Unavailable {
-                url: self.url.clone(),
-                message: format!("a row of view {view} is not a JSON object: {e}"),
-            })?;
-        if let Some(name) = object.keys().find(|k| k.starts_with('@')) {
-            return Err(FeatureError::View {
-                view: view.to_owned(),
-                column: name.clone(),
-                reason: "starts with `@`, which the Redis online store keeps for its times: rename the feature".into(),
-            });
-        }
-        Ok(object
-            .into_iter()
-            .filter(|(_, v)| !v.is_null())
-            .map(|(k, v)| (k, v.to_string()))
-            .collect())
-    }
-
     /// Replaces all rows of `info.view`: written under a new generation, then made visible at
     /// once by pointing the view's hash at it; the old generation expires.
-    pub fn replace_view(&mut self, info: &ViewInfo, rows: &[NewRow]) -> Result<(), FeatureError> {
+    pub fn replace_view(&mut self, info: &ViewInfo, rows: &NewRows) -> Result<(), FeatureError> {
+        check_names(&info.view, &rows.names)?;
         let previous = self.view_generation(&info.view)?;
         let generation: u64 = self.run(|c| c.incr(next_key(&info.view), 1))?;
-        for chunk in rows.chunks(BATCH) {
-            let mut pipe = redis::pipe();
-            for row in chunk {
-                let key = row_key(&info.view, generation, &row.key);
-                let mut cmd = redis::cmd("HSET");
-                cmd.arg(&key).arg(EVENT_FIELD).arg(row.event_us);
-                if let Some(created) = row.created_us {
-                    cmd.arg(CREATED_FIELD).arg(created);
-                }
-                for (k, v) in self.feature_fields(&info.view, row)? {
-                    cmd.arg(k).arg(v);
-                }
-                pipe.add_command(cmd).ignore();
-            }
-            self.run(|c| pipe.query::<()>(c))?;
-        }
+        write_rows(&self.client, &self.url, &info.view, generation, rows)?;
         let mut flip = redis::pipe();
         flip.atomic()
             .add_command(Self::info_command(info, rows.len() as u64, generation))
@@ -323,23 +317,22 @@ impl RedisStore {
 
     /// Adds or updates rows of `info.view` in its current generation in one transaction
     /// (MULTI/EXEC), never replacing a row with an older one.
-    pub fn upsert_rows(&mut self, info: &ViewInfo, rows: &[NewRow]) -> Result<(), FeatureError> {
+    pub fn upsert_rows(&mut self, info: &ViewInfo, rows: &NewRows) -> Result<(), FeatureError> {
+        check_names(&info.view, &rows.names)?;
         let (count, generation) = match self.view_generation(&info.view)? {
             Some((old, generation)) => (old.rows, generation),
             None => (0, self.run(|c| c.incr(next_key(&info.view), 1))?),
         };
         let mut pipe = redis::pipe();
         pipe.atomic();
-        for row in rows {
+        for row in &rows.rows {
             let mut cmd = redis::cmd("EVAL");
             cmd.arg(UPSERT)
                 .arg(1)
                 .arg(row_key(&info.view, generation, &row.key))
                 .arg(row.event_us)
                 .arg(row.created_us.map_or(String::new(), |c| c.to_string()));
-            for (k, v) in self.feature_fields(&info.view, row)? {
-                cmd.arg(k).arg(v);
-            }
+            feature_args(&mut cmd, &rows.names, row);
             pipe.add_command(cmd);
         }
         let results: Vec<i64> = if rows.is_empty() {
@@ -402,53 +395,54 @@ impl RedisStore {
         }
     }
 
-    /// Reads several views at once: their hashes in one round trip, then the requested
-    /// features of every entity of every materialized view in one pipeline. For each view,
-    /// its info (`None`: not materialized, and no rows read) and its rows in key order.
+    /// Reads several views at once, in one round trip (one `EVALSHA` of [`READ`]): for each
+    /// view, its hash and, in the generation it names, the requested features of every
+    /// entity. For each view, its info (`None`: not materialized, and no rows read) and its
+    /// rows in key order.
     #[allow(clippy::type_complexity)]
     pub fn read_views(
         &self,
         reads: &[ViewRead<'_>],
     ) -> Result<Vec<Option<(ViewInfo, Vec<Option<RedisRow>>)>>, FeatureError> {
-        let mut pipe = redis::pipe();
+        let mut invocation = READ_SCRIPT.prepare_invoke();
         for read in reads {
-            pipe.hgetall(info_key(read.view));
+            invocation
+                .key(info_key(read.view))
+                .arg(row_prefix(read.view))
+                .arg(2 + read.features.len())
+                .arg(EVENT_FIELD)
+                .arg(CREATED_FIELD)
+                .arg(&read.features)
+                .arg(read.keys.len())
+                .arg(&read.keys);
         }
-        let infos: Vec<Vec<(String, String)>> = self.run(|c| pipe.query(c))?;
-        let mut found = Vec::with_capacity(reads.len());
-        let mut rows = redis::pipe();
-        let mut any = false;
-        for (read, fields) in reads.iter().zip(infos) {
-            let info = self.parse_info(read.view, fields)?;
-            if let Some((_, generation)) = &info {
-                for key in &read.keys {
-                    let mut cmd = redis::cmd("HMGET");
-                    cmd.arg(row_key(read.view, *generation, key))
-                        .arg(EVENT_FIELD)
-                        .arg(CREATED_FIELD)
-                        .arg(&read.features);
-                    rows.add_command(cmd);
-                    any = true;
-                }
-            }
-            found.push(info.map(|(info, _)| info));
+        let answers: Vec<Vec<Vec<Option<String>>>> = self.run(|c| invocation.invoke(c))?;
+        if answers.len() != reads.len() {
+            return Err(FeatureError::Unavailable {
+                url: self.url.clone(),
+                message: format!(
+                    "the read script answered for {} views, not {}",
+                    answers.len(),
+                    reads.len()
+                ),
+            });
         }
-        let mut answers: std::vec::IntoIter<Vec<Option<String>>> = if any {
-            self.run(|c| rows.query::<Vec<Vec<Option<String>>>>(c))?
-                .into_iter()
-        } else {
-            Vec::new().into_iter()
-        };
         let mut out = Vec::with_capacity(reads.len());
-        for (read, info) in reads.iter().zip(found) {
-            let Some(info) = info else {
+        for (read, answer) in reads.iter().zip(answers) {
+            let mut answer = answer.into_iter();
+            let fields = answer.next().unwrap_or_default();
+            let mut pairs = Vec::with_capacity(fields.len() / 2);
+            let mut fields = fields.into_iter();
+            while let (Some(k), Some(v)) = (fields.next(), fields.next()) {
+                pairs.push((k.unwrap_or_default(), v.unwrap_or_default()));
+            }
+            let Some((info, _)) = self.parse_info(read.view, pairs)? else {
                 out.push(None);
                 continue;
             };
             let mut view_rows = Vec::with_capacity(read.keys.len());
             for _ in &read.keys {
-                let answer = answers.next().unwrap_or_default();
-                view_rows.push(self.row(read.view, answer)?);
+                view_rows.push(self.row(read.view, answer.next().unwrap_or_default())?);
             }
             out.push(Some((info, view_rows)));
         }
@@ -482,4 +476,118 @@ impl RedisStore {
             values,
         }))
     }
+}
+
+/// Connects to the server, with the connect, read and write timeouts of every command.
+fn connect(client: &redis::Client, url: &str) -> Result<Connection, FeatureError> {
+    client
+        .get_connection_with_timeout(TIMEOUT)
+        .and_then(|c| {
+            c.set_read_timeout(Some(TIMEOUT))?;
+            c.set_write_timeout(Some(TIMEOUT))?;
+            Ok(c)
+        })
+        .map_err(|e| unavailable(url, &e))
+}
+
+/// The error of a command that failed on the store at `url`.
+fn unavailable(url: &str, e: &redis::RedisError) -> FeatureError {
+    let message = if e.is_timeout() {
+        format!("no answer within {} s ({e})", TIMEOUT.as_secs())
+    } else {
+        e.to_string()
+    };
+    FeatureError::Unavailable {
+        url: url.to_owned(),
+        message,
+    }
+}
+
+/// A feature name cannot start with `@`: the row's hash keeps those fields for its times.
+fn check_names(view: &str, names: &[String]) -> Result<(), FeatureError> {
+    match names.iter().find(|n| n.starts_with('@')) {
+        Some(name) => Err(FeatureError::View {
+            view: view.to_owned(),
+            column: name.clone(),
+            reason: "starts with `@`, which the Redis online store keeps for its times: rename the feature".into(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The field/value pairs of a row's features, nulls left out.
+fn feature_args(cmd: &mut redis::Cmd, names: &[String], row: &NewRow) {
+    for (name, value) in names.iter().zip(&row.values) {
+        if let Some(value) = value {
+            cmd.arg(name).arg(value);
+        }
+    }
+}
+
+/// Writes every row into `generation` of `view`, one `HSET` per row (a fresh generation holds
+/// nothing to compare with), [`BATCH`] rows per pipeline, on [`WRITERS`] connections of their
+/// own, each taking the next batch when its pipeline was answered. The first error stops
+/// every writer.
+fn write_rows(
+    client: &redis::Client,
+    url: &str,
+    view: &str,
+    generation: u64,
+    rows: &NewRows,
+) -> Result<(), FeatureError> {
+    let batches: Vec<&[NewRow]> = rows.rows.chunks(BATCH).collect();
+    let prefix = row_key(view, generation, "");
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let write = || -> Result<(), FeatureError> {
+        let mut conn: Option<Connection> = None;
+        while !failed.load(Ordering::Relaxed) {
+            let Some(batch) = batches.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                break;
+            };
+            let conn = match conn.as_mut() {
+                Some(conn) => conn,
+                None => conn.insert(connect(client, url)?),
+            };
+            let mut pipe = redis::pipe();
+            let mut key = String::new();
+            for row in *batch {
+                key.clear();
+                key.push_str(&prefix);
+                key.push_str(&row.key);
+                let mut cmd = redis::cmd("HSET");
+                cmd.arg(&key).arg(EVENT_FIELD).arg(row.event_us);
+                if let Some(created) = row.created_us {
+                    cmd.arg(CREATED_FIELD).arg(created);
+                }
+                feature_args(&mut cmd, &rows.names, row);
+                pipe.add_command(cmd).ignore();
+            }
+            pipe.query::<()>(conn).map_err(|e| unavailable(url, &e))?;
+        }
+        Ok(())
+    };
+    std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..WRITERS.min(batches.len()))
+            .map(|_| {
+                scope.spawn(|| {
+                    let result = write();
+                    if result.is_err() {
+                        failed.store(true, Ordering::Relaxed);
+                    }
+                    result
+                })
+            })
+            .collect();
+        let mut result = Ok(());
+        for writer in writers {
+            let done = writer
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            if result.is_ok() {
+                result = done;
+            }
+        }
+        result
+    })
 }

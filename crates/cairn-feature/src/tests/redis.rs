@@ -11,7 +11,7 @@ use cairn_test_support::redis::RedisServer;
 use serde_json::{Value, json};
 
 use super::{DEFINITIONS, ENTITIES, Fixture};
-use crate::online::{NewRow, OnlineBackend};
+use crate::online::{NewRow, NewRows, OnlineBackend};
 use crate::online_redis::ViewRead;
 use crate::{FeatureError, OnlineReader, OnlineStore, RedisStore, ViewInfo};
 
@@ -31,7 +31,15 @@ fn row(key: i64, event_us: i64, created_us: Option<i64>, value: i64) -> NewRow {
         key: format!("[{key}]"),
         event_us,
         created_us,
-        features: format!("{{\"x\":{value},\"gone\":null}}"),
+        values: vec![None, Some(value.to_string())],
+    }
+}
+
+/// Rows of the features `gone` (always null) and `x`.
+fn rows(rows: impl IntoIterator<Item = NewRow>) -> NewRows {
+    NewRows {
+        names: vec!["gone".into(), "x".into()],
+        rows: rows.into_iter().collect(),
     }
 }
 
@@ -86,7 +94,10 @@ fn redis_and_sqlite_upserts_are_newer_wins_alike() {
     let (_dir, _server, mut stores) = both();
     for store in &mut stores {
         store
-            .upsert_rows(&info(0), &[row(1, 10, Some(5), 1), row(2, 10, None, 1)])
+            .upsert_rows(
+                &info(0),
+                &rows([row(1, 10, Some(5), 1), row(2, 10, None, 1)]),
+            )
             .unwrap();
         assert_eq!(values(store, &[1, 2, 3]), [Some(1), Some(1), None]);
         let steps = [
@@ -109,19 +120,25 @@ fn redis_and_sqlite_upserts_are_newer_wins_alike() {
             (row(1, 11, None, 6), 6, "a newer event time wins"),
         ];
         for (new, want, why) in steps {
-            store.upsert_rows(&info(0), &[new]).unwrap();
+            store.upsert_rows(&info(0), &rows([new])).unwrap();
             assert_eq!(values(store, &[1])[0], Some(want), "{why}");
         }
-        store.upsert_rows(&info(0), &[row(2, 10, None, 7)]).unwrap();
+        store
+            .upsert_rows(&info(0), &rows([row(2, 10, None, 7)]))
+            .unwrap();
         assert_eq!(values(store, &[2]), [Some(7)]);
-        store.upsert_rows(&info(0), &[row(3, 1, None, 8)]).unwrap();
+        store
+            .upsert_rows(&info(0), &rows([row(3, 1, None, 8)]))
+            .unwrap();
         assert_eq!(
             store.view("v").unwrap().unwrap().rows,
             3,
             "entities counted"
         );
         // A replace drops what it does not carry; a drop forgets the view.
-        store.replace_view(&info(1), &[row(2, 0, None, 9)]).unwrap();
+        store
+            .replace_view(&info(1), &rows([row(2, 0, None, 9)]))
+            .unwrap();
         assert_eq!(values(store, &[1, 2]), [None, Some(9)]);
         assert_eq!(store.views().unwrap(), ["v"]);
         store.drop_view("v").unwrap();
@@ -129,20 +146,18 @@ fn redis_and_sqlite_upserts_are_newer_wins_alike() {
     }
 }
 
-#[test]
-fn a_reader_sees_one_generation_of_a_view_never_a_mix() {
+/// A reader reads every entity in a loop while the view is replaced `flips` times (each
+/// generation's rows all hold the generation's number), and `after_flip` runs after each
+/// flip with the generation that was replaced; every read must see one generation, whole.
+fn read_through_flips(entities: i64, flips: i64, mut after_flip: impl FnMut(&RedisServer, u64)) {
     let Some(server) = RedisServer::start() else {
         return;
     };
-    const ENTITIES: i64 = 2_000;
-    let rows = |generation: i64| -> Vec<NewRow> {
-        (0..ENTITIES)
-            .map(|k| row(k, generation, None, generation))
-            .collect()
-    };
+    let generation_rows =
+        |generation: i64| rows((0..entities).map(|k| row(k, generation, None, generation)));
     let mut writer = RedisStore::new(&server.url(), &RemoteEnv::default()).unwrap();
     writer
-        .replace_view(&info(ENTITIES as u64), &rows(0))
+        .replace_view(&info(entities as u64), &generation_rows(0))
         .unwrap();
     let done = AtomicBool::new(false);
     let reads = std::thread::scope(|scope| {
@@ -150,24 +165,26 @@ fn a_reader_sees_one_generation_of_a_view_never_a_mix() {
             let store = OnlineBackend::Redis(
                 RedisStore::new(&server.url(), &RemoteEnv::default()).unwrap(),
             );
-            let keys: Vec<i64> = (0..ENTITIES).collect();
+            let keys: Vec<i64> = (0..entities).collect();
             let mut seen = Vec::new();
             while !done.load(Ordering::Relaxed) {
                 let got = values(&store, &keys);
                 let first = got[0];
                 assert!(
                     got.iter().all(|v| *v == first && v.is_some()),
-                    "a read saw a mix of generations: {:?}",
+                    "a read saw a mix of generations, or rows gone: {:?}",
                     got.iter().collect::<std::collections::BTreeSet<_>>()
                 );
                 seen.push(first.unwrap());
             }
             seen
         });
-        for generation in 1..=20 {
+        for generation in 1..=flips {
+            let (_, old) = writer.view_generation("v").unwrap().unwrap();
             writer
-                .replace_view(&info(ENTITIES as u64), &rows(generation))
+                .replace_view(&info(entities as u64), &generation_rows(generation))
                 .unwrap();
+            after_flip(&server, old);
         }
         done.store(true, Ordering::Relaxed);
         reader.join().unwrap()
@@ -178,6 +195,30 @@ fn a_reader_sees_one_generation_of_a_view_never_a_mix() {
         "the reader saw materializations come in ({} reads)",
         reads.len()
     );
+}
+
+#[test]
+fn a_reader_sees_one_generation_of_a_view_never_a_mix() {
+    read_through_flips(2_000, 20, |_, _| {});
+}
+
+#[test]
+fn a_read_is_one_atomic_round_trip_even_when_the_old_generation_vanishes_at_the_flip() {
+    // Each flip is followed at once by the deletion of the generation before it: a reader
+    // that looked the generation up, then read the rows in a second round trip, would find
+    // them gone. One script reads both at the same moment.
+    read_through_flips(1_000, 30, |server, old| {
+        let mut raw = redis::Client::open(server.url())
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("cairn:1:row:v:{old}:*"))
+            .query(&mut raw)
+            .unwrap();
+        assert!(!keys.is_empty(), "generation {old} had rows");
+        redis::cmd("DEL").arg(&keys).query::<()>(&mut raw).unwrap();
+    });
 }
 
 /// `[online] store` pointing at `url` before the definitions.
@@ -266,4 +307,157 @@ fn an_unreachable_redis_is_named_and_a_reader_recovers_when_it_is_back() {
     assert!(matches!(err, FeatureError::NotMaterialized { .. }), "{err}");
     f.materialize(&[]).unwrap();
     assert_eq!(reader.read(&[entity(1)], now).unwrap()[0].features["n"], 5);
+}
+
+#[test]
+fn a_view_of_many_batches_is_written_whole_by_every_writer() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    // More rows than two pipelines hold, so that both writers write, and features of every
+    // kind of value, nulls left out.
+    const ENTITIES: i64 = 25_001;
+    let mut store = RedisStore::new(&server.url(), &RemoteEnv::default()).unwrap();
+    let all = rows((0..ENTITIES).map(|k| NewRow {
+        key: format!("[{k}]"),
+        event_us: k,
+        created_us: (k % 2 == 0).then_some(k + 1),
+        values: vec![None, Some(k.to_string())],
+    }));
+    store.replace_view(&info(ENTITIES as u64), &all).unwrap();
+    let mut raw = redis::Client::open(server.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let size: u64 = redis::cmd("DBSIZE").query(&mut raw).unwrap();
+    assert_eq!(
+        size,
+        ENTITIES as u64 + 3,
+        "the rows, the set, the hash, the counter"
+    );
+    let keys: Vec<String> = (0..ENTITIES).map(|k| format!("[{k}]")).collect();
+    let read = ViewRead {
+        view: "v",
+        features: vec!["x", "gone"],
+        keys: keys.iter().map(String::as_str).collect(),
+    };
+    let (_, got) = store.read_views(&[read]).unwrap().pop().unwrap().unwrap();
+    for (k, row) in got.into_iter().enumerate() {
+        let row = row.unwrap_or_else(|| panic!("entity {k} has no row"));
+        let k = k as i64;
+        assert_eq!(row.event_us, k);
+        assert_eq!(row.created_us, (k % 2 == 0).then_some(k + 1));
+        assert_eq!(row.values, [Some(k.to_string()), None]);
+    }
+}
+
+#[test]
+fn a_reader_needs_only_read_rights_and_the_script_commands() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let mut writer = RedisStore::new(&server.url(), &RemoteEnv::default()).unwrap();
+    writer
+        .replace_view(&info(2), &rows([row(1, 1, None, 7), row(2, 1, None, 8)]))
+        .unwrap();
+    let mut raw = redis::Client::open(server.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    // The ACL of docs/formats/online.md, on a server that does not know the script yet.
+    redis::cmd("ACL")
+        .arg(&[
+            "SETUSER",
+            "reader",
+            "on",
+            ">secret",
+            "~cairn:*",
+            "+@read",
+            "+evalsha",
+            "+script|load",
+        ])
+        .query::<()>(&mut raw)
+        .unwrap();
+    redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query::<()>(&mut raw)
+        .unwrap();
+    let env = RemoteEnv::from_vars([
+        ("CAIRN_REDIS_USERNAME".to_owned(), "reader".to_owned()),
+        ("CAIRN_REDIS_PASSWORD".to_owned(), "secret".to_owned()),
+    ]);
+    let reader = OnlineBackend::Redis(RedisStore::new(&server.url(), &env).unwrap());
+    assert_eq!(values(&reader, &[1, 2, 3]), [Some(7), Some(8), None]);
+    // Without the script commands, the read is refused, and says why.
+    redis::cmd("ACL")
+        .arg(&["SETUSER", "reader", "-evalsha"])
+        .query::<()>(&mut raw)
+        .unwrap();
+    let OnlineBackend::Redis(store) = &reader else {
+        unreachable!()
+    };
+    let read = ViewRead {
+        view: "v",
+        features: vec!["x"],
+        keys: vec!["[1]"],
+    };
+    let err = store.read_views(&[read]).unwrap_err();
+    assert!(
+        matches!(&err, FeatureError::Unavailable { message, .. } if message.contains("evalsha")),
+        "{err}"
+    );
+}
+
+#[test]
+fn duplicate_entities_of_a_source_resolve_alike_on_redis_and_sqlite() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    // Customer 1: its latest event first in the file; customer 2: a tie on the event time that
+    // the created time breaks; customer 3: a tie on both, which the later row of the source
+    // wins; customer 4: a tie on the event time, one created time missing (older than any).
+    let events = "\
+customer_id,ts,created,amount,n
+1,2026-01-02T00:00:00,2026-01-02T00:00:00,12.0,1
+1,2026-01-01T00:00:00,2026-01-05T00:00:00,11.0,2
+2,2026-01-02T00:00:00,2026-01-04T00:00:00,22.0,3
+2,2026-01-02T00:00:00,2026-01-03T00:00:00,21.0,4
+3,2026-01-02T00:00:00,2026-01-02T00:00:00,31.0,5
+3,2026-01-02T00:00:00,2026-01-02T00:00:00,32.0,6
+4,2026-01-02T00:00:00,2026-01-02T00:00:00,42.0,7
+4,2026-01-02T00:00:00,,41.0,8
+";
+    let f = Fixture::new(DEFINITIONS);
+    f.write("data/events.csv", events);
+    let entities = [
+        "customer_id=1",
+        "customer_id=2",
+        "customer_id=3",
+        "customer_id=4",
+    ];
+    let answer = |f: &Fixture| {
+        let mut options = f.online_options(&entities, &["stats:amount", "stats:n"]);
+        options.now = jan(3);
+        crate::online(&f.project(), &options).unwrap()
+    };
+    f.materialize(&["stats"]).unwrap();
+    let sqlite = answer(&f);
+    let amounts: Vec<&Value> = sqlite
+        .entities
+        .iter()
+        .map(|e| &e.features["amount"])
+        .collect();
+    assert_eq!(
+        amounts,
+        [&json!(12.0), &json!(22.0), &json!(32.0), &json!(42.0)]
+    );
+    // A project on Redis from the start: the view computed, its rows written to Redis.
+    let on = Fixture::new(&on_redis(&server.url(), DEFINITIONS));
+    on.write("data/events.csv", events);
+    assert!(!on.materialize(&["stats"]).unwrap().views[0].skipped);
+    let redis = answer(&on);
+    assert_eq!(
+        serde_json::to_value(&redis).unwrap(),
+        serde_json::to_value(&sqlite).unwrap()
+    );
 }

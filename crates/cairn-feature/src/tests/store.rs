@@ -1,7 +1,7 @@
 //! The online store on its own: replacing a view, the newer-wins upsert, forgetting a view,
 //! refusing a newer schema.
 
-use crate::online::NewRow;
+use crate::online::{NewRow, NewRows};
 use crate::{FeatureError, OnlineStore, ViewInfo};
 
 fn info(rows: u64) -> ViewInfo {
@@ -20,7 +20,15 @@ fn row(key: i64, event_us: i64, created_us: Option<i64>, value: i64) -> NewRow {
         key: format!("[{key}]"),
         event_us,
         created_us,
-        features: format!("{{\"x\":{value}}}"),
+        values: vec![Some(value.to_string())],
+    }
+}
+
+/// Rows of the one feature `x`.
+fn rows<const N: usize>(rows: [NewRow; N]) -> NewRows {
+    NewRows {
+        names: vec!["x".into()],
+        rows: rows.into(),
     }
 }
 
@@ -40,7 +48,10 @@ fn an_upsert_never_replaces_a_row_with_an_older_one() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = OnlineStore::open(dir.path()).unwrap();
     store
-        .upsert_rows(&info(0), &[row(1, 10, Some(5), 1), row(2, 10, None, 1)])
+        .upsert_rows(
+            &info(0),
+            &rows([row(1, 10, Some(5), 1), row(2, 10, None, 1)]),
+        )
         .unwrap();
     assert_eq!(values(&store, &[1, 2, 3]), [Some(1), Some(1), None]);
     let steps = [
@@ -63,13 +74,17 @@ fn an_upsert_never_replaces_a_row_with_an_older_one() {
         (row(1, 11, None, 6), 6, "a newer event time wins"),
     ];
     for (new, want, why) in steps {
-        store.upsert_rows(&info(0), &[new]).unwrap();
+        store.upsert_rows(&info(0), &rows([new])).unwrap();
         assert_eq!(values(&store, &[1])[0], Some(want), "{why}");
     }
     // Without created times on either side, the newer write wins too.
-    store.upsert_rows(&info(0), &[row(2, 10, None, 7)]).unwrap();
+    store
+        .upsert_rows(&info(0), &rows([row(2, 10, None, 7)]))
+        .unwrap();
     assert_eq!(values(&store, &[2]), [Some(7)]);
-    store.upsert_rows(&info(0), &[row(3, 1, None, 8)]).unwrap();
+    store
+        .upsert_rows(&info(0), &rows([row(3, 1, None, 8)]))
+        .unwrap();
     let view = store.view("v").unwrap().unwrap();
     assert_eq!(view.rows, 3, "counted from the table");
     let read = store.read("v", &["[1]".to_owned()]).unwrap();
@@ -84,9 +99,11 @@ fn a_replaced_view_has_only_its_new_rows_and_a_dropped_one_none() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = OnlineStore::open(dir.path()).unwrap();
     store
-        .replace_view(&info(2), &[row(1, 1, None, 1), row(2, 1, None, 2)])
+        .replace_view(&info(2), &rows([row(1, 1, None, 1), row(2, 1, None, 2)]))
         .unwrap();
-    store.replace_view(&info(1), &[row(2, 0, None, 3)]).unwrap();
+    store
+        .replace_view(&info(1), &rows([row(2, 0, None, 3)]))
+        .unwrap();
     assert_eq!(
         values(&store, &[1, 2]),
         [None, Some(3)],
@@ -117,9 +134,13 @@ fn a_store_from_a_newer_cairn_is_refused() {
 fn a_damaged_row_is_an_error_naming_the_view() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = OnlineStore::open(dir.path()).unwrap();
-    let mut bad = row(1, 1, None, 1);
-    bad.features = "[1,2]".into();
-    store.replace_view(&info(1), &[bad]).unwrap();
+    store
+        .replace_view(&info(1), &rows([row(1, 1, None, 1)]))
+        .unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join("online.db")).unwrap();
+    conn.execute(r#"UPDATE "fv:v" SET features = '[1,2]'"#, [])
+        .unwrap();
+    drop(conn);
     let err = store.read("v", &["[1]".to_owned()]).unwrap_err();
     assert!(
         err.to_string().contains("a row of view v is damaged"),
