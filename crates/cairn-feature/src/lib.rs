@@ -20,7 +20,9 @@ pub use materialize::{MaterializeOptions, MaterializeOutcome, ViewOutcome, mater
 pub use online::{OnlineBackend, OnlineRow, OnlineStore, RawRow, Snapshot, ViewInfo};
 pub use online_redis::RedisStore;
 pub use plan::{ListOutcome, PlanOutcome, PlannedView, ViewListing, list, plan};
-pub use reads::{EntityFeatures, OnlineOptions, OnlineOutcome, OnlineReader, online};
+pub use reads::{
+    EntityFeatures, OnlineOptions, OnlineOutcome, OnlineReader, SharedOnlineReader, online,
+};
 
 mod reads;
 

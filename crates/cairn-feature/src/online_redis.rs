@@ -177,24 +177,20 @@ impl RedisStore {
     /// `CAIRN_REDIS_PASSWORD` (`CAIRN_REDIS_USERNAME`) in `env`, which the binary read from
     /// the process environment. Nothing is sent until the first use.
     pub fn new(url: &str, env: &RemoteEnv) -> Result<Self, FeatureError> {
-        let bad = |e: redis::RedisError| FeatureError::Unavailable {
-            url: url.to_owned(),
-            message: e.to_string(),
-        };
-        let mut info = redis::IntoConnectionInfo::into_connection_info(url).map_err(bad)?;
-        let mut settings = info.redis_settings().clone();
-        if let Some(password) = env.get(PASSWORD_ENV) {
-            settings = settings.set_password(password);
-        }
-        if let Some(user) = env.get(USERNAME_ENV) {
-            settings = settings.set_username(user);
-        }
-        info = info.set_redis_settings(settings);
         Ok(Self {
             url: url.to_owned(),
-            client: redis::Client::open(info).map_err(bad)?,
+            client: client(url, env)?,
             conn: RefCell::new(None),
         })
+    }
+
+    /// A reader on the same server for many concurrent async callers (see [`SharedReader`]).
+    pub fn shared_reader(&self) -> SharedReader {
+        SharedReader {
+            url: self.url.clone(),
+            client: self.client.clone(),
+            conn: std::sync::Mutex::new(None),
+        }
     }
 
     pub fn url(&self) -> &str {
@@ -222,48 +218,7 @@ impl RedisStore {
     /// What the store holds for `view`, with its generation.
     pub fn view_generation(&self, view: &str) -> Result<Option<(ViewInfo, u64)>, FeatureError> {
         let fields: Vec<(String, String)> = self.run(|c| c.hgetall(info_key(view)))?;
-        self.parse_info(view, fields)
-    }
-
-    fn parse_info(
-        &self,
-        view: &str,
-        fields: Vec<(String, String)>,
-    ) -> Result<Option<(ViewInfo, u64)>, FeatureError> {
-        if fields.is_empty() {
-            return Ok(None);
-        }
-        let get = |name: &str| {
-            fields
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-        };
-        let damaged = |field: &str| FeatureError::Unavailable {
-            url: self.url.clone(),
-            message: format!(
-                "key {} is damaged: field `{field}` is missing or not a number",
-                info_key(view)
-            ),
-        };
-        let number = |field: &str| -> Result<i64, FeatureError> {
-            get(field)
-                .and_then(|v| v.parse().ok())
-                .ok_or_else(|| damaged(field))
-        };
-        let generation = number("gen")? as u64;
-        let info = ViewInfo {
-            view: view.to_owned(),
-            rows: number("rows")? as u64,
-            offline: get("offline").unwrap_or_default().to_owned(),
-            definition: get("definition").unwrap_or_default().to_owned(),
-            ttl_seconds: match get("ttl_seconds") {
-                None | Some("") => None,
-                Some(_) => Some(number("ttl_seconds")? as u64),
-            },
-            materialized_at: number("materialized_at")?,
-        };
-        Ok(Some((info, generation)))
+        parse_info(&self.url, view, fields)
     }
 
     pub fn view(&self, view: &str) -> Result<Option<ViewInfo>, FeatureError> {
@@ -399,83 +354,148 @@ impl RedisStore {
     /// view, its hash and, in the generation it names, the requested features of every
     /// entity. For each view, its info (`None`: not materialized, and no rows read) and its
     /// rows in key order.
-    #[allow(clippy::type_complexity)]
-    pub fn read_views(
-        &self,
-        reads: &[ViewRead<'_>],
-    ) -> Result<Vec<Option<(ViewInfo, Vec<Option<RedisRow>>)>>, FeatureError> {
-        let mut invocation = READ_SCRIPT.prepare_invoke();
-        for read in reads {
-            invocation
-                .key(info_key(read.view))
-                .arg(row_prefix(read.view))
-                .arg(2 + read.features.len())
-                .arg(EVENT_FIELD)
-                .arg(CREATED_FIELD)
-                .arg(&read.features)
-                .arg(read.keys.len())
-                .arg(&read.keys);
-        }
-        let answers: Vec<Vec<Vec<Option<String>>>> = self.run(|c| invocation.invoke(c))?;
-        if answers.len() != reads.len() {
-            return Err(FeatureError::Unavailable {
-                url: self.url.clone(),
-                message: format!(
-                    "the read script answered for {} views, not {}",
-                    answers.len(),
-                    reads.len()
-                ),
-            });
-        }
-        let mut out = Vec::with_capacity(reads.len());
-        for (read, answer) in reads.iter().zip(answers) {
-            let mut answer = answer.into_iter();
-            let fields = answer.next().unwrap_or_default();
-            let mut pairs = Vec::with_capacity(fields.len() / 2);
-            let mut fields = fields.into_iter();
-            while let (Some(k), Some(v)) = (fields.next(), fields.next()) {
-                pairs.push((k.unwrap_or_default(), v.unwrap_or_default()));
-            }
-            let Some((info, _)) = self.parse_info(read.view, pairs)? else {
-                out.push(None);
-                continue;
-            };
-            let mut view_rows = Vec::with_capacity(read.keys.len());
-            for _ in &read.keys {
-                view_rows.push(self.row(read.view, answer.next().unwrap_or_default())?);
-            }
-            out.push(Some((info, view_rows)));
-        }
-        Ok(out)
+    pub fn read_views(&self, reads: &[ViewRead<'_>]) -> Result<ReadViews, FeatureError> {
+        let invocation = read_invocation(reads);
+        let answers = self.run(|c| invocation.invoke(c))?;
+        parse_answers(&self.url, reads, answers)
     }
+}
 
-    /// An HMGET answer (event, created, features…) as a row; `None` when the entity has none.
-    fn row(
-        &self,
-        view: &str,
-        mut answer: Vec<Option<String>>,
-    ) -> Result<Option<RedisRow>, FeatureError> {
-        if answer.len() < 2 {
-            return Ok(None);
-        }
-        let values = answer.split_off(2);
-        let mut times = answer.into_iter();
-        let Some(event) = times.next().flatten() else {
-            return Ok(None);
-        };
-        let damaged = || FeatureError::Unavailable {
-            url: self.url.clone(),
-            message: format!("a row of view {view} is damaged: its times are not numbers"),
-        };
-        Ok(Some(RedisRow {
-            event_us: event.parse().map_err(|_| damaged())?,
-            created_us: match times.next().flatten() {
-                Some(c) => Some(c.parse().map_err(|_| damaged())?),
-                None => None,
-            },
-            values,
-        }))
+/// What [`RedisStore::read_views`] answers: for each view, its info (`None`: not
+/// materialized) and each entity's row (`None`: the entity has none).
+pub type ReadViews = Vec<Option<(ViewInfo, Vec<Option<RedisRow>>)>>;
+
+/// The answer of [`READ`]: per view, the hash's fields and values, then one `HMGET` answer
+/// per entity.
+type ReadAnswers = Vec<Vec<Vec<Option<String>>>>;
+
+/// The invocation of [`READ`] for `reads`.
+fn read_invocation(reads: &[ViewRead<'_>]) -> redis::ScriptInvocation<'static> {
+    let mut invocation = READ_SCRIPT.prepare_invoke();
+    for read in reads {
+        invocation
+            .key(info_key(read.view))
+            .arg(row_prefix(read.view))
+            .arg(2 + read.features.len())
+            .arg(EVENT_FIELD)
+            .arg(CREATED_FIELD)
+            .arg(&read.features)
+            .arg(read.keys.len())
+            .arg(&read.keys);
     }
+    invocation
+}
+
+/// [`READ`]'s answer as each view's info and rows.
+fn parse_answers(
+    url: &str,
+    reads: &[ViewRead<'_>],
+    answers: ReadAnswers,
+) -> Result<ReadViews, FeatureError> {
+    if answers.len() != reads.len() {
+        return Err(FeatureError::Unavailable {
+            url: url.to_owned(),
+            message: format!(
+                "the read script answered for {} views, not {}",
+                answers.len(),
+                reads.len()
+            ),
+        });
+    }
+    let mut out = Vec::with_capacity(reads.len());
+    for (read, answer) in reads.iter().zip(answers) {
+        let mut answer = answer.into_iter();
+        let fields = answer.next().unwrap_or_default();
+        let mut pairs = Vec::with_capacity(fields.len() / 2);
+        let mut fields = fields.into_iter();
+        while let (Some(k), Some(v)) = (fields.next(), fields.next()) {
+            pairs.push((k.unwrap_or_default(), v.unwrap_or_default()));
+        }
+        let Some((info, _)) = parse_info(url, read.view, pairs)? else {
+            out.push(None);
+            continue;
+        };
+        let mut view_rows = Vec::with_capacity(read.keys.len());
+        for _ in &read.keys {
+            view_rows.push(parse_row(
+                url,
+                read.view,
+                answer.next().unwrap_or_default(),
+            )?);
+        }
+        out.push(Some((info, view_rows)));
+    }
+    Ok(out)
+}
+
+/// A view's hash as `HGETALL` answers it: its info and generation; `None` for no hash.
+fn parse_info(
+    url: &str,
+    view: &str,
+    fields: Vec<(String, String)>,
+) -> Result<Option<(ViewInfo, u64)>, FeatureError> {
+    if fields.is_empty() {
+        return Ok(None);
+    }
+    let get = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let damaged = |field: &str| FeatureError::Unavailable {
+        url: url.to_owned(),
+        message: format!(
+            "key {} is damaged: field `{field}` is missing or not a number",
+            info_key(view)
+        ),
+    };
+    let number = |field: &str| -> Result<i64, FeatureError> {
+        get(field)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| damaged(field))
+    };
+    let generation = number("gen")? as u64;
+    let info = ViewInfo {
+        view: view.to_owned(),
+        rows: number("rows")? as u64,
+        offline: get("offline").unwrap_or_default().to_owned(),
+        definition: get("definition").unwrap_or_default().to_owned(),
+        ttl_seconds: match get("ttl_seconds") {
+            None | Some("") => None,
+            Some(_) => Some(number("ttl_seconds")? as u64),
+        },
+        materialized_at: number("materialized_at")?,
+    };
+    Ok(Some((info, generation)))
+}
+
+/// An HMGET answer (event, created, features…) as a row; `None` when the entity has none.
+fn parse_row(
+    url: &str,
+    view: &str,
+    mut answer: Vec<Option<String>>,
+) -> Result<Option<RedisRow>, FeatureError> {
+    if answer.len() < 2 {
+        return Ok(None);
+    }
+    let values = answer.split_off(2);
+    let mut times = answer.into_iter();
+    let Some(event) = times.next().flatten() else {
+        return Ok(None);
+    };
+    let damaged = || FeatureError::Unavailable {
+        url: url.to_owned(),
+        message: format!("a row of view {view} is damaged: its times are not numbers"),
+    };
+    Ok(Some(RedisRow {
+        event_us: event.parse().map_err(|_| damaged())?,
+        created_us: match times.next().flatten() {
+            Some(c) => Some(c.parse().map_err(|_| damaged())?),
+            None => None,
+        },
+        values,
+    }))
 }
 
 /// Connects to the server, with the connect, read and write timeouts of every command.
@@ -590,4 +610,75 @@ fn write_rows(
         }
         result
     })
+}
+
+/// A reader of the Redis online store for many concurrent async callers (a server's
+/// requests): one multiplexed connection (the `redis` crate's tokio connection), on which the
+/// reads of concurrent requests are queued and answered in order, so that Redis and the
+/// caller wake once for several reads instead of once per read, and no thread waits for an
+/// answer. Connected on first use, with the connect and response timeouts of every command;
+/// a read that fails drops the connection, and the next one connects again.
+pub struct SharedReader {
+    url: String,
+    client: redis::Client,
+    conn: std::sync::Mutex<Option<redis::aio::MultiplexedConnection>>,
+}
+
+impl SharedReader {
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// [`RedisStore::read_views`], async, on the shared connection.
+    pub async fn read_views(&self, reads: &[ViewRead<'_>]) -> Result<ReadViews, FeatureError> {
+        let mut conn = self.connection().await?;
+        let invocation = read_invocation(reads);
+        let answers: ReadAnswers = match invocation.invoke_async(&mut conn).await {
+            Ok(answers) => answers,
+            Err(e) => {
+                *self.conn.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                return Err(unavailable(&self.url, &e));
+            }
+        };
+        parse_answers(&self.url, reads, answers)
+    }
+
+    async fn connection(&self) -> Result<redis::aio::MultiplexedConnection, FeatureError> {
+        if let Some(conn) = self.conn.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            return Ok(conn.clone());
+        }
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(TIMEOUT))
+            .set_response_timeout(Some(TIMEOUT));
+        let conn = self
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .map_err(|e| unavailable(&self.url, &e))?;
+        Ok(self
+            .conn
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert(conn)
+            .clone())
+    }
+}
+
+/// A client of `url` (`redis://[USER@]HOST:PORT/DB`) with the password (and user) of
+/// `CAIRN_REDIS_PASSWORD` (`CAIRN_REDIS_USERNAME`) in `env`.
+fn client(url: &str, env: &RemoteEnv) -> Result<redis::Client, FeatureError> {
+    let bad = |e: redis::RedisError| FeatureError::Unavailable {
+        url: url.to_owned(),
+        message: e.to_string(),
+    };
+    let mut info = redis::IntoConnectionInfo::into_connection_info(url).map_err(bad)?;
+    let mut settings = info.redis_settings().clone();
+    if let Some(password) = env.get(PASSWORD_ENV) {
+        settings = settings.set_password(password);
+    }
+    if let Some(user) = env.get(USERNAME_ENV) {
+        settings = settings.set_username(user);
+    }
+    info = info.set_redis_settings(settings);
+    redis::Client::open(info).map_err(bad)
 }

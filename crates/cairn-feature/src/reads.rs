@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::FeatureError;
 use crate::online::{OnlineBackend, OnlineStore};
-use crate::online_redis::{RedisStore, ViewRead};
+use crate::online_redis::{ReadViews, RedisStore, SharedReader, ViewRead};
 use crate::view;
 
 /// The requested features grouped by view, in the order first requested. Either explicit
@@ -303,6 +303,30 @@ impl Request {
         })
     }
 
+    /// An entity's keys are join keys of the requested views, of their declared types.
+    fn check_entity(&self, keys: &BTreeMap<String, serde_json::Value>) -> Result<(), FeatureError> {
+        let types = &self.key_types;
+        for (k, v) in keys {
+            let reason = match (types.get(k), v) {
+                (None, _) => format!(
+                    "`{k}` is not a join key (the keys are: {})",
+                    types.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+                (Some(ColumnType::Int), v) if v.is_i64() => continue,
+                (Some(ColumnType::Int), v) => {
+                    format!("`{k}` is an int key; `{v}` is not an integer")
+                }
+                (Some(_), serde_json::Value::String(_)) => continue,
+                (Some(t), v) => format!("`{k}` is a {} key; `{v}` is not a string", t.as_str()),
+            };
+            return Err(FeatureError::BadEntity {
+                text: entity_text(keys),
+                reason,
+            });
+        }
+        Ok(())
+    }
+
     fn open(self, project: &Project) -> Result<OnlineReader, FeatureError> {
         // Reading never creates the store: without one, nothing was materialized here.
         if !OnlineBackend::exists(project) {
@@ -369,28 +393,8 @@ impl OnlineReader {
         self.read_entities(entities, Moment::at(at), |i| entity_text(&entities[i]))
     }
 
-    /// An entity's keys are join keys of the requested views, of their declared types.
     fn check_entity(&self, keys: &BTreeMap<String, serde_json::Value>) -> Result<(), FeatureError> {
-        let types = &self.request.key_types;
-        for (k, v) in keys {
-            let reason = match (types.get(k), v) {
-                (None, _) => format!(
-                    "`{k}` is not a join key (the keys are: {})",
-                    types.keys().cloned().collect::<Vec<_>>().join(", ")
-                ),
-                (Some(ColumnType::Int), v) if v.is_i64() => continue,
-                (Some(ColumnType::Int), v) => {
-                    format!("`{k}` is an int key; `{v}` is not an integer")
-                }
-                (Some(_), serde_json::Value::String(_)) => continue,
-                (Some(t), v) => format!("`{k}` is a {} key; `{v}` is not a string", t.as_str()),
-            };
-            return Err(FeatureError::BadEntity {
-                text: entity_text(keys),
-                reason,
-            });
-        }
-        Ok(())
+        self.request.check_entity(keys)
     }
 
     /// [`Self::read`] without checking the keys' names and types; `text` names the `i`-th
@@ -401,16 +405,7 @@ impl OnlineReader {
         moment: Moment,
         text: impl Fn(usize) -> String,
     ) -> Result<Vec<EntityFeatures>, FeatureError> {
-        let mut out: Vec<EntityFeatures> = entities
-            .iter()
-            .map(|keys| EntityFeatures {
-                keys: keys.clone(),
-                features: BTreeMap::new(),
-                event_times: BTreeMap::new(),
-                expired: Vec::new(),
-                missing: Vec::new(),
-            })
-            .collect();
+        let mut out = blank(entities);
         match &self.store {
             OnlineBackend::Sqlite(store) => {
                 self.read_sqlite(store, entities, moment, &text, &mut out)?;
@@ -460,8 +455,7 @@ impl OnlineReader {
         Ok(())
     }
 
-    /// The Redis store: the views' hashes in one round trip, then every entity of every view
-    /// in one pipeline.
+    /// The Redis store: every entity of every view in one round trip.
     fn read_redis(
         &self,
         store: &RedisStore,
@@ -470,18 +464,105 @@ impl OnlineReader {
         text: &impl Fn(usize) -> String,
         out: &mut [EntityFeatures],
     ) -> Result<(), FeatureError> {
-        let mut buffers = Vec::with_capacity(self.request.views.len());
-        for request in &self.request.views {
+        let keys = self.request.redis_keys(entities, text)?;
+        let answers = store.read_views(&self.request.redis_reads(&keys))?;
+        self.request.fill_redis(store.url(), answers, moment, out)
+    }
+}
+
+/// Online reads for a server that answers many requests at once from the Redis online store:
+/// one reader that every request shares, whose reads are async and go out on one multiplexed
+/// connection (see [`SharedReader`]). The same answers as [`OnlineReader::read`].
+pub struct SharedOnlineReader {
+    store: SharedReader,
+    request: Request,
+}
+
+impl SharedOnlineReader {
+    /// [`OnlineReader::open`] for a project whose online store is Redis; `None` when it is
+    /// SQLite (read it with an [`OnlineReader`]: SQLite has no async reads).
+    pub fn open(
+        project: &Project,
+        features: &[String],
+        service: Option<&str>,
+        full_names: bool,
+    ) -> Result<Option<Self>, FeatureError> {
+        let reader = Request::new(project, features, service, full_names)?.open(project)?;
+        match reader.store {
+            OnlineBackend::Redis(store) => Ok(Some(Self {
+                store: store.shared_reader(),
+                request: reader.request,
+            })),
+            OnlineBackend::Sqlite(_) => Ok(None),
+        }
+    }
+
+    /// The join keys an entity needs, with their types.
+    pub fn join_keys(&self) -> &BTreeMap<String, ColumnType> {
+        &self.request.key_types
+    }
+
+    /// [`OnlineReader::read`], async.
+    pub async fn read(
+        &self,
+        entities: &[BTreeMap<String, serde_json::Value>],
+        now: SystemTime,
+    ) -> Result<Vec<EntityFeatures>, FeatureError> {
+        for keys in entities {
+            self.request.check_entity(keys)?;
+        }
+        let text = |i: usize| entity_text(&entities[i]);
+        let mut out = blank(entities);
+        let keys = self.request.redis_keys(entities, &text)?;
+        let answers = self
+            .store
+            .read_views(&self.request.redis_reads(&keys))
+            .await?;
+        self.request
+            .fill_redis(self.store.url(), answers, Moment::now(now), &mut out)?;
+        Ok(out)
+    }
+}
+
+/// Each entity with its keys and nothing read yet.
+fn blank(entities: &[BTreeMap<String, serde_json::Value>]) -> Vec<EntityFeatures> {
+    entities
+        .iter()
+        .map(|keys| EntityFeatures {
+            keys: keys.clone(),
+            features: BTreeMap::new(),
+            event_times: BTreeMap::new(),
+            expired: Vec::new(),
+            missing: Vec::new(),
+        })
+        .collect()
+}
+
+/// The keys of every entity for one view, one after another in a buffer, and where each ends.
+type ViewKeys = (String, Vec<usize>);
+
+impl Request {
+    /// Each view's entity keys (see [`entity_keys`]).
+    fn redis_keys(
+        &self,
+        entities: &[BTreeMap<String, serde_json::Value>],
+        text: &impl Fn(usize) -> String,
+    ) -> Result<Vec<ViewKeys>, FeatureError> {
+        let mut buffers = Vec::with_capacity(self.views.len());
+        for request in &self.views {
             let mut buffer = String::new();
             let mut ends = Vec::with_capacity(entities.len());
             entity_keys(request, entities, text, &mut buffer, &mut ends)?;
             buffers.push((buffer, ends));
         }
-        let reads: Vec<ViewRead<'_>> = self
-            .request
-            .views
+        Ok(buffers)
+    }
+
+    /// What to read of each view, with the keys of [`Self::redis_keys`].
+    fn redis_reads<'a>(&'a self, keys: &'a [ViewKeys]) -> Vec<ViewRead<'a>> {
+        self.views
             .iter()
-            .zip(&buffers)
+            .zip(keys)
             .map(|(request, (buffer, ends))| ViewRead {
                 view: &request.view,
                 features: request.features.iter().map(|(f, _)| f.as_str()).collect(),
@@ -492,10 +573,20 @@ impl OnlineReader {
                     })
                     .collect(),
             })
-            .collect();
-        let answers = store.read_views(&reads)?;
+            .collect()
+    }
+
+    /// Puts what Redis answered into `out`: each view checked (materialized, unchanged),
+    /// each feature's JSON text decoded.
+    fn fill_redis(
+        &self,
+        url: &str,
+        answers: ReadViews,
+        moment: Moment,
+        out: &mut [EntityFeatures],
+    ) -> Result<(), FeatureError> {
         let mut values: Vec<serde_json::Value> = Vec::new();
-        for (request, answer) in self.request.views.iter().zip(answers) {
+        for (request, answer) in self.views.iter().zip(answers) {
             let (info, rows) = match answer {
                 Some((info, rows)) => (Some(info), rows),
                 None => (None, Vec::new()),
@@ -509,7 +600,7 @@ impl OnlineReader {
                             values.push(match value {
                                 Some(json) => serde_json::from_str(&json).map_err(|e| {
                                     FeatureError::Unavailable {
-                                        url: store.url().to_owned(),
+                                        url: url.to_owned(),
                                         message: format!(
                                             "a row of view {} is damaged: {e}",
                                             request.view

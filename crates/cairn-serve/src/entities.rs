@@ -8,6 +8,12 @@
 //! declared imputation fills it (the answer says which inputs were imputed); without one,
 //! the row is refused.
 //!
+//! On Redis, the server reads through one [`SharedOnlineReader`] that every request shares:
+//! its reads are async, on one multiplexed connection, so that no thread of the blocking pool
+//! waits for Redis and concurrent requests' reads travel together
+//! ([`shared_entity_rows`]). On SQLite, each read takes a reader (one connection) from a
+//! pool, on the blocking pool ([`entity_rows`]).
+//!
 //! When the online store cannot answer at all (Redis down or slow: `FeatureError::Unavailable`),
 //! every input of the request is imputed as the model declares, the answer says why
 //! (`online_store_unavailable`) and `cairn_online_store_unavailable_total` counts it; a model
@@ -20,7 +26,7 @@ use std::time::SystemTime;
 
 use cairn_core::Project;
 use cairn_core::dataset::ColumnType;
-use cairn_feature::{EntityFeatures, FeatureError, OnlineReader};
+use cairn_feature::{EntityFeatures, FeatureError, OnlineReader, SharedOnlineReader};
 use cairn_model::artifact::Artifact;
 use serde_json::Value;
 
@@ -44,6 +50,9 @@ pub(crate) struct OnlineFeatures {
     views: Vec<String>,
     /// Readers not in use (a reader is one SQLite connection: not shared between threads).
     readers: Mutex<Vec<OnlineReader>>,
+    /// The reader every request shares when the store is Redis (`Some(None)`: the store is
+    /// SQLite; `None`: not opened yet, or opening failed and is tried again).
+    shared: Mutex<Option<Option<Arc<SharedOnlineReader>>>>,
 }
 
 /// Entity-keyed requests answered by imputation because the online store could not answer
@@ -108,6 +117,7 @@ impl Online {
             refs,
             views,
             readers: Mutex::new(Vec::new()),
+            shared: Mutex::new(None),
         })
     }
 
@@ -146,6 +156,18 @@ impl OnlineFeatures {
             Some(reader) => Ok(reader),
             None => OnlineReader::open(&self.project, &self.refs, None, false),
         }
+    }
+
+    /// The reader every request shares, when the store is Redis; `None` for SQLite.
+    fn shared(&self) -> Result<Option<Arc<SharedOnlineReader>>, FeatureError> {
+        let mut slot = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(opened) = slot.as_ref() {
+            return Ok(opened.clone());
+        }
+        let opened =
+            SharedOnlineReader::open(&self.project, &self.refs, None, false)?.map(Arc::new);
+        *slot = Some(opened.clone());
+        Ok(opened)
     }
 
     fn give_back(&self, reader: OnlineReader) {
@@ -219,7 +241,40 @@ pub fn entity_rows(
     now: SystemTime,
     when_unavailable: WhenUnavailable,
 ) -> Result<EntityRows, EntityError> {
-    let schema = &model.schema;
+    let store = ready(model, entities)?;
+    let read = store.read(entities, now);
+    assemble(model, store, entities, read, when_unavailable)
+}
+
+/// [`entity_rows`] for the server, when the online store is Redis: the read is async, through
+/// the reader every request shares. `None` when the store is SQLite (read it with
+/// [`entity_rows`], off the async runtime).
+pub async fn shared_entity_rows(
+    model: &Model,
+    entities: &[BTreeMap<String, Value>],
+    now: SystemTime,
+    when_unavailable: WhenUnavailable,
+) -> Option<Result<EntityRows, EntityError>> {
+    let store = match ready(model, entities) {
+        Ok(store) => store,
+        Err(e) => return Some(Err(e)),
+    };
+    let read = match store.shared() {
+        Ok(None) => return None,
+        Ok(Some(reader)) => match check_keys(reader.join_keys(), entities) {
+            Ok(()) => reader.read(entities, now).await.map_err(EntityError::from),
+            Err(e) => Err(e.into()),
+        },
+        Err(e) => Err(e.into()),
+    };
+    Some(assemble(model, store, entities, read, when_unavailable))
+}
+
+/// The model's online features, for a request with some entities.
+fn ready<'m>(
+    model: &'m Model,
+    entities: &[BTreeMap<String, Value>],
+) -> Result<&'m OnlineFeatures, EntityError> {
     let store = match &model.online {
         Online::Unavailable(reason) => {
             return Err(ScoreError::NotOnline {
@@ -232,7 +287,20 @@ pub fn entity_rows(
     if entities.is_empty() {
         return Err(ScoreError::Empty.into());
     }
-    let (found, unavailable) = match store.read(entities, now) {
+    Ok(store)
+}
+
+/// The rows of the model's inputs from what the online store answered: the features read,
+/// or, when it could not answer, every input imputed (`WhenUnavailable::Impute`).
+fn assemble(
+    model: &Model,
+    store: &OnlineFeatures,
+    entities: &[BTreeMap<String, Value>],
+    read: Result<Vec<EntityFeatures>, EntityError>,
+    when_unavailable: WhenUnavailable,
+) -> Result<EntityRows, EntityError> {
+    let schema = &model.schema;
+    let (found, unavailable) = match read {
         Err(EntityError::Store(e @ FeatureError::Unavailable { .. }))
             if when_unavailable == WhenUnavailable::Impute =>
         {

@@ -22,7 +22,7 @@ pub mod schema;
 pub mod score;
 pub mod server;
 
-pub use entities::{EntityError, EntityRows, WhenUnavailable, entity_rows};
+pub use entities::{EntityError, EntityRows, WhenUnavailable, entity_rows, shared_entity_rows};
 pub use error::{ErrorDetail, LoadError, PredictError, ScoreError};
 pub use model::{Model, ModelDoc};
 pub use parse::{Dialect, ParseOptions, Parsed, parse_json};

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::{DEFINITIONS, ENTITIES, Fixture};
 use crate::online::{NewRow, NewRows, OnlineBackend};
 use crate::online_redis::ViewRead;
-use crate::{FeatureError, OnlineReader, OnlineStore, RedisStore, ViewInfo};
+use crate::{FeatureError, OnlineReader, OnlineStore, RedisStore, SharedOnlineReader, ViewInfo};
 
 fn info(rows: u64) -> ViewInfo {
     ViewInfo {
@@ -459,5 +459,69 @@ customer_id,ts,created,amount,n
     assert_eq!(
         serde_json::to_value(&redis).unwrap(),
         serde_json::to_value(&sqlite).unwrap()
+    );
+}
+
+#[test]
+fn a_shared_reader_answers_as_a_reader_does_for_concurrent_callers_and_recovers() {
+    let Some(mut server) = RedisServer::start() else {
+        return;
+    };
+    let f = Fixture::new(&on_redis(&server.url(), DEFINITIONS));
+    f.materialize(&[]).unwrap();
+    let features = [
+        "stats:amount".to_owned(),
+        "stats:n".into(),
+        "ratio:per_item".into(),
+    ];
+    let reader = OnlineReader::open(&f.project(), &features, None, false).unwrap();
+    let shared = SharedOnlineReader::open(&f.project(), &features, None, false)
+        .unwrap()
+        .expect("a Redis store has a shared reader");
+    let entities = [entity(1), entity(2), entity(9)];
+    let now = jan(3);
+    let want = serde_json::to_value(reader.read(&entities, now).unwrap()).unwrap();
+    assert_eq!(want[0]["features"]["n"], 5);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // Many reads at once, on the one connection: each gets its own answer.
+    let answers = runtime.block_on(async {
+        let reads = (0..50).map(|n| {
+            let shared = &shared;
+            let entities = &entities;
+            async move {
+                let one = [entities[n % 3].clone()];
+                (n % 3, shared.read(&one, now).await.unwrap())
+            }
+        });
+        futures::future::join_all(reads).await
+    });
+    for (i, got) in answers {
+        assert_eq!(serde_json::to_value(&got[0]).unwrap(), want[i]);
+    }
+    let all = runtime.block_on(shared.read(&entities, now)).unwrap();
+    assert_eq!(serde_json::to_value(all).unwrap(), want);
+    // A bad key is refused as by the reader.
+    let bad = BTreeMap::from([("customer_id".to_owned(), json!("x"))]);
+    let err = runtime.block_on(shared.read(&[bad], now)).unwrap_err();
+    assert!(matches!(err, FeatureError::BadEntity { .. }), "{err}");
+    // Down: unavailable; back and filled: the same reader answers again.
+    server.kill();
+    let err = runtime.block_on(shared.read(&entities, now)).unwrap_err();
+    assert!(matches!(err, FeatureError::Unavailable { .. }), "{err}");
+    server.restart();
+    f.materialize(&[]).unwrap();
+    let again = runtime.block_on(shared.read(&entities, now)).unwrap();
+    assert_eq!(serde_json::to_value(again).unwrap(), want);
+    // On SQLite there is no shared reader.
+    let sqlite = Fixture::new(DEFINITIONS);
+    sqlite.materialize(&[]).unwrap();
+    assert!(
+        SharedOnlineReader::open(&sqlite.project(), &features, None, false)
+            .unwrap()
+            .is_none()
     );
 }

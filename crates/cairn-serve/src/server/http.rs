@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use futures::FutureExt as _;
 
-use crate::entities::{EntityError, WhenUnavailable, entity_rows};
+use crate::entities::{EntityError, WhenUnavailable, entity_rows, shared_entity_rows};
 use crate::error::ScoreError;
 use crate::parse::{Dialect, ParseOptions, Parsed, parse_json};
 use crate::rows::Rows;
@@ -753,20 +753,36 @@ async fn answer(
                 .map_err(Refusal::Input)
         }
         Ok(Parsed::Entities(entities)) => {
-            let model = Arc::clone(&loaded);
-            let joined = tokio::task::spawn_blocking(move || {
-                let found = entity_rows(&model.model, &entities, ts, WhenUnavailable::Impute)
-                    .map_err(|e| match e {
-                        EntityError::Input(e) => Refusal::Input(e),
-                        EntityError::Store(e) => Refusal::Store(e),
-                    })?;
-                let scored = score(&model.model, &found.rows).map_err(Refusal::Input)?;
-                Ok((found.rows, scored, Some(found.imputed), found.unavailable))
-            })
-            .await;
-            match joined {
-                Ok(result) => result,
-                Err(e) => Err(Refusal::Failed(e.to_string())),
+            let refusal = |e: EntityError| match e {
+                EntityError::Input(e) => Refusal::Input(e),
+                EntityError::Store(e) => Refusal::Store(e),
+            };
+            // Redis: read on the runtime, through the reader every request shares.
+            let shared =
+                shared_entity_rows(&loaded.model, &entities, ts, WhenUnavailable::Impute).await;
+            if let Some(found) = shared {
+                found.map_err(refusal).and_then(|found| {
+                    let scored = if found.rows.len() >= BLOCKING_ROWS {
+                        tokio::task::block_in_place(|| score(&loaded.model, &found.rows))
+                    } else {
+                        score(&loaded.model, &found.rows)
+                    };
+                    let scored = scored.map_err(Refusal::Input)?;
+                    Ok((found.rows, scored, Some(found.imputed), found.unavailable))
+                })
+            } else {
+                let model = Arc::clone(&loaded);
+                let joined = tokio::task::spawn_blocking(move || {
+                    let found = entity_rows(&model.model, &entities, ts, WhenUnavailable::Impute)
+                        .map_err(refusal)?;
+                    let scored = score(&model.model, &found.rows).map_err(Refusal::Input)?;
+                    Ok((found.rows, scored, Some(found.imputed), found.unavailable))
+                })
+                .await;
+                match joined {
+                    Ok(result) => result,
+                    Err(e) => Err(Refusal::Failed(e.to_string())),
+                }
             }
         }
     };
