@@ -26,7 +26,9 @@
 //! write timeouts): [`crate::OnlineReader`] is a blocking API, which the server already calls
 //! off its async runtime, and each reader owns one connection as it owns one SQLite
 //! connection. A failed command drops the connection; the next use connects again, so a
-//! store that comes back is used again without a restart.
+//! store that comes back is used again without a restart. A server's requests read through
+//! a [`SharedReader`] instead: the same script, async, on one multiplexed connection that
+//! they share.
 
 use std::cell::RefCell;
 use std::sync::LazyLock;
