@@ -147,19 +147,20 @@ pub fn materialize(
                     let latest =
                         latest_rows(scan_object(&store, &entry.digest).map_err(polars)?, &keys);
                     let latest = collect_streaming(latest).map_err(polars)?;
-                    let rows = online_rows(&latest, &keys, spec.features.keys()).map_err(polars)?;
+                    let names = feature_names(spec);
                     online.replace_view(
                         &ViewInfo {
                             view: name.clone(),
-                            rows: rows.len() as u64,
+                            rows: latest.height() as u64,
                             offline: entry.digest.to_hex(),
                             definition: definition.to_hex(),
                             ttl_seconds: spec.ttl().map(|d| d.as_secs()),
                             materialized_at: cairn_core::time::now_micros(),
                         },
-                        &rows,
+                        &names,
+                        &mut online_batches(&latest, &keys, &names, polars),
                     )?;
-                    rows.len() as u64
+                    latest.height() as u64
                 }
             };
             outcomes.push(ViewOutcome {
@@ -284,21 +285,23 @@ pub fn materialize(
         };
         let latest = collect_streaming(latest_rows(latest, &keys)).map_err(polars)?;
         let appended = after.is_some();
-        let rows = online_rows(&latest, &keys, spec.features.keys()).map_err(polars)?;
+        let names = feature_names(spec);
         let info = ViewInfo {
             view: name.clone(),
-            rows: rows.len() as u64,
+            rows: latest.height() as u64,
             offline: put.digest.to_hex(),
             definition: definition.to_hex(),
             ttl_seconds: spec.ttl().map(|d| d.as_secs()),
             materialized_at: cairn_core::time::now_micros(),
         };
         let entities = if appended {
-            online.upsert_rows(&info, &rows)?;
+            let rows = online_rows(&latest, &keys, &names).map_err(polars)?;
+            online.upsert_rows(&info, &NewRows { names, rows })?;
             online.view(name)?.map_or(0, |i| i.rows)
         } else {
-            online.replace_view(&info, &rows)?;
-            rows.len() as u64
+            let mut batches = online_batches(&latest, &keys, &names, polars);
+            online.replace_view(&info, &names, &mut batches)?;
+            latest.height() as u64
         };
         lock.feature.insert(
             name.clone(),
@@ -417,23 +420,40 @@ fn scan_object(store: &cairn_store::Store, digest: &Digest) -> PolarsResult<Lazy
     )
 }
 
-/// The online rows of the latest table: a JSON key, the times, each feature's value as JSON
-/// text. Built column by column (a typed pass per column rather than a value lookup per
-/// cell): 1,000,000 entities of four features take a fraction of a second.
-fn online_rows<'a>(
-    latest: &DataFrame,
-    keys: &[String],
-    features: impl Iterator<Item = &'a String>,
-) -> PolarsResult<NewRows> {
-    let mut names: Vec<String> = features.cloned().collect();
+/// The view's features, in name order: the order of each online row's values.
+fn feature_names(spec: &cairn_core::features::FeatureViewSpec) -> Vec<String> {
+    let mut names: Vec<String> = spec.features.keys().cloned().collect();
     names.sort();
+    names
+}
+
+/// The online rows of the latest table, [`ROW_BATCH`] entities at a time, each batch made
+/// when it is taken: a store writes one batch while the next is made.
+fn online_batches<'a>(
+    latest: &'a DataFrame,
+    keys: &'a [String],
+    names: &'a [String],
+    polars: impl Fn(PolarsError) -> FeatureError + Send + 'a,
+) -> impl Iterator<Item = Result<Vec<NewRow>, FeatureError>> + Send + 'a {
+    (0..latest.height()).step_by(ROW_BATCH).map(move |offset| {
+        online_rows(&latest.slice(offset as i64, ROW_BATCH), keys, names).map_err(&polars)
+    })
+}
+
+/// Entities per batch of [`online_batches`].
+const ROW_BATCH: usize = 10_000;
+
+/// The online rows of (a slice of) the latest table: a JSON key, the times, each feature's
+/// value as JSON text, in the order of `names`. Built column by column (a typed pass per
+/// column rather than a value lookup per cell).
+fn online_rows(latest: &DataFrame, keys: &[String], names: &[String]) -> PolarsResult<Vec<NewRow>> {
     let height = latest.height();
     let mut key_texts = Vec::with_capacity(keys.len());
     for k in keys {
         key_texts.push(json_texts(latest.column(k)?)?);
     }
     let mut columns = Vec::with_capacity(names.len());
-    for name in &names {
+    for name in names {
         columns.push(json_texts(latest.column(name)?)?.into_iter());
     }
     let ts = micros(latest.column(TS)?)?;
@@ -461,7 +481,7 @@ fn online_rows<'a>(
             values: columns.iter_mut().map(|c| c.next().flatten()).collect(),
         });
     }
-    Ok(NewRows { names, rows })
+    Ok(rows)
 }
 
 /// A time column's values as UTC microseconds (its physical integers).

@@ -47,6 +47,9 @@ pub struct ViewInfo {
     pub materialized_at: i64,
 }
 
+/// Rows to replace a view with, a batch at a time (see [`OnlineStore::replace_view`]).
+pub type RowBatches<'a> = dyn Iterator<Item = Result<Vec<NewRow>, FeatureError>> + Send + 'a;
+
 /// The rows to write into one view: the view's features, and one row per entity.
 #[derive(Debug, Clone, Default)]
 pub struct NewRows {
@@ -93,11 +96,21 @@ impl NewRows {
 
     /// The names as JSON strings (quoted and escaped).
     fn quoted_names(&self) -> Vec<String> {
-        self.names
-            .iter()
-            .map(|n| serde_json::Value::from(n.as_str()).to_string())
-            .collect()
+        quoted(&self.names)
     }
+
+    /// The rows as one batch, for [`OnlineBackend::replace_view`].
+    pub fn batches(&self) -> impl Iterator<Item = Result<Vec<NewRow>, FeatureError>> + Send {
+        std::iter::once(Ok(self.rows.clone()))
+    }
+}
+
+/// Names as JSON strings (quoted and escaped).
+fn quoted(names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .map(|n| serde_json::Value::from(n.as_str()).to_string())
+        .collect()
 }
 
 /// The `views` row of a view, inside the transaction that wrote its rows.
@@ -172,8 +185,14 @@ impl OnlineStore {
         }
     }
 
-    /// Replaces all rows of `info.view` at once.
-    pub fn replace_view(&mut self, info: &ViewInfo, rows: &NewRows) -> Result<(), FeatureError> {
+    /// Replaces all rows of `info.view` at once with the rows of `batches` (each row's values
+    /// in the order of `names`).
+    pub fn replace_view(
+        &mut self,
+        info: &ViewInfo,
+        names: &[String],
+        batches: &mut RowBatches<'_>,
+    ) -> Result<(), FeatureError> {
         let path = self.path.clone();
         let db = |e: rusqlite::Error| FeatureError::Online {
             path: path.clone(),
@@ -193,13 +212,15 @@ impl OnlineStore {
                     "INSERT INTO {fresh} (key, event_us, created_us, features) VALUES (?1, ?2, ?3, ?4)"
                 ))
                 .map_err(db)?;
-            let quoted = rows.quoted_names();
+            let quoted = quoted(names);
             let mut features = String::new();
-            for row in &rows.rows {
-                NewRows::object(&quoted, row, &mut features);
-                insert
-                    .execute(params![row.key, row.event_us, row.created_us, features])
-                    .map_err(db)?;
+            for batch in batches {
+                for row in batch? {
+                    NewRows::object(&quoted, &row, &mut features);
+                    insert
+                        .execute(params![row.key, row.event_us, row.created_us, features])
+                        .map_err(db)?;
+                }
             }
         }
         let old = table(&info.view);
@@ -448,10 +469,16 @@ impl OnlineBackend {
         }
     }
 
-    pub fn replace_view(&mut self, info: &ViewInfo, rows: &NewRows) -> Result<(), FeatureError> {
+    /// Replaces all rows of `info.view` with the rows of `batches` (see the stores').
+    pub fn replace_view(
+        &mut self,
+        info: &ViewInfo,
+        names: &[String],
+        batches: &mut RowBatches<'_>,
+    ) -> Result<(), FeatureError> {
         match self {
-            Self::Sqlite(s) => s.replace_view(info, rows),
-            Self::Redis(r) => r.replace_view(info, rows),
+            Self::Sqlite(s) => s.replace_view(info, names, batches),
+            Self::Redis(r) => r.replace_view(info, names, batches),
         }
     }
 

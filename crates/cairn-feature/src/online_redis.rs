@@ -12,8 +12,9 @@
 //!                                    of the join key values
 //! ```
 //!
-//! A materialization writes its rows under a new generation (one `HSET` per entity, 10,000 per
-//! pipeline, on [`WRITERS`] connections at once), then flips the view's hash to it in one
+//! A materialization writes its rows under a new generation (one `HSET` per entity, one
+//! pipeline per batch of 10,000 rows, on [`WRITERS`] connections at once, each making its
+//! next batch while the other waits for Redis), then flips the view's hash to it in one
 //! transaction: a reader sees the old generation or the new one, never a mix. The old
 //! generation's rows expire [`OLD_GENERATION_TTL`] later.
 //!
@@ -40,7 +41,7 @@ use redis::{Commands as _, Connection, RedisResult};
 use cairn_store::RemoteEnv;
 
 use crate::FeatureError;
-use crate::online::{NewRow, NewRows, ViewInfo};
+use crate::online::{NewRow, NewRows, RowBatches, ViewInfo};
 
 /// The version of the key layout, the second part of every key.
 pub const REDIS_LAYOUT_VERSION: u32 = 1;
@@ -254,14 +255,28 @@ impl RedisStore {
 
     /// Replaces all rows of `info.view`: written under a new generation, then made visible at
     /// once by pointing the view's hash at it; the old generation expires.
-    pub fn replace_view(&mut self, info: &ViewInfo, rows: &NewRows) -> Result<(), FeatureError> {
-        check_names(&info.view, &rows.names)?;
+    /// The rows come from `batches` (each row's values in the order of `names`), taken by
+    /// the writers as they need them.
+    pub fn replace_view(
+        &mut self,
+        info: &ViewInfo,
+        names: &[String],
+        batches: &mut RowBatches<'_>,
+    ) -> Result<(), FeatureError> {
+        check_names(&info.view, names)?;
         let previous = self.view_generation(&info.view)?;
         let generation: u64 = self.run(|c| c.incr(next_key(&info.view), 1))?;
-        write_rows(&self.client, &self.url, &info.view, generation, rows)?;
+        let rows = write_rows(
+            &self.client,
+            &self.url,
+            &info.view,
+            generation,
+            names,
+            batches,
+        )?;
         let mut flip = redis::pipe();
         flip.atomic()
-            .add_command(Self::info_command(info, rows.len() as u64, generation))
+            .add_command(Self::info_command(info, rows, generation))
             .ignore()
             .sadd(views_key(), &info.view)
             .ignore();
@@ -546,34 +561,38 @@ fn feature_args(cmd: &mut redis::Cmd, names: &[String], row: &NewRow) {
     }
 }
 
-/// Writes every row into `generation` of `view`, one `HSET` per row (a fresh generation holds
-/// nothing to compare with), [`BATCH`] rows per pipeline, on [`WRITERS`] connections of their
-/// own, each taking the next batch when its pipeline was answered. The first error stops
-/// every writer.
+/// Writes every row of `batches` into `generation` of `view`, one `HSET` per row (a fresh
+/// generation holds nothing to compare with), one pipeline per batch, on [`WRITERS`]
+/// connections of their own: each takes the next batch (made then, while the other writer
+/// waits for Redis) when its pipeline was answered. The first error stops every writer.
+/// Returns the number of rows written.
 fn write_rows(
     client: &redis::Client,
     url: &str,
     view: &str,
     generation: u64,
-    rows: &NewRows,
-) -> Result<(), FeatureError> {
-    let batches: Vec<&[NewRow]> = rows.rows.chunks(BATCH).collect();
+    names: &[String],
+    batches: &mut RowBatches<'_>,
+) -> Result<u64, FeatureError> {
     let prefix = row_key(view, generation, "");
-    let next = AtomicUsize::new(0);
+    let batches = std::sync::Mutex::new(batches);
+    let written = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let write = || -> Result<(), FeatureError> {
         let mut conn: Option<Connection> = None;
         while !failed.load(Ordering::Relaxed) {
-            let Some(batch) = batches.get(next.fetch_add(1, Ordering::Relaxed)) else {
+            let next = batches.lock().unwrap_or_else(|p| p.into_inner()).next();
+            let Some(batch) = next else {
                 break;
             };
+            let batch = batch?;
             let conn = match conn.as_mut() {
                 Some(conn) => conn,
                 None => conn.insert(connect(client, url)?),
             };
             let mut pipe = redis::pipe();
             let mut key = String::new();
-            for row in *batch {
+            for row in &batch {
                 key.clear();
                 key.push_str(&prefix);
                 key.push_str(&row.key);
@@ -582,15 +601,18 @@ fn write_rows(
                 if let Some(created) = row.created_us {
                     cmd.arg(CREATED_FIELD).arg(created);
                 }
-                feature_args(&mut cmd, &rows.names, row);
+                feature_args(&mut cmd, names, row);
                 pipe.add_command(cmd).ignore();
             }
-            pipe.query::<()>(conn).map_err(|e| unavailable(url, &e))?;
+            if !batch.is_empty() {
+                pipe.query::<()>(conn).map_err(|e| unavailable(url, &e))?;
+            }
+            written.fetch_add(batch.len(), Ordering::Relaxed);
         }
         Ok(())
     };
     std::thread::scope(|scope| {
-        let writers: Vec<_> = (0..WRITERS.min(batches.len()))
+        let writers: Vec<_> = (0..WRITERS)
             .map(|_| {
                 scope.spawn(|| {
                     let result = write();
@@ -611,7 +633,8 @@ fn write_rows(
             }
         }
         result
-    })
+    })?;
+    Ok(written.into_inner() as u64)
 }
 
 /// A reader of the Redis online store for many concurrent async callers (a server's

@@ -35,10 +35,15 @@ fn row(key: i64, event_us: i64, created_us: Option<i64>, value: i64) -> NewRow {
     }
 }
 
-/// Rows of the features `gone` (always null) and `x`.
+/// The features: `gone` (always null) and `x`.
+fn names() -> Vec<String> {
+    vec!["gone".into(), "x".into()]
+}
+
+/// Rows of [`names`].
 fn rows(rows: impl IntoIterator<Item = NewRow>) -> NewRows {
     NewRows {
-        names: vec!["gone".into(), "x".into()],
+        names: names(),
         rows: rows.into_iter().collect(),
     }
 }
@@ -137,7 +142,11 @@ fn redis_and_sqlite_upserts_are_newer_wins_alike() {
         );
         // A replace drops what it does not carry; a drop forgets the view.
         store
-            .replace_view(&info(1), &rows([row(2, 0, None, 9)]))
+            .replace_view(
+                &info(1),
+                &names(),
+                &mut rows([row(2, 0, None, 9)]).batches(),
+            )
             .unwrap();
         assert_eq!(values(store, &[1, 2]), [None, Some(9)]);
         assert_eq!(store.views().unwrap(), ["v"]);
@@ -157,7 +166,11 @@ fn read_through_flips(entities: i64, flips: i64, mut after_flip: impl FnMut(&Red
         |generation: i64| rows((0..entities).map(|k| row(k, generation, None, generation)));
     let mut writer = RedisStore::new(&server.url(), &RemoteEnv::default()).unwrap();
     writer
-        .replace_view(&info(entities as u64), &generation_rows(0))
+        .replace_view(
+            &info(entities as u64),
+            &names(),
+            &mut generation_rows(0).batches(),
+        )
         .unwrap();
     let done = AtomicBool::new(false);
     let reads = std::thread::scope(|scope| {
@@ -182,7 +195,11 @@ fn read_through_flips(entities: i64, flips: i64, mut after_flip: impl FnMut(&Red
         for generation in 1..=flips {
             let (_, old) = writer.view_generation("v").unwrap().unwrap();
             writer
-                .replace_view(&info(entities as u64), &generation_rows(generation))
+                .replace_view(
+                    &info(entities as u64),
+                    &names(),
+                    &mut generation_rows(generation).batches(),
+                )
                 .unwrap();
             after_flip(&server, old);
         }
@@ -324,7 +341,10 @@ fn a_view_of_many_batches_is_written_whole_by_every_writer() {
         created_us: (k % 2 == 0).then_some(k + 1),
         values: vec![None, Some(k.to_string())],
     }));
-    store.replace_view(&info(ENTITIES as u64), &all).unwrap();
+    let mut batches = all.rows.chunks(10_000).map(|c| Ok(c.to_vec()));
+    store
+        .replace_view(&info(ENTITIES as u64), &all.names, &mut batches)
+        .unwrap();
     let mut raw = redis::Client::open(server.url())
         .unwrap()
         .get_connection()
@@ -358,7 +378,11 @@ fn a_reader_needs_only_read_rights_and_the_script_commands() {
     };
     let mut writer = RedisStore::new(&server.url(), &RemoteEnv::default()).unwrap();
     writer
-        .replace_view(&info(2), &rows([row(1, 1, None, 7), row(2, 1, None, 8)]))
+        .replace_view(
+            &info(2),
+            &names(),
+            &mut rows([row(1, 1, None, 7), row(2, 1, None, 8)]).batches(),
+        )
         .unwrap();
     let mut raw = redis::Client::open(server.url())
         .unwrap()
@@ -524,4 +548,39 @@ fn a_shared_reader_answers_as_a_reader_does_for_concurrent_callers_and_recovers(
             .unwrap()
             .is_none()
     );
+}
+
+#[test]
+fn a_view_of_more_entities_than_a_batch_is_written_whole_to_either_store() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    // 10,001 entities: two batches of online rows, the last one short.
+    const ENTITIES: u32 = 10_001;
+    let mut events = String::from("customer_id,ts,created,amount,n\n");
+    for id in 0..ENTITIES {
+        events.push_str(&format!(
+            "{id},2026-01-02T00:00:00,2026-01-02T00:00:00,{id}.5,{}\n",
+            id % 7
+        ));
+    }
+    let ids = [0, 5_000, 9_999, ENTITIES - 1];
+    let entities: Vec<String> = ids.iter().map(|id| format!("customer_id={id}")).collect();
+    let entities: Vec<&str> = entities.iter().map(String::as_str).collect();
+    let mut answers = Vec::new();
+    for definitions in [DEFINITIONS.to_owned(), on_redis(&server.url(), DEFINITIONS)] {
+        let f = Fixture::new(&definitions);
+        f.write("data/events.csv", &events);
+        let done = f.materialize(&["stats"]).unwrap();
+        assert_eq!(done.views[0].entities, u64::from(ENTITIES));
+        let mut options = f.online_options(&entities, &["stats:amount", "stats:n"]);
+        options.now = jan(3);
+        let answer = crate::online(&f.project(), &options).unwrap();
+        for (entity, id) in answer.entities.iter().zip(ids) {
+            assert_eq!(entity.features["amount"], json!(f64::from(id) + 0.5));
+            assert_eq!(entity.features["n"], json!(id % 7));
+        }
+        answers.push(serde_json::to_value(answer).unwrap());
+    }
+    assert_eq!(answers[0], answers[1]);
 }

@@ -24,10 +24,15 @@ fn row(key: i64, event_us: i64, created_us: Option<i64>, value: i64) -> NewRow {
     }
 }
 
-/// Rows of the one feature `x`.
+/// The one feature, `x`.
+fn names() -> Vec<String> {
+    vec!["x".into()]
+}
+
+/// Rows of [`names`].
 fn rows<const N: usize>(rows: [NewRow; N]) -> NewRows {
     NewRows {
-        names: vec!["x".into()],
+        names: names(),
         rows: rows.into(),
     }
 }
@@ -99,10 +104,18 @@ fn a_replaced_view_has_only_its_new_rows_and_a_dropped_one_none() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = OnlineStore::open(dir.path()).unwrap();
     store
-        .replace_view(&info(2), &rows([row(1, 1, None, 1), row(2, 1, None, 2)]))
+        .replace_view(
+            &info(2),
+            &names(),
+            &mut rows([row(1, 1, None, 1), row(2, 1, None, 2)]).batches(),
+        )
         .unwrap();
     store
-        .replace_view(&info(1), &rows([row(2, 0, None, 3)]))
+        .replace_view(
+            &info(1),
+            &names(),
+            &mut rows([row(2, 0, None, 3)]).batches(),
+        )
         .unwrap();
     assert_eq!(
         values(&store, &[1, 2]),
@@ -135,7 +148,11 @@ fn a_damaged_row_is_an_error_naming_the_view() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = OnlineStore::open(dir.path()).unwrap();
     store
-        .replace_view(&info(1), &rows([row(1, 1, None, 1)]))
+        .replace_view(
+            &info(1),
+            &names(),
+            &mut rows([row(1, 1, None, 1)]).batches(),
+        )
         .unwrap();
     let conn = rusqlite::Connection::open(dir.path().join("online.db")).unwrap();
     conn.execute(r#"UPDATE "fv:v" SET features = '[1,2]'"#, [])
