@@ -18,6 +18,7 @@
 //! order: the same seed gives the same model bytes at any thread count.
 
 mod bins;
+mod compiled;
 mod grow;
 mod model;
 #[cfg(test)]
@@ -402,6 +403,7 @@ fn fit(
         importances[*f] += gain;
     }
     Ok(Booster {
+        compiled: compiled::Compiled::new(&trees, n_features),
         loss,
         n_features,
         base,

@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::compiled::Compiled;
+
 /// The loss a booster minimises, which also says what it predicts.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -248,6 +250,9 @@ pub struct Booster {
     /// Total split gain per feature over the kept trees.
     pub(super) importances: Vec<f64>,
     pub(super) summary: BoostSummary,
+    /// The trees compiled for prediction (`None` when they cannot be: compiled.rs).
+    #[serde(skip)]
+    pub(super) compiled: Option<Compiled>,
 }
 
 #[derive(Deserialize)]
@@ -285,6 +290,7 @@ impl TryFrom<BoosterRepr> for Booster {
             return Err("a boosted tree splits on a feature the model does not have".to_owned());
         }
         Ok(Booster {
+            compiled: Compiled::new(&r.trees, r.n_features),
             loss: r.loss,
             n_features: r.n_features,
             base: r.base,
@@ -326,6 +332,10 @@ impl Booster {
     #[inline]
     pub fn raw_into(&self, row: &[f64], out: &mut [f64]) {
         out.copy_from_slice(&self.base);
+        if let Some(compiled) = &self.compiled {
+            compiled.add_row(row, out);
+            return;
+        }
         let k = self.base.len();
         if k == 1 {
             // Added one at a time, as the batch does: the same bits.
@@ -345,6 +355,9 @@ impl Booster {
     /// blocks of rows; the same numbers as [`Booster::raw_into`] row by row.
     pub fn raw_batch(&self, x: &crate::Matrix) -> Vec<f64> {
         use rayon::prelude::*;
+        if let Some(compiled) = &self.compiled {
+            return compiled.raw_batch(&self.base, x);
+        }
         let k = self.base.len();
         let stride = x.cols();
         let walkers: Vec<Walker> = self

@@ -403,3 +403,104 @@ fn batch_predictions_equal_row_predictions() {
         assert_eq!(model.predict(&x.row(i)), *value, "row {i}");
     }
 }
+
+/// Rows that sit on the model's thresholds, just beside them, at ±0, ±∞ and missing, on
+/// every feature, next to the table's own rows.
+fn edge_rows(model: &Booster, x: &Matrix) -> Matrix {
+    let mut columns = x.columns.clone();
+    let mut extra: Vec<Vec<f64>> = vec![Vec::new(); model.n_features()];
+    for tree in model.trees() {
+        for node in &tree.nodes {
+            let t = node.threshold;
+            for v in [t, t.next_down(), t.next_up(), -t] {
+                for (f, column) in extra.iter_mut().enumerate() {
+                    // The threshold's feature takes the edge value; the others cycle through
+                    // the awkward ones.
+                    column.push(if f == node.feature as usize {
+                        v
+                    } else {
+                        [0.0, -0.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY][column.len() % 5]
+                    });
+                }
+            }
+        }
+    }
+    for (column, more) in columns.iter_mut().zip(extra) {
+        column.extend(more);
+    }
+    Matrix::new(columns)
+}
+
+#[test]
+fn compiled_trees_predict_the_bits_the_trees_do() {
+    let (x, y, v) = table(1500, 21);
+    let three: Vec<u32> = v
+        .iter()
+        .map(|v| u32::from(*v > -1.0) + u32::from(*v > 1.0))
+        .collect();
+    let params = BoostParams {
+        n_iterations: 30,
+        num_leaves: 15,
+        ..BoostParams::default()
+    };
+    let models = [
+        Booster::fit_classifier(&x, &y, 2, &params, &|_| {}).unwrap(),
+        Booster::fit_classifier(&x, &three, 3, &params, &|_| {}).unwrap(),
+        Booster::fit_regressor(&x, &v, Loss::SquaredError, &params, &|_| {}).unwrap(),
+    ];
+    for model in models {
+        assert!(model.compiled.is_some(), "a small model is compiled");
+        let mut walked = model.clone();
+        walked.compiled = None;
+        let rows = edge_rows(&model, &x);
+        let k = model.base.len();
+        let (batch, walked_batch) = (model.raw_batch(&rows), walked.raw_batch(&rows));
+        let (mut one, mut walked_one) = (vec![0.0; k], vec![0.0; k]);
+        for i in 0..rows.rows {
+            let row = rows.row(i);
+            model.raw_into(&row, &mut one);
+            walked.raw_into(&row, &mut walked_one);
+            // Bits, not values: NaN scores (none expected) would fail too.
+            let bits = |s: &[f64]| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&one), bits(&walked_one), "row {i}: {row:?}");
+            assert_eq!(bits(&one), bits(&batch[i * k..(i + 1) * k]), "row {i}");
+            assert_eq!(
+                bits(&one),
+                bits(&walked_batch[i * k..(i + 1) * k]),
+                "row {i}"
+            );
+        }
+        // Read back from its bytes, the model is compiled again, the same way.
+        let read: Booster = postcard::from_bytes(&postcard::to_stdvec(&model).unwrap()).unwrap();
+        assert_eq!(read, model);
+    }
+}
+
+#[test]
+fn a_model_with_too_many_thresholds_is_not_compiled() {
+    let (x, y, _) = table(500, 22);
+    let params = BoostParams {
+        n_iterations: 5,
+        ..BoostParams::default()
+    };
+    let model = Booster::fit_classifier(&x, &y, 2, &params, &|_| {}).unwrap();
+    let most = (0..model.n_features())
+        .map(|f| {
+            let mut t: Vec<f64> = model
+                .trees()
+                .iter()
+                .flat_map(|tree| &tree.nodes)
+                .filter(|n| n.feature as usize == f)
+                .map(|n| n.threshold)
+                .collect();
+            t.sort_by(f64::total_cmp);
+            t.dedup();
+            t.len()
+        })
+        .max()
+        .unwrap();
+    assert!(most > 1);
+    let trees = model.trees();
+    assert!(compiled::Compiled::with_limit(trees, model.n_features(), most).is_some());
+    assert!(compiled::Compiled::with_limit(trees, model.n_features(), most - 1).is_none());
+}
