@@ -403,7 +403,7 @@ fn fit(
         importances[*f] += gain;
     }
     Ok(Booster {
-        compiled: compiled::Compiled::new(&trees, n_features),
+        compiled: compiled::Compiled::new(&trees, n_features).map(Box::new),
         loss,
         n_features,
         base,

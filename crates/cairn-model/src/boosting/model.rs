@@ -252,7 +252,7 @@ pub struct Booster {
     pub(super) summary: BoostSummary,
     /// The trees compiled for prediction (`None` when they cannot be: compiled.rs).
     #[serde(skip)]
-    pub(super) compiled: Option<Compiled>,
+    pub(super) compiled: Option<Box<Compiled>>,
 }
 
 #[derive(Deserialize)]
@@ -290,7 +290,7 @@ impl TryFrom<BoosterRepr> for Booster {
             return Err("a boosted tree splits on a feature the model does not have".to_owned());
         }
         Ok(Booster {
-            compiled: Compiled::new(&r.trees, r.n_features),
+            compiled: Compiled::new(&r.trees, r.n_features).map(Box::new),
             loss: r.loss,
             n_features: r.n_features,
             base: r.base,
