@@ -1,6 +1,8 @@
 //! Project automation for cairn, run as `cargo xtask <task>`.
 //!
 //! - `cargo xtask test`: the whole workspace's tests.
+//! - `cargo xtask test-spark`: the tests of the offline engine on Spark, against a Spark
+//!   Connect server from pyspark (installed into `<target>/spark-venv` when missing).
 //! - `cargo xtask gen [--out DIR]`: the command reference, completions and man pages.
 //! - `cargo xtask demo [--tmp]`: a scripted walk through the lifecycle on seeded data (data,
 //!   features, training, the registry and its gates, remotes).
@@ -30,6 +32,7 @@ mod bench;
 mod demo;
 mod generate;
 mod rng;
+mod spark;
 mod util;
 
 use std::process::ExitCode;
@@ -41,6 +44,9 @@ usage: cargo xtask <task> [options]
 
 tasks:
   test [ARGS...]          run `cargo test --workspace` (extra ARGS are passed on)
+  test-spark [ARGS...]    the tests of the offline engine on Spark against a real Spark
+                          Connect server on 127.0.0.1 (installs pyspark in
+                          <target>/spark-venv if missing; needs java 17)
   demo [--tmp]            walk through the whole lifecycle (data, features, training,
                           registry and gates, serving, drift, retraining, reproduce,
                           remotes) in a git repository generated in
@@ -126,6 +132,7 @@ fn run(args: &[String]) -> Result<()> {
     };
     match task.as_str() {
         "test" => util::cargo_test(rest),
+        "test-spark" => spark::test(rest),
         "demo" => {
             let mut temporary = false;
             for arg in rest {

@@ -8,6 +8,8 @@ mod materialize;
 mod online;
 mod plan;
 mod redis;
+#[cfg(feature = "spark-tests")]
+mod spark;
 mod store;
 
 use std::path::{Path, PathBuf};
