@@ -46,7 +46,8 @@ pub(crate) struct Spark {
 impl Spark {
     /// Opens a session on `remote` (`sc://HOST:PORT`). The server is dialled first, so that a
     /// server that is not there is reported at once (the client itself would retry for
-    /// minutes). The session computes in UTC.
+    /// minutes). The session computes in UTC, with
+    /// case-sensitive column names (as polars).
     pub(crate) fn connect(remote: &str) -> Result<Self, FeatureError> {
         let unreachable = |message: String| FeatureError::SparkUnreachable {
             remote: remote.to_owned(),
@@ -92,11 +93,17 @@ impl Spark {
             session,
             remote: remote.to_owned(),
         };
-        spark
-            .session
-            .conf()
-            .set("spark.sql.session.timeZone", "UTC")
-            .map_err(|e| spark.error("", e))?;
+        // UTC, as every time cairn computes with; column names case-sensitive, as in polars.
+        for (key, value) in [
+            ("spark.sql.session.timeZone", "UTC"),
+            ("spark.sql.caseSensitive", "true"),
+        ] {
+            spark
+                .session
+                .conf()
+                .set(key, value)
+                .map_err(|e| spark.error("", e))?;
+        }
         Ok(spark)
     }
 
