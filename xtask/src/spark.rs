@@ -1,7 +1,8 @@
 //! `cargo xtask test-spark`: the tests of the offline engine on Spark against a real Spark
 //! Connect server. pyspark (which bundles the server) is installed into `<target>/spark-venv`
 //! when missing; the tests start the server from there (once per test binary, on 127.0.0.1)
-//! and need Java 17.
+//! and need Java 17. They are built by `cargo test --workspace`, which skips them; this runs
+//! the same build with only them, and `CAIRN_SPARK_VENV` set.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -57,14 +58,9 @@ fn run(command: &mut Command) -> Result<()> {
 pub fn test(args: &[String]) -> Result<()> {
     let venv = venv()?;
     let status = cargo_command()
-        .args([
-            "test",
-            "-p",
-            "cairn-feature",
-            "--features",
-            "spark-tests",
-            "--lib",
-        ])
+        // The everyday command's build (the same features, nothing rebuilt), only the Spark
+        // tests run.
+        .args(["test", "--workspace"])
         .args(args)
         .args(["--", "tests::spark::"])
         .env("CAIRN_SPARK_VENV", &venv)

@@ -117,7 +117,7 @@ impl Spark {
         } else {
             FeatureError::Spark {
                 view: view.to_owned(),
-                message: e.message(),
+                message: first_line(&e.message()),
             }
         }
     }
@@ -142,4 +142,29 @@ impl Spark {
 /// An identifier quoted for Spark SQL.
 fn quote(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
+}
+
+/// The first line of Spark's message (the rest is the query plan), without the error class
+/// the client repeats in front of the server's (`[X] [X] …`).
+fn first_line(message: &str) -> String {
+    let line = message.lines().next().unwrap_or_default().trim();
+    match line.split_once("] ") {
+        Some((class, rest)) if rest.starts_with(&format!("{class}] ")) => rest.to_owned(),
+        _ => line.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn spark_messages_keep_their_first_line_once() {
+        assert_eq!(
+            super::first_line(
+                "[A.B] [A.B] No `x`. SQLSTATE: 42703; line 1 pos 24;\n'Project [x]\n+- View"
+            ),
+            "[A.B] No `x`. SQLSTATE: 42703; line 1 pos 24;"
+        );
+        assert_eq!(super::first_line("plain"), "plain");
+        assert_eq!(super::first_line("[A] [B] two"), "[A] [B] two");
+    }
 }

@@ -8,7 +8,7 @@ mod materialize;
 mod online;
 mod plan;
 mod redis;
-#[cfg(feature = "spark-tests")]
+#[cfg(feature = "spark")]
 mod spark;
 mod store;
 

@@ -1,7 +1,9 @@
 //! The offline engine on Spark against a real Spark Connect server (pyspark's, on 127.0.0.1,
-//! started once for this test binary; skipped with a message when pyspark or Java is missing,
-//! a failure under `CI=true`). Built only with the `spark-tests` feature: `cargo xtask
-//! test-spark` installs pyspark and runs them.
+//! started once for this test binary). They run only when `CAIRN_SPARK_VENV` names the
+//! virtual environment that holds pyspark, as `cargo xtask test-spark` does after installing
+//! it: the everyday `cargo test` skips them with a message, so that the server's start does
+//! not slow it (and `test-spark` reuses its build). With the variable set, a missing pyspark
+//! or Java is a skip too, except under `CI=true`, where it fails.
 //!
 //! The same `cairn.toml` with `[offline] engine = "spark"` must give the same answers as
 //! polars: the same offline tables, byte for byte (the same digests in `cairn.lock`), and the
@@ -19,15 +21,18 @@ use crate::FeatureError;
 static SERVER: OnceLock<Option<SparkServer>> = OnceLock::new();
 
 /// The server's `sc://` address, or `None` when the tests are skipped.
+#[allow(
+    clippy::print_stderr,
+    reason = "a test helper: the skip must show in the test's output"
+)]
 fn remote() -> Option<String> {
     SERVER
-        .get_or_init(|| {
-            // Where `cargo xtask test-spark` installs pyspark.
-            let venv = std::env::var_os("CAIRN_SPARK_VENV").map_or_else(
-                || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/spark-venv"),
-                PathBuf::from,
-            );
-            SparkServer::start(&venv)
+        .get_or_init(|| match std::env::var_os("CAIRN_SPARK_VENV") {
+            Some(venv) => SparkServer::start(&PathBuf::from(venv)),
+            None => {
+                eprintln!("skipped: the Spark tests run with `cargo xtask test-spark`");
+                None
+            }
         })
         .as_ref()
         .map(SparkServer::remote)
