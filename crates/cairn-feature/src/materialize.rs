@@ -228,7 +228,19 @@ pub fn materialize(
                 #[cfg(feature = "spark")]
                 crate::Engine::Spark(spark) => {
                     let mut source = source;
-                    spark.compute_view(project, name, spec, &mut source)?.lazy()
+                    let rows = spark.compute_view(project, name, spec, &mut source)?;
+                    // Sorted again (stable: the order does not change) so that the Parquet
+                    // sink receives the rows in the batches polars' sort emits, which decide
+                    // the file's row groups: the same file as the polars engine's.
+                    let mut order = keys.clone();
+                    order.push(TS.to_owned());
+                    if spec.created.is_some() {
+                        order.push(CREATED.to_owned());
+                    }
+                    rows.lazy().sort(
+                        order,
+                        SortMultipleOptions::default().with_maintain_order(true),
+                    )
                 }
             };
             let ts = || col(TS).to_physical().cast(DataType::Int64);

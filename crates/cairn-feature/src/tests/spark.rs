@@ -317,3 +317,43 @@ fn spark_errors_name_the_server_or_the_view() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The Parquet writer cuts a table into row groups by the batches it receives: a view of
+/// 1,000,000 rows (ten row groups from polars' sort; eight from a frame handed to the writer
+/// as it is) must still be the same file on both engines.
+#[test]
+fn a_view_of_several_row_groups_pins_the_same_table() {
+    let Some(remote) = remote() else { return };
+    let mut rng = Rng::new(5);
+    let mut text = "customer_id,ts,spend\n".to_owned();
+    for _ in 0..1_000_000 {
+        text.push_str(&format!(
+            "{},2026-01-{:02}T{:02}:{:02}:00,{}.{:02}\n",
+            rng.below(100_000),
+            1 + rng.below(28),
+            rng.below(24),
+            rng.below(60),
+            rng.below(1000),
+            rng.below(100)
+        ));
+    }
+    let view = |offline: &str| {
+        format!(
+            "{offline}\n[entity.customer]\njoin_keys = {{ customer_id = \"int\" }}\n\n\
+             [feature_view.spend]\nsource = \"data/big.csv\"\nentities = [\"customer\"]\n\
+             timestamp = \"ts\"\nfeatures = {{ spend = \"float\" }}\n"
+        )
+    };
+    let polars = Fixture::new(&view(""));
+    let spark = Fixture::new(&view(&spark_table(&remote)));
+    for f in [&polars, &spark] {
+        f.write("data/big.csv", &text);
+    }
+    let p = polars.materialize(&[]).unwrap();
+    let s = spark.materialize(&[]).unwrap();
+    assert_eq!(p.views[0].rows, 1_000_000);
+    assert_eq!(
+        p.views[0].digest, s.views[0].digest,
+        "the offline tables differ"
+    );
+}
