@@ -1,6 +1,8 @@
 //! Project automation for cairn, run as `cargo xtask <task>`.
 //!
 //! - `cargo xtask test`: the whole workspace's tests.
+//! - `cargo xtask test-spark`: the tests of the offline engine on Spark, against a Spark
+//!   Connect server from pyspark (installed into `<target>/spark-venv` when missing).
 //! - `cargo xtask gen [--out DIR]`: the command reference, completions and man pages.
 //! - `cargo xtask demo [--tmp]`: a scripted walk through the lifecycle on seeded data (data,
 //!   features, training, the registry and its gates, remotes).
@@ -20,8 +22,8 @@
 //!   injected drift at 100,000 and 1,000,000 rows each side, Evidently and scipy as references.
 //! - `cargo xtask bench serve [--quick]`: `cairn serve` under wrk beside a bare-axum ceiling.
 //! - `cargo xtask bench scale [--quick]`: the online store on Redis beside SQLite (entity-keyed
-//!   requests to `cairn serve`, materialize of 1,000,000 rows, Redis memory per entity); Spark
-//!   figures are reported as not measured.
+//!   requests to `cairn serve`, materialize of 1,000,000 rows, Redis memory per entity); no
+//!   Spark figure yet.
 //!
 //! This is a developer tool: it prints directly and writes files without the atomic helper.
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::disallowed_methods)]
@@ -30,6 +32,7 @@ mod bench;
 mod demo;
 mod generate;
 mod rng;
+mod spark;
 mod util;
 
 use std::process::ExitCode;
@@ -41,6 +44,9 @@ usage: cargo xtask <task> [options]
 
 tasks:
   test [ARGS...]          run `cargo test --workspace` (extra ARGS are passed on)
+  test-spark [ARGS...]    the tests of the offline engine on Spark against a real Spark
+                          Connect server on 127.0.0.1 (installs pyspark in
+                          <target>/spark-venv if missing; needs java 17)
   demo [--tmp]            walk through the whole lifecycle (data, features, training,
                           registry and gates, serving, drift, retraining, reproduce,
                           remotes) in a git repository generated in
@@ -88,8 +94,8 @@ tasks:
                           keyed requests to `cairn serve` at 16 connections (wrk, random
                           keys), `cairn feature materialize` of 1,000,000 rows into each,
                           Redis memory per entity (starts redis-server on a free port;
-                          needs wrk and redis-server); Spark: not measured (not
-                          implemented); --quick uses 100,000 entities and 3 s loads
+                          needs wrk and redis-server); no Spark figure yet;
+                          --quick uses 100,000 entities and 3 s loads
 
   gen [--out DIR]         write docs/reference/cli.md (the command reference), and shell
                           completions and man pages into DIR (default dist/)
@@ -126,6 +132,7 @@ fn run(args: &[String]) -> Result<()> {
     };
     match task.as_str() {
         "test" => util::cargo_test(rest),
+        "test-spark" => spark::test(rest),
         "demo" => {
             let mut temporary = false;
             for arg in rest {

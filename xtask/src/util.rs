@@ -149,10 +149,15 @@ pub fn cargo_test(args: &[String]) -> Result<()> {
         .current_dir(workspace_root())
         .status()
         .context(|| "cannot run `cargo test`".to_owned())?;
+    passed_on(status)
+}
+
+/// A cargo command's outcome as xtask's: cargo has said what failed, so only its exit code
+/// is passed on.
+pub fn passed_on(status: ExitStatus) -> Result<()> {
     if status.success() {
         Ok(())
     } else {
-        // cargo has said what failed; just pass its exit code on.
         Err(Error {
             code: status.code().unwrap_or(1),
             message: String::new(),

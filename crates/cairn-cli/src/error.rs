@@ -161,6 +161,18 @@ impl From<cairn_feature::FeatureError> for CliError {
                 Exit::Usage,
                 Some(format!("check that Redis answers at {url} (`redis-cli -u {url} ping`) and that CAIRN_REDIS_PASSWORD is right; `[online] store` in cairn.toml names it")),
             ),
+            F::SparkUnreachable { remote, .. } => (
+                Exit::Usage,
+                Some(format!("start the Spark Connect server at {remote} (`sbin/start-connect-server.sh` of a Spark or pyspark install), or fix `[offline] remote` in cairn.toml; `engine = \"polars\"` computes without Spark")),
+            ),
+            F::Spark { .. } => (
+                Exit::Usage,
+                Some("fix the view's SQL or its source in cairn.toml: on Spark it must be Spark SQL too (docs/guide/scale.md lists the subset both engines run)".into()),
+            ),
+            F::SparkNotBuilt => (
+                Exit::Usage,
+                Some("build cairn with its default features (the `spark` feature needs protoc), or set `[offline] engine = \"polars\"`".into()),
+            ),
             F::Online { .. } => (
                 Exit::Usage,
                 Some("delete .cairn/online.db, then `cairn feature materialize` rebuilds it from the pinned tables".into()),

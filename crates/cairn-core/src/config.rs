@@ -46,6 +46,83 @@ pub struct Config {
     /// Where the online store lives (`[online]`).
     #[serde(default)]
     pub online: OnlineConfig,
+    /// The engine of feature views and point-in-time joins (`[offline]`).
+    #[serde(default)]
+    pub offline: OfflineConfig,
+}
+
+/// `[offline]`: the engine that computes feature views and point-in-time joins. Without
+/// `engine`, polars in this process.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OfflineConfig {
+    /// `"polars"` (the default) or `"spark"`.
+    pub engine: Option<String>,
+    /// The Spark Connect server, `sc://HOST:PORT` (with `engine = "spark"` only).
+    pub remote: Option<String>,
+}
+
+/// The offline engine, as `[offline]` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OfflineEngine {
+    /// polars, in this process.
+    Polars,
+    /// A Spark Connect server: the `sc://HOST:PORT` URL as written.
+    Spark(String),
+}
+
+impl OfflineConfig {
+    pub fn engine(&self) -> OfflineEngine {
+        match (self.engine.as_deref(), &self.remote) {
+            (Some("spark"), Some(remote)) => OfflineEngine::Spark(remote.clone()),
+            _ => OfflineEngine::Polars,
+        }
+    }
+
+    /// The engine is `polars` or `spark`; `spark` has an `sc://HOST:PORT` remote without a
+    /// token, and only `spark` has a remote.
+    fn check(&self, name: &str) -> Result<(), ConfigError> {
+        match self.engine.as_deref() {
+            None | Some("polars") => {
+                if self.remote.is_some() {
+                    return Err(ConfigError::Invalid(format!(
+                        "{name}: `offline.remote` is for engine = \"spark\": remove it, or set `offline.engine = \"spark\"`"
+                    )));
+                }
+                Ok(())
+            }
+            Some("spark") => {
+                let Some(remote) = self.remote.as_deref() else {
+                    return Err(ConfigError::Invalid(format!(
+                        "{name}: `offline.engine = \"spark\"` needs `offline.remote = \"sc://HOST:PORT\"`, the Spark Connect server"
+                    )));
+                };
+                let Some(rest) = remote.strip_prefix("sc://") else {
+                    return Err(ConfigError::Invalid(format!(
+                        "{name}: `offline.remote = \"{remote}\"`: write the Spark Connect server as sc://HOST:PORT"
+                    )));
+                };
+                let (authority, params) = rest.split_once('/').unwrap_or((rest, ""));
+                if params.to_ascii_lowercase().contains("token") {
+                    return Err(ConfigError::Invalid(format!(
+                        "{name}: `offline.remote` holds a token, and {name} is committed to git; \
+                         write sc://HOST:PORT"
+                    )));
+                }
+                let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+                let port = authority.rsplit_once(':').map(|(_, p)| p);
+                if host.is_empty() || port.is_some_and(|p| p.parse::<u16>().is_err()) {
+                    return Err(ConfigError::Invalid(format!(
+                        "{name}: `offline.remote = \"{remote}\"`: write the Spark Connect server as sc://HOST:PORT (the port defaults to 15002)"
+                    )));
+                }
+                Ok(())
+            }
+            Some(other) => Err(ConfigError::Invalid(format!(
+                "{name}: `offline.engine = \"{other}\"`: use \"polars\" or \"spark\""
+            ))),
+        }
+    }
 }
 
 /// `[online]`: the online store. Without `store`, SQLite in `.cairn/online.db`.
@@ -191,6 +268,7 @@ impl Default for Config {
             drift: BTreeMap::new(),
             retrain: BTreeMap::new(),
             online: OnlineConfig::default(),
+            offline: OfflineConfig::default(),
         }
     }
 }
@@ -311,6 +389,7 @@ impl Config {
             }
         }
         config.online.check(&name)?;
+        config.offline.check(&name)?;
         if let Some(default) = &config.core.remote
             && !config.remote.contains_key(default)
         {
@@ -396,6 +475,44 @@ mod tests {
             ok.remote["origin"].endpoint.as_deref(),
             Some("http://127.0.0.1:9000")
         );
+    }
+
+    #[test]
+    fn offline_engine() {
+        assert_eq!(parse("").unwrap().offline.engine(), OfflineEngine::Polars);
+        let polars = parse("[offline]\nengine = \"polars\"\n").unwrap();
+        assert_eq!(polars.offline.engine(), OfflineEngine::Polars);
+        let spark =
+            parse("[offline]\nengine = \"spark\"\nremote = \"sc://127.0.0.1:15002\"\n").unwrap();
+        assert_eq!(
+            spark.offline.engine(),
+            OfflineEngine::Spark("sc://127.0.0.1:15002".to_owned())
+        );
+        assert!(parse("[offline]\nengine = \"spark\"\nremote = \"sc://spark\"\n").is_ok());
+        for (bad, says) in [
+            ("engine = \"duckdb\"", "use \"polars\" or \"spark\""),
+            ("engine = \"spark\"", "needs `offline.remote"),
+            (
+                "engine = \"spark\"\nremote = \"http://h:1\"",
+                "sc://HOST:PORT",
+            ),
+            ("engine = \"spark\"\nremote = \"sc://:1\"", "sc://HOST:PORT"),
+            (
+                "engine = \"spark\"\nremote = \"sc://h:x\"",
+                "sc://HOST:PORT",
+            ),
+            (
+                "engine = \"spark\"\nremote = \"sc://h:1/;token=abc\"",
+                "holds a token",
+            ),
+            ("remote = \"sc://h:1\"", "is for engine = \"spark\""),
+            ("engin = \"spark\"", "unknown field `engin`"),
+        ] {
+            let err = parse(&format!("[offline]\n{bad}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -24,8 +24,8 @@ pub mod validation;
 pub mod workspace;
 
 pub use config::{
-    CONFIG_VERSION, CacheConfig, Config, ConfigError, CoreConfig, OnlineConfig, OnlineLocation,
-    RemoteConfig,
+    CONFIG_VERSION, CacheConfig, Config, ConfigError, CoreConfig, OfflineConfig, OfflineEngine,
+    OnlineConfig, OnlineLocation, RemoteConfig,
 };
 pub use git::{Git, GitError};
 pub use gitignore::{GitignoreError, ignore_pattern};

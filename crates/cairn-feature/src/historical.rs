@@ -173,6 +173,7 @@ pub fn historical_frame(
     }
     let store = project.store()?;
     let lock = project.read_lock()?;
+    let engine = crate::Engine::open(project)?;
     let mut tables = BTreeMap::new();
     let mut out = entities
         .lazy()
@@ -194,14 +195,28 @@ pub fn historical_frame(
             });
         }
         tables.insert(view_name.clone(), entry.digest);
-        let bytes = store.read(&entry.digest)?;
         let view_err = |e: PolarsError| FeatureError::Polars {
             view: view_name.clone(),
             message: e.to_string(),
         };
-        let offline = ParquetReader::new(Cursor::new(bytes))
-            .finish()
-            .map_err(view_err)?;
+        // Read here for polars; for Spark, checked against its digest and read by the server.
+        let offline = match &engine {
+            crate::Engine::Polars => ParquetReader::new(Cursor::new(store.read(&entry.digest)?))
+                .finish()
+                .map_err(view_err)?,
+            #[cfg(feature = "spark")]
+            crate::Engine::Spark(_) => {
+                store.verify(&entry.digest)?;
+                let path = store.object_path(&entry.digest);
+                let schema = LazyFrame::scan_parquet(
+                    PlRefPath::new(path.to_string_lossy().as_ref()),
+                    ScanArgsParquet::default(),
+                )
+                .and_then(|mut table| table.collect_schema())
+                .map_err(view_err)?;
+                DataFrame::empty_with_schema(&schema)
+            }
+        };
         let keys = view::join_keys(project, spec);
         let mut left = vec![col(ROW), col(T)];
         for (key, dtype) in &keys {
@@ -245,7 +260,21 @@ pub fn historical_frame(
             order.push(CREATED.to_owned());
         }
         order.push(POS.to_owned());
-        let chosen = if options.created_before && has_created {
+        let chosen = if let Some(chosen) = on_engine(
+            &engine,
+            &store,
+            &entry.digest,
+            &out,
+            &left,
+            &keys,
+            view_name,
+            features,
+            &offline,
+            spec.ttl().map(|ttl| ttl.as_micros() as i64),
+            options.created_before,
+        )? {
+            chosen
+        } else if options.created_before && has_created {
             // The candidates depend on each entity row's time through `created` too: join every
             // entity row with its key's rows, keep the candidates, take the last.
             let candidates = out
@@ -385,4 +414,77 @@ pub fn historical_frame(
         feature_columns: names.into_iter().map(|(_, _, n)| n).collect(),
         tables,
     })
+}
+
+/// The rows chosen for one view by the engine of `[offline]` when it is not polars (`None`
+/// for polars, which joins here): the entity rows that have a candidate, `ROW` and the
+/// requested features.
+#[allow(clippy::too_many_arguments, unused_variables)]
+fn on_engine(
+    engine: &crate::Engine,
+    store: &cairn_store::Store,
+    digest: &cairn_store::Digest,
+    out: &DataFrame,
+    left: &[Expr],
+    keys: &[(String, cairn_core::dataset::ColumnType)],
+    view: &str,
+    features: &[String],
+    offline: &DataFrame,
+    ttl_micros: Option<i64>,
+    created_before: bool,
+) -> Result<Option<DataFrame>, FeatureError> {
+    match engine {
+        crate::Engine::Polars => Ok(None),
+        #[cfg(feature = "spark")]
+        crate::Engine::Spark(spark) => {
+            let view_err = |e: PolarsError| FeatureError::Polars {
+                view: view.to_owned(),
+                message: e.to_string(),
+            };
+            // The entity rows, keys cast as for polars, in a temporary Parquet file the server
+            // reads (removed when dropped).
+            let mut rows = out
+                .clone()
+                .lazy()
+                .select(left)
+                .with_column(col(ROW).cast(DataType::Int64))
+                .collect()
+                .map_err(view_err)?;
+            // Spark skips files whose names start with `.` or `_`, as tempfile's do.
+            let mut file = tempfile::Builder::new()
+                .prefix("entities-")
+                .suffix(".parquet")
+                .tempfile_in(store.tmp_dir())
+                .map_err(|source| FeatureError::Write {
+                    path: store.tmp_dir().to_path_buf(),
+                    source,
+                })?;
+            ParquetWriter::new(file.as_file_mut())
+                .finish(&mut rows)
+                .map_err(view_err)?;
+            let schema = offline.schema();
+            let features: Vec<(String, DataType)> = features
+                .iter()
+                .map(|f| {
+                    let dtype = schema.get(f.as_str()).cloned().unwrap_or(DataType::Null);
+                    (f.clone(), dtype)
+                })
+                .collect();
+            let keys: Vec<String> = keys.iter().map(|(k, _)| k.clone()).collect();
+            spark
+                .point_in_time(&crate::spark::join::PointInTime {
+                    view,
+                    entities: file.path(),
+                    row: ROW,
+                    t: T,
+                    offline: &store.object_path(digest),
+                    keys: &keys,
+                    has_created: schema.get(CREATED).is_some(),
+                    ttl_micros,
+                    created_before,
+                    features: &features,
+                })
+                .map(Some)
+        }
+    }
 }

@@ -25,9 +25,34 @@ pub use reads::{
 };
 
 mod reads;
+#[cfg(feature = "spark")]
+mod spark;
 
 #[cfg(test)]
 mod tests;
+
+/// The engine that computes views and point-in-time joins, as `[offline]` says: polars in
+/// this process, or a session on a Spark Connect server.
+pub(crate) enum Engine {
+    Polars,
+    #[cfg(feature = "spark")]
+    Spark(spark::Spark),
+}
+
+impl Engine {
+    /// The project's engine, connected.
+    pub(crate) fn open(project: &cairn_core::Project) -> Result<Self, FeatureError> {
+        match project.config().offline.engine() {
+            cairn_core::OfflineEngine::Polars => Ok(Engine::Polars),
+            #[cfg(feature = "spark")]
+            cairn_core::OfflineEngine::Spark(remote) => {
+                Ok(Engine::Spark(spark::Spark::connect(&remote)?))
+            }
+            #[cfg(not(feature = "spark"))]
+            cairn_core::OfflineEngine::Spark(_) => Err(FeatureError::SparkNotBuilt),
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum FeatureError {
@@ -122,6 +147,18 @@ pub enum FeatureError {
     /// The Redis online store cannot answer (down, slow, refusing the credentials, damaged).
     #[error("the online store {url} cannot answer: {message}")]
     Unavailable { url: String, message: String },
+    /// The Spark Connect server of `[offline] remote` does not answer.
+    #[error("the Spark Connect server {remote} cannot be reached: {message}")]
+    SparkUnreachable { remote: String, message: String },
+    /// Spark refused or failed a view's query (its SQL, a source it cannot read), with
+    /// Spark's message.
+    #[error("feature_view.{view}: Spark: {message}")]
+    Spark { view: String, message: String },
+    /// `[offline] engine = "spark"` in a cairn built without the `spark` feature.
+    #[error(
+        "cairn.toml says `[offline] engine = \"spark\"`, but this cairn was built without Spark"
+    )]
+    SparkNotBuilt,
     #[error(transparent)]
     Store(#[from] cairn_store::StoreError),
     #[error(transparent)]

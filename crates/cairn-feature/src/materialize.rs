@@ -100,6 +100,8 @@ pub fn materialize(
     store.clean_tmp()?;
     let mut lock = project.read_lock()?;
     let mut online = OnlineBackend::open(project)?;
+    // Connected on the first view that must be computed: skipped views need no engine.
+    let mut engine: Option<crate::Engine> = None;
     let mut outcomes = Vec::new();
     progress.start("materializing", names.len() as u64, 0);
     let window_start = options.start.map(format_micros);
@@ -191,6 +193,10 @@ pub fn materialize(
             .into_iter()
             .map(|(k, _)| k)
             .collect();
+        let engine: &crate::Engine = match &mut engine {
+            Some(engine) => engine,
+            slot @ None => slot.insert(crate::Engine::open(project)?),
+        };
         // The source is scanned, not read: the validation pass, the view's query and the
         // offline table's Parquet writer all run on polars' streaming engine, which holds what
         // a query keeps (the sorted view's columns) rather than the source.
@@ -216,7 +222,28 @@ pub fn materialize(
                     }
                 }
             };
-            let mut table = view::compute(project, name, spec, source)?;
+            let mut table = match engine {
+                crate::Engine::Polars => view::compute(project, name, spec, source)?,
+                // Computed on the server; the window, the incremental append and the Parquet
+                // writer below are the same as for polars.
+                #[cfg(feature = "spark")]
+                crate::Engine::Spark(spark) => {
+                    let mut source = source;
+                    let rows = spark.compute_view(project, name, spec, &mut source)?;
+                    // Sorted again (stable: the order does not change) so that the Parquet
+                    // sink receives the rows in the batches polars' sort emits, which decide
+                    // the file's row groups: the same file as the polars engine's.
+                    let mut order = keys.clone();
+                    order.push(TS.to_owned());
+                    if spec.created.is_some() {
+                        order.push(CREATED.to_owned());
+                    }
+                    rows.lazy().sort(
+                        order,
+                        SortMultipleOptions::default().with_maintain_order(true),
+                    )
+                }
+            };
             let ts = || col(TS).to_physical().cast(DataType::Int64);
             if options.start.is_some() || options.end.is_some() {
                 let mut keep = lit(true);

@@ -8,6 +8,8 @@ mod materialize;
 mod online;
 mod plan;
 mod redis;
+#[cfg(feature = "spark")]
+mod spark;
 mod store;
 
 use std::path::{Path, PathBuf};
