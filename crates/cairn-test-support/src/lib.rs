@@ -10,3 +10,9 @@ pub mod redis;
 pub mod s3;
 mod s3_mem;
 pub mod spark;
+
+/// Whether a server a test needs must be there (`CI=true`: `.ci/run` installs it) rather than
+/// the test being skipped. The one place the test helpers read the environment.
+pub fn required_by_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}

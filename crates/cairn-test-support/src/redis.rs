@@ -29,7 +29,7 @@ impl RedisServer {
             .status()
             .is_ok_and(|s| s.success());
         if !found {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
+            if crate::required_by_ci() {
                 panic!(
                     "redis-server is not installed, and CI=true: install the Debian package redis-server (.ci/run does)"
                 );

@@ -66,7 +66,7 @@ impl SparkServer {
             (Some(_), true) => String::new(),
         };
         let Some(home) = home.filter(|_| java) else {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
+            if crate::required_by_ci() {
                 panic!("{missing}, and CI=true: .ci/run must install it");
             }
             eprintln!("skipped: {missing}");
