@@ -622,6 +622,7 @@ pub struct MissingObject {
 pub enum Credentials {
     LocalConfig,
     Environment,
+    AwsProfile,
     None,
 }
 
@@ -632,6 +633,9 @@ pub struct RemoteInfo {
     pub name: String,
     pub url: String,
     pub credentials: Credentials,
+    /// With `aws-profile`: which profile, and where its credentials were written.
+    #[serde(default)]
+    pub aws_profile: Option<String>,
 }
 
 /// `uploaded` of a push, `downloaded` of a fetch.

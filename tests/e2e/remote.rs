@@ -7,8 +7,8 @@ use cairn_e2e::s3::S3Server;
 use cairn_e2e::{Project, Rng};
 
 use crate::docs::{
-    AddDoc, FetchDoc, GcDoc, PullDoc, PushDoc, RemoteAddDoc, RemoteDefaultDoc, RemoteListDoc,
-    RemoteRemoveDoc, StatusDoc, decode, json, json_env,
+    AddDoc, Credentials, FetchDoc, GcDoc, PullDoc, PushDoc, RemoteAddDoc, RemoteDefaultDoc,
+    RemoteListDoc, RemoteRemoveDoc, StatusDoc, decode, json, json_env,
 };
 
 /// A project with a tree, a large file (uploaded in parts) and a CSV, all committed.
@@ -601,6 +601,107 @@ fn wrong_credentials_and_missing_buckets_are_clear_errors() {
     p.cairn_env(&["data", "fetch", "--remote", "nowhere"], &s3.env())
         .code(2)
         .stderr_has("does not exist");
+}
+
+/// Credentials as users keep them for every AWS tool: `~/.aws/credentials` and
+/// `~/.aws/config`, the profile chosen by `AWS_PROFILE` or `aws_profile` in
+/// `.cairn/config.toml`, keys or a `credential_process`; against a server that checks the
+/// signatures. (HOME is the project's root in these tests.)
+#[test]
+fn aws_profiles_from_the_users_files_are_used() {
+    let s3 = S3Server::start();
+    s3.create_bucket("profiles");
+    let p = Project::new();
+    p.write("a.csv", "a\n1\n");
+    p.cairn(&["data", "add", "a.csv"]).ok();
+    add_s3_remote(&p, &s3, "profiles");
+    p.commit("data and remote");
+    let (key, secret) = (s3.access_key(), s3.secret_key());
+    p.write(
+        ".aws/credentials",
+        format!(
+            "[team]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\n\n\
+             [stale]\naws_access_key_id = {key}\naws_secret_access_key = revoked\n"
+        ),
+    );
+    p.write(
+        ".aws/get-keys.sh",
+        format!(
+            "printf '%s' '{{\"Version\": 1, \"AccessKeyId\": \"{key}\", \
+             \"SecretAccessKey\": \"{secret}\"}}'\n"
+        ),
+    );
+    let script = p.path(".aws/get-keys.sh");
+    p.write(
+        ".aws/config",
+        format!(
+            "[profile tools]\ncredential_process = sh '{}'\n\n\
+             [profile sso]\nsso_session = corp\n",
+            script.display()
+        ),
+    );
+    let profile = |name: &str| vec![("AWS_PROFILE".to_string(), name.to_string())];
+
+    let run = p.cairn_env(&["-v", "data", "push"], &profile("team"));
+    run.ok()
+        .stderr_has("credentials from the AWS profile `team` (keys at ");
+    let doc: PushDoc = json_env(&p, &["data", "push"], &profile("team"), 0);
+    assert_eq!(doc.remote.credentials, Credentials::AwsProfile);
+    let described = doc.remote.aws_profile.unwrap();
+    assert!(described.contains(".aws/credentials:2"), "{described}");
+
+    // A profile's keys that the server refuses, and a profile that is in neither file.
+    p.cairn_env(&["data", "push"], &profile("stale"))
+        .code(2)
+        .stderr_has("access denied")
+        .stderr_has("AWS_PROFILE");
+    p.cairn_env(&["data", "push"], &profile("nope"))
+        .code(2)
+        .stderr_has("the AWS profile `nope` (AWS_PROFILE) is in neither")
+        .stderr_has("hint: fix that AWS profile, or choose another");
+    // IAM Identity Center is refused with the way around it, naming the line.
+    p.cairn_env(&["data", "push"], &profile("sso"))
+        .code(2)
+        .stderr_has(".aws/config:5: the AWS profile `sso` signs in with IAM Identity Center")
+        .stderr_has("aws configure export-credentials --profile sso --format process");
+
+    // A credential process: the script prints the keys as the AWS CLI does.
+    p.write("b.csv", "b\n2\n");
+    p.cairn(&["data", "add", "b.csv"]).ok();
+    p.cairn_env(&["-v", "data", "push"], &profile("tools"))
+        .ok()
+        .stderr_has("credentials from the AWS profile `tools` (credential_process at ")
+        .stdout_has("pushed 1 object");
+
+    // Keys in the environment beat AWS_PROFILE, as for the AWS CLI ...
+    let mut env = profile("team");
+    env.push(("AWS_ACCESS_KEY_ID".into(), key.into()));
+    env.push(("AWS_SECRET_ACCESS_KEY".into(), "wrong".into()));
+    p.cairn_env(&["data", "push"], &env)
+        .code(2)
+        .stderr_has("access denied");
+    // ... and a profile named in .cairn/config.toml beats them, as `--profile` does.
+    p.write(
+        ".cairn/config.toml",
+        "[remote.origin]\naws_profile = \"team\"\n",
+    );
+    p.cairn_env(&["-v", "data", "push"], &env)
+        .ok()
+        .stderr_has("credentials from the AWS profile `team`");
+    // A teammate's clone pulls with its own HOME's credential process.
+    let clone = p.clone_repo();
+    clone.write(
+        ".cairn/config.toml",
+        "[remote.origin]\naws_profile = \"tools\"\n",
+    );
+    clone.write(".aws/get-keys.sh", p.read(".aws/get-keys.sh"));
+    let config = String::from_utf8(p.read(".aws/config")).unwrap().replace(
+        &script.display().to_string(),
+        &clone.path(".aws/get-keys.sh").display().to_string(),
+    );
+    clone.write(".aws/config", config);
+    clone.cairn(&["data", "pull"]).ok();
+    assert_eq!(clone.read("a.csv"), b"a\n1\n");
 }
 
 #[test]

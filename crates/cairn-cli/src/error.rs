@@ -159,7 +159,11 @@ impl From<cairn_feature::FeatureError> for CliError {
             ),
             F::Unavailable { url, .. } => (
                 Exit::Usage,
-                Some(format!("check that Redis answers at {url} (`redis-cli -u {url} ping`) and that CAIRN_REDIS_PASSWORD is right; `[online] store` in cairn.toml names it")),
+                Some(format!("check that Redis answers at {url} (`redis-cli -u {url} ping`) and that the password is right (`redis_password` in .cairn/config.toml's [online], else CAIRN_REDIS_PASSWORD); `[online] store` in cairn.toml names it")),
+            ),
+            F::LocalConfig(_) => (
+                Exit::Usage,
+                Some("fix .cairn/config.toml: it holds [remote.NAME] tables of object_store options and an [online] table with redis_username and redis_password".into()),
             ),
             F::SparkUnreachable { remote, .. } => (
                 Exit::Usage,
@@ -644,7 +648,11 @@ fn remote_error(e: &cairn_store::RemoteError) -> CliError {
         ),
         R::Denied { .. } => (
             Exit::Usage,
-            "check the credentials: .cairn/config.toml when it names this remote, otherwise the environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, GOOGLE_*, AZURE_*)",
+            "check the credentials: .cairn/config.toml when it names this remote, otherwise the environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, GOOGLE_*, AZURE_*), otherwise the AWS profile (AWS_PROFILE or `default` in ~/.aws/credentials and ~/.aws/config); `cairn -v` says which was used",
+        ),
+        R::AwsProfile { .. } => (
+            Exit::Usage,
+            "fix that AWS profile, or choose another: AWS_PROFILE, or `aws_profile = \"NAME\"` in the remote's table of .cairn/config.toml",
         ),
         R::NotFound { .. } => (
             Exit::Usage,

@@ -35,6 +35,6 @@ pub use project::{
     STATE_DIR,
 };
 pub use remotes::{
-    CredentialSource, LOCAL_CONFIG_FILE, RemoteError, RemoteListing, ResolvedRemote,
+    CredentialSource, LOCAL_CONFIG_FILE, LocalOnline, RemoteError, RemoteListing, ResolvedRemote,
 };
 pub use toml_error::TomlLocation;

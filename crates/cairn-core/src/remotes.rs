@@ -38,6 +38,9 @@ pub enum CredentialSource {
     LocalConfig,
     /// Environment variables (`AWS_*`, `GOOGLE_*`, `AZURE_*`).
     Environment,
+    /// An AWS profile of `~/.aws/credentials` or `~/.aws/config` (decided when the remote is
+    /// opened: `cairn_store::Remote::aws_profile`).
+    AwsProfile,
     /// Neither: anonymous access, or what the platform provides (instance metadata).
     None,
 }
@@ -62,6 +65,17 @@ pub struct ResolvedRemote {
 struct LocalConfig {
     #[serde(default)]
     remote: BTreeMap<String, BTreeMap<String, String>>,
+    #[serde(default)]
+    online: LocalOnline,
+}
+
+/// `[online]` of `.cairn/config.toml`: the Redis online store's credentials on this machine
+/// (they win over `CAIRN_REDIS_USERNAME` and `CAIRN_REDIS_PASSWORD`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalOnline {
+    pub redis_username: Option<String>,
+    pub redis_password: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -99,7 +113,9 @@ impl Project {
             .get(&name)
             .map(|m| m.clone().into_iter().collect())
             .unwrap_or_default();
-        let credentials = if !secrets.is_empty() {
+        // `aws_profile` only chooses a profile: whether that profile's credentials are used
+        // is decided when the remote is opened.
+        let credentials = if secrets.iter().any(|(k, _)| k != cairn_store::PROFILE_KEY) {
             CredentialSource::LocalConfig
         } else if env_has_credentials(self.remote_env(), &remote.url) {
             CredentialSource::Environment
@@ -114,6 +130,15 @@ impl Project {
             root: self.root().to_path_buf(),
             env: self.remote_env().clone(),
         })
+    }
+
+    /// `[online]` of `.cairn/config.toml` (empty when the file or the table is missing).
+    pub fn local_online(&self) -> Result<LocalOnline, ConfigError> {
+        match self.local_config() {
+            Ok(local) => Ok(local.online),
+            Err(RemoteError::Config(e)) => Err(e),
+            Err(other) => Err(ConfigError::Invalid(other.to_string())),
+        }
     }
 
     fn local_config(&self) -> Result<LocalConfig, RemoteError> {

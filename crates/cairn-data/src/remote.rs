@@ -16,6 +16,9 @@ pub struct RemoteInfo {
     pub name: String,
     pub url: String,
     pub credentials: CredentialSource,
+    /// The AWS profile whose credentials an S3 remote uses, described.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aws_profile: Option<String>,
 }
 
 /// The remote called `name` (or the default one), opened, with what to report about it and
@@ -44,12 +47,19 @@ pub(crate) fn open_remote(
     };
     let remote = Remote::open(&options)?;
     let jobs = config.jobs.unwrap_or(DEFAULT_JOBS);
+    let aws_profile = remote.aws_profile().map(str::to_owned);
+    let credentials = if aws_profile.is_some() {
+        CredentialSource::AwsProfile
+    } else {
+        credentials
+    };
     Ok((
         remote,
         RemoteInfo {
             name,
             url: config.url,
             credentials,
+            aws_profile,
         },
         jobs,
     ))

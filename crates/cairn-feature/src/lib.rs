@@ -144,6 +144,10 @@ pub enum FeatureError {
     },
     #[error("the online store {path}: {message}")]
     Online { path: PathBuf, message: String },
+    /// `.cairn/config.toml` cannot be read (its `[online]` table holds the Redis
+    /// credentials).
+    #[error(transparent)]
+    LocalConfig(cairn_core::ConfigError),
     /// The Redis online store cannot answer (down, slow, refusing the credentials, damaged).
     #[error("the online store {url} cannot answer: {message}")]
     Unavailable { url: String, message: String },

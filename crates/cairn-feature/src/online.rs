@@ -455,7 +455,12 @@ impl OnlineBackend {
                 OnlineStore::open(&project.state_dir()).map(Self::Sqlite)
             }
             cairn_core::OnlineLocation::Redis(url) => {
-                crate::online_redis::RedisStore::new(&url, project.remote_env()).map(Self::Redis)
+                let local = project.local_online().map_err(FeatureError::LocalConfig)?;
+                crate::online_redis::RedisStore::with_credentials(
+                    &url,
+                    &crate::online_redis::Credentials::resolve(project.remote_env(), &local),
+                )
+                .map(Self::Redis)
             }
         }
     }

@@ -38,6 +38,7 @@ use std::time::Duration;
 
 use redis::{Commands as _, Connection, RedisResult};
 
+use cairn_core::LocalOnline;
 use cairn_store::RemoteEnv;
 
 use crate::FeatureError;
@@ -180,9 +181,14 @@ impl RedisStore {
     /// `CAIRN_REDIS_PASSWORD` (`CAIRN_REDIS_USERNAME`) in `env`, which the binary read from
     /// the process environment. Nothing is sent until the first use.
     pub fn new(url: &str, env: &RemoteEnv) -> Result<Self, FeatureError> {
+        Self::with_credentials(url, &Credentials::resolve(env, &LocalOnline::default()))
+    }
+
+    /// A store on `url` with these credentials. Nothing is sent until the first use.
+    pub fn with_credentials(url: &str, credentials: &Credentials) -> Result<Self, FeatureError> {
         Ok(Self {
             url: url.to_owned(),
-            client: client(url, env)?,
+            client: client(url, credentials)?,
             conn: RefCell::new(None),
         })
     }
@@ -689,19 +695,43 @@ impl SharedReader {
     }
 }
 
-/// A client of `url` (`redis://[USER@]HOST:PORT/DB`) with the password (and user) of
-/// `CAIRN_REDIS_PASSWORD` (`CAIRN_REDIS_USERNAME`) in `env`.
-fn client(url: &str, env: &RemoteEnv) -> Result<redis::Client, FeatureError> {
+/// The user and password cairn logs in to Redis with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Credentials {
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+impl Credentials {
+    /// Each of `[online]`'s `redis_username` and `redis_password` in `.cairn/config.toml`,
+    /// else `CAIRN_REDIS_USERNAME` and `CAIRN_REDIS_PASSWORD` of the environment the binary
+    /// read; a user of the URL (`redis://USER@HOST`) is used when neither names one.
+    pub fn resolve(env: &RemoteEnv, local: &LocalOnline) -> Self {
+        Self {
+            username: local
+                .redis_username
+                .clone()
+                .or_else(|| env.get(USERNAME_ENV).map(str::to_owned)),
+            password: local
+                .redis_password
+                .clone()
+                .or_else(|| env.get(PASSWORD_ENV).map(str::to_owned)),
+        }
+    }
+}
+
+/// A client of `url` (`redis://[USER@]HOST:PORT/DB`) with these credentials.
+fn client(url: &str, credentials: &Credentials) -> Result<redis::Client, FeatureError> {
     let bad = |e: redis::RedisError| FeatureError::Unavailable {
         url: url.to_owned(),
         message: e.to_string(),
     };
     let mut info = redis::IntoConnectionInfo::into_connection_info(url).map_err(bad)?;
     let mut settings = info.redis_settings().clone();
-    if let Some(password) = env.get(PASSWORD_ENV) {
+    if let Some(password) = &credentials.password {
         settings = settings.set_password(password);
     }
-    if let Some(user) = env.get(USERNAME_ENV) {
+    if let Some(user) = &credentials.username {
         settings = settings.set_username(user);
     }
     info = info.set_redis_settings(settings);

@@ -29,7 +29,8 @@ pub use manifest::{MANIFEST_VERSION, Manifest, ManifestEntry, ManifestError};
 pub use progress::{NoProgress, Progress};
 pub use relpath::{RelPath, RelPathError};
 pub use remote::{
-    REMOTE_VERSION, Remote, RemoteEnv, RemoteError, RemoteOptions, Transfer, TransferFailure,
+    PROFILE_KEY, REMOTE_VERSION, Remote, RemoteEnv, RemoteError, RemoteOptions, Transfer,
+    TransferFailure,
 };
 pub use statcache::{
     CacheRows, CachedStat, FileStat, StatCache, StatCacheError, now_ns, open_metadata_db,

@@ -7,9 +7,14 @@
 //!   under 4 s; the same into SQLite beside it, as a reference; Redis's memory per entity
 //!   (`used_memory` of `INFO memory` after the materialization minus before, over the
 //!   entities), shown without a target;
-//! - Spark: no figure yet. `[offline] engine = "spark"` exists (its answers are checked by
-//!   `cargo xtask test-spark`), but this bench does not time it: the 1M-row materialize and the
-//!   100k-row join on Spark, split into start-up and query, are still to be added.
+//! - Spark (`[offline] engine = "spark"`): the Spark Connect server's start-up, then the
+//!   1,000,000-row materialize (into SQLite, so that only the offline engine differs) and the
+//!   100,000-row point-in-time join (`cairn feature historical`, 10,000 with `--quick`), each
+//!   beside the same command on polars in the same run, without a target (the issue asks for
+//!   the figures, split into start-up and query). The server is pyspark's (installed into
+//!   `<target>/spark-venv` like `cargo xtask test-spark` does), `local[2]` on the same two
+//!   cores, started by `cairn_test_support::spark`; "not measured" without `java`. Its first
+//!   query after start-up is shown apart from the others: it pays the JVM's warm-up.
 //!
 //! The data is the feature bench's generator and view (`super::feature`): one event per entity
 //! (1,000,000 entities; 100,000 with `--quick`), two float and two int features with 1% nulls,
@@ -59,6 +64,8 @@ const RUNS: usize = 3;
 /// Entities in the answers both servers must agree on.
 const SAMPLE: usize = 100;
 const LABELS: &str = "labels.csv";
+/// The entity table of the historical joins (polars and Spark).
+const JOIN_ENTITIES: &str = "join_entities.csv";
 const MODEL: &str = "churn";
 const PREDICT: &str = "/v1/models/churn/predict";
 const UNAVAILABLE: &str = "cairn_online_store_unavailable_total";
@@ -106,6 +113,8 @@ end
 struct Size {
     entities: usize,
     labels: usize,
+    /// Entity rows of the historical joins.
+    join_rows: usize,
     /// Seconds of each load.
     load: u32,
 }
@@ -114,11 +123,13 @@ impl Size {
     const FULL: Size = Size {
         entities: 1_000_000,
         labels: 20_000,
+        join_rows: 100_000,
         load: 10,
     };
     const QUICK: Size = Size {
         entities: 100_000,
         labels: 5_000,
+        join_rows: 10_000,
         load: 3,
     };
 }
@@ -224,6 +235,8 @@ pub(super) fn run(quick: bool) -> Result<()> {
     let labelled = feature::distinct_ids(&mut rng, size.entities, size.labels);
     let positives = write_labels(&bench.proj.join(LABELS), &labelled, &events, end)?;
     let sample: Vec<u64> = labelled.iter().copied().take(SAMPLE).collect();
+    let joined = feature::distinct_ids(&mut rng, size.entities, size.join_rows);
+    write_labels(&bench.proj.join(JOIN_ENTITIES), &joined, &events, end)?;
     drop(events);
     println!(
         "generated {SOURCE} ({} rows: one event for each of {} entities, 4 features; {}) and \
@@ -356,6 +369,10 @@ pub(super) fn run(quick: bool) -> Result<()> {
     }
     println!("  both stores gave the same answers for {SAMPLE} entities");
 
+    // The offline engine on Spark, beside polars (last: the server takes 2 GB and two cores).
+    println!();
+    let spark = spark_figures(&bench, &size, &sqlite.figure)?;
+
     let (lite, red) = (&loads[0], &loads[1]);
     let ratio = red.rps() / lite.rps();
     let n = fmt_count(size.entities as u64);
@@ -411,6 +428,8 @@ pub(super) fn run(quick: bool) -> Result<()> {
             pass: None,
         },
     ];
+    let mut checks = checks;
+    checks.extend(spark.checks(size.join_rows, &n));
     println!();
     print_table(&checks);
     println!("\n{}", summary(&checks));
@@ -451,10 +470,239 @@ pub(super) fn run(quick: bool) -> Result<()> {
         },
         "loads": loads.iter().map(Load::json).collect::<Vec<_>>(),
         "redis_cpu_s_during_load": redis_cpu.as_secs_f64(),
+        "spark": spark.json(),
         "checks": checks.iter().map(Check::json).collect::<Vec<_>>(),
     });
     drop(redis);
     finish(tmp, document, &results)
+}
+
+/// The Spark part of the run: what was measured, or why nothing was.
+enum Spark {
+    NotMeasured(String),
+    Measured(Box<SparkRuns>),
+}
+
+struct SparkRuns {
+    version: String,
+    /// Spawn to the server accepting connections.
+    startup: Duration,
+    /// The materializations on Spark: the first one after start-up, then the others.
+    first: Figure,
+    materialize: Figure,
+    /// The same materialization on polars (the SQLite runs above).
+    polars_materialize: Duration,
+    first_join: Figure,
+    historical: Figure,
+    polars_historical: Figure,
+}
+
+impl Spark {
+    fn checks(&self, join_rows: usize, n: &str) -> Vec<Check> {
+        let Spark::Measured(runs) = self else {
+            let why = match self {
+                Spark::NotMeasured(why) => why.clone(),
+                Spark::Measured(_) => String::new(),
+            };
+            return vec![Check {
+                id: "spark",
+                value: f64::NAN,
+                name: "Spark: start-up, materialize, historical join".to_owned(),
+                measured: "not measured".to_owned(),
+                reference: why,
+                ratio: None,
+                target: "-",
+                pass: None,
+            }];
+        };
+        let SparkRuns {
+            startup,
+            first,
+            materialize,
+            polars_materialize,
+            first_join,
+            historical,
+            polars_historical,
+            ..
+        } = runs.as_ref();
+        let rows = fmt_count(join_rows as u64);
+        let (m, p) = (materialize.median(), *polars_materialize);
+        let (h, ph) = (historical.median(), polars_historical.median());
+        vec![
+            Check {
+                id: "spark_startup",
+                value: startup.as_secs_f64(),
+                name: "Spark Connect server start-up (spawn to listening)".to_owned(),
+                measured: fmt_duration(*startup),
+                reference: "local[2] on the same 2 cores".to_owned(),
+                ratio: None,
+                target: "-",
+                pass: None,
+            },
+            Check {
+                id: "materialize_spark",
+                value: m.as_secs_f64(),
+                name: format!("materialize {n} rows, offline engine Spark (into SQLite)"),
+                measured: format!(
+                    "{} (first after start-up {})",
+                    fmt_duration(m),
+                    fmt_duration(first.median())
+                ),
+                reference: format!("polars {}", fmt_duration(p)),
+                ratio: Some(m.as_secs_f64() / p.as_secs_f64()),
+                target: "-",
+                pass: None,
+            },
+            Check {
+                id: "historical_spark",
+                value: h.as_secs_f64(),
+                name: format!("historical join, {rows} entity rows, Spark"),
+                measured: format!(
+                    "{} (first after start-up {})",
+                    fmt_duration(h),
+                    fmt_duration(first_join.median())
+                ),
+                reference: format!("polars {}", fmt_duration(ph)),
+                ratio: Some(h.as_secs_f64() / ph.as_secs_f64()),
+                target: "-",
+                pass: None,
+            },
+        ]
+    }
+
+    fn json(&self) -> Value {
+        match self {
+            Spark::NotMeasured(why) => json!({ "measured": false, "why": why }),
+            Spark::Measured(runs) => json!({
+                "measured": true,
+                "pyspark": runs.version,
+                "master": "local[2]",
+                "startup_s": runs.startup.as_secs_f64(),
+                "materialize_first": runs.first.json(),
+                "materialize": runs.materialize.json(),
+                "polars_materialize_s": runs.polars_materialize.as_secs_f64(),
+                "historical_first": runs.first_join.json(),
+                "historical": runs.historical.json(),
+                "polars_historical": runs.polars_historical.json(),
+            }),
+        }
+    }
+}
+
+/// The historical join of [`JOIN_ENTITIES`] with every feature of the view, to Parquet,
+/// timed; checks that it wrote one row per entity row.
+fn historical(bench: &Bench, size: &Size, shown: &str) -> Result<super::Measured> {
+    let features = FEATURES
+        .iter()
+        .map(|f| format!("{VIEW}:{f}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    bench.discard(Path::new("joined.parquet"))?;
+    bench.warm(Path::new(JOIN_ENTITIES))?;
+    let answer = cairn_json(
+        bench,
+        shown,
+        &[
+            "feature",
+            "historical",
+            "--entities",
+            JOIN_ENTITIES,
+            "--features",
+            &features,
+            "-o",
+            "joined.parquet",
+        ],
+    )?;
+    if answer.doc["rows"].as_u64() != Some(size.join_rows as u64) {
+        return Err(format!(
+            "`{shown}` wrote {} rows for {} entity rows",
+            answer.doc["rows"], size.join_rows
+        )
+        .into());
+    }
+    Ok(answer.measured)
+}
+
+/// Spark's start-up, then [`RUNS`] materializations (each from a fresh project) and
+/// historical joins on it, with the polars joins beside them; "not measured" without java.
+fn spark_figures(bench: &Bench, size: &Size, polars_runs: &Figure) -> Result<Spark> {
+    if on_path("java").is_none() {
+        let why = "java is not installed (apt-get install openjdk-17-jre-headless)";
+        println!("spark: not measured: {why}");
+        return Ok(Spark::NotMeasured(why.to_owned()));
+    }
+    let venv = crate::spark::venv()?;
+    // The polars joins first, on the project as the SQLite runs left it.
+    configure(bench, None)?;
+    quiet(bench, &["feature", "materialize"])?;
+    let mut polars_historical = Figure::new();
+    for _ in 0..RUNS {
+        polars_historical.push(&historical(
+            bench,
+            size,
+            "cairn --json feature historical (polars)",
+        )?);
+    }
+    report_usage("historical join, polars", &polars_historical);
+
+    let server = cairn_test_support::spark::SparkServer::start(&venv)
+        .ok_or("the Spark Connect server did not start (see the line above)")?;
+    let startup = server.started_in();
+    println!(
+        "spark: pyspark {} Connect server (local[2]) listening at {} after {}",
+        cairn_test_support::spark::PYSPARK_VERSION,
+        server.remote(),
+        fmt_duration(startup)
+    );
+    let offline = format!(
+        "\n[offline]\nengine = \"spark\"\nremote = \"{}\"\n",
+        server.remote()
+    );
+    let (mut first, mut materialize) = (Figure::new(), Figure::new());
+    for run in 0..RUNS {
+        configure(bench, None)?;
+        let path = bench.proj.join("cairn.toml");
+        let mut config =
+            std::fs::read_to_string(&path).context(|| format!("cannot read {}", path.display()))?;
+        config.push_str(&offline);
+        std::fs::write(&path, config).context(|| format!("cannot write {}", path.display()))?;
+        bench.warm(Path::new(SOURCE))?;
+        let answer = cairn_json(
+            bench,
+            "cairn --json feature materialize (Spark)",
+            &["feature", "materialize"],
+        )?;
+        check_materialized(&answer.doc, size.entities, false)?;
+        if run == 0 {
+            first.push(&answer.measured);
+        } else {
+            materialize.push(&answer.measured);
+        }
+    }
+    report_usage("materialize on Spark, first", &first);
+    report_usage("materialize on Spark", &materialize);
+    let (mut first_join, mut joins) = (Figure::new(), Figure::new());
+    for run in 0..=RUNS {
+        let measured = historical(bench, size, "cairn --json feature historical (Spark)")?;
+        if run == 0 {
+            first_join.push(&measured);
+        } else {
+            joins.push(&measured);
+        }
+    }
+    report_usage("historical join on Spark, first", &first_join);
+    report_usage("historical join on Spark", &joins);
+    drop(server);
+    Ok(Spark::Measured(Box::new(SparkRuns {
+        version: cairn_test_support::spark::PYSPARK_VERSION.to_owned(),
+        startup,
+        first,
+        materialize,
+        polars_materialize: polars_runs.median(),
+        first_join,
+        historical: joins,
+        polars_historical,
+    })))
 }
 
 /// [`RUNS`] materializations from a fresh project on `redis` (emptied first), or on SQLite:

@@ -584,3 +584,91 @@ fn a_view_of_more_entities_than_a_batch_is_written_whole_to_either_store() {
     }
     assert_eq!(answers[0], answers[1]);
 }
+
+#[test]
+fn redis_credentials_come_from_the_local_config_then_the_environment() {
+    use crate::online_redis::Credentials;
+    let env = RemoteEnv::from_vars([
+        ("CAIRN_REDIS_USERNAME".to_owned(), "env-user".to_owned()),
+        ("CAIRN_REDIS_PASSWORD".to_owned(), "env-secret".to_owned()),
+    ]);
+    let none = cairn_core::LocalOnline::default();
+    assert_eq!(
+        Credentials::resolve(&env, &none),
+        Credentials {
+            username: Some("env-user".into()),
+            password: Some("env-secret".into()),
+        }
+    );
+    let local = cairn_core::LocalOnline {
+        redis_username: None,
+        redis_password: Some("local-secret".into()),
+    };
+    assert_eq!(
+        Credentials::resolve(&env, &local),
+        Credentials {
+            username: Some("env-user".into()),
+            password: Some("local-secret".into()),
+        }
+    );
+    assert_eq!(
+        Credentials::resolve(&RemoteEnv::default(), &none),
+        Credentials::default()
+    );
+
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let f = Fixture::new(&on_redis(&server.url(), DEFINITIONS));
+    let mut raw = redis::Client::open(server.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    redis::cmd("ACL")
+        .arg(&[
+            "SETUSER",
+            "cairn",
+            "on",
+            ">local-secret",
+            "~*",
+            "&*",
+            "+@all",
+        ])
+        .query::<()>(&mut raw)
+        .unwrap();
+    redis::cmd("ACL")
+        .arg(&["SETUSER", "default", "off"])
+        .query::<()>(&mut raw)
+        .unwrap();
+    // Without credentials the server refuses, and the error says where they go.
+    let err = f.materialize(&["stats"]).unwrap_err();
+    assert!(matches!(err, FeatureError::Unavailable { .. }), "{err}");
+    f.write(
+        ".cairn/config.toml",
+        "[online]\nredis_username = \"cairn\"\nredis_password = \"local-secret\"\n",
+    );
+    f.materialize(&["stats"]).unwrap();
+    // The local config's password wins over a wrong one in the environment.
+    let project = f.project().with_remote_env(RemoteEnv::from_vars([(
+        "CAIRN_REDIS_PASSWORD".to_owned(),
+        "wrong".to_owned(),
+    )]));
+    let store = OnlineBackend::open(&project).unwrap();
+    let OnlineBackend::Redis(redis) = &store else {
+        panic!("the project's online store is Redis")
+    };
+    let read = ViewRead {
+        view: "stats",
+        features: vec!["amount"],
+        keys: vec!["[1]"],
+    };
+    redis.read_views(&[read]).unwrap();
+    // A misspelt key of [online] is refused, naming the file.
+    f.write(".cairn/config.toml", "[online]\nredis_pasword = \"x\"\n");
+    let err = OnlineBackend::open(&f.project()).err().unwrap();
+    assert!(
+        matches!(err, FeatureError::LocalConfig(_))
+            && err.to_string().contains(".cairn/config.toml"),
+        "{err}"
+    );
+}

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 /// Environment variables that configure remotes: every `AWS_*`, `GOOGLE_*` and `AZURE_*`
-/// variable, `SERVICE_ACCOUNT` (a Google service account file) and `IDENTITY_ENDPOINT` (an
-/// Azure managed identity). [`Remote::open`](super::Remote::open) applies them exactly as
+/// variable, `SERVICE_ACCOUNT` (a Google service account file), `IDENTITY_ENDPOINT` (an
+/// Azure managed identity) and `HOME` (where `~/.aws/credentials` and `~/.aws/config` are). [`Remote::open`](super::Remote::open) applies them exactly as
 /// `object_store`'s `from_env` builders would: each name of the remote's kind, lower-cased,
 /// becomes a config key (names that are not keys are ignored), before the options of
 /// `cairn.toml` and `.cairn/config.toml`, which win.
@@ -17,9 +17,11 @@ pub struct RemoteEnv {
 impl RemoteEnv {
     /// Prefixes of the variables kept: one per kind of object store.
     pub const PREFIXES: [&'static str; 3] = ["AWS_", "GOOGLE_", "AZURE_"];
-    /// Variables without such a prefix that `object_store` also reads, and the credentials of
-    /// a Redis online store (`docs/formats/config.md`, `[online]`).
-    pub const NAMES: [&'static str; 4] = [
+    /// Variables without such a prefix that `object_store` also reads, `HOME` (the AWS
+    /// profiles' files) and the credentials of a Redis online store (`docs/formats/config.md`,
+    /// `[online]`).
+    pub const NAMES: [&'static str; 5] = [
+        "HOME",
         "SERVICE_ACCOUNT",
         "IDENTITY_ENDPOINT",
         "CAIRN_REDIS_PASSWORD",

@@ -22,6 +22,7 @@ use object_store::path::Path as ObjectPath;
 
 use crate::{Digest, StoreError};
 
+mod aws_profile;
 mod delete;
 mod download;
 mod env;
@@ -31,7 +32,7 @@ mod read;
 mod upload;
 
 pub use env::RemoteEnv;
-pub use open::RemoteOptions;
+pub use open::{PROFILE_KEY, RemoteOptions};
 pub use read::ObjectRead;
 
 /// The version of the remote layout this cairn writes and understands.
@@ -78,6 +79,9 @@ pub enum RemoteError {
         found: String,
         supported: u32,
     },
+    /// An AWS profile that cannot be used (`FILE:LINE: why` where a line is to blame).
+    #[error("{message}")]
+    AwsProfile { message: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -122,6 +126,8 @@ pub struct Remote {
     /// large objects are copied in the kernel rather than through `object_store`'s buffers.
     dir: Option<PathBuf>,
     runtime: tokio::runtime::Runtime,
+    /// The AWS profile whose credentials an S3 remote uses, described.
+    profile: Option<String>,
 }
 
 /// An error that concerns one object, not the remote as a whole.
@@ -134,6 +140,13 @@ enum ObjectError {
 impl Remote {
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The AWS profile whose credentials this S3 remote uses, described (`AWS profile `dev`
+    /// (keys at /home/ann/.aws/credentials:2)`); `None` when its credentials come from
+    /// elsewhere.
+    pub fn aws_profile(&self) -> Option<&str> {
+        self.profile.as_deref()
     }
 
     /// Runs one request: inline for a local directory, on the runtime otherwise.

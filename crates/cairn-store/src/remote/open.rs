@@ -8,7 +8,11 @@ use std::time::Duration;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, RetryConfig};
 
-use super::{Remote, RemoteEnv, RemoteError};
+use super::{Remote, RemoteEnv, RemoteError, aws_profile};
+
+/// The key of `.cairn/config.toml` that names the AWS profile of an S3 remote (not an
+/// `object_store` option: it is taken out before the others are applied).
+pub const PROFILE_KEY: &str = "aws_profile";
 
 /// Where a remote is and how to reach it.
 #[derive(Debug, Clone, Default)]
@@ -37,6 +41,8 @@ struct Opened {
     dir: Option<PathBuf>,
     /// A local directory that does not exist yet.
     local_dir: Option<PathBuf>,
+    /// The AWS profile whose credentials an S3 remote uses, described.
+    profile: Option<String>,
 }
 
 impl Opened {
@@ -47,6 +53,7 @@ impl Opened {
             writable: true,
             dir: None,
             local_dir: None,
+            profile: None,
         }
     }
 }
@@ -104,6 +111,7 @@ impl Remote {
             writable,
             dir,
             local_dir,
+            profile,
         } = opened;
         Ok(Self {
             url,
@@ -113,6 +121,7 @@ impl Remote {
             local_dir,
             dir,
             runtime,
+            profile,
         })
     }
 }
@@ -148,22 +157,122 @@ impl Target<'_> {
 
     fn s3(&self) -> Result<Opened, RemoteError> {
         let prefix = self.bucket_prefix()?;
-        let store = self
-            .s3_builder()?
-            .build()
-            .map_err(|e| self.config_error(e))?;
-        Ok(Opened::object_store(Arc::new(store), prefix))
+        let (builder, profile) = self.s3_builder()?;
+        let store = builder.build().map_err(|e| self.config_error(e))?;
+        Ok(Opened {
+            profile,
+            ..Opened::object_store(Arc::new(store), prefix)
+        })
     }
 
-    /// The S3 builder, configured but not built (the tests read its configuration).
-    fn s3_builder(&self) -> Result<object_store::aws::AmazonS3Builder, RemoteError> {
-        use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+    /// The S3 builder, configured but not built (the tests read its configuration), and which
+    /// AWS profile's credentials it uses, described.
+    ///
+    /// Precedence, lowest first (each later source overrides): the AWS profile's `region` and
+    /// `endpoint_url`; the environment; the profile's credentials when the environment has no
+    /// `AWS_ACCESS_KEY_ID`, or when `.cairn/config.toml` names the profile (`aws_profile`, as
+    /// `--profile` does for the AWS CLI); `cairn.toml`'s keys; `.cairn/config.toml`'s keys.
+    fn s3_builder(
+        &self,
+    ) -> Result<(object_store::aws::AmazonS3Builder, Option<String>), RemoteError> {
+        use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey as Key};
         let env = &self.options.env;
-        let mut b = from_env(AmazonS3Builder::default(), env, "AWS_", |b, k, v| {
-            b.with_config(k, v)
-        })
-        .with_url(self.url)
-        .with_retry(self.retry.clone());
+        let explicit = self
+            .options
+            .extra
+            .iter()
+            .find(|(k, _)| k == PROFILE_KEY)
+            .map(|(_, v)| v.as_str());
+        let extra: Vec<(String, String)> = self
+            .options
+            .extra
+            .iter()
+            .filter(|(k, _)| k != PROFILE_KEY)
+            .cloned()
+            .collect();
+        let profile = aws_profile::resolve(env, explicit)?;
+        let keys_in_config = extra
+            .iter()
+            .any(|(k, _)| matches!(k.parse::<Key>(), Ok(Key::AccessKeyId)));
+        let profile_credentials = profile
+            .as_ref()
+            .and_then(|p| p.credentials.as_ref())
+            .filter(|_| {
+                !keys_in_config && (explicit.is_some() || !env.is_set("AWS_ACCESS_KEY_ID"))
+            });
+        // The profile's keys come as a set: none of the environment's may mix with them.
+        let skip: &[&str] = if profile_credentials.is_some() {
+            &[
+                "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY",
+                "AWS_SESSION_TOKEN",
+                "AWS_TOKEN",
+            ]
+        } else {
+            &[]
+        };
+        let mut b = from_env(
+            AmazonS3Builder::default(),
+            env,
+            "AWS_",
+            |b, k, v| b.with_config(k, v),
+            skip,
+        );
+        if let Some(profile) = &profile {
+            if let Some(region) = &profile.region
+                && b.get_config_value(&Key::Region).is_none()
+            {
+                b = b.with_region(region);
+            }
+            if let Some(endpoint) = &profile.endpoint_url
+                && b.get_config_value(&Key::Endpoint).is_none()
+            {
+                b = b.with_endpoint(endpoint);
+            }
+        }
+        let described = match (&profile, profile_credentials) {
+            (Some(profile), Some(credentials)) => {
+                b = match credentials {
+                    aws_profile::Credentials::Static {
+                        key_id,
+                        secret_key,
+                        token,
+                        ..
+                    } => {
+                        let b = b
+                            .with_access_key_id(key_id)
+                            .with_secret_access_key(secret_key);
+                        match token {
+                            Some(token) => b.with_token(token),
+                            None => b,
+                        }
+                    }
+                    aws_profile::Credentials::Process { command, .. } => b.with_credentials(
+                        Arc::new(aws_profile::ProcessCredentials::new(command, &profile.name)),
+                    ),
+                    aws_profile::Credentials::WebIdentity {
+                        role_arn,
+                        token_file,
+                        session_name,
+                    } => {
+                        let b = b
+                            .with_config(Key::RoleArn, role_arn)
+                            .with_config(Key::WebIdentityTokenFile, token_file);
+                        match session_name {
+                            Some(name) => b.with_config(Key::RoleSessionName, name),
+                            None => b,
+                        }
+                    }
+                };
+                Some(format!(
+                    "AWS profile `{}` ({})",
+                    profile.name,
+                    credentials.describe()
+                ))
+            }
+            _ => None,
+        };
+        let mut b = b.with_url(self.url).with_retry(self.retry.clone());
         if let Some(v) = &self.options.endpoint {
             b = b.with_endpoint(v);
         }
@@ -176,26 +285,21 @@ impl Target<'_> {
         if let Some(v) = self.options.virtual_hosted_style {
             b = b.with_virtual_hosted_style_request(v);
         }
-        b = with_extra(b, &self.options.extra, |b, k, v| b.with_config(k, v))
-            .map_err(|e| self.bad_option(e))?;
+        b = with_extra(b, &extra, |b, k, v| b.with_config(k, v)).map_err(|e| self.bad_option(e))?;
         // Over TLS, bodies are not hashed for the signature (UNSIGNED-PAYLOAD, what the AWS
         // tools do): TLS protects them on the wire, cairn verified them before sending and
         // verifies them again on download. Over plain HTTP the signature covers the body.
         // `aws_unsigned_payload` (environment or .cairn/config.toml) decides instead when it
         // is set.
-        let chosen = self
-            .options
-            .extra
-            .iter()
-            .any(|(k, _)| k.ends_with("unsigned_payload"))
+        let chosen = extra.iter().any(|(k, _)| k.ends_with("unsigned_payload"))
             || env.get("AWS_UNSIGNED_PAYLOAD").is_some();
         let tls = b
-            .get_config_value(&AmazonS3ConfigKey::Endpoint)
+            .get_config_value(&Key::Endpoint)
             .is_none_or(|e| e.starts_with("https://"));
         if !chosen && tls {
             b = b.with_unsigned_payload(true);
         }
-        Ok(b)
+        Ok((b, described))
     }
 
     fn gcs(&self) -> Result<Opened, RemoteError> {
@@ -206,7 +310,7 @@ impl Target<'_> {
         if let Some(path) = env.get("SERVICE_ACCOUNT") {
             b = b.with_config(GoogleConfigKey::ServiceAccount, path);
         }
-        let mut b = from_env(b, env, "GOOGLE_", |b, k, v| b.with_config(k, v))
+        let mut b = from_env(b, env, "GOOGLE_", |b, k, v| b.with_config(k, v), &[])
             .with_url(self.url)
             .with_retry(self.retry.clone());
         b = with_extra(b, &self.options.extra, |b, k, v| b.with_config(k, v))
@@ -224,6 +328,7 @@ impl Target<'_> {
             env,
             "AZURE_",
             |b, k, v| b.with_config(k, v),
+            &[],
         );
         if let Some(endpoint) = env.get("IDENTITY_ENDPOINT") {
             b = b.with_msi_endpoint(endpoint);
@@ -284,6 +389,7 @@ impl Target<'_> {
             writable: true,
             dir: Some(path),
             local_dir,
+            profile: None,
         })
     }
 }
@@ -291,11 +397,20 @@ impl Target<'_> {
 /// Applies the environment variables whose name starts with `prefix` to a builder, as the
 /// builder's `from_env` does: the name lower-cased is the config key; a name that is not a
 /// key is ignored.
-fn from_env<B, K>(mut builder: B, env: &RemoteEnv, prefix: &str, set: impl Fn(B, K, &str) -> B) -> B
+fn from_env<B, K>(
+    mut builder: B,
+    env: &RemoteEnv,
+    prefix: &str,
+    set: impl Fn(B, K, &str) -> B,
+    skip: &[&str],
+) -> B
 where
     K: std::str::FromStr,
 {
     for (name, value) in env.with_prefix(prefix) {
+        if skip.contains(&name) {
+            continue;
+        }
         if let Ok(key) = name.to_ascii_lowercase().parse() {
             builder = set(builder, key, value);
         }
@@ -320,11 +435,12 @@ where
     Ok(builder)
 }
 
-/// The S3 builder [`Remote::open`] would build for `options` (an `s3://` URL), for tests.
+/// The S3 builder [`Remote::open`] would build for `options` (an `s3://` URL), and the AWS
+/// profile it takes credentials from, for tests.
 #[cfg(test)]
 pub(super) fn s3_builder_for(
     options: &RemoteOptions,
-) -> Result<object_store::aws::AmazonS3Builder, RemoteError> {
+) -> Result<(object_store::aws::AmazonS3Builder, Option<String>), RemoteError> {
     let (scheme, rest) = options.url.split_once("://").unwrap_or(("s3", ""));
     Target {
         url: &options.url,

@@ -42,7 +42,8 @@ fn the_remote_environment_keeps_only_what_configures_object_stores() {
         ("aws_lowercase", "x"),
     ]);
     assert_eq!(env.get("AWS_ACCESS_KEY_ID"), Some("key"));
-    assert_eq!(env.get("HOME"), None);
+    assert_eq!(env.get("HOME"), Some("/root"));
+    assert_eq!(env.get("PATH"), None);
     assert_eq!(env.get("aws_lowercase"), None);
     assert!(env.is_set("SERVICE_ACCOUNT"));
     assert!(!env.is_set("AWS_EMPTY"));
@@ -75,7 +76,9 @@ fn s3_options_come_from_the_environment_then_the_project() {
         ("AWS_ENDPOINT", "http://127.0.0.1:9000"),
         ("AWS_NOT_AN_OPTION", "ignored"),
     ]);
-    let b = open::s3_builder_for(&options(vars.clone(), None, &[])).unwrap();
+    let b = open::s3_builder_for(&options(vars.clone(), None, &[]))
+        .unwrap()
+        .0;
     assert_eq!(
         b.get_config_value(&K::AccessKeyId).as_deref(),
         Some("from-env")
@@ -97,7 +100,8 @@ fn s3_options_come_from_the_environment_then_the_project() {
         Some("https://s3.example.com"),
         &[("aws_access_key_id", "from-config")],
     ))
-    .unwrap();
+    .unwrap()
+    .0;
     assert_eq!(
         b.get_config_value(&K::AccessKeyId).as_deref(),
         Some("from-config")
@@ -112,14 +116,16 @@ fn s3_options_come_from_the_environment_then_the_project() {
         Some("true")
     );
     let chosen = env(&[("AWS_UNSIGNED_PAYLOAD", "false")]);
-    let b = open::s3_builder_for(&options(chosen, None, &[])).unwrap();
+    let b = open::s3_builder_for(&options(chosen, None, &[])).unwrap().0;
     assert_eq!(
         b.get_config_value(&K::UnsignedPayload).as_deref(),
         Some("false")
     );
 
     // Without an environment, nothing of it applies.
-    let b = open::s3_builder_for(&options(RemoteEnv::default(), None, &[])).unwrap();
+    let b = open::s3_builder_for(&options(RemoteEnv::default(), None, &[]))
+        .unwrap()
+        .0;
     assert_eq!(b.get_config_value(&K::AccessKeyId), None);
     assert_eq!(b.get_config_value(&K::Region), None);
 }

@@ -107,9 +107,15 @@ pub fn models(models: &cairn_data::ModelObjects) -> String {
 pub fn describe_remote(p: &Printer, remote: &RemoteInfo) {
     if p.verbose > 0 {
         let source = match remote.credentials {
-            cairn_core::CredentialSource::LocalConfig => "from .cairn/config.toml",
-            cairn_core::CredentialSource::Environment => "from the environment",
-            cairn_core::CredentialSource::None => "none (anonymous, or the platform's own)",
+            cairn_core::CredentialSource::LocalConfig => "from .cairn/config.toml".to_string(),
+            cairn_core::CredentialSource::Environment => "from the environment".to_string(),
+            cairn_core::CredentialSource::AwsProfile => format!(
+                "from the {}",
+                remote.aws_profile.as_deref().unwrap_or("AWS profile")
+            ),
+            cairn_core::CredentialSource::None => {
+                "none (anonymous, or the platform's own)".to_string()
+            }
         };
         p.status(format!(
             "remote {} ({}): credentials {source}",
