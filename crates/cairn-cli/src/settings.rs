@@ -67,7 +67,8 @@ mod tests {
         assert!(env.is_set("IDENTITY_ENDPOINT"));
         // The Redis online store's credentials travel with them to the library.
         assert_eq!(env.get("CAIRN_REDIS_PASSWORD"), Some("secret"));
-        assert_eq!(env.get("HOME"), None);
+        // HOME locates the AWS profiles' files (~/.aws/credentials, ~/.aws/config).
+        assert_eq!(env.get("HOME"), Some("/home/someone"));
         assert_eq!(env.get("NO_COLOR"), None);
         // A variable named by a flag is found, as given.
         assert_eq!(settings.var("HOME"), Some("/home/someone"));

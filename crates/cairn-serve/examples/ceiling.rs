@@ -47,50 +47,46 @@ async fn predict(State(artifact): State<Arc<Artifact>>, body: Bytes) -> Response
     }
 }
 
-fn main() {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err((code, message)) => {
+            eprintln!("ceiling: {message}");
+            std::process::ExitCode::from(code)
+        }
+    }
+}
+
+/// Serves until killed; an error is the exit code (2: usage or the model, 3: the runtime) and
+/// what to print.
+fn run() -> Result<(), (u8, String)> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(dir), Some(reference)) = (args.first(), args.get(1)) else {
-        eprintln!("usage: ceiling PROJECT_DIR NAME@REF [PORT] [WORKERS]");
-        std::process::exit(2);
+        return Err((2, "usage: ceiling PROJECT_DIR NAME@REF [PORT] [WORKERS]".into()));
     };
     let port: u16 = args.get(2).and_then(|p| p.parse().ok()).unwrap_or(0);
     let workers: usize = args
         .get(3)
         .and_then(|w| w.parse().ok())
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
-    let loaded = cairn_core::Project::discover(std::path::Path::new(dir))
+    let artifact = cairn_core::Project::discover(std::path::Path::new(dir))
         .map_err(|e| e.to_string())
         .and_then(|project| {
             let resolved =
                 cairn_registry::resolve_in(&project, reference).map_err(|e| e.to_string())?;
             cairn_registry::load_artifact(&project, &resolved).map_err(|e| e.to_string())
-        });
-    let artifact = match loaded {
-        Ok(a) => Arc::new(a),
-        Err(e) => {
-            eprintln!("ceiling: {e}");
-            std::process::exit(2);
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        })
+        .map(Arc::new)
+        .map_err(|e| (2, e))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .enable_all()
         .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("ceiling: {e}");
-            std::process::exit(3);
-        }
-    };
+        .map_err(|e| (3, e.to_string()))?;
     runtime.block_on(async move {
-        let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("ceiling: {e}");
-                std::process::exit(2);
-            }
-        };
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .map_err(|e| (2, e.to_string()))?;
         if let Ok(addr) = listener.local_addr() {
             println!("listening on http://{addr}");
         }
@@ -101,8 +97,8 @@ fn main() {
         let listener = listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        if let Err(e) = axum::serve(listener, app).await {
-            eprintln!("ceiling: {e}");
-        }
-    });
+        axum::serve(listener, app)
+            .await
+            .map_err(|e| (3, e.to_string()))
+    })
 }
