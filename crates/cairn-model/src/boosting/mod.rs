@@ -368,10 +368,21 @@ fn fit(
             if loss == Loss::AbsoluteError {
                 renew_medians(&mut grown, &y_fit, &scores, params.learning_rate);
             }
-            scores[o * n..(o + 1) * n]
-                .par_iter_mut()
-                .enumerate()
-                .for_each(|(i, s)| *s += predict_binned(&grown, &bins, i));
+            let out = &mut scores[o * n..(o + 1) * n];
+            // The grown rows' leaves are known from the partition; the rows left out by
+            // `subsample` walk the tree.
+            grown.add_leaf_values(out);
+            if rows.len() < n {
+                let mut drawn = vec![false; n];
+                for &r in &rows {
+                    drawn[r as usize] = true;
+                }
+                out.par_iter_mut()
+                    .zip(&drawn)
+                    .enumerate()
+                    .filter(|(_, (_, drawn))| !**drawn)
+                    .for_each(|(i, (s, _))| *s += predict_binned(&grown, &bins, i));
+            }
             for (row, s) in valid_x
                 .iter()
                 .zip(&mut valid_scores[o * n_valid..(o + 1) * n_valid])
