@@ -350,8 +350,8 @@ fn fit(
     };
     let n_features = x.cols();
     let n_drawn = ((params.colsample * n_features as f64).round() as usize).clamp(1, n_features);
-    let mut g = vec![0.0; n * k];
-    let mut h = vec![0.0; n * k];
+    // Gradients and hessians side by side, output-major as the scores.
+    let mut gh = vec![[0.0; 2]; n * k];
     let mut trees: Vec<BoostTree> = Vec::new();
     let mut gains: Vec<Vec<(usize, f64)>> = Vec::new();
     let mut best: Option<(usize, f64)> = None;
@@ -359,12 +359,11 @@ fn fit(
     let mut early_stopped = false;
 
     for iteration in 0..params.n_iterations {
-        gradients(loss, &scores, &y_fit, &mut g, &mut h);
+        gradients(loss, &scores, &y_fit, &mut gh);
         let rows = draw_rows(params, iteration, n);
         for o in 0..k {
             let features = draw_features(params, iteration, o, n_features, n_drawn);
-            let (go, ho) = (&g[o * n..(o + 1) * n], &h[o * n..(o + 1) * n]);
-            let mut grown = grower.grow(rows.clone(), go, ho, &features);
+            let mut grown = grower.grow(rows.clone(), &gh[o * n..(o + 1) * n], &features);
             if loss == Loss::AbsoluteError {
                 renew_medians(&mut grown, &y_fit, &scores, params.learning_rate);
             }
@@ -462,20 +461,14 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// Gradients and hessians of every row and output (output-major, as the scores).
-fn gradients(loss: Loss, scores: &[f64], y: &[f64], g: &mut [f64], h: &mut [f64]) {
+/// Gradients and hessians (`[g, h]`) of every row and output (output-major, as the scores).
+fn gradients(loss: Loss, scores: &[f64], y: &[f64], gh: &mut [[f64; 2]]) {
     let n = y.len();
     match loss {
-        Loss::LogLoss => {
-            g.par_iter_mut()
-                .zip(h.par_iter_mut())
-                .enumerate()
-                .for_each(|(i, (g, h))| {
-                    let p = sigmoid(scores[i]);
-                    *g = p - y[i];
-                    *h = (p * (1.0 - p)).max(1e-16);
-                })
-        }
+        Loss::LogLoss => gh.par_iter_mut().enumerate().for_each(|(i, gh)| {
+            let p = sigmoid(scores[i]);
+            *gh = [p - y[i], (p * (1.0 - p)).max(1e-16)];
+        }),
         Loss::Softmax { n_classes } => {
             let k = n_classes;
             let rows: Vec<(usize, Vec<f64>)> = (0..n)
@@ -489,36 +482,25 @@ fn gradients(loss: Loss, scores: &[f64], y: &[f64], g: &mut [f64], h: &mut [f64]
             for (i, p) in rows {
                 for (o, &p) in p.iter().enumerate() {
                     let yk = f64::from(u8::from(y[i] as usize == o));
-                    g[o * n + i] = p - yk;
-                    h[o * n + i] = (p * (1.0 - p)).max(1e-16);
+                    gh[o * n + i] = [p - yk, (p * (1.0 - p)).max(1e-16)];
                 }
             }
         }
-        Loss::SquaredError => {
-            g.par_iter_mut()
-                .zip(h.par_iter_mut())
-                .enumerate()
-                .for_each(|(i, (g, h))| {
-                    *g = scores[i] - y[i];
-                    *h = 1.0;
-                })
-        }
-        Loss::AbsoluteError => {
-            g.par_iter_mut()
-                .zip(h.par_iter_mut())
-                .enumerate()
-                .for_each(|(i, (g, h))| {
-                    let d = scores[i] - y[i];
-                    *g = if d > 0.0 {
-                        1.0
-                    } else if d < 0.0 {
-                        -1.0
-                    } else {
-                        0.0
-                    };
-                    *h = 1.0;
-                })
-        }
+        Loss::SquaredError => gh
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(i, gh)| *gh = [scores[i] - y[i], 1.0]),
+        Loss::AbsoluteError => gh.par_iter_mut().enumerate().for_each(|(i, gh)| {
+            let d = scores[i] - y[i];
+            let g = if d > 0.0 {
+                1.0
+            } else if d < 0.0 {
+                -1.0
+            } else {
+                0.0
+            };
+            *gh = [g, 1.0];
+        }),
     }
 }
 
