@@ -18,6 +18,8 @@ use super::model::{BoostTree, LEAF_BIT, Node};
 
 /// Below this many (row, feature) pairs a histogram is built on one thread.
 const PARALLEL_WORK: usize = 1 << 14;
+/// From this many rows a leaf's partition reads the codes on several threads.
+const PARALLEL_ROWS: usize = 1 << 15;
 /// The smallest hessian sum a leaf may have (LightGBM's `min_sum_hessian_in_leaf`).
 const MIN_HESSIAN: f64 = 1e-3;
 
@@ -88,6 +90,7 @@ impl Grower<'_> {
             sums[1] += gh[r as usize][1];
         }
         let mut scratch = vec![0u32; n];
+        let mut sides = vec![false; n];
         let mut pool: Vec<Vec<f64>> = Vec::new();
         let mut root = Leaf {
             lo: 0,
@@ -125,7 +128,7 @@ impl Grower<'_> {
             let parent_hist = leaf.hist.take();
             let (lo, hi, depth, parent) = (leaf.lo, leaf.hi, leaf.depth, leaf.parent);
 
-            let mid = self.partition(&mut rows, &mut scratch, lo, hi, &split);
+            let mid = self.partition(&mut rows, &mut scratch, &mut sides, lo, hi, &split);
             let node = nodes.len();
             nodes.push(Node {
                 threshold: self.threshold(split.feature, split.bin),
@@ -390,24 +393,41 @@ impl Grower<'_> {
 
     /// Moves the leaf's rows that go left before the others, keeping their order; returns
     /// where the right child starts.
+    ///
+    /// Two passes: the first reads every row's code and notes its side (independent loads,
+    /// so their cache misses overlap; in blocks on several threads for a large leaf), the
+    /// second moves the rows without a branch on the side.
     fn partition(
         &self,
         rows: &mut [u32],
         scratch: &mut [u32],
+        sides: &mut [bool],
         lo: usize,
         hi: usize,
         split: &Split,
     ) -> usize {
         let missing = self.bins.n_bins[split.feature];
+        let (feature, bin, default_left) = (split.feature, split.bin, split.default_left);
+        let bins = self.bins;
+        let note = |(rows, sides): (&[u32], &mut [bool])| {
+            for (&row, left) in rows.iter().zip(sides.iter_mut()) {
+                let code = usize::from(bins.row(row as usize)[feature]);
+                *left = (code == missing && default_left) | (code != missing && code <= bin);
+            }
+        };
+        let (leaf, sides) = (&rows[lo..hi], &mut sides[..hi - lo]);
+        if leaf.len() >= PARALLEL_ROWS {
+            leaf.par_chunks(PARALLEL_ROWS / 4)
+                .zip(sides.par_chunks_mut(PARALLEL_ROWS / 4))
+                .for_each(note);
+        } else {
+            note((leaf, sides));
+        }
         let mut l = lo;
         let mut r = 0;
-        // Without a branch on the side: every row is written to both places and only the
-        // side it goes to advances.
-        for i in lo..hi {
+        // Every row is written to both places and only the side it goes to advances.
+        for (i, &left) in (lo..hi).zip(sides.iter()) {
             let row = rows[i];
-            let code = usize::from(self.bins.row(row as usize)[split.feature]);
-            let left =
-                (code == missing && split.default_left) | (code != missing && code <= split.bin);
             rows[l] = row;
             scratch[r] = row;
             l += usize::from(left);
