@@ -160,7 +160,13 @@ impl Grower<'_> {
                 best: None,
                 parent: Some((node, 1)),
             };
-            let (left_splits, right_splits) = (self.may_split(&left), self.may_split(&right));
+            // After the split that fills the tree no leaf is split again: its children need no
+            // histograms.
+            let full = leaves.len() + 1 >= self.num_leaves;
+            let (left_splits, right_splits) = (
+                !full && self.may_split(&left),
+                !full && self.may_split(&right),
+            );
             match parent_hist {
                 Some(mut parent_hist) if left_splits || right_splits => {
                     let left_smaller = mid - lo <= hi - mid;
