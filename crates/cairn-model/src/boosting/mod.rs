@@ -255,7 +255,22 @@ const STREAM_HOLDOUT: u64 = 0;
 const STREAM_ROWS: u64 = 1 << 32;
 const STREAM_FEATURES: u64 = 2 << 32;
 
+/// Runs the fit on a thread of rayon's pool: called from outside the pool, every parallel
+/// step (several per split) would be handed to the pool through a lock and a wake-up, which
+/// costs more than the work of a small leaf; from inside, a step is pushed on the thread's own
+/// queue and the other threads steal from it.
 fn fit(
+    x: &Matrix,
+    labels: &Labels<'_>,
+    loss: Loss,
+    params: &BoostParams,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Booster, FitError> {
+    let (fitted, ()) = rayon::join(|| fit_in_pool(x, labels, loss, params, progress), || ());
+    fitted
+}
+
+fn fit_in_pool(
     x: &Matrix,
     labels: &Labels<'_>,
     loss: Loss,
