@@ -58,6 +58,9 @@ impl Grown {
     }
 }
 
+/// One feature's histogram: per code, the sums of the gradients and hessians and the count.
+type FeatureHist = [[f64; 3]; HIST_BINS];
+
 #[derive(Clone, Copy)]
 struct Split {
     feature: usize,
@@ -268,7 +271,7 @@ impl Grower<'_> {
         let (slots, _) = hist.as_chunks_mut::<3>();
         let (mut hists, _) = slots.as_chunks_mut::<HIST_BINS>();
         let mut skipped = 0;
-        let mut groups: Vec<(&[usize], &mut [[[f64; 3]; HIST_BINS]])> = Vec::new();
+        let mut groups: Vec<(&[usize], &mut [FeatureHist])> = Vec::new();
         for group in features.chunks(size) {
             let (first, end) = (group[0], group[group.len() - 1] + 1);
             let (_, tail) = std::mem::take(&mut hists).split_at_mut(first - skipped);
@@ -278,7 +281,7 @@ impl Grower<'_> {
             groups.push((group, part));
         }
         let bins = self.bins;
-        let fill = |(group, part): &mut (&[usize], &mut [[[f64; 3]; HIST_BINS]])| {
+        let fill = |(group, part): &mut (&[usize], &mut [FeatureHist])| {
             let first = group[0];
             for &f in group.iter() {
                 part[f - first].fill([0.0; 3]);
