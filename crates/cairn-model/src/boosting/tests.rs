@@ -528,13 +528,13 @@ fn partition_leaf_values_equal_walking_the_tree() {
         assert_eq!(grown.tree.values.len(), 15);
         let mut scores = vec![0.0; x.rows];
         grown.add_leaf_values(&mut scores);
-        for r in 0..x.rows {
+        for (r, &score) in scores.iter().enumerate() {
             let walked = predict_binned(&grown, &bins, r);
             assert_eq!(walked, grown.tree.predict(&x.row(r)), "row {r}");
             if drawn.binary_search(&(r as u32)).is_ok() {
-                assert_eq!(scores[r], walked, "row {r}");
+                assert_eq!(score, walked, "row {r}");
             } else {
-                assert_eq!(scores[r], 0.0, "row {r}");
+                assert_eq!(score, 0.0, "row {r}");
             }
         }
     }
