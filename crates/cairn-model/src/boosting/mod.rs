@@ -13,7 +13,8 @@
 //! - with early stopping, scores the held-out rows after each iteration and stops `rounds`
 //!   iterations after the best, keeping the trees up to the best.
 //!
-//! Every parallel step (binning per feature, histograms per feature, gradients per row) writes
+//! Every parallel step (binning per feature, histograms per group of features with each
+//! feature's sums in row order, partition sides per block of rows, gradients per row) writes
 //! results that do not depend on which thread computed them, and every reduction runs in a fixed
 //! order: the same seed gives the same model bytes at any thread count.
 
