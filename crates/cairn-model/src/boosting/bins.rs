@@ -13,8 +13,11 @@ pub(super) const HIST_BINS: usize = 256;
 
 /// The training rows' features as bin codes.
 pub(super) struct Bins {
-    /// `codes[j][i]`: the bin of feature `j` of training row `i`; `n_bins[j]` means missing.
-    pub(super) codes: Vec<Vec<u8>>,
+    /// `codes[i * n_features + j]`: the bin of feature `j` of training row `i`; `n_bins[j]`
+    /// means missing. Row-major: one row's codes are adjacent (usually one cache line), so a
+    /// leaf whose rows are scattered over the table reads one line per row, not per feature.
+    pub(super) codes: Vec<u8>,
+    n_features: usize,
     /// Value bins per feature (the missing bin not counted).
     pub(super) n_bins: Vec<usize>,
     /// Per feature, the threshold after value bin `b` (`b < n_bins - 1`): every value of bin
@@ -36,7 +39,8 @@ impl Bins {
             .par_iter()
             .map(|column| bin_feature(column, rows, max_bins))
             .collect();
-        let mut codes = Vec::with_capacity(features.len());
+        let n_features = features.len();
+        let mut columns = Vec::with_capacity(n_features);
         let mut edges = Vec::with_capacity(features.len());
         let mut n_bins = Vec::with_capacity(features.len());
         let mut offsets = Vec::with_capacity(features.len());
@@ -46,11 +50,27 @@ impl Bins {
             offsets.push(hist_len);
             debug_assert!(n < HIST_BINS);
             hist_len += HIST_BINS * 3;
-            codes.push(c);
+            columns.push(c);
             edges.push(e);
+        }
+        // Transposed in blocks of rows, each block by one thread.
+        const BLOCK: usize = 4096;
+        let mut codes = vec![0u8; rows.len() * n_features];
+        if n_features > 0 {
+            codes
+                .par_chunks_mut(BLOCK * n_features)
+                .enumerate()
+                .for_each(|(b, block)| {
+                    for (i, row) in block.chunks_exact_mut(n_features).enumerate() {
+                        for (code, column) in row.iter_mut().zip(&columns) {
+                            *code = column[b * BLOCK + i];
+                        }
+                    }
+                });
         }
         Bins {
             codes,
+            n_features,
             n_bins,
             edges,
             offsets,
@@ -59,7 +79,14 @@ impl Bins {
     }
 
     pub(super) fn n_features(&self) -> usize {
-        self.codes.len()
+        self.n_features
+    }
+
+    /// The codes of training row `i`, feature by feature.
+    #[inline]
+    pub(super) fn row(&self, i: usize) -> &[u8] {
+        let at = i * self.n_features;
+        &self.codes[at..at + self.n_features]
     }
 }
 

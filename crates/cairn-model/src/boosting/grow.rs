@@ -18,6 +18,8 @@ use super::model::{BoostTree, LEAF_BIT, Node};
 
 /// Below this many (row, feature) pairs a histogram is built on one thread.
 const PARALLEL_WORK: usize = 1 << 14;
+/// From this many rows a leaf's partition reads the codes on several threads.
+const PARALLEL_ROWS: usize = 1 << 15;
 /// The smallest hessian sum a leaf may have (LightGBM's `min_sum_hessian_in_leaf`).
 const MIN_HESSIAN: f64 = 1e-3;
 
@@ -44,6 +46,21 @@ pub(super) struct Grown {
     pub(super) leaf_ranges: Vec<(usize, usize)>,
 }
 
+impl Grown {
+    /// Adds each grown row's leaf value to its score (`scores[row]`): the same sum as walking
+    /// the tree, without the walk.
+    pub(super) fn add_leaf_values(&self, scores: &mut [f64]) {
+        for (&(lo, hi), &value) in self.leaf_ranges.iter().zip(&self.tree.values) {
+            for &r in &self.rows[lo..hi] {
+                scores[r as usize] += value;
+            }
+        }
+    }
+}
+
+/// One feature's histogram: per code, the sums of the gradients and hessians and the count.
+type FeatureHist = [[f64; 3]; HIST_BINS];
+
 #[derive(Clone, Copy)]
 struct Split {
     feature: usize,
@@ -66,22 +83,17 @@ struct Leaf {
 }
 
 impl Grower<'_> {
-    /// Grows one tree on `rows` (ascending) with gradients `g` and hessians `h` (indexed by
+    /// Grows one tree on `rows` (ascending) with gradients and hessians `gh` (indexed by
     /// row), searching the features `features` only.
-    pub(super) fn grow(
-        &self,
-        mut rows: Vec<u32>,
-        g: &[f64],
-        h: &[f64],
-        features: &[usize],
-    ) -> Grown {
+    pub(super) fn grow(&self, mut rows: Vec<u32>, gh: &[[f64; 2]], features: &[usize]) -> Grown {
         let n = rows.len();
         let mut sums = [0.0, 0.0, n as f64];
         for &r in &rows {
-            sums[0] += g[r as usize];
-            sums[1] += h[r as usize];
+            sums[0] += gh[r as usize][0];
+            sums[1] += gh[r as usize][1];
         }
         let mut scratch = vec![0u32; n];
+        let mut sides = vec![false; n];
         let mut pool: Vec<Vec<f64>> = Vec::new();
         let mut root = Leaf {
             lo: 0,
@@ -94,7 +106,7 @@ impl Grower<'_> {
         };
         if self.may_split(&root) {
             let mut hist = self.take(&mut pool);
-            self.build(&mut hist, &rows[..], g, h, features);
+            self.build(&mut hist, &rows[..], gh, features);
             root.best = self.best_split(&hist, &root.sums, features);
             root.hist = Some(hist);
         }
@@ -119,7 +131,7 @@ impl Grower<'_> {
             let parent_hist = leaf.hist.take();
             let (lo, hi, depth, parent) = (leaf.lo, leaf.hi, leaf.depth, leaf.parent);
 
-            let mid = self.partition(&mut rows, &mut scratch, lo, hi, &split);
+            let mid = self.partition(&mut rows, &mut scratch, &mut sides, lo, hi, &split);
             let node = nodes.len();
             nodes.push(Node {
                 threshold: self.threshold(split.feature, split.bin),
@@ -151,13 +163,19 @@ impl Grower<'_> {
                 best: None,
                 parent: Some((node, 1)),
             };
-            let (left_splits, right_splits) = (self.may_split(&left), self.may_split(&right));
+            // After the split that fills the tree no leaf is split again: its children need no
+            // histograms.
+            let full = leaves.len() + 1 >= self.num_leaves;
+            let (left_splits, right_splits) = (
+                !full && self.may_split(&left),
+                !full && self.may_split(&right),
+            );
             match parent_hist {
                 Some(mut parent_hist) if left_splits || right_splits => {
                     let left_smaller = mid - lo <= hi - mid;
                     let (s_lo, s_hi) = if left_smaller { (lo, mid) } else { (mid, hi) };
                     let mut small = self.take(&mut pool);
-                    self.build(&mut small, &rows[s_lo..s_hi], g, h, features);
+                    self.build(&mut small, &rows[s_lo..s_hi], gh, features);
                     for &f in features {
                         let (a, b) = self.span(f);
                         for (p, s) in parent_hist[a..b].iter_mut().zip(&small[a..b]) {
@@ -232,46 +250,72 @@ impl Grower<'_> {
     }
 
     /// Fills the histograms of `features` over `rows`.
-    fn build(&self, hist: &mut [f64], rows: &[u32], g: &[f64], h: &[f64], features: &[usize]) {
-        // The rows' gradients in row order, read once for every feature.
-        let gh: Vec<[f64; 2]> = rows
-            .iter()
-            .map(|&r| [g[r as usize], h[r as usize]])
-            .collect();
-        // Each wanted feature's slice of the histogram (spans are contiguous, in order).
-        let mut wanted = vec![false; self.bins.n_features()];
-        for &f in features {
-            wanted[f] = true;
+    ///
+    /// Each feature's histogram is summed in row order by one thread, whatever the thread
+    /// count, so the sums do not depend on it. The features are split into one group per
+    /// thread (all of them on one thread for a small leaf); one pass over the rows fills a
+    /// group, reading each row's codes (adjacent, row-major) and gradients once for the group.
+    fn build(&self, hist: &mut [f64], rows: &[u32], gh: &[[f64; 2]], features: &[usize]) {
+        let Some(&last) = features.last() else {
+            return;
+        };
+        let parallel = rows.len() * features.len() >= PARALLEL_WORK && features.len() > 1;
+        let size = if parallel {
+            features.len().div_ceil(rayon::current_num_threads().max(1))
+        } else {
+            features.len()
+        };
+        debug_assert!(features.windows(2).all(|w| w[0] < w[1]) && last < self.bins.n_features());
+        // Each group's part of the histogram: the slots of its first to its last feature
+        // (`HIST_BINS` slots a feature, features in order).
+        let (slots, _) = hist.as_chunks_mut::<3>();
+        let (mut hists, _) = slots.as_chunks_mut::<HIST_BINS>();
+        let mut skipped = 0;
+        let mut groups: Vec<(&[usize], &mut [FeatureHist])> = Vec::new();
+        for group in features.chunks(size) {
+            let (first, end) = (group[0], group[group.len() - 1] + 1);
+            let (_, tail) = std::mem::take(&mut hists).split_at_mut(first - skipped);
+            let (part, tail) = tail.split_at_mut(end - first);
+            hists = tail;
+            skipped = end;
+            groups.push((group, part));
         }
-        let mut parts: Vec<(usize, &mut [f64])> = Vec::with_capacity(features.len());
-        let mut rest: &mut [f64] = hist;
-        for (f, &want) in wanted.iter().enumerate() {
-            let (a, b) = self.span(f);
-            let (head, tail) = std::mem::take(&mut rest).split_at_mut(b - a);
-            rest = tail;
-            if want {
-                parts.push((f, head));
+        let bins = self.bins;
+        let fill = |(group, part): &mut (&[usize], &mut [FeatureHist])| {
+            let first = group[0];
+            for &f in group.iter() {
+                part[f - first].fill([0.0; 3]);
             }
-        }
-        let fill = |(f, part): &mut (usize, &mut [f64])| {
-            part.fill(0.0);
-            let codes = &self.bins.codes[*f];
-            let (slots, _) = part.as_chunks_mut::<3>();
-            // 256 slots: any `u8` code indexes them without a bounds check.
-            let Ok(slots) = <&mut [[f64; 3]; HIST_BINS]>::try_from(slots) else {
-                unreachable!("a feature's histogram has {HIST_BINS} slots")
-            };
-            for (&r, gh) in rows.iter().zip(&gh) {
-                let slot = &mut slots[usize::from(codes[r as usize])];
-                slot[0] += gh[0];
-                slot[1] += gh[1];
-                slot[2] += 1.0;
+            if group.len() == part.len() {
+                // The group's features are adjacent: zip a row's codes with the histograms.
+                for &r in rows {
+                    let codes = &bins.row(r as usize)[first..first + group.len()];
+                    let [g, h] = gh[r as usize];
+                    for (slots, &code) in part.iter_mut().zip(codes) {
+                        // 256 slots: any `u8` code indexes them without a bounds check.
+                        let slot = &mut slots[usize::from(code)];
+                        slot[0] += g;
+                        slot[1] += h;
+                        slot[2] += 1.0;
+                    }
+                }
+            } else {
+                for &r in rows {
+                    let codes = bins.row(r as usize);
+                    let [g, h] = gh[r as usize];
+                    for &f in group.iter() {
+                        let slot = &mut part[f - first][usize::from(codes[f])];
+                        slot[0] += g;
+                        slot[1] += h;
+                        slot[2] += 1.0;
+                    }
+                }
             }
         };
-        if rows.len() * features.len() >= PARALLEL_WORK && features.len() > 1 {
-            parts.par_iter_mut().for_each(fill);
+        if parallel {
+            groups.par_iter_mut().for_each(fill);
         } else {
-            parts.iter_mut().for_each(fill);
+            groups.iter_mut().for_each(fill);
         }
     }
 
@@ -358,33 +402,45 @@ impl Grower<'_> {
 
     /// Moves the leaf's rows that go left before the others, keeping their order; returns
     /// where the right child starts.
+    ///
+    /// Two passes: the first reads every row's code and notes its side (independent loads,
+    /// so their cache misses overlap; in blocks on several threads for a large leaf), the
+    /// second moves the rows without a branch on the side.
     fn partition(
         &self,
         rows: &mut [u32],
         scratch: &mut [u32],
+        sides: &mut [bool],
         lo: usize,
         hi: usize,
         split: &Split,
     ) -> usize {
-        let codes = &self.bins.codes[split.feature];
         let missing = self.bins.n_bins[split.feature];
+        let (feature, bin, default_left) = (split.feature, split.bin, split.default_left);
+        let bins = self.bins;
+        let note = |(rows, sides): (&[u32], &mut [bool])| {
+            for (&row, left) in rows.iter().zip(sides.iter_mut()) {
+                let code = usize::from(bins.row(row as usize)[feature]);
+                *left = (code == missing && default_left) | (code != missing && code <= bin);
+            }
+        };
+        let (leaf, sides) = (&rows[lo..hi], &mut sides[..hi - lo]);
+        if leaf.len() >= PARALLEL_ROWS {
+            leaf.par_chunks(PARALLEL_ROWS / 4)
+                .zip(sides.par_chunks_mut(PARALLEL_ROWS / 4))
+                .for_each(note);
+        } else {
+            note((leaf, sides));
+        }
         let mut l = lo;
         let mut r = 0;
-        for i in lo..hi {
+        // Every row is written to both places and only the side it goes to advances.
+        for (i, &left) in (lo..hi).zip(sides.iter()) {
             let row = rows[i];
-            let code = usize::from(codes[row as usize]);
-            let left = if code == missing {
-                split.default_left
-            } else {
-                code <= split.bin
-            };
-            if left {
-                rows[l] = row;
-                l += 1;
-            } else {
-                scratch[r] = row;
-                r += 1;
-            }
+            rows[l] = row;
+            scratch[r] = row;
+            l += usize::from(left);
+            r += usize::from(!left);
         }
         rows[l..hi].copy_from_slice(&scratch[..r]);
         l
@@ -406,7 +462,7 @@ pub(super) fn predict_binned(grown: &Grown, bins: &Bins, row: usize) -> f64 {
     loop {
         let node = &tree.nodes[i];
         let f = node.feature as usize;
-        let code = usize::from(bins.codes[f][row]);
+        let code = usize::from(bins.row(row)[f]);
         let left = if code == bins.n_bins[f] {
             node.default_left
         } else {

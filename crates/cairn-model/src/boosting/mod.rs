@@ -13,7 +13,8 @@
 //! - with early stopping, scores the held-out rows after each iteration and stops `rounds`
 //!   iterations after the best, keeping the trees up to the best.
 //!
-//! Every parallel step (binning per feature, histograms per feature, gradients per row) writes
+//! Every parallel step (binning per feature, histograms per group of features with each
+//! feature's sums in row order, partition sides per block of rows, gradients per row) writes
 //! results that do not depend on which thread computed them, and every reduction runs in a fixed
 //! order: the same seed gives the same model bytes at any thread count.
 
@@ -255,7 +256,22 @@ const STREAM_HOLDOUT: u64 = 0;
 const STREAM_ROWS: u64 = 1 << 32;
 const STREAM_FEATURES: u64 = 2 << 32;
 
+/// Runs the fit on a thread of rayon's pool: called from outside the pool, every parallel
+/// step (several per split) would be handed to the pool through a lock and a wake-up, which
+/// costs more than the work of a small leaf; from inside, a step is pushed on the thread's own
+/// queue and the other threads steal from it.
 fn fit(
+    x: &Matrix,
+    labels: &Labels<'_>,
+    loss: Loss,
+    params: &BoostParams,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Booster, FitError> {
+    let (fitted, ()) = rayon::join(|| fit_in_pool(x, labels, loss, params, progress), || ());
+    fitted
+}
+
+fn fit_in_pool(
     x: &Matrix,
     labels: &Labels<'_>,
     loss: Loss,
@@ -350,8 +366,8 @@ fn fit(
     };
     let n_features = x.cols();
     let n_drawn = ((params.colsample * n_features as f64).round() as usize).clamp(1, n_features);
-    let mut g = vec![0.0; n * k];
-    let mut h = vec![0.0; n * k];
+    // Gradients and hessians side by side, output-major as the scores.
+    let mut gh = vec![[0.0; 2]; n * k];
     let mut trees: Vec<BoostTree> = Vec::new();
     let mut gains: Vec<Vec<(usize, f64)>> = Vec::new();
     let mut best: Option<(usize, f64)> = None;
@@ -359,19 +375,29 @@ fn fit(
     let mut early_stopped = false;
 
     for iteration in 0..params.n_iterations {
-        gradients(loss, &scores, &y_fit, &mut g, &mut h);
+        gradients(loss, &scores, &y_fit, &mut gh);
         let rows = draw_rows(params, iteration, n);
         for o in 0..k {
             let features = draw_features(params, iteration, o, n_features, n_drawn);
-            let (go, ho) = (&g[o * n..(o + 1) * n], &h[o * n..(o + 1) * n]);
-            let mut grown = grower.grow(rows.clone(), go, ho, &features);
+            let mut grown = grower.grow(rows.clone(), &gh[o * n..(o + 1) * n], &features);
             if loss == Loss::AbsoluteError {
                 renew_medians(&mut grown, &y_fit, &scores, params.learning_rate);
             }
-            scores[o * n..(o + 1) * n]
-                .par_iter_mut()
-                .enumerate()
-                .for_each(|(i, s)| *s += predict_binned(&grown, &bins, i));
+            let out = &mut scores[o * n..(o + 1) * n];
+            // The grown rows' leaves are known from the partition; the rows left out by
+            // `subsample` walk the tree.
+            grown.add_leaf_values(out);
+            if rows.len() < n {
+                let mut drawn = vec![false; n];
+                for &r in &rows {
+                    drawn[r as usize] = true;
+                }
+                out.par_iter_mut()
+                    .zip(&drawn)
+                    .enumerate()
+                    .filter(|(_, (_, drawn))| !**drawn)
+                    .for_each(|(i, (s, _))| *s += predict_binned(&grown, &bins, i));
+            }
             for (row, s) in valid_x
                 .iter()
                 .zip(&mut valid_scores[o * n_valid..(o + 1) * n_valid])
@@ -451,20 +477,14 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// Gradients and hessians of every row and output (output-major, as the scores).
-fn gradients(loss: Loss, scores: &[f64], y: &[f64], g: &mut [f64], h: &mut [f64]) {
+/// Gradients and hessians (`[g, h]`) of every row and output (output-major, as the scores).
+fn gradients(loss: Loss, scores: &[f64], y: &[f64], gh: &mut [[f64; 2]]) {
     let n = y.len();
     match loss {
-        Loss::LogLoss => {
-            g.par_iter_mut()
-                .zip(h.par_iter_mut())
-                .enumerate()
-                .for_each(|(i, (g, h))| {
-                    let p = sigmoid(scores[i]);
-                    *g = p - y[i];
-                    *h = (p * (1.0 - p)).max(1e-16);
-                })
-        }
+        Loss::LogLoss => gh.par_iter_mut().enumerate().for_each(|(i, gh)| {
+            let p = sigmoid(scores[i]);
+            *gh = [p - y[i], (p * (1.0 - p)).max(1e-16)];
+        }),
         Loss::Softmax { n_classes } => {
             let k = n_classes;
             let rows: Vec<(usize, Vec<f64>)> = (0..n)
@@ -478,36 +498,25 @@ fn gradients(loss: Loss, scores: &[f64], y: &[f64], g: &mut [f64], h: &mut [f64]
             for (i, p) in rows {
                 for (o, &p) in p.iter().enumerate() {
                     let yk = f64::from(u8::from(y[i] as usize == o));
-                    g[o * n + i] = p - yk;
-                    h[o * n + i] = (p * (1.0 - p)).max(1e-16);
+                    gh[o * n + i] = [p - yk, (p * (1.0 - p)).max(1e-16)];
                 }
             }
         }
-        Loss::SquaredError => {
-            g.par_iter_mut()
-                .zip(h.par_iter_mut())
-                .enumerate()
-                .for_each(|(i, (g, h))| {
-                    *g = scores[i] - y[i];
-                    *h = 1.0;
-                })
-        }
-        Loss::AbsoluteError => {
-            g.par_iter_mut()
-                .zip(h.par_iter_mut())
-                .enumerate()
-                .for_each(|(i, (g, h))| {
-                    let d = scores[i] - y[i];
-                    *g = if d > 0.0 {
-                        1.0
-                    } else if d < 0.0 {
-                        -1.0
-                    } else {
-                        0.0
-                    };
-                    *h = 1.0;
-                })
-        }
+        Loss::SquaredError => gh
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(i, gh)| *gh = [scores[i] - y[i], 1.0]),
+        Loss::AbsoluteError => gh.par_iter_mut().enumerate().for_each(|(i, gh)| {
+            let d = scores[i] - y[i];
+            let g = if d > 0.0 {
+                1.0
+            } else if d < 0.0 {
+                -1.0
+            } else {
+                0.0
+            };
+            *gh = [g, 1.0];
+        }),
     }
 }
 

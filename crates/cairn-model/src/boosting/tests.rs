@@ -504,3 +504,38 @@ fn a_model_with_too_many_thresholds_is_not_compiled() {
     assert!(compiled::Compiled::with_limit(trees, model.n_features(), most).is_some());
     assert!(compiled::Compiled::with_limit(trees, model.n_features(), most - 1).is_none());
 }
+
+#[test]
+fn partition_leaf_values_equal_walking_the_tree() {
+    // The fit adds a grown tree's leaf values to the training scores from the row partition;
+    // that must be what walking the tree gives, on binned codes and on the raw values.
+    let (x, y, _) = table(2000, 21);
+    let all: Vec<u32> = (0..x.rows as u32).collect();
+    let bins = Bins::new(&x, &all, 255);
+    let gh: Vec<[f64; 2]> = y.iter().map(|&c| [0.5 - f64::from(c), 0.25]).collect();
+    let grower = Grower {
+        bins: &bins,
+        num_leaves: 15,
+        max_depth: None,
+        min_samples_leaf: 5,
+        min_gain: 0.0,
+        l2: 0.0,
+        learning_rate: 0.1,
+    };
+    let some: Vec<u32> = all.iter().copied().filter(|r| r % 3 != 0).collect();
+    for (drawn, features) in [(&all, vec![0, 1, 2, 3]), (&some, vec![0, 1, 3])] {
+        let grown = grower.grow(drawn.clone(), &gh, &features);
+        assert_eq!(grown.tree.values.len(), 15);
+        let mut scores = vec![0.0; x.rows];
+        grown.add_leaf_values(&mut scores);
+        for (r, &score) in scores.iter().enumerate() {
+            let walked = predict_binned(&grown, &bins, r);
+            assert_eq!(walked, grown.tree.predict(&x.row(r)), "row {r}");
+            if drawn.binary_search(&(r as u32)).is_ok() {
+                assert_eq!(score, walked, "row {r}");
+            } else {
+                assert_eq!(score, 0.0, "row {r}");
+            }
+        }
+    }
+}
