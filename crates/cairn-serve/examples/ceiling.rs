@@ -62,7 +62,10 @@ fn main() -> std::process::ExitCode {
 fn run() -> Result<(), (u8, String)> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(dir), Some(reference)) = (args.first(), args.get(1)) else {
-        return Err((2, "usage: ceiling PROJECT_DIR NAME@REF [PORT] [WORKERS]".into()));
+        return Err((
+            2,
+            "usage: ceiling PROJECT_DIR NAME@REF [PORT] [WORKERS]".into(),
+        ));
     };
     let port: u16 = args.get(2).and_then(|p| p.parse().ok()).unwrap_or(0);
     let workers: usize = args
