@@ -22,8 +22,8 @@
 //!   injected drift at 100,000 and 1,000,000 rows each side, Evidently and scipy as references.
 //! - `cargo xtask bench serve [--quick]`: `cairn serve` under wrk beside a bare-axum ceiling.
 //! - `cargo xtask bench scale [--quick]`: the online store on Redis beside SQLite (entity-keyed
-//!   requests to `cairn serve`, materialize of 1,000,000 rows, Redis memory per entity); no
-//!   Spark figure yet.
+//!   requests to `cairn serve`, materialize of 1,000,000 rows, Redis memory per entity), and
+//!   the offline engine on Spark beside polars (start-up, materialize, historical join).
 //!
 //! This is a developer tool: it prints directly and writes files without the atomic helper.
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::disallowed_methods)]
@@ -94,8 +94,11 @@ tasks:
                           keyed requests to `cairn serve` at 16 connections (wrk, random
                           keys), `cairn feature materialize` of 1,000,000 rows into each,
                           Redis memory per entity (starts redis-server on a free port;
-                          needs wrk and redis-server); no Spark figure yet;
-                          --quick uses 100,000 entities and 3 s loads
+                          needs wrk and redis-server); then Spark's start-up, the
+                          materialize and a 100,000-row historical join on Spark beside
+                          polars (installs pyspark in <target>/spark-venv; not measured
+                          without java); --quick uses 100,000 entities, a 10,000-row
+                          join and 3 s loads
 
   gen [--out DIR]         write docs/reference/cli.md (the command reference), and shell
                           completions and man pages into DIR (default dist/)
