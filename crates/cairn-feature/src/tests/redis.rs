@@ -239,6 +239,15 @@ fn a_read_is_one_atomic_round_trip_even_when_the_old_generation_vanishes_at_the_
 }
 
 /// `[online] store` pointing at `url` before the definitions.
+/// `ACL SETUSER ARGS…` on a plain connection to the server.
+fn set_user(raw: &mut redis::Connection, args: &[&str]) {
+    redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg(args)
+        .query::<()>(raw)
+        .unwrap();
+}
+
 fn on_redis(url: &str, definitions: &str) -> String {
     format!("[online]\nstore = \"{url}\"\n{definitions}")
 }
@@ -389,9 +398,9 @@ fn a_reader_needs_only_read_rights_and_the_script_commands() {
         .get_connection()
         .unwrap();
     // The ACL of docs/formats/online.md, on a server that does not know the script yet.
-    redis::cmd("ACL")
-        .arg(&[
-            "SETUSER",
+    set_user(
+        &mut raw,
+        &[
             "reader",
             "on",
             ">secret",
@@ -399,9 +408,8 @@ fn a_reader_needs_only_read_rights_and_the_script_commands() {
             "+@read",
             "+evalsha",
             "+script|load",
-        ])
-        .query::<()>(&mut raw)
-        .unwrap();
+        ],
+    );
     redis::cmd("SCRIPT")
         .arg("FLUSH")
         .query::<()>(&mut raw)
@@ -413,10 +421,7 @@ fn a_reader_needs_only_read_rights_and_the_script_commands() {
     let reader = OnlineBackend::Redis(RedisStore::new(&server.url(), &env).unwrap());
     assert_eq!(values(&reader, &[1, 2, 3]), [Some(7), Some(8), None]);
     // Without the script commands, the read is refused, and says why.
-    redis::cmd("ACL")
-        .arg(&["SETUSER", "reader", "-evalsha"])
-        .query::<()>(&mut raw)
-        .unwrap();
+    set_user(&mut raw, &["reader", "-evalsha"]);
     let OnlineBackend::Redis(store) = &reader else {
         unreachable!()
     };
@@ -624,22 +629,11 @@ fn redis_credentials_come_from_the_local_config_then_the_environment() {
         .unwrap()
         .get_connection()
         .unwrap();
-    redis::cmd("ACL")
-        .arg(&[
-            "SETUSER",
-            "cairn",
-            "on",
-            ">local-secret",
-            "~*",
-            "&*",
-            "+@all",
-        ])
-        .query::<()>(&mut raw)
-        .unwrap();
-    redis::cmd("ACL")
-        .arg(&["SETUSER", "default", "off"])
-        .query::<()>(&mut raw)
-        .unwrap();
+    set_user(
+        &mut raw,
+        &["cairn", "on", ">local-secret", "~*", "&*", "+@all"],
+    );
+    set_user(&mut raw, &["default", "off"]);
     // Without credentials the server refuses, and the error says where they go.
     let err = f.materialize(&["stats"]).unwrap_err();
     assert!(matches!(err, FeatureError::Unavailable { .. }), "{err}");
