@@ -574,6 +574,10 @@ pub struct MaterializeArgs {
     /// Append only the events newer than the pinned table's newest one.
     #[arg(long)]
     pub incremental: bool,
+    /// Memory the sort of a view may use, e.g. 2GiB: a larger view is sorted through
+    /// temporary files (default: [offline] memory_budget, else a quarter of the machine's).
+    #[arg(long, value_name = "SIZE", value_parser = cairn_core::parse_size)]
+    pub memory_budget: Option<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -60,6 +60,10 @@ pub struct OfflineConfig {
     pub engine: Option<String>,
     /// The Spark Connect server, `sc://HOST:PORT` (with `engine = "spark"` only).
     pub remote: Option<String>,
+    /// The memory materialize may use to sort a view on this machine, as a size (`"2GiB"`);
+    /// a view that may not fit is sorted through temporary files. Without it, a quarter of
+    /// the machine's memory. It never changes a table's bytes.
+    pub memory_budget: Option<String>,
 }
 
 /// The offline engine, as `[offline]` says.
@@ -79,9 +83,23 @@ impl OfflineConfig {
         }
     }
 
+    /// `memory_budget` in bytes, if set (checked when the file is read).
+    pub fn memory_budget(&self) -> Option<u64> {
+        self.memory_budget
+            .as_deref()
+            .and_then(|text| parse_size(text).ok())
+    }
+
     /// The engine is `polars` or `spark`; `spark` has an `sc://HOST:PORT` remote without a
-    /// token, and only `spark` has a remote.
+    /// token, and only `spark` has a remote; a memory budget is a size.
     fn check(&self, name: &str) -> Result<(), ConfigError> {
+        if let Some(text) = &self.memory_budget {
+            parse_size(text).map_err(|reason| {
+                ConfigError::Invalid(format!(
+                    "{name}: `offline.memory_budget = \"{text}\"`: {reason}"
+                ))
+            })?;
+        }
         match self.engine.as_deref() {
             None | Some("polars") => {
                 if self.remote.is_some() {
@@ -123,6 +141,20 @@ impl OfflineConfig {
             ))),
         }
     }
+}
+
+/// A size such as `"512MiB"`, `"2GiB"` or `"2 GB"` (powers of 1024 for `KiB`, `MiB`, `GiB`,
+/// of 1000 for `KB`, `MB`, `GB`), in bytes: at least 1 MiB.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let size = text
+        .trim()
+        .parse::<bytesize::ByteSize>()
+        .map_err(|_| "write a size such as \"2GiB\" or \"512MiB\"".to_owned())?
+        .as_u64();
+    if size < 1 << 20 {
+        return Err("is below 1 MiB: give the sort at least \"64MiB\"".to_owned());
+    }
+    Ok(size)
 }
 
 /// `[online]`: the online store. Without `store`, SQLite in `.cairn/online.db`.
@@ -489,6 +521,15 @@ mod tests {
             OfflineEngine::Spark("sc://127.0.0.1:15002".to_owned())
         );
         assert!(parse("[offline]\nengine = \"spark\"\nremote = \"sc://spark\"\n").is_ok());
+        assert_eq!(parse("").unwrap().offline.memory_budget(), None);
+        for (text, bytes) in [
+            ("2GiB", 2u64 << 30),
+            ("512 MiB", 512 << 20),
+            ("3GB", 3_000_000_000),
+        ] {
+            let config = parse(&format!("[offline]\nmemory_budget = \"{text}\"\n")).unwrap();
+            assert_eq!(config.offline.memory_budget(), Some(bytes), "{text}");
+        }
         for (bad, says) in [
             ("engine = \"duckdb\"", "use \"polars\" or \"spark\""),
             ("engine = \"spark\"", "needs `offline.remote"),
@@ -507,6 +548,9 @@ mod tests {
             ),
             ("remote = \"sc://h:1\"", "is for engine = \"spark\""),
             ("engin = \"spark\"", "unknown field `engin`"),
+            ("memory_budget = \"lots\"", "write a size such as"),
+            ("memory_budget = \"2 parsecs\"", "write a size such as"),
+            ("memory_budget = \"512KiB\"", "below 1 MiB"),
         ] {
             let err = parse(&format!("[offline]\n{bad}\n"))
                 .unwrap_err()

@@ -25,7 +25,7 @@ pub mod workspace;
 
 pub use config::{
     CONFIG_VERSION, CacheConfig, Config, ConfigError, CoreConfig, OfflineConfig, OfflineEngine,
-    OnlineConfig, OnlineLocation, RemoteConfig,
+    OnlineConfig, OnlineLocation, RemoteConfig, parse_size,
 };
 pub use git::{Git, GitError};
 pub use gitignore::{GitignoreError, ignore_pattern};

@@ -9,6 +9,7 @@ mod materialize;
 pub mod online;
 pub mod online_redis;
 mod plan;
+mod sort;
 pub mod view;
 
 use std::path::PathBuf;
@@ -16,7 +17,9 @@ use std::path::PathBuf;
 pub use historical::{
     HistoricalFrame, HistoricalOptions, HistoricalOutcome, historical, historical_frame,
 };
-pub use materialize::{MaterializeOptions, MaterializeOutcome, ViewOutcome, materialize};
+pub use materialize::{
+    MaterializeOptions, MaterializeOutcome, ViewOutcome, default_budget, materialize,
+};
 pub use online::{OnlineBackend, OnlineRow, OnlineStore, RawRow, Snapshot, ViewInfo};
 pub use online_redis::RedisStore;
 pub use plan::{ListOutcome, PlanOutcome, PlannedView, ViewListing, list, plan};

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::FeatureError;
 use crate::online::{NewRow, NewRows, OnlineBackend, ViewInfo};
+use crate::sort::{self, Sorting};
 use crate::view::{self, CREATED, TS};
 use cairn_core::table::collect_streaming;
 use cairn_core::time::{format_micros, parse_time};
@@ -29,6 +30,8 @@ pub struct MaterializeOptions {
     /// Append only the rows newer than the pinned table's newest event time, and update the
     /// online rows they make newer.
     pub incremental: bool,
+    /// Bytes the sort of a view may hold in memory (over `[offline] memory_budget`).
+    pub memory_budget: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -59,6 +62,14 @@ pub struct ViewOutcome {
     /// `passed` or `skipped` when the source has declared expectations.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub validation: Option<String>,
+    /// Buckets the view was sorted in through temporary files, one after another, to stay
+    /// within the memory budget (0: sorted in memory).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub sort_buckets: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The views named (all declared ones if none), checked to exist.
@@ -174,6 +185,7 @@ pub fn materialize(
                 size: entry.size,
                 end: entry.end.clone(),
                 validation: entry.validation.clone(),
+                sort_buckets: 0,
             });
             progress.advance(1, 0);
             continue;
@@ -200,7 +212,7 @@ pub fn materialize(
         // The source is scanned, not read: the validation pass, the view's query and the
         // offline table's Parquet writer all run on polars' streaming engine, which holds what
         // a query keeps (the sorted view's columns) rather than the source.
-        let (put, validation) = view::with_source(project, spec, |source| {
+        let put = view::with_source(project, spec, |source| {
             let validation = match project.config().dataset.get(&spec.source) {
                 None => None,
                 Some(expectations) => {
@@ -222,26 +234,29 @@ pub fn materialize(
                     }
                 }
             };
-            let mut table = match engine {
-                crate::Engine::Polars => view::compute(project, name, spec, source)?,
-                // Computed on the server; the window, the incremental append and the Parquet
-                // writer below are the same as for polars.
+            // The view's rows unsorted: the window and the incremental append below filter
+            // and extend them, then `sort::sink_sorted` sorts them within the memory budget.
+            let (mut table, order, sorting) = match engine {
+                crate::Engine::Polars => {
+                    let view = view::compute_unsorted(project, name, spec, source)?;
+                    (
+                        view.table,
+                        view.order,
+                        sorting_for(project, spec, extended, options)?,
+                    )
+                }
+                // Computed on the server and received sorted, in memory; the window, the
+                // incremental append and the Parquet writer below are the same as for polars.
                 #[cfg(feature = "spark")]
                 crate::Engine::Spark(spark) => {
                     let mut source = source;
                     let rows = spark.compute_view(project, name, spec, &mut source)?;
-                    // Sorted again (stable: the order does not change) so that the Parquet
-                    // sink receives the rows in the batches polars' sort emits, which decide
-                    // the file's row groups: the same file as the polars engine's.
                     let mut order = keys.clone();
                     order.push(TS.to_owned());
                     if spec.created.is_some() {
                         order.push(CREATED.to_owned());
                     }
-                    rows.lazy().sort(
-                        order,
-                        SortMultipleOptions::default().with_maintain_order(true),
-                    )
+                    (rows.lazy(), order, Sorting::InMemory)
                 }
             };
             let ts = || col(TS).to_physical().cast(DataType::Int64);
@@ -260,16 +275,6 @@ pub fn materialize(
             // history).
             if let (Some(prev), Some(after)) = (extended, after) {
                 let old = scan_object(&store, &prev.digest).map_err(polars)?;
-                let mut order = keys.clone();
-                order.push(TS.to_owned());
-                if table
-                    .collect_schema()
-                    .map_err(polars)?
-                    .get(CREATED)
-                    .is_some()
-                {
-                    order.push(CREATED.to_owned());
-                }
                 table = concat(
                     [old, table.filter(ts().gt(lit(after)))],
                     UnionArgs {
@@ -277,15 +282,12 @@ pub fn materialize(
                         ..UnionArgs::default()
                     },
                 )
-                .map_err(polars)?
-                .sort(
-                    order,
-                    SortMultipleOptions::default().with_maintain_order(true),
-                );
+                .map_err(polars)?;
             }
-            let put = sink_object(&store, table)?.map_err(polars)?;
-            Ok((put, validation))
+            let (put, report) = sort::sink_sorted(&store, table, &order, sorting, &polars)?;
+            Ok((put, validation, report))
         })?;
+        let (put, validation, sort_report) = put;
         // What the online store needs, read back from the table just stored (its Parquet
         // statistics answer the count and the newest time). Sorted by keys, event time,
         // created time: the last row of each entity is its latest.
@@ -363,6 +365,7 @@ pub fn materialize(
             size: put.size,
             end,
             validation,
+            sort_buckets: sort_report.buckets,
         });
         progress.advance(1, 0);
     }
@@ -404,28 +407,40 @@ pub fn materialize(
     })
 }
 
-/// Runs `table`'s query on the streaming engine into a new Parquet object (see
-/// [`cairn_store::Store::put_written`]; not synced).
-fn sink_object(
-    store: &cairn_store::Store,
-    table: LazyFrame,
-) -> Result<Result<cairn_store::Put, PolarsError>, cairn_store::StoreError> {
-    store.put_written(|file| {
-        let target = SinkTarget::Dyn(SpecialEq::new(Arc::new(std::sync::Mutex::new(Some(
-            polars::io::utils::file::Writable::Local(file),
-        )))));
-        table
-            .sink(
-                SinkDestination::File { target },
-                FileWriteFormat::Parquet(Arc::new(ParquetWriteOptions::default())),
-                UnifiedSinkArgs {
-                    maintain_order: true,
-                    ..UnifiedSinkArgs::default()
-                },
-            )?
-            .collect_with_engine(Engine::Streaming)
-            .map(drop)
+/// How materialize sorts a view computed with polars: in memory when its source is small
+/// beside the budget (`[offline] memory_budget`, or `--memory-budget`, or a quarter of the
+/// machine's memory), else spilled (`crate::sort`). The source's size on disk stands for the
+/// view's: a view has at most its source's rows, and a table in memory is rarely more than
+/// four times its file, while the sort needs about three times its input: so a source of a
+/// sixteenth of the budget or more is spilled (the spill then measures the rows, and sorts a
+/// view that fits in memory after all in one piece).
+fn sorting_for(
+    project: &Project,
+    spec: &cairn_core::features::FeatureViewSpec,
+    extended: Option<&FeatureEntry>,
+    options: &MaterializeOptions,
+) -> Result<Sorting, FeatureError> {
+    let budget = options
+        .memory_budget
+        .or_else(|| project.config().offline.memory_budget())
+        .unwrap_or_else(default_budget);
+    let (_, files) = cairn_core::table::table_files(&project.root().join(&spec.source))?;
+    let mut bytes: u64 = extended.map_or(0, |e| e.size);
+    for file in files {
+        bytes += std::fs::metadata(&file)
+            .map_err(|source| cairn_core::table::TableError::Io { path: file, source })?
+            .len();
+    }
+    Ok(if bytes.saturating_mul(16) >= budget {
+        Sorting::Spill { budget }
+    } else {
+        Sorting::InMemory
     })
+}
+
+/// A quarter of the machine's memory (its cgroup's limit, if lower).
+pub fn default_budget() -> u64 {
+    (polars_utils::sys::total_memory() / 4).max(64 << 20)
 }
 
 /// The last row of each entity of a table sorted by keys, event time and created time: its

@@ -37,7 +37,8 @@ pub fn plan(project: &Project) -> Result<PlanOutcome, FeatureError> {
     let mut views = Vec::new();
     for (name, spec) in &project.config().feature_view {
         let rows = view::with_source(project, spec, |source| {
-            let table = view::compute(project, name, spec, source)?;
+            // Counted unsorted: the order changes no count, and a sort would hold the view.
+            let table = view::compute_unsorted(project, name, spec, source)?.table;
             let count = cairn_core::table::collect_streaming(table.select([len().alias("rows")]))
                 .and_then(|c| c.column("rows")?.get(0).map(|v| v.extract::<u64>()))
                 .map_err(|e| FeatureError::Polars {

@@ -70,15 +70,38 @@ pub fn with_source<T>(
 }
 
 /// Computes a view, lazily: keys, `event_timestamp`, `created_timestamp` (if declared) and
-/// the features, sorted by keys, then event time, then created time. Nothing is read here
-/// but the source's schema (and, for a text column that must take another type, whether it
-/// holds any value); the caller runs the query, with polars' streaming engine.
+/// the features, sorted by keys, then event time, then created time (stable: ties keep the
+/// source's order). Nothing is read here but the source's schema (and, for a text column that
+/// must take another type, whether it holds any value); the caller runs the query, with
+/// polars' streaming engine.
 pub fn compute(
     project: &Project,
     name: &str,
     spec: &FeatureViewSpec,
     source: LazyFrame,
 ) -> Result<LazyFrame, FeatureError> {
+    let view = compute_unsorted(project, name, spec, source)?;
+    Ok(view.table.sort(
+        view.order,
+        SortMultipleOptions::default().with_maintain_order(true),
+    ))
+}
+
+/// A view's rows in the source's order, and the columns [`compute`] sorts them by.
+pub struct Unsorted {
+    pub table: LazyFrame,
+    /// The join keys, [`TS`], then [`CREATED`] if the view has it.
+    pub order: Vec<String>,
+}
+
+/// [`compute`] without the sort, which materialize does within a memory budget
+/// (`crate::sort`).
+pub fn compute_unsorted(
+    project: &Project,
+    name: &str,
+    spec: &FeatureViewSpec,
+    source: LazyFrame,
+) -> Result<Unsorted, FeatureError> {
     let err = |column: &str, reason: String| FeatureError::View {
         view: name.to_owned(),
         column: column.to_owned(),
@@ -205,11 +228,10 @@ pub fn compute(
         .map(|c| col(c.as_str()).is_not_null())
         .reduce(Expr::and)
         .unwrap_or(lit(true));
-    table = table.select(exprs).filter(keys_present).sort(
-        sort_by,
-        SortMultipleOptions::default().with_maintain_order(true),
-    );
-    Ok(table)
+    Ok(Unsorted {
+        table: table.select(exprs).filter(keys_present),
+        order: sort_by,
+    })
 }
 
 /// Whether a table has no rows (a count, streamed).

@@ -15,6 +15,10 @@
 //!   `<target>/spark-venv` like `cargo xtask test-spark` does), `local[2]` on the same two
 //!   cores, started by `cairn_test_support::spark`; "not measured" without `java`. Its first
 //!   query after start-up is shown apart from the others: it pays the JVM's warm-up.
+//! - a view larger than the memory budget: `cairn feature materialize --memory-budget 2GiB` of
+//!   50,000,000 rows (1,000,000 entities × 50 events; 5,000,000 under 256 MiB with `--quick`),
+//!   which must sort the view on disk: peak RSS (`wait4`) under 2 GiB, with the anonymous peak
+//!   (`RssAnon`, sampled), the wall time and the number of sort buckets beside it.
 //!
 //! The data is the feature bench's generator and view (`super::feature`): one event per entity
 //! (1,000,000 entities; 100,000 with `--quick`), two float and two int features with 1% nulls,
@@ -117,6 +121,10 @@ struct Size {
     join_rows: usize,
     /// Seconds of each load.
     load: u32,
+    /// Events per entity of the view larger than the memory budget.
+    large_events: usize,
+    /// `--memory-budget` of its materialize.
+    large_budget: &'static str,
 }
 
 impl Size {
@@ -125,14 +133,21 @@ impl Size {
         labels: 20_000,
         join_rows: 100_000,
         load: 10,
+        large_events: 50,
+        large_budget: "2GiB",
     };
     const QUICK: Size = Size {
         entities: 100_000,
         labels: 5_000,
         join_rows: 10_000,
         load: 3,
+        large_events: 50,
+        large_budget: "256MiB",
     };
 }
+
+/// The peak RSS `cairn feature materialize` of the large view may reach (full run).
+const LARGE_RSS_TARGET: u64 = 2 << 30;
 
 /// The Redis server of the bench, and `redis-cli` to talk to it.
 struct Redis {
@@ -373,6 +388,10 @@ pub(super) fn run(quick: bool) -> Result<()> {
     println!();
     let spark = spark_figures(&bench, &size, &sqlite.figure)?;
 
+    // A view larger than the memory budget (last: it replaces the source).
+    println!();
+    let large = larger_than_memory(&bench, &size)?;
+
     let (lite, red) = (&loads[0], &loads[1]);
     let ratio = red.rps() / lite.rps();
     let n = fmt_count(size.entities as u64);
@@ -430,6 +449,7 @@ pub(super) fn run(quick: bool) -> Result<()> {
     ];
     let mut checks = checks;
     checks.extend(spark.checks(size.join_rows, &n));
+    checks.push(large.check(&size, quick));
     println!();
     print_table(&checks);
     println!("\n{}", summary(&checks));
@@ -471,6 +491,7 @@ pub(super) fn run(quick: bool) -> Result<()> {
         "loads": loads.iter().map(Load::json).collect::<Vec<_>>(),
         "redis_cpu_s_during_load": redis_cpu.as_secs_f64(),
         "spark": spark.json(),
+        "larger_than_memory": large.json(&size),
         "checks": checks.iter().map(Check::json).collect::<Vec<_>>(),
     });
     drop(redis);
@@ -703,6 +724,136 @@ fn spark_figures(bench: &Bench, size: &Size, polars_runs: &Figure) -> Result<Spa
         historical: joins,
         polars_historical,
     })))
+}
+
+/// The materialize of a view larger than its memory budget.
+struct Large {
+    rows: u64,
+    source_bytes: u64,
+    table_bytes: u64,
+    buckets: u64,
+    measured: super::Measured,
+}
+
+impl Large {
+    /// The verdict is for the full run only.
+    fn check(&self, size: &Size, quick: bool) -> Check {
+        let m = &self.measured;
+        Check {
+            id: "materialize_large_rss",
+            value: m.maxrss as f64,
+            name: format!(
+                "materialize {} rows with --memory-budget {}: peak RSS",
+                fmt_count(self.rows),
+                size.large_budget
+            ),
+            measured: format!(
+                "{} (anonymous {}; {}, {} buckets)",
+                fmt_bytes(m.maxrss),
+                m.anon_peak.map_or("?".to_owned(), fmt_bytes),
+                fmt_duration(m.wall),
+                self.buckets
+            ),
+            reference: format!(
+                "source {} CSV, table {}",
+                fmt_bytes(self.source_bytes),
+                fmt_bytes(self.table_bytes)
+            ),
+            ratio: None,
+            target: "< 2 GiB",
+            pass: (!quick).then_some(m.maxrss < LARGE_RSS_TARGET),
+        }
+    }
+
+    fn json(&self, size: &Size) -> Value {
+        json!({
+            "rows": self.rows,
+            "memory_budget": size.large_budget,
+            "source_bytes": self.source_bytes,
+            "table_bytes": self.table_bytes,
+            "sort_buckets": self.buckets,
+            "wall_s": self.measured.wall.as_secs_f64(),
+            "cpu_s": self.measured.cpu.as_secs_f64(),
+            "max_rss_bytes": self.measured.maxrss,
+            "anon_peak_bytes": self.measured.anon_peak,
+        })
+    }
+}
+
+/// A fresh project whose source has `large_events` events for each entity (50 M rows in the
+/// full run, interleaved: every entity's first event, then every second one…), materialized
+/// once into SQLite with `--memory-budget`: the view must be sorted on disk, and its peak RSS
+/// stay under the target.
+fn larger_than_memory(bench: &Bench, size: &Size) -> Result<Large> {
+    configure(bench, None)?;
+    let started = Instant::now();
+    let end = super::unix_now() as i64 / DAY * DAY;
+    let (events, source_bytes) = feature::write_events(
+        &bench.proj.join(SOURCE),
+        size.entities,
+        size.large_events,
+        end,
+    )?;
+    let rows = events.len() as u64;
+    drop(events);
+    println!(
+        "generated {SOURCE} ({} rows: {} events for each of {} entities; {}) in {:.1} s",
+        fmt_count(rows),
+        size.large_events,
+        fmt_count(size.entities as u64),
+        fmt_bytes(source_bytes),
+        started.elapsed().as_secs_f64()
+    );
+    let shown = format!(
+        "cairn --json feature materialize --memory-budget {}",
+        size.large_budget
+    );
+    let answer = cairn_json(
+        bench,
+        &shown,
+        &[
+            "feature",
+            "materialize",
+            "--memory-budget",
+            size.large_budget,
+        ],
+    )?;
+    let view = &answer.doc["views"][0];
+    let table_rows = view["rows"].as_u64().unwrap_or(0);
+    let buckets = view["sort_buckets"].as_u64().unwrap_or(0);
+    if table_rows != rows || view["entities"].as_u64() != Some(size.entities as u64) {
+        return Err(format!(
+            "`{shown}` pinned {table_rows} rows for {} entities: expected {rows} rows for {}",
+            view["entities"], size.entities
+        )
+        .into());
+    }
+    if buckets < 2 {
+        return Err(format!(
+            "`{shown}` sorted the view in memory ({buckets} buckets): the budget does not bind"
+        )
+        .into());
+    }
+    let m = &answer.measured;
+    println!(
+        "materialize {} rows, --memory-budget {}: {} ({} CPU), peak RSS {} (anonymous {}), {} \
+         sort buckets, table {}",
+        fmt_count(rows),
+        size.large_budget,
+        fmt_duration(m.wall),
+        fmt_duration(m.cpu),
+        fmt_bytes(m.maxrss),
+        m.anon_peak.map_or("?".to_owned(), fmt_bytes),
+        buckets,
+        fmt_bytes(view["size"].as_u64().unwrap_or(0))
+    );
+    Ok(Large {
+        rows,
+        source_bytes,
+        table_bytes: view["size"].as_u64().unwrap_or(0),
+        buckets,
+        measured: answer.measured,
+    })
 }
 
 /// [`RUNS`] materializations from a fresh project on `redis` (emptied first), or on SQLite:

@@ -132,6 +132,7 @@ impl Fixture {
             start: None,
             end: None,
             incremental: false,
+            memory_budget: None,
         };
         edit(&mut options);
         crate::materialize(&self.project(), &options, &cairn_store::NoProgress)

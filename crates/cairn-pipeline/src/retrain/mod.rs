@@ -379,6 +379,7 @@ pub fn retrain(
                 start: None,
                 end: None,
                 incremental: false,
+                memory_budget: None,
             },
             progress,
         );

@@ -14,6 +14,7 @@ pub fn run(ctx: &Context<'_>, args: MaterializeArgs) -> CmdResult {
         start,
         end,
         incremental,
+        memory_budget,
     } = args;
     let project = ctx.project()?;
     let p = ctx.printer;
@@ -37,6 +38,7 @@ pub fn run(ctx: &Context<'_>, args: MaterializeArgs) -> CmdResult {
             start,
             end,
             incremental,
+            memory_budget,
         },
         &Bars::new(p),
     );
@@ -68,6 +70,10 @@ pub fn run(ctx: &Context<'_>, args: MaterializeArgs) -> CmdResult {
                 "  (validation skipped)"
             } else {
                 ""
+            } + &if v.sort_buckets > 0 {
+                format!("  (sorted on disk in {} buckets)", v.sort_buckets)
+            } else {
+                String::new()
             },
         )?;
     }
