@@ -24,8 +24,8 @@ use super::model::{BoostTree, LEAF_BIT, Node};
 
 /// From this many rows a leaf's partition runs on several threads, in blocks of
 /// [`PARTITION_BLOCK`] rows.
-const PARALLEL_ROWS: usize = 1 << 14;
-const PARTITION_BLOCK: usize = 1 << 13;
+const PARALLEL_ROWS: usize = 1 << 13;
+const PARTITION_BLOCK: usize = 1 << 12;
 /// The rows of training scores one task of [`Grown::add_leaf_values`] updates.
 const SCORE_CHUNK: usize = 1 << 14;
 /// The smallest hessian sum a leaf may have (LightGBM's `min_sum_hessian_in_leaf`).
@@ -85,6 +85,17 @@ impl Grown {
     }
 }
 
+/// Memory a fit reuses from tree to tree: histograms (allocating and zeroing one per leaf of
+/// every tree costs the time of a small leaf's work, on one thread) and the partition's
+/// scratch rows.
+#[derive(Default)]
+pub(super) struct Buffers {
+    /// Flat histograms, each zero past every feature's missing bin: [`Grower::fill`] zeroes
+    /// the slots it uses before filling them, and nothing writes past them.
+    hists: Vec<Vec<f64>>,
+    scratch: Vec<u32>,
+}
+
 /// One feature's histogram: per code, the sums of the gradients and hessians and the count.
 type FeatureHist = [[f64; 3]; HIST_BINS];
 
@@ -123,13 +134,22 @@ struct Searched<'s> {
 
 impl Grower<'_> {
     /// Grows one tree on `rows` (ascending) with gradients and hessians `gh` (indexed by
-    /// row), searching the features `features` only.
-    pub(super) fn grow(&self, mut rows: Vec<u32>, gh: &[[f64; 2]], features: &[usize]) -> Grown {
+    /// row), searching the features `features` only; `buffers` are reused from tree to tree.
+    pub(super) fn grow(
+        &self,
+        mut rows: Vec<u32>,
+        gh: &[[f64; 2]],
+        features: &[usize],
+        buffers: &mut Buffers,
+    ) -> Grown {
         let n = rows.len();
-        let mut scratch = vec![0u32; n];
-        let mut pool: Vec<Vec<f64>> = Vec::new();
+        let Buffers {
+            hists: pool,
+            scratch,
+        } = buffers;
+        scratch.resize(n, 0);
         // The root's sums (in row order) while its histograms are built.
-        let mut hist = self.take(&mut pool);
+        let mut hist = self.take(pool);
         let (sums, ()) = rayon::join(
             || {
                 let mut sums = [0.0, 0.0, n as f64];
@@ -246,7 +266,7 @@ impl Grower<'_> {
                             },
                         )
                     };
-                    let mut small = self.take(&mut pool);
+                    let mut small = self.take(pool);
                     let (small_best, large_best) = self.children(
                         &mut small,
                         &mut parent_hist,
@@ -280,7 +300,8 @@ impl Grower<'_> {
 
         let mut values = Vec::with_capacity(leaves.len());
         let mut leaf_ranges = Vec::with_capacity(leaves.len());
-        for (l, leaf) in leaves.iter().enumerate() {
+        for (l, leaf) in leaves.iter_mut().enumerate() {
+            pool.extend(leaf.hist.take());
             values.push(self.leaf_value(&leaf.sums));
             leaf_ranges.push((leaf.lo, leaf.hi));
             if let Some((p, side)) = leaf.parent {

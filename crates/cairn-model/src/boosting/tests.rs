@@ -525,7 +525,7 @@ fn partition_leaf_values_equal_walking_the_tree() {
     };
     let some: Vec<u32> = all.iter().copied().filter(|r| r % 3 != 0).collect();
     for (drawn, features) in [(&all, vec![0, 1, 2, 3]), (&some, vec![0, 1, 3])] {
-        let grown = grower.grow(drawn.clone(), &gh, &features);
+        let grown = grower.grow(drawn.clone(), &gh, &features, &mut Buffers::default());
         assert_eq!(grown.tree.values.len(), 15);
         let mut scores = vec![0.0; x.rows];
         grown.add_leaf_values(&mut scores);
@@ -576,7 +576,11 @@ fn a_grown_tree_is_the_same_at_any_thread_count() {
                 .build()
                 .unwrap();
             pool.install(|| {
-                let grown = grower.grow(drawn.clone(), &gh, &features);
+                // Buffers reused from a tree grown on other gradients first.
+                let mut buffers = Buffers::default();
+                let other: Vec<[f64; 2]> = gh.iter().map(|&[g, h]| [-g, h]).collect();
+                grower.grow(drawn.clone(), &other, &features, &mut buffers);
+                let grown = grower.grow(drawn.clone(), &gh, &features, &mut buffers);
                 let mut scores = vec![0.5; x.rows];
                 grown.add_leaf_values(&mut scores);
                 (
