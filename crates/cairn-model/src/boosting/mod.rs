@@ -13,10 +13,11 @@
 //! - with early stopping, scores the held-out rows after each iteration and stops `rounds`
 //!   iterations after the best, keeping the trees up to the best.
 //!
-//! Every parallel step (binning per feature, histograms per group of features with each
-//! feature's sums in row order, partition sides per block of rows, gradients per row) writes
-//! results that do not depend on which thread computed them, and every reduction runs in a fixed
-//! order: the same seed gives the same model bytes at any thread count.
+//! Every parallel step (binning per feature, histograms and split searches per group of
+//! features with each feature's sums in row order, the partition per fixed block of rows, the
+//! score update per fixed chunk of rows, gradients per row) writes results that do not depend
+//! on which thread computed them, and every reduction runs in a fixed order (a split's best in
+//! feature order): the same seed gives the same model bytes at any thread count.
 
 mod bins;
 mod compiled;
