@@ -148,36 +148,32 @@ impl Grower<'_> {
             scratch,
         } = buffers;
         scratch.resize(n, 0);
-        // The root's sums (in row order) while its histograms are built.
-        let mut hist = self.take(pool);
-        let (sums, ()) = rayon::join(
-            || {
-                let mut sums = [0.0, 0.0, n as f64];
-                for &r in &rows {
-                    sums[0] += gh[r as usize][0];
-                    sums[1] += gh[r as usize][1];
-                }
-                sums
-            },
-            || {
-                let mut groups = self.groups(&mut hist, features);
-                self.each_group(&mut groups, |(group, part)| {
-                    self.fill(group, part, &rows, gh);
-                });
-            },
-        );
         let mut root = Leaf {
             lo: 0,
             hi: n,
             depth: 0,
-            sums,
+            sums: [0.0, 0.0, n as f64],
             hist: None,
             best: None,
             parent: None,
         };
         if self.may_split(&root) {
+            // The root's sums while its histograms are built.
+            let mut hist = self.take(pool);
+            let (sums, ()) = rayon::join(
+                || row_sums(&rows, gh),
+                || {
+                    let mut groups = self.groups(&mut hist, features);
+                    self.each_group(&mut groups, |(group, part)| {
+                        self.fill(group, part, &rows, gh);
+                    });
+                },
+            );
+            root.sums = sums;
             root.best = self.best_split(&hist, &root.sums, features);
             root.hist = Some(hist);
+        } else {
+            root.sums = row_sums(&rows, gh);
         }
         let mut leaves = vec![root];
         let mut nodes: Vec<Node> = Vec::new();
@@ -611,6 +607,16 @@ impl Grower<'_> {
         }
         n_left
     }
+}
+
+/// The sums of the gradients and hessians of `rows`, in row order, and their count.
+fn row_sums(rows: &[u32], gh: &[[f64; 2]]) -> [f64; 3] {
+    let mut sums = [0.0, 0.0, rows.len() as f64];
+    for &r in rows {
+        sums[0] += gh[r as usize][0];
+        sums[1] += gh[r as usize][1];
+    }
+    sums
 }
 
 /// The better of two splits: the one that gains more, the first on ties.
