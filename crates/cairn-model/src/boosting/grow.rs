@@ -6,6 +6,12 @@
 //! parent's minus the smaller's. Each feature's histogram is filled by one thread in row order
 //! and features are searched independently, so the tree does not depend on the thread count.
 //!
+//! The work of a split runs in two parallel steps, so that the threads are not idle between
+//! small steps: the partition of the leaf's rows (in fixed blocks of rows), then one step over
+//! groups of features (one group per thread) that builds the smaller child's histograms of the
+//! group, subtracts them from the parent's and searches both children's splits on the group's
+//! features. The best split of each group is kept, and the groups' best in feature order.
+//!
 //! The leaf to split next is the one whose best split gains most (ties: the leaf created
 //! first). A split's gain is `G_l²/(H_l+λ) + G_r²/(H_r+λ) − G²/(H+λ)` (LightGBM's); missing
 //! values are tried on both sides and the better side is kept as the default direction (with
@@ -16,10 +22,12 @@ use rayon::prelude::*;
 use super::bins::{Bins, HIST_BINS};
 use super::model::{BoostTree, LEAF_BIT, Node};
 
-/// Below this many (row, feature) pairs a histogram is built on one thread.
-const PARALLEL_WORK: usize = 1 << 14;
-/// From this many rows a leaf's partition reads the codes on several threads.
-const PARALLEL_ROWS: usize = 1 << 15;
+/// From this many rows a leaf's partition runs on several threads, in blocks of
+/// [`PARTITION_BLOCK`] rows.
+const PARALLEL_ROWS: usize = 1 << 13;
+const PARTITION_BLOCK: usize = 1 << 12;
+/// The rows of training scores one task of [`Grown::add_leaf_values`] updates.
+const SCORE_CHUNK: usize = 1 << 14;
 /// The smallest hessian sum a leaf may have (LightGBM's `min_sum_hessian_in_leaf`).
 const MIN_HESSIAN: f64 = 1e-3;
 
@@ -49,13 +57,43 @@ pub(super) struct Grown {
 impl Grown {
     /// Adds each grown row's leaf value to its score (`scores[row]`): the same sum as walking
     /// the tree, without the walk.
+    ///
+    /// In parallel over fixed chunks of `scores`: a leaf's rows are ascending (the grower's
+    /// partition keeps their order), so each chunk finds its part of every leaf by binary
+    /// search. Each score gets one addition, whatever the thread count.
     pub(super) fn add_leaf_values(&self, scores: &mut [f64]) {
-        for (&(lo, hi), &value) in self.leaf_ranges.iter().zip(&self.tree.values) {
-            for &r in &self.rows[lo..hi] {
-                scores[r as usize] += value;
-            }
-        }
+        let leaves: Vec<(&[u32], f64)> = self
+            .leaf_ranges
+            .iter()
+            .zip(&self.tree.values)
+            .map(|(&(lo, hi), &value)| (&self.rows[lo..hi], value))
+            .collect();
+        scores
+            .par_chunks_mut(SCORE_CHUNK)
+            .enumerate()
+            .for_each(|(c, out)| {
+                let start = c * SCORE_CHUNK;
+                let end = start + out.len();
+                for &(rows, value) in &leaves {
+                    let a = rows.partition_point(|&r| (r as usize) < start);
+                    let b = a + rows[a..].partition_point(|&r| (r as usize) < end);
+                    for &r in &rows[a..b] {
+                        out[r as usize - start] += value;
+                    }
+                }
+            });
     }
+}
+
+/// Memory a fit reuses from tree to tree: histograms (allocating and zeroing one per leaf of
+/// every tree costs the time of a small leaf's work, on one thread) and the partition's
+/// scratch rows.
+#[derive(Default)]
+pub(super) struct Buffers {
+    /// Flat histograms, each zero past every feature's missing bin: [`Grower::fill`] zeroes
+    /// the slots it uses before filling them, and nothing writes past them.
+    hists: Vec<Vec<f64>>,
+    scratch: Vec<u32>,
 }
 
 /// One feature's histogram: per code, the sums of the gradients and hessians and the count.
@@ -82,33 +120,60 @@ struct Leaf {
     parent: Option<(usize, usize)>,
 }
 
+/// One group of features and its part of a flat histogram: the slots of its first to its last
+/// feature (`HIST_BINS` slots a feature, features in order).
+type Group<'f, 'h> = (&'f [usize], &'h mut [FeatureHist]);
+
+/// A leaf whose split is searched in a step over groups of features: its sums, and whether it
+/// may split at all.
+#[derive(Clone, Copy)]
+struct Searched<'s> {
+    sums: &'s [f64; 3],
+    splits: bool,
+}
+
 impl Grower<'_> {
     /// Grows one tree on `rows` (ascending) with gradients and hessians `gh` (indexed by
-    /// row), searching the features `features` only.
-    pub(super) fn grow(&self, mut rows: Vec<u32>, gh: &[[f64; 2]], features: &[usize]) -> Grown {
+    /// row), searching the features `features` only; `buffers` are reused from tree to tree.
+    pub(super) fn grow(
+        &self,
+        mut rows: Vec<u32>,
+        gh: &[[f64; 2]],
+        features: &[usize],
+        buffers: &mut Buffers,
+    ) -> Grown {
         let n = rows.len();
-        let mut sums = [0.0, 0.0, n as f64];
-        for &r in &rows {
-            sums[0] += gh[r as usize][0];
-            sums[1] += gh[r as usize][1];
-        }
-        let mut scratch = vec![0u32; n];
-        let mut sides = vec![false; n];
-        let mut pool: Vec<Vec<f64>> = Vec::new();
+        let Buffers {
+            hists: pool,
+            scratch,
+        } = buffers;
+        scratch.resize(n, 0);
         let mut root = Leaf {
             lo: 0,
             hi: n,
             depth: 0,
-            sums,
+            sums: [0.0, 0.0, n as f64],
             hist: None,
             best: None,
             parent: None,
         };
         if self.may_split(&root) {
-            let mut hist = self.take(&mut pool);
-            self.build(&mut hist, &rows[..], gh, features);
+            // The root's sums while its histograms are built.
+            let mut hist = self.take(pool);
+            let (sums, ()) = rayon::join(
+                || row_sums(&rows, gh),
+                || {
+                    let mut groups = self.groups(&mut hist, features);
+                    self.each_group(&mut groups, |(group, part)| {
+                        self.fill(group, part, &rows, gh);
+                    });
+                },
+            );
+            root.sums = sums;
             root.best = self.best_split(&hist, &root.sums, features);
             root.hist = Some(hist);
+        } else {
+            root.sums = row_sums(&rows, gh);
         }
         let mut leaves = vec![root];
         let mut nodes: Vec<Node> = Vec::new();
@@ -131,7 +196,7 @@ impl Grower<'_> {
             let parent_hist = leaf.hist.take();
             let (lo, hi, depth, parent) = (leaf.lo, leaf.hi, leaf.depth, leaf.parent);
 
-            let mid = self.partition(&mut rows, &mut scratch, &mut sides, lo, hi, &split);
+            let mid = self.partition(&mut rows[lo..hi], &mut scratch[..hi - lo], &split) + lo;
             let node = nodes.len();
             nodes.push(Node {
                 threshold: self.threshold(split.feature, split.bin),
@@ -174,25 +239,47 @@ impl Grower<'_> {
                 Some(mut parent_hist) if left_splits || right_splits => {
                     let left_smaller = mid - lo <= hi - mid;
                     let (s_lo, s_hi) = if left_smaller { (lo, mid) } else { (mid, hi) };
-                    let mut small = self.take(&mut pool);
-                    self.build(&mut small, &rows[s_lo..s_hi], gh, features);
-                    for &f in features {
-                        let (a, b) = self.span(f);
-                        for (p, s) in parent_hist[a..b].iter_mut().zip(&small[a..b]) {
-                            *p -= s;
-                        }
-                    }
-                    let (lh, rh) = if left_smaller {
-                        (small, parent_hist)
+                    let (small_leaf, large_leaf) = if left_smaller {
+                        (
+                            Searched {
+                                sums: &left.sums,
+                                splits: left_splits,
+                            },
+                            Searched {
+                                sums: &right.sums,
+                                splits: right_splits,
+                            },
+                        )
                     } else {
-                        (parent_hist, small)
+                        (
+                            Searched {
+                                sums: &right.sums,
+                                splits: right_splits,
+                            },
+                            Searched {
+                                sums: &left.sums,
+                                splits: left_splits,
+                            },
+                        )
                     };
-                    for (child, hist, splits) in
-                        [(&mut left, lh, left_splits), (&mut right, rh, right_splits)]
-                    {
-                        if splits {
-                            child.best = self.best_split(&hist, &child.sums, features);
-                        }
+                    let mut small = self.take(pool);
+                    let (small_best, large_best) = self.children(
+                        &mut small,
+                        &mut parent_hist,
+                        &rows[s_lo..s_hi],
+                        gh,
+                        features,
+                        small_leaf,
+                        large_leaf,
+                    );
+                    let (lh, rh, left_best, right_best) = if left_smaller {
+                        (small, parent_hist, small_best, large_best)
+                    } else {
+                        (parent_hist, small, large_best, small_best)
+                    };
+                    left.best = left_best;
+                    right.best = right_best;
+                    for (child, hist) in [(&mut left, lh), (&mut right, rh)] {
                         if child.best.is_some() {
                             child.hist = Some(hist);
                         } else {
@@ -209,13 +296,19 @@ impl Grower<'_> {
 
         let mut values = Vec::with_capacity(leaves.len());
         let mut leaf_ranges = Vec::with_capacity(leaves.len());
-        for (l, leaf) in leaves.iter().enumerate() {
+        for (l, leaf) in leaves.iter_mut().enumerate() {
+            pool.extend(leaf.hist.take());
             values.push(self.leaf_value(&leaf.sums));
             leaf_ranges.push((leaf.lo, leaf.hi));
             if let Some((p, side)) = leaf.parent {
                 nodes[p].children[side] = LEAF_BIT | l as u32;
             }
         }
+        debug_assert!(
+            leaf_ranges
+                .iter()
+                .all(|&(lo, hi)| rows[lo..hi].windows(2).all(|w| w[0] < w[1]))
+        );
         Grown {
             tree: BoostTree { nodes, values },
             split_bins,
@@ -249,29 +342,18 @@ impl Grower<'_> {
         pool.pop().unwrap_or_else(|| vec![0.0; self.bins.hist_len])
     }
 
-    /// Fills the histograms of `features` over `rows`.
-    ///
-    /// Each feature's histogram is summed in row order by one thread, whatever the thread
-    /// count, so the sums do not depend on it. The features are split into one group per
-    /// thread (all of them on one thread for a small leaf); one pass over the rows fills a
-    /// group, reading each row's codes (adjacent, row-major) and gradients once for the group.
-    fn build(&self, hist: &mut [f64], rows: &[u32], gh: &[[f64; 2]], features: &[usize]) {
+    /// Splits `features` into one group per thread (one group on one thread) and `hist` into
+    /// the groups' parts.
+    fn groups<'f, 'h>(&self, hist: &'h mut [f64], features: &'f [usize]) -> Vec<Group<'f, 'h>> {
         let Some(&last) = features.last() else {
-            return;
-        };
-        let parallel = rows.len() * features.len() >= PARALLEL_WORK && features.len() > 1;
-        let size = if parallel {
-            features.len().div_ceil(rayon::current_num_threads().max(1))
-        } else {
-            features.len()
+            return Vec::new();
         };
         debug_assert!(features.windows(2).all(|w| w[0] < w[1]) && last < self.bins.n_features());
-        // Each group's part of the histogram: the slots of its first to its last feature
-        // (`HIST_BINS` slots a feature, features in order).
+        let size = features.len().div_ceil(rayon::current_num_threads().max(1));
         let (slots, _) = hist.as_chunks_mut::<3>();
         let (mut hists, _) = slots.as_chunks_mut::<HIST_BINS>();
         let mut skipped = 0;
-        let mut groups: Vec<(&[usize], &mut [FeatureHist])> = Vec::new();
+        let mut groups = Vec::new();
         for group in features.chunks(size) {
             let (first, end) = (group[0], group[group.len() - 1] + 1);
             let (_, tail) = std::mem::take(&mut hists).split_at_mut(first - skipped);
@@ -280,74 +362,134 @@ impl Grower<'_> {
             skipped = end;
             groups.push((group, part));
         }
-        let bins = self.bins;
-        let fill = |(group, part): &mut (&[usize], &mut [FeatureHist])| {
-            let first = group[0];
-            for &f in group.iter() {
-                part[f - first].fill([0.0; 3]);
-            }
-            if group.len() == part.len() {
-                // The group's features are adjacent: zip a row's codes with the histograms.
-                for &r in rows {
-                    let codes = &bins.row(r as usize)[first..first + group.len()];
-                    let [g, h] = gh[r as usize];
-                    for (slots, &code) in part.iter_mut().zip(codes) {
-                        // 256 slots: any `u8` code indexes them without a bounds check.
-                        let slot = &mut slots[usize::from(code)];
-                        slot[0] += g;
-                        slot[1] += h;
-                        slot[2] += 1.0;
-                    }
-                }
-            } else {
-                for &r in rows {
-                    let codes = bins.row(r as usize);
-                    let [g, h] = gh[r as usize];
-                    for &f in group.iter() {
-                        let slot = &mut part[f - first][usize::from(codes[f])];
-                        slot[0] += g;
-                        slot[1] += h;
-                        slot[2] += 1.0;
-                    }
-                }
-            }
-        };
-        if parallel {
-            groups.par_iter_mut().for_each(fill);
+        groups
+    }
+
+    /// Runs `work` on every group, on as many threads as there are groups; returns the
+    /// results in group order.
+    fn each_group<'f, 'h, T: Send>(
+        &self,
+        groups: &mut [Group<'f, 'h>],
+        work: impl Fn(&mut Group<'f, 'h>) -> T + Sync + Send,
+    ) -> Vec<T> {
+        if groups.len() > 1 {
+            groups.par_iter_mut().map(work).collect()
         } else {
-            groups.iter_mut().for_each(fill);
+            groups.iter_mut().map(work).collect()
         }
+    }
+
+    /// Fills the histograms of a group's features over `rows`: one pass over the rows reads
+    /// each row's codes (adjacent, row-major) and gradients once for the group. Each feature's
+    /// histogram is summed in row order, so the sums do not depend on the grouping.
+    fn fill(&self, group: &[usize], part: &mut [FeatureHist], rows: &[u32], gh: &[[f64; 2]]) {
+        let bins = self.bins;
+        let first = group[0];
+        for &f in group {
+            // Codes never exceed the missing bin: the slots after it stay zero.
+            part[f - first][..=bins.n_bins[f]].fill([0.0; 3]);
+        }
+        if group.len() == part.len() {
+            // The group's features are adjacent: zip a row's codes with the histograms.
+            for &r in rows {
+                let codes = &bins.row(r as usize)[first..first + group.len()];
+                let [g, h] = gh[r as usize];
+                for (slots, &code) in part.iter_mut().zip(codes) {
+                    // 256 slots: any `u8` code indexes them without a bounds check.
+                    let slot = &mut slots[usize::from(code)];
+                    slot[0] += g;
+                    slot[1] += h;
+                    slot[2] += 1.0;
+                }
+            }
+        } else {
+            for &r in rows {
+                let codes = bins.row(r as usize);
+                let [g, h] = gh[r as usize];
+                for &f in group {
+                    let slot = &mut part[f - first][usize::from(codes[f])];
+                    slot[0] += g;
+                    slot[1] += h;
+                    slot[2] += 1.0;
+                }
+            }
+        }
+    }
+
+    /// After a split: fills `small` with the smaller child's histograms over its `rows`, turns
+    /// `parent` into the larger child's (the parent's minus the smaller's) and searches both
+    /// children's best splits; one parallel step over groups of features.
+    #[allow(clippy::too_many_arguments)]
+    fn children(
+        &self,
+        small: &mut [f64],
+        parent: &mut [f64],
+        rows: &[u32],
+        gh: &[[f64; 2]],
+        features: &[usize],
+        small_leaf: Searched<'_>,
+        large_leaf: Searched<'_>,
+    ) -> (Option<Split>, Option<Split>) {
+        let mut groups: Vec<(Group<'_, '_>, Group<'_, '_>)> = self
+            .groups(small, features)
+            .into_iter()
+            .zip(self.groups(parent, features))
+            .collect();
+        let work = |((group, small), (_, parent)): &mut (Group<'_, '_>, Group<'_, '_>)| {
+            self.fill(group, small, rows, gh);
+            let first = group[0];
+            let mut best = (None, None);
+            for &f in group.iter() {
+                let used = self.bins.n_bins[f] + 1;
+                let (s, p) = (&small[f - first], &mut parent[f - first]);
+                for (p, s) in p[..used].iter_mut().zip(&s[..used]) {
+                    p[0] -= s[0];
+                    p[1] -= s[1];
+                    p[2] -= s[2];
+                }
+                if small_leaf.splits {
+                    best.0 = better(best.0, self.best_in(s, f, small_leaf.sums));
+                }
+                if large_leaf.splits {
+                    best.1 = better(best.1, self.best_in(p, f, large_leaf.sums));
+                }
+            }
+            best
+        };
+        let found = if groups.len() > 1 {
+            groups.par_iter_mut().map(work).collect::<Vec<_>>()
+        } else {
+            groups.iter_mut().map(work).collect()
+        };
+        found.into_iter().fold((None, None), |(s, l), (gs, gl)| {
+            (better(s, gs), better(l, gl))
+        })
     }
 
     /// The best split of a leaf over `features`; `None` when no split gains more than
     /// `min_gain` while keeping `min_samples_leaf` rows on each side.
     fn best_split(&self, hist: &[f64], sums: &[f64; 3], features: &[usize]) -> Option<Split> {
-        let search = |&f: &usize| self.best_in(hist, f, sums);
+        let search = |&f: &usize| {
+            let (a, b) = self.span(f);
+            let (part, _) = hist[a..b].as_chunks::<3>();
+            let part: &FeatureHist = part.try_into().ok()?;
+            self.best_in(part, f, sums)
+        };
         let found: Vec<Option<Split>> = if features.len() > 1 {
             features.par_iter().map(search).collect()
         } else {
             features.iter().map(search).collect()
         };
-        found
-            .into_iter()
-            .flatten()
-            .fold(None, |best: Option<Split>, s| {
-                if best.is_none_or(|b| s.gain > b.gain) {
-                    Some(s)
-                } else {
-                    best
-                }
-            })
+        found.into_iter().fold(None, better)
     }
 
-    fn best_in(&self, hist: &[f64], f: usize, sums: &[f64; 3]) -> Option<Split> {
+    /// Feature `f`'s best split, from its histogram `part`.
+    fn best_in(&self, part: &FeatureHist, f: usize, sums: &[f64; 3]) -> Option<Split> {
         let n_bins = self.bins.n_bins[f];
         if n_bins < 2 {
             return None;
         }
-        let (a, b) = self.span(f);
-        let part = &hist[a..b];
-        let missing = [part[n_bins * 3], part[n_bins * 3 + 1], part[n_bins * 3 + 2]];
+        let missing = part[n_bins];
         let min_leaf = self.min_samples_leaf as f64;
         let parent = score(sums, self.l2);
         let mut best: Option<Split> = None;
@@ -373,8 +515,7 @@ impl Grower<'_> {
                 });
             }
         };
-        for bin in 0..n_bins - 1 {
-            let slot = &part[bin * 3..bin * 3 + 3];
+        for (bin, slot) in part[..n_bins - 1].iter().enumerate() {
             if slot[2] == 0.0 {
                 continue;
             }
@@ -400,50 +541,90 @@ impl Grower<'_> {
         best
     }
 
-    /// Moves the leaf's rows that go left before the others, keeping their order; returns
-    /// where the right child starts.
+    /// Moves the rows of a leaf (`rows`) that go left before the others, keeping their order;
+    /// returns how many go left. `scratch` is as long as `rows`.
     ///
-    /// Two passes: the first reads every row's code and notes its side (independent loads,
-    /// so their cache misses overlap; in blocks on several threads for a large leaf), the
-    /// second moves the rows without a branch on the side.
-    fn partition(
-        &self,
-        rows: &mut [u32],
-        scratch: &mut [u32],
-        sides: &mut [bool],
-        lo: usize,
-        hi: usize,
-        split: &Split,
-    ) -> usize {
+    /// Two passes over fixed blocks of rows, each block on one thread for a large leaf: the
+    /// first reads every row's code and writes the block's rows into its part of `scratch`,
+    /// left rows from the front and right rows from the back (both written every time, only
+    /// one place advanced: no branch on the side); the second copies each block's left and
+    /// right rows to their places, which the blocks' left counts give. The result is the
+    /// stable partition, whatever the blocks.
+    fn partition(&self, rows: &mut [u32], scratch: &mut [u32], split: &Split) -> usize {
         let missing = self.bins.n_bins[split.feature];
         let (feature, bin, default_left) = (split.feature, split.bin, split.default_left);
         let bins = self.bins;
-        let note = |(rows, sides): (&[u32], &mut [bool])| {
-            for (&row, left) in rows.iter().zip(sides.iter_mut()) {
+        let note = |(rows, out): (&[u32], &mut [u32])| -> usize {
+            let (mut l, mut r) = (0, out.len());
+            for &row in rows {
                 let code = usize::from(bins.row(row as usize)[feature]);
-                *left = (code == missing && default_left) | (code != missing && code <= bin);
+                let left = (code == missing && default_left) | (code != missing && code <= bin);
+                out[l] = row;
+                out[r - 1] = row;
+                l += usize::from(left);
+                r -= usize::from(!left);
+            }
+            l
+        };
+        let parallel = rows.len() >= PARALLEL_ROWS;
+        let block = if parallel {
+            PARTITION_BLOCK
+        } else {
+            rows.len().max(1)
+        };
+        let lefts: Vec<usize> = if parallel {
+            rows.par_chunks(block)
+                .zip(scratch.par_chunks_mut(block))
+                .map(note)
+                .collect()
+        } else {
+            vec![note((rows, scratch))]
+        };
+        let n_left: usize = lefts.iter().sum();
+        // Each block's places: its left rows after the earlier blocks' left rows, its right
+        // rows after all left rows and the earlier blocks' right rows.
+        let (mut to_left, mut to_right) = rows.split_at_mut(n_left);
+        let mut moves = Vec::with_capacity(lefts.len());
+        for (from, &l) in scratch.chunks(block).zip(&lefts) {
+            let (dl, rest) = std::mem::take(&mut to_left).split_at_mut(l);
+            let (dr, rest_r) = std::mem::take(&mut to_right).split_at_mut(from.len() - l);
+            to_left = rest;
+            to_right = rest_r;
+            moves.push((from, dl, dr));
+        }
+        let copy = |(from, dl, dr): &mut (&[u32], &mut [u32], &mut [u32])| {
+            let (l, r) = from.split_at(dl.len());
+            dl.copy_from_slice(l);
+            // Right rows were written from the back: reverse them to keep their order.
+            for (d, &s) in dr.iter_mut().zip(r.iter().rev()) {
+                *d = s;
             }
         };
-        let (leaf, sides) = (&rows[lo..hi], &mut sides[..hi - lo]);
-        if leaf.len() >= PARALLEL_ROWS {
-            leaf.par_chunks(PARALLEL_ROWS / 4)
-                .zip(sides.par_chunks_mut(PARALLEL_ROWS / 4))
-                .for_each(note);
+        if parallel {
+            moves.par_iter_mut().for_each(copy);
         } else {
-            note((leaf, sides));
+            moves.iter_mut().for_each(copy);
         }
-        let mut l = lo;
-        let mut r = 0;
-        // Every row is written to both places and only the side it goes to advances.
-        for (i, &left) in (lo..hi).zip(sides.iter()) {
-            let row = rows[i];
-            rows[l] = row;
-            scratch[r] = row;
-            l += usize::from(left);
-            r += usize::from(!left);
-        }
-        rows[l..hi].copy_from_slice(&scratch[..r]);
-        l
+        n_left
+    }
+}
+
+/// The sums of the gradients and hessians of `rows`, in row order, and their count.
+fn row_sums(rows: &[u32], gh: &[[f64; 2]]) -> [f64; 3] {
+    let mut sums = [0.0, 0.0, rows.len() as f64];
+    for &r in rows {
+        sums[0] += gh[r as usize][0];
+        sums[1] += gh[r as usize][1];
+    }
+    sums
+}
+
+/// The better of two splits: the one that gains more, the first on ties.
+fn better(a: Option<Split>, b: Option<Split>) -> Option<Split> {
+    match (a, b) {
+        (Some(x), Some(y)) if y.gain > x.gain => Some(y),
+        (Some(x), _) => Some(x),
+        (None, y) => y,
     }
 }
 

@@ -13,10 +13,11 @@
 //! - with early stopping, scores the held-out rows after each iteration and stops `rounds`
 //!   iterations after the best, keeping the trees up to the best.
 //!
-//! Every parallel step (binning per feature, histograms per group of features with each
-//! feature's sums in row order, partition sides per block of rows, gradients per row) writes
-//! results that do not depend on which thread computed them, and every reduction runs in a fixed
-//! order: the same seed gives the same model bytes at any thread count.
+//! Every parallel step (binning per feature, histograms and split searches per group of
+//! features with each feature's sums in row order, the partition per fixed block of rows, the
+//! score update per fixed chunk of rows, gradients per row) writes results that do not depend
+//! on which thread computed them, and every reduction runs in a fixed order (a split's best in
+//! feature order): the same seed gives the same model bytes at any thread count.
 
 mod bins;
 mod compiled;
@@ -30,7 +31,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use self::bins::Bins;
-use self::grow::{Grower, predict_binned};
+use self::grow::{Buffers, Grower, predict_binned};
 pub use self::model::{BoostSummary, BoostTree, Booster, Loss};
 use self::model::{sigmoid, softmax};
 use crate::guard::param;
@@ -368,6 +369,7 @@ fn fit_in_pool(
     let n_drawn = ((params.colsample * n_features as f64).round() as usize).clamp(1, n_features);
     // Gradients and hessians side by side, output-major as the scores.
     let mut gh = vec![[0.0; 2]; n * k];
+    let mut buffers = Buffers::default();
     let mut trees: Vec<BoostTree> = Vec::new();
     let mut gains: Vec<Vec<(usize, f64)>> = Vec::new();
     let mut best: Option<(usize, f64)> = None;
@@ -379,7 +381,12 @@ fn fit_in_pool(
         let rows = draw_rows(params, iteration, n);
         for o in 0..k {
             let features = draw_features(params, iteration, o, n_features, n_drawn);
-            let mut grown = grower.grow(rows.clone(), &gh[o * n..(o + 1) * n], &features);
+            let mut grown = grower.grow(
+                rows.clone(),
+                &gh[o * n..(o + 1) * n],
+                &features,
+                &mut buffers,
+            );
             if loss == Loss::AbsoluteError {
                 renew_medians(&mut grown, &y_fit, &scores, params.learning_rate);
             }

@@ -508,8 +508,9 @@ fn a_model_with_too_many_thresholds_is_not_compiled() {
 #[test]
 fn partition_leaf_values_equal_walking_the_tree() {
     // The fit adds a grown tree's leaf values to the training scores from the row partition;
-    // that must be what walking the tree gives, on binned codes and on the raw values.
-    let (x, y, _) = table(2000, 21);
+    // that must be what walking the tree gives, on binned codes and on the raw values. Enough
+    // rows that the root's partition and the score update run in several blocks.
+    let (x, y, _) = table(40_000, 21);
     let all: Vec<u32> = (0..x.rows as u32).collect();
     let bins = Bins::new(&x, &all, 255);
     let gh: Vec<[f64; 2]> = y.iter().map(|&c| [0.5 - f64::from(c), 0.25]).collect();
@@ -524,7 +525,7 @@ fn partition_leaf_values_equal_walking_the_tree() {
     };
     let some: Vec<u32> = all.iter().copied().filter(|r| r % 3 != 0).collect();
     for (drawn, features) in [(&all, vec![0, 1, 2, 3]), (&some, vec![0, 1, 3])] {
-        let grown = grower.grow(drawn.clone(), &gh, &features);
+        let grown = grower.grow(drawn.clone(), &gh, &features, &mut Buffers::default());
         assert_eq!(grown.tree.values.len(), 15);
         let mut scores = vec![0.0; x.rows];
         grown.add_leaf_values(&mut scores);
@@ -537,5 +538,66 @@ fn partition_leaf_values_equal_walking_the_tree() {
                 assert_eq!(score, 0.0, "row {r}");
             }
         }
+    }
+}
+
+#[test]
+fn a_grown_tree_is_the_same_at_any_thread_count() {
+    // The partition runs in blocks of rows and the split search in groups of features on
+    // several threads from a large leaf on: the tree, its rows and their order per leaf must
+    // not depend on the thread count.
+    let (x, y, _) = table(40_000, 22);
+    let all: Vec<u32> = (0..x.rows as u32).collect();
+    let bins = Bins::new(&x, &all, 255);
+    let gh: Vec<[f64; 2]> = y
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| {
+            [
+                f64::from(c) - 0.3 - (i % 7) as f64 * 0.01,
+                0.2 + (i % 5) as f64 * 0.01,
+            ]
+        })
+        .collect();
+    let grower = Grower {
+        bins: &bins,
+        num_leaves: 31,
+        max_depth: None,
+        min_samples_leaf: 20,
+        min_gain: 0.0,
+        l2: 0.0,
+        learning_rate: 0.1,
+    };
+    let some: Vec<u32> = all.iter().copied().filter(|r| r % 3 != 0).collect();
+    for (drawn, features) in [(&all, vec![0, 1, 2, 3]), (&some, vec![0, 2, 3])] {
+        let grown_in = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                // Buffers reused from a tree grown on other gradients first.
+                let mut buffers = Buffers::default();
+                let other: Vec<[f64; 2]> = gh.iter().map(|&[g, h]| [-g, h]).collect();
+                grower.grow(drawn.clone(), &other, &features, &mut buffers);
+                let grown = grower.grow(drawn.clone(), &gh, &features, &mut buffers);
+                let mut scores = vec![0.5; x.rows];
+                grown.add_leaf_values(&mut scores);
+                (
+                    postcard::to_stdvec(&grown.tree).unwrap(),
+                    grown.rows,
+                    grown.leaf_ranges,
+                    scores,
+                )
+            })
+        };
+        let one = grown_in(1);
+        assert_eq!(one.2.len(), 31);
+        // Every leaf's rows ascending: the partition kept their order.
+        for &(lo, hi) in &one.2 {
+            assert!(one.1[lo..hi].windows(2).all(|w| w[0] < w[1]));
+        }
+        assert_eq!(one, grown_in(2));
+        assert_eq!(one, grown_in(3));
     }
 }
