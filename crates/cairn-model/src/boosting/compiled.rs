@@ -242,11 +242,15 @@ impl Compiled {
             let mut at = [0u32; LANES];
             at.copy_from_slice(group);
             loop {
-                let before = at;
+                // Whether a lane moved, in bits: comparing the arrays instead stores the
+                // lanes and reloads them as a vector, which stalls.
+                let mut moved = 0;
                 for a in &mut at {
-                    *a = self.step(*a, code);
+                    let next = self.step(*a, code);
+                    moved |= next ^ *a;
+                    *a = next;
                 }
-                if at == before {
+                if moved == 0 {
                     break;
                 }
             }
