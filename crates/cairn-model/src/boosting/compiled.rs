@@ -27,11 +27,29 @@
 //! The batch takes a block of rows ([`BLOCK`]) at a time, their codes column by column, and
 //! for each tree goes through its splits in order, once over the whole block: every row whose
 //! position is that split moves to the split's child. A row's position is a byte (the node's
-//! index in its tree), so the pass over a block is a loop of byte compares and selects that
-//! the compiler turns into 16-row vector instructions, without a branch or a dependent load;
-//! the children come after their parent, so one pass over the splits takes each row to its
-//! leaf. It costs one pass per split rather than one step per level, and wins because a pass
-//! is a few instructions per 16 rows. A tree of more than 256 nodes is walked row by row.
+//! index in its tree), so the pass over a block is a loop of byte compares and adds that the
+//! compiler turns into vector instructions (16 rows with the default SSE2, 32 with AVX2,
+//! chosen when the program runs), without a branch or a dependent load; the children come
+//! after their parent, so one pass over the splits takes each row to its leaf. It costs one
+//! pass per split rather than one step per level (62 passes for 9 steps at 63 leaves), and
+//! wins because a pass is a few instructions per 16 or 32 rows. A tree of more than 256
+//! nodes is walked row by row. Blocks go to rayon's threads.
+//!
+//! Measured on 2026-12-07 (docs/benchmarks.md, "Faster prediction"; bench-lite builds on a
+//! loaded 2-core machine, so differences under ~10% were not resolved), at 500 × 63 against
+//! the 2-byte layout of 2026-12-06 that walked one tree at a time, one row at a time: one row
+//! 17–23 µs → 10–13 µs, a 100,000-row batch 2.0 s → 0.5 s on two threads and 1.19 s → 0.20 s
+//! of CPU on one. What won and what did not:
+//! - one-byte codes (the batch's compares then take 16 or 32 rows per instruction);
+//! - the per-split byte passes for the batch; AVX2 made them 1.5× faster than SSE2 (one
+//!   thread's CPU 0.20 s against 0.29–0.32 s), worth its one `unsafe` call;
+//! - blocks of 512 rows: 256 took 0.26 s of CPU against 0.20 s; 1,024 was not told apart;
+//! - 8 lanes for one row: 4 and 16 were not told apart from 8;
+//! - a group's stop test as an OR of the lanes' moved bits: comparing the lane arrays
+//!   compiled to a store and a vector reload per step, a store-forwarding stall on which a
+//!   quarter of the single-row samples sat (perf);
+//! - not kept: summing a one-output model's trees in a local instead of `out[0]` (the same
+//!   additions) measured slower, 11.7 against 9.0 µs (medians of 4 alternating runs).
 //!
 //! Tried before (on the 2026-12-06 layout of 2-byte codes): walking several trees or rows
 //! side by side a fixed number of steps, as deep as the deepest tree of the model (14 at
