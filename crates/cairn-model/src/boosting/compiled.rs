@@ -43,7 +43,10 @@
 //! - one-byte codes (the batch's compares then take 16 or 32 rows per instruction);
 //! - the per-split byte passes for the batch; AVX2 made them 1.5× faster than SSE2 (one
 //!   thread's CPU 0.20 s against 0.29–0.32 s), worth its one `unsafe` call;
-//! - blocks of 512 rows: 256 took 0.26 s of CPU against 0.20 s; 1,024 was not told apart;
+//! - blocks of 2,048 rows (codes 40 KiB at 20 features): one thread's CPU for the batch
+//!   0.16–0.18 s, against 0.20–0.21 s at 512, 0.18 s at 1,024, 0.19 s at 4,096 and 0.26 s
+//!   at 256 (medians of 5 alternating runs); a batch of fewer rows than a block runs on one
+//!   thread;
 //! - 8 lanes for one row: 4 and 16 were not told apart from 8;
 //! - a group's stop test as an OR of the lanes' moved bits: comparing the lane arrays
 //!   compiled to a store and a vector reload per step, a store-forwarding stall on which a
@@ -73,7 +76,7 @@ pub(super) const MAX_CUTS: usize = MISSING as usize - 1;
 /// Trees one row walks side by side.
 const LANES: usize = 8;
 /// Rows the batch takes through each tree before the next.
-pub(super) const BLOCK: usize = 512;
+pub(super) const BLOCK: usize = 2048;
 /// Features whose codes one row keeps on the stack: 256, so that a feature's low byte is
 /// the feature and indexes them without a bounds check.
 const STACK_FEATURES: usize = 256;
