@@ -38,11 +38,11 @@
 //! Measured on 2026-12-07 (docs/benchmarks.md, "Faster prediction"; bench-lite builds on a
 //! loaded 2-core machine, so differences under ~10% were not resolved), at 500 × 63 against
 //! the 2-byte layout of 2026-12-06 that walked one tree at a time, one row at a time: one row
-//! 17–23 µs → 10–13 µs, a 100,000-row batch 2.0 s → 0.5 s on two threads and 1.19 s → 0.20 s
-//! of CPU on one. What won and what did not:
+//! 19–20 µs → 8–12 µs, a 100,000-row batch 1.2–1.5 s → 0.19–0.25 s on two threads at load
+//! 4–5 and 1.31 s → 0.18–0.23 s of CPU on one. What won and what did not:
 //! - one-byte codes (the batch's compares then take 16 or 32 rows per instruction);
 //! - the per-split byte passes for the batch; AVX2 made them 1.5× faster than SSE2 (one
-//!   thread's CPU 0.20 s against 0.29–0.32 s), worth its one `unsafe` call;
+//!   thread's CPU 0.20 s against 0.29–0.32 s, blocks of 512), worth its one `unsafe` call;
 //! - blocks of 2,048 rows (codes 40 KiB at 20 features): one thread's CPU for the batch
 //!   0.16–0.18 s, against 0.20–0.21 s at 512, 0.18 s at 1,024, 0.19 s at 4,096 and 0.26 s
 //!   at 256 (medians of 5 alternating runs); a batch of fewer rows than a block runs on one
@@ -53,6 +53,11 @@
 //!   quarter of the single-row samples sat (perf);
 //! - not kept: summing a one-output model's trees in a local instead of `out[0]` (the same
 //!   additions) measured slower, 11.7 against 9.0 µs (medians of 4 alternating runs).
+//!
+//! Not tried yet: 4-byte nodes or leaf values kept only for leaves (the one-row walk reads
+//! about 1 MiB at 500 × 63, near the 1.25 MiB L2 of the machine measured, and one row's time
+//! varied most with the load), a depth-first layout, two levels per step, and QuickScorer's
+//! bit vectors.
 //!
 //! Tried before (on the 2026-12-06 layout of 2-byte codes): walking several trees or rows
 //! side by side a fixed number of steps, as deep as the deepest tree of the model (14 at
