@@ -431,6 +431,34 @@ fn edge_rows(model: &Booster, x: &Matrix) -> Matrix {
     Matrix::new(columns)
 }
 
+/// Asserts that `model` is compiled and that, on `rows`, it gives the bits its trees give
+/// walked one by one, one row at a time and in a batch.
+fn assert_compiled_bits(model: &Booster, rows: &Matrix) {
+    assert!(model.compiled.is_some(), "the model is compiled");
+    let mut walked = model.clone();
+    walked.compiled = None;
+    let k = model.base.len();
+    let (batch, walked_batch) = (model.raw_batch(rows), walked.raw_batch(rows));
+    let (mut one, mut walked_one) = (vec![0.0; k], vec![0.0; k]);
+    // Bits, not values: NaN scores (none expected) would fail too.
+    let bits = |s: &[f64]| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    for i in 0..rows.rows {
+        let row = rows.row(i);
+        model.raw_into(&row, &mut one);
+        walked.raw_into(&row, &mut walked_one);
+        assert_eq!(bits(&one), bits(&walked_one), "row {i}: {row:?}");
+        assert_eq!(bits(&one), bits(&batch[i * k..(i + 1) * k]), "row {i}");
+        assert_eq!(
+            bits(&one),
+            bits(&walked_batch[i * k..(i + 1) * k]),
+            "row {i}"
+        );
+    }
+    // Read back from its bytes, the model is compiled again, the same way.
+    let read: Booster = postcard::from_bytes(&postcard::to_stdvec(model).unwrap()).unwrap();
+    assert_eq!(&read, model);
+}
+
 #[test]
 fn compiled_trees_predict_the_bits_the_trees_do() {
     let (x, y, v) = table(1500, 21);
@@ -438,6 +466,7 @@ fn compiled_trees_predict_the_bits_the_trees_do() {
         .iter()
         .map(|v| u32::from(*v > -1.0) + u32::from(*v > 1.0))
         .collect();
+    // 30 and 90 trees: groups of trees walked side by side and a remainder walked alone.
     let params = BoostParams {
         n_iterations: 30,
         num_leaves: 15,
@@ -449,31 +478,83 @@ fn compiled_trees_predict_the_bits_the_trees_do() {
         Booster::fit_regressor(&x, &v, Loss::SquaredError, &params, &|_| {}).unwrap(),
     ];
     for model in models {
-        assert!(model.compiled.is_some(), "a small model is compiled");
-        let mut walked = model.clone();
-        walked.compiled = None;
         let rows = edge_rows(&model, &x);
-        let k = model.base.len();
-        let (batch, walked_batch) = (model.raw_batch(&rows), walked.raw_batch(&rows));
-        let (mut one, mut walked_one) = (vec![0.0; k], vec![0.0; k]);
-        for i in 0..rows.rows {
-            let row = rows.row(i);
-            model.raw_into(&row, &mut one);
-            walked.raw_into(&row, &mut walked_one);
-            // Bits, not values: NaN scores (none expected) would fail too.
-            let bits = |s: &[f64]| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&one), bits(&walked_one), "row {i}: {row:?}");
-            assert_eq!(bits(&one), bits(&batch[i * k..(i + 1) * k]), "row {i}");
-            assert_eq!(
-                bits(&one),
-                bits(&walked_batch[i * k..(i + 1) * k]),
-                "row {i}"
-            );
-        }
-        // Read back from its bytes, the model is compiled again, the same way.
-        let read: Booster = postcard::from_bytes(&postcard::to_stdvec(&model).unwrap()).unwrap();
-        assert_eq!(read, model);
+        // Two blocks of the batch at least, the last one partial.
+        let block = compiled::BLOCK;
+        assert!(
+            rows.rows > block && !rows.rows.is_multiple_of(block),
+            "{} rows",
+            rows.rows
+        );
+        assert_compiled_bits(&model, &rows);
     }
+}
+
+#[test]
+fn compiled_trees_send_missing_values_either_way() {
+    let (x, y, _) = table(1500, 23);
+    let params = BoostParams {
+        n_iterations: 12,
+        num_leaves: 15,
+        ..BoostParams::default()
+    };
+    let fitted = Booster::fit_classifier(&x, &y, 2, &params, &|_| {}).unwrap();
+    // Every other split of every feature sends missing values the other way; the model is
+    // compiled again when it is read.
+    let mut model = fitted.clone();
+    for (i, node) in model
+        .trees
+        .iter_mut()
+        .flat_map(|t| &mut t.nodes)
+        .enumerate()
+    {
+        node.default_left ^= i % 2 == 0;
+    }
+    let model: Booster = postcard::from_bytes(&postcard::to_stdvec(&model).unwrap()).unwrap();
+    for f in 0..model.n_features() {
+        let sides: Vec<bool> = model
+            .trees()
+            .iter()
+            .flat_map(|t| &t.nodes)
+            .filter(|n| n.feature as usize == f)
+            .map(|n| n.default_left)
+            .collect();
+        assert!(
+            sides.contains(&true) && sides.contains(&false),
+            "feature {f}"
+        );
+    }
+    assert_ne!(
+        fitted.raw_batch(&x),
+        model.raw_batch(&x),
+        "the flips matter"
+    );
+    assert_compiled_bits(&model, &edge_rows(&model, &x));
+}
+
+#[test]
+fn large_trees_and_trees_without_splits_are_compiled_too() {
+    let (x, y, v) = table(3000, 24);
+    // Trees of more than 256 nodes: the batch walks them row by row.
+    let params = BoostParams {
+        n_iterations: 3,
+        num_leaves: 400,
+        min_samples_leaf: 1,
+        ..BoostParams::default()
+    };
+    let model = Booster::fit_regressor(&x, &v, Loss::SquaredError, &params, &|_| {}).unwrap();
+    let sizes: Vec<usize> = model.trees().iter().map(|t| 2 * t.n_leaves() - 1).collect();
+    assert!(sizes.iter().any(|&n| n > 256), "{sizes:?}");
+    assert_compiled_bits(&model, &edge_rows(&model, &x));
+    // No split can keep 2,000 rows on each side: every tree is one leaf.
+    let params = BoostParams {
+        n_iterations: 10,
+        min_samples_leaf: 2000,
+        ..BoostParams::default()
+    };
+    let model = Booster::fit_classifier(&x, &y, 2, &params, &|_| {}).unwrap();
+    assert!(model.trees().iter().all(|t| t.nodes.is_empty()));
+    assert_compiled_bits(&model, &x);
 }
 
 #[test]
@@ -503,6 +584,30 @@ fn a_model_with_too_many_thresholds_is_not_compiled() {
     let trees = model.trees();
     assert!(compiled::Compiled::with_limit(trees, model.n_features(), most).is_some());
     assert!(compiled::Compiled::with_limit(trees, model.n_features(), most - 1).is_none());
+
+    // A model read with one threshold more per feature than a code can tell apart is walked,
+    // and predicts as its trees do.
+    let params = BoostParams {
+        n_iterations: 40,
+        num_leaves: 15,
+        ..BoostParams::default()
+    };
+    let mut model = Booster::fit_classifier(&x, &y, 2, &params, &|_| {}).unwrap();
+    let mut n = 0;
+    for node in model.trees.iter_mut().flat_map(|t| &mut t.nodes) {
+        node.feature = 0;
+        node.threshold = n as f64 / 1000.0;
+        n += 1;
+    }
+    assert!(n > compiled::MAX_CUTS, "{n} splits");
+    let read: Booster = postcard::from_bytes(&postcard::to_stdvec(&model).unwrap()).unwrap();
+    assert!(read.compiled.is_none());
+    let batch = read.raw_batch(&x);
+    let mut one = [0.0];
+    for (i, score) in batch.iter().enumerate() {
+        read.raw_into(&x.row(i), &mut one);
+        assert_eq!(one[0].to_bits(), score.to_bits(), "row {i}");
+    }
 }
 
 #[test]
