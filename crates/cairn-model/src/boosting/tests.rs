@@ -504,7 +504,7 @@ fn compiled_trees_send_missing_values_either_way() {
     let mut model = fitted.clone();
     let mut seen = vec![0usize; fitted.n_features()];
     for node in model.trees.iter_mut().flat_map(|t| &mut t.nodes) {
-        node.default_left ^= seen[node.feature as usize] % 2 == 0;
+        node.default_left ^= seen[node.feature as usize].is_multiple_of(2);
         seen[node.feature as usize] += 1;
     }
     let model: Booster = postcard::from_bytes(&postcard::to_stdvec(&model).unwrap()).unwrap();
