@@ -8,8 +8,9 @@
 //!
 //! 1. the view's rows, unsorted, are streamed into a temporary Parquet file;
 //! 2. its row count and the in-memory size of its first rows tell how many buckets of a
-//!    quarter of the budget each the rows need (a sort holds its input, its sort keys and its
-//!    output: about three times the bucket);
+//!    sixth of the budget each the rows need (a sort holds its input, its sort keys and its
+//!    output, and the reader and the writer their buffers: measured, about four times the
+//!    bucket at a 256 MiB budget);
 //! 3. a sample of the sort keys (every n-th row), sorted, gives the bucket boundaries: sort-key
 //!    tuples, so that a heavy entity is split by event time like any other range;
 //! 4. each bucket — the rows above one boundary and at most the next — is read back from the
@@ -90,7 +91,7 @@ pub(crate) fn sink_sorted(
         .collect()
         .map_err(polars)?;
     let row_bytes = probe.estimated_size() as u64 / probe.height().max(1) as u64;
-    let bucket_bytes = (budget / 4).max(1);
+    let bucket_bytes = (budget / 6).max(1);
     let buckets = (rows.saturating_mul(row_bytes.max(1)))
         .div_ceil(bucket_bytes)
         .max(1);

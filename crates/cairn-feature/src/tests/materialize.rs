@@ -302,7 +302,7 @@ fn a_view_sorted_on_disk_in_buckets_is_byte_for_byte_the_view_sorted_in_memory()
     for f in [&spilled, &in_memory] {
         f.write("data/events.csv", &events);
     }
-    // 1 MiB: buckets of 256 KiB, about a quarter of the view; customer 7 alone is a third of it, so
+    // 1 MiB: buckets of 170 KiB, about a sixth of the view; customer 7 alone is a third of it, so
     // its rows are cut by event and created time (missing created times included).
     let small = |o: &mut crate::MaterializeOptions| o.memory_budget = Some(1 << 20);
     let a = spilled.materialize_with(&["stats"], small).unwrap();
