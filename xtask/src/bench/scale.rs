@@ -17,8 +17,9 @@
 //!   query after start-up is shown apart from the others: it pays the JVM's warm-up.
 //! - a view larger than the memory budget: `cairn feature materialize --memory-budget 2GiB` of
 //!   50,000,000 rows (1,000,000 entities × 50 events; 5,000,000 under 256 MiB with `--quick`),
-//!   which must sort the view on disk: peak RSS (`wait4`) under 2 GiB, with the anonymous peak
-//!   (`RssAnon`, sampled), the wall time and the number of sort buckets beside it.
+//!   which must sort the view on disk: peak anonymous memory (`RssAnon`, sampled) under 2 GiB,
+//!   with the peak RSS (`wait4`: it counts the mapped source's pages), the wall time and the
+//!   number of sort buckets beside it.
 //!
 //! The data is the feature bench's generator and view (`super::feature`): one event per entity
 //! (1,000,000 entities; 100,000 with `--quick`), two float and two int features with 1% nulls,
@@ -146,8 +147,11 @@ impl Size {
     };
 }
 
-/// The peak RSS `cairn feature materialize` of the large view may reach (full run).
-const LARGE_RSS_TARGET: u64 = 2 << 30;
+/// The peak anonymous memory `cairn feature materialize` of the large view may reach (full
+/// run). Anonymous, not RSS: polars maps the source file, whose pages count in RSS but are
+/// the page cache's, which the kernel takes back under pressure (3.3 GiB of RSS for a 3.3 GiB
+/// CSV source whose view held 1.0 GiB), as `bench data` measures `data add`.
+const LARGE_MEMORY_TARGET: u64 = 2 << 30;
 
 /// The Redis server of the bench, and `redis-cli` to talk to it.
 struct Redis {
@@ -740,17 +744,17 @@ impl Large {
     fn check(&self, size: &Size, quick: bool) -> Check {
         let m = &self.measured;
         Check {
-            id: "materialize_large_rss",
-            value: m.maxrss as f64,
+            id: "materialize_large_anon",
+            value: m.anon_peak.map_or(f64::NAN, |b| b as f64),
             name: format!(
-                "materialize {} rows with --memory-budget {}: peak RSS",
+                "materialize {} rows with --memory-budget {}: peak anonymous memory",
                 fmt_count(self.rows),
                 size.large_budget
             ),
             measured: format!(
-                "{} (anonymous {}; {}, {} buckets)",
-                fmt_bytes(m.maxrss),
+                "{} (RSS {} with the mapped source; {}, {} buckets)",
                 m.anon_peak.map_or("?".to_owned(), fmt_bytes),
+                fmt_bytes(m.maxrss),
                 fmt_duration(m.wall),
                 self.buckets
             ),
@@ -761,7 +765,7 @@ impl Large {
             ),
             ratio: None,
             target: "< 2 GiB",
-            pass: (!quick).then_some(m.maxrss < LARGE_RSS_TARGET),
+            pass: (!quick).then_some(m.anon_peak.is_some_and(|bytes| bytes < LARGE_MEMORY_TARGET)),
         }
     }
 
