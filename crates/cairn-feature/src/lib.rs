@@ -17,9 +17,7 @@ use std::path::PathBuf;
 pub use historical::{
     HistoricalFrame, HistoricalOptions, HistoricalOutcome, historical, historical_frame,
 };
-pub use materialize::{
-    MaterializeOptions, MaterializeOutcome, ViewOutcome, default_budget, materialize,
-};
+pub use materialize::{MaterializeOptions, MaterializeOutcome, ViewOutcome, materialize};
 pub use online::{OnlineBackend, OnlineRow, OnlineStore, RawRow, Snapshot, ViewInfo};
 pub use online_redis::RedisStore;
 pub use plan::{ListOutcome, PlanOutcome, PlannedView, ViewListing, list, plan};

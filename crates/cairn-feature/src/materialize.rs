@@ -442,7 +442,7 @@ fn sorting_for(
 }
 
 /// A quarter of the machine's memory (its cgroup's limit, if lower).
-pub fn default_budget() -> u64 {
+fn default_budget() -> u64 {
     (polars_utils::sys::total_memory() / 4).max(64 << 20)
 }
 

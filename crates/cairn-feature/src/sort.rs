@@ -36,8 +36,10 @@ use polars::prelude::*;
 use crate::FeatureError;
 
 /// Rows in each row group of an offline table (the last one has fewer): polars' streaming
-/// default, cut exactly so that the file does not depend on how the rows arrive.
-pub(crate) const ROW_GROUP_ROWS: usize = 122_880;
+/// default, cut exactly so that the file does not depend on how the rows arrive. The crate's
+/// own tests cut groups of 1,000, so that their small tables span many groups and the
+/// comparisons of spilled and in-memory tables check that the cut does not move.
+pub(crate) const ROW_GROUP_ROWS: usize = if cfg!(test) { 1_000 } else { 122_880 };
 /// Sampled rows per bucket for the boundaries.
 const SAMPLE_PER_BUCKET: usize = 4_096;
 /// Rows read to estimate a row's size in memory.
