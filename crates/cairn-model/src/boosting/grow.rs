@@ -7,8 +7,9 @@
 //! and features are searched independently, so the tree does not depend on the thread count.
 //!
 //! The work of a split runs in two parallel steps, so that the threads are not idle between
-//! small steps: the partition of the leaf's rows (in fixed blocks of rows), then one step over
-//! groups of features (one group per thread) that builds the smaller child's histograms of the
+//! small steps: the partition of the leaf's rows (in blocks of rows, from 2,048 rows), then one
+//! step over groups of features (two groups per thread, so that a thread done first takes the
+//! next group rather than waiting) that builds the smaller child's histograms of the
 //! group, subtracts them from the parent's and searches both children's splits on the group's
 //! features. The best split of each group is kept, and the groups' best in feature order.
 //!
@@ -22,9 +23,9 @@ use rayon::prelude::*;
 use super::bins::{Bins, HIST_BINS};
 use super::model::{BoostTree, LEAF_BIT, Node};
 
-/// From this many rows a leaf's partition runs on several threads, in blocks of
-/// [`PARTITION_BLOCK`] rows.
-const PARALLEL_ROWS: usize = 1 << 13;
+/// From this many rows a leaf's partition runs on several threads, in blocks of at most
+/// [`PARTITION_BLOCK`] rows (one per thread for a leaf of fewer than that many per thread).
+const PARALLEL_ROWS: usize = 1 << 11;
 const PARTITION_BLOCK: usize = 1 << 12;
 /// The rows of training scores one task of [`Grown::add_leaf_values`] updates.
 const SCORE_CHUNK: usize = 1 << 14;
@@ -342,14 +343,21 @@ impl Grower<'_> {
         pool.pop().unwrap_or_else(|| vec![0.0; self.bins.hist_len])
     }
 
-    /// Splits `features` into one group per thread (one group on one thread) and `hist` into
-    /// the groups' parts.
+    /// Splits `features` into groups (one on one thread, two per thread on several) and `hist`
+    /// into the groups' parts.
     fn groups<'f, 'h>(&self, hist: &'h mut [f64], features: &'f [usize]) -> Vec<Group<'f, 'h>> {
         let Some(&last) = features.last() else {
             return Vec::new();
         };
         debug_assert!(features.windows(2).all(|w| w[0] < w[1]) && last < self.bins.n_features());
-        let size = features.len().div_ceil(rayon::current_num_threads().max(1));
+        // Two groups per thread (of at least 4 features): a thread that finishes first takes
+        // another group, instead of waiting for the other thread's half.
+        let threads = rayon::current_num_threads().max(1);
+        let size = if threads == 1 {
+            features.len()
+        } else {
+            features.len().div_ceil(2 * threads).max(4)
+        };
         let (slots, _) = hist.as_chunks_mut::<3>();
         let (mut hists, _) = slots.as_chunks_mut::<HIST_BINS>();
         let mut skipped = 0;
@@ -566,9 +574,10 @@ impl Grower<'_> {
             }
             l
         };
-        let parallel = rows.len() >= PARALLEL_ROWS;
+        let threads = rayon::current_num_threads();
+        let parallel = threads > 1 && rows.len() >= PARALLEL_ROWS;
         let block = if parallel {
-            PARTITION_BLOCK
+            rows.len().div_ceil(threads).min(PARTITION_BLOCK)
         } else {
             rows.len().max(1)
         };
