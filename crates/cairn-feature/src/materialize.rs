@@ -470,11 +470,7 @@ fn latest_rows(
 /// Scans a Parquet object of the store (whose content the caller trusts: it was just written,
 /// or verified).
 fn scan_object(store: &cairn_store::Store, digest: &Digest) -> PolarsResult<LazyFrame> {
-    let path = store.object_path(digest);
-    LazyFrame::scan_parquet(
-        PlRefPath::new(path.to_string_lossy().as_ref()),
-        ScanArgsParquet::default(),
-    )
+    crate::sort::scan(&store.object_path(digest))
 }
 
 /// The view's features, in name order: the order of each online row's values.

@@ -181,7 +181,8 @@ fn sink(file: File, table: LazyFrame, options: ParquetWriteOptions) -> PolarsRes
         .map(drop)
 }
 
-fn scan(path: &std::path::Path) -> PolarsResult<LazyFrame> {
+/// Scans a Parquet file (a temporary file of the sort, or an object of the store).
+pub(crate) fn scan(path: &std::path::Path) -> PolarsResult<LazyFrame> {
     LazyFrame::scan_parquet(
         PlRefPath::new(path.to_string_lossy().as_ref()),
         ScanArgsParquet::default(),
