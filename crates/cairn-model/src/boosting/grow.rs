@@ -117,7 +117,7 @@ struct Gather<'a> {
 }
 
 /// One feature's histogram: per code, the sums of the gradients and hessians and the count.
-type FeatureHist = [[f64; 3]; HIST_BINS];
+pub(super) type FeatureHist = [[f64; 3]; HIST_BINS];
 
 #[derive(Clone, Copy)]
 struct Split {
@@ -142,7 +142,7 @@ struct Leaf {
 
 /// One group of features and its part of a flat histogram: the slots of its first to its last
 /// feature (`HIST_BINS` slots a feature, features in order).
-type Group<'f, 'h> = (&'f [usize], &'h mut [FeatureHist]);
+pub(super) type Group<'f, 'h> = (&'f [usize], &'h mut [FeatureHist]);
 
 /// A leaf whose split is searched in a step over groups of features: its sums, and whether it
 /// may split at all.
@@ -185,7 +185,9 @@ impl Grower<'_> {
             let (sums, ()) = rayon::join(
                 || row_sums(&rows, gh),
                 || {
-                    let mut groups = self.groups(&mut hist, features);
+                    // One group per thread: every group reads all the rows, and at the root
+                    // the groups' work is alike (no search to balance).
+                    let mut groups = self.groups(&mut hist, features, 1);
                     self.each_group(&mut groups, |(group, part)| {
                         self.fill(group, part, &rows, gh);
                     });
@@ -397,20 +399,25 @@ impl Grower<'_> {
         pool.pop().unwrap_or_else(|| vec![0.0; self.bins.hist_len])
     }
 
-    /// Splits `features` into groups (one on one thread, two per thread on several) and `hist`
-    /// into the groups' parts.
-    fn groups<'f, 'h>(&self, hist: &'h mut [f64], features: &'f [usize]) -> Vec<Group<'f, 'h>> {
+    /// Splits `features` into groups (one on one thread, `per_thread` per thread on several)
+    /// and `hist` into the groups' parts.
+    pub(super) fn groups<'f, 'h>(
+        &self,
+        hist: &'h mut [f64],
+        features: &'f [usize],
+        per_thread: usize,
+    ) -> Vec<Group<'f, 'h>> {
         let Some(&last) = features.last() else {
             return Vec::new();
         };
         debug_assert!(features.windows(2).all(|w| w[0] < w[1]) && last < self.bins.n_features());
-        // Two groups per thread (of at least 4 features): a thread that finishes first takes
-        // another group, instead of waiting for the other thread's half.
+        // Groups of at least 4 features; with two per thread, a thread that finishes first
+        // takes another group instead of waiting for the other thread's half.
         let threads = rayon::current_num_threads().max(1);
         let size = if threads == 1 {
             features.len()
         } else {
-            features.len().div_ceil(2 * threads).max(4)
+            features.len().div_ceil(per_thread.max(1) * threads).max(4)
         };
         let (slots, _) = hist.as_chunks_mut::<3>();
         let (mut hists, _) = slots.as_chunks_mut::<HIST_BINS>();
@@ -444,8 +451,25 @@ impl Grower<'_> {
     /// Fills the histograms of a group's features over `rows`: one pass over the rows reads
     /// each row's codes (adjacent, row-major) and gradients once for the group. Each feature's
     /// histogram is summed in row order, so the sums do not depend on the grouping.
-    fn fill(&self, group: &[usize], part: &mut [FeatureHist], rows: &[u32], gh: &[[f64; 2]]) {
+    pub(super) fn fill(
+        &self,
+        group: &[usize],
+        part: &mut [FeatureHist],
+        rows: &[u32],
+        gh: &[[f64; 2]],
+    ) {
         let bins = self.bins;
+        if let (Some(&first), Some(&last)) = (rows.first(), rows.last())
+            && (last - first) as usize + 1 == rows.len()
+        {
+            // Ascending rows without a gap (every row, at a root without subsampling): read
+            // the codes and gradients straight through, without the row indices.
+            let nf = bins.n_features().max(1);
+            let (first, last) = (first as usize, last as usize);
+            let codes = bins.codes[first * nf..(last + 1) * nf].chunks_exact(nf);
+            self.fill_from(group, part, codes.zip(gh[first..=last].iter().copied()));
+            return;
+        }
         self.fill_from(
             group,
             part,
@@ -506,9 +530,9 @@ impl Grower<'_> {
         large_leaf: Searched<'_>,
     ) -> (Option<Split>, Option<Split>) {
         let mut groups: Vec<(Group<'_, '_>, Group<'_, '_>)> = self
-            .groups(small, features)
+            .groups(small, features, 2)
             .into_iter()
-            .zip(self.groups(parent, features))
+            .zip(self.groups(parent, features, 2))
             .collect();
         let work = |((group, small), (_, parent)): &mut (Group<'_, '_>, Group<'_, '_>)| {
             let nf = self.bins.n_features();

@@ -4,6 +4,7 @@ use cairn_core::models::Algorithm;
 use cairn_core::rng::Rng;
 use serde_json::{Value, json};
 
+use super::bins::HIST_BINS;
 use super::*;
 use crate::estimator::{self, Fitted, Target};
 
@@ -643,6 +644,62 @@ fn partition_leaf_values_equal_walking_the_tree() {
                 assert_eq!(score, walked, "row {r}");
             } else {
                 assert_eq!(score, 0.0, "row {r}");
+            }
+        }
+    }
+}
+
+#[test]
+fn histograms_over_rows_without_a_gap_are_those_over_their_indices() {
+    // `fill` reads rows without a gap (a root without subsampling) straight through, other
+    // rows by index: both must give each feature's sums in row order, as a sum by hand does.
+    let (x, y, _) = table(5_000, 24);
+    let all: Vec<u32> = (0..x.rows as u32).collect();
+    let bins = Bins::new(&x, &all, 255);
+    let gh: Vec<[f64; 2]> = y
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| [f64::from(c) - 0.4 + (i % 11) as f64 * 0.003, 0.24])
+        .collect();
+    let grower = Grower {
+        bins: &bins,
+        num_leaves: 2,
+        max_depth: None,
+        min_samples_leaf: 1,
+        min_gain: 0.0,
+        l2: 0.0,
+        learning_rate: 0.1,
+    };
+    let middle: Vec<u32> = (123..4_321).collect();
+    let gaps: Vec<u32> = all.iter().copied().filter(|r| r % 5 != 2).collect();
+    for rows in [&all, &middle, &gaps] {
+        for features in [vec![0, 1, 2, 3], vec![1, 3]] {
+            let mut by_hand = vec![0.0; bins.hist_len];
+            for &r in rows {
+                let [g, h] = gh[r as usize];
+                for &f in &features {
+                    let code = usize::from(bins.row(r as usize)[f]);
+                    let at = (f * HIST_BINS + code) * 3;
+                    by_hand[at] += g;
+                    by_hand[at + 1] += h;
+                    by_hand[at + 2] += 1.0;
+                }
+            }
+            for per_thread in [1, 2] {
+                // Every slot written: `fill` zeroes only the slots a code can reach.
+                let mut hist = vec![f64::NAN; bins.hist_len];
+                for (f, slots) in hist.chunks_mut(HIST_BINS * 3).enumerate() {
+                    if features.contains(&f) {
+                        slots[(bins.n_bins[f] + 1) * 3..].fill(0.0);
+                    } else {
+                        slots.fill(0.0);
+                    }
+                }
+                for (group, part) in grower.groups(&mut hist, &features, per_thread) {
+                    grower.fill(group, part, rows, &gh);
+                }
+                let bits = |h: &[f64]| h.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&hist), bits(&by_hand), "{} rows", rows.len());
             }
         }
     }
