@@ -20,6 +20,10 @@ pub(super) struct Bins {
     /// means missing. Row-major: one row's codes are adjacent (usually one cache line), so a
     /// leaf whose rows are scattered over the table reads one line per row, not per feature.
     pub(super) codes: Vec<u8>,
+    /// The same codes column-major, `columns[j][i]`: a partition reads one feature of a
+    /// leaf's rows, which lie closer together here (one byte apart in a row of the table
+    /// instead of `n_features`).
+    pub(super) columns: Vec<Vec<u8>>,
     n_features: usize,
     /// Value bins per feature (the missing bin not counted).
     pub(super) n_bins: Vec<usize>,
@@ -73,6 +77,7 @@ impl Bins {
         }
         Bins {
             codes,
+            columns,
             n_features,
             n_bins,
             edges,

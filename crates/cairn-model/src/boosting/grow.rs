@@ -7,7 +7,8 @@
 //! and features are searched independently, so the tree does not depend on the thread count.
 //!
 //! The work of a split runs in two parallel steps, so that the threads are not idle between
-//! small steps: the partition of the leaf's rows (in blocks of rows, from 2,048 rows), then one
+//! small steps: the partition of the leaf's rows (in blocks of rows, from 512 rows, reading
+//! the split feature's codes from their column), then one
 //! step over groups of features (two groups per thread, so that a thread done first takes the
 //! next group rather than waiting) that builds the smaller child's histograms of the
 //! group, subtracts them from the parent's and searches both children's splits on the group's
@@ -15,7 +16,8 @@
 //! The partition also copies the smaller child's codes and gradients in its rows' order
 //! (LightGBM's "ordered gradients"), so that each group reads them in order rather than from
 //! rows scattered over the table: the same sums, 4–13% less CPU for the fit at 500 × 63
-//! (alternating runs, docs/benchmarks.md).
+//! (alternating runs, docs/benchmarks.md). The root's histograms are built in one group of
+//! features per thread (each group reads every row; the groups' work is alike).
 //!
 //! The leaf to split next is the one whose best split gains most (ties: the leaf created
 //! first). A split's gain is `G_l²/(H_l+λ) + G_r²/(H_r+λ) − G²/(H+λ)` (LightGBM's); missing
@@ -29,7 +31,7 @@ use super::model::{BoostTree, LEAF_BIT, Node};
 
 /// From this many rows a leaf's partition runs on several threads, in blocks of at most
 /// [`PARTITION_BLOCK`] rows (one per thread for a leaf of fewer than that many per thread).
-const PARALLEL_ROWS: usize = 1 << 11;
+const PARALLEL_ROWS: usize = 1 << 9;
 const PARTITION_BLOCK: usize = 1 << 12;
 /// The rows of training scores one task of [`Grown::add_leaf_values`] updates.
 const SCORE_CHUNK: usize = 1 << 14;
@@ -623,6 +625,15 @@ impl Grower<'_> {
             acc[0] += slot[0];
             acc[1] += slot[1];
             acc[2] += slot[2];
+            // Counts are whole numbers, exact in `f64`. Once fewer than `min_leaf` rows are
+            // right of this bin (with the missing ones), no later bin has more; while fewer
+            // are left of it (with the missing ones), neither side of this bin can be taken.
+            if sums[2] - acc[2] < min_leaf {
+                break;
+            }
+            if acc[2] + missing[2] < min_leaf {
+                continue;
+            }
             if missing[2] > 0.0 {
                 consider(acc, bin, false);
                 consider(
@@ -662,10 +673,11 @@ impl Grower<'_> {
         let missing = self.bins.n_bins[split.feature];
         let (feature, bin, default_left) = (split.feature, split.bin, split.default_left);
         let bins = self.bins;
+        let column = &bins.columns[feature];
         let note = |(rows, out): (&[u32], &mut [u32])| -> usize {
             let (mut l, mut r) = (0, out.len());
             for &row in rows {
-                let code = usize::from(bins.row(row as usize)[feature]);
+                let code = usize::from(column[row as usize]);
                 let left = (code == missing && default_left) | (code != missing && code <= bin);
                 out[l] = row;
                 out[r - 1] = row;
@@ -787,7 +799,7 @@ pub(super) fn predict_binned(grown: &Grown, bins: &Bins, row: usize) -> f64 {
     loop {
         let node = &tree.nodes[i];
         let f = node.feature as usize;
-        let code = usize::from(bins.row(row)[f]);
+        let code = usize::from(bins.columns[f][row]);
         let left = if code == bins.n_bins[f] {
             node.default_left
         } else {
