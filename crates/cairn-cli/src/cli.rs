@@ -1,3 +1,7 @@
+// The help texts name cairn.toml's tables in brackets (`[dataset]`, `[offline]`), which
+// rustdoc would take for links.
+#![allow(rustdoc::broken_intra_doc_links)]
+
 use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};

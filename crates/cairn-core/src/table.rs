@@ -169,7 +169,7 @@ pub fn content_digest(path: &Path) -> Result<cairn_store::Digest, TableError> {
 /// How many rows of a CSV file its column types are guessed from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Inference {
-    /// The first [`CSV_INFER_ROWS`] rows: fast, and right unless a later value does not fit.
+    /// The first `CSV_INFER_ROWS` rows: fast, and right unless a later value does not fit.
     FirstRows,
     /// Every row: a second, slower read for files where a later value did not fit the guess.
     EveryRow,

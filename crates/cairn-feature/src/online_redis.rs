@@ -69,7 +69,7 @@ pub const CREATED_FIELD: &str = "@created_us";
 pub const PASSWORD_ENV: &str = "CAIRN_REDIS_PASSWORD";
 pub const USERNAME_ENV: &str = "CAIRN_REDIS_USERNAME";
 
-/// Newer-wins for one entity: KEYS[1] the row, ARGV event, created ('' for none), then
+/// Newer-wins for one entity: `KEYS[1]` the row, `ARGV` event, created ('' for none), then
 /// field/value pairs. Replaces the row unless it holds a newer one (a larger event time, or
 /// the same event time and a larger created time). Returns 0 (kept), 1 (replaced), 2 (new).
 const UPSERT: &str = r"

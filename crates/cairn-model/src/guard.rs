@@ -6,7 +6,7 @@
 //! and logistic regression), and the target as long as `x`. Classifiers take labels
 //! `0..n_classes` and need at least two distinct labels in `y`. Violations are
 //! [`FitError::Data`]; a parameter out of range is [`FitError::Param`] naming the field of the
-//! params struct. Fitting never panics: smartcore's fits run inside [`guarded`], which turns an
+//! params struct. Fitting never panics: smartcore's fits run inside `guarded`, which turns an
 //! unexpected panic into an error.
 
 use std::panic::{self, AssertUnwindSafe};

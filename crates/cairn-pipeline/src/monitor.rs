@@ -1,4 +1,4 @@
-//! `monitor`: [`crate::retrain`] with `if_needed`, on a schedule, in this process, until
+//! `monitor`: [`crate::retrain`](fn@crate::retrain) with `if_needed`, on a schedule, in this process, until
 //! asked to stop; and the alerts of each check sent to the policy's notifiers (a webhook
 //! that gets the alert as a JSON POST, a command that gets it on its stdin).
 //!

@@ -6,7 +6,7 @@
 //! drops the batch and counts it); the writer appends the rows to columnar buffers, writes a
 //! row group at a time to a segment under a temporary name, and renames the segment into place
 //! when it is complete, so a reader never sees a torn segment. Drift detection and production
-//! metrics read it back with [`read`], [`read_feedback`] and [`attach_feedback`].
+//! metrics read it back with [`read`](fn@read), [`read_feedback`] and [`attach_feedback`].
 //!
 //! The format is documented in `docs/formats/predictions.md`; its version is
 //! [`FORMAT_VERSION`], in every segment's name and Parquet key-value metadata, and a reader

@@ -9,7 +9,7 @@ use cairn_store::Store;
 use crate::{RegistryError, Resolved};
 
 /// The model artifact of a resolved version, read from the store and verified (see
-/// [`verified_bytes`]), then decoded.
+/// `verified_bytes`), then decoded.
 pub fn load_artifact(project: &Project, resolved: &Resolved) -> Result<Artifact, RegistryError> {
     let store = project.store()?;
     let bytes = verified_bytes(&store, &resolved.name, &resolved.entry)?;

@@ -1,10 +1,10 @@
 //! cairn's model server and batch scoring.
 //!
-//! One scoring path ([`score`]) takes rows parsed from any request format ([`parse`], [`csv`])
-//! or read from a table ([`frame`]), or read from the online store for entity-keyed rows
+//! One scoring path ([`score`](mod@score)) takes rows parsed from any request format ([`parse`], [`csv`])
+//! or read from a table (`frame`), or read from the online store for entity-keyed rows
 //! ([`entities`]), checks them against the model's input schema, applies the preprocessing the
 //! model's artifact recorded, and predicts. The HTTP server ([`server`]) and `cairn predict`
-//! ([`predict`]) both go through it.
+//! ([`predict`](mod@predict)) both go through it.
 //!
 //! Libraries never print: the server reports what happens (listening, reloads, access records,
 //! warnings) through [`server::Reporter`], and batch scoring its progress through

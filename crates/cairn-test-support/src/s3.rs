@@ -14,7 +14,7 @@
 //! at upload time is served as long as the internal file exists).
 //!
 //! s3s-fs alone creates a missing bucket on the first PutObject (it makes the object's parent
-//! directories); [`BucketsMustExist`] answers NoSuchBucket instead, as S3 does.
+//! directories); `BucketsMustExist` answers NoSuchBucket instead, as S3 does.
 #![allow(clippy::disallowed_methods)] // tests build fixtures with std::fs
 
 use std::path::{Path, PathBuf};

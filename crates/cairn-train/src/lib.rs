@@ -5,8 +5,8 @@
 //! comparing and removing runs query the records, this machine's or a remote's.
 //!
 //! Each step of a run is a module: `overrides`, `join`, `load` (load and check), [`split`],
-//! `target`, `fit`, `evaluate`, `store`, and `runs` (record; public as [`record_run`], for
-//! tools that record runs `train` did not make). [`held_out`] rebuilds a finished
+//! `target`, `fit`, `evaluate`, `store`, and `runs` (record; public as [`record_run`](fn@record_run), for
+//! tools that record runs `train` did not make). [`held_out`](fn@held_out) rebuilds a finished
 //! run's test rows with the load, join and split steps (for validation). Libraries never print: progress
 //! goes through [`TrainProgress`], warnings come back as [`TrainWarning`]s.
 

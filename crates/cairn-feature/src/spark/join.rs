@@ -1,7 +1,7 @@
 //! The point-in-time join of one view on Spark: for each entity row, the view's row with the
 //! same keys and the largest (event time, created time, position) among those with
 //! `t - ttl <= event time <= t` (and, with `created_before`, `created <= t`): the rules of
-//! [`crate::historical`], as a range join and a window function.
+//! [`crate::historical`](fn@crate::historical), as a range join and a window function.
 
 use std::path::Path;
 

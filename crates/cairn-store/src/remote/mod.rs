@@ -7,8 +7,8 @@
 //! download is hashed and compared with its name before it enters the local store.
 //!
 //! Opening a remote (one builder per scheme, with the environment the binary read) is in
-//! [`open`]; [`upload`], [`download`], [`read`] (objects read without storing them), [`named`]
-//! (small named files beside the objects, such as run refs) and [`delete`] (removal and
+//! `open`; `upload`, `download`, `read` (objects read without storing them), `named`
+//! (small named files beside the objects, such as run refs) and `delete` (removal and
 //! clean-up) hold one concern each.
 
 use std::collections::HashMap;
@@ -100,7 +100,7 @@ pub struct Transfer {
     pub bytes: u64,
     /// Of `objects`, how many a download stored as a second name of the remote's own file (a
     /// hard link: a directory remote on the same file system, see
-    /// [`Store::link_file_expecting`]); always 0 for uploads.
+    /// [`crate::Store::link_file_expecting`]); always 0 for uploads.
     pub shared: u64,
     pub failures: Vec<TransferFailure>,
 }
@@ -325,7 +325,7 @@ impl Remote {
         }
     }
 
-    /// Which of `digests` the remote has, with their sizes. For up to [`HEAD_LIMIT`] objects,
+    /// Which of `digests` the remote has, with their sizes. For up to `HEAD_LIMIT` objects,
     /// one HEAD request each, `jobs` at a time; for more, one listing of the whole remote
     /// (its pages of 1,000 objects come one after the other, and pulling one file from a
     /// remote of 20,000 objects should not wait for 20 of them). Call [`Remote::probe`] first: a HEAD cannot

@@ -80,11 +80,11 @@ impl Method {
 /// Why the solver stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stop {
-    /// The gradient fell within [`TOLERANCE`].
+    /// The gradient fell within the solver's tolerance (`TOLERANCE`).
     Converged,
     /// No step decreased the objective any more: rounding limits the accuracy.
     Stalled,
-    /// [`MAX_ITERATIONS`] iterations ran.
+    /// The solver's iteration limit (`MAX_ITERATIONS`) was reached.
     IterationLimit,
 }
 
