@@ -2,8 +2,8 @@
 //! on a free port, without persistence (`--save "" --appendonly no`), in a temporary
 //! directory, never through systemd; killed when dropped.
 //!
-//! Without `redis-server` on PATH, [`RedisServer::start`] returns `None` so that a test can
-//! say it was skipped, except under `CI=true`, where it panics: CI must not pass vacuously.
+//! Without `redis-server` on PATH, [`RedisServer::launch`] says so; [`RedisServer::start`],
+//! for tests, skips or fails by [`crate::skip_unless_ci`].
 
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -16,26 +16,21 @@ pub struct RedisServer {
 }
 
 impl RedisServer {
-    /// Starts a server, or `None` (with a line on stderr) when `redis-server` is missing
-    /// outside CI.
-    #[allow(
-        clippy::print_stderr,
-        reason = "a test helper: the skip must show in the test's output"
-    )]
+    /// For a test: [`RedisServer::launch`], skipped or failed by [`crate::skip_unless_ci`]
+    /// when `redis-server` is missing.
     pub fn start() -> Option<Self> {
+        crate::skip_unless_ci(Self::launch())
+    }
+
+    /// Starts a server; `Err` says what is missing when `redis-server` is not installed.
+    pub fn launch() -> Result<Self, String> {
         let found = Command::new("redis-server")
             .arg("--version")
             .stdout(Stdio::null())
             .status()
             .is_ok_and(|s| s.success());
         if !found {
-            if crate::required_by_ci() {
-                panic!(
-                    "redis-server is not installed, and CI=true: install the Debian package redis-server (.ci/run does)"
-                );
-            }
-            eprintln!("skipped: redis-server is not installed (apt-get install redis-server)");
-            return None;
+            return Err("redis-server is not installed (apt-get install redis-server)".to_owned());
         }
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -47,7 +42,7 @@ impl RedisServer {
             child: None,
         };
         server.restart();
-        Some(server)
+        Ok(server)
     }
 
     /// `redis://127.0.0.1:PORT/0`.

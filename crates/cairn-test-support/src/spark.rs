@@ -9,9 +9,9 @@
 //! gone, so that a server held in a `static` (one per test binary) does not outlive the
 //! tests; dropping a [`SparkServer`] stops it at once.
 //!
-//! Without pyspark in the given virtual environment, or without `java`, [`SparkServer::start`]
-//! returns `None` so that a test can say it was skipped, except under `CI=true`, where it
-//! panics: CI must not pass vacuously.
+//! Without pyspark in the given virtual environment, or without `java`,
+//! [`SparkServer::launch`] says which is missing; [`SparkServer::start`], for tests, skips or
+//! fails by [`crate::skip_unless_ci`].
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
@@ -43,13 +43,15 @@ impl SparkServer {
             .find(|home| home.join("bin").join("spark-submit").is_file())
     }
 
-    /// Starts a server from the pyspark installed in `venv`, or `None` (with a line on stderr)
-    /// when pyspark or Java is missing outside CI.
-    #[allow(
-        clippy::print_stderr,
-        reason = "a test helper: the skip must show in the test's output"
-    )]
+    /// For a test: [`SparkServer::launch`], skipped or failed by [`crate::skip_unless_ci`]
+    /// when pyspark or Java is missing.
     pub fn start(venv: &Path) -> Option<Self> {
+        crate::skip_unless_ci(Self::launch(venv))
+    }
+
+    /// Starts a server from the pyspark installed in `venv`; `Err` says what is missing when
+    /// pyspark or Java is.
+    pub fn launch(venv: &Path) -> Result<Self, String> {
         let java = Command::new("java")
             .arg("-version")
             .stdout(Stdio::null())
@@ -66,11 +68,7 @@ impl SparkServer {
             (Some(_), true) => String::new(),
         };
         let Some(home) = home.filter(|_| java) else {
-            if crate::required_by_ci() {
-                panic!("{missing}, and CI=true: .ci/run must install it");
-            }
-            eprintln!("skipped: {missing}");
-            return None;
+            return Err(missing);
         };
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -139,7 +137,7 @@ wait $server"#
             std::thread::sleep(Duration::from_millis(100));
         }
         server.started_in = started.elapsed();
-        Some(server)
+        Ok(server)
     }
 
     /// `sc://127.0.0.1:PORT`.

@@ -233,7 +233,7 @@ pub(super) fn run(quick: bool) -> Result<()> {
         results,
         built: _,
     } = setup("bench-scale.json", quick, false)?;
-    let server = RedisServer::start().ok_or("redis-server did not start")?;
+    let server = RedisServer::launch()?;
     let redis = Redis { server, cli };
     let url = redis.server.url();
     let version = Command::new("redis-server")
@@ -670,8 +670,8 @@ fn spark_figures(bench: &Bench, size: &Size, polars_runs: &Figure) -> Result<Spa
     }
     report_usage("historical join, polars", &polars_historical);
 
-    let server = cairn_test_support::spark::SparkServer::start(&venv)
-        .ok_or("the Spark Connect server did not start (see the line above)")?;
+    let server = cairn_test_support::spark::SparkServer::launch(&venv)
+        .map_err(|missing| format!("the Spark Connect server cannot start: {missing}"))?;
     let startup = server.started_in();
     println!(
         "spark: pyspark {} Connect server (local[2]) listening at {} after {}",
