@@ -812,3 +812,111 @@ pub(super) fn predict_binned(grown: &Grown, bins: &Bins, row: usize) -> f64 {
         i = child as usize;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use cairn_core::rng::Rng;
+
+    use super::*;
+    use crate::Matrix;
+
+    /// [`Grower::best_in`] without its early exits: every non-empty bin considered.
+    fn best_by_every_bin(grower: &Grower<'_>, part: &FeatureHist, f: usize, sums: &[f64; 3]) {
+        let n_bins = grower.bins.n_bins[f];
+        let missing = part[n_bins];
+        let parent = score(sums, grower.l2);
+        let min_leaf = grower.min_samples_leaf as f64;
+        let mut best: Option<(usize, bool, f64)> = None;
+        let mut consider = |left: [f64; 3], bin: usize, default_left: bool| {
+            let right = [sums[0] - left[0], sums[1] - left[1], sums[2] - left[2]];
+            if left[2] < min_leaf
+                || right[2] < min_leaf
+                || left[1] < MIN_HESSIAN
+                || right[1] < MIN_HESSIAN
+            {
+                return;
+            }
+            let gain = score(&left, grower.l2) + score(&right, grower.l2) - parent;
+            if gain > grower.min_gain && gain > 0.0 && best.is_none_or(|b| gain > b.2) {
+                best = Some((bin, default_left, gain));
+            }
+        };
+        let mut acc = [0.0f64; 3];
+        for (bin, slot) in part[..n_bins - 1].iter().enumerate() {
+            if slot[2] == 0.0 {
+                continue;
+            }
+            for k in 0..3 {
+                acc[k] += slot[k];
+            }
+            if missing[2] > 0.0 {
+                consider(acc, bin, false);
+                let with_missing = [
+                    acc[0] + missing[0],
+                    acc[1] + missing[1],
+                    acc[2] + missing[2],
+                ];
+                consider(with_missing, bin, true);
+            } else {
+                consider(acc, bin, acc[2] >= sums[2] - acc[2]);
+            }
+        }
+        let found = grower
+            .best_in(part, f, sums)
+            .map(|s| (s.bin, s.default_left, s.gain));
+        assert_eq!(
+            found.map(|(b, d, g)| (b, d, g.to_bits())),
+            best.map(|(b, d, g)| (b, d, g.to_bits())),
+            "min_samples_leaf {}, {} rows, {} missing",
+            grower.min_samples_leaf,
+            sums[2],
+            missing[2]
+        );
+    }
+
+    #[test]
+    fn the_split_search_skips_only_bins_that_cannot_be_taken() {
+        // `best_in` stops at the first bin that leaves fewer than `min_samples_leaf` rows on
+        // the right and skips bins with fewer on the left: the split it finds must be the one
+        // a search of every bin finds, on small leaves (where the exits cut most) with and
+        // without missing values.
+        let mut rng = Rng::new(31);
+        let values: Vec<f64> = (0..2_000).map(|i| f64::from(i % 97)).collect();
+        let bins = Bins::new(
+            &Matrix::new(vec![values]),
+            &(0..2_000).collect::<Vec<_>>(),
+            255,
+        );
+        let n_bins = bins.n_bins[0];
+        assert!(n_bins > 50, "{n_bins} bins");
+        for case in 0..400 {
+            let grower = Grower {
+                bins: &bins,
+                num_leaves: 2,
+                max_depth: None,
+                min_samples_leaf: 1 + case % 25,
+                min_gain: 0.0,
+                l2: (case % 3) as f64 * 0.5,
+                learning_rate: 0.1,
+            };
+            let mut part: FeatureHist = [[0.0; 3]; HIST_BINS];
+            let mut sums = [0.0; 3];
+            let with_missing = case % 2 == 0;
+            for (bin, slot) in part[..=n_bins].iter_mut().enumerate() {
+                if bin == n_bins && !with_missing {
+                    continue;
+                }
+                // Mostly empty bins, a few rows in the others.
+                let count = (rng.next_u64() % 8).saturating_sub(4) as f64;
+                if count > 0.0 {
+                    let g = (rng.next_u64() % 2001) as f64 / 1000.0 - 1.0;
+                    *slot = [g * count, 0.25 * count, count];
+                    for k in 0..3 {
+                        sums[k] += slot[k];
+                    }
+                }
+            }
+            best_by_every_bin(&grower, &part, 0, &sums);
+        }
+    }
+}
