@@ -56,23 +56,15 @@ pub(super) fn run(example: &Path, csv: &Path, dir: &Path, target: &Path) -> Resu
                 &out,
             )?);
         }
-        let mut measured = median_fit(fits);
+        let (measured, walls) = median_fit(fits);
+        let walls: Vec<String> = walls.iter().map(|w| format!("{w:.2} s")).collect();
         println!(
             "  fit {:.2} s wall (median; all: {}), {:.2} s CPU; accuracy {:.5}",
             num(&measured.doc, "fit_wall_s"),
-            measured.doc["fit_wall_samples_s"]
-                .as_array()
-                .map(|all| {
-                    all.iter()
-                        .map(|s| format!("{:.2} s", s.as_f64().unwrap_or(f64::NAN)))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                })
-                .unwrap_or_default(),
+            walls.join(", "),
             num(&measured.doc, "fit_cpu_s"),
             num(&measured.doc, "accuracy")
         );
-        measured.doc["fits"] = json!(FITS);
         cairn.push(measured);
     }
 
@@ -147,13 +139,16 @@ pub(super) fn run(example: &Path, csv: &Path, dir: &Path, target: &Path) -> Resu
 }
 
 /// Of several runs of one fit, the run whose fit wall time is the median, with every run's
-/// fit wall time added as `fit_wall_samples_s` (in the order they ran).
-fn median_fit(mut fits: Vec<Measured>) -> Measured {
+/// fit wall time added to its figures as `fit_wall_samples_s` (in the order they ran) and
+/// their number as `fits`; and those wall times.
+fn median_fit(mut fits: Vec<Measured>) -> (Measured, Vec<f64>) {
     let walls: Vec<f64> = fits.iter().map(|m| num(&m.doc, "fit_wall_s")).collect();
+    let count = fits.len();
     fits.sort_by(|a, b| num(&a.doc, "fit_wall_s").total_cmp(&num(&b.doc, "fit_wall_s")));
-    let mut median = fits.swap_remove(fits.len() / 2);
+    let mut median = fits.swap_remove(count / 2);
     median.doc["fit_wall_samples_s"] = json!(walls);
-    median
+    median.doc["fits"] = json!(count);
+    (median, walls)
 }
 
 fn write_file(path: &Path, text: &str) -> Result<()> {
@@ -324,4 +319,27 @@ fn rows(cairn: &[Measured], peers: Option<&Measured>) -> Vec<Row> {
         });
     }
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn the_median_fit_is_the_middle_wall_time_and_keeps_every_sample() {
+        let fit = |wall: f64, accuracy: f64| Measured {
+            doc: json!({"fit_wall_s": wall, "accuracy": accuracy}),
+            wall: Duration::ZERO,
+            cpu: Duration::ZERO,
+            maxrss: 0,
+        };
+        let (median, walls) = median_fit(vec![fit(3.0, 0.3), fit(1.0, 0.1), fit(2.0, 0.2)]);
+        assert_eq!(walls, [3.0, 1.0, 2.0]);
+        assert_eq!(num(&median.doc, "fit_wall_s"), 2.0);
+        assert_eq!(num(&median.doc, "accuracy"), 0.2);
+        assert_eq!(median.doc["fit_wall_samples_s"], json!([3.0, 1.0, 2.0]));
+        assert_eq!(median.doc["fits"], json!(3));
+    }
 }
