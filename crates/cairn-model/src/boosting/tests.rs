@@ -613,6 +613,20 @@ fn a_model_with_too_many_thresholds_is_not_compiled() {
     }
 }
 
+/// A grower of `num_leaves` leaves of at least `min_samples_leaf` rows, LightGBM's other
+/// defaults.
+fn grower(bins: &Bins, num_leaves: usize, min_samples_leaf: usize) -> Grower<'_> {
+    Grower {
+        bins,
+        num_leaves,
+        max_depth: None,
+        min_samples_leaf,
+        min_gain: 0.0,
+        l2: 0.0,
+        learning_rate: 0.1,
+    }
+}
+
 #[test]
 fn partition_leaf_values_equal_walking_the_tree() {
     // The fit adds a grown tree's leaf values to the training scores from the row partition;
@@ -622,15 +636,7 @@ fn partition_leaf_values_equal_walking_the_tree() {
     let all: Vec<u32> = (0..x.rows as u32).collect();
     let bins = Bins::new(&x, &all, 255);
     let gh: Vec<[f64; 2]> = y.iter().map(|&c| [0.5 - f64::from(c), 0.25]).collect();
-    let grower = Grower {
-        bins: &bins,
-        num_leaves: 15,
-        max_depth: None,
-        min_samples_leaf: 5,
-        min_gain: 0.0,
-        l2: 0.0,
-        learning_rate: 0.1,
-    };
+    let grower = grower(&bins, 15, 5);
     let some: Vec<u32> = all.iter().copied().filter(|r| r % 3 != 0).collect();
     for (drawn, features) in [(&all, vec![0, 1, 2, 3]), (&some, vec![0, 1, 3])] {
         let grown = grower.grow(drawn.clone(), &gh, &features, &mut Buffers::default());
@@ -661,15 +667,7 @@ fn histograms_over_rows_without_a_gap_are_those_over_their_indices() {
         .enumerate()
         .map(|(i, &c)| [f64::from(c) - 0.4 + (i % 11) as f64 * 0.003, 0.24])
         .collect();
-    let grower = Grower {
-        bins: &bins,
-        num_leaves: 2,
-        max_depth: None,
-        min_samples_leaf: 1,
-        min_gain: 0.0,
-        l2: 0.0,
-        learning_rate: 0.1,
-    };
+    let grower = grower(&bins, 2, 1);
     let middle: Vec<u32> = (123..4_321).collect();
     let gaps: Vec<u32> = all.iter().copied().filter(|r| r % 5 != 2).collect();
     for rows in [&all, &middle, &gaps] {
@@ -723,15 +721,7 @@ fn a_grown_tree_is_the_same_at_any_thread_count() {
             ]
         })
         .collect();
-    let grower = Grower {
-        bins: &bins,
-        num_leaves: 31,
-        max_depth: None,
-        min_samples_leaf: 20,
-        min_gain: 0.0,
-        l2: 0.0,
-        learning_rate: 0.1,
-    };
+    let grower = grower(&bins, 31, 20);
     let some: Vec<u32> = all.iter().copied().filter(|r| r % 3 != 0).collect();
     for (drawn, features) in [(&all, vec![0, 1, 2, 3]), (&some, vec![0, 2, 3])] {
         let grown_in = |threads: usize| {
