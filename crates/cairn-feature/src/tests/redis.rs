@@ -225,10 +225,7 @@ fn a_read_is_one_atomic_round_trip_even_when_the_old_generation_vanishes_at_the_
     // that looked the generation up, then read the rows in a second round trip, would find
     // them gone. One script reads both at the same moment.
     read_through_flips(1_000, 30, |server, old| {
-        let mut raw = redis::Client::open(server.url())
-            .unwrap()
-            .get_connection()
-            .unwrap();
+        let mut raw = plain(&server);
         let keys: Vec<String> = redis::cmd("KEYS")
             .arg(format!("cairn:1:row:v:{old}:*"))
             .query(&mut raw)
@@ -246,6 +243,22 @@ fn set_user(raw: &mut redis::Connection, args: &[&str]) {
         .arg(args)
         .query::<()>(raw)
         .unwrap();
+}
+
+/// A plain connection to the server, for what the tests check or set by hand.
+fn plain(server: &RedisServer) -> redis::Connection {
+    redis::Client::open(server.url())
+        .unwrap()
+        .get_connection()
+        .unwrap()
+}
+
+/// The environment of ACL user `user`, password `secret`.
+fn login(user: &str) -> RemoteEnv {
+    RemoteEnv::from_vars([
+        ("CAIRN_REDIS_USERNAME".to_owned(), user.to_owned()),
+        ("CAIRN_REDIS_PASSWORD".to_owned(), "secret".to_owned()),
+    ])
 }
 
 fn on_redis(url: &str, definitions: &str) -> String {
@@ -354,10 +367,7 @@ fn a_view_of_many_batches_is_written_whole_by_every_writer() {
     store
         .replace_view(&info(ENTITIES as u64), &all.names, &mut batches)
         .unwrap();
-    let mut raw = redis::Client::open(server.url())
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut raw = plain(&server);
     let size: u64 = redis::cmd("DBSIZE").query(&mut raw).unwrap();
     assert_eq!(
         size,
@@ -393,10 +403,7 @@ fn a_reader_needs_only_read_rights_and_the_script_commands() {
             &mut rows([row(1, 1, None, 7), row(2, 1, None, 8)]).batches(),
         )
         .unwrap();
-    let mut raw = redis::Client::open(server.url())
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut raw = plain(&server);
     // The ACL of docs/formats/online.md, on a server that does not know the script yet.
     set_user(
         &mut raw,
@@ -414,10 +421,7 @@ fn a_reader_needs_only_read_rights_and_the_script_commands() {
         .arg("FLUSH")
         .query::<()>(&mut raw)
         .unwrap();
-    let env = RemoteEnv::from_vars([
-        ("CAIRN_REDIS_USERNAME".to_owned(), "reader".to_owned()),
-        ("CAIRN_REDIS_PASSWORD".to_owned(), "secret".to_owned()),
-    ]);
+    let env = login("reader");
     let reader = OnlineBackend::Redis(RedisStore::new(&server.url(), &env).unwrap());
     assert_eq!(values(&reader, &[1, 2, 3]), [Some(7), Some(8), None]);
     // Without the script commands, the read is refused, and says why.
@@ -625,10 +629,7 @@ fn redis_credentials_come_from_the_local_config_then_the_environment() {
         return;
     };
     let f = Fixture::new(&on_redis(&server.url(), DEFINITIONS));
-    let mut raw = redis::Client::open(server.url())
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let mut raw = plain(&server);
     set_user(
         &mut raw,
         &["cairn", "on", ">local-secret", "~*", "&*", "+@all"],
@@ -665,4 +666,179 @@ fn redis_credentials_come_from_the_local_config_then_the_environment() {
             && err.to_string().contains(".cairn/config.toml"),
         "{err}"
     );
+}
+
+/// How many calls of `command` the server took, and how many it refused (`INFO
+/// commandstats`; an ACL refusal counts as `rejected_calls`).
+fn command_calls(raw: &mut redis::Connection, command: &str) -> (u64, u64) {
+    let info: String = redis::cmd("INFO").arg("commandstats").query(raw).unwrap();
+    let Some(line) = info
+        .lines()
+        .find(|l| l.starts_with(&format!("cmdstat_{command}:")))
+    else {
+        return (0, 0);
+    };
+    let field = |name: &str| -> u64 {
+        line.split([':', ','])
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .map_or(0, |v| v.parse().unwrap())
+    };
+    (
+        field("calls"),
+        field("rejected_calls") + field("failed_calls"),
+    )
+}
+
+/// Rows whose features take every listpack encoding: integers at each size's edges, texts
+/// that look like integers but are not (`-0`, `007`, `+1`), floats, strings, nulls, and one
+/// value past the 64 bytes a listpack keeps.
+fn varied_rows() -> NewRows {
+    let values = [
+        "0",
+        "127",
+        "128",
+        "-1",
+        "-4096",
+        "4095",
+        "-4097",
+        "4096",
+        "32767",
+        "-32768",
+        "32768",
+        "8388607",
+        "-8388608",
+        "8388608",
+        "2147483647",
+        "-2147483648",
+        "2147483648",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "9223372036854775808",
+        "-0",
+        "007",
+        "+1",
+        "1.5",
+        "-2.25e-7",
+        "\"\"",
+        "\"text\"",
+        "\"été\"",
+        "true",
+        "null",
+    ];
+    let names: Vec<String> = (0..4).map(|i| format!("f{i}")).collect();
+    let mut rows = Vec::new();
+    for (k, _) in values.iter().enumerate() {
+        rows.push(NewRow {
+            key: format!("[{k}]"),
+            event_us: 1_700_000_000_000_000 + k as i64,
+            created_us: (k % 3 != 0).then_some(-(k as i64)),
+            values: (0..4)
+                .map(|i| {
+                    let v = values[(k + i * 7) % values.len()];
+                    (v != "null").then(|| v.to_owned())
+                })
+                .collect(),
+        });
+    }
+    rows.push(NewRow {
+        key: "[\"long\"]".into(),
+        event_us: 1,
+        created_us: None,
+        values: vec![Some(format!("\"{}\"", "x".repeat(70))), None, None, None],
+    });
+    NewRows { names, rows }
+}
+
+/// The fields and values of a row's hash, as `HSET` takes them.
+fn hash_of(names: &[String], row: &NewRow) -> Vec<(String, String)> {
+    let mut fields = vec![("@event_us".to_owned(), row.event_us.to_string())];
+    if let Some(c) = row.created_us {
+        fields.push(("@created_us".to_owned(), c.to_string()));
+    }
+    for (name, value) in names.iter().zip(&row.values) {
+        if let Some(v) = value {
+            fields.push((name.clone(), v.clone()));
+        }
+    }
+    fields
+}
+
+#[test]
+fn rows_written_whole_are_the_hashes_hset_makes_byte_for_byte() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let all = varied_rows();
+    let mut store = RedisStore::new(&server.url(), &RemoteEnv::default()).unwrap();
+    store
+        .replace_view(&info(all.rows.len() as u64), &all.names, &mut all.batches())
+        .unwrap();
+    let mut raw = plain(&server);
+    let (restores, refused) = command_calls(&mut raw, "restore");
+    assert_eq!(
+        (restores, refused),
+        (all.rows.len() as u64 - 1, 0),
+        "every row but the long one restored"
+    );
+    for row in &all.rows {
+        let key = format!("cairn:1:row:v:1:{}", row.key);
+        let copy = format!("copy:{}", row.key);
+        let mut hset = redis::cmd("HSET");
+        hset.arg(&copy);
+        for (field, value) in hash_of(&all.names, row) {
+            hset.arg(field).arg(value);
+        }
+        hset.query::<()>(&mut raw).unwrap();
+        let encoding = |key: &str, raw: &mut redis::Connection| -> String {
+            redis::cmd("OBJECT")
+                .arg("ENCODING")
+                .arg(key)
+                .query(raw)
+                .unwrap()
+        };
+        assert_eq!(
+            encoding(&key, &mut raw),
+            encoding(&copy, &mut raw),
+            "{}",
+            row.key
+        );
+        if encoding(&copy, &mut raw) == "listpack" {
+            let dump = |key: &str, raw: &mut redis::Connection| -> Vec<u8> {
+                redis::cmd("DUMP").arg(key).query(raw).unwrap()
+            };
+            assert_eq!(dump(&key, &mut raw), dump(&copy, &mut raw), "{}", row.key);
+        } else {
+            let all = |key: &str, raw: &mut redis::Connection| -> BTreeMap<String, String> {
+                redis::cmd("HGETALL").arg(key).query(raw).unwrap()
+            };
+            assert_eq!(all(&key, &mut raw), all(&copy, &mut raw), "{}", row.key);
+        }
+    }
+}
+
+#[test]
+fn a_server_that_refuses_restore_gets_every_row_by_hset() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let mut raw = plain(&server);
+    set_user(
+        &mut raw,
+        &["writer", "on", ">secret", "~cairn:*", "+@all", "-restore"],
+    );
+    let env = login("writer");
+    let all = rows((0..25_001).map(|k| row(k, k, (k % 2 == 0).then_some(k), k * 3)));
+    let mut store = RedisStore::new(&server.url(), &env).unwrap();
+    let mut batches = all.rows.chunks(10_000).map(|c| Ok(c.to_vec()));
+    store
+        .replace_view(&info(all.rows.len() as u64), &all.names, &mut batches)
+        .unwrap();
+    let (_, refused) = command_calls(&mut raw, "restore");
+    assert!(refused > 0, "the writer tried RESTORE first");
+    let (hsets, _) = command_calls(&mut raw, "hset");
+    assert!(hsets >= 25_001, "every row again by HSET: {hsets}");
+    let reader = OnlineBackend::Redis(store);
+    let keys: Vec<i64> = (0..25_001).collect();
+    let want: Vec<Option<i64>> = keys.iter().map(|k| Some(k * 3)).collect();
+    assert_eq!(values(&reader, &keys), want);
 }
