@@ -225,7 +225,7 @@ fn a_read_is_one_atomic_round_trip_even_when_the_old_generation_vanishes_at_the_
     // that looked the generation up, then read the rows in a second round trip, would find
     // them gone. One script reads both at the same moment.
     read_through_flips(1_000, 30, |server, old| {
-        let mut raw = plain(&server);
+        let mut raw = plain(server);
         let keys: Vec<String> = redis::cmd("KEYS")
             .arg(format!("cairn:1:row:v:{old}:*"))
             .query(&mut raw)
