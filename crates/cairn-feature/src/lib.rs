@@ -5,6 +5,7 @@
 //! values.
 
 mod historical;
+mod latest;
 mod materialize;
 pub mod online;
 pub mod online_redis;

@@ -9,6 +9,7 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::FeatureError;
+use crate::latest::LatestRows;
 use crate::online::{NewRow, NewRows, OnlineBackend, ViewInfo};
 use crate::sort::{self, Sorting};
 use crate::view::{self, CREATED, TS};
@@ -157,26 +158,26 @@ pub fn materialize(
                         .into_iter()
                         .map(|(k, _)| k)
                         .collect();
-                    let latest = latest_rows(
+                    let names = feature_names(spec);
+                    let mut latest = LatestRows::start(
                         scan_object(&store, &entry.digest).map_err(polars)?,
                         &keys,
-                        spec,
-                    );
-                    let latest = collect_streaming(latest).map_err(polars)?;
-                    let names = feature_names(spec);
+                        &names,
+                        polars,
+                    )?;
                     online.replace_view(
                         &ViewInfo {
                             view: name.clone(),
-                            rows: latest.height() as u64,
+                            rows: 0,
                             offline: entry.digest.to_hex(),
                             definition: definition.to_hex(),
                             ttl_seconds: spec.ttl().map(|d| d.as_secs()),
                             materialized_at: cairn_core::time::now_micros(),
                         },
                         &names,
-                        &mut online_batches(&latest, &keys, &names, polars),
+                        &mut latest,
                     )?;
-                    latest.height() as u64
+                    latest.entities()
                 }
             };
             outcomes.push(ViewOutcome {
@@ -309,31 +310,32 @@ pub fn materialize(
         let value = |c: &str| summary.column(c).and_then(|c| c.get(0)).map_err(polars);
         let table_rows = value("rows")?.extract::<u64>().unwrap_or(0);
         let end = value("end")?.extract::<i64>().map(format_micros);
-        let latest = match after {
-            Some(after) => {
-                written.filter(col(TS).to_physical().cast(DataType::Int64).gt(lit(after)))
-            }
-            None => written,
-        };
-        let latest = collect_streaming(latest_rows(latest, &keys, spec)).map_err(polars)?;
-        let appended = after.is_some();
         let names = feature_names(spec);
-        let info = ViewInfo {
+        let mut info = ViewInfo {
             view: name.clone(),
-            rows: latest.height() as u64,
+            rows: 0,
             offline: put.digest.to_hex(),
             definition: definition.to_hex(),
             ttl_seconds: spec.ttl().map(|d| d.as_secs()),
             materialized_at: cairn_core::time::now_micros(),
         };
-        let entities = if appended {
-            let rows = online_rows(&latest, &keys, &names).map_err(polars)?;
-            online.upsert_rows(&info, &NewRows { names, rows })?;
-            online.view(name)?.map_or(0, |i| i.rows)
-        } else {
-            let mut batches = online_batches(&latest, &keys, &names, polars);
-            online.replace_view(&info, &names, &mut batches)?;
-            latest.height() as u64
+        let appended = after.is_some();
+        let entities = match after {
+            // The rows newer than the old table's newest, merged newer-wins.
+            Some(after) => {
+                let newer =
+                    written.filter(col(TS).to_physical().cast(DataType::Int64).gt(lit(after)));
+                let latest = collect_streaming(latest_rows(newer, &keys, spec)).map_err(polars)?;
+                info.rows = latest.height() as u64;
+                let rows = online_rows(&latest, &keys, &names).map_err(polars)?;
+                online.upsert_rows(&info, &NewRows { names, rows })?;
+                online.view(name)?.map_or(0, |i| i.rows)
+            }
+            None => {
+                let mut latest = LatestRows::start(written, &keys, &names, polars)?;
+                online.replace_view(&info, &names, &mut latest)?;
+                latest.entities()
+            }
         };
         lock.feature.insert(
             name.clone(),
@@ -480,26 +482,14 @@ fn feature_names(spec: &cairn_core::features::FeatureViewSpec) -> Vec<String> {
     names
 }
 
-/// The online rows of the latest table, [`ROW_BATCH`] entities at a time, each batch made
-/// when it is taken: a store writes one batch while the next is made.
-fn online_batches<'a>(
-    latest: &'a DataFrame,
-    keys: &'a [String],
-    names: &'a [String],
-    polars: impl Fn(PolarsError) -> FeatureError + Send + 'a,
-) -> impl Iterator<Item = Result<Vec<NewRow>, FeatureError>> + Send + 'a {
-    (0..latest.height()).step_by(ROW_BATCH).map(move |offset| {
-        online_rows(&latest.slice(offset as i64, ROW_BATCH), keys, names).map_err(&polars)
-    })
-}
-
-/// Entities per batch of [`online_batches`].
-const ROW_BATCH: usize = 10_000;
-
 /// The online rows of (a slice of) the latest table: a JSON key, the times, each feature's
 /// value as JSON text, in the order of `names`. Built column by column (a typed pass per
 /// column rather than a value lookup per cell).
-fn online_rows(latest: &DataFrame, keys: &[String], names: &[String]) -> PolarsResult<Vec<NewRow>> {
+pub(crate) fn online_rows(
+    latest: &DataFrame,
+    keys: &[String],
+    names: &[String],
+) -> PolarsResult<Vec<NewRow>> {
     let height = latest.height();
     let mut key_texts = Vec::with_capacity(keys.len());
     for k in keys {

@@ -186,7 +186,8 @@ impl OnlineStore {
     }
 
     /// Replaces all rows of `info.view` at once with the rows of `batches` (each row's values
-    /// in the order of `names`).
+    /// in the order of `names`); the view's row count is the number of rows written
+    /// (`info.rows` is not read).
     pub fn replace_view(
         &mut self,
         info: &ViewInfo,
@@ -199,6 +200,7 @@ impl OnlineStore {
             message: e.to_string(),
         };
         let tx = self.conn.transaction().map_err(db)?;
+        let mut written: i64 = 0;
         let fresh = table(&format!("{}#new", info.view));
         tx.execute_batch(&format!(
             "DROP TABLE IF EXISTS {fresh};
@@ -220,6 +222,7 @@ impl OnlineStore {
                     insert
                         .execute(params![row.key, row.event_us, row.created_us, features])
                         .map_err(db)?;
+                    written += 1;
                 }
             }
         }
@@ -228,7 +231,7 @@ impl OnlineStore {
             "DROP TABLE IF EXISTS {old}; ALTER TABLE {fresh} RENAME TO {old};"
         ))
         .map_err(db)?;
-        record_view(&tx, info, info.rows as i64).map_err(db)?;
+        record_view(&tx, info, written).map_err(db)?;
         tx.commit().map_err(db)
     }
 
