@@ -201,7 +201,17 @@ impl Iterator for Batches {
     type Item = PolarsResult<DataFrame>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.recv.as_ref()?.recv().ok()
+        match self.recv.as_ref()?.recv() {
+            Ok(batch) => Some(batch),
+            // The query ended: its thread returns, unless it panicked, which must not pass
+            // for the end of the table.
+            Err(_) => match self.thread.take()?.join() {
+                Ok(()) => None,
+                Err(_) => Some(Err(PolarsError::ComputeError(
+                    "the reader of the table stopped before its end (it panicked)".into(),
+                ))),
+            },
+        }
     }
 }
 
