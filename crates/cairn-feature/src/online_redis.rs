@@ -12,7 +12,8 @@
 //!                                    of the join key values
 //! ```
 //!
-//! A materialization writes its rows under a new generation (one `HSET` per entity, one
+//! A materialization writes its rows under a new generation (each entity's hash whole, by one
+//! `RESTORE` of the payload `DUMP` would give for it, see `online_redis/dump.rs`; one
 //! pipeline per batch of 10,000 rows, on [`WRITERS`] connections at once, each making its
 //! next batch while the other waits for Redis), then flips the view's hash to it in one
 //! transaction: a reader sees the old generation or the new one, never a mix. The old
