@@ -149,6 +149,19 @@ fn redis_and_sqlite_upserts_are_newer_wins_alike() {
             )
             .unwrap();
         assert_eq!(values(store, &[1, 2]), [None, Some(9)]);
+        // A row the replace wrote (on Redis, restored whole) takes upserts as any other.
+        store
+            .upsert_rows(&info(1), &rows([row(2, 0, None, 10)]))
+            .unwrap();
+        assert_eq!(
+            values(store, &[2]),
+            [Some(10)],
+            "equal times: the newer write wins"
+        );
+        store
+            .upsert_rows(&info(1), &rows([row(2, -1, None, 11)]))
+            .unwrap();
+        assert_eq!(values(store, &[2]), [Some(10)], "an older event time loses");
         assert_eq!(store.views().unwrap(), ["v"]);
         store.drop_view("v").unwrap();
         assert!(store.views().unwrap().is_empty() && store.view("v").unwrap().is_none());
