@@ -129,6 +129,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &[String]) -> Result<()> {
+    util::check_checkout()?;
     let Some((task, rest)) = args.split_first() else {
         eprint!("{USAGE}");
         return Err(Error::usage(String::new()));

@@ -73,6 +73,28 @@ pub fn cargo_command() -> Command {
     cmd
 }
 
+/// Refuses to run when this binary was built from another checkout than the one `cargo
+/// xtask` was run in. Two checkouts sharing a `CARGO_TARGET_DIR` (the README's way, and
+/// `.ci/run` in a clone) share `<target>/debug/xtask`, and cargo does not copy its own fresh
+/// build over the file when the other checkout built last: the other's binary would then
+/// build, test and bench the other checkout (its paths are compiled in). `cargo run` says at
+/// run time which checkout it ran in.
+pub fn check_checkout() -> Result<()> {
+    let built = Path::new(env!("CARGO_MANIFEST_DIR"));
+    match std::env::var_os("CARGO_MANIFEST_DIR") {
+        Some(ran) if Path::new(&ran) != built => Err(format!(
+            "this xtask binary was built from {}, not from {} where `cargo xtask` ran (both \
+             checkouts share a target directory); rebuild it here with `touch {}` and run \
+             again",
+            built.display(),
+            Path::new(&ran).display(),
+            Path::new(&ran).join("src").join("main.rs").display()
+        )
+        .into()),
+        _ => Ok(()),
+    }
+}
+
 /// The workspace root: the parent of this crate's manifest directory.
 pub fn workspace_root() -> PathBuf {
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
