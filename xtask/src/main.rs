@@ -117,6 +117,14 @@ environment:
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    match util::check_checkout(&args) {
+        Ok(None) => {}
+        Ok(Some(code)) => return ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(err) => {
+            eprintln!("error: {}", err.message);
+            return ExitCode::from(u8::try_from(err.code).unwrap_or(1));
+        }
+    }
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -129,7 +137,6 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &[String]) -> Result<()> {
-    util::check_checkout()?;
     let Some((task, rest)) = args.split_first() else {
         eprint!("{USAGE}");
         return Err(Error::usage(String::new()));

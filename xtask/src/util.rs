@@ -73,27 +73,55 @@ pub fn cargo_command() -> Command {
     cmd
 }
 
-/// Refuses to run when this binary was built from another checkout than the one `cargo
-/// xtask` was run in. Two checkouts sharing a `CARGO_TARGET_DIR` (the README's way, and
-/// `.ci/run` in a clone) share `<target>/debug/xtask`, and cargo does not copy its own fresh
-/// build over the file when the other checkout built last: the other's binary would then
-/// build, test and bench the other checkout (its paths are compiled in). `cargo run` says at
-/// run time which checkout it ran in.
-pub fn check_checkout() -> Result<()> {
+/// Makes sure this binary was built from the checkout `cargo xtask` was run in. Two
+/// checkouts sharing a `CARGO_TARGET_DIR` (the README's way, and `.ci/run` in a clone) share
+/// `<target>/debug/xtask`, and cargo does not copy its own fresh build over the file when the
+/// other checkout built last: the other's binary would then build, test and bench the other
+/// checkout (its paths are compiled in). `cargo run` says at run time which checkout it ran
+/// in. When they differ, this checkout's xtask is rebuilt (its `src/main.rs` touched, so that
+/// cargo builds it and puts it in place) and run with the same arguments, once; `Ok(Some)` is
+/// that run's exit code, for the caller to return.
+pub fn check_checkout(args: &[String]) -> Result<Option<i32>> {
     let built = Path::new(env!("CARGO_MANIFEST_DIR"));
-    match std::env::var_os("CARGO_MANIFEST_DIR") {
-        Some(ran) if Path::new(&ran) != built => Err(format!(
-            "this xtask binary was built from {}, not from {} where `cargo xtask` ran (both \
-             checkouts share a target directory); rebuild it here with `touch {}` and run \
-             again",
-            built.display(),
-            Path::new(&ran).display(),
-            Path::new(&ran).join("src").join("main.rs").display()
-        )
-        .into()),
-        _ => Ok(()),
+    let Some(ran) = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from) else {
+        return Ok(None);
+    };
+    if ran == built {
+        return Ok(None);
     }
+    let main = ran.join("src").join("main.rs");
+    if std::env::var_os(REBUILT).is_some() {
+        return Err(format!(
+            "this xtask binary was built from {}, not from {} where `cargo xtask` ran, even \
+             after a rebuild; run `touch {}` and try again",
+            built.display(),
+            ran.display(),
+            main.display()
+        )
+        .into());
+    }
+    eprintln!(
+        "xtask: the binary in the target directory was built from {}; rebuilding it from {}",
+        built.display(),
+        ran.display()
+    );
+    std::fs::File::options()
+        .append(true)
+        .open(&main)
+        .and_then(|file| file.set_modified(std::time::SystemTime::now()))
+        .context(|| format!("cannot touch {}", main.display()))?;
+    let status = cargo_command()
+        .args(["run", "--quiet", "-p", "xtask", "--"])
+        .args(args)
+        .env(REBUILT, "1")
+        .current_dir(ran.parent().unwrap_or(&ran))
+        .status()
+        .context(|| "cannot run `cargo run -p xtask`".to_owned())?;
+    Ok(Some(status.code().unwrap_or(1)))
 }
+
+/// Set for the xtask that [`check_checkout`] rebuilt and ran.
+const REBUILT: &str = "XTASK_REBUILT";
 
 /// The workspace root: the parent of this crate's manifest directory.
 pub fn workspace_root() -> PathBuf {
