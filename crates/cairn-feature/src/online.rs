@@ -477,7 +477,8 @@ impl OnlineBackend {
         }
     }
 
-    /// Replaces all rows of `info.view` with the rows of `batches` (see the stores').
+    /// Replaces all rows of `info.view` with the rows of `batches` (see the stores'); the
+    /// view's row count is the number of rows written (`info.rows` is not read).
     pub fn replace_view(
         &mut self,
         info: &ViewInfo,

@@ -263,7 +263,8 @@ impl RedisStore {
     }
 
     /// Replaces all rows of `info.view`: written under a new generation, then made visible at
-    /// once by pointing the view's hash at it; the old generation expires.
+    /// once by pointing the view's hash at it; the old generation expires. The view's row
+    /// count is the number of rows written (`info.rows` is not read).
     /// The rows come from `batches` (each row's values in the order of `names`), taken by
     /// the writers as they need them.
     pub fn replace_view(
