@@ -598,16 +598,10 @@ impl Grower<'_> {
         let mut best: Option<Split> = None;
         let mut acc = [0.0f64; 3];
         let mut consider = |left: [f64; 3], bin: usize, default_left: bool| {
-            let right = [sums[0] - left[0], sums[1] - left[1], sums[2] - left[2]];
-            if left[2] < min_leaf
-                || right[2] < min_leaf
-                || left[1] < MIN_HESSIAN
-                || right[1] < MIN_HESSIAN
-            {
+            let Some((right, gain)) = self.split_gain(left, sums, parent) else {
                 return;
-            }
-            let gain = score(&left, self.l2) + score(&right, self.l2) - parent;
-            if gain > self.min_gain && gain > 0.0 && best.is_none_or(|b| gain > b.gain) {
+            };
+            if best.is_none_or(|b| gain > b.gain) {
                 best = Some(Split {
                     feature: f,
                     bin,
@@ -784,6 +778,27 @@ fn better(a: Option<Split>, b: Option<Split>) -> Option<Split> {
     }
 }
 
+impl Grower<'_> {
+    /// The gain of splitting a node whose gradient, hessian and count sums are `sums` (its
+    /// `score` `parent`) into `left` and the rest, with the rest's sums: `None` when a side
+    /// has fewer than `min_samples_leaf` rows or too little hessian, or the gain is not above
+    /// `min_gain` and 0.
+    #[inline]
+    fn split_gain(&self, left: [f64; 3], sums: &[f64; 3], parent: f64) -> Option<([f64; 3], f64)> {
+        let min_leaf = self.min_samples_leaf as f64;
+        let right = [sums[0] - left[0], sums[1] - left[1], sums[2] - left[2]];
+        if left[2] < min_leaf
+            || right[2] < min_leaf
+            || left[1] < MIN_HESSIAN
+            || right[1] < MIN_HESSIAN
+        {
+            return None;
+        }
+        let gain = score(&left, self.l2) + score(&right, self.l2) - parent;
+        (gain > self.min_gain && gain > 0.0).then_some((right, gain))
+    }
+}
+
 fn score(sums: &[f64; 3], l2: f64) -> f64 {
     sums[0] * sums[0] / (sums[1] + l2)
 }
@@ -825,19 +840,11 @@ mod tests {
         let n_bins = grower.bins.n_bins[f];
         let missing = part[n_bins];
         let parent = score(sums, grower.l2);
-        let min_leaf = grower.min_samples_leaf as f64;
         let mut best: Option<(usize, bool, f64)> = None;
         let mut consider = |left: [f64; 3], bin: usize, default_left: bool| {
-            let right = [sums[0] - left[0], sums[1] - left[1], sums[2] - left[2]];
-            if left[2] < min_leaf
-                || right[2] < min_leaf
-                || left[1] < MIN_HESSIAN
-                || right[1] < MIN_HESSIAN
+            if let Some((_, gain)) = grower.split_gain(left, sums, parent)
+                && best.is_none_or(|b| gain > b.2)
             {
-                return;
-            }
-            let gain = score(&left, grower.l2) + score(&right, grower.l2) - parent;
-            if gain > grower.min_gain && gain > 0.0 && best.is_none_or(|b| gain > b.2) {
                 best = Some((bin, default_left, gain));
             }
         };
