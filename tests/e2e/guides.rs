@@ -536,17 +536,15 @@ fn registry_guide() {
 
 /// docs/guide/scale.md: `/work/shop`, the training guide's activity view and `churn_fs`
 /// (imputing both inputs) registered and promoted, with its online store moved to a real
-/// `redis-server` that this test starts on a free port of 127.0.0.1 (skipped, with a line
-/// on stderr, where `redis-server` is missing outside CI). The guide shows port 6379: the
+/// `redis-server` that this test starts on a free port of 127.0.0.1 (the test fails where
+/// `redis-server` is missing). The guide shows port 6379: the
 /// `[online]` table it shows is written with the test's port, and the blocks that print the
 /// URL mark the port as varying. The guide's own Redis commands (start, `redis-cli`,
 /// shutdown) and the `cairn serve` replicas are marked not checked; this test kills and
 /// restarts the server where the guide stops and starts it.
 #[test]
 fn scale_guide() {
-    let Some(mut redis) = cairn_test_support::redis::RedisServer::start() else {
-        return;
-    };
+    let mut redis = cairn_test_support::redis::RedisServer::start();
     let mut g = Guide::open("scale.md", "/work/shop", Varies::default());
     g.sh("git init -q && cairn -q init");
     let (activity, labels) = fixtures::activity_and_labels(4);

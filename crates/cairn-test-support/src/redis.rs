@@ -2,8 +2,8 @@
 //! on a free port, without persistence (`--save "" --appendonly no`), in a temporary
 //! directory, never through systemd; killed when dropped.
 //!
-//! Without `redis-server` on PATH, [`RedisServer::launch`] says so; [`RedisServer::start`],
-//! for tests, skips or fails by [`crate::skip_unless_ci`].
+//! Without `redis-server` on PATH, [`RedisServer::launch`] says so, and
+//! [`RedisServer::start`], for tests, fails the test with that.
 
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -16,10 +16,9 @@ pub struct RedisServer {
 }
 
 impl RedisServer {
-    /// For a test: [`RedisServer::launch`], skipped or failed by [`crate::skip_unless_ci`]
-    /// when `redis-server` is missing.
-    pub fn start() -> Option<Self> {
-        crate::skip_unless_ci(Self::launch())
+    /// For a test: [`RedisServer::launch`], failing the test when `redis-server` is missing.
+    pub fn start() -> Self {
+        Self::launch().unwrap_or_else(|missing| panic!("{missing}: the Redis tests need it"))
     }
 
     /// Starts a server; `Err` says what is missing when `redis-server` is not installed.

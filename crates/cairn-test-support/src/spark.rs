@@ -10,8 +10,8 @@
 //! tests; dropping a [`SparkServer`] stops it at once.
 //!
 //! Without pyspark in the given virtual environment, or without `java`,
-//! [`SparkServer::launch`] says which is missing; [`SparkServer::start`], for tests, skips or
-//! fails by [`crate::skip_unless_ci`].
+//! [`SparkServer::launch`] says which is missing, and [`SparkServer::start`], for tests, fails
+//! the test with that.
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
@@ -43,10 +43,9 @@ impl SparkServer {
             .find(|home| home.join("bin").join("spark-submit").is_file())
     }
 
-    /// For a test: [`SparkServer::launch`], skipped or failed by [`crate::skip_unless_ci`]
-    /// when pyspark or Java is missing.
-    pub fn start(venv: &Path) -> Option<Self> {
-        crate::skip_unless_ci(Self::launch(venv))
+    /// For a test: [`SparkServer::launch`], failing the test when pyspark or Java is missing.
+    pub fn start(venv: &Path) -> Self {
+        Self::launch(venv).unwrap_or_else(|missing| panic!("{missing}: the Spark tests need it"))
     }
 
     /// Starts a server from the pyspark installed in `venv`; `Err` says what is missing when

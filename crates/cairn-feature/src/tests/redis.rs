@@ -1,5 +1,5 @@
 //! The online store on Redis against a real `redis-server` (started on 127.0.0.1 on a free
-//! port by each test; skipped with a message when it is missing, a failure under `CI=true`):
+//! port by each test; a test fails when it is missing):
 //! the same answers as SQLite, newer-wins, all-at-once visibility, an unreachable server and
 //! its recovery.
 
@@ -79,18 +79,16 @@ fn values(store: &OnlineBackend, keys: &[i64]) -> Vec<Option<i64>> {
     }
 }
 
-/// A SQLite store and a Redis store (when redis-server is there), fresh.
-fn both() -> (tempfile::TempDir, Option<RedisServer>, Vec<OnlineBackend>) {
+/// A SQLite store and a Redis store, fresh.
+fn both() -> (tempfile::TempDir, RedisServer, Vec<OnlineBackend>) {
     let dir = tempfile::tempdir().unwrap();
     let mut stores = vec![OnlineBackend::Sqlite(
         OnlineStore::open(dir.path()).unwrap(),
     )];
     let server = RedisServer::start();
-    if let Some(server) = &server {
-        stores.push(OnlineBackend::Redis(
-            RedisStore::new(&server.url(), &RemoteEnv::default()).unwrap(),
-        ));
-    }
+    stores.push(OnlineBackend::Redis(
+        RedisStore::new(&server.url(), &RemoteEnv::default()).unwrap(),
+    ));
     (dir, server, stores)
 }
 
@@ -172,9 +170,7 @@ fn redis_and_sqlite_upserts_are_newer_wins_alike() {
 /// generation's rows all hold the generation's number), and `after_flip` runs after each
 /// flip with the generation that was replaced; every read must see one generation, whole.
 fn read_through_flips(entities: i64, flips: i64, mut after_flip: impl FnMut(&RedisServer, u64)) {
-    let Some(server) = RedisServer::start() else {
-        return;
-    };
+    let server = RedisServer::start();
     let generation_rows =
         |generation: i64| rows((0..entities).map(|k| row(k, generation, None, generation)));
     let mut writer = RedisStore::new(&server.url(), &RemoteEnv::default()).unwrap();
@@ -289,9 +285,7 @@ fn entity(id: i64) -> BTreeMap<String, Value> {
 
 #[test]
 fn a_project_answers_the_same_on_redis_as_on_sqlite() {
-    let Some(server) = RedisServer::start() else {
-        return;
-    };
+    let server = RedisServer::start();
     let f = Fixture::new(DEFINITIONS);
     f.write("entities.csv", ENTITIES);
     let features = ["stats:amount", "stats:n", "ratio:per_item"];
@@ -337,9 +331,7 @@ fn a_project_answers_the_same_on_redis_as_on_sqlite() {
 
 #[test]
 fn an_unreachable_redis_is_named_and_a_reader_recovers_when_it_is_back() {
-    let Some(mut server) = RedisServer::start() else {
-        return;
-    };
+    let mut server = RedisServer::start();
     let f = Fixture::new(&on_redis(&server.url(), DEFINITIONS));
     f.materialize(&[]).unwrap();
     let reader = OnlineReader::open(&f.project(), &["stats:n".into()], None, false).unwrap();
@@ -363,9 +355,7 @@ fn an_unreachable_redis_is_named_and_a_reader_recovers_when_it_is_back() {
 
 #[test]
 fn a_view_of_many_batches_is_written_whole_by_every_writer() {
-    let Some(server) = RedisServer::start() else {
-        return;
-    };
+    let server = RedisServer::start();
     // More rows than two pipelines hold, so that both writers write, and features of every
     // kind of value, nulls left out.
     const ENTITIES: i64 = 25_001;
@@ -405,9 +395,7 @@ fn a_view_of_many_batches_is_written_whole_by_every_writer() {
 
 #[test]
 fn a_reader_needs_only_read_rights_and_the_script_commands() {
-    let Some(server) = RedisServer::start() else {
-        return;
-    };
+    let server = RedisServer::start();
     let mut writer = RedisStore::new(&server.url(), &RemoteEnv::default()).unwrap();
     writer
         .replace_view(
@@ -456,9 +444,7 @@ fn a_reader_needs_only_read_rights_and_the_script_commands() {
 
 #[test]
 fn duplicate_entities_of_a_source_resolve_alike_on_redis_and_sqlite() {
-    let Some(server) = RedisServer::start() else {
-        return;
-    };
+    let server = RedisServer::start();
     // Customer 1: its latest event first in the file; customer 2: a tie on the event time that
     // the created time breaks; customer 3: a tie on both, which the later row of the source
     // wins; customer 4: a tie on the event time, one created time missing (older than any).
@@ -510,9 +496,7 @@ customer_id,ts,created,amount,n
 
 #[test]
 fn a_shared_reader_answers_as_a_reader_does_for_concurrent_callers_and_recovers() {
-    let Some(mut server) = RedisServer::start() else {
-        return;
-    };
+    let mut server = RedisServer::start();
     let f = Fixture::new(&on_redis(&server.url(), DEFINITIONS));
     f.materialize(&[]).unwrap();
     let features = [
@@ -574,9 +558,7 @@ fn a_shared_reader_answers_as_a_reader_does_for_concurrent_callers_and_recovers(
 
 #[test]
 fn a_view_of_more_entities_than_a_batch_is_written_whole_to_either_store() {
-    let Some(server) = RedisServer::start() else {
-        return;
-    };
+    let server = RedisServer::start();
     // 10,001 entities: two batches of online rows, the last one short.
     const ENTITIES: u32 = 10_001;
     let mut events = String::from("customer_id,ts,created,amount,n\n");
@@ -638,9 +620,7 @@ fn redis_credentials_come_from_the_local_config_then_the_environment() {
         Credentials::default()
     );
 
-    let Some(server) = RedisServer::start() else {
-        return;
-    };
+    let server = RedisServer::start();
     let f = Fixture::new(&on_redis(&server.url(), DEFINITIONS));
     let mut raw = plain(&server);
     set_user(
@@ -778,9 +758,7 @@ fn hash_of(names: &[String], row: &NewRow) -> Vec<(String, String)> {
 
 #[test]
 fn rows_written_whole_are_the_hashes_hset_makes_byte_for_byte() {
-    let Some(server) = RedisServer::start() else {
-        return;
-    };
+    let server = RedisServer::start();
     let all = varied_rows();
     let mut store = RedisStore::new(&server.url(), &RemoteEnv::default()).unwrap();
     store
@@ -831,9 +809,7 @@ fn rows_written_whole_are_the_hashes_hset_makes_byte_for_byte() {
 
 #[test]
 fn a_server_that_refuses_restore_gets_every_row_by_hset() {
-    let Some(server) = RedisServer::start() else {
-        return;
-    };
+    let server = RedisServer::start();
     let mut raw = plain(&server);
     set_user(
         &mut raw,

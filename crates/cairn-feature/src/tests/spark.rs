@@ -28,7 +28,7 @@ static SERVER: OnceLock<Option<SparkServer>> = OnceLock::new();
 fn remote() -> Option<String> {
     SERVER
         .get_or_init(|| match std::env::var_os("CAIRN_SPARK_VENV") {
-            Some(venv) => SparkServer::start(&PathBuf::from(venv)),
+            Some(venv) => Some(SparkServer::start(&PathBuf::from(venv))),
             None => {
                 eprintln!("skipped: the Spark tests run with `cargo xtask test-spark`");
                 None
