@@ -481,14 +481,19 @@ fn scan_file(path: &Path, format: Format, inference: Inference) -> Result<LazyFr
 const DATE_SNIFF_ROWS: usize = 100;
 
 fn csv_reader(source: PlRefPath, inference: Inference, dates: bool) -> PolarsResult<LazyFrame> {
-    LazyCsvReader::new(source)
-        .with_has_header(true)
-        .with_try_parse_dates(dates)
+    csv_options(source, dates)
         .with_infer_schema_length(match inference {
             Inference::FirstRows => Some(CSV_INFER_ROWS),
             Inference::EveryRow => None,
         })
         .finish()
+}
+
+/// A CSV file's reader with a header, parsing dates or not; the types still to be chosen.
+fn csv_options(source: PlRefPath, dates: bool) -> LazyCsvReader {
+    LazyCsvReader::new(source)
+        .with_has_header(true)
+        .with_try_parse_dates(dates)
 }
 
 /// A CSV file, with dates and timestamps in ISO 8601 (or the other patterns polars knows) as
@@ -547,9 +552,7 @@ fn scan_csv(source: PlRefPath, inference: Inference) -> PolarsResult<LazyFrame> 
     if dated.is_empty() {
         return Ok(plain);
     }
-    let guessed = LazyCsvReader::new(source.clone())
-        .with_has_header(true)
-        .with_try_parse_dates(true)
+    let guessed = csv_options(source.clone(), true)
         .with_infer_schema_length(Some(DATE_SNIFF_ROWS))
         .finish()?
         .collect_schema()?;
@@ -559,9 +562,7 @@ fn scan_csv(source: PlRefPath, inference: Inference) -> PolarsResult<LazyFrame> 
             types.with_column(name.clone(), dtype.clone());
         }
     }
-    LazyCsvReader::new(source)
-        .with_has_header(true)
-        .with_try_parse_dates(true)
+    csv_options(source, true)
         .with_schema(Some(Arc::new(types)))
         .finish()
 }
